@@ -1,0 +1,55 @@
+// SlipwayError: every failure a user can see carries a stable dotted code.
+// The API maps codes to HTTP statuses (api/error-status.ts) and the CLI maps
+// them to exit codes (cli/exit-codes.ts); nothing else inspects messages.
+
+export const ERROR_CODES = [
+  'auth.missing_token',
+  'auth.invalid_token',
+  'app.invalid_name',
+  'app.not_found',
+  'app.already_exists',
+  'config.invalid_key',
+  'config.invalid_value',
+  'deployment.not_found',
+  'request.invalid',
+  'request.not_found',
+  'request.too_large',
+  'procfile.invalid_line',
+  'procfile.duplicate_type',
+  'procfile.invalid_type',
+  'manifest.invalid',
+  'source.invalid_archive',
+  'source.unsafe_path',
+  'source.unsafe_link',
+  'source.unsupported_entry',
+  'source.too_large',
+  'source.empty',
+  'build.failed',
+  'deploy.crashed',
+  'deploy.boot_timeout',
+  'deploy.hook_failed',
+  'deploy.hook_timeout',
+  'deploy.aborted',
+  'deploy.no_release',
+  'deploy.no_processes',
+  'runtime.start_failed',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class SlipwayError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'SlipwayError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isSlipwayError(err: unknown, code?: ErrorCode): err is SlipwayError {
+  return err instanceof SlipwayError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,44 @@
+// Name rules shared by the API, the CLI and the pipeline.
+
+import { SlipwayError } from './errors.ts';
+
+// Heroku-style app names: they become DNS labels (<app>.<domain>), directory
+// names and process labels, so they are deliberately narrow.
+const APP_NAME = /^[a-z][a-z0-9-]{1,28}[a-z0-9]$/;
+
+export function validateAppName(name: unknown): string {
+  if (typeof name !== 'string' || !APP_NAME.test(name) || name.includes('--')) {
+    throw new SlipwayError(
+      'app.invalid_name',
+      `invalid app name ${JSON.stringify(name)}: use 3 to 30 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash`,
+    );
+  }
+  return name;
+}
+
+// Config var keys are POSIX shell variable names, so `$KEY` works in hooks.
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const MAX_CONFIG_VALUE_BYTES = 32 * 1024;
+
+export function validateConfigKey(key: string): string {
+  if (!CONFIG_KEY.test(key) || key.length > 255) {
+    throw new SlipwayError(
+      'config.invalid_key',
+      `invalid config var name ${JSON.stringify(key)}: use letters, digits and underscores, not starting with a digit`,
+    );
+  }
+  return key;
+}
+
+export function validateConfigValue(key: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new SlipwayError('config.invalid_value', `value of ${key} must be a string`);
+  }
+  if (value.includes('\0')) {
+    throw new SlipwayError('config.invalid_value', `value of ${key} must not contain NUL bytes`);
+  }
+  if (Buffer.byteLength(value) > MAX_CONFIG_VALUE_BYTES) {
+    throw new SlipwayError('config.invalid_value', `value of ${key} is over ${MAX_CONFIG_VALUE_BYTES} bytes`);
+  }
+  return value;
+}

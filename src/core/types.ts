@@ -1,0 +1,81 @@
+// Domain records shared by the store, the pipeline and the API.
+
+import type { DeploymentStatus, Step } from './lifecycle.ts';
+import type { ManifestScripts } from './parse-manifest.ts';
+
+export type ConfigVars = Readonly<Record<string, string>>;
+
+export interface App {
+  readonly name: string;
+  readonly createdAt: string;
+  /** Version number of the current release, or null before the first success. */
+  readonly currentRelease: number | null;
+  /** Per-app postdeploy hook timeout; null means the server default. */
+  readonly hookTimeoutMs: number | null;
+}
+
+export interface Release {
+  readonly app: string;
+  readonly version: number;
+  /** Directory name of the immutable slug under `slugs/<app>/`. */
+  readonly slugId: string;
+  readonly config: ConfigVars;
+  /** Process types from the Procfile (plus the `web` default), never `postdeploy`. */
+  readonly processes: Readonly<Record<string, string>>;
+  readonly procfilePostdeploy: string | null;
+  readonly manifest: ManifestScripts | null;
+  readonly commitSha: string | null;
+  readonly description: string;
+  readonly createdAt: string;
+  readonly deploymentId: string | null;
+}
+
+export type DeploymentKind = 'build' | 'config';
+
+export interface StepRecord {
+  readonly name: Step;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+}
+
+export interface HookRecord {
+  readonly command: string;
+  readonly source: string;
+  readonly exitCode: number | null;
+}
+
+export interface Deployment {
+  readonly id: string;
+  readonly app: string;
+  readonly kind: DeploymentKind;
+  readonly status: DeploymentStatus;
+  readonly step: Step | null;
+  /** Where the code came from: `upload`, `config`, later `git`, `url`, `github`. */
+  readonly source: string;
+  readonly gitRef: string | null;
+  readonly commitSha: string | null;
+  readonly releaseVersion: number | null;
+  readonly hook: HookRecord | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly createdAt: string;
+  readonly finishedAt: string | null;
+  readonly steps: readonly StepRecord[];
+}
+
+export type ContainerState = 'starting' | 'up' | 'stopping' | 'stopped' | 'crashed';
+
+export interface ContainerRecord {
+  readonly id: string;
+  readonly app: string;
+  /** `web-1`, `worker-2` */
+  readonly name: string;
+  readonly type: string;
+  readonly releaseVersion: number;
+  readonly state: ContainerState;
+  readonly port: number | null;
+  readonly pid: number | null;
+  readonly startedAt: string;
+  readonly restarts: number;
+}
+
+export const releaseName = (version: number): string => `v${version}`;

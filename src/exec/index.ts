@@ -1,0 +1,14 @@
+export { DEFAULT_MAX_LINE_BYTES, splitLines } from './split-lines.ts';
+export {
+  HELPER_ENV,
+  type OutputStream,
+  type ProcessExit,
+  type ProcessHandle,
+  type RunOptions,
+  type RunResult,
+  runChecked,
+  runProcess,
+  type SpawnOptions,
+  spawnProcess,
+  userShell,
+} from './spawn-process.ts';

@@ -1,0 +1,165 @@
+// The one place Slipway starts processes. Every process gets its own process
+// group so that stopping it stops everything it started; when the main process
+// exits, stragglers left in its group (`sleep 600 &`) are killed too.
+// Commands are argv arrays; a user's own command (Procfile line, hook) is
+// wrapped by `userShell`, the only `sh -c` in the code base.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { splitLines } from './split-lines.ts';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** A minimal environment for Slipway's own helper commands (mount, tar, git). */
+export const HELPER_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C.UTF-8',
+};
+
+export interface SpawnOptions {
+  readonly cwd?: string;
+  /** The complete environment: nothing is inherited from the server. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly onLine?: (stream: OutputStream, line: string) => void;
+  readonly maxLineBytes?: number;
+}
+
+export interface ProcessExit {
+  /** Exit code; null when ended by a signal. 127 when the program could not be started. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Set when the program could not be started at all. */
+  readonly spawnError?: string;
+}
+
+export interface ProcessHandle {
+  readonly pid: number | undefined;
+  /** Settles after the main process exited, its group was killed and its output drained. */
+  readonly exited: Promise<ProcessExit>;
+  /** Sends a signal to the whole process group. */
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM to the group, SIGKILL after `graceMs` (0: SIGKILL at once). */
+  stop(graceMs: number): Promise<ProcessExit>;
+}
+
+/** How long to wait for output pipes to close once every process is gone. */
+const DRAIN_MS = 2000;
+
+export function userShell(command: string): string[] {
+  return ['/bin/sh', '-c', command];
+}
+
+export function spawnProcess(argv: readonly string[], options: SpawnOptions): ProcessHandle {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('spawnProcess: empty argv');
+  const child = spawn(file, args, {
+    cwd: options.cwd,
+    env: { ...options.env },
+    detached: true, // new session and process group: pgid === pid
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const onLine = options.onLine;
+  if (onLine) {
+    splitLines(child.stdout, (line) => onLine('stdout', line), options.maxLineBytes);
+    splitLines(child.stderr, (line) => onLine('stderr', line), options.maxLineBytes);
+  } else {
+    child.stdout.resume();
+    child.stderr.resume();
+  }
+
+  let running = true;
+  const signalGroup = (sig: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  };
+  const exited = waitForExit(child).then(async (exit) => {
+    running = false;
+    signalGroup('SIGKILL'); // stragglers that outlive the main process
+    await drainOutput(child);
+    return exit;
+  });
+
+  return {
+    pid: child.pid,
+    exited,
+    signal: signalGroup,
+    async stop(graceMs: number) {
+      if (!running) return exited;
+      if (graceMs <= 0) {
+        signalGroup('SIGKILL');
+        return exited;
+      }
+      signalGroup('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const killed = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          signalGroup('SIGKILL');
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([exited, killed]);
+      clearTimeout(timer);
+      return exited;
+    },
+  };
+}
+
+function waitForExit(child: ChildProcess): Promise<ProcessExit> {
+  return new Promise((resolve) => {
+    child.once('error', (err) => resolve({ code: 127, signal: null, spawnError: err.message }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+async function drainOutput(child: ChildProcess): Promise<void> {
+  const streams = [child.stdout, child.stderr].filter((s): s is Readable => s !== null && !s.closed);
+  if (streams.length === 0) return;
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
+  await Promise.race([Promise.all(streams.map((s) => once(s, 'close'))), timeout]);
+  for (const s of streams) s.destroy();
+}
+
+export interface RunOptions extends SpawnOptions {
+  /** Kill the whole group (SIGKILL) after this long. */
+  readonly timeoutMs?: number;
+}
+
+export interface RunResult extends ProcessExit {
+  readonly timedOut: boolean;
+}
+
+/** Runs a process to completion. */
+export async function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  const handle = spawnProcess(argv, options);
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          handle.signal('SIGKILL');
+        }, options.timeoutMs);
+  const exit = await handle.exited;
+  clearTimeout(timer);
+  return { ...exit, timedOut };
+}
+
+/** Runs a short helper command and returns its stdout; throws with stderr on failure. */
+export async function runChecked(argv: readonly string[], options: Omit<RunOptions, 'onLine'>): Promise<string> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const result = await runProcess(argv, {
+    ...options,
+    onLine: (stream, line) => (stream === 'stdout' ? out : err).push(line),
+  });
+  if (result.code !== 0) {
+    const why = result.spawnError ?? (err.join('\n').trim() || `exit ${result.code ?? result.signal}`);
+    throw new Error(`${argv.join(' ')} failed: ${why}`);
+  }
+  return out.join('\n');
+}

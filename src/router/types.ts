@@ -1,0 +1,29 @@
+// The router seam: the pipeline tells the router which backends serve which
+// app; the router owns the data plane. Each call swaps the route table
+// atomically: a request sees either the old or the new backends, never a mix.
+
+export interface Backend {
+  /** Container id, for draining and logs. */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface AppRoute {
+  /** Every hostname the app answers on (`myapp.localhost`, custom domains). */
+  readonly hostnames: readonly string[];
+  /** Live web containers; empty means the app exists but nothing serves it (503). */
+  readonly backends: readonly Backend[];
+}
+
+export interface Router {
+  /** Install or replace the route of one app. */
+  setRoute(app: string, route: AppRoute): void;
+  /** Forget an app entirely (its hostnames then answer 404). */
+  removeRoute(app: string): void;
+  /** Resolves once no request is in flight to these backends, or after `timeoutMs`. */
+  drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
+  /** The address the router listens on. */
+  readonly address: { readonly host: string; readonly port: number };
+  close(): Promise<void>;
+}

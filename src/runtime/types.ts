@@ -1,0 +1,49 @@
+// The runtime driver seam: the pipeline starts and stops containers through
+// this interface only. Drivers live in sibling folders (`process/`, later
+// `sandbox/`, `docker/`) and all pass test/runtime-contract.test.ts.
+
+export interface ContainerSpec {
+  /** Unique id chosen by Slipway; names the container's directories and proves ownership. */
+  readonly id: string;
+  readonly app: string;
+  /** `web-1`, `worker-2`, `postdeploy-1`, `one-off-3`. */
+  readonly name: string;
+  /** Absolute path of the release's immutable slug; the container sees a private writable view of it. */
+  readonly slugDir: string;
+  /** The user's command, run as `/bin/sh -c <command>` from the app root with stdin closed. */
+  readonly command: string;
+  /** App environment (config vars + runtime variables); the driver adds PATH/HOME defaults beneath and PORT above. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Allocate a port, set `PORT`, and report it in `handle.address`. */
+  readonly exposePort: boolean;
+  /** Every line the container prints, as it prints it. */
+  readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+export interface ContainerExit {
+  /** Exit code, or null when killed by a signal. */
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+export interface ContainerHandle {
+  readonly id: string;
+  readonly name: string;
+  readonly pid: number | undefined;
+  /** Where the container accepts TCP on its `PORT` (when `exposePort`). */
+  readonly address: { readonly host: string; readonly port: number } | null;
+  /**
+   * Settles once the container's main process has exited, every other process
+   * it started has been killed, and its writable view has been removed.
+   */
+  readonly exited: Promise<ContainerExit>;
+  /** SIGTERM to every process of the container, SIGKILL after `graceMs` (0 = kill now). */
+  stop(graceMs: number): Promise<ContainerExit>;
+}
+
+export interface RuntimeDriver {
+  readonly name: string;
+  start(spec: ContainerSpec): Promise<ContainerHandle>;
+  /** Stop every container this driver started (server shutdown). */
+  close(graceMs: number): Promise<void>;
+}

@@ -1,0 +1,108 @@
+// The store seam: every durable fact lives behind this interface. The SQLite
+// implementation (store/sqlite.ts) is the embedded default; PostgreSQL comes
+// later and must pass the same suite (test/store-contract.test.ts).
+
+import type { DeploymentStatus, Step } from '../core/lifecycle.ts';
+import type { ManifestScripts } from '../core/parse-manifest.ts';
+import type {
+  App,
+  ConfigVars,
+  ContainerRecord,
+  ContainerState,
+  Deployment,
+  DeploymentKind,
+  Release,
+} from '../core/types.ts';
+
+export interface NewRelease {
+  readonly app: string;
+  readonly slugId: string;
+  readonly config: ConfigVars;
+  readonly processes: Readonly<Record<string, string>>;
+  readonly procfilePostdeploy: string | null;
+  readonly manifest: ManifestScripts | null;
+  readonly commitSha: string | null;
+  readonly description: string;
+  readonly deploymentId: string | null;
+}
+
+export interface NewDeployment {
+  readonly app: string;
+  readonly kind: DeploymentKind;
+  readonly source: string;
+  readonly gitRef?: string | null;
+  readonly commitSha?: string | null;
+  /** For `config` deployments: the release they roll out. */
+  readonly releaseVersion?: number | null;
+}
+
+export interface DeploymentPatch {
+  readonly status?: DeploymentStatus;
+  readonly step?: Step | null;
+  readonly commitSha?: string | null;
+  readonly releaseVersion?: number | null;
+  readonly hook?: { readonly command: string; readonly source: string; readonly exitCode: number | null } | null;
+  readonly error?: { readonly code: string; readonly message: string } | null;
+  readonly finishedAt?: string | null;
+}
+
+export interface Store {
+  readonly apps: {
+    /** Throws SlipwayError `app.already_exists` when taken. */
+    create(name: string): Promise<App>;
+    get(name: string): Promise<App | undefined>;
+    /** Throws SlipwayError `app.not_found`. */
+    require(name: string): Promise<App>;
+    list(): Promise<App[]>;
+    /** Deletes the app and everything that belongs to it. */
+    delete(name: string): Promise<void>;
+    setCurrentRelease(name: string, version: number | null): Promise<void>;
+  };
+  readonly config: {
+    get(app: string): Promise<ConfigVars>;
+    /** Applies sets (string) and unsets (null) in one transaction; returns the new config. */
+    update(app: string, changes: Readonly<Record<string, string | null>>): Promise<ConfigVars>;
+  };
+  readonly releases: {
+    /** Assigns the next version number (1, 2, ...) atomically. */
+    create(release: NewRelease): Promise<Release>;
+    get(app: string, version: number): Promise<Release | undefined>;
+    /** Newest first. */
+    list(app: string): Promise<Release[]>;
+  };
+  readonly deployments: {
+    /** Created `queued`, with a fresh id. */
+    create(deployment: NewDeployment): Promise<Deployment>;
+    get(id: string): Promise<Deployment | undefined>;
+    /** Newest first. */
+    list(app: string, limit?: number): Promise<Deployment[]>;
+    update(id: string, patch: DeploymentPatch): Promise<Deployment>;
+    /** Records the step's start (and finishes the previous unfinished step). */
+    startStep(id: string, step: Step, at: string): Promise<void>;
+    finishStep(id: string, step: Step, at: string): Promise<void>;
+    /** Oldest `queued` deployment of the app. */
+    nextQueued(app: string): Promise<Deployment | undefined>;
+    /** Every deployment not in a final status, oldest first. */
+    listUnfinished(): Promise<Deployment[]>;
+    /** Whether the app has ever had a `success` deployment of kind `build`. */
+    hasSucceeded(app: string): Promise<boolean>;
+  };
+  readonly formation: {
+    /** Quantity per process type; types never scaled are absent. */
+    get(app: string): Promise<Record<string, number>>;
+    set(app: string, quantities: Readonly<Record<string, number>>): Promise<void>;
+  };
+  readonly containers: {
+    put(container: ContainerRecord): Promise<void>;
+    setState(id: string, state: ContainerState): Promise<void>;
+    remove(id: string): Promise<void>;
+    list(app?: string): Promise<ContainerRecord[]>;
+  };
+  readonly tokens: {
+    create(name: string, hash: string): Promise<void>;
+    /** The token's name when a token with this hash exists. */
+    findByHash(hash: string): Promise<{ name: string } | undefined>;
+    count(): Promise<number>;
+  };
+  close(): Promise<void>;
+}

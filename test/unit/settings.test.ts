@@ -1,0 +1,49 @@
+// Server settings: flags win over SLIPWAY_* variables, which win over the
+// documented defaults; bad values are clear errors.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadSettings, parseDuration, parseSize } from '../../src/config/settings.ts';
+
+test('defaults are the documented ones', () => {
+  const s = loadSettings({}, {}, '/srv');
+  assert.equal(s.home, '/srv/.slipway');
+  assert.equal(s.host, '127.0.0.1');
+  assert.equal(s.port, 5100);
+  assert.equal(s.routerPort, 8080);
+  assert.equal(s.domain, 'localhost');
+  assert.equal(s.bootTimeoutMs, 60_000);
+  assert.equal(s.hookTimeoutMs, 20 * 60_000);
+  assert.equal(s.stopGraceMs, 30_000);
+  assert.ok(Object.isFrozen(s));
+});
+
+test('flags win over environment variables', () => {
+  const s = loadSettings(
+    { port: '6000', bootTimeout: '5s' },
+    { SLIPWAY_PORT: '7000', SLIPWAY_ROUTER_PORT: '9090', SLIPWAY_HOOK_TIMEOUT: '90s', SLIPWAY_TOKEN: 'abc' },
+    '/srv',
+  );
+  assert.equal(s.port, 6000);
+  assert.equal(s.routerPort, 9090);
+  assert.equal(s.bootTimeoutMs, 5000);
+  assert.equal(s.hookTimeoutMs, 90_000);
+  assert.equal(s.initialToken, 'abc');
+});
+
+test('durations and sizes', () => {
+  assert.equal(parseDuration('60'), 60_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('20m'), 1_200_000);
+  assert.equal(parseSize('512kb'), 512 * 1024);
+  assert.equal(parseSize('1g'), 1024 ** 3);
+  assert.throws(() => parseDuration('soon'), /invalid duration/);
+});
+
+test('invalid values name the setting and its variable', () => {
+  assert.throws(
+    () => loadSettings({}, { SLIPWAY_PORT: 'eighty' }, '/srv'),
+    (err: Error & { code?: string }) => err.code === 'request.invalid' && /SLIPWAY_PORT/.test(err.message),
+  );
+  assert.throws(() => loadSettings({ bootTimeout: 'later' }, {}, '/srv'), /SLIPWAY_BOOT_TIMEOUT.*invalid duration/);
+});
