@@ -61,7 +61,15 @@ export function parseDuration(value: string | number): number {
 }
 
 const SIZE = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i;
-const UNIT_BYTES: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+const UNIT_BYTES: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+};
 
 /** `1048576`, `512kb`, `200mb`, `1g` → bytes. */
 export function parseSize(value: string | number): number {
@@ -110,7 +118,11 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export function loadSettings(flags: SettingsInput, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+export function loadSettings(
+  flags: SettingsInput,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Settings {
   const merged: Record<string, unknown> = {};
   for (const [key, envName] of Object.entries(ENV_NAMES)) {
     const value = flags[key as keyof SettingsInput] ?? env[envName];

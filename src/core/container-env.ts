@@ -17,6 +17,7 @@ export interface ContainerEnvInput {
   readonly container: ContainerIdentity;
   /** The commit SHA when known, else the release name (`v7`). */
   readonly version: string;
+  /** Memory limit in MiB; CONTAINER_MEMORY carries it in bytes, as on Scalingo. */
   readonly memoryMb?: number | undefined;
 }
 
@@ -37,6 +38,6 @@ export function containerEnv(input: ContainerEnvInput): Record<string, string> {
     CONTAINER_VERSION: input.version,
     DYNO: dynoName(input.container),
   };
-  if (input.memoryMb !== undefined) env.CONTAINER_MEMORY = String(input.memoryMb);
+  if (input.memoryMb !== undefined) env.CONTAINER_MEMORY = String(Math.round(input.memoryMb * 1024 * 1024));
   return env;
 }

@@ -27,9 +27,13 @@ export function parseProcfile(text: string): Procfile {
     if (line === '' || line.startsWith('#')) return;
     const match = LINE.exec(line);
     if (!match) {
-      throw new SlipwayError('procfile.invalid_line', `Procfile line ${lineNo}: expected "type: command", got ${JSON.stringify(raw)}`, {
-        line: lineNo,
-      });
+      throw new SlipwayError(
+        'procfile.invalid_line',
+        `Procfile line ${lineNo}: expected "type: command", got ${JSON.stringify(raw)}`,
+        {
+          line: lineNo,
+        },
+      );
     }
     const [, type = '', command = ''] = match;
     if (!TYPE.test(type)) {
@@ -40,9 +44,13 @@ export function parseProcfile(text: string): Procfile {
       );
     }
     if (command.trim() === '') {
-      throw new SlipwayError('procfile.invalid_line', `Procfile line ${lineNo}: process type "${type}" has no command`, {
-        line: lineNo,
-      });
+      throw new SlipwayError(
+        'procfile.invalid_line',
+        `Procfile line ${lineNo}: process type "${type}" has no command`,
+        {
+          line: lineNo,
+        },
+      );
     }
     const previous = seen.get(type);
     if (previous !== undefined) {

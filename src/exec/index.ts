@@ -1,4 +1,3 @@
-export { DEFAULT_MAX_LINE_BYTES, splitLines } from './split-lines.ts';
 export {
   HELPER_ENV,
   type OutputStream,
@@ -12,3 +11,4 @@ export {
   spawnProcess,
   userShell,
 } from './spawn-process.ts';
+export { DEFAULT_MAX_LINE_BYTES, splitLines } from './split-lines.ts';

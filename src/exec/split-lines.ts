@@ -2,12 +2,16 @@
 // `maxLineBytes` is cut there (and the rest continues as a new line), so one
 // runaway writer cannot grow memory without bound.
 
-import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
 
-export function splitLines(stream: Readable, onLine: (line: string) => void, maxLineBytes = DEFAULT_MAX_LINE_BYTES): void {
+export function splitLines(
+  stream: Readable,
+  onLine: (line: string) => void,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+): void {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   const emit = (line: string) => onLine(line.endsWith('\r') ? line.slice(0, -1) : line);

@@ -1,0 +1,19 @@
+// What the API's route modules are handed by the composition root.
+
+import type { Logger } from 'pino';
+import type { Pipeline } from '../pipeline/create-pipeline.ts';
+import type { DeploymentLogs } from '../pipeline/deployment-log.ts';
+import type { Store } from '../store/types.ts';
+
+export interface ApiContext {
+  readonly pipeline: Pipeline;
+  readonly store: Store;
+  readonly logs: DeploymentLogs;
+  readonly logger: Logger;
+  /** Where uploads are spooled before their deployment takes them. */
+  readonly spoolDir: string;
+  readonly maxUploadBytes: number;
+  /** Refuses an unsafe or malformed archive (SlipwayError `source.*`) before a deployment exists. */
+  readonly checkArchive: (file: string) => Promise<unknown>;
+  readonly webUrl: (app: string) => string;
+}

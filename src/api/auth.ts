@@ -1,0 +1,39 @@
+// API tokens: random 32-byte tokens, stored as SHA-256 hashes (a token has far
+// more entropy than a password, so a slow hash buys nothing). Lookup is by
+// hash: timing can at most reveal bits of a hash of the guess, which an
+// attacker computes anyway, never bits of a stored token.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { SlipwayError } from '../core/errors.ts';
+import type { Store } from '../store/types.ts';
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function generateToken(): string {
+  return `slw_${randomBytes(32).toString('base64url')}`;
+}
+
+/** At first start: creates the admin token. Returns it only when it was generated here (to print once). */
+export async function ensureAdminToken(store: Store, initialToken: string | undefined): Promise<string | null> {
+  if ((await store.tokens.count()) > 0) return null;
+  const token = initialToken ?? generateToken();
+  await store.tokens.create('admin', hashToken(token));
+  return initialToken ? null : token;
+}
+
+export async function authenticate(store: Store, header: string | undefined): Promise<{ name: string }> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match?.[1]) {
+    throw new SlipwayError(
+      'auth.missing_token',
+      'missing API token: send "Authorization: Bearer <token>" (slipway login)',
+    );
+  }
+  const found = await store.tokens.findByHash(hashToken(match[1]));
+  if (!found) {
+    throw new SlipwayError('auth.invalid_token', 'invalid API token');
+  }
+  return found;
+}

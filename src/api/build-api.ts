@@ -1,0 +1,53 @@
+// The HTTP API (DESIGN §3): fastify with thin route modules, token auth on
+// /api, and one error handler that turns every failure into
+// `{ error: { code, message } }` with the status of api/error-status.ts.
+
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { isSlipwayError } from '../core/errors.ts';
+import type { ApiContext } from './api-context.ts';
+import { authenticate } from './auth.ts';
+import { httpStatusOf } from './error-status.ts';
+import { appRoutes } from './routes/apps.ts';
+import { deploymentRoutes } from './routes/deployments.ts';
+import { envRoutes } from './routes/env.ts';
+import { releaseRoutes } from './routes/releases.ts';
+
+export function buildApi(ctx: ApiContext): FastifyInstance {
+  const api = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024, // JSON bodies; archives are streamed with their own cap
+    forceCloseConnections: true,
+  });
+
+  api.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/api/')) await authenticate(ctx.store, request.headers.authorization);
+  });
+
+  api.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isSlipwayError(err)) {
+      return reply.code(httpStatusOf(err.code)).send({ error: { code: err.code, message: err.message } });
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: { code: 'request.too_large', message: 'request body too large' } });
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: { code: 'request.invalid', message: err.message } });
+    }
+    request.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error (see the server log)' } });
+  });
+
+  api.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: { code: 'request.not_found', message: `no such endpoint: ${request.method} ${request.url}` } }),
+  );
+
+  api.get('/healthz', async () => ({ status: 'ok' }));
+  appRoutes(api, ctx);
+  envRoutes(api, ctx);
+  deploymentRoutes(api, ctx);
+  releaseRoutes(api, ctx);
+  return api;
+}

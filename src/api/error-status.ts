@@ -1,0 +1,29 @@
+// The one place error codes become HTTP statuses.
+
+import type { ErrorCode } from '../core/errors.ts';
+
+const BY_PREFIX: readonly [string, number][] = [
+  ['auth.', 401],
+  ['procfile.', 422],
+  ['manifest.', 422],
+  ['source.too_large', 413],
+  ['source.', 422],
+  ['config.', 422],
+];
+
+const EXACT: Partial<Record<ErrorCode, number>> = {
+  'app.invalid_name': 422,
+  'app.not_found': 404,
+  'deployment.not_found': 404,
+  'request.not_found': 404,
+  'app.already_exists': 409,
+  'request.invalid': 400,
+  'request.too_large': 413,
+};
+
+export function httpStatusOf(code: string): number {
+  const exact = EXACT[code as ErrorCode];
+  if (exact) return exact;
+  for (const [prefix, status] of BY_PREFIX) if (code.startsWith(prefix)) return status;
+  return 500;
+}

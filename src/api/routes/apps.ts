@@ -1,0 +1,53 @@
+// /api/apps: create, list, show, destroy.
+
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { releaseName } from '../../core/types.ts';
+import type { ApiContext } from '../api-context.ts';
+import { containerJson } from '../serialize.ts';
+import { parseBody } from '../validate.ts';
+
+const createBody = z.object({ name: z.string() });
+
+export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: ApiContext): void {
+  const appJson = async (name: string) => {
+    const app = await store.apps.require(name);
+    const [last] = await store.deployments.list(name, 1);
+    return {
+      name: app.name,
+      created_at: app.createdAt,
+      current_release: app.currentRelease === null ? null : releaseName(app.currentRelease),
+      web_url: webUrl(app.name),
+      last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
+    };
+  };
+
+  api.post('/api/apps', async (request, reply) => {
+    const { name } = parseBody(createBody, request.body);
+    const app = await pipeline.createApp(name);
+    reply.code(201);
+    return appJson(app.name);
+  });
+
+  api.get('/api/apps', async () => {
+    const apps = await store.apps.list();
+    return Promise.all(apps.map((a) => appJson(a.name)));
+  });
+
+  api.get<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
+    const info = await appJson(request.params.app);
+    const containers = await store.containers.list(request.params.app);
+    const formation = await store.formation.get(request.params.app);
+    return { ...info, formation, containers: containers.map(containerJson) };
+  });
+
+  api.get<{ Params: { app: string } }>('/api/apps/:app/containers', async (request) => {
+    await store.apps.require(request.params.app);
+    return (await store.containers.list(request.params.app)).map(containerJson);
+  });
+
+  api.delete<{ Params: { app: string } }>('/api/apps/:app', async (request, reply) => {
+    await pipeline.destroyApp(request.params.app);
+    reply.code(204);
+  });
+}

@@ -1,0 +1,45 @@
+// Domain records → the JSON shapes of DESIGN §3 (snake_case, fixed names).
+
+import type { ContainerJson, DeploymentJson, ReleaseJson } from '../core/api-json.ts';
+import { type ContainerRecord, type Deployment, type Release, releaseName } from '../core/types.ts';
+
+export function deploymentJson(d: Deployment): DeploymentJson {
+  return {
+    id: d.id,
+    app: d.app,
+    kind: d.kind,
+    status: d.status,
+    step: d.step,
+    source: d.source,
+    git_ref: d.gitRef,
+    commit_sha: d.commitSha,
+    release: d.releaseVersion === null ? null : releaseName(d.releaseVersion),
+    hook: d.hook ? { command: d.hook.command, source: d.hook.source, exit_code: d.hook.exitCode } : null,
+    error: d.error,
+    created_at: d.createdAt,
+    finished_at: d.finishedAt,
+    steps: d.steps.map((s) => ({ name: s.name, started_at: s.startedAt, finished_at: s.finishedAt })),
+  };
+}
+
+export function releaseJson(r: Release, currentVersion: number | null): ReleaseJson {
+  return {
+    version: releaseName(r.version),
+    current: r.version === currentVersion,
+    commit_sha: r.commitSha,
+    description: r.description,
+    created_at: r.createdAt,
+    process_types: Object.keys(r.processes),
+  };
+}
+
+export function containerJson(c: ContainerRecord): ContainerJson {
+  return {
+    name: c.name,
+    type: c.type,
+    state: c.state,
+    release: releaseName(c.releaseVersion),
+    started_at: c.startedAt,
+    restarts: c.restarts,
+  };
+}

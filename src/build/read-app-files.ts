@@ -1,0 +1,67 @@
+// Reads the files that describe an app (Procfile, app.json / scalingo.json,
+// package.json) from its build directory. A file that is a symlink leading
+// out of the app, or not a regular file, is refused rather than read: its
+// content could end up in an error message the user sees.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SlipwayError } from '../core/errors.ts';
+import { MANIFEST_FILES, type ManifestScripts, parseManifest } from '../core/parse-manifest.ts';
+import { type Procfile, parseProcfile } from '../core/parse-procfile.ts';
+
+export interface PackageJson {
+  readonly scripts: Readonly<Record<string, string>>;
+}
+
+/** The file's text, or null when it does not exist. */
+export async function readAppFile(buildDir: string, name: string): Promise<string | null> {
+  const file = path.join(buildDir, name);
+  let real: string;
+  try {
+    real = await fs.realpath(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new SlipwayError('build.failed', `${name}: cannot be read (${code ?? (err as Error).message})`);
+  }
+  const root = await fs.realpath(buildDir);
+  if (!real.startsWith(`${root}${path.sep}`))
+    throw new SlipwayError('build.failed', `${name} is a symlink leading outside the app`);
+  const stat = await fs.stat(real);
+  if (!stat.isFile()) throw new SlipwayError('build.failed', `${name} is not a regular file`);
+  return fs.readFile(real, 'utf8');
+}
+
+export async function readProcfile(buildDir: string): Promise<Procfile | null> {
+  const text = await readAppFile(buildDir, 'Procfile');
+  return text === null ? null : parseProcfile(text);
+}
+
+/** The first manifest found, in MANIFEST_FILES order (scalingo.json wins over app.json). */
+export async function readManifest(buildDir: string): Promise<ManifestScripts | null> {
+  for (const file of MANIFEST_FILES) {
+    const text = await readAppFile(buildDir, file);
+    if (text !== null) return parseManifest(file, text);
+  }
+  return null;
+}
+
+export async function readPackageJson(buildDir: string): Promise<PackageJson | null> {
+  const text = await readAppFile(buildDir, 'package.json');
+  if (text === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new SlipwayError('build.failed', `package.json: not valid JSON (${(err as Error).message})`);
+  }
+  const rawScripts = isObject(json) && isObject(json.scripts) ? json.scripts : {};
+  const scripts = Object.fromEntries(
+    Object.entries(rawScripts).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== ''),
+  );
+  return { scripts };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,65 @@
+// Runs one build command (`npm ci`, `npm run build`) to completion, streaming
+// its output, and turns every way it can end badly (exit code, signal, build
+// deadline, cancellation) into a `build.failed` that says which and why.
+
+import { SlipwayError } from '../core/errors.ts';
+import { type OutputStream, spawnProcess } from '../exec/index.ts';
+
+export interface BuildCommandOptions {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly onLine: (line: string) => void;
+  /** Epoch ms by which the whole build must be done. */
+  readonly deadline: number;
+  /** The build timeout, for the error message. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export async function runBuildCommand(argv: readonly string[], options: BuildCommandOptions): Promise<void> {
+  const label = argv.join(' ');
+  if (options.signal?.aborted) throw failed(`${label} was not started: the build was cancelled`);
+  const remaining = options.deadline - Date.now();
+  if (remaining <= 0)
+    throw failed(`${label} was not started: the build timeout (${formatMs(options.timeoutMs)}) is used up`);
+
+  const handle = spawnProcess(argv, {
+    cwd: options.cwd,
+    env: options.env,
+    onLine: (_stream: OutputStream, line: string) => options.onLine(line),
+  });
+  let timedOut = false;
+  let cancelled = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void handle.stop(0);
+  }, remaining);
+  const onAbort = () => {
+    cancelled = true;
+    void handle.stop(0);
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const exit = await handle.exited.finally(() => {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  });
+
+  if (timedOut) throw failed(`${label} ran past the build timeout of ${formatMs(options.timeoutMs)} and was killed`);
+  if (cancelled) throw failed(`${label} was stopped: the build was cancelled`);
+  if (exit.spawnError !== undefined) throw failed(`${label} could not be started: ${exit.spawnError}`);
+  if (exit.code !== 0) {
+    throw failed(
+      exit.code === null ? `${label} was killed by ${exit.signal}` : `${label} exited with code ${exit.code}`,
+    );
+  }
+}
+
+function failed(message: string): SlipwayError {
+  return new SlipwayError('build.failed', message);
+}
+
+function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
+}

@@ -1,0 +1,107 @@
+// Stores built apps as slugs: `<slugsDir>/<app>/<slugId>`, moved in by rename
+// (builds live on the same filesystem) and then made read-only. The store is
+// the only writer and never writes into a slug again; containers see it
+// through their own writable view (runtime/), never directly.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SlipwayError } from '../core/errors.ts';
+
+export interface SlugStore {
+  /** Moves `buildDir` into the store and returns the new slug's id (sortable by creation time). */
+  store(app: string, buildDir: string): Promise<string>;
+  path(app: string, slugId: string): string;
+  /** Deletes a slug; a slug that is already gone is not an error. */
+  remove(app: string, slugId: string): Promise<void>;
+}
+
+const WRITE_BITS = 0o222;
+
+export function createSlugStore(slugsDir: string): SlugStore {
+  const slugPath = (app: string, slugId: string) => {
+    checkName('app', app);
+    checkName('slug id', slugId);
+    return path.join(slugsDir, app, slugId);
+  };
+
+  const remove = async (app: string, slugId: string) => {
+    const dir = slugPath(app, slugId);
+    try {
+      await setWritable(dir, true);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+
+  return {
+    path: slugPath,
+    remove,
+    async store(app, buildDir) {
+      const slugId = newSlugId();
+      const dir = slugPath(app, slugId);
+      await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
+      await fs.rename(buildDir, dir);
+      try {
+        await setWritable(dir, false);
+      } catch (err) {
+        await remove(app, slugId);
+        throw err;
+      }
+      return slugId;
+    },
+  };
+}
+
+/** `20251127T003412123Z-1a2b3c4d`: UTC time to the millisecond, then randomness. */
+export function newSlugId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Adds or strips write bits on every file and directory under `root` (root
+ * included), depth first. Symlinks are skipped: chmod would follow them.
+ * Read-only directories stay traversable by their owner.
+ */
+async function setWritable(root: string, writable: boolean): Promise<void> {
+  const chmod = async (p: string, mode: number, isDir: boolean) => {
+    let next = writable ? mode | 0o200 : mode & ~WRITE_BITS;
+    if (isDir) next |= writable ? 0o700 : 0o500;
+    if (next !== (mode & 0o7777)) await fs.chmod(p, next);
+  };
+  const walk = async (dir: string): Promise<void> => {
+    const stat = await fs.lstat(dir);
+    // Restoring write access must come first, or the children of a read-only dir could not be renamed or removed.
+    if (writable) await chmod(dir, stat.mode & 0o7777, true);
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    await Promise.all(
+      entries.map(async (entry) => {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) return walk(p);
+        if (!entry.isFile()) return; // symlinks: chmod would follow them; there is nothing else in a slug
+        const { mode } = await fs.lstat(p);
+        await chmod(p, mode & 0o7777, false);
+      }),
+    );
+    if (!writable) await chmod(dir, stat.mode & 0o7777, true);
+  };
+  await walk(root);
+}
+
+function checkName(what: string, value: string): void {
+  if (
+    value === '' ||
+    value === '.' ||
+    value.includes('/') ||
+    value.includes('\\') ||
+    value.includes('..') ||
+    value.includes('\0')
+  ) {
+    throw new SlipwayError(
+      what === 'app' ? 'app.invalid_name' : 'internal',
+      `invalid ${what} ${JSON.stringify(value)}`,
+    );
+  }
+}

@@ -1,0 +1,79 @@
+// apps, apps:create, apps:info, apps:destroy
+
+import type { Command } from 'commander';
+import type { AppJson } from '../../core/api-json.ts';
+import { CliError } from '../cli-error.ts';
+import type { CommandContext } from '../context.ts';
+import { ago, table } from '../output.ts';
+
+export function appCommands(program: Command, ctx: CommandContext): void {
+  const { io } = ctx;
+  program
+    .command('apps')
+    .description('list apps')
+    .option('--json', 'output JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const apps = await ctx.client().request<AppJson[]>('GET', '/api/apps');
+      if (opts.json) return io.out(JSON.stringify(apps, null, 2));
+      if (apps.length === 0) return io.out('No apps yet: create one with `slipway apps:create NAME`.');
+      io.out(
+        table(
+          apps.map((a) => [a.name, a.current_release, a.last_deployment?.status, a.web_url]),
+          ['NAME', 'RELEASE', 'LAST DEPLOY', 'URL'],
+        ),
+      );
+    });
+
+  program
+    .command('apps:create')
+    .description('create an app')
+    .argument('<name>', 'app name: lowercase letters, digits and dashes')
+    .option('--json', 'output JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const app = await ctx.client().request<AppJson>('POST', '/api/apps', { json: { name } });
+      if (opts.json) return io.out(JSON.stringify(app, null, 2));
+      io.out(`Created ${app.name}: ${app.web_url}`);
+      io.out(`Deploy it with: slipway deploy -a ${app.name} [DIR]`);
+    });
+
+  program
+    .command('apps:info')
+    .description('show an app')
+    .option('-a, --app <app>', 'app name')
+    .option('--json', 'output JSON')
+    .action(async (opts: { app?: string; json?: boolean }) => {
+      const app = await ctx.client().request<AppJson>('GET', `/api/apps/${ctx.app(opts.app)}`);
+      if (opts.json) return io.out(JSON.stringify(app, null, 2));
+      io.out(`=== ${app.name}`);
+      io.out(`URL:             ${app.web_url}`);
+      io.out(`Current release: ${app.current_release ?? '(none)'}`);
+      io.out(
+        `Last deployment: ${app.last_deployment ? `${app.last_deployment.id} ${app.last_deployment.status}` : '(none)'}`,
+      );
+      io.out(`Created:         ${app.created_at}`);
+      const containers = app.containers ?? [];
+      if (containers.length > 0) {
+        io.out('');
+        io.out(
+          table(
+            containers.map((c) => [c.name, c.state, c.release, ago(c.started_at)]),
+            ['CONTAINER', 'STATE', 'RELEASE', 'STARTED'],
+          ),
+        );
+      }
+    });
+
+  program
+    .command('apps:destroy')
+    .description('destroy an app, its releases, containers and logs')
+    .option('-a, --app <app>', 'app name')
+    .option('--confirm <name>', 'repeat the app name to confirm')
+    .action(async (opts: { app?: string; confirm?: string }) => {
+      const app = ctx.app(opts.app ?? opts.confirm);
+      if (opts.confirm !== app) {
+        throw new CliError('cli.usage', `this destroys ${app} and everything in it: run again with --confirm ${app}`);
+      }
+      await ctx.client().request('DELETE', `/api/apps/${app}`);
+      io.out(`Destroyed ${app}`);
+    });
+}

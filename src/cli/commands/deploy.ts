@@ -1,0 +1,80 @@
+// deploy [DIR|ARCHIVE.tar.gz]: upload, then stream the deployment log live;
+// exits 0 only when the deployment succeeds.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { DeploymentJson } from '../../core/api-json.ts';
+import type { ApiClient } from '../api-client.ts';
+import { CliError } from '../cli-error.ts';
+import type { CommandContext } from '../context.ts';
+import { EXIT } from '../exit-codes.ts';
+import { describeOutcome, followDeployment } from '../follow-deployment.ts';
+import { headCommit } from '../git-info.ts';
+import { openArchive, packDirectory } from '../pack-source.ts';
+
+export function deployCommand(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
+  program
+    .command('deploy')
+    .description('deploy a directory or a .tar.gz archive and stream the deployment log')
+    .argument('[source]', 'directory or .tar.gz archive', '.')
+    .option('-a, --app <app>', 'app name')
+    .option('--ref <ref>', 'git ref to record with the deployment')
+    .option('--create', 'create the app first if it does not exist')
+    .option('--json', 'print the final deployment as JSON instead of the log')
+    .action(async (source: string, opts: { app?: string; ref?: string; json?: boolean; create?: boolean }) => {
+      const { io } = ctx;
+      const app = ctx.app(opts.app);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+        throw new CliError('cli.usage', 'deploying from a URL is not supported yet: deploy a directory or a .tar.gz');
+      }
+      const full = path.resolve(io.cwd, source);
+      if (!fs.existsSync(full)) throw new CliError('cli.usage', `${source}: no such file or directory`);
+      const isDir = fs.statSync(full).isDirectory();
+      const commit = isDir ? headCommit(full) : null;
+      const query = new URLSearchParams();
+      if (commit) query.set('commit_sha', commit.sha);
+      const ref = opts.ref ?? commit?.ref;
+      if (ref) query.set('git_ref', ref);
+
+      const client = ctx.client();
+      if (opts.create) await createIfMissing(client, app, (line) => io.out(line));
+      const archive = isDir ? await packDirectory(full) : openArchive(full);
+      let deployment: DeploymentJson;
+      try {
+        if (!opts.json) io.out(`-----> Uploading ${source} to ${app} (${formatSize(archive.size)})`);
+        deployment = await client.request<DeploymentJson>(
+          'POST',
+          `/api/apps/${app}/deployments${query.size ? `?${query}` : ''}`,
+          {
+            body: archive.stream,
+            contentType: 'application/gzip',
+            contentLength: archive.size,
+          },
+        );
+      } finally {
+        archive.cleanup();
+      }
+      const final = await followDeployment(client, io, app, deployment.id, opts.json);
+      if (opts.json) io.out(JSON.stringify(final, null, 2));
+      else if (final.status === 'success') io.out(describeOutcome(final));
+      else io.err(describeOutcome(final));
+      setExit(final.status === 'success' ? EXIT.ok : EXIT.deployFailed);
+    });
+}
+
+function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+async function createIfMissing(client: ApiClient, app: string, say: (line: string) => void): Promise<void> {
+  try {
+    await client.request('GET', `/api/apps/${app}`);
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === 'app.not_found')) throw err;
+    await client.request('POST', '/api/apps', { json: { name: app } });
+    say(`-----> Created app ${app}`);
+  }
+}

@@ -1,0 +1,56 @@
+// slipway server: starts the platform on its embedded defaults (SQLite, the
+// process runtime, the built-in router) and runs until SIGINT/SIGTERM.
+
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.ts';
+
+interface ServerFlags {
+  home?: string;
+  host?: string;
+  port?: string;
+  routerPort?: string;
+  domain?: string;
+  bootTimeout?: string;
+  hookTimeout?: string;
+  runtime?: string;
+}
+
+export function serverCommand(program: Command, ctx: CommandContext): void {
+  program
+    .command('server')
+    .description('start Slipway (API and dashboard, router, runtime)')
+    .option('--home <dir>', 'data directory (SLIPWAY_HOME, default ./.slipway)')
+    .option('--host <host>', 'API listen address (SLIPWAY_HOST, default 127.0.0.1)')
+    .option('--port <n>', 'API port (SLIPWAY_PORT, default 5100)')
+    .option('--router-port <n>', 'router port (SLIPWAY_ROUTER_PORT, default 8080)')
+    .option('--domain <domain>', 'apps answer at <app>.<domain> (SLIPWAY_DOMAIN, default localhost)')
+    .option('--boot-timeout <duration>', 'how long a web container has to accept TCP on $PORT (default 60s)')
+    .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
+    .option('--runtime <driver>', 'runtime driver: process (SLIPWAY_RUNTIME)')
+    .action(async (flags: ServerFlags) => {
+      const { io } = ctx;
+      // Loaded here so that every other command starts without the server's modules.
+      const { loadSettings } = await import('../../config/settings.ts');
+      const { startServer } = await import('../../server.ts');
+      const settings = loadSettings(flags, io.env, io.cwd);
+      const server = await startServer(settings);
+      io.out(`Slipway is running`);
+      io.out(`  API and dashboard: ${server.apiUrl}`);
+      io.out(`  Router:            http://<app>.${settings.domain}:${new URL(server.routerUrl).port}`);
+      io.out(`  Data:              ${settings.home}`);
+      if (server.adminToken) {
+        io.out('');
+        io.out(`Admin token (shown once, stored hashed): ${server.adminToken}`);
+        io.out(`Log in with: slipway login --url ${server.apiUrl} --token ${server.adminToken}`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          io.err(`${signal}: stopping Slipway...`);
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await server.close();
+    });
+}

@@ -1,0 +1,25 @@
+// What every command gets: the IO streams, the API client, the app name.
+
+import { ApiClient } from './api-client.ts';
+import { CliError } from './cli-error.ts';
+import { loadCredentials } from './credentials.ts';
+import { appFromGitRemote } from './git-info.ts';
+import type { Io } from './output.ts';
+
+export interface CommandContext {
+  readonly io: Io;
+  client(): ApiClient;
+  app(option: string | undefined): string;
+}
+
+export function commandContext(io: Io): CommandContext {
+  return {
+    io,
+    client: () => new ApiClient(loadCredentials(io.env)),
+    app(option) {
+      const app = option || io.env.SLIPWAY_APP || appFromGitRemote(io.cwd);
+      if (!app) throw new CliError('cli.usage', 'no app given: pass -a APP (or add a git remote named "slipway")');
+      return app;
+    },
+  };
+}

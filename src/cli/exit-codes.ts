@@ -1,0 +1,24 @@
+// The one place error codes become CLI exit codes (documented in README).
+
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  auth: 3,
+  notFound: 4,
+  conflict: 5,
+  invalidInput: 6,
+  deployFailed: 7,
+  unreachable: 8,
+} as const;
+
+export function exitCodeOf(code: string): number {
+  if (code.startsWith('auth.')) return EXIT.auth;
+  if (code.endsWith('.not_found')) return EXIT.notFound;
+  if (code.endsWith('.already_exists')) return EXIT.conflict;
+  if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;
+  if (code === 'internal') return EXIT.failure;
+  if (code === 'cli.unreachable') return EXIT.unreachable;
+  if (code === 'cli.usage') return EXIT.usage;
+  return EXIT.invalidInput;
+}

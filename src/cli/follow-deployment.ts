@@ -1,0 +1,27 @@
+// Streams a deployment's log until it ends and reports the outcome.
+
+import type { DeploymentJson } from '../core/api-json.ts';
+import type { ApiClient } from './api-client.ts';
+import type { Io } from './output.ts';
+
+export async function followDeployment(
+  client: ApiClient,
+  io: Io,
+  app: string,
+  id: string,
+  quiet = false,
+): Promise<DeploymentJson> {
+  let final: DeploymentJson | undefined;
+  await client.events(`/api/apps/${app}/deployments/${id}/logs`, (event, data) => {
+    if (event === 'end') final = JSON.parse(data) as DeploymentJson;
+    else if (!quiet) io.out(data);
+  });
+  // The stream can end without an `end` event (server restart): ask for the record.
+  return final ?? (await client.request<DeploymentJson>('GET', `/api/apps/${app}/deployments/${id}`));
+}
+
+export function describeOutcome(d: DeploymentJson): string {
+  if (d.status === 'success') return `Deployment ${d.id} succeeded: ${d.release} is live`;
+  const why = d.error ? `: ${d.error.message}` : '';
+  return `Deployment ${d.id} failed with status ${d.status}${d.step ? ` at step ${d.step}` : ''}${why}`;
+}

@@ -1,0 +1,141 @@
+// Boot (DESIGN §1 step 3): start every container of a release's formation
+// beside the old ones, wait until each web container accepts TCP on its PORT,
+// and keep watching: any new container that exits before the switch fails the
+// deployment.
+
+import { randomBytes } from 'node:crypto';
+import { containerEnv, containerName } from '../core/container-env.ts';
+import { SlipwayError } from '../core/errors.ts';
+import { type Release, releaseName } from '../core/types.ts';
+import type { ContainerExit } from '../runtime/types.ts';
+import { waitForPort } from '../runtime/wait-for-port.ts';
+import type { PipelineDeps } from './deps.ts';
+import type { LiveContainer } from './live-containers.ts';
+
+export interface BootedRelease {
+  readonly containers: readonly LiveContainer[];
+  /** Rejects with `deploy.crashed` as soon as a new container exits, until `disarm()`. */
+  readonly crashed: Promise<never>;
+  disarm(): void;
+}
+
+export function newContainerId(): string {
+  return `c-${randomBytes(6).toString('hex')}`;
+}
+
+/** The version a container reports: the commit SHA when known, else `v7`. */
+export function containerVersion(release: Release): string {
+  return release.commitSha ?? releaseName(release.version);
+}
+
+/** Desired containers per process type: formation quantities, default 1 per declared type. */
+export async function plannedContainers(deps: PipelineDeps, release: Release) {
+  const formation = await deps.store.formation.get(release.app);
+  const planned: { type: string; index: number; command: string }[] = [];
+  for (const [type, command] of Object.entries(release.processes)) {
+    const quantity = formation[type] ?? 1;
+    for (let index = 1; index <= quantity; index++) planned.push({ type, index, command });
+  }
+  return planned;
+}
+
+export async function startContainer(
+  deps: PipelineDeps,
+  release: Release,
+  plan: { type: string; index: number; command: string },
+): Promise<LiveContainer> {
+  const id = newContainerId();
+  const name = containerName(plan);
+  const handle = await deps.runtime.start({
+    id,
+    app: release.app,
+    name,
+    slugDir: deps.slugs.path(release.app, release.slugId),
+    command: plan.command,
+    env: containerEnv({
+      app: release.app,
+      config: release.config,
+      container: plan,
+      version: containerVersion(release),
+    }),
+    exposePort: plan.type === 'web',
+    onLine: (_stream, line) => deps.appLogs.write(release.app, name, line),
+  });
+  const startedAt = new Date().toISOString();
+  await deps.store.containers.put({
+    id,
+    app: release.app,
+    name,
+    type: plan.type,
+    releaseVersion: release.version,
+    state: 'starting',
+    port: handle.address?.port ?? null,
+    pid: handle.pid ?? null,
+    startedAt,
+    restarts: 0,
+  });
+  return { id, name, type: plan.type, releaseVersion: release.version, handle, startedAt };
+}
+
+export async function bootRelease(
+  deps: PipelineDeps,
+  release: Release,
+  log: (line: string) => void,
+  signal: AbortSignal,
+  started: LiveContainer[],
+): Promise<BootedRelease> {
+  const plan = await plannedContainers(deps, release);
+  if (plan.length === 0) {
+    throw new SlipwayError('deploy.no_processes', 'the formation has no containers to start');
+  }
+  for (const item of plan) {
+    started.push(await startContainer(deps, release, item));
+    log(`       ${containerName(item)}: ${item.command}`);
+  }
+
+  let armed = true;
+  const crashed = new Promise<never>((_resolve, reject) => {
+    for (const container of started) {
+      container.handle.exited.then((exit) => {
+        if (armed) reject(crashError(container.name, exit));
+      });
+    }
+  });
+  crashed.catch(() => {}); // observed by whoever races it; never an unhandled rejection
+
+  const deadline = deps.settings.bootTimeoutMs;
+  const webs = started.filter((c) => c.type === 'web');
+  const ready = Promise.all(
+    webs.map(async (c) => {
+      const address = c.handle.address;
+      if (!address) return;
+      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal });
+      if (!up && !signal.aborted) {
+        throw new SlipwayError(
+          'deploy.boot_timeout',
+          `${c.name} did not accept connections on PORT ${address.port} within ${formatSeconds(deadline)} (boot timeout)`,
+        );
+      }
+      log(`       ${c.name} is accepting connections on PORT ${address.port}`);
+    }),
+  );
+  await Promise.race([ready, crashed]);
+  if (signal.aborted) throw new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`);
+  for (const c of started) await deps.store.containers.setState(c.id, 'up');
+  return {
+    containers: started,
+    crashed,
+    disarm: () => {
+      armed = false;
+    },
+  };
+}
+
+function crashError(name: string, exit: ContainerExit): SlipwayError {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return new SlipwayError('deploy.crashed', `${name} ${how} during boot`, { container: name });
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

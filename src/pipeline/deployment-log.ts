@@ -1,0 +1,107 @@
+// The deployment log a user reads: one append-only file per deployment
+// (`logs/deployments/<id>.log`), written line by line *before* a line is
+// announced to live followers. Each line has a sequence number so a follower
+// can read the file and then subscribe without losing or repeating a line.
+
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface LogLine {
+  readonly seq: number;
+  readonly text: string;
+}
+
+interface OpenLog {
+  fd: number;
+  seq: number;
+}
+
+export class DeploymentLogs {
+  readonly #dir: string;
+  readonly #open = new Map<string, OpenLog>();
+  readonly #events = new EventEmitter();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.#events.setMaxListeners(0);
+  }
+
+  file(id: string): string {
+    return path.join(this.#dir, `${id}.log`);
+  }
+
+  append(id: string, text: string): void {
+    let log = this.#open.get(id);
+    if (!log) {
+      const file = this.file(id);
+      const existing = fs.existsSync(file) ? countLines(fs.readFileSync(file, 'utf8')) : 0;
+      log = { fd: fs.openSync(file, 'a', 0o600), seq: existing };
+      this.#open.set(id, log);
+    }
+    for (const part of text.split('\n')) {
+      fs.writeSync(log.fd, `${part}\n`);
+      const line: LogLine = { seq: log.seq++, text: part };
+      this.#events.emit(id, line);
+    }
+  }
+
+  /** Flushes the log to disk and tells followers it is complete. */
+  finish(id: string): void {
+    const log = this.#open.get(id);
+    if (log) {
+      fs.fsyncSync(log.fd);
+      fs.closeSync(log.fd);
+      this.#open.delete(id);
+    }
+    this.#events.emit(`${id}:end`);
+  }
+
+  /** Every line written so far. */
+  read(id: string): string[] {
+    const file = this.file(id);
+    if (!fs.existsSync(file)) return [];
+    const text = fs.readFileSync(file, 'utf8');
+    return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  }
+
+  /**
+   * Replays the log then follows it: `onLine` sees every line exactly once, in
+   * order; `onEnd` fires when the deployment's log is finished. Returns a
+   * function that stops following.
+   */
+  follow(id: string, onLine: (text: string) => void, onEnd: () => void): () => void {
+    const buffered: LogLine[] = [];
+    let replayed = -1;
+    const lineListener = (line: LogLine) => {
+      if (replayed < 0) buffered.push(line);
+      else if (line.seq >= replayed) onLine(line.text);
+    };
+    const endListener = () => onEnd();
+    this.#events.on(id, lineListener);
+    this.#events.on(`${id}:end`, endListener);
+    const lines = this.read(id);
+    for (const text of lines) onLine(text);
+    replayed = lines.length;
+    for (const line of buffered) if (line.seq >= replayed) onLine(line.text);
+    return () => {
+      this.#events.off(id, lineListener);
+      this.#events.off(`${id}:end`, endListener);
+    };
+  }
+
+  isOpen(id: string): boolean {
+    return this.#open.has(id);
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.file(id), { force: true });
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,62 @@
+// What the pipeline needs from the rest of Slipway, as interfaces only: the
+// composition root (server.ts) decides which store, runtime and router run.
+
+import type { Logger } from 'pino';
+import type { ManifestScripts } from '../core/parse-manifest.ts';
+import type { Router } from '../router/types.ts';
+import type { RuntimeDriver } from '../runtime/types.ts';
+import type { Store } from '../store/types.ts';
+import type { AppLogs } from './app-log.ts';
+import type { DeploymentLogs } from './deployment-log.ts';
+
+export interface BuildOutput {
+  readonly processes: Record<string, string>;
+  readonly procfilePostdeploy: string | null;
+  readonly manifest: ManifestScripts | null;
+}
+
+export interface Builder {
+  build(options: {
+    app: string;
+    buildDir: string;
+    sourceVersion: string | null;
+    cacheDir: string;
+    onLine: (line: string) => void;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+  }): Promise<BuildOutput>;
+}
+
+export interface SlugStore {
+  store(app: string, buildDir: string): Promise<string>;
+  path(app: string, slugId: string): string;
+  remove(app: string, slugId: string): Promise<void>;
+}
+
+export type ExtractArchive = (archive: string, destDir: string, limits?: { maxBytes?: number }) => Promise<unknown>;
+
+export interface PipelineSettings {
+  readonly domain: string;
+  readonly routerUrl: (app: string) => string;
+  readonly bootTimeoutMs: number;
+  readonly hookTimeoutMs: number;
+  readonly buildTimeoutMs: number;
+  readonly stopGraceMs: number;
+  readonly drainTimeoutMs: number;
+  readonly maxUnpackedBytes: number;
+  readonly buildsDir: string;
+  readonly cacheDir: string;
+}
+
+export interface PipelineDeps {
+  readonly store: Store;
+  readonly runtime: RuntimeDriver;
+  readonly router: Router;
+  readonly builder: Builder;
+  readonly slugs: SlugStore;
+  readonly extract: ExtractArchive;
+  readonly logs: DeploymentLogs;
+  readonly appLogs: AppLogs;
+  readonly logger: Logger;
+  readonly settings: PipelineSettings;
+}

@@ -1,0 +1,183 @@
+// One deployment, start to end, in exactly the order of DESIGN §1:
+// fetch → build → slug → boot → hook → switch → retire. Any failure before
+// the switch stops the new containers and leaves the old release serving.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { isSlipwayError, SlipwayError } from '../core/errors.ts';
+import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
+import { resolveHook } from '../core/resolve-hook.ts';
+import { type Release, releaseName } from '../core/types.ts';
+import { bootRelease } from './boot-release.ts';
+import { type DeployContext, formatMs } from './deploy-context.ts';
+import type { PipelineDeps } from './deps.ts';
+import type { LiveContainer, LiveContainers } from './live-containers.ts';
+import { runPostdeploy } from './run-postdeploy.ts';
+import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
+
+/** Where an uploaded archive waits for its deployment. */
+export function archivePath(deps: PipelineDeps, deploymentId: string): string {
+  return path.join(deps.settings.buildsDir, `${deploymentId}.tar.gz`);
+}
+
+export async function runDeployment(ctx: DeployContext, live: LiveContainers): Promise<void> {
+  const { deps } = ctx;
+  const started: LiveContainer[] = [];
+  const t0 = Date.now();
+  try {
+    const release = ctx.deployment.kind === 'build' ? await buildRelease(ctx) : await existingRelease(ctx);
+    const booted = await ctx.step('boot', () =>
+      bootRelease(deps, release, (line) => ctx.log(line), ctx.signal, started),
+    );
+    if (ctx.deployment.kind === 'build') await runHookStep(ctx, release, booted.crashed);
+    booted.disarm();
+
+    const old = live.get(ctx.app);
+    await ctx.step('switch', async () => {
+      routeApp(deps, ctx.app, booted.containers);
+      live.set(ctx.app, booted.containers);
+      await deps.store.apps.setCurrentRelease(ctx.app, release.version);
+      await ctx.setStatus('success', { finishedAt: new Date().toISOString() });
+    });
+    ctx.log(
+      `=====> ${releaseName(release.version)} is live at ${deps.settings.routerUrl(ctx.app)} (${formatMs(Date.now() - t0)})`,
+    );
+    if (old.length > 0) ctx.log(`       retiring ${old.length} old container(s) after in-flight requests finish`);
+    deps.logs.finish(ctx.id);
+    await retire(ctx, old);
+  } catch (err) {
+    await fail(ctx, err, started);
+    deps.logs.finish(ctx.id);
+  } finally {
+    await fs.promises.rm(archivePath(deps, ctx.id), { force: true });
+  }
+}
+
+async function buildRelease(ctx: DeployContext): Promise<Release> {
+  const { deps } = ctx;
+  const buildDir = path.join(deps.settings.buildsDir, ctx.id);
+  try {
+    await ctx.step('fetch', async () => {
+      await fs.promises.rm(buildDir, { recursive: true, force: true });
+      await fs.promises.mkdir(buildDir, { recursive: true, mode: 0o700 });
+      const stats = (await deps.extract(archivePath(deps, ctx.id), buildDir, {
+        maxBytes: deps.settings.maxUnpackedBytes,
+      })) as { files?: number; bytes?: number } | undefined;
+      if (stats?.files !== undefined) ctx.log(`       ${stats.files} files, ${formatBytes(stats.bytes ?? 0)}`);
+    });
+    const built = await ctx.step('build', () =>
+      deps.builder.build({
+        app: ctx.app,
+        buildDir,
+        sourceVersion: ctx.deployment.commitSha,
+        cacheDir: path.join(deps.settings.cacheDir, ctx.app),
+        // The builder's own headers and notes come formatted; command output gets indented.
+        onLine: (line) => ctx.log(/^(----->|       )/.test(line) ? line : `       ${line}`),
+        timeoutMs: deps.settings.buildTimeoutMs,
+        signal: ctx.signal,
+      }),
+    );
+    return await ctx.step('slug', async () => {
+      const slugId = await deps.slugs.store(ctx.app, buildDir);
+      const config = await deps.store.config.get(ctx.app);
+      const sha = ctx.deployment.commitSha;
+      const release = await deps.store.releases.create({
+        app: ctx.app,
+        slugId,
+        config,
+        processes: built.processes,
+        procfilePostdeploy: built.procfilePostdeploy,
+        manifest: built.manifest,
+        commitSha: sha,
+        description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
+        deploymentId: ctx.id,
+      });
+      await ctx.update({ releaseVersion: release.version });
+      ctx.log(`       release ${releaseName(release.version)} created (not yet current)`);
+      return release;
+    });
+  } finally {
+    await fs.promises.rm(buildDir, { recursive: true, force: true });
+  }
+}
+
+async function existingRelease(ctx: DeployContext): Promise<Release> {
+  const version = ctx.deployment.releaseVersion;
+  const release = version === null ? undefined : await ctx.deps.store.releases.get(ctx.app, version);
+  if (!release) throw new SlipwayError('deploy.no_release', `release ${version} of ${ctx.app} not found`);
+  ctx.log(`-----> Restarting with ${releaseName(release.version)}: ${release.description}`);
+  return release;
+}
+
+async function runHookStep(ctx: DeployContext, release: Release, crashed: Promise<never>): Promise<void> {
+  const { deps } = ctx;
+  const hook = resolveHook({
+    procfilePostdeploy: release.procfilePostdeploy,
+    manifest: release.manifest,
+    firstSuccessfulDeploy: !(await deps.store.deployments.hasSucceeded(ctx.app)),
+  });
+  if (!hook) {
+    ctx.log('-----> No postdeploy hook defined (Procfile "postdeploy:" or app.json scripts.postdeploy)');
+    return;
+  }
+  await ctx.update({ hook: { command: hook.command, source: hook.source, exitCode: null } });
+  const app = await deps.store.apps.require(ctx.app);
+  const aborted = new Promise<never>((_resolve, reject) => {
+    const onAbort = () =>
+      reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(ctx.signal.reason)}`));
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  await ctx.step('hook', () =>
+    runPostdeploy(
+      deps,
+      release,
+      hook,
+      app.hookTimeoutMs ?? deps.settings.hookTimeoutMs,
+      (line) => ctx.log(line),
+      Promise.race([crashed, aborted]),
+      (exitCode) => ctx.update({ hook: { command: hook.command, source: hook.source, exitCode } }),
+    ),
+  );
+}
+
+async function retire(ctx: DeployContext, old: readonly LiveContainer[]): Promise<void> {
+  const { deps } = ctx;
+  await deps.store.deployments.startStep(ctx.id, 'retire', new Date().toISOString());
+  try {
+    await retireContainers(deps, old);
+  } catch (err) {
+    deps.logger.error({ err, app: ctx.app, deployment: ctx.id, step: 'retire' }, 'retiring old containers failed');
+  } finally {
+    await deps.store.deployments.finishStep(ctx.id, 'retire', new Date().toISOString());
+  }
+}
+
+async function fail(ctx: DeployContext, err: unknown, started: readonly LiveContainer[]): Promise<void> {
+  const { deps } = ctx;
+  const error = isSlipwayError(err) ? err : null;
+  if (!error) deps.logger.error({ err, app: ctx.app, deployment: ctx.id }, 'deployment failed unexpectedly');
+  const code = error?.code ?? 'internal';
+  const message = error?.message ?? 'internal error (see the server log)';
+  const step = ctx.deployment.step;
+  const status: DeploymentStatus = error ? failureStatus(code) : statusOfUnexpected(step);
+  if (started.length > 0) {
+    ctx.log(`       stopping ${started.length} new container(s); the previous release keeps serving`);
+    await stopContainers(deps, started);
+  }
+  await ctx.setStatus(status, { error: { code, message }, finishedAt: new Date().toISOString() });
+  ctx.log(`=====> Deployment failed (${status}) at step ${step ?? 'queued'}: ${message}`);
+}
+
+function statusOfUnexpected(step: Step | null): DeploymentStatus {
+  if (step === 'boot') return 'crashed-error';
+  if (step === 'hook') return 'hook-error';
+  return 'build-error';
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}

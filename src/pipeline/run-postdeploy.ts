@@ -1,0 +1,74 @@
+// The postdeploy hook (DESIGN §1 step 4): a one-off container of the new
+// release runs `/bin/sh -c "<command>"`, its output streamed into the
+// deployment log as it happens. It must exit 0 within the timeout, else the
+// deployment ends `hook-error` and its whole process tree is killed.
+
+import { performance } from 'node:perf_hooks';
+import { containerEnv } from '../core/container-env.ts';
+import { SlipwayError } from '../core/errors.ts';
+import type { HookPlan } from '../core/resolve-hook.ts';
+import type { Release } from '../core/types.ts';
+import { containerVersion, newContainerId } from './boot-release.ts';
+import { formatMs } from './deploy-context.ts';
+import type { PipelineDeps } from './deps.ts';
+
+export interface HookOutcome {
+  readonly exitCode: number | null;
+  /** Milliseconds from asking the runtime for the container to its first moment running. */
+  readonly startMs: number;
+}
+
+export async function runPostdeploy(
+  deps: PipelineDeps,
+  release: Release,
+  hook: HookPlan,
+  timeoutMs: number,
+  log: (line: string) => void,
+  interrupt: Promise<never>,
+  onExitCode: (code: number | null) => Promise<void>,
+): Promise<HookOutcome> {
+  log(`       command (from ${hook.source}): ${hook.command}`);
+  const t0 = performance.now();
+  const handle = await deps.runtime.start({
+    id: newContainerId(),
+    app: release.app,
+    name: 'postdeploy-1',
+    slugDir: deps.slugs.path(release.app, release.slugId),
+    command: hook.command,
+    env: containerEnv({
+      app: release.app,
+      config: release.config,
+      container: { type: 'postdeploy', index: 1 },
+      version: containerVersion(release),
+    }),
+    exposePort: false,
+    onLine: (_stream, line) => log(`       ${line}`),
+  });
+  const startMs = performance.now() - t0;
+
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const winner = await Promise.race([handle.exited, timedOut, interrupt]);
+    if (winner === 'timeout') {
+      await handle.stop(0);
+      await onExitCode(null);
+      throw new SlipwayError(
+        'deploy.hook_timeout',
+        `postdeploy hook ran past its timeout of ${formatMs(timeoutMs)} and was killed with its child processes`,
+      );
+    }
+    await onExitCode(winner.code);
+    if (winner.code !== 0) {
+      const how = winner.signal ? `was killed by ${winner.signal}` : `exited with code ${winner.code}`;
+      throw new SlipwayError('deploy.hook_failed', `postdeploy hook ${how}`, { exitCode: winner.code });
+    }
+    log(`       postdeploy hook succeeded`);
+    return { exitCode: 0, startMs };
+  } finally {
+    clearTimeout(timer);
+    await handle.stop(0); // a no-op once it has exited; kills it on interrupt
+  }
+}

@@ -1,0 +1,183 @@
+// Header rewriting between client and backend: one pass over the raw request
+// headers picks out what routing needs, drops hop-by-hop headers and adds the
+// X-Forwarded-* set and X-Request-Id; the response pass strips hop-by-hop
+// headers and stamps X-Request-Id. Raw [name, value, ...] arrays are used on
+// both sides so duplicates and case survive and no header object is built.
+
+import { randomUUID } from 'node:crypto';
+
+/** What a request header scan yields; the proxy's per-request object implements it. */
+export interface ScannedRequest {
+  /** The Host header as sent (port included), or undefined. */
+  host: string | undefined;
+  requestId: string;
+  /** True when a body follows the headers (non-zero Content-Length or any Transfer-Encoding). */
+  hasBody: boolean;
+  /** Flat [name, value, ...] list to send to the backend. */
+  headers: string[];
+}
+
+const FORWARD = 0;
+const DROP = 1;
+const HOST = 2;
+const FORWARDED_FOR = 3;
+const REQUEST_ID = 4;
+const CONNECTION = 5;
+const CONTENT_LENGTH = 6;
+const TRANSFER_ENCODING = 7;
+const UPGRADE = 8;
+
+// Expect is answered by our own server (100 Continue), so it is not forwarded.
+// Forwarded-* headers from the client are replaced, never trusted.
+const REQUEST_KINDS: ReadonlyMap<string, number> = new Map([
+  ['host', HOST],
+  ['connection', CONNECTION],
+  ['keep-alive', DROP],
+  ['te', DROP],
+  ['trailer', DROP],
+  ['transfer-encoding', TRANSFER_ENCODING],
+  ['upgrade', UPGRADE],
+  ['expect', DROP],
+  ['content-length', CONTENT_LENGTH],
+  ['x-forwarded-for', FORWARDED_FOR],
+  ['x-forwarded-proto', DROP],
+  ['x-forwarded-host', DROP],
+  ['x-forwarded-port', DROP],
+  ['x-request-id', REQUEST_ID],
+]);
+
+const RESPONSE_DROPPED: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-request-id',
+]);
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,200}$/;
+// Connection tokens that do not name a header to drop; Host is kept so a
+// client cannot strip it from what the backend sees.
+const CONNECTION_KEPT: ReadonlySet<string> = new Set(['keep-alive', 'close', 'upgrade', 'host']);
+
+/**
+ * Fills `target` from the client's raw headers. For an upgrade request the
+ * Connection and Upgrade headers are kept, since they are the request itself.
+ */
+export function scanRequestHeaders(
+  raw: readonly string[],
+  target: ScannedRequest,
+  clientIp: string,
+  forwardedPort: string,
+  upgrade: boolean,
+): void {
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let connection: string | undefined;
+  let chunked = false;
+  let contentLength: string | undefined;
+  target.host = undefined;
+  target.requestId = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    const kind = REQUEST_KINDS.get(lower) ?? (lower.startsWith('proxy-') ? DROP : FORWARD);
+    switch (kind) {
+      case FORWARD:
+        out.push(name, value);
+        break;
+      case HOST:
+        target.host ??= value;
+        out.push(name, value);
+        break;
+      case FORWARDED_FOR:
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case REQUEST_ID:
+        if (target.requestId === '' && SANE_REQUEST_ID.test(value)) target.requestId = value;
+        break;
+      case CONNECTION:
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        if (upgrade) out.push(name, value);
+        break;
+      case UPGRADE:
+        if (upgrade) out.push(name, value);
+        break;
+      case CONTENT_LENGTH:
+        contentLength = value;
+        out.push(name, value);
+        break;
+      case TRANSFER_ENCODING:
+        chunked = true;
+        break;
+    }
+  }
+  if (target.requestId === '') target.requestId = randomUUID();
+  if (connection !== undefined && !upgrade) dropConnectionListed(out, connection);
+  if (chunked) {
+    // Node's parser already removed the chunk framing; ask for it again
+    // explicitly because Node only chunks POST-like methods by default.
+    if (contentLength !== undefined) dropHeader(out, 'content-length');
+    out.push('Transfer-Encoding', 'chunked');
+  }
+  out.push(
+    'X-Forwarded-For',
+    forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`,
+    'X-Forwarded-Proto',
+    'http',
+    'X-Forwarded-Port',
+    forwardedPort,
+    'X-Request-Id',
+    target.requestId,
+  );
+  if (target.host !== undefined) out.push('X-Forwarded-Host', target.host);
+  target.hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
+  target.headers = out;
+}
+
+/** The backend's raw response headers minus hop-by-hop ones, plus our X-Request-Id. */
+export function responseHeaders(raw: readonly string[], requestId: string): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (RESPONSE_DROPPED.has(lower) || lower.startsWith('proxy-')) {
+      if (lower === 'connection') connection = raw[i + 1];
+      continue;
+    }
+    out.push(name, raw[i + 1] as string);
+  }
+  if (connection !== undefined) dropConnectionListed(out, connection);
+  out.push('X-Request-Id', requestId);
+  return out;
+}
+
+/** The client address as it should appear in X-Forwarded-For. */
+export function clientAddress(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return 'unknown';
+  return remoteAddress.startsWith('::ffff:') ? remoteAddress.slice(7) : remoteAddress;
+}
+
+/** Request line and headers of an upgrade request, ready to write to a raw socket. */
+export function serializeRequestHead(method: string, url: string, headers: readonly string[]): string {
+  let head = `${method} ${url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+// RFC 9110 §7.6.1: headers named in Connection are hop-by-hop too.
+function dropConnectionListed(headers: string[], connection: string): void {
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name.length !== 0 && !CONNECTION_KEPT.has(name)) dropHeader(headers, name);
+  }
+}
+
+function dropHeader(headers: string[], lowerName: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if ((headers[i] as string).toLowerCase() === lowerName) headers.splice(i, 2);
+  }
+}

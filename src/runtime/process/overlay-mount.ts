@@ -1,0 +1,100 @@
+// overlayfs plumbing for writable views: build the mount option string safely,
+// mount and unmount through exec/, tell whether a path is still a mount point,
+// and probe once whether this host lets us mount overlays at all.
+
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+
+export interface OverlayDirs {
+  /** Read-only lower layer (the slug). */
+  readonly lower: string;
+  readonly upper: string;
+  readonly work: string;
+  /** Where the merged view is mounted. */
+  readonly target: string;
+}
+
+// The kernel splits the option string on `,` and lowerdir on `:`, and treats
+// `\` as an escape; rather than escape, refuse paths that would be misread.
+const UNSAFE_OPTION_CHARS = /[,:\\]/;
+
+export function overlayOptions({ lower, upper, work }: OverlayDirs): string {
+  for (const dir of [lower, upper, work]) {
+    if (UNSAFE_OPTION_CHARS.test(dir)) {
+      throw new Error(
+        `path ${JSON.stringify(dir)} contains ',', ':' or '\\', which overlayfs mount options cannot carry`,
+      );
+    }
+  }
+  return `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+}
+
+export async function mountOverlay(dirs: OverlayDirs): Promise<void> {
+  const options = overlayOptions(dirs);
+  await runChecked(['mount', '-t', 'overlay', 'overlay', '-o', options, dirs.target], { env: HELPER_ENV });
+}
+
+/** Unmounts `target`; a busy mount (a straggler's cwd) is detached lazily. Throws only if it stays mounted. */
+export async function unmount(target: string): Promise<void> {
+  try {
+    await runChecked(['umount', target], { env: HELPER_ENV });
+    return;
+  } catch (err) {
+    if (!(await isMountPoint(target))) return; // someone else unmounted it already
+    if (!/busy/i.test((err as Error).message)) throw err;
+  }
+  await runChecked(['umount', '-l', target], { env: HELPER_ENV });
+}
+
+export async function isMountPoint(target: string): Promise<boolean> {
+  let resolved: string;
+  try {
+    resolved = await realpath(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').some((line) => {
+    const mountPoint = line.split(' ')[4];
+    return mountPoint !== undefined && decodeMountPath(mountPoint) === resolved;
+  });
+}
+
+// /proc/self/mountinfo writes space, tab, newline and backslash as \ooo.
+function decodeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+}
+
+/**
+ * Tries a throwaway overlay mount under `parentDir` (the filesystem the upper
+ * layers will live on). Returns null when overlays work, else the reason.
+ */
+export async function probeOverlay(parentDir: string): Promise<string | null> {
+  if (process.platform !== 'linux') return `platform is ${process.platform}, not linux`;
+  if (process.getuid?.() !== 0) return 'not running as root';
+  await mkdir(parentDir, { recursive: true });
+  const scratch = await mkdtemp(path.join(parentDir, '.overlay-probe-'));
+  const dirs: OverlayDirs = {
+    lower: path.join(scratch, 'lower'),
+    upper: path.join(scratch, 'upper'),
+    work: path.join(scratch, 'work'),
+    target: path.join(scratch, 'merged'),
+  };
+  let mounted = false;
+  try {
+    await Promise.all([dirs.lower, dirs.upper, dirs.work, dirs.target].map((dir) => mkdir(dir)));
+    await writeFile(path.join(dirs.lower, 'probe'), 'ok');
+    await mountOverlay(dirs);
+    mounted = true;
+    const seen = await readFile(path.join(dirs.target, 'probe'), 'utf8');
+    return seen === 'ok' ? null : 'overlay mount did not show its lower layer';
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    if (mounted) await unmount(dirs.target);
+    // Never recurse into a directory that is still a mount point.
+    if (!(await isMountPoint(dirs.target))) await rm(scratch, { recursive: true, force: true });
+  }
+}

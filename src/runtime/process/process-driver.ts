@@ -1,0 +1,155 @@
+// The `process` runtime driver, the portable fallback: a container is the
+// user's command in its own process group, run from a private writable view
+// of the slug under `containersDir/<id>/`. The driver owns every container it
+// started until its view is gone: ports, directories, mounts and processes.
+
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SlipwayError } from '../../core/errors.ts';
+import { type ProcessHandle, spawnProcess, userShell } from '../../exec/index.ts';
+import { createPortAllocator } from '../allocate-port.ts';
+import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
+import { probeOverlay } from './overlay-mount.ts';
+import { processEnv } from './process-env.ts';
+import { createWritableView, type ViewKind, type WritableView } from './writable-view.ts';
+
+export interface ProcessDriverOptions {
+  readonly containersDir: string;
+  /** Address the apps are reached at; default 127.0.0.1. */
+  readonly host?: string;
+  /** Inclusive range for $PORT; default: any free port the kernel picks. */
+  readonly portRange?: [number, number];
+  readonly logger?: Logger;
+  /** `auto` (default): overlay mounts when the host allows them, else copies. `copy` forces copies. */
+  readonly writableView?: 'auto' | 'copy';
+}
+
+// Ids name directories; keep them to one plain path segment.
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function createProcessDriver(options: ProcessDriverOptions): RuntimeDriver {
+  const containersDir = path.resolve(options.containersDir);
+  const host = options.host ?? '127.0.0.1';
+  const ports = createPortAllocator({ range: options.portRange });
+  const log = options.logger?.child({ runtime: 'process' });
+  const live = new Map<string, ContainerHandle>();
+  const starting = new Set<Promise<unknown>>();
+  let closed = false;
+  let viewKind: Promise<ViewKind> | undefined;
+
+  // Probed once per driver: whether overlays work does not change while we run.
+  function detectViewKind(): Promise<ViewKind> {
+    viewKind ??= (async (): Promise<ViewKind> => {
+      await mkdir(containersDir, { recursive: true });
+      if (options.writableView === 'copy') return 'copy';
+      const reason = await probeOverlay(containersDir);
+      if (reason === null) return 'overlay';
+      log?.warn({ reason }, 'overlay mounts unavailable; every container gets a full copy of its slug');
+      return 'copy';
+    })().catch((err: unknown) => {
+      viewKind = undefined; // a failed probe (say, a full disk) may succeed next time
+      throw err;
+    });
+    return viewKind;
+  }
+
+  async function prepare(spec: ContainerSpec): Promise<{ view: WritableView; port: number | undefined }> {
+    const kind = await detectViewKind();
+    const port = spec.exposePort ? await ports.allocate() : undefined;
+    try {
+      const view = await createWritableView(kind, path.resolve(spec.slugDir), path.join(containersDir, spec.id));
+      return { view, port };
+    } catch (err) {
+      if (port !== undefined) ports.release(port);
+      throw err;
+    }
+  }
+
+  function launch(spec: ContainerSpec, view: WritableView, port: number | undefined): ContainerHandle {
+    const proc: ProcessHandle = spawnProcess(userShell(spec.command), {
+      cwd: view.appDir,
+      env: processEnv(view.appDir, spec.env, port),
+      onLine: spec.onLine,
+    });
+    const context = { app: spec.app, container: spec.name, id: spec.id };
+    const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
+      if (exit.spawnError !== undefined)
+        log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
+      try {
+        await view.remove();
+      } catch (err) {
+        // The container did end, and that is what `exited` reports; a view we
+        // could not remove is the operator's problem, so say so loudly.
+        log?.error({ ...context, err }, 'could not remove the container view; left in place');
+      }
+      if (port !== undefined) ports.release(port);
+      live.delete(spec.id);
+      log?.debug({ ...context, code: exit.code, signal: exit.signal }, 'container exited');
+      return { code: exit.code, signal: exit.signal };
+    });
+    const handle: ContainerHandle = {
+      id: spec.id,
+      name: spec.name,
+      pid: proc.pid,
+      address: port === undefined ? null : { host, port },
+      exited,
+      async stop(graceMs: number) {
+        await proc.stop(graceMs);
+        return exited;
+      },
+    };
+    live.set(spec.id, handle);
+    log?.debug({ ...context, pid: proc.pid, view: view.kind, port }, 'container started');
+    return handle;
+  }
+
+  async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
+    const fail = (reason: string) =>
+      new SlipwayError('runtime.start_failed', `cannot start ${spec.name}: ${reason}`, {
+        container: spec.name,
+        id: spec.id,
+        reason,
+      });
+    if (closed) throw fail('the runtime driver is closed');
+    if (!SAFE_ID.test(spec.id)) throw fail(`invalid container id ${JSON.stringify(spec.id)}`);
+    if (live.has(spec.id)) throw fail(`container ${spec.id} is already running`);
+
+    let prepared: { view: WritableView; port: number | undefined };
+    try {
+      prepared = await prepare(spec);
+    } catch (err) {
+      throw fail((err as Error).message);
+    }
+    const { view, port } = prepared;
+    try {
+      // close() ran while the view was being prepared: it will not see this container.
+      if (closed) throw new Error('the runtime driver was closed while starting');
+      return launch(spec, view, port);
+    } catch (err) {
+      if (port !== undefined) ports.release(port);
+      await view.remove().catch((removeErr: unknown) => {
+        log?.error({ container: spec.name, id: spec.id, err: removeErr }, 'could not remove the container view');
+      });
+      throw fail((err as Error).message);
+    }
+  }
+
+  return {
+    name: 'process',
+    async start(spec) {
+      const pending = startContainer(spec);
+      starting.add(pending);
+      try {
+        return await pending;
+      } finally {
+        starting.delete(pending);
+      }
+    },
+    async close(graceMs) {
+      closed = true;
+      await Promise.allSettled([...starting]);
+      await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// A container's private, writable view of an immutable slug, at
+// `<containerDir>/app`. An overlay mount when the host allows it (instant, and
+// only the files a container changes take space); else a full copy. Either
+// way the slug is never modified and removing the view removes every trace.
+
+import { cp, mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { isMountPoint, mountOverlay, overlayOptions, unmount } from './overlay-mount.ts';
+
+export type ViewKind = 'overlay' | 'copy';
+
+export interface WritableView {
+  readonly kind: ViewKind;
+  readonly containerDir: string;
+  /** The container's app root. */
+  readonly appDir: string;
+  /** Unmounts (overlay) and deletes the container directory. Idempotent. */
+  remove(): Promise<void>;
+}
+
+export async function createWritableView(kind: ViewKind, slugDir: string, containerDir: string): Promise<WritableView> {
+  const appDir = path.join(containerDir, 'app');
+  const upper = path.join(containerDir, 'upper');
+  const work = path.join(containerDir, 'work');
+  const slugStat = await stat(slugDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (slugStat === null || !slugStat.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
+  // Validate before creating anything, so a bad path leaves nothing behind.
+  if (kind === 'overlay') overlayOptions({ lower: slugDir, upper, work, target: appDir });
+
+  // Not recursive: an existing directory means another container owns this id.
+  await mkdir(containerDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') throw new Error(`container directory ${containerDir} already exists`);
+    throw err;
+  });
+  let removal: Promise<void> | undefined;
+  const view: WritableView = {
+    kind,
+    containerDir,
+    appDir,
+    remove: () => {
+      removal ??= removeView(kind, containerDir, appDir);
+      return removal;
+    },
+  };
+  try {
+    if (kind === 'overlay') {
+      await Promise.all([upper, work, appDir].map((dir) => mkdir(dir)));
+      await mountOverlay({ lower: slugDir, upper, work, target: appDir });
+    } else {
+      await cp(slugDir, appDir, { recursive: true, verbatimSymlinks: true });
+    }
+  } catch (err) {
+    await view.remove();
+    throw err;
+  }
+  return view;
+}
+
+async function removeView(kind: ViewKind, containerDir: string, appDir: string): Promise<void> {
+  if (kind === 'overlay') {
+    if (await isMountPoint(appDir)) await unmount(appDir);
+    // A recursive delete through a live mount would walk into the view; refuse.
+    if (await isMountPoint(appDir)) throw new Error(`${appDir} is still mounted; left in place`);
+  }
+  await rm(containerDir, { recursive: true, force: true });
+}

@@ -1,0 +1,27 @@
+// Assembles the Store from the repositories over one kysely instance. It is
+// dialect-neutral: open-sqlite.ts (and later a PostgreSQL opener) builds the
+// Kysely<Database>, runs the migrations and hands it here.
+
+import type { Kysely } from 'kysely';
+import { appsRepo } from './apps-repo.ts';
+import { configRepo } from './config-repo.ts';
+import { containersRepo } from './containers-repo.ts';
+import { deploymentsRepo } from './deployments-repo.ts';
+import { formationRepo } from './formation-repo.ts';
+import { releasesRepo } from './releases-repo.ts';
+import type { Database } from './schema.ts';
+import { tokensRepo } from './tokens-repo.ts';
+import type { Store } from './types.ts';
+
+export function createStore(db: Kysely<Database>): Store {
+  return {
+    apps: appsRepo(db),
+    config: configRepo(db),
+    releases: releasesRepo(db),
+    deployments: deploymentsRepo(db),
+    formation: formationRepo(db),
+    containers: containersRepo(db),
+    tokens: tokensRepo(db),
+    close: () => db.destroy(),
+  };
+}

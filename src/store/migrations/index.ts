@@ -1,0 +1,27 @@
+// The ordered list of schema migrations and the code that applies them.
+// Migrations are in code (not read from a folder at run time) so that they
+// work from any working directory and under tsx without a build step.
+// Names sort in the order they run; a released migration is never edited.
+
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Database } from '../schema.ts';
+import * as initial from './001-initial.ts';
+
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '001-initial': initial,
+};
+
+const provider: MigrationProvider = {
+  getMigrations: async () => ({ ...MIGRATIONS }),
+};
+
+/** Applies every pending migration; returns the names it ran (empty when up to date). */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`store migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,100 @@
+// Table types for kysely: the shape of every row as stored (snake_case, JSON
+// as text, timestamps as ISO-8601 UTC text). Repositories map these rows to
+// the camelCase domain records of core/types.ts; nothing else sees them.
+
+import type { Generated } from 'kysely';
+
+export interface AppsTable {
+  name: string;
+  created_at: string;
+  current_release: number | null;
+  hook_timeout_ms: number | null;
+}
+
+export interface ConfigVarsTable {
+  app: string;
+  key: string;
+  value: string;
+}
+
+export interface ReleasesTable {
+  app: string;
+  version: number;
+  slug_id: string;
+  /** JSON object of config vars: the snapshot this release runs with. */
+  config: string;
+  /** JSON object: process type → command. */
+  processes: string;
+  procfile_postdeploy: string | null;
+  /** JSON ManifestScripts, or null when the app has no manifest. */
+  manifest: string | null;
+  commit_sha: string | null;
+  description: string;
+  created_at: string;
+  deployment_id: string | null;
+}
+
+export interface DeploymentsTable {
+  /** Insertion order: breaks ties between deployments created in the same millisecond. */
+  seq: Generated<number>;
+  id: string;
+  app: string;
+  kind: string;
+  status: string;
+  step: string | null;
+  source: string;
+  git_ref: string | null;
+  commit_sha: string | null;
+  release_version: number | null;
+  hook_command: string | null;
+  hook_source: string | null;
+  hook_exit_code: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface DeploymentStepsTable {
+  seq: Generated<number>;
+  deployment_id: string;
+  name: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface FormationTable {
+  app: string;
+  type: string;
+  quantity: number;
+}
+
+export interface ContainersTable {
+  id: string;
+  app: string;
+  name: string;
+  type: string;
+  release_version: number;
+  state: string;
+  port: number | null;
+  pid: number | null;
+  started_at: string;
+  restarts: number;
+}
+
+export interface TokensTable {
+  hash: string;
+  name: string;
+  created_at: string;
+}
+
+export interface Database {
+  apps: AppsTable;
+  config_vars: ConfigVarsTable;
+  releases: ReleasesTable;
+  deployments: DeploymentsTable;
+  deployment_steps: DeploymentStepsTable;
+  formation: FormationTable;
+  containers: ContainersTable;
+  tokens: TokensTable;
+}

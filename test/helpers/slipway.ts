@@ -1,0 +1,236 @@
+// Test harness: a real `slipway server` process on random ports in a temp
+// home, the real CLI (bin/slipway) as a subprocess, and plain HTTP helpers
+// for the API and the router. Everything it starts, it stops.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ProcessHandle, runProcess, spawnProcess } from '../../src/exec/index.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin', 'slipway');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'apps');
+export const TOKEN = 'test-admin-token-0123456789';
+
+/** The environment the test's own subprocesses get: enough to run node, nothing else. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: os.tmpdir(),
+    LANG: 'C.UTF-8',
+    ...extra,
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Slipway {
+  readonly home: string;
+  readonly apiUrl: string;
+  readonly routerPort: number;
+  readonly serverOutput: string[];
+  cli(args: string[], options?: { cwd?: string; token?: string; env?: Record<string, string> }): Promise<CliResult>;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read API JSON of many shapes
+  api(method: string, urlPath: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startSlipway(options: { args?: string[]; env?: Record<string, string> } = {}): Promise<Slipway> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const output: string[] = [];
+  let resolveReady: (v: { api: string; router: number }) => void = () => {};
+  const ready = new Promise<{ api: string; router: number }>((resolve) => {
+    resolveReady = resolve;
+  });
+  let api = '';
+  const server: ProcessHandle = spawnProcess(
+    [
+      BIN,
+      'server',
+      '--home',
+      home,
+      '--port',
+      '0',
+      '--router-port',
+      '0',
+      '--boot-timeout',
+      '5s',
+      '--hook-timeout',
+      '10s',
+      ...(options.args ?? []),
+    ],
+    {
+      cwd: home,
+      env: baseEnv({
+        SLIPWAY_TOKEN: TOKEN,
+        SLIPWAY_STOP_GRACE: '2s',
+        SLIPWAY_DRAIN_TIMEOUT: '5s',
+        SLIPWAY_LOG_LEVEL: 'warn',
+        ...options.env,
+      }),
+      onLine: (_stream, line) => {
+        output.push(line);
+        const apiMatch = /API and dashboard: (\S+)/.exec(line);
+        if (apiMatch?.[1]) api = apiMatch[1];
+        const routerMatch = /Router: +http:\/\/<app>\.[^:]+:(\d+)/.exec(line);
+        if (routerMatch?.[1]) resolveReady({ api, router: Number(routerMatch[1]) });
+      },
+    },
+  );
+  const exitedEarly = server.exited.then((exit) => {
+    throw new Error(`slipway server exited (${exit.code ?? exit.signal}):\n${output.join('\n')}`);
+  });
+  const timeout = new Promise<never>((_r, reject) =>
+    setTimeout(() => reject(new Error(`slipway server did not start:\n${output.join('\n')}`)), 30_000).unref(),
+  );
+  const addresses = await Promise.race([ready, exitedEarly, timeout]);
+  exitedEarly.catch(() => {});
+
+  return {
+    home,
+    apiUrl: addresses.api,
+    routerPort: addresses.router,
+    serverOutput: output,
+    async cli(args, opts = {}) {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const result = await runProcess([BIN, ...args], {
+        cwd: opts.cwd ?? home,
+        env: baseEnv({ SLIPWAY_URL: addresses.api, SLIPWAY_TOKEN: opts.token ?? TOKEN, HOME: home, ...opts.env }),
+        onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
+        timeoutMs: 120_000,
+      });
+      return { code: result.code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+    },
+    async api(method, urlPath, body, token = TOKEN) {
+      const headers: Record<string, string> = {};
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${addresses.api}${urlPath}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let json: unknown = text;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // plain text endpoints
+      }
+      return { status: res.status, json };
+    },
+    async stop() {
+      await server.stop(15_000);
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A private copy of a fixture app, with files replaced or added. */
+export function fixtureCopy(name: string, files: Record<string, string> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `slipway-app-${name}-`));
+  fs.cpSync(path.join(FIXTURES, name), dir, { recursive: true });
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content, { mode: file.endsWith('.sh') ? 0o755 : 0o644 });
+  }
+  return dir;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** A request through the router, with the app's hostname. */
+export function routerGet(port: number, host: string, urlPath = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('router request timed out')));
+  });
+}
+
+export interface LoadResult {
+  total: number;
+  failures: string[];
+  bodies: Map<string, number>;
+}
+
+/**
+ * A bounded request loop (`concurrency` workers) through the router that
+ * runs until `until` settles and at least `minRequests` were made, stopping
+ * anyway after `maxRequests` or `maxMs`.
+ */
+export async function loadLoop(options: {
+  port: number;
+  host: string;
+  until: Promise<unknown>;
+  minRequests?: number;
+  maxRequests?: number;
+  concurrency?: number;
+  maxMs?: number;
+}): Promise<LoadResult> {
+  const { minRequests = 2000, maxRequests = 50_000, concurrency = 8, maxMs = 120_000 } = options;
+  let done = false;
+  options.until.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  const deadline = Date.now() + maxMs;
+  const result: LoadResult = { total: 0, failures: [], bodies: new Map() };
+  const worker = async () => {
+    while ((!done || result.total < minRequests) && result.total < maxRequests && Date.now() < deadline) {
+      result.total++;
+      try {
+        const res = await routerGet(options.port, options.host);
+        if (res.status < 200 || res.status >= 300) result.failures.push(`${res.status} ${res.body.slice(0, 80)}`);
+        const label = res.body.split(' ')[0] ?? '';
+        result.bodies.set(label, (result.bodies.get(label) ?? 0) + 1);
+      } catch (err) {
+        result.failures.push(String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return result;
+}
+
+/** Pids of live processes whose command line contains `marker`. */
+export function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmdline.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}

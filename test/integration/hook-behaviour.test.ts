@@ -1,0 +1,138 @@
+// The hook as documented in docs/postdeploy-hook.md: its command sources and
+// their precedence, shell semantics, its exact environment, and each example.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { fixtureCopy, type Slipway, startSlipway } from '../helpers/slipway.ts';
+
+const WEB = 'web: node server.js\n';
+
+describe('the postdeploy hook', () => {
+  let slipway: Slipway;
+  before(async () => {
+    slipway = await startSlipway();
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  async function deploy(app: string, files: Record<string, string>) {
+    const dir = fixtureCopy('manifest-hook', files);
+    const result = await slipway.cli(['deploy', dir, '-a', app]);
+    const { json: list } = await slipway.api('GET', `/api/apps/${app}/deployments`);
+    return { result, deployment: list[0] };
+  }
+
+  test('app.json: first-deploy on the first success only, then scripts.postdeploy; the Procfile wins', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'manifested'])).code, 0);
+    const first = await deploy('manifested', {});
+    assert.equal(first.result.code, 0, first.result.stderr);
+    assert.match(first.result.stdout, /app\.json first-deploy: seeding data/);
+    assert.equal(first.deployment.hook.source, 'app.json scripts.first-deploy');
+
+    const second = await deploy('manifested', {});
+    assert.equal(second.result.code, 0, second.result.stderr);
+    assert.match(second.result.stdout, /app\.json postdeploy on postdeploy-1/);
+    assert.doesNotMatch(second.result.stdout, /seeding data/);
+    assert.equal(second.deployment.hook.source, 'app.json scripts.postdeploy');
+
+    const third = await deploy('manifested', { Procfile: `${WEB}postdeploy: echo "procfile hook wins"\n` });
+    assert.equal(third.result.code, 0, third.result.stderr);
+    assert.match(third.result.stdout, /procfile hook wins/);
+    assert.doesNotMatch(third.result.stdout, /app\.json postdeploy on/);
+    assert.equal(third.deployment.hook.source, 'Procfile');
+  });
+
+  test('first-deploy is retried until a deployment succeeds', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'seeded'])).code, 0);
+    const manifest = (first: string) =>
+      JSON.stringify({ scripts: { postdeploy: 'echo regular hook', 'first-deploy': first } });
+    const failed = await deploy('seeded', { 'app.json': manifest('echo seeding && exit 4') });
+    assert.equal(failed.deployment.status, 'hook-error');
+    assert.equal(failed.deployment.hook.exit_code, 4);
+    const retried = await deploy('seeded', { 'app.json': manifest('echo seeding again') });
+    assert.equal(retried.deployment.status, 'success');
+    assert.match(retried.result.stdout, /seeding again/);
+  });
+
+  test('runs through /bin/sh: || fallbacks, && chains and $VARIABLES behave as in sh', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'shelly'])).code, 0);
+    assert.equal((await slipway.cli(['env:set', 'GREETING=hi there', '-a', 'shelly'])).code, 0);
+    const { result, deployment } = await deploy('shelly', {
+      'app.json': '{}',
+      Procfile: `${WEB}postdeploy: false || echo "fallback ran" && echo "greeting=$GREETING app=$APP" && test -z "$UNSET_VAR" && echo 'single $QUOTED'\n`,
+    });
+    assert.equal(deployment.status, 'success', result.stdout);
+    assert.match(result.stdout, /fallback ran/);
+    assert.match(result.stdout, /greeting=hi there app=shelly/);
+    assert.match(result.stdout, /single \$QUOTED/);
+  });
+
+  test('sees exactly the app environment plus APP, CONTAINER and CONTAINER_VERSION', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'envcheck'])).code, 0);
+    assert.equal((await slipway.cli(['env:set', 'DATABASE_URL=postgres://db/x', '-a', 'envcheck'])).code, 0);
+    const { result, deployment } = await deploy('envcheck', {
+      'app.json': '{}',
+      Procfile: `${WEB}postdeploy: env | sort | sed 's/^/ENV /'\n`,
+    });
+    assert.equal(deployment.status, 'success', result.stdout);
+    const env = Object.fromEntries(
+      [...result.stdout.matchAll(/ENV ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    assert.equal(env.DATABASE_URL, 'postgres://db/x', result.stdout);
+    assert.equal(env.APP, 'envcheck');
+    assert.equal(env.CONTAINER, 'postdeploy-1');
+    assert.equal(env.CONTAINER_VERSION, 'v1', 'the release version when no commit is known');
+    assert.equal(env.DYNO, 'postdeploy.1');
+    assert.equal(env.PORT, undefined, 'the hook does not serve traffic');
+    assert.equal(env.SLIPWAY_TOKEN, undefined);
+    assert.equal(env.SLIPWAY_URL, undefined);
+    const allowed = new Set([
+      'DATABASE_URL',
+      'APP',
+      'CONTAINER',
+      'CONTAINER_VERSION',
+      'DYNO',
+      'PATH',
+      'HOME',
+      'PWD',
+      'SHLVL',
+      '_',
+    ]);
+    assert.deepEqual(
+      Object.keys(env).filter((k) => !allowed.has(k)),
+      [],
+      'nothing else in the environment',
+    );
+  });
+
+  test('docs example: notify a third party with curl and $CONTAINER_VERSION', async () => {
+    const received: string[] = [];
+    const tracker = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push(`${req.method} ${req.url} ${body}`);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => tracker.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}/deploys`;
+      assert.equal((await slipway.cli(['apps:create', 'notifier'])).code, 0);
+      assert.equal((await slipway.cli(['env:set', `TRACKER_URL=${url}`, '-a', 'notifier'])).code, 0);
+      const { deployment, result } = await deploy('notifier', {
+        'app.json': '{}',
+        Procfile: `${WEB}postdeploy: curl -fsS -X POST "$TRACKER_URL" -d "app=$APP&revision=$CONTAINER_VERSION"\n`,
+      });
+      assert.equal(deployment.status, 'success', result.stdout);
+      assert.deepEqual(received, ['POST /deploys app=notifier&revision=v1']);
+    } finally {
+      tracker.close();
+    }
+  });
+});

@@ -1,0 +1,144 @@
+// Shared pieces of the built-in router tests: tiny node:http backends on
+// 127.0.0.1, a one-call HTTP client, and a router started per test. Every
+// helper registers its own cleanup on the test context.
+
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TestContext } from 'node:test';
+import { type BuiltinRouterOptions, startBuiltinRouter } from '../../src/router/builtin/index.ts';
+import type { Backend, Router } from '../../src/router/types.ts';
+
+export interface TestBackend {
+  readonly backend: Backend;
+  readonly server: http.Server;
+  /** TCP connections accepted so far. */
+  connections: number;
+  /** Connections currently open, upgraded ones included. */
+  readonly open: Set<Socket>;
+}
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, self: TestBackend) => void;
+
+/** Answers with JSON describing the request, tagged with the backend id. */
+export const describeRequest: Handler = (req, res, self) => {
+  req.resume();
+  req.on('end', () => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ id: self.backend.id, method: req.method, url: req.url, headers: req.headers }));
+  });
+};
+
+export async function startBackend(
+  t: TestContext,
+  id: string,
+  handler: Handler = describeRequest,
+): Promise<TestBackend> {
+  const server = http.createServer();
+  const self: TestBackend = { backend: { id, host: '127.0.0.1', port: 0 }, server, connections: 0, open: new Set() };
+  server.on('request', (req, res) => handler(req, res, self));
+  server.on('connection', (socket: Socket) => {
+    self.connections++;
+    self.open.add(socket);
+    socket.on('close', () => self.open.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (self as { backend: Backend }).backend = { id, host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  t.after(() => {
+    // Upgraded sockets are not closed by closeAllConnections().
+    for (const socket of self.open) socket.destroy();
+    return closeServer(server);
+  });
+  return self;
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A port nothing listens on (bound once, then released). */
+export async function deadPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await closeServer(server);
+  return port;
+}
+
+export async function startRouter(t: TestContext, options: Partial<BuiltinRouterOptions> = {}): Promise<Router> {
+  const router = await startBuiltinRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', ...options });
+  t.after(() => router.close());
+  return router;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface RequestOptions {
+  readonly host: string;
+  readonly method?: string;
+  readonly path?: string;
+  readonly headers?: http.OutgoingHttpHeaders;
+  readonly body?: Buffer | string;
+  /** Defaults to a one-shot connection. */
+  readonly agent?: http.Agent;
+}
+
+export function request(router: Router, options: RequestOptions): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port: router.address.port,
+      method: options.method ?? 'GET',
+      path: options.path ?? '/',
+      headers: { ...options.headers, host: options.host },
+      agent: options.agent ?? false,
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.end(options.body);
+  });
+}
+
+export async function requestJson(router: Router, options: RequestOptions): Promise<Record<string, unknown>> {
+  const reply = await request(router, options);
+  if (reply.status !== 200) throw new Error(`expected 200, got ${reply.status}: ${reply.body.toString()}`);
+  return JSON.parse(reply.body.toString()) as Record<string, unknown>;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface Deferred {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
+
+/** A promise to resolve from elsewhere, e.g. when a request reaches a backend. */
+export function deferred(): Deferred {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(5);
+  }
+}

@@ -1,0 +1,452 @@
+// The runtime contract: behaviour every RuntimeDriver must show, proven with
+// real processes. Each driver runs the same suite via `runtimeContract(...)`;
+// a new driver is added by one more call at the bottom.
+
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { isSlipwayError } from '../src/core/errors.ts';
+import {
+  type ContainerHandle,
+  type ContainerSpec,
+  createPortAllocator,
+  createProcessDriver,
+  type RuntimeDriver,
+  waitForPort,
+} from '../src/runtime/index.ts';
+import { probeOverlay } from '../src/runtime/process/overlay-mount.ts';
+import {
+  delay,
+  eventually,
+  httpGet,
+  type LineLog,
+  lineLog,
+  mountsUnder,
+  processesWith,
+  snapshot,
+  writeSlug,
+} from './helpers/runtime-helpers.ts';
+
+const TEST_TIMEOUT = { timeout: 15_000 };
+/** Keeps the SIGTERM handlers below alive without a long-lived `sleep` of their own. */
+const IDLE_LOOP = 'while :; do sleep 0.1; done';
+
+let sequence = 0;
+
+/** A marker token for `sleep`, unique per call, so /proc scans only see our own processes. */
+function sleepMarker(): string {
+  return `600.${process.pid}${randomInt(100_000, 999_999)}`;
+}
+
+function runtimeContract(name: string, newDriver: (dir: string) => RuntimeDriver): void {
+  describe(`runtime contract: ${name}`, () => {
+    let root: string;
+    let slugDir: string;
+    let containersDir: string;
+    let driver: RuntimeDriver;
+
+    const startContainer = (
+      command: string,
+      extra: Partial<ContainerSpec> = {},
+    ): Promise<[ContainerHandle, LineLog]> => {
+      const log = lineLog();
+      const id = `c${process.pid}-${++sequence}`;
+      const spec: ContainerSpec = {
+        id,
+        app: 'demo',
+        name: 'web-1',
+        slugDir,
+        command,
+        env: { APP: 'demo', CONTAINER: 'web-1' },
+        exposePort: false,
+        onLine: log.onLine,
+        ...extra,
+      };
+      return driver.start(spec).then((handle) => [handle, log]);
+    };
+
+    before(async () => {
+      root = await mkdtemp(path.join(tmpdir(), 'slipway-runtime-'));
+      slugDir = path.join(root, 'slug');
+      containersDir = path.join(root, 'containers');
+      await writeSlug(slugDir);
+    });
+    beforeEach(() => {
+      driver = newDriver(containersDir);
+    });
+    afterEach(async () => {
+      await driver.close(0);
+    });
+    after(async () => {
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it(
+      'runs the command from the app root with the spec environment and none of the server’s',
+      TEST_TIMEOUT,
+      async () => {
+        const saved = { leak: process.env.SLIPWAY_CONTRACT_LEAK, ca: process.env.NODE_EXTRA_CA_CERTS };
+        process.env.SLIPWAY_CONTRACT_LEAK = 'leaked';
+        process.env.NODE_EXTRA_CA_CERTS = '/etc/leaked-ca.pem';
+        try {
+          const command = [
+            'echo "app=$APP container=$CONTAINER custom=$CUSTOM_VAR"',
+            'echo "port=$PORT"',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+            'echo "leak=${SLIPWAY_CONTRACT_LEAK-unset} ca=${NODE_EXTRA_CA_CERTS-unset}"',
+            'test -f server.js && echo "cwd=app-root"',
+            'test "$HOME" = "$(pwd)" && echo "home=app-root"',
+            'node -e "console.log(\'node=\' + typeof process.version)"',
+            'read -r line; echo "stdin=$?"',
+          ].join('\n');
+          const [handle, log] = await startContainer(command, {
+            exposePort: true,
+            // A config var named PORT must not override the allocated port.
+            env: { APP: 'demo', CONTAINER: 'web-1', CUSTOM_VAR: 'a b $c', PORT: '1' },
+          });
+          assert.equal((await handle.exited).code, 0, JSON.stringify(log.lines));
+          assert.ok(handle.address);
+          assert.deepEqual(log.lines, [
+            ['stdout', 'app=demo container=web-1 custom=a b $c'],
+            ['stdout', `port=${handle.address.port}`],
+            ['stdout', 'leak=unset ca=unset'],
+            ['stdout', 'cwd=app-root'],
+            ['stdout', 'home=app-root'],
+            ['stdout', 'node=string'],
+            ['stdout', 'stdin=1'],
+          ]);
+        } finally {
+          for (const [key, value] of [
+            ['SLIPWAY_CONTRACT_LEAK', saved.leak],
+            ['NODE_EXTRA_CA_CERTS', saved.ca],
+          ] as const) {
+            if (value === undefined) delete process.env[key];
+            else process.env[key] = value;
+          }
+        }
+      },
+    );
+
+    it('sets no PORT and reports no address when no port is exposed', TEST_TIMEOUT, async () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+      const [handle, log] = await startContainer('echo "port=${PORT-unset}"');
+      assert.equal(handle.address, null);
+      assert.equal((await handle.exited).code, 0);
+      assert.deepEqual(log.lines, [['stdout', 'port=unset']]);
+    });
+
+    it('makes a web app reachable at its address, listening on 0.0.0.0 or 127.0.0.1', TEST_TIMEOUT, async () => {
+      const started = await Promise.all(
+        ['0.0.0.0', '127.0.0.1'].map((listenHost, i) =>
+          startContainer('node server.js', {
+            name: `web-${i + 1}`,
+            exposePort: true,
+            env: { APP: 'demo', CONTAINER: `web-${i + 1}`, LISTEN_HOST: listenHost },
+          }),
+        ),
+      );
+      const addresses = started.map(([handle]) => handle.address);
+      assert.notEqual(addresses[0]?.port, addresses[1]?.port, 'two live containers share a port');
+      for (const [i, [handle, log]] of started.entries()) {
+        assert.ok(handle.address);
+        const { host, port } = handle.address;
+        assert.equal(await waitForPort(host, port, { timeoutMs: 5000 }), true, JSON.stringify(log.lines));
+        assert.deepEqual(await httpGet(host, port), { status: 200, body: `hello from web-${i + 1}` });
+        assert.deepEqual(log.lines, [['stdout', `listening on ${port}`]]);
+      }
+      const exits = await Promise.all(started.map(([handle]) => handle.stop(2000)));
+      assert.deepEqual(exits, [
+        { code: null, signal: 'SIGTERM' },
+        { code: null, signal: 'SIGTERM' },
+      ]);
+    });
+
+    it('captures stdout and stderr line by line, in the order they were printed', TEST_TIMEOUT, async () => {
+      // The pauses make the order across the two pipes observable.
+      const command = [
+        'echo out-1',
+        'sleep 0.2',
+        'echo err-1 >&2',
+        'sleep 0.2',
+        'echo out-2',
+        'echo out-3',
+        'sleep 0.2',
+        'echo err-2 >&2',
+        'sleep 0.2',
+        'printf last-without-newline',
+      ].join('\n');
+      const [handle, log] = await startContainer(command);
+      await handle.exited;
+      assert.deepEqual(log.lines, [
+        ['stdout', 'out-1'],
+        ['stderr', 'err-1'],
+        ['stdout', 'out-2'],
+        ['stdout', 'out-3'],
+        ['stderr', 'err-2'],
+        ['stdout', 'last-without-newline'],
+      ]);
+    });
+
+    it('reports the exit code of the command, or the signal that ended it', TEST_TIMEOUT, async () => {
+      const [failed] = await startContainer('echo bye; exit 3');
+      assert.deepEqual(await failed.exited, { code: 3, signal: null });
+      const [killed] = await startContainer('kill -KILL $$');
+      assert.deepEqual(await killed.exited, { code: null, signal: 'SIGKILL' });
+    });
+
+    it('stop sends SIGTERM and lets the process exit on its own within the grace period', TEST_TIMEOUT, async () => {
+      const [handle, log] = await startContainer(`trap 'echo got-term; exit 7' TERM\necho ready\n${IDLE_LOOP}`);
+      await log.waitFor(([, line]) => line === 'ready');
+      const t0 = Date.now();
+      const exit = await handle.stop(5000);
+      assert.ok(Date.now() - t0 < 3000, 'waited for the whole grace period');
+      assert.deepEqual(exit, { code: 7, signal: null });
+      assert.ok(log.lines.some(([, line]) => line === 'got-term'));
+      // Stopping again, or after the end, is harmless and reports the same exit.
+      assert.deepEqual(await handle.stop(5000), exit);
+      assert.deepEqual(await handle.exited, exit);
+    });
+
+    it('stop kills a process that ignores SIGTERM once the grace period is over', TEST_TIMEOUT, async () => {
+      const [handle, log] = await startContainer(`trap '' TERM\necho ready\n${IDLE_LOOP}`);
+      await log.waitFor(([, line]) => line === 'ready');
+      const t0 = Date.now();
+      const exit = await handle.stop(400);
+      const elapsed = Date.now() - t0;
+      assert.deepEqual(exit, { code: null, signal: 'SIGKILL' });
+      assert.ok(elapsed >= 350 && elapsed < 3000, `stopped after ${elapsed} ms`);
+    });
+
+    it('stop after the container ended on its own is harmless', TEST_TIMEOUT, async () => {
+      const [handle] = await startContainer('exit 0');
+      const exit = await handle.exited;
+      assert.deepEqual(await Promise.all([handle.stop(0), handle.stop(1000)]), [exit, exit]);
+    });
+
+    it('stopping a container kills its whole process tree', TEST_TIMEOUT, async () => {
+      const marker = sleepMarker();
+      const [handle, log] = await startContainer(`sleep ${marker} & sleep ${marker} & echo ready; wait`);
+      await log.waitFor(([, line]) => line === 'ready');
+      const running = await eventually(
+        () => processesWith(marker),
+        (pids) => pids.length === 2,
+      );
+      assert.equal(running.length, 2, 'the background processes never showed up');
+      await handle.stop(1000);
+      assert.deepEqual(
+        await eventually(
+          () => processesWith(marker),
+          (pids) => pids.length === 0,
+          2000,
+        ),
+        [],
+      );
+    });
+
+    it('a command that backgrounds a process and exits leaves nothing behind', TEST_TIMEOUT, async () => {
+      const marker = sleepMarker();
+      const [handle] = await startContainer(`sleep ${marker} &\necho started\nexit 0`);
+      assert.deepEqual(await handle.exited, { code: 0, signal: null });
+      assert.deepEqual(
+        await eventually(
+          () => processesWith(marker),
+          (pids) => pids.length === 0,
+          2000,
+        ),
+        [],
+      );
+    });
+
+    it('containers of one slug never see each other’s files, and the slug stays untouched', TEST_TIMEOUT, async () => {
+      const slugBefore = await snapshot(slugDir);
+      const trigger = path.join(root, `trigger-${sequence}`);
+      // The reader is live while the writer changes its own view.
+      const [reader, readerLog] = await startContainer(
+        [
+          'echo ready',
+          'while [ ! -e "$TRIGGER" ]; do sleep 0.05; done',
+          'echo "readme=$(cat README)"',
+          '[ -e write.sh ] && echo has-write-sh',
+          '[ -e lib/data.txt ] && echo has-data',
+          '[ -e created.txt ] && echo saw-created',
+          '[ -e new-dir ] && echo saw-new-dir',
+          'exit 0',
+        ].join('\n'),
+        { name: 'web-1', env: { APP: 'demo', CONTAINER: 'web-1', TRIGGER: trigger } },
+      );
+      await readerLog.waitFor(([, line]) => line === 'ready');
+      const [writer, writerLog] = await startContainer(
+        [
+          './write.sh created.txt',
+          'echo changed >> README',
+          'rm write.sh',
+          'rm -r lib',
+          'mkdir new-dir',
+          'echo "readme=$(tail -n 1 README)"',
+          '[ -e write.sh ] || echo write-sh-gone',
+          'cat created.txt',
+        ].join('\n'),
+        { name: 'postdeploy-1', env: { APP: 'demo', CONTAINER: 'postdeploy-1' } },
+      );
+      assert.equal((await writer.exited).code, 0, JSON.stringify(writerLog.lines));
+      assert.deepEqual(
+        writerLog.lines.map(([, line]) => line),
+        ['readme=changed', 'write-sh-gone', 'written'],
+      );
+      await writeFile(trigger, '');
+      assert.equal((await reader.exited).code, 0);
+      assert.deepEqual(
+        readerLog.lines.map(([, line]) => line),
+        ['ready', 'readme=original', 'has-write-sh', 'has-data'],
+      );
+      assert.deepEqual(await snapshot(slugDir), slugBefore);
+    });
+
+    it('removes the container directory and every mount once the container ends', TEST_TIMEOUT, async () => {
+      const [ended] = await startContainer('echo hi > note.txt');
+      const [stopped] = await startContainer(`cd lib && ${IDLE_LOOP}`);
+      await ended.exited;
+      await stopped.stop(0);
+      for (const handle of [ended, stopped]) {
+        assert.equal(existsSync(path.join(containersDir, handle.id)), false, `${handle.id} left behind`);
+      }
+      assert.deepEqual(await mountsUnder(root), []);
+    });
+
+    it('fails with runtime.start_failed when the slug is missing, leaving nothing behind', TEST_TIMEOUT, async () => {
+      const id = `c${process.pid}-${++sequence}`;
+      await assert.rejects(
+        driver.start({
+          id,
+          app: 'demo',
+          name: 'web-1',
+          slugDir: path.join(root, 'no-such-slug'),
+          command: 'true',
+          env: {},
+          exposePort: true,
+          onLine: () => {},
+        }),
+        (err: unknown) => isSlipwayError(err, 'runtime.start_failed'),
+      );
+      assert.equal(existsSync(path.join(containersDir, id)), false);
+      assert.deepEqual(await mountsUnder(root), []);
+    });
+
+    it('close stops every live container in parallel and refuses new ones', TEST_TIMEOUT, async () => {
+      const started = await Promise.all(
+        [1, 2, 3].map((i) => startContainer(`trap '' TERM\necho ready\n${IDLE_LOOP}`, { name: `worker-${i}` })),
+      );
+      await Promise.all(started.map(([, log]) => log.waitFor(([, line]) => line === 'ready')));
+      const t0 = Date.now();
+      await driver.close(500);
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed < 1400, `close took ${elapsed} ms: containers were stopped one by one`);
+      for (const [handle] of started) assert.deepEqual(await handle.exited, { code: null, signal: 'SIGKILL' });
+      await assert.rejects(startContainer('true'), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+    });
+  });
+}
+
+runtimeContract('process', (dir) => createProcessDriver({ containersDir: dir }));
+runtimeContract('process (copied views)', (dir) => createProcessDriver({ containersDir: dir, writableView: 'copy' }));
+
+// What only the process driver promises: overlay views when the host allows
+// them, the limits of the overlay option string, and a bounded port range.
+describe('process driver specifics', () => {
+  let root: string;
+  let slugDir: string;
+
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'slipway-process-'));
+    slugDir = path.join(root, 'slug');
+    await writeSlug(slugDir);
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const spec = (overrides: Partial<ContainerSpec>): ContainerSpec => ({
+    id: `p${process.pid}-${++sequence}`,
+    app: 'demo',
+    name: 'web-1',
+    slugDir,
+    command: 'true',
+    env: {},
+    exposePort: false,
+    onLine: () => {},
+    ...overrides,
+  });
+
+  it('mounts an overlay view when running as root on Linux', TEST_TIMEOUT, async (t) => {
+    const reason = await probeOverlay(path.join(root, 'probe'));
+    if (reason !== null) return t.skip(`overlay unavailable: ${reason}`);
+    const containersDir = path.join(root, 'overlay');
+    const driver = createProcessDriver({ containersDir });
+    try {
+      const log = lineLog();
+      const handle = await driver.start(spec({ command: `echo ready\n${IDLE_LOOP}`, onLine: log.onLine }));
+      await log.waitFor(([, line]) => line === 'ready');
+      assert.deepEqual(await mountsUnder(containersDir), [path.join(containersDir, handle.id, 'app')]);
+      await handle.stop(0);
+      assert.deepEqual(await mountsUnder(containersDir), []);
+    } finally {
+      await driver.close(0);
+    }
+  });
+
+  it('refuses a slug path that would break the overlay mount options, but copies it', TEST_TIMEOUT, async (t) => {
+    const reason = await probeOverlay(path.join(root, 'probe'));
+    if (reason !== null) return t.skip(`overlay unavailable: ${reason}`);
+    const oddSlug = path.join(root, 'slug,odd:name');
+    await writeSlug(oddSlug);
+    const overlay = createProcessDriver({ containersDir: path.join(root, 'odd-overlay') });
+    const copy = createProcessDriver({ containersDir: path.join(root, 'odd-copy'), writableView: 'copy' });
+    try {
+      const refused = spec({ slugDir: oddSlug });
+      await assert.rejects(overlay.start(refused), (err: unknown) => {
+        assert.ok(isSlipwayError(err, 'runtime.start_failed'));
+        assert.match(err.message, /overlayfs mount options/);
+        return true;
+      });
+      assert.equal(existsSync(path.join(root, 'odd-overlay', refused.id)), false);
+      const handle = await copy.start(spec({ slugDir: oddSlug, command: 'test -f server.js' }));
+      assert.deepEqual(await handle.exited, { code: 0, signal: null });
+    } finally {
+      await Promise.all([overlay.close(0), copy.close(0)]);
+    }
+  });
+
+  it('hands out ports from the configured range only, never one port twice', TEST_TIMEOUT, async () => {
+    const probe = createPortAllocator();
+    const port = await probe.allocate();
+    const driver = createProcessDriver({ containersDir: path.join(root, 'ranged'), portRange: [port, port] });
+    try {
+      const first = await driver.start(spec({ command: IDLE_LOOP, exposePort: true }));
+      assert.deepEqual(first.address, { host: '127.0.0.1', port });
+      await assert.rejects(driver.start(spec({ exposePort: true })), (err: unknown) =>
+        isSlipwayError(err, 'runtime.start_failed'),
+      );
+      await first.stop(0);
+      // Released with the container: the next one may have it.
+      const second = await driver.start(spec({ command: 'echo "port=$PORT"', exposePort: true }));
+      assert.deepEqual(second.address, { host: '127.0.0.1', port });
+      await second.exited;
+    } finally {
+      await driver.close(0);
+    }
+  });
+
+  it('waitForPort answers false at the deadline when nothing listens', TEST_TIMEOUT, async () => {
+    const port = await createPortAllocator().allocate();
+    const t0 = Date.now();
+    assert.equal(await waitForPort('127.0.0.1', port, { timeoutMs: 300 }), false);
+    assert.ok(Date.now() - t0 >= 250);
+    const aborted = AbortSignal.timeout(50);
+    assert.equal(await waitForPort('127.0.0.1', port, { timeoutMs: 5000, signal: aborted }), false);
+    await delay(0);
+  });
+});

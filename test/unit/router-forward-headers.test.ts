@@ -1,0 +1,104 @@
+// Header rewriting of the built-in router, on raw header lists.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  clientAddress,
+  responseHeaders,
+  type ScannedRequest,
+  scanRequestHeaders,
+} from '../../src/router/builtin/forward-headers.ts';
+
+function scan(raw: string[], upgrade = false): ScannedRequest & { map: Map<string, string> } {
+  const target: ScannedRequest = { host: undefined, requestId: '', hasBody: false, headers: [] };
+  scanRequestHeaders(raw, target, '10.0.0.9', '8080', upgrade);
+  const map = new Map<string, string>();
+  for (let i = 0; i < target.headers.length; i += 2) {
+    map.set((target.headers[i] as string).toLowerCase(), target.headers[i + 1] as string);
+  }
+  return { ...target, map };
+}
+
+test('adds forwarded headers, appending to X-Forwarded-For and replacing the rest', () => {
+  const result = scan(['Host', 'App.localhost:8080', 'X-Forwarded-For', '1.2.3.4', 'X-Forwarded-Proto', 'https']);
+  assert.equal(result.host, 'App.localhost:8080');
+  assert.equal(result.map.get('host'), 'App.localhost:8080');
+  assert.equal(result.map.get('x-forwarded-for'), '1.2.3.4, 10.0.0.9');
+  assert.equal(result.map.get('x-forwarded-proto'), 'http');
+  assert.equal(result.map.get('x-forwarded-host'), 'App.localhost:8080');
+  assert.equal(result.map.get('x-forwarded-port'), '8080');
+  assert.equal(result.hasBody, false);
+});
+
+test('keeps a sane X-Request-Id and replaces any other', () => {
+  assert.equal(scan(['X-Request-Id', 'req_1.a-B']).requestId, 'req_1.a-B');
+  for (const bad of ['has space', 'x'.repeat(201), '', 'quote"d']) {
+    const id = scan(['X-Request-Id', bad]).requestId;
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-/, bad);
+  }
+});
+
+test('drops hop-by-hop headers, including those named in Connection, but never Host', () => {
+  const result = scan([
+    'Host',
+    'a',
+    'Connection',
+    'keep-alive, X-Hop, host',
+    'Keep-Alive',
+    'timeout=5',
+    'X-Hop',
+    '1',
+    'Proxy-Authorization',
+    'x',
+    'Upgrade',
+    'h2c',
+    'TE',
+    'trailers',
+    'Expect',
+    '100-continue',
+    'X-Kept',
+    'yes',
+  ]);
+  assert.deepEqual(
+    [...result.map.keys()].filter((name) => !name.startsWith('x-forwarded') && name !== 'x-request-id'),
+    ['host', 'x-kept'],
+  );
+});
+
+test('an upgrade request keeps Connection and Upgrade', () => {
+  const result = scan(['Host', 'a', 'Connection', 'Upgrade', 'Upgrade', 'websocket'], true);
+  assert.equal(result.map.get('connection'), 'Upgrade');
+  assert.equal(result.map.get('upgrade'), 'websocket');
+});
+
+test('a chunked body is re-chunked explicitly; Content-Length marks a body', () => {
+  const chunked = scan(['Transfer-Encoding', 'chunked']);
+  assert.equal(chunked.hasBody, true);
+  assert.equal(chunked.map.get('transfer-encoding'), 'chunked');
+  assert.equal(scan(['Content-Length', '12']).hasBody, true);
+  assert.equal(scan(['Content-Length', '0']).hasBody, false);
+});
+
+test('response headers lose hop-by-hop ones and gain the request id', () => {
+  const out = responseHeaders(
+    [
+      'Connection',
+      'X-Secret',
+      'X-Secret',
+      's',
+      'Transfer-Encoding',
+      'chunked',
+      'Set-Cookie',
+      'a=1',
+      'Set-Cookie',
+      'b=2',
+    ],
+    'rid',
+  );
+  assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'X-Request-Id', 'rid']);
+});
+
+test('IPv4-mapped client addresses are shown as IPv4', () => {
+  assert.equal(clientAddress('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(clientAddress('2001:db8::1'), '2001:db8::1');
+});

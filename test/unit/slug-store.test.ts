@@ -1,0 +1,83 @@
+// The slug store moves a build in, makes it read-only, and removes it again.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { createSlugStore } from '../../src/build/slug-store.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-slugs-'));
+after(async () => {
+  // Slugs left read-only by a failed assertion must not block cleanup.
+  await fs.promises.rm(tmp, { recursive: true, force: true });
+});
+
+function buildDir(): string {
+  const dir = fs.mkdtempSync(path.join(tmp, 'build-'));
+  fs.mkdirSync(path.join(dir, 'lib', 'deep'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Procfile'), 'web: ./run.sh\n');
+  fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'lib', 'deep', 'data.txt'), 'data');
+  fs.symlinkSync('lib/deep/data.txt', path.join(dir, 'data-link'));
+  return dir;
+}
+
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true }).map((p) => path.join(dir, String(p)));
+}
+
+test('store moves the build into <slugs>/<app>/<id> and strips every write bit', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  const build = buildDir();
+  const id = await slugs.store('demo', build);
+  assert.match(id, /^\d{8}T\d{9}Z-[0-9a-f]{8}$/);
+  const dir = slugs.path('demo', id);
+  assert.equal(dir, path.join(tmp, 'slugs', 'demo', id));
+  assert.ok(!fs.existsSync(build), 'moved, not copied');
+  assert.equal(fs.readFileSync(path.join(dir, 'lib', 'deep', 'data.txt'), 'utf8'), 'data');
+  assert.equal(fs.readlinkSync(path.join(dir, 'data-link')), 'lib/deep/data.txt');
+
+  for (const p of [dir, ...walk(dir)]) {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) continue;
+    assert.equal(st.mode & 0o222, 0, `${p} is still writable (${(st.mode & 0o777).toString(8)})`);
+    if (st.isDirectory()) assert.equal(st.mode & 0o500, 0o500, `${p} must stay traversable`);
+  }
+  assert.equal(fs.statSync(path.join(dir, 'run.sh')).mode & 0o777, 0o555, 'executable bits kept');
+});
+
+test('slug ids sort by creation time', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  const first = await slugs.store('sorted', buildDir());
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = await slugs.store('sorted', buildDir());
+  assert.ok(first < second, `${first} < ${second}`);
+});
+
+test('remove deletes a read-only slug, and removing it again is fine', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  const id = await slugs.store('gone', buildDir());
+  const dir = slugs.path('gone', id);
+  await slugs.remove('gone', id);
+  assert.ok(!fs.existsSync(dir));
+  await slugs.remove('gone', id);
+});
+
+test('app names and slug ids that could leave the store are refused', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  for (const [app, id] of [
+    ['../x', 'id'],
+    ['a/b', 'id'],
+    ['.', 'id'],
+    ['', 'id'],
+    ['demo', '..'],
+    ['demo', '../other'],
+    ['demo', '.'],
+  ]) {
+    assert.throws(() => slugs.path(app as string, id as string), /invalid/);
+    await assert.rejects(slugs.remove(app as string, id as string), /invalid/);
+  }
+  await assert.rejects(slugs.store('../escape', buildDir()), /invalid/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'escape')));
+});
