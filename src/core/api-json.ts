@@ -23,6 +23,8 @@ export interface AppJson {
   name: string;
   created_at: string;
   current_release: string | null;
+  /** Per-app postdeploy hook timeout in ms; null: the server default. */
+  hook_timeout_ms: number | null;
   web_url: string;
   last_deployment: { id: string; status: string; created_at: string } | null;
   formation?: Record<string, number>;

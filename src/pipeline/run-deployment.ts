@@ -72,7 +72,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
         sourceVersion: ctx.deployment.commitSha,
         cacheDir: path.join(deps.settings.cacheDir, ctx.app),
         // The builder's own headers and notes come formatted; command output gets indented.
-        onLine: (line) => ctx.log(/^(----->|       )/.test(line) ? line : `       ${line}`),
+        onLine: (line) => ctx.log(/^(----->| {7})/.test(line) ? line : `       ${line}`),
         timeoutMs: deps.settings.buildTimeoutMs,
         signal: ctx.signal,
       }),

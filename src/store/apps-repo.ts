@@ -64,5 +64,14 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) throw appNotFound(name);
     },
+
+    async setHookTimeout(name, ms) {
+      const result = await db
+        .updateTable('apps')
+        .set({ hook_timeout_ms: ms })
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw appNotFound(name);
+    },
   };
 }

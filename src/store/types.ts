@@ -1,5 +1,5 @@
 // The store seam: every durable fact lives behind this interface. The SQLite
-// implementation (store/sqlite.ts) is the embedded default; PostgreSQL comes
+// implementation (store/open-sqlite.ts) is the embedded default; PostgreSQL comes
 // later and must pass the same suite (test/store-contract.test.ts).
 
 import type { DeploymentStatus, Step } from '../core/lifecycle.ts';
@@ -57,6 +57,8 @@ export interface Store {
     /** Deletes the app and everything that belongs to it. */
     delete(name: string): Promise<void>;
     setCurrentRelease(name: string, version: number | null): Promise<void>;
+    /** Per-app postdeploy hook timeout; null restores the server default. */
+    setHookTimeout(name: string, ms: number | null): Promise<void>;
   };
   readonly config: {
     get(app: string): Promise<ConfigVars>;

@@ -34,4 +34,21 @@ describe('postdeploy hook timeout', () => {
     assert.deepEqual(processesWith(`sleep ${marker}`), [], 'no process of the hook survives');
     assert.equal((await routerGet(slipway.routerPort, 'slowhook.localhost')).body, 'manifest app\n');
   });
+
+  test('a per-app timeout (apps:update --hook-timeout) overrides the server default', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'quickhook'])).code, 0);
+    const set = await slipway.cli(['apps:update', '--hook-timeout', '1s', '-a', 'quickhook']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /set to 1s/);
+    const bad = await slipway.cli(['apps:update', '--hook-timeout', 'soon', '-a', 'quickhook']);
+    assert.equal(bad.code, 6);
+    const dir = fixtureCopy('manifest-hook', {
+      'app.json': '{}',
+      Procfile: 'web: node server.js\npostdeploy: sleep 1.7\n',
+    });
+    const result = await slipway.cli(['deploy', dir, '-a', 'quickhook']);
+    assert.equal(result.code, 7);
+    const { json: list } = await slipway.api('GET', '/api/apps/quickhook/deployments');
+    assert.match(list[0].error.message, /timeout of 1\.0s/);
+  });
 });

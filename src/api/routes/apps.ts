@@ -2,12 +2,15 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parseDuration } from '../../config/settings.ts';
+import { SlipwayError } from '../../core/errors.ts';
 import { releaseName } from '../../core/types.ts';
 import type { ApiContext } from '../api-context.ts';
 import { containerJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
 
 const createBody = z.object({ name: z.string() });
+const updateBody = z.object({ hook_timeout: z.union([z.string(), z.number().positive(), z.null()]) });
 
 export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: ApiContext): void {
   const appJson = async (name: string) => {
@@ -17,6 +20,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
       name: app.name,
       created_at: app.createdAt,
       current_release: app.currentRelease === null ? null : releaseName(app.currentRelease),
+      hook_timeout_ms: app.hookTimeoutMs,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
     };
@@ -39,6 +43,22 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
     const containers = await store.containers.list(request.params.app);
     const formation = await store.formation.get(request.params.app);
     return { ...info, formation, containers: containers.map(containerJson) };
+  });
+
+  api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
+    const { hook_timeout: value } = parseBody(updateBody, request.body);
+    let ms: number | null = null;
+    if (value !== null) {
+      try {
+        ms = parseDuration(value);
+      } catch (err) {
+        throw new SlipwayError('request.invalid', `hook_timeout: ${(err as Error).message}`);
+      }
+      if (ms < 1000 || ms > 24 * 3_600_000)
+        throw new SlipwayError('request.invalid', 'hook_timeout must be between 1s and 24h');
+    }
+    await store.apps.setHookTimeout(request.params.app, ms);
+    return appJson(request.params.app);
   });
 
   api.get<{ Params: { app: string } }>('/api/apps/:app/containers', async (request) => {

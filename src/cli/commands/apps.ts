@@ -50,6 +50,7 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       io.out(
         `Last deployment: ${app.last_deployment ? `${app.last_deployment.id} ${app.last_deployment.status}` : '(none)'}`,
       );
+      io.out(`Hook timeout:    ${app.hook_timeout_ms === null ? 'server default' : `${app.hook_timeout_ms / 1000}s`}`);
       io.out(`Created:         ${app.created_at}`);
       const containers = app.containers ?? [];
       if (containers.length > 0) {
@@ -61,6 +62,22 @@ export function appCommands(program: Command, ctx: CommandContext): void {
           ),
         );
       }
+    });
+
+  program
+    .command('apps:update')
+    .description("change an app's settings")
+    .option('-a, --app <app>', 'app name')
+    .option('--hook-timeout <duration>', 'postdeploy hook timeout, e.g. 90s or 30m; "default" for the server default')
+    .action(async (opts: { app?: string; hookTimeout?: string }) => {
+      if (opts.hookTimeout === undefined) throw new CliError('cli.usage', 'nothing to update: pass --hook-timeout');
+      const value = opts.hookTimeout === 'default' ? null : opts.hookTimeout;
+      const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
+        json: { hook_timeout: value },
+      });
+      io.out(
+        `${app.name}: postdeploy hook timeout ${app.hook_timeout_ms === null ? 'is the server default' : `set to ${app.hook_timeout_ms / 1000}s`}`,
+      );
     });
 
   program
