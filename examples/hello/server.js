@@ -1,7 +1,7 @@
 // A minimal web process: answers on $PORT and stops cleanly on SIGTERM.
 const http = require('node:http');
 
-const server = http.createServer((req, res) => {
+const server = http.createServer((_req, res) => {
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.end(`Hello from ${process.env.APP} (${process.env.CONTAINER}, version ${process.env.CONTAINER_VERSION})\n`);
 });

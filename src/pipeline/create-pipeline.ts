@@ -3,7 +3,6 @@
 
 import fs from 'node:fs';
 import { SlipwayError } from '../core/errors.ts';
-import { isFinal } from '../core/lifecycle.ts';
 import { validateAppName, validateConfigKey, validateConfigValue } from '../core/names.ts';
 import type { App, ConfigVars, Deployment } from '../core/types.ts';
 import { plannedContainers, startContainer } from './boot-release.ts';
@@ -95,15 +94,6 @@ export function createPipeline(deps: PipelineDeps) {
     async config(app: string): Promise<ConfigVars> {
       await store.apps.require(app);
       return store.config.get(app);
-    },
-
-    async waitForDeployment(id: string): Promise<Deployment> {
-      for (;;) {
-        const d = await store.deployments.get(id);
-        if (!d) throw new SlipwayError('deployment.not_found', `deployment ${id} not found`);
-        if (isFinal(d.status)) return d;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
     },
 
     /** Start-up: end interrupted deployments, boot current releases, resume queues. */

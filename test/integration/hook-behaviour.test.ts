@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fixtureCopy, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { fixtureCopy, ROOT, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 
 const WEB = 'web: node server.js\n';
 
@@ -134,5 +134,15 @@ describe('the postdeploy hook', () => {
     } finally {
       tracker.close();
     }
+  });
+
+  test("the README's example app deploys in one command (deploy --create)", async () => {
+    const result = await slipway.cli(['deploy', `${ROOT}/examples/hello`, '-a', 'hello', '--create']);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /Created app hello/);
+    assert.match(result.stdout, /no DATABASE_URL set: 1 migration\(s\) to apply/);
+    assert.match(result.stdout, /hello is ready at revision v1/);
+    const res = await routerGet(slipway.routerPort, 'hello.localhost');
+    assert.equal(res.body, 'Hello from hello (web-1, version v1)\n');
   });
 });
