@@ -2,7 +2,7 @@
 // /api, and one error handler that turns every failure into
 // `{ error: { code, message } }` with the status of api/error-status.ts.
 
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { authenticate } from './auth.ts';
@@ -15,7 +15,7 @@ import { releaseRoutes } from './routes/releases.ts';
 export function buildApi(ctx: ApiContext): FastifyInstance {
   const api = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024, // JSON bodies; archives are streamed with their own cap
     forceCloseConnections: true,
   });
