@@ -20,7 +20,6 @@ import {
 } from '../src/runtime/index.ts';
 import { probeOverlay } from '../src/runtime/process/overlay-mount.ts';
 import {
-  delay,
   eventually,
   httpGet,
   type LineLog,
@@ -30,6 +29,7 @@ import {
   snapshot,
   writeSlug,
 } from './helpers/runtime-helpers.ts';
+import { delay } from './helpers/wait.ts';
 
 const TEST_TIMEOUT = { timeout: 15_000 };
 /** Keeps the SIGTERM handlers below alive without a long-lived `sleep` of their own. */

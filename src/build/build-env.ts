@@ -3,6 +3,7 @@
 // network settings npm needs to reach a registry from this host.
 
 import path from 'node:path';
+import { appSearchPath } from '../exec/index.ts';
 
 /** Host settings passed through when set: proxies, extra CAs, a registry mirror. */
 export const PASSTHROUGH_VARS = [
@@ -26,13 +27,7 @@ export interface BuildEnvOptions {
 
 export function buildEnv(options: BuildEnvOptions, hostEnv: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: [
-      path.join(options.buildDir, 'node_modules', '.bin'),
-      path.dirname(process.execPath),
-      '/usr/local/bin',
-      '/usr/bin',
-      '/bin',
-    ].join(':'),
+    PATH: appSearchPath(options.buildDir),
     HOME: options.cacheDir,
     npm_config_cache: path.join(options.cacheDir, 'npm'),
     npm_config_update_notifier: 'false',

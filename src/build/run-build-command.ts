@@ -3,7 +3,7 @@
 // deadline, cancellation) into a `build.failed` that says which and why.
 
 import { SlipwayError } from '../core/errors.ts';
-import { type OutputStream, spawnProcess } from '../exec/index.ts';
+import { type OutputStream, runProcess } from '../exec/index.ts';
 
 export interface BuildCommandOptions {
   readonly cwd: string;
@@ -23,29 +23,17 @@ export async function runBuildCommand(argv: readonly string[], options: BuildCom
   if (remaining <= 0)
     throw failed(`${label} was not started: the build timeout (${formatMs(options.timeoutMs)}) is used up`);
 
-  const handle = spawnProcess(argv, {
+  const exit = await runProcess(argv, {
     cwd: options.cwd,
     env: options.env,
     onLine: (_stream: OutputStream, line: string) => options.onLine(line),
-  });
-  let timedOut = false;
-  let cancelled = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    void handle.stop(0);
-  }, remaining);
-  const onAbort = () => {
-    cancelled = true;
-    void handle.stop(0);
-  };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  const exit = await handle.exited.finally(() => {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
+    timeoutMs: remaining,
+    signal: options.signal,
   });
 
-  if (timedOut) throw failed(`${label} ran past the build timeout of ${formatMs(options.timeoutMs)} and was killed`);
-  if (cancelled) throw failed(`${label} was stopped: the build was cancelled`);
+  if (exit.timedOut)
+    throw failed(`${label} ran past the build timeout of ${formatMs(options.timeoutMs)} and was killed`);
+  if (exit.aborted) throw failed(`${label} was stopped: the build was cancelled`);
   if (exit.spawnError !== undefined) throw failed(`${label} could not be started: ${exit.spawnError}`);
   if (exit.code !== 0) {
     throw failed(

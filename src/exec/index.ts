@@ -1,4 +1,5 @@
 export {
+  appSearchPath,
   HELPER_ENV,
   type OutputStream,
   type ProcessExit,

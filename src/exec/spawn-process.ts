@@ -6,6 +6,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { splitLines } from './split-lines.ts';
 
@@ -16,6 +17,17 @@ export const HELPER_ENV: Readonly<Record<string, string>> = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   LANG: 'C.UTF-8',
 };
+
+/** PATH for app code (builds and containers): the app's own bins, the node running Slipway, the system. */
+export function appSearchPath(appDir: string): string {
+  return [
+    path.join(appDir, 'node_modules', '.bin'),
+    path.dirname(process.execPath),
+    '/usr/local/bin',
+    '/usr/bin',
+    '/bin',
+  ].join(':');
+}
 
 export interface SpawnOptions {
   readonly cwd?: string;
@@ -127,16 +139,20 @@ async function drainOutput(child: ChildProcess): Promise<void> {
 export interface RunOptions extends SpawnOptions {
   /** Kill the whole group (SIGKILL) after this long. */
   readonly timeoutMs?: number;
+  /** Kill the whole group (SIGKILL) when this aborts. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface RunResult extends ProcessExit {
   readonly timedOut: boolean;
+  readonly aborted: boolean;
 }
 
 /** Runs a process to completion. */
 export async function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const handle = spawnProcess(argv, options);
   let timedOut = false;
+  let aborted = false;
   const timer =
     options.timeoutMs === undefined
       ? undefined
@@ -144,9 +160,16 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
           timedOut = true;
           handle.signal('SIGKILL');
         }, options.timeoutMs);
+  const onAbort = () => {
+    aborted = true;
+    handle.signal('SIGKILL');
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   const exit = await handle.exited;
   clearTimeout(timer);
-  return { ...exit, timedOut };
+  options.signal?.removeEventListener('abort', onAbort);
+  return { ...exit, timedOut, aborted };
 }
 
 /** Runs a short helper command and returns its stdout; throws with stderr on failure. */

@@ -33,7 +33,11 @@ export interface SlugStore {
   remove(app: string, slugId: string): Promise<void>;
 }
 
-export type ExtractArchive = (archive: string, destDir: string, limits?: { maxBytes?: number }) => Promise<unknown>;
+export type ExtractArchive = (
+  archive: string,
+  destDir: string,
+  limits?: { maxBytes?: number },
+) => Promise<{ files: number; bytes: number }>;
 
 export interface PipelineSettings {
   readonly domain: string;

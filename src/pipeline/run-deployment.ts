@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
+import { formatBytes } from '../core/format-bytes.ts';
 import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
 import { resolveHook } from '../core/resolve-hook.ts';
 import { type Release, releaseName } from '../core/types.ts';
@@ -60,10 +61,10 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
     await ctx.step('fetch', async () => {
       await fs.promises.rm(buildDir, { recursive: true, force: true });
       await fs.promises.mkdir(buildDir, { recursive: true, mode: 0o700 });
-      const stats = (await deps.extract(archivePath(deps, ctx.id), buildDir, {
+      const stats = await deps.extract(archivePath(deps, ctx.id), buildDir, {
         maxBytes: deps.settings.maxUnpackedBytes,
-      })) as { files?: number; bytes?: number } | undefined;
-      if (stats?.files !== undefined) ctx.log(`       ${stats.files} files, ${formatBytes(stats.bytes ?? 0)}`);
+      });
+      ctx.log(`       ${stats.files} files, ${formatBytes(stats.bytes)}`);
     });
     const built = await ctx.step('build', () =>
       deps.builder.build({
@@ -174,10 +175,4 @@ function statusOfUnexpected(step: Step | null): DeploymentStatus {
   if (step === 'boot') return 'crashed-error';
   if (step === 'hook') return 'hook-error';
   return 'build-error';
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

@@ -56,22 +56,16 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
       if (result.numDeletedRows === 0n) throw appNotFound(name);
     },
 
-    async setCurrentRelease(name, version) {
-      const result = await db
-        .updateTable('apps')
-        .set({ current_release: version })
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw appNotFound(name);
-    },
-
-    async setHookTimeout(name, ms) {
-      const result = await db
-        .updateTable('apps')
-        .set({ hook_timeout_ms: ms })
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw appNotFound(name);
-    },
+    setCurrentRelease: (name, version) => updateApp(db, name, { current_release: version }),
+    setHookTimeout: (name, ms) => updateApp(db, name, { hook_timeout_ms: ms }),
   };
+}
+
+async function updateApp(
+  db: Kysely<Database>,
+  name: string,
+  patch: { current_release?: number | null; hook_timeout_ms?: number | null },
+): Promise<void> {
+  const result = await db.updateTable('apps').set(patch).where('name', '=', name).executeTakeFirst();
+  if (result.numUpdatedRows === 0n) throw appNotFound(name);
 }

@@ -5,6 +5,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
+import { delay } from './wait.ts';
 
 export type Line = readonly ['stdout' | 'stderr', string];
 
@@ -66,10 +67,6 @@ export function lineLog(): LineLog {
       }
     },
   };
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Pids of live (non-zombie) processes with `marker` as one of their arguments (so not the `sh -c` naming it). */

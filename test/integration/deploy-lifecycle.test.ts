@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { commitAll } from '../helpers/git-fixture.ts';
-import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway, waitFor } from '../helpers/slipway.ts';
+import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const APP = 'shop';
 const HOST = `${APP}.localhost`;
@@ -133,10 +134,15 @@ describe('deploying an app with a postdeploy hook', () => {
       releases.map((r: { version: string; current: boolean }) => `${r.version}${r.current ? '*' : ''}`),
       ['v3*', 'v2', 'v1'],
     );
-    await waitFor(async () => {
-      const { json: containers } = await slipway.api('GET', `/api/apps/${APP}/containers`);
-      return containers.length === 2 && containers.every((c: { release: string }) => c.release === 'v3');
-    }, 'old containers retired');
+    await waitFor(
+      async () => {
+        const { json: containers } = await slipway.api('GET', `/api/apps/${APP}/containers`);
+        return containers.length === 2 && containers.every((c: { release: string }) => c.release === 'v3');
+      },
+      'old containers retired',
+      15_000,
+      100,
+    );
   });
 
   test('env:set makes a new release and restarts without running the hook', async () => {

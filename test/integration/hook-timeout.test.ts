@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { fixtureCopy, processesWith, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { processesWith } from '../helpers/runtime-helpers.ts';
+import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 
 describe('postdeploy hook timeout', () => {
   let slipway: Slipway;
@@ -31,7 +32,7 @@ describe('postdeploy hook timeout', () => {
     assert.equal(list[0].error.code, 'deploy.hook_timeout');
     assert.match(list[0].error.message, /timeout of 2\.0s/);
     assert.equal(list[0].hook.exit_code, null);
-    assert.deepEqual(processesWith(`sleep ${marker}`), [], 'no process of the hook survives');
+    assert.deepEqual(await processesWith(marker), [], 'no process of the hook survives');
     assert.equal((await routerGet(slipway.routerPort, 'slowhook.localhost')).body, 'manifest app\n');
   });
 

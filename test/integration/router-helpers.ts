@@ -116,10 +116,6 @@ export async function requestJson(router: Router, options: RequestOptions): Prom
   return JSON.parse(reply.body.toString()) as Record<string, unknown>;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export interface Deferred {
   readonly promise: Promise<void>;
   readonly resolve: () => void;
@@ -132,13 +128,4 @@ export function deferred(): Deferred {
     resolve = r;
   });
   return { promise, resolve };
-}
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(5);
-  }
 }

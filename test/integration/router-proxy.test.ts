@@ -8,7 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import type { AccessEntry } from '../../src/router/builtin/index.ts';
-import { deadPort, deferred, request, requestJson, startBackend, startRouter, waitFor } from './router-helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { deadPort, deferred, request, requestJson, startBackend, startRouter } from './router-helpers.ts';
 
 test('routes by Host header, ignoring port, case and a trailing dot', async (t) => {
   const a = await startBackend(t, 'a-web-1');

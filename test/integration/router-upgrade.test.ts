@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { AccessEntry } from '../../src/router/builtin/index.ts';
 import type { Router } from '../../src/router/types.ts';
-import { deadPort, startBackend, startRouter, waitFor } from './router-helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { deadPort, startBackend, startRouter } from './router-helpers.ts';
 
 const host = 'ws.localhost';
 

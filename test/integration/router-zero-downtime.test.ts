@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { deferred, request, requestJson, sleep, startBackend, startRouter, waitFor } from './router-helpers.ts';
+import { delay as sleep, waitFor } from '../helpers/wait.ts';
+import { deferred, request, requestJson, startBackend, startRouter } from './router-helpers.ts';
 
 const host = 'app.localhost';
 

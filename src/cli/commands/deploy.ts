@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
+import { formatBytes } from '../../core/format-bytes.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
@@ -42,7 +43,7 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
       const archive = isDir ? await packDirectory(full) : openArchive(full);
       let deployment: DeploymentJson;
       try {
-        if (!opts.json) io.out(`-----> Uploading ${source} to ${app} (${formatSize(archive.size)})`);
+        if (!opts.json) io.out(`-----> Uploading ${source} to ${app} (${formatBytes(archive.size)})`);
         deployment = await client.request<DeploymentJson>(
           'POST',
           `/api/apps/${app}/deployments${query.size ? `?${query}` : ''}`,
@@ -61,12 +62,6 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
       else io.err(describeOutcome(final));
       setExit(final.status === 'success' ? EXIT.ok : EXIT.deployFailed);
     });
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 async function createIfMissing(client: ApiClient, app: string, say: (line: string) => void): Promise<void> {

@@ -2,7 +2,7 @@
 // PATH and HOME defaults beneath the spec's environment, PORT above it.
 // Nothing of the server's own environment leaks in.
 
-import path from 'node:path';
+import { appSearchPath } from '../../exec/index.ts';
 
 export function processEnv(
   appDir: string,
@@ -10,15 +10,8 @@ export function processEnv(
   port: number | undefined,
 ): Record<string, string> {
   const env: Record<string, string> = {
-    // The app's own binaries first, then the node running Slipway (the slug
-    // was built against it), then the usual system directories.
-    PATH: [
-      path.join(appDir, 'node_modules', '.bin'),
-      path.dirname(process.execPath),
-      '/usr/local/bin',
-      '/usr/bin',
-      '/bin',
-    ].join(':'),
+    // The same node the slug was built with comes right after the app's own bins.
+    PATH: appSearchPath(appDir),
     HOME: appDir,
     ...specEnv,
   };
