@@ -100,6 +100,24 @@ export function storeContract(newStore: NewStore): void {
         await assert.rejects(store.apps.setCurrentRelease('ghost', 1), { code: 'app.not_found' });
       }));
 
+    test('each app gets its own uid; sizes and hook settings update and reset', () =>
+      withStore(async (store) => {
+        const a = await store.apps.create('a');
+        const b = await store.apps.create('b');
+        assert.ok(a.uid >= 20001, `uid ${a.uid} is above system users`);
+        assert.notEqual(a.uid, b.uid);
+        assert.equal(a.containerSize, 'M');
+        assert.equal(a.hookSize, null);
+        const updated = await store.apps.update('a', { containerSize: 'L', hookSize: 'S', hookTimeoutMs: 5000 });
+        assert.deepEqual(
+          [updated.containerSize, updated.hookSize, updated.hookTimeoutMs, updated.uid],
+          ['L', 'S', 5000, a.uid],
+        );
+        const reset = await store.apps.update('a', { hookSize: null, hookTimeoutMs: null });
+        assert.deepEqual([reset.containerSize, reset.hookSize, reset.hookTimeoutMs], ['L', null, null]);
+        await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
+      }));
+
     test('delete removes everything of that app and nothing of others', () =>
       withStore(async (store) => {
         for (const name of ['doomed', 'kept']) {
@@ -110,6 +128,7 @@ export function storeContract(newStore: NewStore): void {
           await store.deployments.startStep(d.id, 'fetch', '2025-01-01T00:00:00.000Z');
           await store.formation.set(name, { web: 1 });
           await store.containers.put(container(name, 'web-1'));
+          await store.domains.add(name, `www.${name}.example`);
         }
         const doomedDeployment = (await store.deployments.list('doomed'))[0];
         assert.ok(doomedDeployment);
@@ -123,6 +142,7 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(await store.deployments.get(doomedDeployment.id), undefined);
         assert.deepEqual(await store.formation.get('doomed'), {});
         assert.deepEqual(await store.containers.list('doomed'), []);
+        assert.deepEqual(await store.domains.list('doomed'), []);
 
         assert.deepEqual(await store.config.get('kept'), { K: 'v' });
         assert.equal((await store.releases.list('kept')).length, 1);
@@ -412,6 +432,23 @@ export function storeContract(newStore: NewStore): void {
       }));
   });
 
+  describe('domains', () => {
+    test('add, list sorted, remove; a hostname belongs to one app', () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        await store.apps.create('blog');
+        await store.domains.add('shop', 'www.shop.example');
+        await store.domains.add('shop', 'api.shop.example');
+        assert.deepEqual(await store.domains.list('shop'), ['api.shop.example', 'www.shop.example']);
+        await assert.rejects(store.domains.add('blog', 'www.shop.example'), { code: 'domain.taken' });
+        await assert.rejects(store.domains.add('shop', 'www.shop.example'), { code: 'domain.taken' });
+        await assert.rejects(store.domains.remove('blog', 'www.shop.example'), { code: 'domain.not_found' });
+        await store.domains.remove('shop', 'www.shop.example');
+        assert.deepEqual(await store.domains.list('shop'), ['api.shop.example']);
+        await assert.rejects(store.domains.add('ghost', 'x.example'), { code: 'app.not_found' });
+      }));
+  });
+
   describe('tokens', () => {
     test('create, findByHash, count', () =>
       withStore(async (store) => {
@@ -478,7 +515,7 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      ['001-initial'],
+      ['001-initial', '002-day-two'],
     );
 
     const second = await openSqliteStore({ file });

@@ -9,6 +9,8 @@ const BY_PREFIX: readonly [string, number][] = [
   ['source.too_large', 413],
   ['source.', 422],
   ['config.', 422],
+  ['domain.invalid', 422],
+  ['formation.', 422],
 ];
 
 const EXACT: Partial<Record<ErrorCode, number>> = {
@@ -17,6 +19,9 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'deployment.not_found': 404,
   'request.not_found': 404,
   'app.already_exists': 409,
+  'domain.taken': 409,
+  'deployment.not_cancellable': 409,
+  'app.no_release': 409,
   'request.invalid': 400,
   'request.too_large': 413,
 };

@@ -12,10 +12,12 @@ export const EXIT = {
   unreachable: 8,
 } as const;
 
+const CONFLICTS = new Set(['app.already_exists', 'domain.taken', 'deployment.not_cancellable', 'app.no_release']);
+
 export function exitCodeOf(code: string): number {
   if (code.startsWith('auth.')) return EXIT.auth;
   if (code.endsWith('.not_found')) return EXIT.notFound;
-  if (code.endsWith('.already_exists')) return EXIT.conflict;
+  if (CONFLICTS.has(code)) return EXIT.conflict;
   if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;
   if (code === 'internal') return EXIT.failure;
   if (code === 'cli.unreachable') return EXIT.unreachable;

@@ -1,5 +1,6 @@
 // Domain records shared by the store, the pipeline and the API.
 
+import type { ContainerSize } from './container-size.ts';
 import type { DeploymentStatus, Step } from './lifecycle.ts';
 import type { ManifestScripts } from './parse-manifest.ts';
 
@@ -12,6 +13,18 @@ export interface App {
   readonly currentRelease: number | null;
   /** Per-app postdeploy hook timeout; null means the server default. */
   readonly hookTimeoutMs: number | null;
+  /** The uid and gid the sandbox runs this app's containers as (unique per app). */
+  readonly uid: number;
+  /** Size of the app's process containers. */
+  readonly containerSize: ContainerSize;
+  /** Size of its postdeploy hook container; null means the default (M). */
+  readonly hookSize: ContainerSize | null;
+}
+
+export interface AppSettingsPatch {
+  readonly hookTimeoutMs?: number | null;
+  readonly containerSize?: ContainerSize;
+  readonly hookSize?: ContainerSize | null;
 }
 
 export interface Release {
@@ -28,9 +41,16 @@ export interface Release {
   readonly description: string;
   readonly createdAt: string;
   readonly deploymentId: string | null;
+  /** Name of the API token that caused it. */
+  readonly author: string | null;
 }
 
-export type DeploymentKind = 'build' | 'config';
+/**
+ * `build`: new code; `config`: env change on the current slug (no hook);
+ * `rollback`: an earlier release's slug with the current config;
+ * `redeploy`: the latest built slug again, without rebuilding (retry a hook).
+ */
+export type DeploymentKind = 'build' | 'config' | 'rollback' | 'redeploy';
 
 export interface StepRecord {
   readonly name: Step;
@@ -55,6 +75,9 @@ export interface Deployment {
   readonly gitRef: string | null;
   readonly commitSha: string | null;
   readonly releaseVersion: number | null;
+  /** False when the deployment skips the postdeploy hook (`rollback --no-hook`, config changes). */
+  readonly runHook: boolean;
+  readonly author: string | null;
   readonly hook: HookRecord | null;
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly createdAt: string;

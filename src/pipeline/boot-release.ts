@@ -3,12 +3,12 @@
 // and keep watching: any new container that exits before the switch fails the
 // deployment.
 
-import { randomBytes } from 'node:crypto';
-import { containerEnv, containerName } from '../core/container-env.ts';
+import { containerName } from '../core/container-env.ts';
 import { SlipwayError } from '../core/errors.ts';
-import { type Release, releaseName } from '../core/types.ts';
-import type { ContainerExit } from '../runtime/types.ts';
+import type { App, Release } from '../core/types.ts';
+import { type ContainerExit, describeExit } from '../runtime/types.ts';
 import { waitForPort } from '../runtime/wait-for-port.ts';
+import { baseSpec } from './container-spec.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer } from './live-containers.ts';
 
@@ -17,15 +17,6 @@ export interface BootedRelease {
   /** Rejects with `deploy.crashed` as soon as a new container exits, until `disarm()`. */
   readonly crashed: Promise<never>;
   disarm(): void;
-}
-
-export function newContainerId(): string {
-  return `c-${randomBytes(6).toString('hex')}`;
-}
-
-/** The version a container reports: the commit SHA when known, else `v7`. */
-export function containerVersion(release: Release): string {
-  return release.commitSha ?? releaseName(release.version);
 }
 
 /** Desired containers per process type: formation quantities, default 1 per declared type. */
@@ -41,23 +32,15 @@ export async function plannedContainers(deps: PipelineDeps, release: Release) {
 
 export async function startContainer(
   deps: PipelineDeps,
+  app: App,
   release: Release,
   plan: { type: string; index: number; command: string },
 ): Promise<LiveContainer> {
-  const id = newContainerId();
-  const name = containerName(plan);
+  const base = baseSpec(deps, app, release, plan);
+  const { id, name } = base;
   const handle = await deps.runtime.start({
-    id,
-    app: release.app,
-    name,
-    slugDir: deps.slugs.path(release.app, release.slugId),
+    ...base,
     command: plan.command,
-    env: containerEnv({
-      app: release.app,
-      config: release.config,
-      container: plan,
-      version: containerVersion(release),
-    }),
     exposePort: plan.type === 'web',
     onLine: (_stream, line) => deps.appLogs.write(release.app, name, line),
   });
@@ -85,11 +68,12 @@ export async function bootRelease(
   started: LiveContainer[],
 ): Promise<BootedRelease> {
   const plan = await plannedContainers(deps, release);
+  const app = await deps.store.apps.require(release.app);
   if (plan.length === 0) {
     throw new SlipwayError('deploy.no_processes', 'the formation has no containers to start');
   }
   for (const item of plan) {
-    started.push(await startContainer(deps, release, item));
+    started.push(await startContainer(deps, app, release, item));
     log(`       ${containerName(item)}: ${item.command}`);
   }
 
@@ -132,8 +116,7 @@ export async function bootRelease(
 }
 
 function crashError(name: string, exit: ContainerExit): SlipwayError {
-  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  return new SlipwayError('deploy.crashed', `${name} ${how} during boot`, { container: name });
+  return new SlipwayError('deploy.crashed', `${name} ${describeExit(exit)} during boot`, { container: name });
 }
 
 function formatSeconds(ms: number): string {

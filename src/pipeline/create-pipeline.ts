@@ -120,7 +120,7 @@ export function createPipeline(deps: PipelineDeps) {
           const started: LiveContainer[] = [];
           try {
             for (const plan of await plannedContainers(deps, release))
-              started.push(await startContainer(deps, release, plan));
+              started.push(await startContainer(deps, app, release, plan));
             live.set(app.name, started);
             routeApp(deps, app.name, started);
           } catch (err) {

@@ -133,6 +133,7 @@ async function runHookStep(ctx: DeployContext, release: Release, crashed: Promis
   await ctx.step('hook', () =>
     runPostdeploy(
       deps,
+      app,
       release,
       hook,
       app.hookTimeoutMs ?? deps.settings.hookTimeoutMs,

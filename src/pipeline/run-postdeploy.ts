@@ -4,11 +4,12 @@
 // deployment ends `hook-error` and its whole process tree is killed.
 
 import { performance } from 'node:perf_hooks';
-import { containerEnv } from '../core/container-env.ts';
+import { DEFAULT_CONTAINER_SIZE } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { HookPlan } from '../core/resolve-hook.ts';
-import type { Release } from '../core/types.ts';
-import { containerVersion, newContainerId } from './boot-release.ts';
+import type { App, Release } from '../core/types.ts';
+import { describeExit } from '../runtime/types.ts';
+import { baseSpec } from './container-spec.ts';
 import { formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 
@@ -20,6 +21,7 @@ export interface HookOutcome {
 
 export async function runPostdeploy(
   deps: PipelineDeps,
+  app: App,
   release: Release,
   hook: HookPlan,
   timeoutMs: number,
@@ -30,17 +32,8 @@ export async function runPostdeploy(
   log(`       command (from ${hook.source}): ${hook.command}`);
   const t0 = performance.now();
   const handle = await deps.runtime.start({
-    id: newContainerId(),
-    app: release.app,
-    name: 'postdeploy-1',
-    slugDir: deps.slugs.path(release.app, release.slugId),
+    ...baseSpec(deps, app, release, { type: 'postdeploy', index: 1 }, app.hookSize ?? DEFAULT_CONTAINER_SIZE),
     command: hook.command,
-    env: containerEnv({
-      app: release.app,
-      config: release.config,
-      container: { type: 'postdeploy', index: 1 },
-      version: containerVersion(release),
-    }),
     exposePort: false,
     onLine: (_stream, line) => log(`       ${line}`),
   });
@@ -62,8 +55,9 @@ export async function runPostdeploy(
     }
     await onExitCode(winner.code);
     if (winner.code !== 0) {
-      const how = winner.signal ? `was killed by ${winner.signal}` : `exited with code ${winner.code}`;
-      throw new SlipwayError('deploy.hook_failed', `postdeploy hook ${how}`, { exitCode: winner.code });
+      throw new SlipwayError('deploy.hook_failed', `postdeploy hook ${describeExit(winner)}`, {
+        exitCode: winner.code,
+      });
     }
     log(`       postdeploy hook succeeded`);
     return { exitCode: 0, startMs };

@@ -2,6 +2,8 @@
 // this interface only. Drivers live in sibling folders (`process/`, later
 // `sandbox/`, `docker/`) and all pass test/runtime-contract.test.ts.
 
+import type { ContainerLimits } from '../core/container-size.ts';
+
 export interface ContainerSpec {
   /** Unique id chosen by Slipway; names the container's directories and proves ownership. */
   readonly id: string;
@@ -16,6 +18,10 @@ export interface ContainerSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Allocate a port, set `PORT`, and report it in `handle.address`. */
   readonly exposePort: boolean;
+  /** The app's own uid/gid (unique per app). Drivers that isolate run the container as this user. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** Memory, pids and CPU limits of the container's size; drivers with `enforcesLimits` apply them. */
+  readonly limits?: ContainerLimits;
   /** Every line the container prints, as it prints it. */
   readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -24,6 +30,8 @@ export interface ContainerExit {
   /** Exit code, or null when killed by a signal. */
   readonly code: number | null;
   readonly signal: string | null;
+  /** True when the kernel killed it for exceeding its memory limit. */
+  readonly outOfMemory?: boolean;
 }
 
 export interface ContainerHandle {
@@ -43,7 +51,15 @@ export interface ContainerHandle {
 
 export interface RuntimeDriver {
   readonly name: string;
+  /** Whether `spec.limits` are enforced (then the app is told CONTAINER_MEMORY). */
+  readonly enforcesLimits: boolean;
   start(spec: ContainerSpec): Promise<ContainerHandle>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
+}
+
+/** "exited with code 3", "was killed by SIGKILL", "was killed: out of memory". */
+export function describeExit(exit: ContainerExit): string {
+  if (exit.outOfMemory) return 'was killed: out of memory (container size limit)';
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }

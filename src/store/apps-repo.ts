@@ -2,9 +2,10 @@
 // its config, releases, deployments (with steps), formation and containers
 // through ON DELETE CASCADE, so one DELETE statement is the whole transaction.
 
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
-import type { App } from '../core/types.ts';
+import type { App, AppSettingsPatch } from '../core/types.ts';
 import { appNotFound, isUniqueViolation } from './db-errors.ts';
 import type { AppsTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
@@ -15,8 +16,18 @@ function toApp(row: Selectable<AppsTable>): App {
     createdAt: row.created_at,
     currentRelease: row.current_release,
     hookTimeoutMs: row.hook_timeout_ms,
+    uid: row.uid,
+    containerSize: sizeOf(row.container_size) ?? DEFAULT_CONTAINER_SIZE,
+    hookSize: sizeOf(row.hook_size),
   };
 }
+
+function sizeOf(value: string | null): ContainerSize | null {
+  return value !== null && isContainerSize(value) ? value : null;
+}
+
+/** The first app gets uid 20001; a new app takes the next free one above the highest in use. */
+const FIRST_APP_UID = 20001;
 
 export function appsRepo(db: Kysely<Database>): Store['apps'] {
   const get = async (name: string): Promise<App | undefined> => {
@@ -26,16 +37,33 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
 
   return {
     async create(name) {
-      const row = { name, created_at: new Date().toISOString(), current_release: null, hook_timeout_ms: null };
       try {
-        await db.insertInto('apps').values(row).execute();
+        const row = await db.transaction().execute(async (trx) => {
+          const { max } = await trx
+            .selectFrom('apps')
+            .select((eb) => eb.fn.max('uid').as('max'))
+            .executeTakeFirstOrThrow();
+          return trx
+            .insertInto('apps')
+            .values({
+              name,
+              created_at: new Date().toISOString(),
+              current_release: null,
+              hook_timeout_ms: null,
+              uid: Math.max(FIRST_APP_UID, (max ?? 0) + 1),
+              container_size: DEFAULT_CONTAINER_SIZE,
+              hook_size: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+        });
+        return toApp(row);
       } catch (err) {
         if (isUniqueViolation(err)) {
           throw new SlipwayError('app.already_exists', `app "${name}" already exists`, { app: name });
         }
         throw err;
       }
-      return toApp(row);
     },
 
     get,
@@ -57,15 +85,21 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
     },
 
     setCurrentRelease: (name, version) => updateApp(db, name, { current_release: version }),
-    setHookTimeout: (name, ms) => updateApp(db, name, { hook_timeout_ms: ms }),
+
+    async update(name, patch: AppSettingsPatch) {
+      const row: Updateable<AppsTable> = {};
+      if (patch.hookTimeoutMs !== undefined) row.hook_timeout_ms = patch.hookTimeoutMs;
+      if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
+      if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
+      if (Object.keys(row).length > 0) await updateApp(db, name, row);
+      const app = await get(name);
+      if (app === undefined) throw appNotFound(name);
+      return app;
+    },
   };
 }
 
-async function updateApp(
-  db: Kysely<Database>,
-  name: string,
-  patch: { current_release?: number | null; hook_timeout_ms?: number | null },
-): Promise<void> {
+async function updateApp(db: Kysely<Database>, name: string, patch: Updateable<AppsTable>): Promise<void> {
   const result = await db.updateTable('apps').set(patch).where('name', '=', name).executeTakeFirst();
   if (result.numUpdatedRows === 0n) throw appNotFound(name);
 }

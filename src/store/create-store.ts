@@ -7,6 +7,7 @@ import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
 import { deploymentsRepo } from './deployments-repo.ts';
+import { domainsRepo } from './domains-repo.ts';
 import { formationRepo } from './formation-repo.ts';
 import { releasesRepo } from './releases-repo.ts';
 import type { Database } from './schema.ts';
@@ -21,6 +22,7 @@ export function createStore(db: Kysely<Database>): Store {
     deployments: deploymentsRepo(db),
     formation: formationRepo(db),
     containers: containersRepo(db),
+    domains: domainsRepo(db),
     tokens: tokensRepo(db),
     close: () => db.destroy(),
   };

@@ -31,6 +31,8 @@ function toDeployment(row: Row, steps: readonly StepRecord[]): Deployment {
     gitRef: row.git_ref,
     commitSha: row.commit_sha,
     releaseVersion: row.release_version,
+    runHook: row.run_hook !== 0,
+    author: row.author,
     hook:
       row.hook_command === null
         ? null
@@ -114,6 +116,8 @@ export function deploymentsRepo(db: Kysely<Database>): Store['deployments'] {
             git_ref: d.gitRef ?? null,
             commit_sha: d.commitSha ?? null,
             release_version: d.releaseVersion ?? null,
+            run_hook: d.kind === 'config' || d.runHook === false ? 0 : 1,
+            author: d.author ?? null,
             created_at: new Date().toISOString(),
           })
           .returningAll()

@@ -22,6 +22,7 @@ function toRelease(row: Selectable<ReleasesTable>): Release {
     description: row.description,
     createdAt: row.created_at,
     deploymentId: row.deployment_id,
+    author: row.author,
   };
 }
 
@@ -52,6 +53,7 @@ export function releasesRepo(db: Kysely<Database>): Store['releases'] {
               description: release.description,
               created_at: new Date().toISOString(),
               deployment_id: release.deploymentId,
+              author: release.author ?? null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();

@@ -9,6 +9,16 @@ export interface AppsTable {
   created_at: string;
   current_release: number | null;
   hook_timeout_ms: number | null;
+  /** The uid (and gid) the sandbox runs this app's containers as. */
+  uid: number;
+  container_size: string;
+  hook_size: string | null;
+}
+
+export interface DomainsTable {
+  hostname: string;
+  app: string;
+  created_at: string;
 }
 
 export interface ConfigVarsTable {
@@ -32,6 +42,7 @@ export interface ReleasesTable {
   description: string;
   created_at: string;
   deployment_id: string | null;
+  author: string | null;
 }
 
 export interface DeploymentsTable {
@@ -53,6 +64,9 @@ export interface DeploymentsTable {
   error_message: string | null;
   created_at: string;
   finished_at: string | null;
+  author: string | null;
+  /** 0 when the deployment skips the postdeploy hook (`rollback --no-hook`). */
+  run_hook: number;
 }
 
 export interface DeploymentStepsTable {
@@ -97,4 +111,5 @@ export interface Database {
   formation: FormationTable;
   containers: ContainersTable;
   tokens: TokensTable;
+  domains: DomainsTable;
 }

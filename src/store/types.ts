@@ -6,6 +6,7 @@ import type { DeploymentStatus, Step } from '../core/lifecycle.ts';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type {
   App,
+  AppSettingsPatch,
   ConfigVars,
   ContainerRecord,
   ContainerState,
@@ -24,6 +25,7 @@ export interface NewRelease {
   readonly commitSha: string | null;
   readonly description: string;
   readonly deploymentId: string | null;
+  readonly author?: string | null;
 }
 
 export interface NewDeployment {
@@ -32,8 +34,11 @@ export interface NewDeployment {
   readonly source: string;
   readonly gitRef?: string | null;
   readonly commitSha?: string | null;
-  /** For `config` deployments: the release they roll out. */
+  /** For deployments of an existing slug (config, rollback, redeploy): the release they roll out. */
   readonly releaseVersion?: number | null;
+  /** Default true; false for `rollback --no-hook`. Config deployments never run it. */
+  readonly runHook?: boolean;
+  readonly author?: string | null;
 }
 
 export interface DeploymentPatch {
@@ -57,8 +62,8 @@ export interface Store {
     /** Deletes the app and everything that belongs to it. */
     delete(name: string): Promise<void>;
     setCurrentRelease(name: string, version: number | null): Promise<void>;
-    /** Per-app postdeploy hook timeout; null restores the server default. */
-    setHookTimeout(name: string, ms: number | null): Promise<void>;
+    /** Per-app settings; a null hook timeout or hook size restores the default. */
+    update(name: string, patch: AppSettingsPatch): Promise<App>;
   };
   readonly config: {
     get(app: string): Promise<ConfigVars>;
@@ -99,6 +104,14 @@ export interface Store {
     setState(id: string, state: ContainerState): Promise<void>;
     remove(id: string): Promise<void>;
     list(app?: string): Promise<ContainerRecord[]>;
+  };
+  readonly domains: {
+    /** Throws `domain.taken` when another app (or this one) has it. */
+    add(app: string, hostname: string): Promise<void>;
+    /** Throws `domain.not_found` when the app does not have it. */
+    remove(app: string, hostname: string): Promise<void>;
+    /** Sorted hostnames of one app. */
+    list(app: string): Promise<string[]>;
   };
   readonly tokens: {
     create(name: string, hash: string): Promise<void>;

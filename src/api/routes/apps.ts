@@ -57,7 +57,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
       if (ms < 1000 || ms > 24 * 3_600_000)
         throw new SlipwayError('request.invalid', 'hook_timeout must be between 1s and 24h');
     }
-    await store.apps.setHookTimeout(request.params.app, ms);
+    await store.apps.update(request.params.app, { hookTimeoutMs: ms });
     return appJson(request.params.app);
   });
 

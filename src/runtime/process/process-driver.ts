@@ -137,6 +137,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
 
   return {
     name: 'process',
+    enforcesLimits: false,
     async start(spec) {
       const pending = startContainer(spec);
       starting.add(pending);

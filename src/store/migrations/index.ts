@@ -6,9 +6,11 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Database } from '../schema.ts';
 import * as initial from './001-initial.ts';
+import * as dayTwo from './002-day-two.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
+  '002-day-two': dayTwo,
 };
 
 const provider: MigrationProvider = {

@@ -1,0 +1,34 @@
+// Migration 002: what day-2 operations and the sandbox need.
+// - apps: a per-app uid (the sandbox runs each app as its own user), the
+//   container size of its processes and of its postdeploy hook;
+// - domains: custom hostnames, each served for exactly one app;
+// - releases and deployments: the author (token name), and whether a
+//   deployment runs the postdeploy hook (`rollback --no-hook`).
+
+import { type Kysely, sql } from 'kysely';
+
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('apps').addColumn('uid', 'integer').execute();
+  await sql`UPDATE apps SET uid = 20000 + rowid`.execute(db);
+  await db.schema.createIndex('apps_uid').on('apps').column('uid').unique().execute();
+  await db.schema
+    .alterTable('apps')
+    .addColumn('container_size', 'text', (c) => c.notNull().defaultTo('M'))
+    .execute();
+  await db.schema.alterTable('apps').addColumn('hook_size', 'text').execute();
+
+  await db.schema
+    .createTable('domains')
+    .addColumn('hostname', 'text', (c) => c.primaryKey())
+    .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('domains_app').on('domains').column('app').execute();
+
+  await db.schema.alterTable('releases').addColumn('author', 'text').execute();
+  await db.schema.alterTable('deployments').addColumn('author', 'text').execute();
+  await db.schema
+    .alterTable('deployments')
+    .addColumn('run_hook', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
+}
