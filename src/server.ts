@@ -69,6 +69,7 @@ export async function startServer(
       buildTimeoutMs: settings.buildTimeoutMs,
       stopGraceMs: settings.stopGraceMs,
       drainTimeoutMs: settings.drainTimeoutMs,
+      restartBackoffMs: settings.restartBackoffMs,
       maxUnpackedBytes: settings.maxUnpackedBytes,
       buildsDir: paths.builds,
       cacheDir: paths.cache,

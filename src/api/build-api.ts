@@ -9,8 +9,17 @@ import { authenticate } from './auth.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
+import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
+import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Name of the API token that authenticated the request (null outside /api). */
+    author: string | null;
+  }
+}
 
 export function buildApi(ctx: ApiContext): FastifyInstance {
   const api = Fastify({
@@ -20,8 +29,11 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     forceCloseConnections: true,
   });
 
+  api.decorateRequest('author', null);
   api.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/api/')) await authenticate(ctx.store, request.headers.authorization);
+    if (request.url.startsWith('/api/')) {
+      request.author = (await authenticate(ctx.store, request.headers.authorization)).name;
+    }
   });
 
   api.setErrorHandler((err: FastifyError, request, reply) => {
@@ -49,5 +61,7 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   envRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);
+  processRoutes(api, ctx);
+  domainRoutes(api, ctx);
   return api;
 }

@@ -15,9 +15,6 @@ const BY_PREFIX: readonly [string, number][] = [
 
 const EXACT: Partial<Record<ErrorCode, number>> = {
   'app.invalid_name': 422,
-  'app.not_found': 404,
-  'deployment.not_found': 404,
-  'request.not_found': 404,
   'app.already_exists': 409,
   'domain.taken': 409,
   'deployment.not_cancellable': 409,
@@ -29,6 +26,7 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
 export function httpStatusOf(code: string): number {
   const exact = EXACT[code as ErrorCode];
   if (exact) return exact;
+  if (code.endsWith('.not_found')) return 404;
   for (const [prefix, status] of BY_PREFIX) if (code.startsWith(prefix)) return status;
   return 500;
 }

@@ -14,6 +14,8 @@ export function deploymentJson(d: Deployment): DeploymentJson {
     git_ref: d.gitRef,
     commit_sha: d.commitSha,
     release: d.releaseVersion === null ? null : releaseName(d.releaseVersion),
+    run_hook: d.runHook,
+    author: d.author,
     hook: d.hook ? { command: d.hook.command, source: d.hook.source, exit_code: d.hook.exitCode } : null,
     error: d.error,
     created_at: d.createdAt,
@@ -28,6 +30,7 @@ export function releaseJson(r: Release, currentVersion: number | null): ReleaseJ
     current: r.version === currentVersion,
     commit_sha: r.commitSha,
     description: r.description,
+    author: r.author,
     created_at: r.createdAt,
     process_types: Object.keys(r.processes),
   };

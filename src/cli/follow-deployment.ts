@@ -2,6 +2,7 @@
 
 import type { DeploymentJson } from '../core/api-json.ts';
 import type { ApiClient } from './api-client.ts';
+import { EXIT } from './exit-codes.ts';
 import type { Io } from './output.ts';
 
 export async function followDeployment(
@@ -24,4 +25,19 @@ export function describeOutcome(d: DeploymentJson): string {
   if (d.status === 'success') return `Deployment ${d.id} succeeded: ${d.release} is live`;
   const why = d.error ? `: ${d.error.message}` : '';
   return `Deployment ${d.id} failed with status ${d.status}${d.step ? ` at step ${d.step}` : ''}${why}`;
+}
+
+/** Streams the log (or, with `json`, prints the final record) and sets the exit code: 0 only on success. */
+export async function followToOutcome(
+  client: ApiClient,
+  io: Io,
+  deployment: DeploymentJson,
+  json: boolean | undefined,
+  setExit: (code: number) => void,
+): Promise<void> {
+  const final = await followDeployment(client, io, deployment.app, deployment.id, json);
+  if (json) io.out(JSON.stringify(final, null, 2));
+  else if (final.status === 'success') io.out(describeOutcome(final));
+  else io.err(describeOutcome(final));
+  setExit(final.status === 'success' ? EXIT.ok : EXIT.deployFailed);
 }

@@ -7,8 +7,10 @@ import { CliError } from './cli-error.ts';
 import { appCommands } from './commands/apps.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
+import { domainCommands } from './commands/domains.ts';
 import { envCommands } from './commands/env.ts';
 import { loginCommand } from './commands/login.ts';
+import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { serverCommand } from './commands/server.ts';
 import { commandContext } from './context.ts';
@@ -32,7 +34,9 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deployCommand(program, ctx, setExit);
   deploymentCommands(program, ctx);
   envCommands(program, ctx, setExit);
-  releaseCommands(program, ctx);
+  releaseCommands(program, ctx, setExit);
+  processCommands(program, ctx);
+  domainCommands(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -22,6 +22,8 @@ export interface Settings {
   readonly stopGraceMs: number;
   /** Longest wait for in-flight requests to finish before retiring a container. */
   readonly drainTimeoutMs: number;
+  /** First delay of the crash-restart backoff (doubles while a container keeps crashing). */
+  readonly restartBackoffMs: number;
   readonly maxUploadBytes: number;
   readonly maxUnpackedBytes: number;
   /** Token used as the admin token at first start (automation); never stored in clear. */
@@ -43,6 +45,7 @@ const ENV_NAMES = {
   buildTimeout: 'SLIPWAY_BUILD_TIMEOUT',
   stopGrace: 'SLIPWAY_STOP_GRACE',
   drainTimeout: 'SLIPWAY_DRAIN_TIMEOUT',
+  restartBackoff: 'SLIPWAY_RESTART_BACKOFF',
   maxUpload: 'SLIPWAY_MAX_UPLOAD',
   maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
   logLevel: 'SLIPWAY_LOG_LEVEL',
@@ -113,6 +116,7 @@ const schema = z.object({
   buildTimeout: duration.default(15 * 60_000),
   stopGrace: duration.default(30_000),
   drainTimeout: duration.default(30_000),
+  restartBackoff: duration.default(1000),
   maxUpload: size.default(512 * 1024 ** 2),
   maxUnpacked: size.default(2 * 1024 ** 3),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -149,6 +153,7 @@ export function loadSettings(
     buildTimeoutMs: s.buildTimeout,
     stopGraceMs: s.stopGrace,
     drainTimeoutMs: s.drainTimeout,
+    restartBackoffMs: s.restartBackoff,
     maxUploadBytes: s.maxUpload,
     maxUnpackedBytes: s.maxUnpacked,
     initialToken: env.SLIPWAY_TOKEN || undefined,

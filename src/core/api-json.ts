@@ -12,6 +12,10 @@ export interface DeploymentJson {
   git_ref: string | null;
   commit_sha: string | null;
   release: string | null;
+  /** False for `rollback --no-hook` and config changes. */
+  run_hook: boolean;
+  /** Name of the API token that asked for it. */
+  author: string | null;
   hook: { command: string; source: string; exit_code: number | null } | null;
   error: { code: string; message: string } | null;
   created_at: string;
@@ -45,6 +49,7 @@ export interface ReleaseJson {
   current: boolean;
   commit_sha: string | null;
   description: string;
+  author: string | null;
   created_at: string;
   process_types: string[];
 }

@@ -42,3 +42,23 @@ export function validateConfigValue(key: string, value: unknown): string {
   }
   return value;
 }
+
+// Custom domains: a DNS hostname of at least two labels, lowercase, no
+// wildcard, no port, no trailing dot. `platformDomain` hostnames are the
+// apps' own (`<app>.localhost`), so they cannot be claimed as custom domains.
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function validateHostname(value: unknown, platformDomain: string): string {
+  const host = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  const labels = host.split('.');
+  if (host.length === 0 || host.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l))) {
+    throw new SlipwayError(
+      'domain.invalid',
+      `invalid hostname ${JSON.stringify(value)}: use a DNS name such as www.example.com (no scheme, port or wildcard)`,
+    );
+  }
+  if (host === platformDomain || host.endsWith(`.${platformDomain}`)) {
+    throw new SlipwayError('domain.invalid', `${host} is under Slipway's own domain ${platformDomain}`);
+  }
+  return host;
+}

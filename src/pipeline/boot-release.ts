@@ -19,10 +19,16 @@ export interface BootedRelease {
   disarm(): void;
 }
 
+export interface PlannedContainer {
+  readonly type: string;
+  readonly index: number;
+  readonly command: string;
+}
+
 /** Desired containers per process type: formation quantities, default 1 per declared type. */
-export async function plannedContainers(deps: PipelineDeps, release: Release) {
+export async function plannedContainers(deps: PipelineDeps, release: Release): Promise<PlannedContainer[]> {
   const formation = await deps.store.formation.get(release.app);
-  const planned: { type: string; index: number; command: string }[] = [];
+  const planned: PlannedContainer[] = [];
   for (const [type, command] of Object.entries(release.processes)) {
     const quantity = formation[type] ?? 1;
     for (let index = 1; index <= quantity; index++) planned.push({ type, index, command });
@@ -34,7 +40,8 @@ export async function startContainer(
   deps: PipelineDeps,
   app: App,
   release: Release,
-  plan: { type: string; index: number; command: string },
+  plan: PlannedContainer,
+  restarts = 0,
 ): Promise<LiveContainer> {
   const base = baseSpec(deps, app, release, plan);
   const { id, name } = base;
@@ -55,25 +62,34 @@ export async function startContainer(
     port: handle.address?.port ?? null,
     pid: handle.pid ?? null,
     startedAt,
-    restarts: 0,
+    restarts,
   });
-  return { id, name, type: plan.type, releaseVersion: release.version, handle, startedAt };
+  return { id, name, type: plan.type, index: plan.index, releaseVersion: release.version, handle, startedAt, restarts };
+}
+
+export interface BootOptions {
+  readonly log: (line: string) => void;
+  readonly signal: AbortSignal;
+  /** Filled as containers start, so a caller can stop them whatever happens. */
+  readonly started: LiveContainer[];
+  /** Default: the whole formation. Scale, restart and crash restarts boot a part of it. */
+  readonly plan?: readonly PlannedContainer[];
+  /** Restart count recorded for the new containers. */
+  readonly restarts?: number;
 }
 
 export async function bootRelease(
   deps: PipelineDeps,
   release: Release,
-  log: (line: string) => void,
-  signal: AbortSignal,
-  started: LiveContainer[],
+  { log, signal, started, plan, restarts = 0 }: BootOptions,
 ): Promise<BootedRelease> {
-  const plan = await plannedContainers(deps, release);
+  const items = plan ?? (await plannedContainers(deps, release));
   const app = await deps.store.apps.require(release.app);
-  if (plan.length === 0) {
+  if (items.length === 0) {
     throw new SlipwayError('deploy.no_processes', 'the formation has no containers to start');
   }
-  for (const item of plan) {
-    started.push(await startContainer(deps, app, release, item));
+  for (const item of items) {
+    started.push(await startContainer(deps, app, release, item, restarts));
     log(`       ${containerName(item)}: ${item.command}`);
   }
 

@@ -1,36 +1,53 @@
 // The pipeline's public face: app lifecycle, deployments, config changes,
-// start-up and shutdown. The API calls these; nothing here knows HTTP.
+// releases, processes, domains, start-up and shutdown. The API calls these;
+// nothing here knows HTTP.
 
 import fs from 'node:fs';
 import { SlipwayError } from '../core/errors.ts';
-import { validateAppName, validateConfigKey, validateConfigValue } from '../core/names.ts';
-import type { App, ConfigVars, Deployment } from '../core/types.ts';
-import { plannedContainers, startContainer } from './boot-release.ts';
+import { FINAL_STATUSES } from '../core/lifecycle.ts';
+import { validateAppName, validateConfigKey, validateConfigValue, validateHostname } from '../core/names.ts';
+import { type App, type ConfigVars, type Deployment, releaseName } from '../core/types.ts';
+import { AppLocks } from './app-lock.ts';
+import { bootRelease } from './boot-release.ts';
 import { DeployQueue } from './deploy-queue.ts';
 import type { PipelineDeps } from './deps.ts';
 import { type LiveContainer, LiveContainers } from './live-containers.ts';
+import { queueReleaseDeployment, redeployTarget, rollbackTarget } from './release-deployments.ts';
+import { superviseCrashes } from './restart-crashed.ts';
 import { archivePath } from './run-deployment.ts';
-import { appHostnames, routeApp, stopContainers } from './switch-traffic.ts';
+import { applyFormation, currentRelease, restartProcesses, validateQuantities } from './scale-processes.ts';
+import { routeApp, stopContainers } from './switch-traffic.ts';
 
 export interface DeployMeta {
   readonly source: string;
   readonly commitSha?: string | null;
   readonly gitRef?: string | null;
+  readonly author?: string | null;
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;
 
 export function createPipeline(deps: PipelineDeps) {
   const live = new LiveContainers();
-  const queue = new DeployQueue(deps, live);
+  const locks = new AppLocks();
+  const queue = new DeployQueue(deps, live, locks);
+  const crashes = superviseCrashes(deps, live, locks);
   const { store } = deps;
+
+  /** Takes every container of the app out of the live set (so no crash restart), then stops them. */
+  const stopApp = (app: string) =>
+    locks.with(app, async () => {
+      const containers = live.get(app);
+      live.set(app, []);
+      await stopContainers(deps, containers);
+    });
 
   return {
     live,
 
     async createApp(name: string): Promise<App> {
       const app = await store.apps.create(validateAppName(name));
-      deps.router.setRoute(app.name, { hostnames: appHostnames(deps, app.name), backends: [] });
+      await routeApp(deps, app.name, []);
       return app;
     },
 
@@ -39,8 +56,7 @@ export function createPipeline(deps: PipelineDeps) {
       queue.abort(name, 'app destroyed');
       await queue.idle(name);
       deps.router.removeRoute(name);
-      await stopContainers(deps, live.get(name));
-      live.set(name, []);
+      await stopApp(name);
       const releases = await store.releases.list(name);
       const deployments = await store.deployments.list(name, 100_000);
       await store.apps.delete(name);
@@ -60,7 +76,7 @@ export function createPipeline(deps: PipelineDeps) {
     },
 
     /** Sets/unsets config vars; with a current release, rolls out a new release (no hook). */
-    async updateConfig(app: string, changes: Record<string, string | null>) {
+    async updateConfig(app: string, changes: Record<string, string | null>, author: string | null = null) {
       const current = await store.apps.require(app);
       const keys = Object.keys(changes);
       if (keys.length === 0) throw new SlipwayError('request.invalid', 'no config vars given');
@@ -72,20 +88,13 @@ export function createPipeline(deps: PipelineDeps) {
       let deployment: Deployment | null = null;
       const base = current.currentRelease === null ? undefined : await store.releases.get(app, current.currentRelease);
       if (base) {
-        const release = await store.releases.create({
-          ...base,
-          config,
-          description: describeConfigChange(changes),
-          deploymentId: null,
-        });
-        deployment = await store.deployments.create({
-          app,
+        ({ deployment } = await queueReleaseDeployment(deps, {
           kind: 'config',
-          source: 'config',
-          releaseVersion: release.version,
-          commitSha: base.commitSha,
-        });
-        deps.logs.append(deployment.id, `=====> ${release.description}: restarting ${app} with v${release.version}`);
+          base,
+          description: describeConfigChange(changes),
+          runHook: false,
+          author,
+        }));
         queue.kick(app);
       }
       return { config, deployment };
@@ -94,6 +103,81 @@ export function createPipeline(deps: PipelineDeps) {
     async config(app: string): Promise<ConfigVars> {
       await store.apps.require(app);
       return store.config.get(app);
+    },
+
+    /** Deploys release `version`'s slug with the current config; the hook runs unless `runHook` is false. */
+    async rollback(app: string, version: number, runHook: boolean, author: string | null): Promise<Deployment> {
+      const base = await rollbackTarget(deps, app, version);
+      const { deployment } = await queueReleaseDeployment(deps, {
+        kind: 'rollback',
+        base,
+        description: `Rollback to ${releaseName(version)}`,
+        runHook,
+        author,
+      });
+      queue.kick(app);
+      return deployment;
+    },
+
+    /** Boot, hook and switch again for the latest code release, without rebuilding, with the current config. */
+    async redeploy(app: string, author: string | null): Promise<Deployment> {
+      const base = await redeployTarget(deps, app);
+      const { deployment } = await queueReleaseDeployment(deps, {
+        kind: 'redeploy',
+        base,
+        description: `Redeploy ${releaseName(base.version)}`,
+        runHook: true,
+        author,
+      });
+      queue.kick(app);
+      return deployment;
+    },
+
+    /** Cancels a queued or running deployment: it ends `aborted` and the current release keeps serving. */
+    async cancelDeployment(app: string, id: string, author: string | null): Promise<Deployment> {
+      const deployment = await store.deployments.get(id);
+      if (!deployment || deployment.app !== app) {
+        throw new SlipwayError('deployment.not_found', `deployment "${id}" not found`, { deployment: id });
+      }
+      if (FINAL_STATUSES.has(deployment.status)) {
+        throw new SlipwayError(
+          'deployment.not_cancellable',
+          `deployment ${id} already ended (${deployment.status}): nothing to cancel`,
+        );
+      }
+      await queue.cancel(app, id, `cancelled${author ? ` by ${author}` : ''}`);
+      return (await store.deployments.get(id)) ?? deployment;
+    },
+
+    /** Sets quantities per process type and applies them to the current release at once. */
+    async scale(app: string, quantities: Readonly<Record<string, unknown>>): Promise<Record<string, number>> {
+      const release = await currentRelease(deps, app);
+      const valid = validateQuantities(release, quantities);
+      await store.formation.set(app, valid);
+      await locks.with(app, () => applyFormation(deps, live, app));
+      return store.formation.get(app);
+    },
+
+    /** Replaces the containers of a type (or all), one by one. Returns how many were restarted. */
+    async restart(app: string, type?: string): Promise<number> {
+      return locks.with(app, () => restartProcesses(deps, live, app, type));
+    },
+
+    async domains(app: string): Promise<string[]> {
+      await store.apps.require(app);
+      return store.domains.list(app);
+    },
+
+    async addDomain(app: string, hostname: string): Promise<string> {
+      const host = validateHostname(hostname, deps.settings.domain);
+      await store.domains.add(app, host);
+      await locks.with(app, () => routeApp(deps, app, live.running(app)));
+      return host;
+    },
+
+    async removeDomain(app: string, hostname: string): Promise<void> {
+      await store.domains.remove(app, hostname.trim().toLowerCase());
+      await locks.with(app, () => routeApp(deps, app, live.running(app)));
     },
 
     /** Start-up: end interrupted deployments, boot current releases, resume queues. */
@@ -113,32 +197,36 @@ export function createPipeline(deps: PipelineDeps) {
       }
       for (const stale of await store.containers.list()) await store.containers.remove(stale.id);
       for (const app of await store.apps.list()) {
-        deps.router.setRoute(app.name, { hostnames: appHostnames(deps, app.name), backends: [] });
-        const release =
-          app.currentRelease === null ? undefined : await store.releases.get(app.name, app.currentRelease);
-        if (release) {
-          const started: LiveContainer[] = [];
-          try {
-            for (const plan of await plannedContainers(deps, release))
-              started.push(await startContainer(deps, app, release, plan));
-            live.set(app.name, started);
-            routeApp(deps, app.name, started);
-          } catch (err) {
-            deps.logger.error({ err, app: app.name }, 'could not restart the current release');
-          }
-        }
+        await routeApp(deps, app.name, []);
+        if (app.currentRelease !== null) await bootCurrent(app.name);
         queue.kick(app.name);
       }
     },
 
     async close(): Promise<void> {
+      crashes.close();
       await queue.close('control-plane shutdown');
-      for (const app of live.apps()) {
-        await stopContainers(deps, live.get(app));
-        live.set(app, []);
-      }
+      await Promise.all(live.apps().map(stopApp));
     },
   };
+
+  async function bootCurrent(app: string): Promise<void> {
+    const started: LiveContainer[] = [];
+    try {
+      const release = await currentRelease(deps, app);
+      const booted = await bootRelease(deps, release, {
+        log: () => {},
+        signal: AbortSignal.timeout(deps.settings.bootTimeoutMs + 5000),
+        started,
+      });
+      booted.disarm();
+      live.set(app, started);
+      await routeApp(deps, app, live.running(app));
+    } catch (err) {
+      await stopContainers(deps, started);
+      deps.logger.error({ err, app }, 'could not restart the current release');
+    }
+  }
 }
 
 function describeConfigChange(changes: Record<string, string | null>): string {

@@ -2,6 +2,7 @@
 // `queued`), so it survives a restart; this module only makes sure that one
 // deployment per app runs at a time and that the next one starts when it ends.
 
+import type { AppLocks } from './app-lock.ts';
 import { DeployContext } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainers } from './live-containers.ts';
@@ -10,14 +11,19 @@ import { runDeployment } from './run-deployment.ts';
 export class DeployQueue {
   readonly #deps: PipelineDeps;
   readonly #live: LiveContainers;
+  readonly #locks: AppLocks;
   /** App → the loop draining its queue. */
   readonly #running = new Map<string, Promise<void>>();
-  readonly #controllers = new Map<string, AbortController>();
+  /** App → its running deployment's id and abort controller. */
+  readonly #controllers = new Map<string, { id: string; controller: AbortController; done: Promise<void> }>();
+  /** Queued deployments being cancelled right now: the drain loop must not start them. */
+  readonly #cancelling = new Map<string, Promise<unknown>>();
   #closed = false;
 
-  constructor(deps: PipelineDeps, live: LiveContainers) {
+  constructor(deps: PipelineDeps, live: LiveContainers, locks: AppLocks) {
     this.#deps = deps;
     this.#live = live;
+    this.#locks = locks;
   }
 
   /** Starts the app's queue if it is idle. */
@@ -34,14 +40,40 @@ export class DeployQueue {
     await this.#running.get(app);
   }
 
-  /** Aborts the running deployment of an app (if any), e.g. when it is destroyed. */
-  abort(app: string, reason: string): void {
-    this.#controllers.get(app)?.abort(reason);
+  /** Aborts the running deployment of an app (only deployment `id` when given). Returns whether one was running. */
+  abort(app: string, reason: string, id?: string): boolean {
+    const running = this.#controllers.get(app);
+    if (!running || (id !== undefined && running.id !== id)) return false;
+    running.controller.abort(reason);
+    return true;
+  }
+
+  /**
+   * Cancels deployment `id`: aborts it when it runs, else ends it while still
+   * queued. The check and the claim happen in one synchronous turn, and the
+   * drain loop skips a deployment being cancelled, so the two never race.
+   */
+  async cancel(app: string, id: string, reason: string): Promise<void> {
+    if (!this.abort(app, reason, id)) {
+      const error = { code: 'deploy.aborted', message: `deployment aborted while queued: ${reason}` };
+      const pending = this.#deps.store.deployments.abortQueued(id, error, new Date().toISOString());
+      this.#cancelling.set(id, pending);
+      try {
+        if (await pending) {
+          this.#deps.logs.append(id, `=====> Deployment aborted while queued: ${reason}`);
+          this.#deps.logs.finish(id);
+        }
+      } finally {
+        this.#cancelling.delete(id);
+      }
+      return;
+    }
+    for (const running of this.#controllers.values()) if (running.id === id) await running.done;
   }
 
   async close(reason: string): Promise<void> {
     this.#closed = true;
-    for (const controller of this.#controllers.values()) controller.abort(reason);
+    for (const { controller } of this.#controllers.values()) controller.abort(reason);
     await Promise.all(this.#running.values());
   }
 
@@ -50,10 +82,16 @@ export class DeployQueue {
       if (this.#closed) return;
       const next = await this.#deps.store.deployments.nextQueued(app);
       if (!next) return;
+      const cancelling = this.#cancelling.get(next.id);
+      if (cancelling) {
+        await cancelling.catch(() => {});
+        continue;
+      }
       const controller = new AbortController();
-      this.#controllers.set(app, controller);
+      const done = runDeployment(new DeployContext(this.#deps, next, controller.signal), this.#live, this.#locks);
+      this.#controllers.set(app, { id: next.id, controller, done: done.catch(() => {}) });
       try {
-        await runDeployment(new DeployContext(this.#deps, next, controller.signal), this.#live);
+        await done;
       } catch (err) {
         // runDeployment records its own failures; reaching here means the store itself failed.
         this.#deps.logger.error({ err, app, deployment: next.id }, 'deployment runner failed');

@@ -47,6 +47,7 @@ export interface PipelineSettings {
   readonly buildTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly drainTimeoutMs: number;
+  readonly restartBackoffMs: number;
   readonly maxUnpackedBytes: number;
   readonly buildsDir: string;
   readonly cacheDir: string;

@@ -9,11 +9,13 @@ import { formatBytes } from '../core/format-bytes.ts';
 import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
 import { resolveHook } from '../core/resolve-hook.ts';
 import { type Release, releaseName } from '../core/types.ts';
+import type { AppLocks } from './app-lock.ts';
 import { bootRelease } from './boot-release.ts';
 import { type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { runPostdeploy } from './run-postdeploy.ts';
+import { applyFormation } from './scale-processes.ts';
 import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
 
 /** Where an uploaded archive waits for its deployment. */
@@ -21,31 +23,35 @@ export function archivePath(deps: PipelineDeps, deploymentId: string): string {
   return path.join(deps.settings.buildsDir, `${deploymentId}.tar.gz`);
 }
 
-export async function runDeployment(ctx: DeployContext, live: LiveContainers): Promise<void> {
+export async function runDeployment(ctx: DeployContext, live: LiveContainers, locks: AppLocks): Promise<void> {
   const { deps } = ctx;
   const started: LiveContainer[] = [];
   const t0 = Date.now();
   try {
     const release = ctx.deployment.kind === 'build' ? await buildRelease(ctx) : await existingRelease(ctx);
     const booted = await ctx.step('boot', () =>
-      bootRelease(deps, release, (line) => ctx.log(line), ctx.signal, started),
+      bootRelease(deps, release, { log: (line) => ctx.log(line), signal: ctx.signal, started }),
     );
-    if (ctx.deployment.kind === 'build') await runHookStep(ctx, release, booted.crashed);
+    if (ctx.deployment.runHook) await runHookStep(ctx, release, booted.crashed);
     booted.disarm();
 
-    const old = live.get(ctx.app);
-    await ctx.step('switch', async () => {
-      routeApp(deps, ctx.app, booted.containers);
-      live.set(ctx.app, booted.containers);
-      await deps.store.apps.setCurrentRelease(ctx.app, release.version);
-      await ctx.setStatus('success', { finishedAt: new Date().toISOString() });
-    });
+    const old = await ctx.step('switch', () =>
+      locks.with(ctx.app, async () => {
+        const previous = live.get(ctx.app);
+        live.set(ctx.app, booted.containers);
+        await routeApp(deps, ctx.app, live.running(ctx.app));
+        await deps.store.apps.setCurrentRelease(ctx.app, release.version);
+        await ctx.setStatus('success', { finishedAt: new Date().toISOString() });
+        return previous;
+      }),
+    );
     ctx.log(
       `=====> ${releaseName(release.version)} is live at ${deps.settings.routerUrl(ctx.app)} (${formatMs(Date.now() - t0)})`,
     );
     if (old.length > 0) ctx.log(`       retiring ${old.length} old container(s) after in-flight requests finish`);
     deps.logs.finish(ctx.id);
     await retire(ctx, old);
+    await reconcileFormation(ctx, live, locks);
   } catch (err) {
     await fail(ctx, err, started);
     deps.logs.finish(ctx.id);
@@ -92,6 +98,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
         commitSha: sha,
         description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
         deploymentId: ctx.id,
+        author: ctx.deployment.author,
       });
       await ctx.update({ releaseVersion: release.version });
       ctx.log(`       release ${releaseName(release.version)} created (not yet current)`);
@@ -106,7 +113,8 @@ async function existingRelease(ctx: DeployContext): Promise<Release> {
   const version = ctx.deployment.releaseVersion;
   const release = version === null ? undefined : await ctx.deps.store.releases.get(ctx.app, version);
   if (!release) throw new SlipwayError('deploy.no_release', `release ${version} of ${ctx.app} not found`);
-  ctx.log(`-----> Restarting with ${releaseName(release.version)}: ${release.description}`);
+  const verb = ctx.deployment.kind === 'config' ? 'Restarting with' : 'Deploying';
+  ctx.log(`-----> ${verb} ${releaseName(release.version)}: ${release.description}`);
   return release;
 }
 
@@ -153,6 +161,20 @@ async function retire(ctx: DeployContext, old: readonly LiveContainer[]): Promis
     deps.logger.error({ err, app: ctx.app, deployment: ctx.id, step: 'retire' }, 'retiring old containers failed');
   } finally {
     await deps.store.deployments.finishStep(ctx.id, 'retire', new Date().toISOString());
+  }
+}
+
+/** A scale while this deployment booted changed the formation it started from: catch up. */
+async function reconcileFormation(ctx: DeployContext, live: LiveContainers, locks: AppLocks): Promise<void> {
+  try {
+    await locks.with(ctx.app, () => applyFormation(ctx.deps, live, ctx.app));
+  } catch (err) {
+    const message = isSlipwayError(err) ? err.message : 'internal error (see the server log)';
+    ctx.deps.appLogs.write(ctx.app, 'slipway', `[slipway] could not apply the formation: ${message}`);
+    ctx.deps.logger.error(
+      { err, app: ctx.app, deployment: ctx.id },
+      'applying the formation after a deployment failed',
+    );
   }
 }
 

@@ -6,12 +6,13 @@
 import type { PipelineDeps } from './deps.ts';
 import { type LiveContainer, webBackends } from './live-containers.ts';
 
-export function appHostnames(deps: PipelineDeps, app: string): string[] {
-  return [`${app}.${deps.settings.domain}`];
+/** `<app>.<domain>` and the app's custom domains. */
+export async function appHostnames(deps: PipelineDeps, app: string): Promise<string[]> {
+  return [`${app}.${deps.settings.domain}`, ...(await deps.store.domains.list(app))];
 }
 
-export function routeApp(deps: PipelineDeps, app: string, containers: readonly LiveContainer[]): void {
-  deps.router.setRoute(app, { hostnames: appHostnames(deps, app), backends: webBackends(containers) });
+export async function routeApp(deps: PipelineDeps, app: string, containers: readonly LiveContainer[]): Promise<void> {
+  deps.router.setRoute(app, { hostnames: await appHostnames(deps, app), backends: webBackends(containers) });
 }
 
 export async function retireContainers(deps: PipelineDeps, containers: readonly LiveContainer[]): Promise<void> {

@@ -178,6 +178,16 @@ export function deploymentsRepo(db: Kysely<Database>): Store['deployments'] {
         .execute();
     },
 
+    async abortQueued(id, error, at) {
+      const result = await db
+        .updateTable('deployments')
+        .set({ status: 'aborted', error_code: error.code, error_message: error.message, finished_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      return result.numUpdatedRows === 0n ? undefined : get(id);
+    },
+
     async nextQueued(app) {
       const row = await db
         .selectFrom('deployments')
@@ -207,7 +217,7 @@ export function deploymentsRepo(db: Kysely<Database>): Store['deployments'] {
         .selectFrom('deployments')
         .select('id')
         .where('app', '=', app)
-        .where('kind', '=', 'build')
+        .where('kind', '!=', 'config')
         .where('status', '=', 'success')
         .limit(1)
         .executeTakeFirst();

@@ -87,6 +87,8 @@ export interface Store {
     /** Records the step's start (and finishes the previous unfinished step). */
     startStep(id: string, step: Step, at: string): Promise<void>;
     finishStep(id: string, step: Step, at: string): Promise<void>;
+    /** Ends a deployment that is still `queued` as `aborted`; undefined when it is not queued (any more). */
+    abortQueued(id: string, error: { code: string; message: string }, at: string): Promise<Deployment | undefined>;
     /** Oldest `queued` deployment of the app. */
     nextQueued(app: string): Promise<Deployment | undefined>;
     /** Every deployment not in a final status, oldest first. */

@@ -17,3 +17,23 @@ export async function waitFor(
     await delay(intervalMs);
   }
 }
+
+/** Polls until `get` returns a value (not undefined), and returns it. */
+export async function waitForValue<T>(
+  get: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 2_000,
+  intervalMs = 50,
+): Promise<T> {
+  let value: T | undefined;
+  await waitFor(
+    async () => {
+      value = await get();
+      return value !== undefined;
+    },
+    what,
+    timeoutMs,
+    intervalMs,
+  );
+  return value as T;
+}

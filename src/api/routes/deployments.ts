@@ -55,6 +55,7 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
         source: 'upload',
         commitSha: sha?.toLowerCase() ?? null,
         gitRef: ref ?? null,
+        author: request.author,
       });
       reply.code(201);
       return deploymentJson(deployment);
@@ -64,6 +65,11 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
   api.get<AppParams>('/api/apps/:app/deployments', async (request) => {
     await store.apps.require(request.params.app);
     return (await store.deployments.list(request.params.app)).map(deploymentJson);
+  });
+
+  api.post<DeploymentParams>('/api/apps/:app/deployments/:id/cancel', async (request) => {
+    await requireDeployment(request.params.app, request.params.id);
+    return deploymentJson(await pipeline.cancelDeployment(request.params.app, request.params.id, request.author));
   });
 
   api.get<DeploymentParams>('/api/apps/:app/deployments/:id', async (request) =>

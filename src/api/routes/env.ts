@@ -14,7 +14,7 @@ export function envRoutes(api: FastifyInstance, { pipeline }: ApiContext): void 
 
   api.patch<{ Params: { app: string } }>('/api/apps/:app/env', async (request) => {
     const changes = parseBody(patchBody, request.body);
-    const { config, deployment } = await pipeline.updateConfig(request.params.app, changes);
+    const { config, deployment } = await pipeline.updateConfig(request.params.app, changes, request.author);
     return { env: config, deployment: deployment ? deploymentJson(deployment) : null };
   });
 }

@@ -1,12 +1,50 @@
-// /api/apps/:app/releases: the release history, newest first.
+// /api/apps/:app/releases, rollback and redeploy. Rollback and redeploy
+// answer 201 with the queued deployment, which the client can follow.
 
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { SlipwayError } from '../../core/errors.ts';
 import type { ApiContext } from '../api-context.ts';
-import { releaseJson } from '../serialize.ts';
+import { deploymentJson, releaseJson } from '../serialize.ts';
+import { parseBody } from '../validate.ts';
 
-export function releaseRoutes(api: FastifyInstance, { store }: ApiContext): void {
-  api.get<{ Params: { app: string } }>('/api/apps/:app/releases', async (request) => {
+type AppParams = { Params: { app: string } };
+
+const rollbackBody = z.object({
+  version: z.union([z.string(), z.number().int().positive()]),
+  hook: z.boolean().default(true),
+});
+
+/** `v3`, `3` or 3 → 3. */
+function parseVersion(value: string | number): number {
+  const match = /^v?(\d{1,9})$/i.exec(String(value).trim());
+  const version = match ? Number(match[1]) : 0;
+  if (version < 1)
+    throw new SlipwayError('request.invalid', `invalid release version ${JSON.stringify(value)}: use e.g. v3`);
+  return version;
+}
+
+export function releaseRoutes(api: FastifyInstance, { pipeline, store }: ApiContext): void {
+  api.get<AppParams>('/api/apps/:app/releases', async (request) => {
     const app = await store.apps.require(request.params.app);
     return (await store.releases.list(app.name)).map((r) => releaseJson(r, app.currentRelease));
+  });
+
+  api.post<AppParams>('/api/apps/:app/rollback', async (request, reply) => {
+    const body = parseBody(rollbackBody, request.body);
+    const deployment = await pipeline.rollback(
+      request.params.app,
+      parseVersion(body.version),
+      body.hook,
+      request.author,
+    );
+    reply.code(201);
+    return deploymentJson(deployment);
+  });
+
+  api.post<AppParams>('/api/apps/:app/redeploy', async (request, reply) => {
+    const deployment = await pipeline.redeploy(request.params.app, request.author);
+    reply.code(201);
+    return deploymentJson(deployment);
   });
 }

@@ -9,8 +9,7 @@ import { formatBytes } from '../../core/format-bytes.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { EXIT } from '../exit-codes.ts';
-import { describeOutcome, followDeployment } from '../follow-deployment.ts';
+import { followToOutcome } from '../follow-deployment.ts';
 import { headCommit } from '../git-info.ts';
 import { openArchive, packDirectory } from '../pack-source.ts';
 
@@ -56,11 +55,7 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
       } finally {
         archive.cleanup();
       }
-      const final = await followDeployment(client, io, app, deployment.id, opts.json);
-      if (opts.json) io.out(JSON.stringify(final, null, 2));
-      else if (final.status === 'success') io.out(describeOutcome(final));
-      else io.err(describeOutcome(final));
-      setExit(final.status === 'success' ? EXIT.ok : EXIT.deployFailed);
+      await followToOutcome(client, io, deployment, opts.json, setExit);
     });
 }
 

@@ -74,4 +74,22 @@ export function deploymentCommands(program: Command, ctx: CommandContext): void 
       const text = await client.request<string>('GET', `/api/apps/${app}/deployments/${id}/logs`);
       if (text) io.out(text.replace(/\n$/, ''));
     });
+
+  cancelCommand(program, ctx);
+}
+
+export function cancelCommand(program: Command, ctx: CommandContext): void {
+  program
+    .command('deployments:cancel')
+    .description('cancel a queued or running deployment (the current release keeps serving)')
+    .argument('<id>', 'deployment id')
+    .option('-a, --app <app>', 'app name')
+    .option('--json', 'output JSON')
+    .action(async (id: string, opts: { app?: string; json?: boolean }) => {
+      const d = await ctx
+        .client()
+        .request<DeploymentJson>('POST', `/api/apps/${ctx.app(opts.app)}/deployments/${id}/cancel`);
+      if (opts.json) return ctx.io.out(JSON.stringify(d, null, 2));
+      ctx.io.out(`Deployment ${d.id}: ${d.status}${d.step ? ` (stopped at step ${d.step})` : ''}`);
+    });
 }

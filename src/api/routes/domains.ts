@@ -1,0 +1,29 @@
+// /api/apps/:app/domains: custom hostnames the router serves the app on,
+// besides `<app>.<domain>`.
+
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ApiContext } from '../api-context.ts';
+import { parseBody } from '../validate.ts';
+
+type AppParams = { Params: { app: string } };
+
+export function domainRoutes(api: FastifyInstance, { pipeline }: ApiContext): void {
+  const list = async (app: string) => (await pipeline.domains(app)).map((hostname) => ({ hostname }));
+
+  api.get<AppParams>('/api/apps/:app/domains', (request) => list(request.params.app));
+
+  api.post<AppParams>('/api/apps/:app/domains', async (request, reply) => {
+    const { hostname } = parseBody(z.object({ hostname: z.string() }), request.body);
+    reply.code(201);
+    return { hostname: await pipeline.addDomain(request.params.app, hostname) };
+  });
+
+  api.delete<{ Params: { app: string; hostname: string } }>(
+    '/api/apps/:app/domains/:hostname',
+    async (request, reply) => {
+      await pipeline.removeDomain(request.params.app, request.params.hostname);
+      reply.code(204);
+    },
+  );
+}

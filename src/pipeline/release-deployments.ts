@@ -1,0 +1,64 @@
+// Deployments of a slug that already exists (DESIGN §1 "Other events"): a
+// config change, a rollback and a redeploy each write a new release from an
+// existing slug with the app's current config, then queue a deployment that
+// boots it (with the hook for rollback and redeploy) and switches.
+
+import { SlipwayError } from '../core/errors.ts';
+import { type Deployment, type DeploymentKind, type Release, releaseName } from '../core/types.ts';
+import type { PipelineDeps } from './deps.ts';
+
+export interface ReleaseDeploymentRequest {
+  readonly kind: Exclude<DeploymentKind, 'build'>;
+  /** The release whose slug and process types are reused. */
+  readonly base: Release;
+  readonly description: string;
+  readonly runHook: boolean;
+  readonly author: string | null;
+}
+
+/** Writes the release and queues its deployment (the caller kicks the queue). */
+export async function queueReleaseDeployment(deps: PipelineDeps, request: ReleaseDeploymentRequest) {
+  const { base } = request;
+  const release = await deps.store.releases.create({
+    ...base,
+    config: await deps.store.config.get(base.app),
+    description: request.description,
+    deploymentId: null,
+    author: request.author,
+  });
+  const deployment: Deployment = await deps.store.deployments.create({
+    app: base.app,
+    kind: request.kind,
+    source: request.kind,
+    releaseVersion: release.version,
+    commitSha: base.commitSha,
+    runHook: request.runHook,
+    author: request.author,
+  });
+  deps.logs.append(deployment.id, `=====> ${release.description}: ${releaseName(release.version)} queued`);
+  return { release, deployment };
+}
+
+/** `rollback vK`: release K must exist. */
+export async function rollbackTarget(deps: PipelineDeps, app: string, version: number): Promise<Release> {
+  const release = await deps.store.releases.get(app, version);
+  if (!release) {
+    throw new SlipwayError('release.not_found', `${app} has no release ${releaseName(version)}`, { app, version });
+  }
+  return release;
+}
+
+/**
+ * `redeploy`: the release of the app's latest deployment of code (build,
+ * rollback or redeploy, whatever its outcome), so that a hook that failed
+ * for want of a config var can be retried once the var is set.
+ */
+export async function redeployTarget(deps: PipelineDeps, app: string): Promise<Release> {
+  await deps.store.apps.require(app);
+  const latest = (await deps.store.deployments.list(app, 1000)).find(
+    (d) => d.kind !== 'config' && d.releaseVersion !== null,
+  );
+  const release = latest?.releaseVersion ? await deps.store.releases.get(app, latest.releaseVersion) : undefined;
+  if (!release) throw new SlipwayError('app.no_release', `${app} has no release to redeploy: deploy it first`);
+  return release;
+}

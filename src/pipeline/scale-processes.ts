@@ -1,0 +1,111 @@
+// Scale and restart (DESIGN §3 `scale`, `restart`): change the running
+// containers of the current release without a deployment. Both keep web
+// traffic whole: new containers start and accept connections before they
+// join the router, and old ones leave the router and finish their in-flight
+// requests before they stop. Callers hold the app's lock.
+
+import { containerName } from '../core/container-env.ts';
+import { SlipwayError } from '../core/errors.ts';
+import type { Release } from '../core/types.ts';
+import { bootRelease, type PlannedContainer, plannedContainers } from './boot-release.ts';
+import type { PipelineDeps } from './deps.ts';
+import type { LiveContainer, LiveContainers } from './live-containers.ts';
+import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
+
+/** At most this many containers of one process type. */
+export const MAX_QUANTITY = 100;
+
+export async function currentRelease(deps: PipelineDeps, app: string): Promise<Release> {
+  const record = await deps.store.apps.require(app);
+  const release =
+    record.currentRelease === null ? undefined : await deps.store.releases.get(app, record.currentRelease);
+  if (!release) {
+    throw new SlipwayError('app.no_release', `${app} has no release yet: deploy it first`, { app });
+  }
+  return release;
+}
+
+export function validateQuantities(release: Release, quantities: Readonly<Record<string, unknown>>) {
+  const entries = Object.entries(quantities);
+  if (entries.length === 0) throw new SlipwayError('formation.invalid', 'give at least one TYPE=QUANTITY');
+  const known = Object.keys(release.processes);
+  for (const [type, quantity] of entries) {
+    if (!known.includes(type)) {
+      throw new SlipwayError(
+        'formation.invalid',
+        `no process type "${type}" in ${release.app}'s release v${release.version} (it has: ${known.join(', ')})`,
+      );
+    }
+    if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
+      throw new SlipwayError(
+        'formation.invalid',
+        `quantity of "${type}" must be a whole number from 0 to ${MAX_QUANTITY}`,
+      );
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, number>;
+}
+
+/** Brings the live containers of the current release in line with the stored formation. */
+export async function applyFormation(deps: PipelineDeps, live: LiveContainers, app: string): Promise<void> {
+  const release = await currentRelease(deps, app);
+  const planned = await plannedContainers(deps, release);
+  const wanted = new Set(planned.map(containerName));
+  const current = live.get(app);
+  const keep = current.filter((c) => wanted.has(c.name) && c.releaseVersion === release.version);
+  const kept = new Set(keep.map((c) => c.name));
+  const toStart = planned.filter((p) => !kept.has(containerName(p)));
+  const toStop = current.filter((c) => !keep.includes(c));
+
+  const started = await bootPart(deps, release, toStart);
+  live.set(app, [...keep, ...started]);
+  await routeApp(deps, app, live.running(app));
+  await retireContainers(deps, toStop);
+}
+
+/** Replaces the containers of one type (or all), one at a time: rolling for web. */
+export async function restartProcesses(
+  deps: PipelineDeps,
+  live: LiveContainers,
+  app: string,
+  type: string | undefined,
+): Promise<number> {
+  const release = await currentRelease(deps, app);
+  if (type !== undefined && !(type in release.processes)) {
+    throw new SlipwayError('formation.invalid', `no process type "${type}" in ${app}'s current release`);
+  }
+  const targets = live.get(app).filter((c) => type === undefined || c.type === type);
+  for (const old of targets) {
+    const command = release.processes[old.type];
+    if (command === undefined) continue;
+    const [fresh] = await bootPart(deps, release, [{ type: old.type, index: old.index, command }]);
+    if (!fresh) continue;
+    live.replace(app, old.id, fresh);
+    await routeApp(deps, app, live.running(app));
+    await retireContainers(deps, [old]);
+  }
+  return targets.length;
+}
+
+/** Boots some containers of a release; on failure stops them and rethrows. */
+async function bootPart(
+  deps: PipelineDeps,
+  release: Release,
+  plan: readonly PlannedContainer[],
+): Promise<LiveContainer[]> {
+  if (plan.length === 0) return [];
+  const started: LiveContainer[] = [];
+  try {
+    const booted = await bootRelease(deps, release, {
+      log: (line) => deps.appLogs.write(release.app, 'slipway', `[slipway] ${line.trim()}`),
+      signal: AbortSignal.timeout(deps.settings.bootTimeoutMs + 5000),
+      started,
+      plan,
+    });
+    booted.disarm();
+    return started;
+  } catch (err) {
+    await stopContainers(deps, started);
+    throw err;
+  }
+}
