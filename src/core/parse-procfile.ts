@@ -16,7 +16,9 @@ const TYPE = /^[A-Za-z0-9_-]+$/;
 export const HOOK_TYPE = 'postdeploy';
 
 export function parseProcfile(text: string): Procfile {
-  const processes: Record<string, string> = {};
+  // Entries first, object last: Object.fromEntries defines own properties, so a
+  // type named `__proto__` or `constructor` is just a name, never a prototype.
+  const entries: [string, string][] = [];
   let postdeploy: string | null = null;
   const seen = new Map<string, number>();
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
@@ -62,8 +64,8 @@ export function parseProcfile(text: string): Procfile {
     }
     seen.set(type, lineNo);
     if (type === HOOK_TYPE) postdeploy = command.trim();
-    else processes[type] = command.trim();
+    else entries.push([type, command.trim()]);
   });
 
-  return { processes, postdeploy };
+  return { processes: Object.fromEntries(entries), postdeploy };
 }

@@ -71,7 +71,7 @@ export async function restartProcesses(
   type: string | undefined,
 ): Promise<number> {
   const release = await currentRelease(deps, app);
-  if (type !== undefined && !(type in release.processes)) {
+  if (type !== undefined && !Object.hasOwn(release.processes, type)) {
     throw new SlipwayError('formation.invalid', `no process type "${type}" in ${app}'s current release`);
   }
   const targets = live.get(app).filter((c) => type === undefined || c.type === type);
