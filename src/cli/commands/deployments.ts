@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
 import type { CommandContext } from '../context.ts';
 import { followDeployment } from '../follow-deployment.ts';
-import { ago, table } from '../output.ts';
+import { ago, paintStatus, table } from '../output.ts';
 
 function duration(start: string, end: string | null): string {
   if (!end) return 'running';
@@ -25,7 +25,14 @@ export function deploymentCommands(program: Command, ctx: CommandContext): void 
       if (list.length === 0) return io.out('No deployments yet.');
       io.out(
         table(
-          list.map((d) => [d.id, d.status, d.release, d.source, d.commit_sha?.slice(0, 7), ago(d.created_at)]),
+          list.map((d) => [
+            d.id,
+            paintStatus(io, d.status),
+            d.release,
+            d.source,
+            d.commit_sha?.slice(0, 7),
+            ago(d.created_at),
+          ]),
           ['ID', 'STATUS', 'RELEASE', 'SOURCE', 'COMMIT', 'CREATED'],
         ),
       );

@@ -4,12 +4,19 @@ import type { Command } from 'commander';
 import type { ContainerJson } from '../../core/api-json.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { ago, table } from '../output.ts';
+import { ago, type Io, paintStatus, table } from '../output.ts';
 
-function psTable(containers: readonly ContainerJson[]): string {
+function psTable(io: Io, containers: readonly ContainerJson[]): string {
   if (containers.length === 0) return 'No containers running.';
   return table(
-    containers.map((c) => [c.name, c.type, c.state, c.release, ago(c.started_at).replace(/ ago$/, ''), c.restarts]),
+    containers.map((c) => [
+      c.name,
+      c.type,
+      paintStatus(io, c.state),
+      c.release,
+      ago(c.started_at).replace(/ ago$/, ''),
+      c.restarts,
+    ]),
     ['NAME', 'TYPE', 'STATE', 'RELEASE', 'UPTIME', 'RESTARTS'],
   );
 }
@@ -23,7 +30,7 @@ export function processCommands(program: Command, ctx: CommandContext): void {
     .option('--json', 'output JSON')
     .action(async (opts: { app?: string; json?: boolean }) => {
       const list = await ctx.client().request<ContainerJson[]>('GET', `/api/apps/${ctx.app(opts.app)}/containers`);
-      io.out(opts.json ? JSON.stringify(list, null, 2) : psTable(list));
+      io.out(opts.json ? JSON.stringify(list, null, 2) : psTable(io, list));
     });
 
   program
@@ -52,7 +59,7 @@ export function processCommands(program: Command, ctx: CommandContext): void {
           .map(([t, n]) => `${t}=${n}`)
           .join(' ')}`,
       );
-      io.out(psTable(reply.containers));
+      io.out(psTable(io, reply.containers));
     });
 
   program
@@ -69,6 +76,6 @@ export function processCommands(program: Command, ctx: CommandContext): void {
         });
       if (opts.json) return io.out(JSON.stringify(reply, null, 2));
       io.out(`Restarted ${reply.restarted} container(s)`);
-      io.out(psTable(reply.containers));
+      io.out(psTable(io, reply.containers));
     });
 }
