@@ -38,8 +38,14 @@ export class DeployContext {
     return this.#deployment;
   }
 
+  /** Slipway's own lines. */
   log(line: string): void {
     this.deps.logs.append(this.id, line);
+  }
+
+  /** Output of the build and the hook: capped per deployment. */
+  output(line: string): void {
+    this.deps.logs.appendOutput(this.id, line);
   }
 
   async setStatus(status: DeploymentStatus, patch: Parameters<PipelineDeps['store']['deployments']['update']>[1] = {}) {

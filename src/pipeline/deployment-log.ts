@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatBytes } from '../core/format-bytes.ts';
 
 export interface LogLine {
   readonly seq: number;
@@ -15,15 +16,23 @@ export interface LogLine {
 interface OpenLog {
   fd: number;
   seq: number;
+  /** Bytes of build and hook output written so far. */
+  outputBytes: number;
+  truncated: boolean;
 }
+
+/** Default cap on the build and hook output kept per deployment. */
+export const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 export class DeploymentLogs {
   readonly #dir: string;
+  readonly #maxOutputBytes: number;
   readonly #open = new Map<string, OpenLog>();
   readonly #events = new EventEmitter();
 
-  constructor(dir: string) {
+  constructor(dir: string, options: { maxOutputBytes?: number } = {}) {
     this.#dir = dir;
+    this.#maxOutputBytes = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#events.setMaxListeners(0);
   }
@@ -32,14 +41,40 @@ export class DeploymentLogs {
     return path.join(this.#dir, `${id}.log`);
   }
 
+  /** Slipway's own lines (step headers, outcomes): always kept. */
   append(id: string, text: string): void {
+    this.#write(this.#openLog(id), id, text);
+  }
+
+  /**
+   * Build and hook output: kept up to the per-deployment cap, then dropped
+   * with one line saying so (Slipway's own lines still follow).
+   */
+  appendOutput(id: string, text: string): void {
+    const log = this.#openLog(id);
+    if (log.truncated) return;
+    log.outputBytes += Buffer.byteLength(text) + 1;
+    if (log.outputBytes <= this.#maxOutputBytes) return this.#write(log, id, text);
+    log.truncated = true;
+    this.#write(
+      log,
+      id,
+      `       [slipway] output over ${formatBytes(this.#maxOutputBytes)}: the rest of this deployment's build and hook output is not kept`,
+    );
+  }
+
+  #openLog(id: string): OpenLog {
     let log = this.#open.get(id);
     if (!log) {
       const file = this.file(id);
       const existing = fs.existsSync(file) ? countLines(fs.readFileSync(file, 'utf8')) : 0;
-      log = { fd: fs.openSync(file, 'a', 0o600), seq: existing };
+      log = { fd: fs.openSync(file, 'a', 0o600), seq: existing, outputBytes: 0, truncated: false };
       this.#open.set(id, log);
     }
+    return log;
+  }
+
+  #write(log: OpenLog, id: string, text: string): void {
     for (const part of text.split('\n')) {
       fs.writeSync(log.fd, `${part}\n`);
       const line: LogLine = { seq: log.seq++, text: part };

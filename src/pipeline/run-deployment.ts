@@ -79,7 +79,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
         sourceVersion: ctx.deployment.commitSha,
         cacheDir: path.join(deps.settings.cacheDir, ctx.app),
         // The builder's own headers and notes come formatted; command output gets indented.
-        onLine: (line) => ctx.log(/^(----->| {7})/.test(line) ? line : `       ${line}`),
+        onLine: (line) => ctx.output(/^(----->| {7})/.test(line) ? line : `       ${line}`),
         timeoutMs: deps.settings.buildTimeoutMs,
         signal: ctx.signal,
       }),
@@ -145,7 +145,7 @@ async function runHookStep(ctx: DeployContext, release: Release, crashed: Promis
       release,
       hook,
       app.hookTimeoutMs ?? deps.settings.hookTimeoutMs,
-      (line) => ctx.log(line),
+      ctx,
       Promise.race([crashed, aborted]),
       (exitCode) => ctx.update({ hook: { command: hook.command, source: hook.source, exitCode } }),
     ),

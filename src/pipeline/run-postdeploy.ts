@@ -25,17 +25,17 @@ export async function runPostdeploy(
   release: Release,
   hook: HookPlan,
   timeoutMs: number,
-  log: (line: string) => void,
+  log: { log(line: string): void; output(line: string): void },
   interrupt: Promise<never>,
   onExitCode: (code: number | null) => Promise<void>,
 ): Promise<HookOutcome> {
-  log(`       command (from ${hook.source}): ${hook.command}`);
+  log.log(`       command (from ${hook.source}): ${hook.command}`);
   const t0 = performance.now();
   const handle = await deps.runtime.start({
     ...baseSpec(deps, app, release, { type: 'postdeploy', index: 1 }, app.hookSize ?? DEFAULT_CONTAINER_SIZE),
     command: hook.command,
     exposePort: false,
-    onLine: (_stream, line) => log(`       ${line}`),
+    onLine: (_stream, line) => log.output(`       ${line}`),
   });
   const startMs = performance.now() - t0;
 
@@ -59,7 +59,7 @@ export async function runPostdeploy(
         exitCode: winner.code,
       });
     }
-    log(`       postdeploy hook succeeded`);
+    log.log(`       postdeploy hook succeeded`);
     return { exitCode: 0, startMs };
   } finally {
     clearTimeout(timer);

@@ -68,3 +68,16 @@ test('appending after a restart continues the sequence (no replayed duplicates)'
   first.finish('d-3');
   second.finish('d-3');
 });
+
+test('build and hook output is capped per deployment; Slipway lines still get through', () => {
+  const logs = new DeploymentLogs(dir, { maxOutputBytes: 100 });
+  logs.append('d-cap', '-----> Running postdeploy hook');
+  for (let i = 0; i < 50; i++) logs.appendOutput('d-cap', `chatty line ${i}`);
+  logs.append('d-cap', '=====> Deployment failed (hook-error)');
+  logs.finish('d-cap');
+  const lines = logs.read('d-cap');
+  const output = lines.filter((l) => l.startsWith('chatty'));
+  assert.ok(output.length >= 5 && output.length < 10, `${output.length} output lines kept`);
+  assert.equal(lines.filter((l) => l.includes('[slipway] output over 100 B')).length, 1, 'the cut is said once');
+  assert.equal(lines.at(-1), '=====> Deployment failed (hook-error)');
+});
