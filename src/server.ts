@@ -70,6 +70,7 @@ export async function startServer(
       stopGraceMs: settings.stopGraceMs,
       drainTimeoutMs: settings.drainTimeoutMs,
       restartBackoffMs: settings.restartBackoffMs,
+      maxConcurrentBuilds: settings.maxConcurrentBuilds,
       maxUnpackedBytes: settings.maxUnpackedBytes,
       buildsDir: paths.builds,
       cacheDir: paths.cache,

@@ -24,6 +24,8 @@ export interface Settings {
   readonly drainTimeoutMs: number;
   /** First delay of the crash-restart backoff (doubles while a container keeps crashing). */
   readonly restartBackoffMs: number;
+  /** Builds running at once across all apps (others wait `queued`). */
+  readonly maxConcurrentBuilds: number;
   readonly maxUploadBytes: number;
   readonly maxUnpackedBytes: number;
   /** Token used as the admin token at first start (automation); never stored in clear. */
@@ -46,6 +48,7 @@ const ENV_NAMES = {
   stopGrace: 'SLIPWAY_STOP_GRACE',
   drainTimeout: 'SLIPWAY_DRAIN_TIMEOUT',
   restartBackoff: 'SLIPWAY_RESTART_BACKOFF',
+  maxBuilds: 'SLIPWAY_MAX_BUILDS',
   maxUpload: 'SLIPWAY_MAX_UPLOAD',
   maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
   logLevel: 'SLIPWAY_LOG_LEVEL',
@@ -117,6 +120,7 @@ const schema = z.object({
   stopGrace: duration.default(30_000),
   drainTimeout: duration.default(30_000),
   restartBackoff: duration.default(1000),
+  maxBuilds: z.coerce.number().int().min(1).max(64).default(2),
   maxUpload: size.default(512 * 1024 ** 2),
   maxUnpacked: size.default(2 * 1024 ** 3),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -154,6 +158,7 @@ export function loadSettings(
     stopGraceMs: s.stopGrace,
     drainTimeoutMs: s.drainTimeout,
     restartBackoffMs: s.restartBackoff,
+    maxConcurrentBuilds: s.maxBuilds,
     maxUploadBytes: s.maxUpload,
     maxUnpackedBytes: s.maxUnpacked,
     initialToken: env.SLIPWAY_TOKEN || undefined,

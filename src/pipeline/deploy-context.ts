@@ -22,10 +22,14 @@ export class DeployContext {
   readonly signal: AbortSignal;
   #deployment: Deployment;
 
-  constructor(deps: PipelineDeps, deployment: Deployment, signal: AbortSignal) {
+  /** Frees this deployment's build slot once the build is done (idempotent). */
+  readonly releaseBuildSlot: () => void;
+
+  constructor(deps: PipelineDeps, deployment: Deployment, signal: AbortSignal, releaseBuildSlot = () => {}) {
     this.deps = deps;
     this.#deployment = deployment;
     this.signal = signal;
+    this.releaseBuildSlot = releaseBuildSlot;
   }
 
   get id(): string {

@@ -3,6 +3,7 @@
 // deployment per app runs at a time and that the next one starts when it ends.
 
 import type { AppLocks } from './app-lock.ts';
+import { BuildSlots } from './build-slots.ts';
 import { DeployContext } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainers } from './live-containers.ts';
@@ -19,9 +20,12 @@ export class DeployQueue {
   /** Queued deployments being cancelled right now: the drain loop must not start them. */
   readonly #cancelling = new Map<string, Promise<unknown>>();
   #closed = false;
+  readonly #closing = new AbortController();
+  readonly #slots: BuildSlots;
 
   constructor(deps: PipelineDeps, live: LiveContainers, locks: AppLocks) {
     this.#deps = deps;
+    this.#slots = new BuildSlots(deps.settings.maxConcurrentBuilds);
     this.#live = live;
     this.#locks = locks;
   }
@@ -73,6 +77,7 @@ export class DeployQueue {
 
   async close(reason: string): Promise<void> {
     this.#closed = true;
+    this.#closing.abort(reason);
     for (const { controller } of this.#controllers.values()) controller.abort(reason);
     await Promise.all(this.#running.values());
   }
@@ -82,13 +87,28 @@ export class DeployQueue {
       if (this.#closed) return;
       const next = await this.#deps.store.deployments.nextQueued(app);
       if (!next) return;
+      // A build waits for a build slot while still `queued` (and cancellable as such).
+      let releaseSlot = () => {};
+      if (next.kind === 'build') {
+        const slot = await this.#slots.acquire(this.#closing.signal);
+        if (!slot) return;
+        releaseSlot = slot;
+        if ((await this.#deps.store.deployments.get(next.id))?.status !== 'queued') {
+          releaseSlot();
+          continue;
+        }
+      }
+      // From this check to the runner's registration below there is no await:
+      // a cancel either sees the runner registered, or the runner sees the cancel.
       const cancelling = this.#cancelling.get(next.id);
       if (cancelling) {
+        releaseSlot();
         await cancelling.catch(() => {});
         continue;
       }
       const controller = new AbortController();
-      const done = runDeployment(new DeployContext(this.#deps, next, controller.signal), this.#live, this.#locks);
+      const ctx = new DeployContext(this.#deps, next, controller.signal, releaseSlot);
+      const done = runDeployment(ctx, this.#live, this.#locks);
       this.#controllers.set(app, { id: next.id, controller, done: done.catch(() => {}) });
       try {
         await done;
@@ -97,6 +117,7 @@ export class DeployQueue {
         this.#deps.logger.error({ err, app, deployment: next.id }, 'deployment runner failed');
         return;
       } finally {
+        releaseSlot();
         this.#controllers.delete(app);
       }
     }

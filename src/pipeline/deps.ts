@@ -48,6 +48,8 @@ export interface PipelineSettings {
   readonly stopGraceMs: number;
   readonly drainTimeoutMs: number;
   readonly restartBackoffMs: number;
+  /** Builds running at once across all apps; further builds wait `queued`. */
+  readonly maxConcurrentBuilds: number;
   readonly maxUnpackedBytes: number;
   readonly buildsDir: string;
   readonly cacheDir: string;

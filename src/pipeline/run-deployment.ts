@@ -105,6 +105,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
       return release;
     });
   } finally {
+    ctx.releaseBuildSlot();
     await fs.promises.rm(buildDir, { recursive: true, force: true });
   }
 }
