@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { isSlipwayError } from '../core/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { authenticate } from './auth.ts';
+import { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
@@ -29,15 +30,21 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     forceCloseConnections: true,
   });
 
+  const authFailures = new AuthFailures();
   api.decorateRequest('author', null);
   api.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/api/')) {
+    if (!request.url.startsWith('/api/')) return;
+    try {
       request.author = (await authenticate(ctx.store, request.headers.authorization)).name;
+    } catch (err) {
+      authFailures.record(request.ip); // over the budget, this throws auth.rate_limited instead
+      throw err;
     }
   });
 
   api.setErrorHandler((err: FastifyError, request, reply) => {
     if (isSlipwayError(err)) {
+      if (typeof err.details?.retryAfter === 'number') reply.header('retry-after', String(err.details.retryAfter));
       return reply.code(httpStatusOf(err.code)).send({ error: { code: err.code, message: err.message } });
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

@@ -15,6 +15,7 @@ const BY_PREFIX: readonly [string, number][] = [
 
 const EXACT: Partial<Record<ErrorCode, number>> = {
   'app.invalid_name': 422,
+  'auth.rate_limited': 429,
   'app.already_exists': 409,
   'domain.taken': 409,
   'deployment.not_cancellable': 409,

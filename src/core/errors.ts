@@ -5,6 +5,7 @@
 export const ERROR_CODES = [
   'auth.missing_token',
   'auth.invalid_token',
+  'auth.rate_limited',
   'app.invalid_name',
   'app.not_found',
   'app.already_exists',

@@ -74,6 +74,21 @@ describe('bad input', () => {
     assert.equal((await slipway.api('GET', '/healthz', undefined, null)).status, 200);
   });
 
+  test('a client that keeps failing auth gets 429 with Retry-After; a valid token still works', async () => {
+    let last = { status: 0, headers: new Headers() };
+    for (let i = 0; i < 25 && last.status !== 429; i++) {
+      const res = await fetch(`${slipway.apiUrl}/api/apps`, { headers: { authorization: 'Bearer guess' } });
+      await res.text();
+      last = res;
+    }
+    assert.equal(last.status, 429);
+    assert.match(last.headers.get('retry-after') ?? '', /^\d+$/);
+    const cli = await slipway.cli(['apps'], { token: 'still-guessing' });
+    assert.equal(cli.code, 3);
+    assert.match(cli.stderr, /too many failed authentications: try again in \d+s/);
+    assert.equal((await slipway.api('GET', '/api/apps')).status, 200, 'the real token is never locked out');
+  });
+
   test('malformed requests are 400 with a JSON error', async () => {
     assert.equal((await slipway.api('POST', '/api/apps', { nom: 'x' })).status, 400);
     const env = await slipway.api('PATCH', '/api/apps/target/env', { 'BAD-KEY': 'x' });
