@@ -38,11 +38,22 @@ export interface Slipway {
   cli(args: string[], options?: { cwd?: string; token?: string; env?: Record<string, string> }): Promise<CliResult>;
   // biome-ignore lint/suspicious/noExplicitAny: tests read API JSON of many shapes
   api(method: string, urlPath: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any }>;
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM, then SIGKILL after 15 s); removes its home unless `keepHome`. */
+  stop(options?: { keepHome?: boolean }): Promise<void>;
+  /** SIGKILL, as a crash would: nothing of the server runs its shutdown. */
+  kill(): Promise<void>;
+  readonly pid: number | undefined;
 }
 
-export async function startSlipway(options: { args?: string[]; env?: Record<string, string> } = {}): Promise<Slipway> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+export interface StartOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  /** Reuse a data directory (e.g. to restart a stopped server). */
+  home?: string;
+}
+
+export async function startSlipway(options: StartOptions = {}): Promise<Slipway> {
+  const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const output: string[] = [];
   let resolveReady: (v: { api: string; router: number }) => void = () => {};
   const ready = new Promise<{ api: string; router: number }>((resolve) => {
@@ -126,9 +137,13 @@ export async function startSlipway(options: { args?: string[]; env?: Record<stri
       }
       return { status: res.status, json };
     },
-    async stop() {
+    pid: server.pid,
+    async stop(opts = {}) {
       await server.stop(15_000);
-      fs.rmSync(home, { recursive: true, force: true });
+      if (!opts.keepHome) fs.rmSync(home, { recursive: true, force: true });
+    },
+    async kill() {
+      await server.stop(0);
     },
   };
 }
