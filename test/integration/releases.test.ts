@@ -130,6 +130,23 @@ describe('releases, rollback, redeploy, cancel and domains', () => {
     assert.equal(await body(), 'v-five web-1\n');
   });
 
+  test('config values with newlines, quotes, $ and backslashes reach the app byte for byte', async () => {
+    const tricky = 'line one\nline "two" \'three\' $HOME `id` \\n $(whoami) ; && ||\ttab é';
+    const { status, json } = await slipway.api('PATCH', `/api/apps/${APP}/env`, { TRICKY: tricky });
+    assert.equal(status, 200);
+    await waitForValue(
+      async () => {
+        const { json: d } = await slipway.api('GET', `/api/apps/${APP}/deployments/${json.deployment.id}`);
+        return d.status === 'success' ? d : undefined;
+      },
+      'the config deployment',
+      30_000,
+    );
+    assert.equal(JSON.parse(await body('/env')).TRICKY, tricky);
+    const { json: env } = await slipway.api('GET', `/api/apps/${APP}/env`);
+    assert.equal(env.TRICKY, tricky);
+  });
+
   test('domains: the router serves the app on a custom hostname until it is removed', async () => {
     const added = await slipway.cli(['domains:add', 'WWW.Relly.example', '-a', APP]);
     assert.equal(added.code, 0, added.stderr);
