@@ -5,7 +5,6 @@
 // restart stays up. A web container rejoins the router only once it accepts
 // connections again; meanwhile the router skips it.
 
-import { containerName } from '../core/container-env.ts';
 import { isSlipwayError } from '../core/errors.ts';
 import { describeExit } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
@@ -13,7 +12,7 @@ import { bootRelease } from './boot-release.ts';
 import { formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
-import { routeApp } from './switch-traffic.ts';
+import { routeApp, stopContainers } from './switch-traffic.ts';
 
 /** A container that stays up this long has recovered: its next crash restarts at once again. */
 const STABLE_MS = 60_000;
@@ -78,7 +77,7 @@ export function superviseCrashes(deps: PipelineDeps, live: LiveContainers, locks
         });
         booted.disarm();
       } catch (err) {
-        await Promise.all(started.map((c) => c.handle.stop(0).then(() => deps.store.containers.remove(c.id))));
+        await stopContainers(deps, started);
         const why = isSlipwayError(err) ? err.message.replace(/ during boot$/, ' while restarting') : String(err);
         await failed(app, dead, Date.now() - t0, why);
         return;
@@ -88,7 +87,7 @@ export function superviseCrashes(deps: PipelineDeps, live: LiveContainers, locks
       await deps.store.containers.remove(dead.id);
       live.replace(app, dead.id, fresh);
       await routeApp(deps, app, live.running(app));
-      log(app, fresh.name, `${containerName(fresh)} restarted (restart ${fresh.restarts})`);
+      log(app, fresh.name, `${fresh.name} restarted (restart ${fresh.restarts})`);
     });
   }
 
