@@ -10,6 +10,7 @@ import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { envRoutes } from './routes/env.ts';
+import { logRoutes } from './routes/logs.ts';
 import { releaseRoutes } from './routes/releases.ts';
 
 export function buildApi(ctx: ApiContext): FastifyInstance {
@@ -49,5 +50,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   envRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);
+  logRoutes(api, ctx);
   return api;
 }

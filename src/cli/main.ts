@@ -9,6 +9,7 @@ import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { envCommands } from './commands/env.ts';
 import { loginCommand } from './commands/login.ts';
+import { logsCommand } from './commands/logs.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { serverCommand } from './commands/server.ts';
 import { commandContext } from './context.ts';
@@ -33,6 +34,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deploymentCommands(program, ctx);
   envCommands(program, ctx, setExit);
   releaseCommands(program, ctx);
+  logsCommand(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
