@@ -76,7 +76,8 @@ export class AppLogs {
 
   /** Appends one line (several if `text` has newlines). Never throws: a log failure must not stop an app. */
   write(app: string, source: string, text: string): void {
-    for (const line of text.split('\n')) this.#append(app, source, line);
+    if (!text.includes('\n')) this.#append(app, source, text);
+    else for (const line of text.split('\n')) this.#append(app, source, line);
   }
 
   /** Live entries of one app, as they are written. Returns the unsubscribe function. */
