@@ -153,6 +153,20 @@ describe('slipway logs', () => {
     );
     assert.match(routerLines[2] ?? '', /path=\/n4 status=200/);
 
+    // The API's plain-text form, for curl.
+    const plain = await slipway.api('GET', `/api/apps/${APP}/logs?lines=2&type=web`);
+    assert.equal(plain.status, 200);
+    assert.deepEqual(
+      String(plain.json)
+        .trimEnd()
+        .split('\n')
+        .map((l) => LINE.exec(l)?.slice(2)),
+      [
+        ['web-1', 'got GET /n3'],
+        ['web-1', 'got GET /n4'],
+      ],
+    );
+
     const worker = await slipway.cli(['logs', '-a', APP, '--type', 'worker']);
     assert.match(worker.stdout, /^\S+ worker-1: worker worker-1 started$/m);
     assert.doesNotMatch(worker.stdout, /web-1|router/);
