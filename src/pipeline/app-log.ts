@@ -53,6 +53,11 @@ interface Snapshot {
   readonly flushed: Promise<void>;
 }
 
+interface Listener {
+  readonly onEntry: (entry: LogEntry) => void;
+  readonly onEnd: () => void;
+}
+
 const fstat = promisify(fs.fstat);
 const CURRENT = 'app.log';
 const PREVIOUS = 'app.log.1';
@@ -64,7 +69,7 @@ export class AppLogs {
   readonly #maxQueuedBytes: number;
   readonly #logger: Logger | undefined;
   readonly #logs = new Map<string, OpenLog>();
-  readonly #listeners = new Map<string, Set<(entry: LogEntry) => void>>();
+  readonly #listeners = new Map<string, Set<Listener>>();
 
   constructor(dir: string, options: AppLogsOptions = {}) {
     this.#dir = dir;
@@ -80,8 +85,12 @@ export class AppLogs {
     else for (const line of text.split('\n')) this.#append(app, source, line);
   }
 
-  /** Live entries of one app, as they are written. Returns the unsubscribe function. */
-  subscribe(app: string, listener: (entry: LogEntry) => void): () => void {
+  /**
+   * Live entries of one app, as they are written; `onEnd` when the app's
+   * logs are removed (the app was destroyed). Returns the unsubscribe function.
+   */
+  subscribe(app: string, onEntry: (entry: LogEntry) => void, onEnd: () => void = () => {}): () => void {
+    const listener: Listener = { onEntry, onEnd };
     let set = this.#listeners.get(app);
     if (!set) {
       set = new Set();
@@ -104,14 +113,23 @@ export class AppLogs {
    * written afterwards, each exactly once. Resolves (with the function that
    * stops following) once the history has been delivered.
    */
-  async follow(app: string, options: ReadOptions, onEntry: (entry: LogEntry) => void): Promise<() => void> {
+  async follow(
+    app: string,
+    options: ReadOptions,
+    onEntry: (entry: LogEntry) => void,
+    onEnd: () => void = () => {},
+  ): Promise<() => void> {
     const matches = sourceMatcher(options.type);
     let pending: LogEntry[] | null = [];
-    const stop = this.subscribe(app, (entry) => {
-      if (!matches(entry.source)) return;
-      if (pending) pending.push(entry);
-      else onEntry(entry);
-    });
+    const stop = this.subscribe(
+      app,
+      (entry) => {
+        if (!matches(entry.source)) return;
+        if (pending) pending.push(entry);
+        else onEntry(entry);
+      },
+      onEnd,
+    );
     try {
       const history = await this.#readSnapshot(this.#snapshot(app), options.lines, matches);
       for (const entry of history) onEntry(entry);
@@ -125,6 +143,9 @@ export class AppLogs {
   }
 
   async remove(app: string): Promise<void> {
+    const listeners = this.#listeners.get(app);
+    this.#listeners.delete(app);
+    for (const listener of listeners ?? []) listener.onEnd();
     await this.#closeStream(app);
     await fs.promises.rm(path.join(this.#dir, app), { recursive: true, force: true });
   }
@@ -153,7 +174,7 @@ export class AppLogs {
     log.stream.write(text);
     log.size += bytes;
     const listeners = this.#listeners.get(app);
-    if (listeners) for (const listener of listeners) listener(entry);
+    if (listeners) for (const listener of listeners) listener.onEntry(entry);
   }
 
   #open(app: string): OpenLog | undefined {

@@ -45,9 +45,9 @@ function spawnCli(slipway: Slipway, args: string[]): LiveCli {
 }
 
 /** A GET through the router that also returns the X-Request-Id it was given. */
-function get(port: number, urlPath: string): Promise<{ status: number; requestId: string }> {
+function get(port: number, urlPath: string, host = HOST): Promise<{ status: number; requestId: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host: HOST } }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, requestId: String(res.headers['x-request-id']) }));
     });
@@ -182,6 +182,27 @@ describe('slipway logs', () => {
     const unknown = await slipway.cli(['logs', '-a', 'no-such-app']);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /no-such-app/);
+  });
+
+  test('logs -f ends when the app is destroyed', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'shortlived'])).code, 0);
+    const follower = spawnCli(slipway, ['logs', '-a', 'shortlived', '-f', '--lines', '0']);
+    followers.push(follower);
+    // Nothing is deployed, so the router answers 503, and logs that: once such a line shows up,
+    // the follower is connected.
+    await waitFor(
+      async () => {
+        const res = await get(slipway.routerPort, '/ping', 'shortlived.localhost');
+        assert.equal(res.status, 503);
+        return follower.stdout.some((s) => s.text.includes('router: method=GET path=/ping status=503'));
+      },
+      'logs -f to show the router line',
+      15_000,
+      200,
+    );
+    assert.equal((await slipway.cli(['apps:destroy', '--confirm', 'shortlived'])).code, 0);
+    await waitFor(() => follower.exitCode !== undefined, 'logs -f to end', 10_000, 50);
+    assert.equal(follower.exitCode, 0);
   });
 
   test('deployments:logs -f replays a running deployment, then follows it to the end', async () => {

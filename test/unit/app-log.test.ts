@@ -157,3 +157,25 @@ test('lines the disk cannot keep up with are dropped and counted, not held in me
   assert.equal(entries.at(-1)?.line, 'calm again');
   await logs.close();
 });
+
+test('destroying an app ends its followers and removes its files', async () => {
+  const dir = freshDir();
+  const logs = new AppLogs(dir);
+  logs.write('gone', 'web-1', 'hello');
+  const seen: string[] = [];
+  let ended = false;
+  await logs.follow(
+    'gone',
+    { lines: 10 },
+    (e) => seen.push(e.line),
+    () => {
+      ended = true;
+    },
+  );
+  await logs.remove('gone');
+  assert.equal(ended, true);
+  assert.equal(fs.existsSync(path.join(dir, 'gone')), false);
+  logs.write('gone', 'web-1', 'after');
+  assert.deepEqual(seen, ['hello']);
+  await logs.close();
+});

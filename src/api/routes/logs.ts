@@ -57,7 +57,8 @@ export function logRoutes(api: FastifyInstance, ctx: ApiContext): void {
       sse.send(JSON.stringify(logLineJson(entry)));
     };
     try {
-      const stop = await ctx.appLogs.follow(app, { lines, type }, send);
+      // The stream ends when the app is destroyed, or when the client goes away.
+      const stop = await ctx.appLogs.follow(app, { lines, type }, send, () => sse.end());
       sse.closed.then(stop);
     } catch (err) {
       request.log.error({ err, app }, 'cannot follow the app log');
