@@ -174,7 +174,15 @@ export class AppLogs {
     log.stream.write(text);
     log.size += bytes;
     const listeners = this.#listeners.get(app);
-    if (listeners) for (const listener of listeners) listener.onEntry(entry);
+    if (!listeners) return;
+    for (const listener of listeners) {
+      try {
+        listener.onEntry(entry);
+      } catch (err) {
+        // One broken follower must not stop the app's logging or the other followers.
+        this.#logger?.warn({ err, app }, 'app log follower failed');
+      }
+    }
   }
 
   #open(app: string): OpenLog | undefined {
@@ -218,7 +226,10 @@ export class AppLogs {
       log.size = next.size;
       return true;
     } catch (err) {
+      // Start over at the next line: reopen app.log and try to rotate again.
       this.#logger?.warn({ err, app }, 'cannot rotate the app log; line dropped');
+      log.stream.end();
+      this.#logs.delete(app);
       return false;
     }
   }
@@ -232,10 +243,15 @@ export class AppLogs {
     const dir = path.join(this.#dir, app);
     const log = this.#logs.get(app);
     const files: { fd: number; end: number | null }[] = [];
-    const current = openIfExists(path.join(dir, CURRENT));
-    if (current !== null) files.push({ fd: current, end: log ? log.size : fs.fstatSync(current).size });
-    const previous = openIfExists(path.join(dir, PREVIOUS));
-    if (previous !== null) files.push({ fd: previous, end: null });
+    try {
+      const current = openIfExists(path.join(dir, CURRENT));
+      if (current !== null) files.push({ fd: current, end: log ? log.size : fs.fstatSync(current).size });
+      const previous = openIfExists(path.join(dir, PREVIOUS));
+      if (previous !== null) files.push({ fd: previous, end: null });
+    } catch (err) {
+      for (const { fd } of files) fs.closeSync(fd);
+      throw err;
+    }
     const flushed = log ? Promise.all([flushedStream(log.stream), flushedStream(log.retiring)]) : Promise.resolve();
     return { files, flushed: flushed.then(() => undefined) };
   }
