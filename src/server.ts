@@ -13,6 +13,7 @@ import { dataPaths, type Settings } from './config/settings.ts';
 import { AppLogs } from './pipeline/app-log.ts';
 import { createPipeline } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
+import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import { createProcessDriver } from './runtime/process/index.ts';
 import { checkTarball, extractTarball } from './source/index.ts';
@@ -40,17 +41,18 @@ export async function startServer(
 
   const store = await openSqliteStore({ file: paths.database });
   const adminToken = await ensureAdminToken(store, settings.initialToken);
+  const appLogs = new AppLogs(paths.appLogs, { logger });
   const router = await startBuiltinRouter({
     host: settings.routerHost,
     port: settings.routerPort,
     domain: settings.domain,
     logger,
+    onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
   });
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const runtime = createProcessDriver({ containersDir: paths.containers, logger });
   const logs = new DeploymentLogs(paths.deploymentLogs);
-  const appLogs = new AppLogs(paths.appLogs);
   const pipeline = createPipeline({
     store,
     runtime,
@@ -82,6 +84,7 @@ export async function startServer(
     pipeline,
     store,
     logs,
+    appLogs,
     logger,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,

@@ -1,6 +1,7 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
+import type { AppLogs } from '../pipeline/app-log.ts';
 import type { Pipeline } from '../pipeline/create-pipeline.ts';
 import type { DeploymentLogs } from '../pipeline/deployment-log.ts';
 import type { Store } from '../store/types.ts';
@@ -9,6 +10,7 @@ export interface ApiContext {
   readonly pipeline: Pipeline;
   readonly store: Store;
   readonly logs: DeploymentLogs;
+  readonly appLogs: AppLogs;
   readonly logger: Logger;
   /** Where uploads are spooled before their deployment takes them. */
   readonly spoolDir: string;

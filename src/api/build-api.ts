@@ -12,6 +12,7 @@ import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
+import { logRoutes } from './routes/logs.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
 
@@ -70,5 +71,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
+  logRoutes(api, ctx);
   return api;
 }

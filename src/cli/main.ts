@@ -10,6 +10,7 @@ import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
 import { envCommands } from './commands/env.ts';
 import { loginCommand } from './commands/login.ts';
+import { logsCommand } from './commands/logs.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { serverCommand } from './commands/server.ts';
@@ -37,6 +38,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);
+  logsCommand(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -53,3 +53,11 @@ export interface ReleaseJson {
   created_at: string;
   process_types: string[];
 }
+
+/** One app log line: `GET /api/apps/:app/logs` (JSON, or each SSE event's data). */
+export interface LogLineJson {
+  time: string;
+  /** `web-1`, `worker-2`, `router`, `slipway`, `one-off-3`, … */
+  source: string;
+  line: string;
+}

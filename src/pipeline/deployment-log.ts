@@ -54,7 +54,10 @@ export class DeploymentLogs {
     const log = this.#openLog(id);
     if (log.truncated) return;
     log.outputBytes += Buffer.byteLength(text) + 1;
-    if (log.outputBytes <= this.#maxOutputBytes) return this.#write(log, id, text);
+    if (log.outputBytes <= this.#maxOutputBytes) {
+      this.#write(log, id, text);
+      return;
+    }
     log.truncated = true;
     this.#write(
       log,

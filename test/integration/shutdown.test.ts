@@ -16,8 +16,9 @@ describe('server shutdown and restart', () => {
   });
 
   test('SIGTERM during a hook: exits within the bound, the deployment ends aborted, v1 serves after restart', async () => {
-    slipway = await startSlipway();
-    const home = slipway.home;
+    const first = await startSlipway();
+    slipway = first;
+    const home = first.home;
     assert.equal((await slipway.cli(['apps:create', 'steady'])).code, 0);
     assert.equal((await slipway.cli(['deploy', fixtureCopy('web-worker-hook'), '-a', 'steady'])).code, 0);
 
@@ -33,7 +34,7 @@ describe('server shutdown and restart', () => {
     ]);
     const running = await waitForValue(
       async () => {
-        const { json } = await slipway!.api('GET', '/api/apps/steady/deployments');
+        const { json } = await first.api('GET', '/api/apps/steady/deployments');
         return json[0]?.step === 'hook' && (await processesWith(marker)).length > 0 ? json[0] : undefined;
       },
       'the hook to run',
@@ -53,14 +54,15 @@ describe('server shutdown and restart', () => {
     assert.deepEqual(await processesWith(marker), [], 'the hook was killed with its tree');
     assert.notEqual((await deploy).code, 0);
 
-    slipway = await startSlipway({ home });
+    const second = await startSlipway({ home });
+    slipway = second;
     const { json: d } = await slipway.api('GET', `/api/apps/steady/deployments/${running.id}`);
     assert.equal(d.status, 'aborted');
     assert.equal(d.step, 'hook');
     assert.match(d.error.message, /control-plane shutdown/);
     const res = await waitForValue(
       async () => {
-        const r = await routerGet(slipway!.routerPort, 'steady.localhost');
+        const r = await routerGet(second.routerPort, 'steady.localhost');
         return r.status === 200 ? r : undefined;
       },
       'v1 to serve again',
