@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   loginCommand(program, ctx);
   appCommands(program, ctx);
   deployCommand(program, ctx, setExit);
-  deploymentCommands(program, ctx);
+  deploymentCommands(program, ctx, setExit);
   envCommands(program, ctx, setExit);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);

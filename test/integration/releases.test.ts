@@ -97,6 +97,10 @@ describe('releases, rollback, redeploy, cancel and domains', () => {
     assert.deepEqual(await processesWith(marker), [], "no process of the hook's tree survives");
     assert.equal(await body(), 'v-three web-1\n');
 
+    const replay = await slipway.cli(['deployments:logs', running.id, '-f', '-a', APP]);
+    assert.equal(replay.code, 7, 'following a failed deployment exits 7');
+    assert.match(replay.stdout, /hook waiting[\s\S]*Deployment failed \(aborted\)/);
+
     const again = await slipway.cli(['deployments:cancel', running.id, '-a', APP]);
     assert.equal(again.code, 5);
     assert.match(again.stderr, /already ended \(aborted\)/);

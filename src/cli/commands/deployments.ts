@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
 import type { CommandContext } from '../context.ts';
+import { EXIT } from '../exit-codes.ts';
 import { followDeployment } from '../follow-deployment.ts';
 import { ago, paintStatus, table } from '../output.ts';
 
@@ -12,7 +13,7 @@ function duration(start: string, end: string | null): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-export function deploymentCommands(program: Command, ctx: CommandContext): void {
+export function deploymentCommands(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
   const { io } = ctx;
   program
     .command('deployments')
@@ -70,12 +71,13 @@ export function deploymentCommands(program: Command, ctx: CommandContext): void 
     .description("print a deployment's log; -f follows it live")
     .argument('<id>', 'deployment id')
     .option('-a, --app <app>', 'app name')
-    .option('-f, --follow', 'follow the log until the deployment ends')
+    .option('-f, --follow', 'follow the log until the deployment ends (exit 7 unless it succeeds)')
     .action(async (id: string, opts: { app?: string; follow?: boolean }) => {
       const app = ctx.app(opts.app);
       const client = ctx.client();
       if (opts.follow) {
-        await followDeployment(client, io, app, id);
+        const final = await followDeployment(client, io, app, id);
+        if (final.status !== 'success') setExit(EXIT.deployFailed);
         return;
       }
       const text = await client.request<string>('GET', `/api/apps/${app}/deployments/${id}/logs`);
