@@ -11,6 +11,7 @@ import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { envRoutes } from './routes/env.ts';
 import { releaseRoutes } from './routes/releases.ts';
+import { runRoutes } from './routes/run.ts';
 
 export function buildApi(ctx: ApiContext): FastifyInstance {
   const api = Fastify({
@@ -49,5 +50,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   envRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);
+  runRoutes(api, ctx);
   return api;
 }

@@ -10,6 +10,7 @@ import { deploymentCommands } from './commands/deployments.ts';
 import { envCommands } from './commands/env.ts';
 import { loginCommand } from './commands/login.ts';
 import { releaseCommands } from './commands/releases.ts';
+import { runCommand } from './commands/run.ts';
 import { serverCommand } from './commands/server.ts';
 import { commandContext } from './context.ts';
 import { EXIT } from './exit-codes.ts';
@@ -33,6 +34,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deploymentCommands(program, ctx);
   envCommands(program, ctx, setExit);
   releaseCommands(program, ctx);
+  runCommand(program, ctx, setExit);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

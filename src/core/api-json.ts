@@ -48,3 +48,21 @@ export interface ReleaseJson {
   created_at: string;
   process_types: string[];
 }
+
+/** One line of a one-off run's output (`event: output` of POST /api/apps/:app/run). */
+export interface RunOutputJson {
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+/** How a one-off run ended (`event: exit`): the exit code, or null and the signal that killed it. */
+export interface RunExitJson {
+  code: number | null;
+  signal: string | null;
+}
+
+/** The answer to a detached run (202). */
+export interface RunDetachedJson {
+  container: string;
+  release: string;
+}

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { splitLines } from './split-lines.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -35,6 +35,8 @@ export interface SpawnOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly onLine?: (stream: OutputStream, line: string) => void;
   readonly maxLineBytes?: number;
+  /** `ignore` (default): stdin is /dev/null. `pipe`: the caller writes it through `handle.stdin`. */
+  readonly stdin?: 'ignore' | 'pipe';
 }
 
 export interface ProcessExit {
@@ -47,6 +49,8 @@ export interface ProcessExit {
 
 export interface ProcessHandle {
   readonly pid: number | undefined;
+  /** The process's stdin when spawned with `stdin: 'pipe'`, else null. */
+  readonly stdin: Writable | null;
   /** Settles after the main process exited, its group was killed and its output drained. */
   readonly exited: Promise<ProcessExit>;
   /** Sends a signal to the whole process group. */
@@ -69,15 +73,18 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     cwd: options.cwd,
     env: { ...options.env },
     detached: true, // new session and process group: pgid === pid
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
+  // Writing to a process that has exited fails with EPIPE; that is the process's end, not ours.
+  child.stdin?.on('error', () => {});
+  const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable]; // both always piped
   const onLine = options.onLine;
   if (onLine) {
-    splitLines(child.stdout, (line) => onLine('stdout', line), options.maxLineBytes);
-    splitLines(child.stderr, (line) => onLine('stderr', line), options.maxLineBytes);
+    splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
+    splitLines(stderr, (line) => onLine('stderr', line), options.maxLineBytes);
   } else {
-    child.stdout.resume();
-    child.stderr.resume();
+    stdout.resume();
+    stderr.resume();
   }
 
   let running = true;
@@ -98,6 +105,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
 
   return {
     pid: child.pid,
+    stdin: child.stdin,
     exited,
     signal: signalGroup,
     async stop(graceMs: number) {

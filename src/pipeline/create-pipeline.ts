@@ -10,6 +10,7 @@ import { DeployQueue } from './deploy-queue.ts';
 import type { PipelineDeps } from './deps.ts';
 import { type LiveContainer, LiveContainers } from './live-containers.ts';
 import { archivePath } from './run-deployment.ts';
+import { createOneOffRunner, type OneOffRequest } from './run-one-off.ts';
 import { appHostnames, routeApp, stopContainers } from './switch-traffic.ts';
 
 export interface DeployMeta {
@@ -24,6 +25,7 @@ export function createPipeline(deps: PipelineDeps) {
   const live = new LiveContainers();
   const queue = new DeployQueue(deps, live);
   const { store } = deps;
+  const startOneOff = createOneOffRunner(deps);
 
   return {
     live,
@@ -90,6 +92,9 @@ export function createPipeline(deps: PipelineDeps) {
       }
       return { config, deployment };
     },
+
+    /** `slipway run`: starts a one-off container of the current release. */
+    runOneOff: (app: string, request: OneOffRequest) => startOneOff(app, request),
 
     async config(app: string): Promise<ConfigVars> {
       await store.apps.require(app);

@@ -71,6 +71,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       cwd: view.appDir,
       env: processEnv(view.appDir, spec.env, port),
       onLine: spec.onLine,
+      stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
     });
     const context = { app: spec.app, container: spec.name, id: spec.id };
     const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
@@ -93,6 +94,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       name: spec.name,
       pid: proc.pid,
       address: port === undefined ? null : { host, port },
+      stdin: proc.stdin,
       exited,
       async stop(graceMs: number) {
         await proc.stop(graceMs);
