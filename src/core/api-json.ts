@@ -66,3 +66,17 @@ export interface RunDetachedJson {
   container: string;
   release: string;
 }
+
+/**
+ * Control messages (text frames) of the interactive run WebSocket
+ * (GET /api/apps/:app/run/attach). Binary frames carry the bytes: stdin from
+ * the client, terminal output from the server.
+ */
+export type RunAttachClientMessage =
+  | { type: 'start'; command: string; env?: Record<string, string>; cols: number; rows: number }
+  | { type: 'resize'; cols: number; rows: number };
+
+export type RunAttachServerMessage =
+  | ({ type: 'started' } & RunDetachedJson)
+  | ({ type: 'exit' } & RunExitJson)
+  | { type: 'error'; error: { code: string; message: string } };

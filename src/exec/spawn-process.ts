@@ -34,6 +34,8 @@ export interface SpawnOptions {
   /** The complete environment: nothing is inherited from the server. */
   readonly env: Readonly<Record<string, string>>;
   readonly onLine?: (stream: OutputStream, line: string) => void;
+  /** Raw output as it arrives, instead of lines (a terminal's prompts have no newline). */
+  readonly onData?: (stream: OutputStream, chunk: Buffer) => void;
   readonly maxLineBytes?: number;
   /** `ignore` (default): stdin is /dev/null. `pipe`: the caller writes it through `handle.stdin`. */
   readonly stdin?: 'ignore' | 'pipe';
@@ -66,6 +68,26 @@ export function userShell(command: string): string[] {
   return ['/bin/sh', '-c', command];
 }
 
+/**
+ * A user's command under a pseudo-terminal of `size`, for interactive one-off
+ * runs: util-linux `script` allocates the pty and runs the command with
+ * `/bin/sh -c`; stty sets the terminal size first. Stdout and stderr arrive
+ * merged, as on a terminal, and `script` exits with the command's code.
+ */
+export function userTerminal(command: string, size: { readonly cols: number; readonly rows: number }): string[] {
+  const rows = Math.trunc(size.rows);
+  const cols = Math.trunc(size.cols);
+  return [
+    'script',
+    '--quiet',
+    '--flush',
+    '--return',
+    '--command',
+    `stty rows ${rows} cols ${cols}\n${command}`,
+    '/dev/null',
+  ];
+}
+
 export function spawnProcess(argv: readonly string[], options: SpawnOptions): ProcessHandle {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('spawnProcess: empty argv');
@@ -78,8 +100,11 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
   // Writing to a process that has exited fails with EPIPE; that is the process's end, not ours.
   child.stdin?.on('error', () => {});
   const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable]; // both always piped
-  const onLine = options.onLine;
-  if (onLine) {
+  const { onLine, onData } = options;
+  if (onData) {
+    stdout.on('data', (chunk: Buffer) => onData('stdout', chunk));
+    stderr.on('data', (chunk: Buffer) => onData('stderr', chunk));
+  } else if (onLine) {
     splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
     splitLines(stderr, (line) => onLine('stderr', line), options.maxLineBytes);
   } else {

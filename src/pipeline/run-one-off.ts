@@ -21,6 +21,10 @@ export interface OneOffRequest {
   readonly env?: Readonly<Record<string, string>>;
   /** Whether the caller writes the command's stdin (`run.stdin`); closed otherwise. */
   readonly stdin?: boolean;
+  /** Run under a pseudo-terminal of this size (interactive use); implies `stdin`, output through `onData`. */
+  readonly tty?: { readonly cols: number; readonly rows: number };
+  /** With `tty`: the terminal's output, as it arrives. */
+  readonly onData?: (chunk: Buffer) => void;
   /** Every line the command prints; when absent (a detached run) its lines go to the app log. */
   readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -76,8 +80,9 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
         ...base,
         command: request.command,
         exposePort: false,
-        stdin: request.stdin ? 'pipe' : 'closed',
+        stdin: request.stdin || request.tty ? 'pipe' : 'closed',
         onLine: request.onLine ?? toAppLog,
+        ...(request.tty ? { tty: request.tty, onData: (_stream, chunk) => request.onData?.(chunk) } : {}),
       });
       const record = {
         id: base.id,
@@ -96,7 +101,7 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
         await recorded.catch(() => {}); // a failed put is reported by the start below
         await deps.store.containers.remove(base.id);
         free();
-        if (!request.onLine) toAppLog('stdout', `Process ${describeExit(exit)}`);
+        if (!request.onLine && !request.tty) toAppLog('stdout', `Process ${describeExit(exit)}`);
         deps.logger.info(
           { app: app.name, container: base.name, code: exit.code, signal: exit.signal },
           'one-off ended',
@@ -133,8 +138,14 @@ function validateRequest(request: OneOffRequest): Record<string, string> {
   if (command.includes('\0')) throw new SlipwayError('request.invalid', 'the command must not contain NUL bytes');
   if (Buffer.byteLength(command) > MAX_COMMAND_BYTES)
     throw new SlipwayError('request.invalid', `the command is over ${MAX_COMMAND_BYTES} bytes`);
+  if (request.tty && !(validSize(request.tty.cols) && validSize(request.tty.rows)))
+    throw new SlipwayError('request.invalid', 'the terminal size must be whole numbers from 1 to 1000');
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(request.env ?? {}))
     env[validateConfigKey(key)] = validateConfigValue(key, value);
   return env;
+}
+
+function validSize(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 1000;
 }

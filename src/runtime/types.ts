@@ -25,8 +25,12 @@ export interface ContainerSpec {
   readonly limits?: ContainerLimits;
   /** `closed` (default): stdin is /dev/null. `pipe`: writable through `handle.stdin` (one-off runs). */
   readonly stdin?: 'closed' | 'pipe';
+  /** Run the command under a pseudo-terminal of this size (interactive one-off runs); needs `stdin: 'pipe'`. */
+  readonly tty?: { readonly cols: number; readonly rows: number };
   /** Every line the container prints, as it prints it. */
   readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Raw output instead of lines (with `tty`, where prompts end without a newline). */
+  readonly onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ContainerExit {

@@ -163,6 +163,42 @@ describe('slipway run', () => {
     assert.equal(empty.json.error.code, 'request.invalid');
   });
 
+  test('with a terminal, the run is interactive: keystrokes in, terminal size, exit code out', async () => {
+    // The CLI runs under a pseudo-terminal of its own (util-linux `script`) of 33 rows and 101 columns.
+    const output: string[] = [];
+    const terminal = spawnProcess(
+      [
+        'script',
+        '--quiet',
+        '--flush',
+        '--return',
+        '--command',
+        `stty rows 33 cols 101; exec ${BIN} run -a ${APP} -- sh`,
+        '/dev/null',
+      ],
+      {
+        env: baseEnv({ SLIPWAY_URL: slipway.apiUrl, SLIPWAY_TOKEN: TOKEN, TERM: 'xterm' }),
+        stdin: 'pipe',
+        onData: (_stream, chunk) => output.push(chunk.toString('utf8')),
+      },
+    );
+    await waitFor(
+      async () => (await slipway.api('GET', `/api/apps/${APP}/containers`)).json.length === 2,
+      'the interactive one-off to start',
+      15_000,
+      50,
+    );
+    terminal.stdin?.write('echo "in $CONTAINER with $TERM"; stty size; exit 5\n');
+    const exit = await Promise.race([
+      terminal.exited,
+      new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(output.join(''))), 15_000).unref()),
+    ]);
+    const text = output.join('');
+    assert.equal(exit.code, 5, text);
+    assert.match(text, /in one-off-1 with xterm\r*\n/);
+    assert.match(text, /^33 101\r*$/m, 'the remote terminal has the local size');
+  });
+
   test('an app without a current release gives a clear error', async () => {
     assert.equal((await slipway.cli(['apps:create', 'norelease'])).code, 0);
     const result = await slipway.cli(['run', '-a', 'norelease', '--', 'true']);

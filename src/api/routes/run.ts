@@ -11,6 +11,7 @@ import type { RunDetachedJson, RunExitJson, RunOutputJson } from '../../core/api
 import type { ApiContext } from '../api-context.ts';
 import { openSse } from '../sse.ts';
 import { parseBody } from '../validate.ts';
+import { runAttachRoutes } from './run-attach.ts';
 
 const runBody = z.object({
   command: z.string(),
@@ -18,7 +19,9 @@ const runBody = z.object({
   detached: z.boolean().optional(),
 });
 
-export function runRoutes(api: FastifyInstance, { pipeline }: ApiContext): void {
+export function runRoutes(api: FastifyInstance, ctx: ApiContext): void {
+  const { pipeline } = ctx;
+  runAttachRoutes(api, ctx); // the interactive twin: GET /api/apps/:app/run/attach
   api.post<{ Params: { app: string } }>('/api/apps/:app/run', async (request, reply) => {
     const body = parseBody(runBody, request.body);
     if (body.detached) {

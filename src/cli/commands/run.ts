@@ -1,19 +1,24 @@
 // run [-a APP] [--env K=V]... [--detached] -- COMMAND...: a one-off container
 // of the current release. Its output streams here and the CLI exits with the
 // command's exit code; detached, it runs in the background with its output in
-// the app log.
+// the app log. When stdin is a terminal, the run is interactive: keystrokes
+// and output go over a WebSocket to a remote pseudo-terminal; otherwise stdin
+// is closed.
 
 import os from 'node:os';
 import type { Command } from 'commander';
 import type { RunDetachedJson, RunExitJson, RunOutputJson } from '../../core/api-json.ts';
+import { attachTerminal } from '../attach-terminal.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
+import { loadCredentials } from '../credentials.ts';
 import { EXIT } from '../exit-codes.ts';
 
 interface RunOptions {
   app?: string;
   env: string[];
   detached?: boolean;
+  tty: boolean;
 }
 
 export function runCommand(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
@@ -24,6 +29,7 @@ export function runCommand(program: Command, ctx: CommandContext, setExit: (code
     .option('-a, --app <app>', 'app name')
     .option('-e, --env <KEY=VALUE>', 'a variable for this run only (repeatable)', collect, [])
     .option('-d, --detached', 'run in the background; the output goes to the app log')
+    .option('--no-tty', 'do not attach this terminal even when stdin is one (stdin stays closed)')
     .action(async (words: string[], opts: RunOptions) => {
       const { io } = ctx;
       const app = ctx.app(opts.app);
@@ -36,6 +42,11 @@ export function runCommand(program: Command, ctx: CommandContext, setExit: (code
         io.out(`Running \`${body.command}\` on ${app} as ${run.container} (${run.release}), detached.`);
         io.out('Its output goes to the app log.');
         return;
+      }
+      if (opts.tty && process.stdin.isTTY) {
+        const env = io.env.TERM && !('TERM' in body.env) ? { TERM: io.env.TERM, ...body.env } : body.env;
+        const exit = await attachTerminal(loadCredentials(io.env), app, { command: body.command, env });
+        return setExit(exitCodeOfRun(exit));
       }
       let exit: RunExitJson | undefined;
       await client.events(

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
-import { type ProcessHandle, spawnProcess, userShell } from '../../exec/index.ts';
+import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
 import { probeOverlay } from './overlay-mount.ts';
@@ -67,10 +67,12 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
   }
 
   function launch(spec: ContainerSpec, view: WritableView, port: number | undefined): ContainerHandle {
-    const proc: ProcessHandle = spawnProcess(userShell(spec.command), {
+    const argv = spec.tty ? userTerminal(spec.command, spec.tty) : userShell(spec.command);
+    const proc: ProcessHandle = spawnProcess(argv, {
       cwd: view.appDir,
       env: processEnv(view.appDir, spec.env, port),
       onLine: spec.onLine,
+      onData: spec.onData,
       stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
     });
     const context = { app: spec.app, container: spec.name, id: spec.id };
