@@ -26,7 +26,8 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
     let failure: Error | undefined;
     const forwardInput = (chunk: Buffer) => socket.send(chunk, { binary: true });
 
-    socket.on('unexpected-response', (_request, response) => {
+    socket.on('unexpected-response', (request, response) => {
+      const connection = response.socket;
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (c: string) => {
@@ -39,12 +40,16 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
         } catch {
           // not a Slipway error body
         }
-        failure = new CliError(error?.code ?? 'internal', error?.message ?? `HTTP ${response.statusCode}`);
-        socket.terminate();
+        // The upgrade was refused: nothing was attached yet. The connection
+        // would go back to a keep-alive pool and hold the CLI open: close it.
+        connection.destroy();
+        request.destroy();
+        reject(new CliError(error?.code ?? 'internal', error?.message ?? `HTTP ${response.statusCode}`));
       });
     });
     socket.on('error', (err) => {
-      failure ??= new CliError('cli.unreachable', `cannot reach Slipway at ${credentials.url} (${err.message})`);
+      const reason = (err as NodeJS.ErrnoException).code ?? err.message;
+      failure ??= new CliError('cli.unreachable', `cannot reach Slipway at ${credentials.url} (${reason})`);
     });
     socket.on('open', () => {
       const start: RunAttachClientMessage = {

@@ -4,10 +4,12 @@
 // and no orphan when the client goes away.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { spawnProcess } from '../../src/exec/index.ts';
+import WebSocket from 'ws';
+import { runProcess, spawnProcess } from '../../src/exec/index.ts';
 import { processesWith } from '../helpers/runtime-helpers.ts';
 import { BIN, baseEnv, fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -197,6 +199,41 @@ describe('slipway run', () => {
     assert.equal(exit.code, 5, text);
     assert.match(text, /in one-off-1 with xterm\r*\n/);
     assert.match(text, /^33 101\r*$/m, 'the remote terminal has the local size');
+
+    const refused = await runProcess(
+      ['script', '--quiet', '--return', '--command', `${BIN} run -a ${APP} -- sh`, '/dev/null'],
+      { env: baseEnv({ SLIPWAY_URL: slipway.apiUrl, SLIPWAY_TOKEN: 'wrong-token' }), timeoutMs: 20_000 },
+    );
+    assert.equal(refused.code, 3, 'a refused token ends the interactive run with the auth exit code');
+  });
+
+  test('the interactive endpoint wants the token, reports errors, and stops the run when the socket closes', async () => {
+    const url = `${slipway.apiUrl.replace(/^http/, 'ws')}/api/apps/${APP}/run/attach`;
+    const refused = new WebSocket(url, { headers: { authorization: 'Bearer wrong' } });
+    const status = await new Promise<number | undefined>((resolve) => {
+      refused.on('unexpected-response', (req, res) => {
+        resolve(res.statusCode);
+        res.socket.destroy();
+        req.destroy();
+      });
+      refused.on('open', () => resolve(undefined));
+    });
+    assert.equal(status, 401);
+
+    const socket = new WebSocket(url.replace(APP, 'norelease2'), { headers: { authorization: `Bearer ${TOKEN}` } });
+    await new Promise((resolve) => socket.on('open', resolve));
+    assert.equal((await slipway.cli(['apps:create', 'norelease2'])).code, 0);
+    socket.send(JSON.stringify({ type: 'start', command: 'sh', cols: 80, rows: 24 }));
+    const [reply] = (await once(socket, 'message')) as [Buffer];
+    assert.deepEqual(JSON.parse(reply.toString()).error.code, 'app.no_release');
+
+    const marker = `${800 + Math.floor(Math.random() * 1000) / 1000}`;
+    const live = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    await new Promise((resolve) => live.on('open', resolve));
+    live.send(JSON.stringify({ type: 'start', command: `sleep ${marker}`, cols: 80, rows: 24 }));
+    await waitFor(async () => (await processesWith(marker)).length === 1, 'the interactive run', 15_000, 50);
+    live.close();
+    await waitFor(async () => (await processesWith(marker)).length === 0, 'no process of the run left', 10_000, 50);
   });
 
   test('an app without a current release gives a clear error', async () => {

@@ -5,6 +5,7 @@
 // code, signal}` and closes. When the socket closes first, the run is stopped
 // with its whole process tree. Auth is the API's Bearer token, as everywhere.
 
+import type { Duplex } from 'node:stream';
 import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -27,6 +28,18 @@ const startMessage = z.object({
 const MAX_EARLY_INPUT_BYTES = 64 * 1024;
 
 export function runAttachRoutes(api: FastifyInstance, ctx: ApiContext): void {
+  // Node leaves upgrade sockets to their handler, half-open when the peer
+  // ends them, and outside the server's connection tracking: a refused
+  // upgrade (401) would keep one open and `close()` would wait for it forever.
+  const upgrades = new Set<Duplex>();
+  api.server.on('upgrade', (_request: unknown, socket: Duplex) => {
+    upgrades.add(socket);
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => upgrades.delete(socket));
+  });
+  api.addHook('preClose', async () => {
+    for (const socket of upgrades) socket.destroy();
+  });
   api.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
   api.register(async (scope) => {
     scope.get<{ Params: { app: string } }>('/api/apps/:app/run/attach', { websocket: true }, (socket, request) =>
