@@ -2,7 +2,7 @@
 // WebSocket (GET /api/apps/:app/run/attach) under a remote pseudo-terminal.
 // The local terminal is put in raw mode, so every key (Ctrl-C included) goes
 // to the remote command, and restored when the run ends. The remote terminal
-// gets the local size at start; later resizes are not forwarded.
+// gets the local size at start and follows its changes.
 
 import WebSocket from 'ws';
 import type { RunAttachClientMessage, RunAttachServerMessage, RunExitJson } from '../core/api-json.ts';
@@ -25,6 +25,10 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
     let exit: RunExitJson | undefined;
     let failure: Error | undefined;
     const forwardInput = (chunk: Buffer) => socket.send(chunk, { binary: true });
+    const forwardSize = () => {
+      const resize: RunAttachClientMessage = { type: 'resize', cols: stdout.columns || 80, rows: stdout.rows || 24 };
+      socket.send(JSON.stringify(resize));
+    };
 
     socket.on('unexpected-response', (request, response) => {
       const connection = response.socket;
@@ -62,6 +66,7 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
       socket.send(JSON.stringify(start));
       if (stdin.isTTY) stdin.setRawMode(true);
       stdin.on('data', forwardInput);
+      stdout.on('resize', forwardSize);
       stdin.resume();
     });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -75,6 +80,7 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
     });
     socket.on('close', () => {
       stdin.off('data', forwardInput);
+      stdout.off('resize', forwardSize);
       if (stdin.isTTY) stdin.setRawMode(wasRaw);
       stdin.pause();
       if (exit) resolve(exit);

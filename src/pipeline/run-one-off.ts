@@ -22,7 +22,7 @@ export interface OneOffRequest {
   /** Whether the caller writes the command's stdin (`run.stdin`); closed otherwise. */
   readonly stdin?: boolean;
   /** Run under a pseudo-terminal of this size (interactive use); implies `stdin`, output through `onData`. */
-  readonly tty?: { readonly cols: number; readonly rows: number };
+  readonly tty?: TerminalSize;
   /** With `tty`: the terminal's output, as it arrives. */
   readonly onData?: (chunk: Buffer) => void;
   /** Every line the command prints; when absent (a detached run) its lines go to the app log. */
@@ -39,6 +39,13 @@ export interface OneOffRun {
   readonly exited: Promise<ContainerExit>;
   /** Stops the container with its whole process tree (SIGTERM, SIGKILL after the grace period). */
   stop(): Promise<ContainerExit>;
+  /** With `tty`: a new terminal size (a no-op where the runtime cannot resize). */
+  resize(size: TerminalSize): Promise<void>;
+}
+
+export interface TerminalSize {
+  readonly cols: number;
+  readonly rows: number;
 }
 
 export type StartOneOff = (app: string, request: OneOffRequest) => Promise<OneOffRun>;
@@ -124,6 +131,9 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
           await handle.stop(deps.settings.stopGraceMs);
           return exited;
         },
+        async resize(size) {
+          if (request.tty) await handle.resize?.(checkSize(size));
+        },
       };
     } catch (err) {
       free();
@@ -138,14 +148,16 @@ function validateRequest(request: OneOffRequest): Record<string, string> {
   if (command.includes('\0')) throw new SlipwayError('request.invalid', 'the command must not contain NUL bytes');
   if (Buffer.byteLength(command) > MAX_COMMAND_BYTES)
     throw new SlipwayError('request.invalid', `the command is over ${MAX_COMMAND_BYTES} bytes`);
-  if (request.tty && !(validSize(request.tty.cols) && validSize(request.tty.rows)))
-    throw new SlipwayError('request.invalid', 'the terminal size must be whole numbers from 1 to 1000');
+  if (request.tty) checkSize(request.tty);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(request.env ?? {}))
     env[validateConfigKey(key)] = validateConfigValue(key, value);
   return env;
 }
 
-function validSize(n: number): boolean {
-  return Number.isInteger(n) && n >= 1 && n <= 1000;
+function checkSize(size: TerminalSize): TerminalSize {
+  const valid = (n: number) => Number.isInteger(n) && n >= 1 && n <= 1000;
+  if (!valid(size.cols) || !valid(size.rows))
+    throw new SlipwayError('request.invalid', 'the terminal size must be whole numbers from 1 to 1000');
+  return size;
 }

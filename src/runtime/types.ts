@@ -54,6 +54,8 @@ export interface ContainerHandle {
    * it started has been killed, and its writable view has been removed.
    */
   readonly exited: Promise<ContainerExit>;
+  /** With `spec.tty`: gives the container's terminal a new size (its programs get SIGWINCH). */
+  resize?(size: { readonly cols: number; readonly rows: number }): Promise<void>;
   /** SIGTERM to every process of the container, SIGKILL after `graceMs` (0 = kill now). */
   stop(graceMs: number): Promise<ContainerExit>;
 }

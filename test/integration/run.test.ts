@@ -207,7 +207,7 @@ describe('slipway run', () => {
     assert.equal(refused.code, 3, 'a refused token ends the interactive run with the auth exit code');
   });
 
-  test('the interactive endpoint wants the token, reports errors, and stops the run when the socket closes', async () => {
+  test('the interactive endpoint wants the token, reports errors, resizes, and stops the run when the socket closes', async () => {
     const url = `${slipway.apiUrl.replace(/^http/, 'ws')}/api/apps/${APP}/run/attach`;
     const refused = new WebSocket(url, { headers: { authorization: 'Bearer wrong' } });
     const status = await new Promise<number | undefined>((resolve) => {
@@ -226,6 +226,23 @@ describe('slipway run', () => {
     socket.send(JSON.stringify({ type: 'start', command: 'sh', cols: 80, rows: 24 }));
     const [reply] = (await once(socket, 'message')) as [Buffer];
     assert.deepEqual(JSON.parse(reply.toString()).error.code, 'app.no_release');
+
+    // A resize reaches the container's terminal.
+    const resized = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    let screen = '';
+    const messages: { type: string; code?: number }[] = [];
+    resized.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) screen += data.toString('utf8');
+      else messages.push(JSON.parse(data.toString('utf8')));
+    });
+    await new Promise((resolve) => resized.on('open', resolve));
+    resized.send(JSON.stringify({ type: 'start', command: 'sh', cols: 80, rows: 24 }));
+    await waitFor(() => messages.some((m) => m.type === 'started'), 'the run to start', 15_000, 20);
+    resized.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
+    resized.send(Buffer.from('stty size; exit 6\n'), { binary: true });
+    await once(resized, 'close');
+    assert.match(screen, /^40 120\r?$/m, screen);
+    assert.deepEqual(messages.at(-1), { type: 'exit', code: 6, signal: null });
 
     const marker = `${800 + Math.floor(Math.random() * 1000) / 1000}`;
     const live = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });

@@ -1,7 +1,8 @@
 // GET /api/apps/:app/run/attach (WebSocket): an interactive one-off run under
 // a pseudo-terminal. The client's first text frame is `{type: 'start',
 // command, env?, cols, rows}`; then binary frames carry its keystrokes one way
-// and the terminal's output the other; the server ends with `{type: 'exit',
+// and the terminal's output the other, and `{type: 'resize', cols, rows}`
+// resizes the terminal; the server ends with `{type: 'exit',
 // code, signal}` and closes. When the socket closes first, the run is stopped
 // with its whole process tree. Auth is the API's Bearer token, as everywhere.
 
@@ -23,6 +24,8 @@ const startMessage = z.object({
   cols: z.number(),
   rows: z.number(),
 });
+
+const resizeMessage = z.object({ type: z.literal('resize'), cols: z.number(), rows: z.number() });
 
 /** Keystrokes the client may send before the container has started. */
 const MAX_EARLY_INPUT_BYTES = 64 * 1024;
@@ -53,7 +56,6 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
   let starting = false;
   let finished = false;
   let socketClosed = false;
-  const early: Buffer[] = [];
   const send = (message: RunAttachServerMessage) => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
   };
@@ -66,8 +68,14 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
     socket.close(1000);
   };
 
+  // Input (keystrokes and resizes) is applied in the order it came, after the start.
+  let input: Promise<unknown> = Promise.resolve();
+  let earlyBytes = 0;
+  const then = (step: () => unknown) => {
+    input = input.then(step).catch((err: unknown) => ctx.logger.debug({ err, app }, 'terminal input failed'));
+  };
+
   const start = async (message: unknown) => {
-    starting = true;
     const body = parseBody(startMessage, message);
     run = await ctx.pipeline.runOneOff(app, {
       command: body.command,
@@ -82,18 +90,20 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
       return;
     }
     send({ type: 'started', container: run.name, release: run.release });
-    for (const chunk of early.splice(0)) run.stdin?.write(chunk);
-    const exit = await run.exited;
-    finished = true;
-    send({ type: 'exit', code: exit.code, signal: exit.signal });
-    socket.close(1000);
+    void run.exited.then((exit) => {
+      finished = true;
+      send({ type: 'exit', code: exit.code, signal: exit.signal });
+      socket.close(1000);
+    });
   };
 
   socket.on('message', (data: Buffer, isBinary: boolean) => {
     if (isBinary) {
-      if (run) run.stdin?.write(data);
-      else if (early.reduce((n, b) => n + b.length, 0) + data.length <= MAX_EARLY_INPUT_BYTES) early.push(data);
-      return;
+      if (!run) {
+        earlyBytes += data.length;
+        if (earlyBytes > MAX_EARLY_INPUT_BYTES) return; // typed ahead of the start too much
+      }
+      return then(() => run?.stdin?.write(data));
     }
     let message: { type?: unknown };
     try {
@@ -101,8 +111,15 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
     } catch {
       return fail(new SlipwayError('request.invalid', 'text frames must be JSON control messages'));
     }
-    // Resizing after the start is not supported: the terminal keeps its starting size.
-    if (message.type === 'start' && !starting) start(message).catch(fail);
+    if (message.type === 'start' && !starting) {
+      starting = true;
+      const started = start(message);
+      input = started.catch(fail);
+    } else if (message.type === 'resize') {
+      const resize = resizeMessage.safeParse(message);
+      if (!resize.success) return fail(new SlipwayError('request.invalid', 'a resize needs numeric cols and rows'));
+      then(() => run?.resize(resize.data));
+    }
   });
   socket.on('close', () => {
     socketClosed = true;
