@@ -106,7 +106,10 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
       const recorded = deps.store.containers.put(record);
       const exited = handle.exited.then(async (exit) => {
         await recorded.catch(() => {}); // a failed put is reported by the start below
-        await deps.store.containers.remove(base.id);
+        await deps.store.containers.remove(base.id).catch((err: unknown) => {
+          // The run did end, and that is what `exited` reports; a stale record is dropped at the next start.
+          deps.logger.error({ err, app: app.name, container: base.name }, 'could not remove the one-off record');
+        });
         free();
         if (!request.onLine && !request.tty) toAppLog('stdout', `Process ${describeExit(exit)}`);
         deps.logger.info(

@@ -45,9 +45,11 @@ export function runRoutes(api: FastifyInstance, ctx: ApiContext): void {
     send = (output) => sse.send(JSON.stringify(output), 'output');
     for (const output of early) send(output);
     let finished = false;
-    sse.closed.then(() => {
-      if (!finished) void run.stop(); // the client left: no orphan
-    });
+    const clientLeft = () => {
+      if (!finished) void run.stop(); // no orphan
+    };
+    sse.closed.then(clientLeft);
+    if (request.raw.socket.destroyed) clientLeft(); // it left while the container was starting
     const exit = await run.exited;
     finished = true;
     const json: RunExitJson = { code: exit.code, signal: exit.signal };
