@@ -3,15 +3,16 @@
 // of the slug under `containersDir/<id>/`. The driver owns every container it
 // started until its view is gone: ports, directories, mounts and processes.
 
-import { mkdir, readFile, readlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
-import { HELPER_ENV, type ProcessHandle, runChecked, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
+import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
 import { probeOverlay } from './overlay-mount.ts';
 import { processEnv } from './process-env.ts';
+import { terminalResizer } from './resize-terminal.ts';
 import { createWritableView, type ViewKind, type WritableView } from './writable-view.ts';
 
 export interface ProcessDriverOptions {
@@ -102,7 +103,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
         await proc.stop(graceMs);
         return exited;
       },
-      ...(spec.tty ? { resize: (size: { cols: number; rows: number }) => resizeTerminal(proc.pid, size) } : {}),
+      ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
     };
     live.set(spec.id, handle);
     log?.debug({ ...context, pid: proc.pid, view: view.kind, port }, 'container started');
@@ -158,18 +159,4 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
     },
   };
-}
-
-/**
- * The main process of a `tty` container is `script`, which holds the pty; its
- * child's stdin is the terminal. stty sets the new size there and the kernel
- * sends SIGWINCH to the terminal's foreground programs.
- */
-async function resizeTerminal(pid: number | undefined, size: { cols: number; rows: number }): Promise<void> {
-  if (pid === undefined) return;
-  const [child] = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/);
-  const terminal = await readlink(`/proc/${child}/fd/0`);
-  if (!terminal.startsWith('/dev/pts/')) return;
-  const [cols, rows] = [String(Math.trunc(size.cols)), String(Math.trunc(size.rows))];
-  await runChecked(['stty', '-F', terminal, 'rows', rows, 'cols', cols], { env: HELPER_ENV, timeoutMs: 5_000 });
 }
