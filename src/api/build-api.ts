@@ -15,6 +15,7 @@ import { envRoutes } from './routes/env.ts';
 import { logRoutes } from './routes/logs.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
+import { runRoutes } from './routes/run.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,5 +73,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
   logRoutes(api, ctx);
+  runRoutes(api, ctx);
   return api;
 }

@@ -65,9 +65,13 @@ export class ApiClient {
     throw new CliError(error?.code ?? 'internal', error?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`);
   }
 
-  /** Follows a server-sent event stream until it ends. */
-  async events(path: string, onEvent: (event: string, data: string) => void): Promise<void> {
-    const res = await this.raw('GET', path, { accept: 'text/event-stream' });
+  /** Follows a server-sent event stream (GET, or `method` with a body) until it ends. */
+  async events(
+    path: string,
+    onEvent: (event: string, data: string) => void,
+    options: RequestOptions & { method?: string } = {},
+  ): Promise<void> {
+    const res = await this.raw(options.method ?? 'GET', path, { ...options, accept: 'text/event-stream' });
     if (!res.body) return;
     const decoder = new TextDecoder();
     let buffer = '';

@@ -13,6 +13,7 @@ import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
+import { runCommand } from './commands/run.ts';
 import { serverCommand } from './commands/server.ts';
 import { commandContext } from './context.ts';
 import { EXIT } from './exit-codes.ts';
@@ -39,6 +40,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   processCommands(program, ctx);
   domainCommands(program, ctx);
   logsCommand(program, ctx);
+  runCommand(program, ctx, setExit);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -61,3 +61,34 @@ export interface LogLineJson {
   source: string;
   line: string;
 }
+/** One line of a one-off run's output (`event: output` of POST /api/apps/:app/run). */
+export interface RunOutputJson {
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+/** How a one-off run ended (`event: exit`): the exit code, or null and the signal that killed it. */
+export interface RunExitJson {
+  code: number | null;
+  signal: string | null;
+}
+
+/** The answer to a detached run (202). */
+export interface RunDetachedJson {
+  container: string;
+  release: string;
+}
+
+/**
+ * Control messages (text frames) of the interactive run WebSocket
+ * (GET /api/apps/:app/run/attach). Binary frames carry the bytes: stdin from
+ * the client, terminal output from the server.
+ */
+export type RunAttachClientMessage =
+  | { type: 'start'; command: string; env?: Record<string, string>; cols: number; rows: number }
+  | { type: 'resize'; cols: number; rows: number };
+
+export type RunAttachServerMessage =
+  | ({ type: 'started' } & RunDetachedJson)
+  | ({ type: 'exit' } & RunExitJson)
+  | { type: 'error'; error: { code: string; message: string } };

@@ -11,5 +11,6 @@ export {
   type SpawnOptions,
   spawnProcess,
   userShell,
+  userTerminal,
 } from './spawn-process.ts';
 export { DEFAULT_MAX_LINE_BYTES, splitLines } from './split-lines.ts';

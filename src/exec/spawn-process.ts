@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { splitLines } from './split-lines.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -34,7 +34,11 @@ export interface SpawnOptions {
   /** The complete environment: nothing is inherited from the server. */
   readonly env: Readonly<Record<string, string>>;
   readonly onLine?: (stream: OutputStream, line: string) => void;
+  /** Raw output as it arrives, instead of lines (a terminal's prompts have no newline). */
+  readonly onData?: (stream: OutputStream, chunk: Buffer) => void;
   readonly maxLineBytes?: number;
+  /** `ignore` (default): stdin is /dev/null. `pipe`: the caller writes it through `handle.stdin`. */
+  readonly stdin?: 'ignore' | 'pipe';
 }
 
 export interface ProcessExit {
@@ -47,6 +51,8 @@ export interface ProcessExit {
 
 export interface ProcessHandle {
   readonly pid: number | undefined;
+  /** The process's stdin when spawned with `stdin: 'pipe'`, else null. */
+  readonly stdin: Writable | null;
   /** Settles after the main process exited, its group was killed and its output drained. */
   readonly exited: Promise<ProcessExit>;
   /** Sends a signal to the whole process group. */
@@ -62,6 +68,26 @@ export function userShell(command: string): string[] {
   return ['/bin/sh', '-c', command];
 }
 
+/**
+ * A user's command under a pseudo-terminal of `size`, for interactive one-off
+ * runs: util-linux `script` allocates the pty and runs the command with
+ * `/bin/sh -c`; stty sets the terminal size first. Stdout and stderr arrive
+ * merged, as on a terminal, and `script` exits with the command's code.
+ */
+export function userTerminal(command: string, size: { readonly cols: number; readonly rows: number }): string[] {
+  const rows = Math.trunc(size.rows);
+  const cols = Math.trunc(size.cols);
+  return [
+    'script',
+    '--quiet',
+    '--flush',
+    '--return',
+    '--command',
+    `stty rows ${rows} cols ${cols}\n${command}`,
+    '/dev/null',
+  ];
+}
+
 export function spawnProcess(argv: readonly string[], options: SpawnOptions): ProcessHandle {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('spawnProcess: empty argv');
@@ -69,15 +95,21 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     cwd: options.cwd,
     env: { ...options.env },
     detached: true, // new session and process group: pgid === pid
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
-  const onLine = options.onLine;
-  if (onLine) {
-    splitLines(child.stdout, (line) => onLine('stdout', line), options.maxLineBytes);
-    splitLines(child.stderr, (line) => onLine('stderr', line), options.maxLineBytes);
+  // Writing to a process that has exited fails with EPIPE; that is the process's end, not ours.
+  child.stdin?.on('error', () => {});
+  const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable]; // both always piped
+  const { onLine, onData } = options;
+  if (onData) {
+    stdout.on('data', (chunk: Buffer) => onData('stdout', chunk));
+    stderr.on('data', (chunk: Buffer) => onData('stderr', chunk));
+  } else if (onLine) {
+    splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
+    splitLines(stderr, (line) => onLine('stderr', line), options.maxLineBytes);
   } else {
-    child.stdout.resume();
-    child.stderr.resume();
+    stdout.resume();
+    stderr.resume();
   }
 
   let running = true;
@@ -98,6 +130,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
 
   return {
     pid: child.pid,
+    stdin: child.stdin,
     exited,
     signal: signalGroup,
     async stop(graceMs: number) {

@@ -15,6 +15,7 @@ import { type LiveContainer, LiveContainers } from './live-containers.ts';
 import { queueReleaseDeployment, redeployTarget, rollbackTarget } from './release-deployments.ts';
 import { superviseCrashes } from './restart-crashed.ts';
 import { archivePath } from './run-deployment.ts';
+import { createOneOffRunner, type OneOffRequest } from './run-one-off.ts';
 import { applyFormation, currentRelease, restartProcesses, validateQuantities } from './scale-processes.ts';
 import { routeApp, stopContainers } from './switch-traffic.ts';
 
@@ -33,6 +34,7 @@ export function createPipeline(deps: PipelineDeps) {
   const queue = new DeployQueue(deps, live, locks);
   const crashes = superviseCrashes(deps, live, locks);
   const { store } = deps;
+  const startOneOff = createOneOffRunner(deps);
 
   /** Takes every container of the app out of the live set (so no crash restart), then stops them. */
   const stopApp = (app: string) =>
@@ -99,6 +101,9 @@ export function createPipeline(deps: PipelineDeps) {
       }
       return { config, deployment };
     },
+
+    /** `slipway run`: starts a one-off container of the current release. */
+    runOneOff: (app: string, request: OneOffRequest) => startOneOff(app, request),
 
     async config(app: string): Promise<ConfigVars> {
       await store.apps.require(app);

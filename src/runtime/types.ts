@@ -2,6 +2,7 @@
 // this interface only. Drivers live in sibling folders (`process/`, later
 // `sandbox/`, `docker/`) and all pass test/runtime-contract.test.ts.
 
+import type { Writable } from 'node:stream';
 import type { ContainerLimits } from '../core/container-size.ts';
 
 export interface ContainerSpec {
@@ -22,8 +23,14 @@ export interface ContainerSpec {
   readonly user?: { readonly uid: number; readonly gid: number };
   /** Memory, pids and CPU limits of the container's size; drivers with `enforcesLimits` apply them. */
   readonly limits?: ContainerLimits;
+  /** `closed` (default): stdin is /dev/null. `pipe`: writable through `handle.stdin` (one-off runs). */
+  readonly stdin?: 'closed' | 'pipe';
+  /** Run the command under a pseudo-terminal of this size (interactive one-off runs); needs `stdin: 'pipe'`. */
+  readonly tty?: { readonly cols: number; readonly rows: number };
   /** Every line the container prints, as it prints it. */
   readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Raw output instead of lines (with `tty`, where prompts end without a newline). */
+  readonly onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ContainerExit {
@@ -40,11 +47,15 @@ export interface ContainerHandle {
   readonly pid: number | undefined;
   /** Where the container accepts TCP on its `PORT` (when `exposePort`). */
   readonly address: { readonly host: string; readonly port: number } | null;
+  /** The main process's stdin when started with `stdin: 'pipe'`, else null. */
+  readonly stdin: Writable | null;
   /**
    * Settles once the container's main process has exited, every other process
    * it started has been killed, and its writable view has been removed.
    */
   readonly exited: Promise<ContainerExit>;
+  /** With `spec.tty`: gives the container's terminal a new size (its programs get SIGWINCH). */
+  resize?(size: { readonly cols: number; readonly rows: number }): Promise<void>;
   /** SIGTERM to every process of the container, SIGKILL after `graceMs` (0 = kill now). */
   stop(graceMs: number): Promise<ContainerExit>;
 }

@@ -7,11 +7,12 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
-import { type ProcessHandle, spawnProcess, userShell } from '../../exec/index.ts';
+import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
 import { probeOverlay } from './overlay-mount.ts';
 import { processEnv } from './process-env.ts';
+import { terminalResizer } from './resize-terminal.ts';
 import { createWritableView, type ViewKind, type WritableView } from './writable-view.ts';
 
 export interface ProcessDriverOptions {
@@ -67,10 +68,13 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
   }
 
   function launch(spec: ContainerSpec, view: WritableView, port: number | undefined): ContainerHandle {
-    const proc: ProcessHandle = spawnProcess(userShell(spec.command), {
+    const argv = spec.tty ? userTerminal(spec.command, spec.tty) : userShell(spec.command);
+    const proc: ProcessHandle = spawnProcess(argv, {
       cwd: view.appDir,
       env: processEnv(view.appDir, spec.env, port),
       onLine: spec.onLine,
+      onData: spec.onData,
+      stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
     });
     const context = { app: spec.app, container: spec.name, id: spec.id };
     const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
@@ -93,11 +97,13 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       name: spec.name,
       pid: proc.pid,
       address: port === undefined ? null : { host, port },
+      stdin: proc.stdin,
       exited,
       async stop(graceMs: number) {
         await proc.stop(graceMs);
         return exited;
       },
+      ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
     };
     live.set(spec.id, handle);
     log?.debug({ ...context, pid: proc.pid, view: view.kind, port }, 'container started');

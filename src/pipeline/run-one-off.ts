@@ -1,0 +1,166 @@
+// One-off runs (`slipway run`, DESIGN §1): an isolated container of the app's
+// current release with the app's exact environment plus `CONTAINER=one-off-<n>`,
+// where n is the lowest index no running one-off of that app uses. Its record
+// sits in the store (type `one-off`, state `up`) while it runs, so it shows in
+// the container list, and is removed when it ends.
+
+import type { Writable } from 'node:stream';
+import { SlipwayError } from '../core/errors.ts';
+import { validateConfigKey, validateConfigValue } from '../core/names.ts';
+import { releaseName } from '../core/types.ts';
+import { type ContainerExit, describeExit } from '../runtime/types.ts';
+import { baseSpec } from './container-spec.ts';
+import type { PipelineDeps } from './deps.ts';
+
+export const MAX_COMMAND_BYTES = 64 * 1024;
+
+export interface OneOffRequest {
+  /** Run as `/bin/sh -c <command>` from the app root. */
+  readonly command: string;
+  /** Variables for this run only, laid over the release's config vars. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Whether the caller writes the command's stdin (`run.stdin`); closed otherwise. */
+  readonly stdin?: boolean;
+  /** Run under a pseudo-terminal of this size (interactive use); implies `stdin`, output through `onData`. */
+  readonly tty?: TerminalSize;
+  /** With `tty`: the terminal's output, as it arrives. */
+  readonly onData?: (chunk: Buffer) => void;
+  /** Every line the command prints; when absent (a detached run) its lines go to the app log. */
+  readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+export interface OneOffRun {
+  /** `one-off-2` */
+  readonly name: string;
+  /** `v3` */
+  readonly release: string;
+  readonly stdin: Writable | null;
+  /** Settles once the container is gone (processes, view and store record). */
+  readonly exited: Promise<ContainerExit>;
+  /** Stops the container with its whole process tree (SIGTERM, SIGKILL after the grace period). */
+  stop(): Promise<ContainerExit>;
+  /** With `tty`: a new terminal size (a no-op where the runtime cannot resize). */
+  resize(size: TerminalSize): Promise<void>;
+}
+
+export interface TerminalSize {
+  readonly cols: number;
+  readonly rows: number;
+}
+
+export type StartOneOff = (app: string, request: OneOffRequest) => Promise<OneOffRun>;
+
+export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
+  // Indexes taken by running one-offs, per app: reserved before the first
+  // await so that two runs started together never share a name.
+  const taken = new Map<string, Set<number>>();
+  /** Takes the lowest free index; the returned function gives it back (once). */
+  const reserve = (app: string): [number, () => void] => {
+    const used = taken.get(app) ?? new Set<number>();
+    taken.set(app, used);
+    let index = 1;
+    while (used.has(index)) index++;
+    used.add(index);
+    let held = true;
+    const free = () => {
+      if (!held) return;
+      held = false;
+      used.delete(index);
+      if (used.size === 0) taken.delete(app);
+    };
+    return [index, free];
+  };
+
+  return async function startOneOff(appName, request) {
+    const extraEnv = validateRequest(request);
+    const app = await deps.store.apps.require(appName);
+    const current =
+      app.currentRelease === null ? undefined : await deps.store.releases.get(app.name, app.currentRelease);
+    if (!current) {
+      throw new SlipwayError('app.no_release', `${app.name} has no current release: deploy it before running commands`);
+    }
+    const [index, free] = reserve(app.name);
+    try {
+      const base = baseSpec(deps, app, current, { type: 'one-off', index }, app.containerSize, extraEnv);
+      const toAppLog = (_stream: string, line: string) => deps.appLogs.write(app.name, base.name, line);
+      const handle = await deps.runtime.start({
+        ...base,
+        command: request.command,
+        exposePort: false,
+        stdin: request.stdin || request.tty ? 'pipe' : 'closed',
+        onLine: request.onLine ?? toAppLog,
+        ...(request.tty ? { tty: request.tty, onData: (_stream, chunk) => request.onData?.(chunk) } : {}),
+      });
+      const record = {
+        id: base.id,
+        app: app.name,
+        name: base.name,
+        type: 'one-off',
+        releaseVersion: current.version,
+        state: 'up' as const,
+        port: null,
+        pid: handle.pid ?? null,
+        startedAt: new Date().toISOString(),
+        restarts: 0,
+      };
+      const recorded = deps.store.containers.put(record);
+      const exited = handle.exited.then(async (exit) => {
+        await recorded.catch(() => {}); // a failed put is reported by the start below
+        await deps.store.containers.remove(base.id).catch((err: unknown) => {
+          // The run did end, and that is what `exited` reports; a stale record is dropped at the next start.
+          deps.logger.error({ err, app: app.name, container: base.name }, 'could not remove the one-off record');
+        });
+        free();
+        if (!request.onLine && !request.tty) toAppLog('stdout', `Process ${describeExit(exit)}`);
+        deps.logger.info(
+          { app: app.name, container: base.name, code: exit.code, signal: exit.signal },
+          'one-off ended',
+        );
+        return exit;
+      });
+      try {
+        await recorded;
+      } catch (err) {
+        await handle.stop(0);
+        throw err;
+      }
+      deps.logger.info({ app: app.name, container: base.name, release: current.version }, 'one-off started');
+      return {
+        name: base.name,
+        release: releaseName(current.version),
+        stdin: handle.stdin,
+        exited,
+        async stop() {
+          await handle.stop(deps.settings.stopGraceMs);
+          return exited;
+        },
+        async resize(size) {
+          if (request.tty) await handle.resize?.(checkSize(size));
+        },
+      };
+    } catch (err) {
+      free();
+      throw err;
+    }
+  };
+}
+
+function validateRequest(request: OneOffRequest): Record<string, string> {
+  const { command } = request;
+  if (command.trim() === '') throw new SlipwayError('request.invalid', 'no command given');
+  if (command.includes('\0')) throw new SlipwayError('request.invalid', 'the command must not contain NUL bytes');
+  if (Buffer.byteLength(command) > MAX_COMMAND_BYTES)
+    throw new SlipwayError('request.invalid', `the command is over ${MAX_COMMAND_BYTES} bytes`);
+  if (request.tty) checkSize(request.tty);
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.env ?? {}))
+    env[validateConfigKey(key)] = validateConfigValue(key, value);
+  return env;
+}
+
+function checkSize(size: TerminalSize): TerminalSize {
+  const valid = (n: number) => Number.isInteger(n) && n >= 1 && n <= 1000;
+  if (!valid(size.cols) || !valid(size.rows))
+    throw new SlipwayError('request.invalid', 'the terminal size must be whole numbers from 1 to 1000');
+  return size;
+}
