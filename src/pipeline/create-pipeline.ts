@@ -34,7 +34,7 @@ export function createPipeline(deps: PipelineDeps) {
   const queue = new DeployQueue(deps, live, locks);
   const crashes = superviseCrashes(deps, live, locks);
   const { store } = deps;
-  const startOneOff = createOneOffRunner(deps);
+  const oneOffs = createOneOffRunner(deps);
 
   /** Takes every container of the app out of the live set (so no crash restart), then stops them. */
   const stopApp = (app: string) =>
@@ -58,7 +58,7 @@ export function createPipeline(deps: PipelineDeps) {
       queue.abort(name, 'app destroyed');
       await queue.idle(name);
       deps.router.removeRoute(name);
-      await stopApp(name);
+      await Promise.all([stopApp(name), oneOffs.stopAll(name)]);
       const releases = await store.releases.list(name);
       const deployments = await store.deployments.list(name, 100_000);
       await store.apps.delete(name);
@@ -103,7 +103,7 @@ export function createPipeline(deps: PipelineDeps) {
     },
 
     /** `slipway run`: starts a one-off container of the current release. */
-    runOneOff: (app: string, request: OneOffRequest) => startOneOff(app, request),
+    runOneOff: (app: string, request: OneOffRequest) => oneOffs.start(app, request),
 
     async config(app: string): Promise<ConfigVars> {
       await store.apps.require(app);

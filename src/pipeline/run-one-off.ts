@@ -48,9 +48,15 @@ export interface TerminalSize {
   readonly rows: number;
 }
 
-export type StartOneOff = (app: string, request: OneOffRequest) => Promise<OneOffRun>;
+export interface OneOffRunner {
+  start(app: string, request: OneOffRequest): Promise<OneOffRun>;
+  /** Stops every running one-off of the app (it is being destroyed). */
+  stopAll(app: string): Promise<void>;
+}
 
-export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
+export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
+  /** Running one-offs per app, to stop them with their app. */
+  const running = new Map<string, Set<OneOffRun>>();
   // Indexes taken by running one-offs, per app: reserved before the first
   // await so that two runs started together never share a name.
   const taken = new Map<string, Set<number>>();
@@ -71,7 +77,7 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
     return [index, free];
   };
 
-  return async function startOneOff(appName, request) {
+  async function start(appName: string, request: OneOffRequest): Promise<OneOffRun> {
     const extraEnv = validateRequest(request);
     const app = await deps.store.apps.require(appName);
     const current =
@@ -125,7 +131,7 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
         throw err;
       }
       deps.logger.info({ app: app.name, container: base.name, release: current.version }, 'one-off started');
-      return {
+      const run: OneOffRun = {
         name: base.name,
         release: releaseName(current.version),
         stdin: handle.stdin,
@@ -138,10 +144,24 @@ export function createOneOffRunner(deps: PipelineDeps): StartOneOff {
           if (request.tty) await handle.resize?.(checkSize(size));
         },
       };
+      const ofApp = running.get(app.name) ?? new Set<OneOffRun>();
+      running.set(app.name, ofApp.add(run));
+      exited.finally(() => {
+        ofApp.delete(run);
+        if (ofApp.size === 0 && running.get(app.name) === ofApp) running.delete(app.name);
+      });
+      return run;
     } catch (err) {
       free();
       throw err;
     }
+  }
+
+  return {
+    start,
+    async stopAll(app) {
+      await Promise.all([...(running.get(app) ?? [])].map((run) => run.stop()));
+    },
   };
 }
 
@@ -152,10 +172,9 @@ function validateRequest(request: OneOffRequest): Record<string, string> {
   if (Buffer.byteLength(command) > MAX_COMMAND_BYTES)
     throw new SlipwayError('request.invalid', `the command is over ${MAX_COMMAND_BYTES} bytes`);
   if (request.tty) checkSize(request.tty);
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.env ?? {}))
-    env[validateConfigKey(key)] = validateConfigValue(key, value);
-  return env;
+  return Object.fromEntries(
+    Object.entries(request.env ?? {}).map(([key, value]) => [validateConfigKey(key), validateConfigValue(key, value)]),
+  );
 }
 
 function checkSize(size: TerminalSize): TerminalSize {

@@ -264,4 +264,15 @@ describe('slipway run', () => {
     const missing = await slipway.cli(['run', '-a', 'nosuchapp', '--', 'true']);
     assert.equal(missing.code, 4);
   });
+
+  test('destroying an app stops its detached runs', async () => {
+    const app = 'doomedrun';
+    assert.equal((await slipway.cli(['apps:create', app])).code, 0);
+    assert.equal((await slipway.cli(['deploy', fixtureCopy('run-files'), '-a', app])).code, 0);
+    const marker = '7654321';
+    assert.equal((await slipway.cli(['run', '-a', app, '--detached', '--', `sleep ${marker}`])).code, 0);
+    await waitFor(async () => (await processesWith(marker)).length === 1, 'the detached run', 15_000, 50);
+    assert.equal((await slipway.cli(['apps:destroy', '--confirm', app])).code, 0);
+    assert.deepEqual(await processesWith(marker), [], 'no process of the run outlives its app');
+  });
 });
