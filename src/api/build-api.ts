@@ -11,6 +11,7 @@ import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
+import { gitRoutes } from './routes/git.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
 
@@ -63,5 +64,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
+  gitRoutes(api, ctx);
   return api;
 }

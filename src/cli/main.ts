@@ -9,6 +9,7 @@ import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
 import { envCommands } from './commands/env.ts';
+import { gitCommands } from './commands/git.ts';
 import { loginCommand } from './commands/login.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
@@ -37,6 +38,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);
+  gitCommands(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

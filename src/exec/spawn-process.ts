@@ -35,6 +35,10 @@ export interface SpawnOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly onLine?: (stream: OutputStream, line: string) => void;
   readonly maxLineBytes?: number;
+  /** Piped into the process's stdin (default: stdin is closed). */
+  readonly stdin?: Readable;
+  /** Leaves stdout unsplit, as the handle's `stdout` stream (binary protocols such as git's). */
+  readonly rawStdout?: boolean;
 }
 
 export interface ProcessExit {
@@ -47,6 +51,8 @@ export interface ProcessExit {
 
 export interface ProcessHandle {
   readonly pid: number | undefined;
+  /** The process's stdout when spawned with `rawStdout`, else null. */
+  readonly stdout: Readable | null;
   /** Settles after the main process exited, its group was killed and its output drained. */
   readonly exited: Promise<ProcessExit>;
   /** Sends a signal to the whole process group. */
@@ -69,15 +75,23 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     cwd: options.cwd,
     env: { ...options.env },
     detached: true, // new session and process group: pgid === pid
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  if (options.stdin && child.stdin) {
+    child.stdin.on('error', () => {}); // EPIPE when the process exits before reading everything
+    options.stdin.on('error', () => child.stdin?.destroy());
+    options.stdin.pipe(child.stdin);
+  }
+  const stdout = child.stdout as Readable;
+  const stderr = child.stderr as Readable;
   const onLine = options.onLine;
+  const raw = options.rawStdout === true;
   if (onLine) {
-    splitLines(child.stdout, (line) => onLine('stdout', line), options.maxLineBytes);
-    splitLines(child.stderr, (line) => onLine('stderr', line), options.maxLineBytes);
+    if (!raw) splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
+    splitLines(stderr, (line) => onLine('stderr', line), options.maxLineBytes);
   } else {
-    child.stdout.resume();
-    child.stderr.resume();
+    if (!raw) stdout.resume();
+    stderr.resume();
   }
 
   let running = true;
@@ -92,12 +106,13 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
   const exited = waitForExit(child).then(async (exit) => {
     running = false;
     signalGroup('SIGKILL'); // stragglers that outlive the main process
-    await drainOutput(child);
+    await drainOutput(raw ? [stderr] : [stdout, stderr]);
     return exit;
   });
 
   return {
     pid: child.pid,
+    stdout: raw ? stdout : null,
     exited,
     signal: signalGroup,
     async stop(graceMs: number) {
@@ -128,8 +143,9 @@ function waitForExit(child: ChildProcess): Promise<ProcessExit> {
   });
 }
 
-async function drainOutput(child: ChildProcess): Promise<void> {
-  const streams = [child.stdout, child.stderr].filter((s): s is Readable => s !== null && !s.closed);
+/** A raw stdout is left to its reader (who may be slow), so only the streams read here are drained. */
+async function drainOutput(owned: readonly (Readable | null)[]): Promise<void> {
+  const streams = owned.filter((s): s is Readable => s !== null && !s.closed);
   if (streams.length === 0) return;
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
   await Promise.race([Promise.all(streams.map((s) => once(s, 'close'))), timeout]);
