@@ -123,14 +123,15 @@ async function deployPush(
     return true;
   }
   let outcome: { ok: boolean; summary: string };
+  const archive = path.join(options.spoolDir, `git-${randomBytes(8).toString('hex')}.tar.gz`);
   try {
     const commit = await commitInfo(reposDir, repo, target.newSha);
     await fs.promises.mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
-    const archive = path.join(options.spoolDir, `git-${randomBytes(8).toString('hex')}.tar.gz`);
     await exportCommit(reposDir, repo, target.newSha, archive);
     progress(`-----> Deploying ${short} (${target.ref.replace('refs/heads/', '')}): ${commit.subject}`);
     outcome = await deployer.deploy(archive, { ...commit, ref: target.ref }, progress);
   } catch (err) {
+    await fs.promises.rm(archive, { force: true }); // still ours unless a deployment took it
     outcome = { ok: false, summary: `could not deploy ${short}: ${(err as Error).message}` };
   }
   if (outcome.ok) {

@@ -195,3 +195,82 @@ describe('deploying with git push', () => {
     assert.equal(fs.existsSync(repo), false);
   });
 });
+
+describe('git push edge cases', () => {
+  let slipway: Slipway;
+  let env: Record<string, string> = {};
+  const git = async (cwd: string, args: string[]) => {
+    const lines: string[] = [];
+    const result = await runProcess(['git', ...args], {
+      cwd,
+      env,
+      onLine: (_stream, line) => lines.push(line),
+      timeoutMs: 120_000,
+    });
+    return { code: result.code, output: lines.join('\n') };
+  };
+  /** A fixture checkout on branch `branch`, with the remote set up by the CLI. */
+  const checkout = async (app: string, branch: string, files: Record<string, string> = {}) => {
+    assert.equal((await slipway.cli(['apps:create', app])).code, 0);
+    const dir = fixtureCopy('web-worker-hook', files);
+    await commitAll(dir);
+    assert.equal((await git(dir, ['branch', '-m', branch])).code, 0);
+    assert.equal((await slipway.cli(['git:remote', '-a', app], { cwd: dir })).code, 0);
+    return dir;
+  };
+  const refs = async (dir: string) => (await git(dir, ['ls-remote', 'slipway'])).output;
+
+  before(async () => {
+    slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD: '64kb' } });
+    env = baseEnv({
+      HOME: slipway.home,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_TERMINAL_PROMPT: '0',
+      SLIPWAY_URL: slipway.apiUrl,
+      SLIPWAY_TOKEN: TOKEN,
+    });
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  test('a repository with only master deploys master', async () => {
+    const dir = await checkout('legacy', 'master');
+    const push = await git(dir, ['push', 'slipway', 'master']);
+    assert.equal(push.code, 0, push.output);
+    assert.match(push.output, /^remote: -----> Deployed [0-9a-f]{7} to legacy/m);
+    assert.match((await routerGet(slipway.routerPort, 'legacy.localhost')).body, /^v-one web-1/);
+  });
+
+  test('a push larger than the upload cap is refused and nothing is stored', async () => {
+    const noise = Array.from({ length: 4000 }, (_, i) => `${i} ${Math.random().toString(36)}`).join('\n');
+    const dir = await checkout('bulky', 'main', { 'noise.txt': noise.repeat(2) });
+    const push = await git(dir, ['push', 'slipway', 'main']);
+    assert.notEqual(push.code, 0, push.output);
+    assert.match(push.output, /413/);
+    assert.doesNotMatch(await refs(dir), /refs\/heads\/main/);
+    assert.equal((await slipway.api('GET', '/api/apps/bulky/deployments')).json.length, 0);
+  });
+
+  test('a commit whose tree has a symlink out of the app is rejected before any build', async () => {
+    const dir = await checkout('linky', 'main');
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'passwd'));
+    assert.equal((await git(dir, ['add', 'passwd'])).code, 0);
+    const commitEnv = {
+      GIT_AUTHOR_NAME: 'x',
+      GIT_AUTHOR_EMAIL: 'x@x',
+      GIT_COMMITTER_NAME: 'x',
+      GIT_COMMITTER_EMAIL: 'x@x',
+    };
+    const committed = await runProcess(['git', 'commit', '-qm', 'link out'], {
+      cwd: dir,
+      env: { ...env, ...commitEnv },
+    });
+    assert.equal(committed.code, 0);
+    const push = await git(dir, ['push', 'slipway', 'main']);
+    assert.notEqual(push.code, 0, push.output);
+    assert.match(push.output, /^remote: .*passwd/m);
+    assert.match(push.output, /\[remote rejected\] +main -> main \(deployment failed\)/);
+    assert.doesNotMatch(await refs(dir), /refs\/heads\/main/);
+  });
+});
