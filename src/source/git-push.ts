@@ -9,7 +9,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { encodeReportStatus, FLUSH_PKT, packetLines, readPackets, rejectRefs, sideband } from './git-pkt-line.ts';
+import {
+  encodeReportStatus,
+  FLUSH_PKT,
+  packetLines,
+  pktLine,
+  readPackets,
+  rejectRefs,
+  sideband,
+} from './git-pkt-line.ts';
 import {
   type CommitInfo,
   commitInfo,
@@ -24,6 +32,8 @@ import { collectOutput, startService } from './git-service.ts';
 
 export const DEPLOY_BRANCH = 'refs/heads/main';
 export const FALLBACK_BRANCH = 'refs/heads/master';
+const KEEPALIVE = pktLine(Buffer.from([1]));
+const KEEPALIVE_MS = 15_000;
 
 export interface PushDeployer {
   /** Deploys the archive (the file becomes the deployer's) and resolves once the deployment ended. */
@@ -89,7 +99,11 @@ export async function receivePush(options: PushOptions): Promise<ReceivedPush> {
         if (u !== target && u.newSha !== null) progress(`-----> Stored ${u.ref} (only main deploys)`);
       }
       if (target?.newSha) {
-        const ok = await deployPush(options, deployer, target as RefUpdate & { newSha: string }, progress);
+        // An empty data packet now and then, as receive-pack does, so proxies don't drop a quiet push.
+        const keepalive = answer.sideband ? setInterval(() => write(KEEPALIVE), KEEPALIVE_MS) : undefined;
+        const ok = await deployPush(options, deployer, target as RefUpdate & { newSha: string }, progress).finally(() =>
+          clearInterval(keepalive),
+        );
         if (!ok) report = rejectRefs(report, new Set([target.ref]), 'deployment failed');
       }
       if (report.length === 0) return;
