@@ -88,6 +88,7 @@ export async function startServer(
     logger,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
+    reposDir: paths.repos,
     checkArchive: (file) => checkTarball(file, { maxBytes: settings.maxUnpackedBytes }),
     webUrl: routerUrlOf,
   });

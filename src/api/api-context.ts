@@ -15,6 +15,8 @@ export interface ApiContext {
   /** Where uploads are spooled before their deployment takes them. */
   readonly spoolDir: string;
   readonly maxUploadBytes: number;
+  /** Where the apps' bare git repositories live (`repos/<app>.git`). */
+  readonly reposDir: string;
   /** Refuses an unsafe or malformed archive (SlipwayError `source.*`) before a deployment exists. */
   readonly checkArchive: (file: string) => Promise<unknown>;
   readonly webUrl: (app: string) => string;

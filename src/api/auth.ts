@@ -37,3 +37,17 @@ export async function authenticate(store: Store, header: string | undefined): Pr
   }
   return found;
 }
+
+/** Git over HTTP: Basic auth with the API token as password (any user name). */
+export async function authenticateBasic(store: Store, header: string | undefined): Promise<{ name: string }> {
+  const encoded = /^Basic\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+  const decoded = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+  const token = decoded.includes(':') ? decoded.slice(decoded.indexOf(':') + 1) : '';
+  if (!token) {
+    throw new SlipwayError(
+      'auth.missing_token',
+      'git needs your API token as password (slipway git:remote sets up a credential helper)',
+    );
+  }
+  return authenticate(store, `Bearer ${token}`);
+}

@@ -12,6 +12,7 @@ import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
+import { gitRoutes } from './routes/git.ts';
 import { logRoutes } from './routes/logs.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -74,5 +75,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   domainRoutes(api, ctx);
   logRoutes(api, ctx);
   runRoutes(api, ctx);
+  gitRoutes(api, ctx);
   return api;
 }

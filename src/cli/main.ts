@@ -9,6 +9,7 @@ import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
 import { envCommands } from './commands/env.ts';
+import { gitCommands } from './commands/git.ts';
 import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
 import { processCommands } from './commands/processes.ts';
@@ -41,6 +42,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   domainCommands(program, ctx);
   logsCommand(program, ctx);
   runCommand(program, ctx, setExit);
+  gitCommands(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -37,8 +37,13 @@ export interface SpawnOptions {
   /** Raw output as it arrives, instead of lines (a terminal's prompts have no newline). */
   readonly onData?: (stream: OutputStream, chunk: Buffer) => void;
   readonly maxLineBytes?: number;
-  /** `ignore` (default): stdin is /dev/null. `pipe`: the caller writes it through `handle.stdin`. */
-  readonly stdin?: 'ignore' | 'pipe';
+  /**
+   * `ignore` (default): stdin is /dev/null. `pipe`: the caller writes it
+   * through `handle.stdin`. A stream: piped into the process's stdin.
+   */
+  readonly stdin?: 'ignore' | 'pipe' | Readable;
+  /** Leaves stdout unsplit, as the handle's `stdout` stream (binary protocols such as git's). */
+  readonly rawStdout?: boolean;
 }
 
 export interface ProcessExit {
@@ -53,6 +58,8 @@ export interface ProcessHandle {
   readonly pid: number | undefined;
   /** The process's stdin when spawned with `stdin: 'pipe'`, else null. */
   readonly stdin: Writable | null;
+  /** The process's stdout when spawned with `rawStdout`, else null. */
+  readonly stdout: Readable | null;
   /** Settles after the main process exited, its group was killed and its output drained. */
   readonly exited: Promise<ProcessExit>;
   /** Sends a signal to the whole process group. */
@@ -95,20 +102,26 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     cwd: options.cwd,
     env: { ...options.env },
     detached: true, // new session and process group: pgid === pid
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === undefined || options.stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   // Writing to a process that has exited fails with EPIPE; that is the process's end, not ours.
   child.stdin?.on('error', () => {});
+  const input = typeof options.stdin === 'object' ? options.stdin : undefined;
+  if (input && child.stdin) {
+    input.on('error', () => child.stdin?.destroy());
+    input.pipe(child.stdin);
+  }
   const [stdout, stderr] = [child.stdout as Readable, child.stderr as Readable]; // both always piped
   const { onLine, onData } = options;
+  const raw = options.rawStdout === true;
   if (onData) {
-    stdout.on('data', (chunk: Buffer) => onData('stdout', chunk));
+    if (!raw) stdout.on('data', (chunk: Buffer) => onData('stdout', chunk));
     stderr.on('data', (chunk: Buffer) => onData('stderr', chunk));
   } else if (onLine) {
-    splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
+    if (!raw) splitLines(stdout, (line) => onLine('stdout', line), options.maxLineBytes);
     splitLines(stderr, (line) => onLine('stderr', line), options.maxLineBytes);
   } else {
-    stdout.resume();
+    if (!raw) stdout.resume();
     stderr.resume();
   }
 
@@ -124,13 +137,14 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
   const exited = waitForExit(child).then(async (exit) => {
     running = false;
     signalGroup('SIGKILL'); // stragglers that outlive the main process
-    await drainOutput(child);
+    await drainOutput(raw ? [stderr] : [stdout, stderr]);
     return exit;
   });
 
   return {
     pid: child.pid,
-    stdin: child.stdin,
+    stdin: options.stdin === 'pipe' ? child.stdin : null,
+    stdout: raw ? stdout : null,
     exited,
     signal: signalGroup,
     async stop(graceMs: number) {
@@ -161,8 +175,9 @@ function waitForExit(child: ChildProcess): Promise<ProcessExit> {
   });
 }
 
-async function drainOutput(child: ChildProcess): Promise<void> {
-  const streams = [child.stdout, child.stderr].filter((s): s is Readable => s !== null && !s.closed);
+/** A raw stdout is left to its reader (who may be slow), so only the streams read here are drained. */
+async function drainOutput(owned: readonly (Readable | null)[]): Promise<void> {
+  const streams = owned.filter((s): s is Readable => s !== null && !s.closed);
   if (streams.length === 0) return;
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, DRAIN_MS).unref());
   await Promise.race([Promise.all(streams.map((s) => once(s, 'close'))), timeout]);

@@ -1,0 +1,150 @@
+// Git over smart HTTP at /git/<app>.git: fetch (upload-pack) and push
+// (receive-pack, which deploys the app's main branch; see source/git-push.ts).
+// Basic auth with the API token as password, for fetch and push alike. Errors
+// are plain text, which git shows to the user as `remote:` lines.
+
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
+import { formatBytes } from '../../core/format-bytes.ts';
+import { isFinal } from '../../core/lifecycle.ts';
+import type { App } from '../../core/types.ts';
+import { AppLocks } from '../../pipeline/app-lock.ts';
+import { type PushDeployer, receivePush } from '../../source/git-push.ts';
+import { ensureRepo, removeRepo } from '../../source/git-repo.ts';
+import { advertiseRefs, type GitService, isGitService, startService } from '../../source/git-service.ts';
+import type { ApiContext } from '../api-context.ts';
+import { authenticateBasic } from '../auth.ts';
+import { httpStatusOf } from '../error-status.ts';
+
+type RepoParams = { Params: { repo: string } };
+const REQUEST_TYPES = ['application/x-git-upload-pack-request', 'application/x-git-receive-pack-request'];
+
+export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
+  const locks = new AppLocks();
+  api.addContentTypeParser(REQUEST_TYPES, (_request, payload, done) => done(null, payload));
+
+  /** Authenticates, finds the app and its repository (created on first use). */
+  const open = async (request: FastifyRequest<RepoParams>) => {
+    const { name: author } = await authenticateBasic(ctx.store, request.headers.authorization);
+    const name = request.params.repo.replace(/\.git$/, '');
+    const app = await ctx.store.apps.get(name);
+    if (!app) throw new SlipwayError('app.not_found', `app "${name}" not found`);
+    return { app, author, repo: await ensureRepo(ctx.reposDir, app.name, app.createdAt) };
+  };
+
+  api.get<RepoParams & { Querystring: { service?: string } }>('/git/:repo/info/refs', (request, reply) =>
+    answer(reply, async () => {
+      const { service } = request.query;
+      if (!isGitService(service)) {
+        throw new SlipwayError('request.invalid', 'only the smart HTTP protocol is served: use git 1.7 or later');
+      }
+      const { repo } = await open(request);
+      const body = await advertiseRefs(ctx.reposDir, repo, service);
+      return reply.type(`application/x-${service}-advertisement`).header('cache-control', 'no-cache').send(body);
+    }),
+  );
+
+  api.post<RepoParams>('/git/:repo/git-upload-pack', (request, reply) =>
+    answer(reply, async () => {
+      const { repo } = await open(request);
+      const handle = startService(ctx.reposDir, repo, 'git-upload-pack', { stdin: requestBody(request, ctx) });
+      return sendResult(reply, 'git-upload-pack').send(handle.stdout);
+    }),
+  );
+
+  api.post<RepoParams>('/git/:repo/git-receive-pack', (request, reply) =>
+    answer(reply, async () => {
+      const { app, author, repo } = await open(request);
+      const received = await receivePush({
+        reposDir: ctx.reposDir,
+        repo,
+        spoolDir: ctx.spoolDir,
+        body: requestBody(request, ctx),
+        lock: (fn) => locks.with(app.name, fn),
+      });
+      const out = new PassThrough();
+      sendResult(reply, 'git-receive-pack').send(out);
+      received
+        .finish(pushDeployer(ctx, app, author), (chunk) => out.write(chunk))
+        .catch((err) => request.log.error({ err, app: app.name }, 'git push failed after receive-pack'))
+        .finally(() => out.end());
+      return reply;
+    }),
+  );
+
+  // The repository goes with its app (a new app of the same name starts empty anyway: see ensureRepo).
+  api.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'DELETE' || request.routeOptions.url !== '/api/apps/:app' || reply.statusCode >= 300) return;
+    await removeRepo(ctx.reposDir, (request.params as { app: string }).app);
+  });
+}
+
+function sendResult(reply: FastifyReply, service: GitService): FastifyReply {
+  return reply.type(`application/x-${service}-result`).header('cache-control', 'no-cache');
+}
+
+/** Runs a handler; a failure becomes a plain-text answer (401 asks git for credentials). */
+async function answer(reply: FastifyReply, handler: () => Promise<FastifyReply>): Promise<FastifyReply> {
+  try {
+    return await handler();
+  } catch (err) {
+    if (!isSlipwayError(err)) throw err;
+    const status = httpStatusOf(err.code);
+    if (status === 401) reply.header('www-authenticate', 'Basic realm="Slipway"');
+    return reply.code(status).type('text/plain; charset=utf-8').send(`${err.message}\n`);
+  }
+}
+
+/** The request body, un-gzipped when git compressed it, cut off past the upload cap. */
+function requestBody(request: FastifyRequest, ctx: ApiContext): Readable {
+  const raw = request.body as Readable;
+  const decoded = request.headers['content-encoding'] === 'gzip' ? raw.pipe(createGunzip()) : raw;
+  let seen = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      seen += chunk.length;
+      if (seen > ctx.maxUploadBytes) {
+        callback(
+          new SlipwayError('source.too_large', `push is larger than the limit of ${formatBytes(ctx.maxUploadBytes)}`),
+        );
+      } else callback(null, chunk);
+    },
+  });
+  decoded.on('error', (err) => limited.destroy(err));
+  return decoded.pipe(limited);
+}
+
+function pushDeployer(ctx: ApiContext, app: App, author: string): PushDeployer {
+  return {
+    async currentCommit() {
+      const current = (await ctx.store.apps.get(app.name))?.currentRelease ?? null;
+      return current === null ? null : ((await ctx.store.releases.get(app.name, current))?.commitSha ?? null);
+    },
+    async deploy(archive, commit, onLine) {
+      await ctx.checkArchive(archive);
+      const deployment = await ctx.pipeline.deployArchive(app.name, archive, {
+        source: 'git',
+        commitSha: commit.sha,
+        gitRef: commit.ref.replace(/^refs\/heads\//, ''),
+        author,
+      });
+      ctx.logs.append(deployment.id, `-----> Commit ${commit.sha} by ${commit.author}: ${commit.subject}`);
+      await new Promise<void>((resolve) => {
+        const stop = ctx.logs.follow(deployment.id, onLine, () => {
+          stop();
+          resolve();
+        });
+        void ctx.store.deployments.get(deployment.id).then((now) => {
+          if (now && isFinal(now.status) && !ctx.logs.isOpen(deployment.id)) resolve();
+        });
+      });
+      const final = await ctx.store.deployments.get(deployment.id);
+      if (final?.status === 'success')
+        return { ok: true, summary: `Deployed ${commit.sha.slice(0, 7)} to ${app.name}` };
+      const why = final?.error?.message ?? final?.status ?? 'unknown outcome';
+      return { ok: false, summary: `Deployment ${deployment.id} failed (${final?.status}): ${why}` };
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// git:remote adds a `slipway` remote (<api>/git/<app>.git) to the current
+// repository, with a credential helper for that URL only: `slipway
+// git:credentials`, which hands git the token of `slipway login` (or
+// SLIPWAY_TOKEN) when it asks. No token is ever written into .git/config.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { HELPER_ENV, runProcess } from '../../exec/index.ts';
+import { CliError } from '../cli-error.ts';
+import type { CommandContext } from '../context.ts';
+import { loadCredentials } from '../credentials.ts';
+
+const SLIPWAY_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/slipway');
+
+export function gitCommands(program: Command, ctx: CommandContext): void {
+  const { io } = ctx;
+  program
+    .command('git:remote')
+    .description('add a git remote to push the app to (git push slipway main deploys it)')
+    .option('-a, --app <app>', 'app name')
+    .option('-r, --remote <name>', 'name of the remote', 'slipway')
+    .action(async (opts: { app?: string; remote: string }) => {
+      const app = ctx.app(opts.app);
+      await ctx.client().request('GET', `/api/apps/${encodeURIComponent(app)}`); // the app must exist
+      const url = `${loadCredentials(io.env).url}/git/${app}.git`;
+      const git = (...args: string[]) => runGit(io.cwd, io.env, args);
+      await git('rev-parse', '--git-dir');
+      const existing = await git('remote').then((out) => out.split('\n'));
+      await git('remote', existing.includes(opts.remote) ? 'set-url' : 'add', opts.remote, url);
+      const key = `credential.${url}.helper`;
+      await git('config', '--unset-all', key).catch(() => {});
+      // An empty helper first: no other helper (e.g. a global `store`) sees or saves the token.
+      await git('config', '--add', key, '');
+      await git('config', '--add', key, `!'${SLIPWAY_BIN.replaceAll("'", "'\\''")}' git:credentials`);
+      io.out(`Git remote ${opts.remote} added: ${url}`);
+      io.out(`Deploy with: git push ${opts.remote} main`);
+    });
+
+  program
+    .command('git:credentials')
+    .description('git credential helper: prints the stored API token (used by git:remote)')
+    .argument('[action]', 'get, store or erase (git passes it)', 'get')
+    .action((action: string) => {
+      if (action !== 'get') return; // nothing to store or erase: the token lives in slipway's login
+      io.out(`username=slipway\npassword=${loadCredentials(io.env).token}`);
+    });
+}
+
+async function runGit(cwd: string, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<string> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const userEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const result = await runProcess(['git', ...args], {
+    cwd,
+    env: { PATH: HELPER_ENV.PATH ?? '', ...userEnv },
+    onLine: (stream, line) => (stream === 'stdout' ? out : err).push(line),
+    timeoutMs: 30_000,
+  });
+  if (result.spawnError) throw new CliError('cli.usage', 'git is not installed (or not on the PATH)');
+  if (result.code !== 0) throw new CliError('cli.usage', err.join('\n').replace(/^fatal: /, '') || 'git failed');
+  return out.join('\n');
+}
