@@ -73,6 +73,7 @@ export async function startServer(
       drainTimeoutMs: settings.drainTimeoutMs,
       restartBackoffMs: settings.restartBackoffMs,
       maxConcurrentBuilds: settings.maxConcurrentBuilds,
+      chaosPause: settings.chaosPause,
       maxUnpackedBytes: settings.maxUnpackedBytes,
       buildsDir: paths.builds,
       cacheDir: paths.cache,

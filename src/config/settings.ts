@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { SlipwayError } from '../core/errors.ts';
+import { STEPS, type Step } from '../core/lifecycle.ts';
 
 export interface Settings {
   /** Data directory (DESIGN §2 layout). */
@@ -26,6 +27,8 @@ export interface Settings {
   readonly restartBackoffMs: number;
   /** Builds running at once across all apps (others wait `queued`). */
   readonly maxConcurrentBuilds: number;
+  /** Chaos testing only: every deployment pauses this long when it enters this step. */
+  readonly chaosPause: { readonly step: Step; readonly ms: number } | null;
   readonly maxUploadBytes: number;
   readonly maxUnpackedBytes: number;
   /** Token used as the admin token at first start (automation); never stored in clear. */
@@ -49,6 +52,7 @@ const ENV_NAMES = {
   drainTimeout: 'SLIPWAY_DRAIN_TIMEOUT',
   restartBackoff: 'SLIPWAY_RESTART_BACKOFF',
   maxBuilds: 'SLIPWAY_MAX_BUILDS',
+  chaosPause: 'SLIPWAY_CHAOS_PAUSE',
   maxUpload: 'SLIPWAY_MAX_UPLOAD',
   maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
   logLevel: 'SLIPWAY_LOG_LEVEL',
@@ -121,6 +125,17 @@ const schema = z.object({
   drainTimeout: duration.default(30_000),
   restartBackoff: duration.default(1000),
   maxBuilds: z.coerce.number().int().min(1).max(64).default(2),
+  chaosPause: z
+    .string()
+    .transform((v, ctx) => {
+      const [step, ms] = v.split(':');
+      if (!STEPS.includes(step as Step) || ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `use STEP:DURATION with a step of ${STEPS.join(', ')}` });
+        return z.NEVER;
+      }
+      return { step: step as Step, ms: parseDuration(ms) };
+    })
+    .optional(),
   maxUpload: size.default(512 * 1024 ** 2),
   maxUnpacked: size.default(2 * 1024 ** 3),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -159,6 +174,7 @@ export function loadSettings(
     drainTimeoutMs: s.drainTimeout,
     restartBackoffMs: s.restartBackoff,
     maxConcurrentBuilds: s.maxBuilds,
+    chaosPause: s.chaosPause ?? null,
     maxUploadBytes: s.maxUpload,
     maxUnpackedBytes: s.maxUnpacked,
     initialToken: env.SLIPWAY_TOKEN || undefined,

@@ -76,6 +76,8 @@ export class DeployContext {
     if (status !== this.#deployment.status && status !== 'success') await this.setStatus(status, { step: name });
     else await this.update({ step: name });
     this.log(`-----> ${STEP_TITLES[name]}`);
+    const pause = this.deps.settings.chaosPause;
+    if (pause?.step === name) await new Promise((resolve) => setTimeout(resolve, pause.ms));
     const started = performance.now();
     try {
       return await fn();

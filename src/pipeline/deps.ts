@@ -2,6 +2,7 @@
 // composition root (server.ts) decides which store, runtime and router run.
 
 import type { Logger } from 'pino';
+import type { Step } from '../core/lifecycle.ts';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Router } from '../router/types.ts';
 import type { RuntimeDriver } from '../runtime/types.ts';
@@ -50,6 +51,8 @@ export interface PipelineSettings {
   readonly restartBackoffMs: number;
   /** Builds running at once across all apps; further builds wait `queued`. */
   readonly maxConcurrentBuilds: number;
+  /** Chaos testing only (SLIPWAY_CHAOS_PAUSE): pause on entering a step, so a test can kill the server there. */
+  readonly chaosPause?: { readonly step: Step; readonly ms: number } | null;
   readonly maxUnpackedBytes: number;
   readonly buildsDir: string;
   readonly cacheDir: string;

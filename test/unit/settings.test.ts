@@ -47,3 +47,23 @@ test('invalid values name the setting and its variable', () => {
   );
   assert.throws(() => loadSettings({ bootTimeout: 'later' }, {}, '/srv'), /SLIPWAY_BOOT_TIMEOUT.*invalid duration/);
 });
+
+test('day-2 settings: restart backoff, build cap, and the chaos pause (off by default)', () => {
+  const defaults = loadSettings({}, {}, '/srv');
+  assert.equal(defaults.restartBackoffMs, 1000);
+  assert.equal(defaults.maxConcurrentBuilds, 2);
+  assert.equal(defaults.chaosPause, null);
+  const set = loadSettings(
+    {},
+    { SLIPWAY_RESTART_BACKOFF: '200ms', SLIPWAY_MAX_BUILDS: '4', SLIPWAY_CHAOS_PAUSE: 'switch:3s' },
+    '/srv',
+  );
+  assert.equal(set.restartBackoffMs, 200);
+  assert.equal(set.maxConcurrentBuilds, 4);
+  assert.deepEqual(set.chaosPause, { step: 'switch', ms: 3000 });
+  assert.throws(
+    () => loadSettings({}, { SLIPWAY_CHAOS_PAUSE: 'lunch:1s' }, '/srv'),
+    /SLIPWAY_CHAOS_PAUSE.*STEP:DURATION/,
+  );
+  assert.throws(() => loadSettings({}, { SLIPWAY_MAX_BUILDS: '0' }, '/srv'), /SLIPWAY_MAX_BUILDS/);
+});
