@@ -142,6 +142,13 @@ describe('sandbox isolation', { skip }, () => {
     const sized = await slipway.cli(['apps:update', '--hook-size', 'S', '-a', 'delta']);
     assert.equal(sized.code, 0, sized.stderr);
     assert.match(sized.stdout, /hook size set to S/);
+    const bad = await slipway.cli(['apps:update', '--size', 'XXL', '-a', 'delta']);
+    assert.equal(bad.code, 6);
+    assert.match(bad.stderr, /unknown container size "XXL": use one of S, M, L, XL, 2XL/);
+    const { json: shown } = await slipway.api('PATCH', '/api/apps/delta', { size: 'l' });
+    assert.deepEqual([shown.size, shown.hook_size], ['L', 'S']);
+    const { status } = await slipway.api('PATCH', '/api/apps/delta', { hook_size: 'huge' });
+    assert.equal(status, 400);
     const hog = "node -e 'const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1))'";
     const result = await slipway.cli([
       'deploy',
