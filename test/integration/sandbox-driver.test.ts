@@ -16,7 +16,7 @@ import { runProcess } from '../../src/exec/index.ts';
 import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/index.ts';
 import { cgroupParents } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { createSandboxDriver, openSandbox, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
-import { eventually, lineLog, writeSlug } from '../helpers/runtime-helpers.ts';
+import { lineLog, writeSlug } from '../helpers/runtime-helpers.ts';
 import { baseEnv } from '../helpers/slipway.ts';
 
 const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });

@@ -47,3 +47,10 @@ test('invalid values name the setting and its variable', () => {
   );
   assert.throws(() => loadSettings({ bootTimeout: 'later' }, {}, '/srv'), /SLIPWAY_BOOT_TIMEOUT.*invalid duration/);
 });
+
+test('the runtime is chosen automatically unless sandbox or process is asked for', () => {
+  assert.equal(loadSettings({}, {}, '/srv').runtime, 'auto');
+  assert.equal(loadSettings({}, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'process');
+  assert.equal(loadSettings({ runtime: 'sandbox' }, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'sandbox');
+  assert.throws(() => loadSettings({ runtime: 'docker' }, {}, '/srv'), /invalid setting runtime \(SLIPWAY_RUNTIME\)/);
+});
