@@ -212,6 +212,10 @@ function runtimeContract(
       assert.deepEqual(await failed.exited, { code: 3, signal: null });
       const [killed] = await startContainer('kill -KILL $$');
       assert.deepEqual(await killed.exited, { code: null, signal: 'SIGKILL' });
+      const [terminated] = await startContainer('kill -TERM $$');
+      assert.deepEqual(await terminated.exited, { code: null, signal: 'SIGTERM' });
+      const [high] = await startContainer('exit 120');
+      assert.deepEqual(await high.exited, { code: 120, signal: null });
     });
 
     it('stop sends SIGTERM and lets the process exit on its own within the grace period', TEST_TIMEOUT, async () => {
@@ -253,6 +257,27 @@ function runtimeContract(
       );
       assert.equal(running.length, 2, 'the background processes never showed up');
       await handle.stop(1000);
+      assert.deepEqual(
+        await eventually(
+          () => processesWith(marker),
+          (pids) => pids.length === 0,
+          2000,
+        ),
+        [],
+      );
+    });
+
+    it('stop with grace: a child that ignores SIGTERM does not outlive its container', TEST_TIMEOUT, async () => {
+      const marker = sleepMarker();
+      const [handle, log] = await startContainer(
+        `(trap '' TERM; exec sleep ${marker}) &\ntrap 'exit 0' TERM\necho ready\n${IDLE_LOOP}`,
+      );
+      await log.waitFor(([, line]) => line === 'ready');
+      await eventually(
+        () => processesWith(marker),
+        (pids) => pids.length === 1,
+      );
+      assert.deepEqual(await handle.stop(5000), { code: 0, signal: null });
       assert.deepEqual(
         await eventually(
           () => processesWith(marker),

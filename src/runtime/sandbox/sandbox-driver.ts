@@ -93,6 +93,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     const { proc, cgroup } = started;
     const context = { app: spec.app, container: spec.name, id: spec.id };
     let running = true;
+    let killedByUs = false;
 
     const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
       running = false;
@@ -109,7 +110,10 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       if (port !== undefined) ports.release(port);
       live.delete(spec.id);
       const decoded = decodeExit(exit.code, exit.signal);
-      const result: ContainerExit = outOfMemory && decoded.code !== 0 ? { ...decoded, outOfMemory } : decoded;
+      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop) or an OOM kill of some
+      // child the app survived is not what ended this container.
+      const result: ContainerExit =
+        outOfMemory && decoded.signal === 'SIGKILL' && !killedByUs ? { ...decoded, outOfMemory } : decoded;
       log?.debug({ ...context, ...result }, 'container exited');
       return result;
     });
@@ -123,6 +127,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       }
     }
     async function killAll(): Promise<void> {
+      killedByUs = true;
       for (const pid of await cgroup.pids().catch(() => [])) killQuietly(pid, 'SIGKILL');
     }
 
