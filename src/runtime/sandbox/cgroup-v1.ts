@@ -61,23 +61,29 @@ export async function createCgroup(
   const dirs = CGROUP_CONTROLLERS.map((controller) => path.join(parents[controller], id));
   const [memory, pids, cpu] = dirs as [string, string, string];
   const created: string[] = [];
-  const remove = async () => {
-    for (const dir of created.reverse()) await rmdirRetrying(dir);
+  const remove = () => Promise.all(created.map(rmdirRetrying));
+  const make = async (dir: string) => {
+    await mkdir(path.dirname(dir), { recursive: true });
+    await mkdir(dir);
+    created.push(dir);
   };
-  try {
-    for (const dir of dirs) {
-      await mkdir(path.dirname(dir), { recursive: true });
-      await mkdir(dir);
-      created.push(dir);
-    }
-    await writeFile(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-    // With swap, the memory limit alone would let a container swap instead of being stopped.
-    await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(ignoreMissing);
-    await writeFile(path.join(pids, 'pids.max'), String(limits.pids));
-    await writeFile(path.join(cpu, 'cpu.shares'), String(limits.cpuShares));
-  } catch (err) {
+  // The three hierarchies are independent: set them up side by side.
+  const setUp = [
+    make(memory).then(async () => {
+      await writeFile(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      // With swap, the memory limit alone would let a container swap instead of being stopped.
+      await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(
+        ignoreMissing,
+      );
+    }),
+    make(pids).then(() => writeFile(path.join(pids, 'pids.max'), String(limits.pids))),
+    make(cpu).then(() => writeFile(path.join(cpu, 'cpu.shares'), String(limits.cpuShares))),
+  ];
+  const results = await Promise.allSettled(setUp);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure !== undefined) {
     await remove().catch(() => {});
-    throw err;
+    throw failure.reason;
   }
 
   const listPids = async () =>

@@ -42,14 +42,13 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   let closed = false;
 
   /** containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it. */
-  async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<string> {
+  async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<void> {
     const slugDir = path.resolve(spec.slugDir);
     const slug = await stat(slugDir).catch(() => null);
     if (slug === null || !slug.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
     const containerDir = path.join(containersDir, spec.id);
     const upper = path.join(containerDir, 'upper');
     const work = path.join(containerDir, 'work');
-    const options = overlayOptions({ lower: slugDir, upper, work, target: sandbox.mountPoints.app });
     await mkdir(containersDir, { recursive: true, mode: 0o700 });
     await mkdir(containerDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EEXIST' ? new Error(`container directory ${containerDir} already exists`) : err;
@@ -62,14 +61,21 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       await rm(containerDir, { recursive: true, force: true });
       throw err;
     }
-    return options;
   }
 
   async function launch(spec: ContainerSpec, port: number | undefined): Promise<ContainerHandle> {
     const { uid, gid } = spec.user ?? FALLBACK_USER;
     const limits: ContainerLimits = spec.limits ?? limitsOf('M');
     const containerDir = path.join(containersDir, spec.id);
-    const overlay = await prepareLayer(spec, uid, gid);
+    // An overlay option string is checked before anything is created.
+    const slugDir = path.resolve(spec.slugDir);
+    const overlay = overlayOptions({
+      lower: slugDir,
+      upper: path.join(containerDir, 'upper'),
+      work: path.join(containerDir, 'work'),
+      target: sandbox.mountPoints.app,
+    });
+    const layer = prepareLayer(spec, uid, gid);
     let started: SandboxProcess;
     try {
       started = await sandbox.spawn(
@@ -84,10 +90,11 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
           hostname: spec.name,
           argv: userShell(spec.command),
         },
-        { env: processEnv(APP_DIR, spec.env, port), onLine: spec.onLine },
+        { env: processEnv(APP_DIR, spec.env, port), onLine: spec.onLine, ready: layer },
       );
     } catch (err) {
-      await rm(containerDir, { recursive: true, force: true });
+      // A layer that failed cleaned up after itself; one that was made (for a cgroup that failed) goes here.
+      if (await layer.then(() => true).catch(() => false)) await rm(containerDir, { recursive: true, force: true });
       throw err;
     }
     const { proc, cgroup } = started;

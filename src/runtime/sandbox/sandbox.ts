@@ -36,12 +36,19 @@ export interface SandboxProcess {
 export interface Sandbox {
   /** Mount points (in private namespaces only) for the app view, the build and its cache. */
   readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
-  /** Creates the cgroup, then starts the chain in it. */
+  /**
+   * Creates the cgroup, then starts the chain in it. `ready` (say, the container's layer being
+   * prepared) is awaited alongside the cgroup's creation; if either fails, nothing is left.
+   */
   spawn(
     id: string,
     limits: ContainerLimits,
     invocation: Omit<SandboxInvocation, 'tools' | 'cgroupProcs'>,
-    options: { env: Readonly<Record<string, string>>; onLine?: (stream: 'stdout' | 'stderr', line: string) => void },
+    options: {
+      env: Readonly<Record<string, string>>;
+      onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+      ready?: Promise<unknown>;
+    },
   ): Promise<SandboxProcess>;
 }
 
@@ -79,8 +86,11 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   const sandbox: Sandbox = {
     mountPoints,
     async spawn(id, limits, invocation, spawnOptions) {
-      const cgroup = await createCgroup(parents, id, limits);
+      const [made, ready] = await Promise.allSettled([createCgroup(parents, id, limits), spawnOptions.ready]);
+      if (made.status === 'rejected') throw made.reason;
+      const cgroup = made.value;
       try {
+        if (ready.status === 'rejected') throw ready.reason;
         const argv = sandboxArgv({ ...invocation, tools, cgroupProcs: cgroup.procsFiles }, layout);
         const proc = spawnProcess(argv, { cwd: '/', env: spawnOptions.env, onLine: spawnOptions.onLine });
         return { proc, cgroup };
