@@ -9,13 +9,16 @@ import { ensureAdminToken } from './api/auth.ts';
 import { buildApi } from './api/build-api.ts';
 import { buildApp } from './build/build-app.ts';
 import { createSlugStore } from './build/slug-store.ts';
-import { dataPaths, type Settings } from './config/settings.ts';
+import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
+import { SlipwayError } from './core/errors.ts';
 import { AppLogs } from './pipeline/app-log.ts';
 import { createPipeline } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import { createProcessDriver } from './runtime/process/index.ts';
+import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
+import type { RuntimeDriver } from './runtime/types.ts';
 import { checkTarball, extractTarball } from './source/index.ts';
 import { openSqliteStore } from './store/index.ts';
 
@@ -51,13 +54,20 @@ export async function startServer(
   });
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
-  const runtime = createProcessDriver({ containersDir: paths.containers, logger });
+  const { runtime, sandbox } = await pickRuntime(settings, paths, logger);
   const logs = new DeploymentLogs(paths.deploymentLogs);
   const pipeline = createPipeline({
     store,
     runtime,
     router,
-    builder: { build: buildApp },
+    builder: {
+      build: async (options) => {
+        if (sandbox === null) return buildApp(options);
+        // Builds run sandboxed too, as the app's own user: the slug is then the app's own files.
+        const app = await store.apps.require(options.app);
+        return buildApp({ ...options, runner: sandboxBuildRunner(sandbox, { uid: app.uid, gid: app.uid }) });
+      },
+    },
     slugs: createSlugStore(paths.slugs),
     extract: extractTarball,
     logs,
@@ -116,4 +126,33 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+/**
+ * The sandbox whenever this host can run it (unless `process` is asked for);
+ * else the process driver, with one warning saying what isolation is missing.
+ */
+async function pickRuntime(
+  settings: Settings,
+  paths: DataPaths,
+  logger: Logger,
+): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null }> {
+  let missing = 'the process runtime was chosen (--runtime process)';
+  if (settings.runtime !== 'process') {
+    const opened = await openSandbox({ scratchDir: paths.containers });
+    if ('sandbox' in opened) {
+      const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
+      logger.info({ runtime: 'sandbox' }, 'containers run sandboxed (bubblewrap, overlayfs, cgroups)');
+      return { runtime, sandbox: opened.sandbox };
+    }
+    if (settings.runtime === 'sandbox')
+      throw new SlipwayError('runtime.start_failed', `the sandbox runtime cannot run here: ${opened.missing}`);
+    missing = `the sandbox cannot run here: ${opened.missing}`;
+  }
+  logger.warn(
+    { runtime: 'process', reason: missing },
+    `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
+      'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
+  );
+  return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
 }

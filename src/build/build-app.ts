@@ -9,7 +9,7 @@ import { SlipwayError } from '../core/errors.ts';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import { buildEnv } from './build-env.ts';
 import { readManifest, readPackageJson, readProcfile } from './read-app-files.ts';
-import { runBuildCommand } from './run-build-command.ts';
+import { type BuildRunner, runBuildCommand } from './run-build-command.ts';
 
 export const DEFAULT_BUILD_TIMEOUT_MS = 15 * 60_000;
 
@@ -23,6 +23,8 @@ export interface BuildOptions {
   readonly onLine: (line: string) => void;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Where build steps run; default: bare processes. */
+  readonly runner?: BuildRunner;
 }
 
 export interface BuildResult {
@@ -43,15 +45,24 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
   const procfile = await readProcfile(buildDir);
   const manifest = await readManifest(buildDir);
   const pkg = await readPackageJson(buildDir);
+  await fs.mkdir(path.join(options.cacheDir, 'npm'), { recursive: true, mode: 0o700 });
+  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir });
 
   if (pkg === null) {
     onLine('-----> No package.json: nothing to install, the source is used as is');
   } else {
     onLine('-----> Node.js app detected');
-    await fs.mkdir(path.join(options.cacheDir, 'npm'), { recursive: true, mode: 0o700 });
     const env = buildEnv(options);
     const run = (argv: string[]) =>
-      runBuildCommand(argv, { cwd: buildDir, env, onLine, deadline, timeoutMs, signal: options.signal });
+      runBuildCommand(argv, {
+        cwd: buildDir,
+        env,
+        onLine,
+        deadline,
+        timeoutMs,
+        signal: options.signal,
+        runner: options.runner,
+      });
     const names = new Set(await fs.readdir(buildDir));
     const locked = names.has('package-lock.json') || names.has('npm-shrinkwrap.json');
     const install = locked ? ['npm', 'ci'] : ['npm', 'install'];

@@ -3,7 +3,17 @@
 // deadline, cancellation) into a `build.failed` that says which and why.
 
 import { SlipwayError } from '../core/errors.ts';
-import { type OutputStream, runProcess } from '../exec/index.ts';
+import { type OutputStream, type RunOptions, type RunResult, runProcess } from '../exec/index.ts';
+
+/**
+ * How build steps run: bare by default (`runProcess`), or sandboxed as the
+ * app's own user (the server wires runtime/sandbox in). `prepare` runs once,
+ * before anything else, with the directories the build writes.
+ */
+export interface BuildRunner {
+  prepare?(dirs: { readonly buildDir: string; readonly cacheDir: string }): Promise<void>;
+  run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult>;
+}
 
 export interface BuildCommandOptions {
   readonly cwd: string;
@@ -14,6 +24,7 @@ export interface BuildCommandOptions {
   /** The build timeout, for the error message. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
+  readonly runner?: BuildRunner | undefined;
 }
 
 export async function runBuildCommand(argv: readonly string[], options: BuildCommandOptions): Promise<void> {
@@ -23,7 +34,8 @@ export async function runBuildCommand(argv: readonly string[], options: BuildCom
   if (remaining <= 0)
     throw failed(`${label} was not started: the build timeout (${formatMs(options.timeoutMs)}) is used up`);
 
-  const exit = await runProcess(argv, {
+  const run = options.runner?.run ?? runProcess;
+  const exit = await run(argv, {
     cwd: options.cwd,
     env: options.env,
     onLine: (_stream: OutputStream, line: string) => options.onLine(line),

@@ -1,7 +1,10 @@
 // Stores built apps as slugs: `<slugsDir>/<app>/<slugId>`, moved in by rename
-// (builds live on the same filesystem) and then made read-only. The store is
-// the only writer and never writes into a slug again; containers see it
-// through their own writable view (runtime/), never directly.
+// (builds live on the same filesystem), then stripped of group and other write
+// bits. The store is the only writer and never writes into a slug again;
+// containers see it only as the lower layer of their own writable view
+// (runtime/), never directly. The owner keeps its write bits: that is the
+// app's own user (sandboxed builds run as it), so in its view the app may
+// change any file, as on Heroku, while the slug itself stays as built.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -16,7 +19,8 @@ export interface SlugStore {
   remove(app: string, slugId: string): Promise<void>;
 }
 
-const WRITE_BITS = 0o222;
+/** Group and other write bits; the owner's are kept (see above). */
+const WRITE_BITS = 0o022;
 
 export function createSlugStore(slugsDir: string): SlugStore {
   const slugPath = (app: string, slugId: string) => {
@@ -61,14 +65,14 @@ export function newSlugId(now = new Date()): string {
 }
 
 /**
- * Adds or strips write bits on every file and directory under `root` (root
- * included), depth first. Symlinks are skipped: chmod would follow them.
- * Read-only directories stay traversable by their owner.
+ * Adds owner write bits to, or strips group/other write bits from, every file
+ * and directory under `root` (root included), depth first. Symlinks are
+ * skipped: chmod would follow them. Directories stay usable by their owner.
  */
 async function setWritable(root: string, writable: boolean): Promise<void> {
   const chmod = async (p: string, mode: number, isDir: boolean) => {
     let next = writable ? mode | 0o200 : mode & ~WRITE_BITS;
-    if (isDir) next |= writable ? 0o700 : 0o500;
+    if (isDir) next |= 0o700;
     if (next !== (mode & 0o7777)) await fs.chmod(p, next);
   };
   const walk = async (dir: string): Promise<void> => {

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
 
+export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+
 export interface Settings {
   /** Data directory (DESIGN §2 layout). */
   readonly home: string;
@@ -15,7 +18,8 @@ export interface Settings {
   readonly routerHost: string;
   readonly routerPort: number;
   readonly domain: string;
-  readonly runtime: 'process';
+  /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
+  readonly runtime: RuntimeChoice;
   readonly bootTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly buildTimeoutMs: number;
@@ -117,7 +121,7 @@ const schema = z.object({
     .regex(/^[a-z0-9.-]+$/i, 'must be a DNS name')
     .transform((d) => d.toLowerCase().replace(/^\.+|\.+$/g, ''))
     .default('localhost'),
-  runtime: z.enum(['process']).default('process'),
+  runtime: z.enum(RUNTIME_CHOICES).default('auto'),
   bootTimeout: duration.default(60_000),
   hookTimeout: duration.default(20 * 60_000),
   buildTimeout: duration.default(15 * 60_000),

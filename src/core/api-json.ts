@@ -29,6 +29,10 @@ export interface AppJson {
   current_release: string | null;
   /** Per-app postdeploy hook timeout in ms; null: the server default. */
   hook_timeout_ms: number | null;
+  /** Container size of the app's processes (S, M, L, XL, 2XL). */
+  size: string;
+  /** Container size of its postdeploy hook. */
+  hook_size: string;
   web_url: string;
   last_deployment: { id: string; status: string; created_at: string } | null;
   formation?: Record<string, number>;

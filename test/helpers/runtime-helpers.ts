@@ -2,7 +2,7 @@
 // and host-side checks (leftover processes, leftover mounts) that do not
 // depend on which driver ran the container.
 
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { delay } from './wait.ts';
@@ -10,7 +10,7 @@ import { delay } from './wait.ts';
 export type Line = readonly ['stdout' | 'stderr', string];
 
 /** A slug small enough to write per run: a web server, a script, a data file. */
-export async function writeSlug(dir: string): Promise<void> {
+export async function writeSlug(dir: string, owner?: { uid: number; gid: number }): Promise<void> {
   await mkdir(path.join(dir, 'lib'), { recursive: true });
   await writeFile(
     path.join(dir, 'server.js'),
@@ -23,9 +23,28 @@ export async function writeSlug(dir: string): Promise<void> {
       '',
     ].join('\n'),
   );
+  // Answers one request with what it sees of its app files, then exits.
+  await writeFile(
+    path.join(dir, 'peek.js'),
+    [
+      "const fs = require('node:fs');",
+      "const server = require('node:http').createServer((req, res) => {",
+      "  const seen = ['readme=' + fs.readFileSync('README', 'utf8').trim()];",
+      "  for (const f of ['write.sh', 'lib/data.txt', 'created.txt', 'new-dir']) if (fs.existsSync(f)) seen.push('has ' + f);",
+      "  res.end(seen.join('\\n'), () => server.close());",
+      '});',
+      "server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));",
+      '',
+    ].join('\n'),
+  );
   await writeFile(path.join(dir, 'write.sh'), '#!/bin/sh\necho written > "$1"\n', { mode: 0o755 });
   await writeFile(path.join(dir, 'README'), 'original\n');
   await writeFile(path.join(dir, 'lib', 'data.txt'), 'data\n');
+  if (owner !== undefined) {
+    for (const entry of ['', 'lib', 'server.js', 'peek.js', 'write.sh', 'README', 'lib/data.txt']) {
+      await chown(path.join(dir, entry), owner.uid, owner.gid);
+    }
+  }
 }
 
 /** Every file under `dir` with its content, to prove a directory was not touched. */

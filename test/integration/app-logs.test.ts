@@ -4,14 +4,21 @@
 // deployment (replay, then follow to the end).
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type ProcessHandle, spawnProcess } from '../../src/exec/index.ts';
 import { BIN, baseEnv, fixtureCopy, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
+
+/** A loopback port nobody listens on (yet). */
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 const APP = 'logdemo';
 const HOST = `${APP}.localhost`;
@@ -206,8 +213,11 @@ describe('slipway logs', () => {
   });
 
   test('deployments:logs -f replays a running deployment, then follows it to the end', async () => {
-    const gate = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-gate-')), 'open');
-    const hook = `echo "hook waiting"; i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo "hook done"`;
+    // The gate is a loopback port the hook polls (containers share the host's network but not
+    // its files): the hook goes on once the test starts listening there.
+    const port = await freePort();
+    const poll = `const go=()=>fetch('http://127.0.0.1:${port}/').then(()=>process.exit(0),()=>setTimeout(go,100));go()`;
+    const hook = `echo "hook waiting"; node -e "${poll}"; echo "hook done"`;
     const dir = fixtureCopy('logs-app', {
       Procfile: `web: node server.js\nworker: node worker.js\npostdeploy: ${hook}\n`,
     });
@@ -240,7 +250,11 @@ describe('slipway logs', () => {
     assert.doesNotMatch(printed(), /^\s*hook done$/m);
     assert.equal(follower.exitCode, undefined, 'still following a running deployment');
 
-    fs.writeFileSync(gate, '');
+    const gate = http.createServer((_req, res) => res.end('open'));
+    gate.listen(port, '127.0.0.1');
+    after(() => {
+      gate.close();
+    });
     await waitFor(() => follower.exitCode !== undefined, 'the follower to end with the deployment', 30_000, 50);
     assert.equal(follower.exitCode, 0);
     const text = printed();
@@ -250,6 +264,5 @@ describe('slipway logs', () => {
 
     await waitFor(() => deploy.exitCode !== undefined, 'the deploy command to end', 30_000, 50);
     assert.equal(deploy.exitCode, 0);
-    fs.rmSync(path.dirname(gate), { recursive: true, force: true });
   });
 });

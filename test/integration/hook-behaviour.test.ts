@@ -89,7 +89,10 @@ describe('the postdeploy hook', () => {
     assert.equal(env.PORT, undefined, 'the hook does not serve traffic');
     assert.equal(env.SLIPWAY_TOKEN, undefined);
     assert.equal(env.SLIPWAY_URL, undefined);
+    // Where the runtime enforces sizes (the sandbox), the hook is told its own: M by default.
+    if (env.CONTAINER_MEMORY !== undefined) assert.equal(env.CONTAINER_MEMORY, String(512 * 1024 * 1024));
     const allowed = new Set([
+      'CONTAINER_MEMORY',
       'DATABASE_URL',
       'APP',
       'CONTAINER',

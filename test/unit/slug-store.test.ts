@@ -1,4 +1,4 @@
-// The slug store moves a build in, makes it read-only, and removes it again.
+// The slug store moves a build in, makes it unwritable but by its owner (the app), and removes it again.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,7 +17,9 @@ function buildDir(): string {
   const dir = fs.mkdtempSync(path.join(tmp, 'build-'));
   fs.mkdirSync(path.join(dir, 'lib', 'deep'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'Procfile'), 'web: ./run.sh\n');
-  fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n');
+  // Writable by everyone as built: the store must take that away from group and others.
+  fs.chmodSync(path.join(dir, 'run.sh'), 0o777);
   fs.writeFileSync(path.join(dir, 'lib', 'deep', 'data.txt'), 'data');
   fs.symlinkSync('lib/deep/data.txt', path.join(dir, 'data-link'));
   return dir;
@@ -27,7 +29,7 @@ function walk(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true }).map((p) => path.join(dir, String(p)));
 }
 
-test('store moves the build into <slugs>/<app>/<id> and strips every write bit', async () => {
+test('store moves the build into <slugs>/<app>/<id> and strips group and other write bits', async () => {
   const slugs = createSlugStore(path.join(tmp, 'slugs'));
   const build = buildDir();
   const id = await slugs.store('demo', build);
@@ -41,10 +43,10 @@ test('store moves the build into <slugs>/<app>/<id> and strips every write bit',
   for (const p of [dir, ...walk(dir)]) {
     const st = fs.lstatSync(p);
     if (st.isSymbolicLink()) continue;
-    assert.equal(st.mode & 0o222, 0, `${p} is still writable (${(st.mode & 0o777).toString(8)})`);
-    if (st.isDirectory()) assert.equal(st.mode & 0o500, 0o500, `${p} must stay traversable`);
+    assert.equal(st.mode & 0o022, 0, `${p} is writable by others (${(st.mode & 0o777).toString(8)})`);
+    if (st.isDirectory()) assert.equal(st.mode & 0o700, 0o700, `${p} must stay usable by its owner (the app)`);
   }
-  assert.equal(fs.statSync(path.join(dir, 'run.sh')).mode & 0o777, 0o555, 'executable bits kept');
+  assert.equal(fs.statSync(path.join(dir, 'run.sh')).mode & 0o777, 0o755, 'executable bits kept');
 });
 
 test('slug ids sort by creation time', async () => {

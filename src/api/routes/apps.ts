@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseDuration } from '../../config/settings.ts';
+import { DEFAULT_CONTAINER_SIZE, parseContainerSize } from '../../core/container-size.ts';
 import { SlipwayError } from '../../core/errors.ts';
 import { releaseName } from '../../core/types.ts';
 import type { ApiContext } from '../api-context.ts';
@@ -10,7 +11,14 @@ import { containerJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
 
 const createBody = z.object({ name: z.string() });
-const updateBody = z.object({ hook_timeout: z.union([z.string(), z.number().positive(), z.null()]) });
+const updateBody = z
+  .object({
+    hook_timeout: z.union([z.string(), z.number().positive(), z.null()]).optional(),
+    size: z.string().optional(),
+    /** null: back to the default hook size (M). */
+    hook_size: z.union([z.string(), z.null()]).optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, size or hook_size');
 
 export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: ApiContext): void {
   const appJson = async (name: string) => {
@@ -21,6 +29,8 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
       created_at: app.createdAt,
       current_release: app.currentRelease === null ? null : releaseName(app.currentRelease),
       hook_timeout_ms: app.hookTimeoutMs,
+      size: app.containerSize,
+      hook_size: app.hookSize ?? DEFAULT_CONTAINER_SIZE,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
     };
@@ -46,9 +56,10 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
   });
 
   api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
-    const { hook_timeout: value } = parseBody(updateBody, request.body);
-    let ms: number | null = null;
-    if (value !== null) {
+    const body = parseBody(updateBody, request.body);
+    const value = body.hook_timeout;
+    let ms: number | null | undefined = value === undefined ? undefined : null;
+    if (value !== undefined && value !== null) {
       try {
         ms = parseDuration(value);
       } catch (err) {
@@ -57,7 +68,11 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
       if (ms < 1000 || ms > 24 * 3_600_000)
         throw new SlipwayError('request.invalid', 'hook_timeout must be between 1s and 24h');
     }
-    await store.apps.update(request.params.app, { hookTimeoutMs: ms });
+    await store.apps.update(request.params.app, {
+      hookTimeoutMs: ms,
+      containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
+      hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
+    });
     return appJson(request.params.app);
   });
 

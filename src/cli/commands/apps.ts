@@ -2,9 +2,12 @@
 
 import type { Command } from 'commander';
 import type { AppJson } from '../../core/api-json.ts';
+import { CONTAINER_SIZES, parseContainerSize } from '../../core/container-size.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { ago, table } from '../output.ts';
+
+const SIZES = Object.keys(CONTAINER_SIZES).join(', ');
 
 export function appCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
@@ -69,15 +72,29 @@ export function appCommands(program: Command, ctx: CommandContext): void {
     .description("change an app's settings")
     .option('-a, --app <app>', 'app name')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout, e.g. 90s or 30m; "default" for the server default')
-    .action(async (opts: { app?: string; hookTimeout?: string }) => {
-      if (opts.hookTimeout === undefined) throw new CliError('cli.usage', 'nothing to update: pass --hook-timeout');
-      const value = opts.hookTimeout === 'default' ? null : opts.hookTimeout;
+    .option('--size <size>', `container size of the app's processes: ${SIZES}`)
+    .option('--hook-size <size>', `container size of the postdeploy hook: ${SIZES}; "default" for M`)
+    .action(async (opts: { app?: string; hookTimeout?: string; size?: string; hookSize?: string }) => {
+      if (opts.hookTimeout === undefined && opts.size === undefined && opts.hookSize === undefined)
+        throw new CliError('cli.usage', 'nothing to update: pass --hook-timeout, --size or --hook-size');
+      const orDefault = (value: string | undefined) => (value === 'default' ? null : value);
       const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
-        json: { hook_timeout: value },
+        json: {
+          hook_timeout: orDefault(opts.hookTimeout),
+          size: opts.size === undefined ? undefined : parseContainerSize(opts.size),
+          hook_size:
+            opts.hookSize === undefined || opts.hookSize === 'default'
+              ? orDefault(opts.hookSize)
+              : parseContainerSize(opts.hookSize),
+        },
       });
-      io.out(
-        `${app.name}: postdeploy hook timeout ${app.hook_timeout_ms === null ? 'is the server default' : `set to ${app.hook_timeout_ms / 1000}s`}`,
-      );
+      if (opts.hookTimeout !== undefined)
+        io.out(
+          `${app.name}: postdeploy hook timeout ${app.hook_timeout_ms === null ? 'is the server default' : `set to ${app.hook_timeout_ms / 1000}s`}`,
+        );
+      if (opts.size !== undefined)
+        io.out(`${app.name}: container size set to ${app.size} (applies from the next deployment)`);
+      if (opts.hookSize !== undefined) io.out(`${app.name}: postdeploy hook size set to ${app.hook_size}`);
     });
 
   program

@@ -1,5 +1,5 @@
 // slipway server: starts the platform on its embedded defaults (SQLite, the
-// process runtime, the built-in router) and runs until SIGINT/SIGTERM.
+// sandbox or process runtime, the built-in router) and runs until SIGINT/SIGTERM.
 
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
@@ -26,7 +26,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--domain <domain>', 'apps answer at <app>.<domain> (SLIPWAY_DOMAIN, default localhost)')
     .option('--boot-timeout <duration>', 'how long a web container has to accept TCP on $PORT (default 60s)')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
-    .option('--runtime <driver>', 'runtime driver: process (SLIPWAY_RUNTIME)')
+    .option(
+      '--runtime <driver>',
+      'runtime driver: sandbox or process (SLIPWAY_RUNTIME; default: sandbox when this host can run it)',
+    )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
       // Loaded here so that every other command starts without the server's modules.

@@ -9,10 +9,10 @@ import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
 import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
+import { probeOverlay } from '../overlay-mount.ts';
+import { processEnv } from '../process-env.ts';
+import { terminalResizer } from '../resize-terminal.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
-import { probeOverlay } from './overlay-mount.ts';
-import { processEnv } from './process-env.ts';
-import { terminalResizer } from './resize-terminal.ts';
 import { createWritableView, type ViewKind, type WritableView } from './writable-view.ts';
 
 export interface ProcessDriverOptions {

@@ -5,7 +5,7 @@
 
 import { cp, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMountPoint, mountOverlay, overlayOptions, unmount } from './overlay-mount.ts';
+import { isMountPoint, mountOverlay, overlayOptions, unmount } from '../overlay-mount.ts';
 
 export type ViewKind = 'overlay' | 'copy';
 

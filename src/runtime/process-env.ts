@@ -1,8 +1,8 @@
-// The environment a process-driver container runs with, built from scratch:
+// The environment a container runs with (any driver), built from scratch:
 // PATH and HOME defaults beneath the spec's environment, PORT above it.
 // Nothing of the server's own environment leaks in.
 
-import { appSearchPath } from '../../exec/index.ts';
+import { appSearchPath } from '../exec/index.ts';
 
 export function processEnv(
   appDir: string,

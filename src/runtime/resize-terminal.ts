@@ -1,13 +1,14 @@
-// Resizing the pseudo-terminal of a `tty` container of the process driver.
-// Its main process is util-linux `script`, which holds the pty; the child it
-// starts has the terminal as stdin. `stty -F` sets the new size there and the
-// kernel sends SIGWINCH to the terminal's foreground programs.
+// Resizing the pseudo-terminal of a `tty` container (both drivers). Its
+// command runs under util-linux `script`, which holds the pty; the child it
+// starts has the terminal as stdin. `stty -F /proc/<child>/fd/0` sets the new
+// size there (this works from the host even for a terminal in a sandbox's own
+// /dev/pts) and the kernel sends SIGWINCH to the terminal's foreground programs.
 //
 // The child first sets the starting size itself (exec/userTerminal), so a
 // resize waits until that has happened; otherwise the start would undo it.
 
 import { readFile, readlink } from 'node:fs/promises';
-import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+import { HELPER_ENV, runChecked } from '../exec/index.ts';
 
 type Size = { readonly cols: number; readonly rows: number };
 
@@ -42,15 +43,20 @@ async function startedTerminal(pid: number | undefined, initial: Size): Promise<
   }
 }
 
+/** The stdin of the first process below `pid` (breadth first, a few levels) whose stdin is a pty. */
 async function terminalOf(pid: number): Promise<string | null> {
-  try {
-    const [child] = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/);
-    if (!child) return null;
-    const path = await readlink(`/proc/${child}/fd/0`);
-    return path.startsWith('/dev/pts/') ? path : null;
-  } catch {
-    return null; // not started yet, or already gone
+  let level = [pid];
+  for (let depth = 0; depth < 6 && level.length > 0; depth++) {
+    const next: number[] = [];
+    for (const p of level) {
+      const fd0 = `/proc/${p}/fd/0`;
+      if (p !== pid && (await readlink(fd0).catch(() => '')).startsWith('/dev/pts/')) return fd0;
+      const children = await readFile(`/proc/${p}/task/${p}/children`, 'utf8').catch(() => '');
+      next.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+    }
+    level = next;
   }
+  return null; // not started yet, or already gone
 }
 
 function stty(terminal: string, ...args: string[]): Promise<string> {

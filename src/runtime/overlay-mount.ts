@@ -4,7 +4,7 @@
 
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+import { HELPER_ENV, runChecked } from '../exec/index.ts';
 
 export interface OverlayDirs {
   /** Read-only lower layer (the slug). */

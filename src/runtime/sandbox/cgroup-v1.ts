@@ -1,0 +1,140 @@
+// One cgroup (v1) per sandboxed container, in the memory, pids and cpu
+// hierarchies, nested under the cgroup Slipway itself runs in. The container's
+// first process joins it before anything else runs, so every process the
+// container ever starts is counted, limited, and found again at teardown.
+
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerLimits } from '../../core/container-size.ts';
+
+export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+type Controller = (typeof CGROUP_CONTROLLERS)[number];
+
+const CGROUP_MOUNT = '/sys/fs/cgroup';
+
+/** `<mount>/<controller>/<our own cgroup>/<parentName>` for each controller. */
+export function cgroupParents(parentName: string, selfCgroup = readSelfCgroup()): Record<Controller, string> {
+  const parents = {} as Record<Controller, string>;
+  for (const controller of CGROUP_CONTROLLERS) {
+    const own = selfCgroup.get(controller);
+    if (own === undefined) throw new Error(`cgroup v1 controller "${controller}" is not mounted`);
+    parents[controller] = path.join(CGROUP_MOUNT, controller, own, parentName);
+  }
+  return parents;
+}
+
+/** controller → path of this process's cgroup in that hierarchy, from /proc/self/cgroup. */
+export function parseProcCgroup(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, controllers, cgroupPath] = line.split(':');
+    if (!controllers || cgroupPath === undefined) continue; // v2 line (`0::/`) or blank
+    for (const controller of controllers.split(',')) out.set(controller, cgroupPath);
+  }
+  return out;
+}
+
+function readSelfCgroup(): Map<string, string> {
+  return parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+}
+
+export interface ContainerCgroup {
+  /** The `cgroup.procs` files a process writes its pid to, to join. */
+  readonly procsFiles: readonly string[];
+  /** Pids of every process in the container now. */
+  pids(): Promise<number[]>;
+  /** True once the kernel's OOM killer has killed a process of this cgroup. */
+  oomKilled(): Promise<boolean>;
+  /** SIGKILLs every process until none is left (bounded); then removes the cgroups. */
+  destroy(): Promise<void>;
+}
+
+const KILL_ROUNDS = 200;
+const KILL_PAUSE_MS = 10;
+
+export async function createCgroup(
+  parents: Record<Controller, string>,
+  id: string,
+  limits: ContainerLimits,
+): Promise<ContainerCgroup> {
+  const dirs = CGROUP_CONTROLLERS.map((controller) => path.join(parents[controller], id));
+  const [memory, pids, cpu] = dirs as [string, string, string];
+  const created: string[] = [];
+  const remove = () => Promise.all(created.map(rmdirRetrying));
+  const make = async (dir: string) => {
+    await mkdir(path.dirname(dir), { recursive: true });
+    await mkdir(dir);
+    created.push(dir);
+  };
+  // The three hierarchies are independent: set them up side by side.
+  const setUp = [
+    make(memory).then(async () => {
+      await writeFile(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      // With swap, the memory limit alone would let a container swap instead of being stopped.
+      await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(
+        ignoreMissing,
+      );
+    }),
+    make(pids).then(() => writeFile(path.join(pids, 'pids.max'), String(limits.pids))),
+    make(cpu).then(() => writeFile(path.join(cpu, 'cpu.shares'), String(limits.cpuShares))),
+  ];
+  const results = await Promise.allSettled(setUp);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure !== undefined) {
+    await remove().catch(() => {});
+    throw failure.reason;
+  }
+
+  const listPids = async () =>
+    (await readFile(path.join(pids, 'cgroup.procs'), 'utf8'))
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(Number);
+
+  return {
+    procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
+    pids: listPids,
+    async oomKilled() {
+      const control = await readFile(path.join(memory, 'memory.oom_control'), 'utf8');
+      const match = /^oom_kill (\d+)$/m.exec(control);
+      return match !== null && Number(match[1]) > 0;
+    },
+    async destroy() {
+      for (let round = 0; round < KILL_ROUNDS; round++) {
+        const live = await listPids();
+        if (live.length === 0) break;
+        for (const pid of live) killQuietly(pid, 'SIGKILL');
+        await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
+      }
+      await remove();
+    },
+  };
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+// A cgroup whose last task is still being reaped answers EBUSY for a moment.
+async function rmdirRetrying(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt >= 100) throw err;
+      await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
+    }
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
+}

@@ -1,0 +1,7 @@
+// Public face of the `sandbox` runtime driver: probe the host once, then run
+// containers (and build steps) isolated; everything else here is internal.
+
+export { BUILD_LIMITS, sandboxBuildRunner } from './build-runner.ts';
+export { runSandboxed, type SandboxedRunOptions } from './run-sandboxed.ts';
+export { type OpenSandboxResult, openSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
+export { createSandboxDriver, type SandboxDriverOptions } from './sandbox-driver.ts';

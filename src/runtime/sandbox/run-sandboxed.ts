@@ -1,0 +1,74 @@
+// Runs one build step (`npm ci`, `npm run build`) to completion in a sandbox:
+// the app's uid, its own cgroup, the host system read-only, and only the
+// build directory and the app's build cache writable, at the same paths as on
+// the host (so the build environment needs no translation). Network: the host's.
+
+import { randomBytes } from 'node:crypto';
+import type { ContainerLimits } from '../../core/container-size.ts';
+import type { RunOptions, RunResult } from '../../exec/index.ts';
+import { killQuietly } from './cgroup-v1.ts';
+import type { Sandbox } from './sandbox.ts';
+import { decodeExit } from './sandbox-argv.ts';
+
+export interface SandboxedRunOptions extends RunOptions {
+  readonly cwd: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly limits: ContainerLimits;
+  readonly buildDir: string;
+  readonly cacheDir: string;
+}
+
+export async function runSandboxed(
+  sandbox: Sandbox,
+  argv: readonly string[],
+  options: SandboxedRunOptions,
+): Promise<RunResult> {
+  const { mountPoints } = sandbox;
+  const { proc, cgroup } = await sandbox.spawn(
+    `build-${randomBytes(6).toString('hex')}`,
+    options.limits,
+    {
+      uid: options.uid,
+      gid: options.gid,
+      setupMounts: [
+        { kind: 'bind', source: options.buildDir, target: mountPoints.build },
+        { kind: 'bind', source: options.cacheDir, target: mountPoints.cache },
+      ],
+      binds: [
+        [mountPoints.build, options.buildDir],
+        [mountPoints.cache, options.cacheDir],
+      ],
+      cwd: options.cwd,
+      hostname: 'build',
+      argv,
+    },
+    { env: options.env, onLine: options.onLine },
+  );
+  let timedOut = false;
+  let aborted = false;
+  const killAll = async () => {
+    for (const pid of await cgroup.pids().catch(() => [])) killQuietly(pid, 'SIGKILL');
+  };
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          void killAll();
+        }, options.timeoutMs);
+  const onAbort = () => {
+    aborted = true;
+    void killAll();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const exit = await proc.exited;
+    return { ...exit, ...decodeExit(exit.code, exit.signal), timedOut, aborted };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await cgroup.destroy();
+  }
+}

@@ -1,0 +1,166 @@
+// The command line that starts one sandboxed process, as plain data. The chain
+// (each step `exec`s the next, so the whole chain is one pid):
+//
+//   unshare -m   a private mount namespace, so the mounts below never show on
+//                the host and vanish with the container's last process;
+//   sh (setup)   joins the container's cgroups (before anything else runs),
+//                mounts the overlay / binds the build directories, as root;
+//   setpriv      becomes the app's uid/gid, no groups, no capabilities,
+//                no new privileges;
+//   bwrap        new user, pid, ipc, uts and cgroup namespaces, a read-only
+//                host system, private /tmp, /proc and /dev, the app at /app;
+//   argv         the user's command (`sh -c ...`) or a build step.
+
+import { constants } from 'node:os';
+
+export interface SandboxTools {
+  readonly unshare: string;
+  readonly mount: string;
+  readonly setpriv: string;
+  readonly bwrap: string;
+}
+
+/** A mount the setup step makes as root inside the private mount namespace. */
+export type SetupMount =
+  | { readonly kind: 'overlay'; readonly options: string; readonly target: string }
+  | { readonly kind: 'bind'; readonly source: string; readonly target: string };
+
+export interface SandboxInvocation {
+  readonly tools: SandboxTools;
+  readonly uid: number;
+  readonly gid: number;
+  /** cgroup.procs files to join first. */
+  readonly cgroupProcs: readonly string[];
+  readonly setupMounts: readonly SetupMount[];
+  /** Read-write binds into the sandbox: [path reachable by the app's uid, path inside]. */
+  readonly binds: readonly (readonly [string, string])[];
+  readonly cwd: string;
+  readonly hostname: string;
+  /** What runs inside (the driver passes the user's command through `sh -c`). */
+  readonly argv: readonly string[];
+}
+
+// Fixed text; everything variable arrives as positional parameters.
+// $1 = mount binary; then cgroup.procs files up to `--`; then mount triplets
+// up to `--`; then the command to exec.
+const SETUP_SCRIPT = [
+  'set -e',
+  'mount=$1; shift',
+  'while [ "$1" != -- ]; do echo $$ >"$1"; shift; done; shift',
+  'while [ "$1" != -- ]; do',
+  '  case $1 in',
+  '    overlay) "$mount" -t overlay overlay -o "$2" "$3" ;;',
+  '    bind) "$mount" --bind "$2" "$3" ;;',
+  '    *) echo "sandbox setup: unknown mount $1" >&2; exit 125 ;;',
+  '  esac',
+  '  shift 3',
+  'done; shift',
+  'exec "$@"',
+].join('\n');
+
+/** Host paths the sandbox sees read-only, when they exist. /usr holds the system and node. */
+const SYSTEM_DIRS = ['/usr', '/opt'];
+/** /bin, /lib… are symlinks into /usr on merged-/usr systems, directories elsewhere. */
+export const TOP_LEVEL_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** The /etc files programs need to resolve names, verify TLS, and know users and time. */
+const ETC_FILES = [
+  'alternatives',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'gai.conf',
+  'group',
+  'host.conf',
+  'hostname',
+  'hosts',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'mime.types',
+  'nsswitch.conf',
+  'passwd',
+  'protocols',
+  'resolv.conf',
+  'services',
+  'ssl',
+  'timezone',
+];
+
+/** Top-level entries as found on this host: symlink targets, or null for a real directory. */
+export type TopLevelLayout = ReadonlyMap<string, string | null>;
+
+export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): string[] {
+  const { tools } = inv;
+  const setup: string[] = [tools.mount, ...inv.cgroupProcs, '--'];
+  for (const m of inv.setupMounts) {
+    setup.push(m.kind, m.kind === 'overlay' ? m.options : m.source, m.target);
+  }
+  setup.push('--');
+
+  const bwrap: string[] = [
+    tools.bwrap,
+    '--unshare-user',
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    inv.hostname,
+    '--new-session',
+    '--die-with-parent',
+    '--cap-drop',
+    'ALL',
+  ];
+  for (const dir of SYSTEM_DIRS) bwrap.push('--ro-bind-try', dir, dir);
+  for (const [link, target] of layout) {
+    if (target === null) bwrap.push('--ro-bind', link, link);
+    else bwrap.push('--symlink', target, link);
+  }
+  for (const name of ETC_FILES) bwrap.push('--ro-bind-try', `/etc/${name}`, `/etc/${name}`);
+  bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  for (const [source, dest] of inv.binds) bwrap.push('--bind', source, dest);
+  bwrap.push('--chdir', inv.cwd, ...inv.argv);
+
+  return [
+    tools.unshare,
+    '--mount',
+    '--propagation',
+    'private',
+    '/bin/sh',
+    '-c',
+    SETUP_SCRIPT,
+    'slipway-sandbox-setup',
+    ...setup,
+    tools.setpriv,
+    `--reuid=${inv.uid}`,
+    `--regid=${inv.gid}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    ...bwrap,
+  ];
+}
+
+/**
+ * bwrap reports a command killed by signal N as exit code 128+N (as shells
+ * do); turn that back into the signal, so both drivers report alike.
+ */
+export function decodeExit(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+} {
+  if (code !== null && code > 128 && code < 128 + 32) {
+    const name = SIGNAL_NAMES[code - 128];
+    if (name !== undefined) return { code: null, signal: name };
+  }
+  return { code, signal };
+}
+
+const SIGNAL_NAMES: Record<number, NodeJS.Signals> = Object.fromEntries(
+  Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
+);

@@ -1,0 +1,227 @@
+// The `sandbox` runtime driver, the default on Linux: every container runs as
+// its app's own uid in new namespaces (bubblewrap), sees its release at /app
+// through a private overlayfs layer, and is held in its own cgroups (memory,
+// pids, cpu) from its size. The cgroup is also how teardown finds every
+// process the container started. Network: the host's (see docs/sandbox.md).
+
+import { chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
+import { SlipwayError } from '../../core/errors.ts';
+import { userShell, userTerminal } from '../../exec/index.ts';
+import { createPortAllocator } from '../allocate-port.ts';
+import { overlayOptions } from '../overlay-mount.ts';
+import { processEnv } from '../process-env.ts';
+import { terminalResizer } from '../resize-terminal.ts';
+import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
+import { killQuietly } from './cgroup-v1.ts';
+import type { Sandbox, SandboxProcess } from './sandbox.ts';
+import { decodeExit } from './sandbox-argv.ts';
+
+export interface SandboxDriverOptions {
+  readonly sandbox: Sandbox;
+  readonly containersDir: string;
+  readonly host?: string;
+  readonly portRange?: [number, number];
+  readonly logger?: Logger;
+}
+
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Containers started without a user (tests, tools) run as this uid: never root. */
+export const FALLBACK_USER = { uid: 65_001, gid: 65_001 } as const;
+const APP_DIR = '/app';
+
+export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDriver {
+  const { sandbox } = options;
+  const containersDir = path.resolve(options.containersDir);
+  const host = options.host ?? '127.0.0.1';
+  const ports = createPortAllocator({ range: options.portRange });
+  const log = options.logger?.child({ runtime: 'sandbox' });
+  const live = new Map<string, ContainerHandle>();
+  const starting = new Set<Promise<unknown>>();
+  let closed = false;
+
+  /** containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it. */
+  async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<void> {
+    const slugDir = path.resolve(spec.slugDir);
+    const slug = await stat(slugDir).catch(() => null);
+    if (slug === null || !slug.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
+    const containerDir = path.join(containersDir, spec.id);
+    const upper = path.join(containerDir, 'upper');
+    const work = path.join(containerDir, 'work');
+    await mkdir(containersDir, { recursive: true, mode: 0o700 });
+    await mkdir(containerDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EEXIST' ? new Error(`container directory ${containerDir} already exists`) : err;
+    });
+    try {
+      await Promise.all([mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
+      // The upper root carries /app's own owner and mode: the app may create and delete files there.
+      await chown(upper, uid, gid);
+    } catch (err) {
+      await rm(containerDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async function launch(spec: ContainerSpec, port: number | undefined): Promise<ContainerHandle> {
+    const { uid, gid } = spec.user ?? FALLBACK_USER;
+    const limits: ContainerLimits = spec.limits ?? limitsOf('M');
+    const containerDir = path.join(containersDir, spec.id);
+    // An overlay option string is checked before anything is created.
+    const slugDir = path.resolve(spec.slugDir);
+    const overlay = overlayOptions({
+      lower: slugDir,
+      upper: path.join(containerDir, 'upper'),
+      work: path.join(containerDir, 'work'),
+      target: sandbox.mountPoints.app,
+    });
+    const layer = prepareLayer(spec, uid, gid);
+    let started: SandboxProcess;
+    try {
+      started = await sandbox.spawn(
+        spec.id,
+        limits,
+        {
+          uid,
+          gid,
+          setupMounts: [{ kind: 'overlay', options: overlay, target: sandbox.mountPoints.app }],
+          binds: [[sandbox.mountPoints.app, APP_DIR]],
+          cwd: APP_DIR,
+          hostname: spec.name,
+          argv: spec.tty ? userTerminal(spec.command, spec.tty) : userShell(spec.command),
+        },
+        {
+          env: processEnv(APP_DIR, spec.env, port),
+          onLine: spec.onLine,
+          onData: spec.onData,
+          stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
+          ready: layer,
+        },
+      );
+    } catch (err) {
+      // A layer that failed cleaned up after itself; one that was made (for a cgroup that failed) goes here.
+      if (await layer.then(() => true).catch(() => false)) await rm(containerDir, { recursive: true, force: true });
+      throw err;
+    }
+    const { proc, cgroup } = started;
+    const context = { app: spec.app, container: spec.name, id: spec.id };
+    let running = true;
+    let killedByUs = false;
+
+    const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
+      running = false;
+      if (exit.spawnError !== undefined)
+        log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
+      const outOfMemory = await cgroup.oomKilled().catch(() => false);
+      try {
+        await cgroup.destroy();
+        // The overlay lived only in the container's mount namespace, gone with its last process.
+        await rm(containerDir, { recursive: true, force: true });
+      } catch (err) {
+        log?.error({ ...context, err }, 'could not clean up the container; left in place');
+      }
+      if (port !== undefined) ports.release(port);
+      live.delete(spec.id);
+      const decoded = decodeExit(exit.code, exit.signal);
+      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop) or an OOM kill of some
+      // child the app survived is not what ended this container.
+      const result: ContainerExit =
+        outOfMemory && decoded.signal === 'SIGKILL' && !killedByUs ? { ...decoded, outOfMemory } : decoded;
+      log?.debug({ ...context, ...result }, 'container exited');
+      return result;
+    });
+
+    /** SIGTERM to the user's processes: all of the cgroup but bwrap's own monitor and pid-1 reaper. */
+    async function terminate(): Promise<void> {
+      const outer = proc.pid;
+      for (const pid of await cgroup.pids().catch(() => [])) {
+        if (pid === outer || (await parentOf(pid)) === outer) continue;
+        killQuietly(pid, 'SIGTERM');
+      }
+    }
+    async function killAll(): Promise<void> {
+      killedByUs = true;
+      for (const pid of await cgroup.pids().catch(() => [])) killQuietly(pid, 'SIGKILL');
+    }
+
+    const handle: ContainerHandle = {
+      id: spec.id,
+      name: spec.name,
+      pid: proc.pid,
+      address: port === undefined ? null : { host, port },
+      stdin: proc.stdin,
+      ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
+      exited,
+      async stop(graceMs: number) {
+        if (!running) return exited;
+        if (graceMs > 0) {
+          await terminate();
+          let timer: NodeJS.Timeout | undefined;
+          const graceOver = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          });
+          await Promise.race([exited, graceOver]);
+          clearTimeout(timer);
+        }
+        if (running) await killAll();
+        return exited;
+      },
+    };
+    live.set(spec.id, handle);
+    log?.debug({ ...context, pid: proc.pid, port, uid }, 'container started');
+    return handle;
+  }
+
+  async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
+    const fail = (reason: string) =>
+      new SlipwayError('runtime.start_failed', `cannot start ${spec.name}: ${reason}`, {
+        container: spec.name,
+        id: spec.id,
+        reason,
+      });
+    if (closed) throw fail('the runtime driver is closed');
+    if (!SAFE_ID.test(spec.id)) throw fail(`invalid container id ${JSON.stringify(spec.id)}`);
+    if (live.has(spec.id)) throw fail(`container ${spec.id} is already running`);
+    let port: number | undefined;
+    try {
+      port = spec.exposePort ? await ports.allocate() : undefined;
+      if (closed) throw new Error('the runtime driver was closed while starting');
+      return await launch(spec, port);
+    } catch (err) {
+      if (port !== undefined) ports.release(port);
+      throw fail((err as Error).message);
+    }
+  }
+
+  return {
+    name: 'sandbox',
+    enforcesLimits: true,
+    async start(spec) {
+      const pending = startContainer(spec);
+      starting.add(pending);
+      try {
+        return await pending;
+      } finally {
+        starting.delete(pending);
+      }
+    },
+    async close(graceMs) {
+      closed = true;
+      await Promise.allSettled([...starting]);
+      await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
+    },
+  };
+}
+
+/** The parent pid from /proc/<pid>/stat, or null when the process is gone. */
+async function parentOf(pid: number): Promise<number | null> {
+  try {
+    const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const fields = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[1]);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,173 @@
+// What every sandboxed process needs from the host, found once: the tools
+// (bwrap, setpriv, unshare, mount), the cgroup parents, the host's top-level
+// layout, and a world-traversable mount point directory. `openSandbox` probes
+// all of it with a real throwaway container and says what is missing.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerLimits } from '../../core/container-size.ts';
+import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
+import { probeOverlay } from '../overlay-mount.ts';
+import { type ContainerCgroup, cgroupParents, createCgroup } from './cgroup-v1.ts';
+import {
+  type SandboxInvocation,
+  type SandboxTools,
+  sandboxArgv,
+  TOP_LEVEL_LINKS,
+  type TopLevelLayout,
+} from './sandbox-argv.ts';
+
+export interface SandboxOptions {
+  /** Directory for the probe's scratch files (on the filesystem upper layers will use). */
+  readonly scratchDir: string;
+  /** Empty directories the private mount namespaces mount on; default /run/slipway-sandbox. */
+  readonly mountRoot?: string;
+  /** Name of the cgroup Slipway nests its containers' cgroups under. */
+  readonly cgroupParent?: string;
+}
+
+export interface SandboxProcess {
+  readonly proc: ProcessHandle;
+  readonly cgroup: ContainerCgroup;
+}
+
+export interface Sandbox {
+  /** Mount points (in private namespaces only) for the app view, the build and its cache. */
+  readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
+  /**
+   * Creates the cgroup, then starts the chain in it. `ready` (say, the container's layer being
+   * prepared) is awaited alongside the cgroup's creation; if either fails, nothing is left.
+   */
+  spawn(
+    id: string,
+    limits: ContainerLimits,
+    invocation: Omit<SandboxInvocation, 'tools' | 'cgroupProcs'>,
+    options: {
+      env: Readonly<Record<string, string>>;
+      onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+      onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+      stdin?: 'ignore' | 'pipe';
+      ready?: Promise<unknown>;
+    },
+  ): Promise<SandboxProcess>;
+}
+
+/** The uid/gid the probe runs as: above any app's, below the overflow uid. */
+const PROBE_ID = 65_000;
+
+export type OpenSandboxResult = { readonly sandbox: Sandbox } | { readonly missing: string };
+
+export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxResult> {
+  if (process.platform !== 'linux') return { missing: `platform is ${process.platform}, not Linux` };
+  if (process.getuid?.() !== 0) return { missing: 'Slipway is not running as root' };
+  const tools = findTools();
+  if (typeof tools === 'string') return { missing: tools };
+  let parents: ReturnType<typeof cgroupParents>;
+  try {
+    parents = cgroupParents(options.cgroupParent ?? 'slipway');
+  } catch (err) {
+    return { missing: (err as Error).message };
+  }
+  const overlay = await probeOverlay(options.scratchDir);
+  if (overlay !== null) return { missing: `overlay mounts do not work: ${overlay}` };
+  const mountRoot = options.mountRoot ?? '/run/slipway-sandbox';
+  const mountPoints = {
+    app: path.join(mountRoot, 'app'),
+    build: path.join(mountRoot, 'build'),
+    cache: path.join(mountRoot, 'cache'),
+  };
+  try {
+    for (const dir of [mountRoot, ...Object.values(mountPoints)]) await ensureRootDir(dir);
+  } catch (err) {
+    return { missing: `cannot prepare ${mountRoot}: ${(err as Error).message}` };
+  }
+  const layout = await topLevelLayout();
+
+  const sandbox: Sandbox = {
+    mountPoints,
+    async spawn(id, limits, invocation, spawnOptions) {
+      const [made, ready] = await Promise.allSettled([createCgroup(parents, id, limits), spawnOptions.ready]);
+      if (made.status === 'rejected') throw made.reason;
+      const cgroup = made.value;
+      try {
+        if (ready.status === 'rejected') throw ready.reason;
+        const argv = sandboxArgv({ ...invocation, tools, cgroupProcs: cgroup.procsFiles }, layout);
+        const proc = spawnProcess(argv, {
+          cwd: '/',
+          env: spawnOptions.env,
+          onLine: spawnOptions.onLine,
+          onData: spawnOptions.onData,
+          stdin: spawnOptions.stdin ?? 'ignore',
+        });
+        return { proc, cgroup };
+      } catch (err) {
+        await cgroup.destroy();
+        throw err;
+      }
+    },
+  };
+
+  const problem = await probe(sandbox);
+  return problem === null ? { sandbox } : { missing: problem };
+}
+
+function findTools(): SandboxTools | string {
+  const dirs = (HELPER_ENV.PATH ?? '').split(':');
+  const find = (name: string) => dirs.map((dir) => path.join(dir, name)).find((file) => existsSync(file));
+  const found: Partial<Record<keyof SandboxTools, string>> = {};
+  for (const name of ['bwrap', 'setpriv', 'unshare', 'mount'] as const) {
+    const file = find(name);
+    if (file === undefined)
+      return name === 'bwrap' ? 'bwrap is not installed (apt-get install bubblewrap)' : `${name} is not installed`;
+    found[name] = file;
+  }
+  return found as SandboxTools;
+}
+
+/** A root-owned directory others may traverse; refuses a symlink or someone else's directory. */
+async function ensureRootDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const stat = await lstat(dir);
+  if (!stat.isDirectory() || stat.uid !== 0) throw new Error(`${dir} is not a directory owned by root`);
+  if ((stat.mode & 0o022) !== 0) throw new Error(`${dir} is writable by others`);
+}
+
+async function topLevelLayout(): Promise<TopLevelLayout> {
+  const layout = new Map<string, string | null>();
+  for (const link of TOP_LEVEL_LINKS) {
+    const stat = await lstat(link).catch(() => null);
+    if (stat === null) continue;
+    if (stat.isSymbolicLink()) layout.set(link, await readlink(link));
+    else if (stat.isDirectory()) layout.set(link, null);
+  }
+  return layout;
+}
+
+/** Runs `id -u` in a real sandbox: proves user namespaces, cgroups and bwrap work together. */
+async function probe(sandbox: Sandbox): Promise<string | null> {
+  const lines: string[] = [];
+  try {
+    const { proc, cgroup } = await sandbox.spawn(
+      `probe-${randomBytes(4).toString('hex')}`,
+      { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128 },
+      {
+        uid: PROBE_ID,
+        gid: PROBE_ID,
+        setupMounts: [],
+        binds: [],
+        cwd: '/',
+        hostname: 'probe',
+        argv: ['/usr/bin/id', '-u'],
+      },
+      { env: { PATH: HELPER_ENV.PATH ?? '/usr/bin:/bin' }, onLine: (_stream, line) => lines.push(line) },
+    );
+    const exit = await proc.exited;
+    await cgroup.destroy();
+    if (exit.code === 0 && lines[0] === String(PROBE_ID)) return null;
+    return `a test sandbox failed (${exit.spawnError ?? `exit ${exit.code ?? exit.signal}`}): ${lines.join(' ').slice(0, 300)}`;
+  } catch (err) {
+    return `a test sandbox could not start: ${(err as Error).message}`;
+  }
+}

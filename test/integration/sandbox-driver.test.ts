@@ -1,0 +1,188 @@
+// What only the sandbox driver promises, beyond the shared runtime contract:
+// limits from the container size (memory → out of memory, pids → a fork bomb
+// is contained), nothing left behind after many cycles, and sandboxed builds.
+
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../src/build/build-app.ts';
+import { limitsOf } from '../../src/core/container-size.ts';
+import { isSlipwayError } from '../../src/core/errors.ts';
+import { runProcess } from '../../src/exec/index.ts';
+import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/index.ts';
+import { cgroupParents } from '../../src/runtime/sandbox/cgroup-v1.ts';
+import { createSandboxDriver, openSandbox, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
+import { lineLog, writeSlug } from '../helpers/runtime-helpers.ts';
+import { baseEnv } from '../helpers/slipway.ts';
+
+const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });
+const skip = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
+const TIMEOUT = { timeout: 60_000 };
+
+/** Pids of host processes running as `uid`. */
+function processesOf(uid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid && !/^State:\s+Z/m.test(status)) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Child cgroups under Slipway's parent, per controller. */
+function cgroupChildren(): string[] {
+  return Object.values(cgroupParents('slipway')).flatMap((parent) =>
+    existsSync(parent)
+      ? readdirSync(parent, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => path.join(parent, e.name))
+      : [],
+  );
+}
+
+describe('sandbox driver specifics', { skip }, () => {
+  let root: string;
+  let slugDir: string;
+  let containersDir: string;
+  let driver: RuntimeDriver;
+  let sequence = 0;
+  // A uid no other test uses, so process scans see only these containers.
+  const user = { uid: randomInt(40_000, 50_000), gid: 0 };
+  user.gid = user.uid;
+
+  const spec = (command: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
+    id: `s${process.pid}-${++sequence}`,
+    app: 'demo',
+    name: `one-off-${sequence}`,
+    slugDir,
+    command,
+    env: { APP: 'demo' },
+    exposePort: false,
+    user,
+    limits: limitsOf('S'),
+    onLine: () => {},
+    ...extra,
+  });
+
+  before(async () => {
+    if (!('sandbox' in opened)) return;
+    root = await mkdtemp(path.join(tmpdir(), 'slipway-sandbox-'));
+    slugDir = path.join(root, 'slug');
+    containersDir = path.join(root, 'containers');
+    await writeSlug(slugDir, user);
+    driver = createSandboxDriver({ sandbox: opened.sandbox, containersDir });
+  });
+  after(async () => {
+    await driver?.close(0);
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('reports a container killed for exceeding its memory as out of memory', TIMEOUT, async () => {
+    const log = lineLog();
+    const handle = await driver.start(
+      spec("echo $CONTAINER_MEMORY; node -e 'const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1))'", {
+        onLine: log.onLine,
+      }),
+    );
+    assert.deepEqual(await handle.exited, { code: null, signal: 'SIGKILL', outOfMemory: true });
+    // A container that ends normally is not reported as out of memory.
+    const fine = await driver.start(spec("node -e 'Buffer.alloc(64 << 20, 1)'"));
+    assert.deepEqual(await fine.exited, { code: 0, signal: null });
+  });
+
+  it('contains a fork bomb at the pids limit; the host and other containers carry on', TIMEOUT, async () => {
+    // A classic shell bomb (in a subshell, so the container lives on to be inspected); under a hard
+    // limit dash gives up once forks fail, so the refused forks are what proves the limit held.
+    const log = lineLog();
+    const bomb = await driver.start(
+      spec('(b() { b & b & wait; }; b) 2>/dev/null; echo bomb-over; exec sleep 600', { onLine: log.onLine }),
+    );
+    const other = lineLog();
+    const bystander = await driver.start(spec('node -e "console.log(6 * 7)"', { onLine: other.onLine }));
+    await log.waitFor(([, line]) => line === 'bomb-over', 20_000);
+    const cgroup = path.join(cgroupParents('slipway').pids, bomb.id);
+    assert.equal(readFileSync(path.join(cgroup, 'pids.max'), 'utf8').trim(), String(limitsOf('S').pids));
+    const refused = Number(/^max (\d+)/m.exec(readFileSync(path.join(cgroup, 'pids.events'), 'utf8'))?.[1]);
+    assert.ok(refused > 0, 'the bomb never reached the pids limit');
+    // Another container and the host kept starting processes.
+    assert.deepEqual(await bystander.exited, { code: 0, signal: null });
+    assert.deepEqual(other.lines, [['stdout', '42']]);
+    assert.equal((await runProcess(['true'], { env: baseEnv() })).code, 0);
+    assert.equal((await bomb.stop(0)).signal, 'SIGKILL');
+    assert.deepEqual(processesOf(user.uid), []);
+    assert.equal(existsSync(cgroup), false, 'the bomb’s cgroup is left behind');
+  });
+
+  it('leaves no mount, cgroup, process or directory behind after 50 start/stop cycles', TIMEOUT, async () => {
+    const cgroupsBefore = cgroupChildren();
+    for (let i = 0; i < 50; i++) {
+      const mode = i % 3;
+      const log = lineLog();
+      const handle = await driver.start(
+        spec(
+          mode === 0 ? 'sleep 600 & echo started' : "trap 'exit 0' TERM; echo started; while :; do sleep 0.1; done",
+          {
+            onLine: log.onLine,
+          },
+        ),
+      );
+      await log.waitFor(([, line]) => line === 'started');
+      if (mode === 0) await handle.exited;
+      else await handle.stop(mode === 1 ? 0 : 2000);
+    }
+    const mounts = readFileSync('/proc/mounts', 'utf8');
+    assert.equal(mounts.includes(containersDir), false, 'a container mount shows on the host');
+    assert.equal(mounts.includes('/run/slipway-sandbox'), false, 'a sandbox mount leaked to the host');
+    assert.deepEqual(cgroupChildren(), cgroupsBefore);
+    assert.deepEqual(processesOf(user.uid), []);
+    assert.deepEqual(readdirSync(containersDir), []);
+  });
+
+  it('refuses to start once closed, like every driver', TIMEOUT, async () => {
+    const closed = createSandboxDriver({
+      sandbox: 'sandbox' in opened ? opened.sandbox : (undefined as never),
+      containersDir,
+    });
+    await closed.close(0);
+    await assert.rejects(closed.start(spec('true')), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+  });
+
+  it('runs build steps sandboxed as the app’s user, writing only the build and its cache', TIMEOUT, async () => {
+    if (!('sandbox' in opened)) return;
+    const buildDir = path.join(root, 'build');
+    const cacheDir = path.join(root, 'cache');
+    await mkdir(buildDir);
+    const script = [
+      'id -u > built-by.txt',
+      '(touch /usr/local/x 2>/dev/null && echo usr-writable) || echo usr-read-only',
+      `(ls ${JSON.stringify(containersDir)} >/dev/null 2>&1 && echo host-visible) || echo host-hidden`,
+      'echo "ps: $(ls /proc | grep -c "^[0-9]")"',
+    ].join(' && ');
+    await writeFile(path.join(buildDir, 'package.json'), JSON.stringify({ name: 'b', scripts: { build: script } }));
+    await writeFile(path.join(buildDir, 'Procfile'), 'web: node server.js\n');
+    const lines: string[] = [];
+    const result = await buildApp({
+      app: 'demo',
+      buildDir,
+      cacheDir,
+      sourceVersion: null,
+      onLine: (line) => lines.push(line),
+      runner: sandboxBuildRunner(opened.sandbox, user),
+    });
+    assert.deepEqual(result.processes, { web: 'node server.js' });
+    assert.equal(readFileSync(path.join(buildDir, 'built-by.txt'), 'utf8').trim(), String(user.uid), lines.join('\n'));
+    assert.ok(lines.includes('usr-read-only'), lines.join('\n'));
+    assert.ok(lines.includes('host-hidden'), lines.join('\n'));
+    assert.equal(statSync(path.join(buildDir, 'package.json')).uid, user.uid, 'the source is handed to the app');
+    assert.equal(statSync(cacheDir).uid, user.uid, 'the cache belongs to the app');
+  });
+});

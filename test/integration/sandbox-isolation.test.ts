@@ -1,0 +1,167 @@
+// What the sandbox promises, seen through a real server and real deploys:
+// containers run as their app's own user in their own namespaces, cannot
+// reach another app or Slipway's data, and a postdeploy hook's changes never
+// touch the running web container. Skipped (with the reason) where the host
+// cannot run the sandbox; CI installs bubblewrap so it always runs there.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HELPER_ENV, runProcess } from '../../src/exec/index.ts';
+import { openSandbox } from '../../src/runtime/sandbox/index.ts';
+import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+
+const opened = await openSandbox({ scratchDir: path.join(os.tmpdir(), 'slipway-sandbox-probe') });
+const skip = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
+
+interface HostProcess {
+  pid: number;
+  uid: number;
+  comm: string;
+}
+
+/** Host processes running for `app` (its containers get APP=<app>), as root sees them. */
+function appProcesses(app: string, comm: string): HostProcess[] {
+  const found: HostProcess[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== comm) continue;
+      if (!fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(`APP=${app}`)) continue;
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${name}/status`, 'utf8'))?.[1]);
+      found.push({ pid: Number(name), uid, comm });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Runs argv on the host as `uid` (no groups): what that app's user could do even with the path in reach. */
+async function asUser(uid: number, argv: string[]): Promise<{ code: number | null; output: string }> {
+  const lines: string[] = [];
+  const result = await runProcess(['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', ...argv], {
+    env: HELPER_ENV,
+    onLine: (_s, line) => lines.push(line),
+    timeoutMs: 10_000,
+  });
+  return { code: result.code, output: lines.join('\n') };
+}
+
+describe('sandbox isolation', { skip }, () => {
+  let slipway: Slipway;
+  const get = async (app: string, urlPath: string) =>
+    JSON.parse((await routerGet(slipway.routerPort, `${app}.localhost`, urlPath)).body);
+
+  before(async () => {
+    slipway = await startSlipway();
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  async function deploy(app: string, files: Record<string, string> = {}) {
+    assert.equal((await slipway.cli(['apps:create', app])).code, 0);
+    const result = await slipway.cli(['deploy', fixtureCopy('sandbox-probe', files), '-a', app]);
+    return result;
+  }
+
+  test('a container runs as its app’s user, with /usr read-only, its app at /app and only its own processes', async () => {
+    const result = await deploy('alpha');
+    assert.equal(result.code, 0, result.stderr);
+    const facts = await get('alpha', '/facts');
+    assert.notEqual(facts.uid, 0);
+    assert.ok(facts.uid >= 20001, `uid ${facts.uid} is not a per-app uid`);
+    assert.equal(facts.gid, facts.uid);
+    assert.equal(facts.cwd, '/app');
+    assert.equal(facts.usrWritable, false);
+    assert.deepEqual(facts.usrWrite, { ok: false, code: 'EROFS' });
+    assert.ok(facts.appFiles.includes('server.js'), JSON.stringify(facts.appFiles));
+    // bwrap's reaper (pid 1), the Procfile's sh and its node: not Slipway's server, not another container.
+    assert.deepEqual(facts.processes.sort(), ['bwrap', 'node', 'sh'], JSON.stringify(facts.processes));
+    const [hostNode] = appProcesses('alpha', 'node');
+    assert.equal(hostNode?.uid, facts.uid, 'the host sees the container’s node running as the app’s uid');
+  });
+
+  test('app A cannot read app B’s slug or writable layer, nor the database, nor signal B’s processes', async () => {
+    assert.equal((await deploy('bravo')).code, 0);
+    const home = slipway.home;
+    const [slugId] = fs.readdirSync(path.join(home, 'slugs', 'bravo'));
+    assert.ok(slugId);
+    const bravoSlugFile = path.join(home, 'slugs', 'bravo', slugId, 'server.js');
+    const [bravo] = appProcesses('bravo', 'node');
+    const [alpha] = appProcesses('alpha', 'node');
+    assert.ok(bravo && alpha);
+    assert.notEqual(alpha.uid, bravo.uid, 'two apps share a uid');
+    const bravoLayer = fs
+      .readdirSync(path.join(home, 'containers'))
+      .map((id) => path.join(home, 'containers', id, 'upper'))
+      .find((upper) => fs.existsSync(upper) && fs.statSync(upper).uid === bravo.uid);
+    assert.ok(bravoLayer, 'bravo’s writable layer was not found');
+    const database = path.join(home, 'slipway.db');
+
+    // From inside alpha's container, none of it is even there.
+    for (const file of [bravoSlugFile, bravoLayer, database]) {
+      assert.deepEqual(await get('alpha', `/read?path=${encodeURIComponent(file)}`), { ok: false, code: 'ENOENT' });
+    }
+    assert.deepEqual(await get('alpha', `/signal?pid=${bravo.pid}`), { ok: false, code: 'ESRCH' });
+
+    // And alpha's user on the host, were those paths in reach: permission denied.
+    for (const file of [bravoSlugFile, path.join(bravoLayer, '.'), database]) {
+      const attempt = await asUser(alpha.uid, ['cat', file]);
+      assert.notEqual(attempt.code, 0);
+      assert.match(attempt.output, /Permission denied/);
+    }
+    const signal = await asUser(alpha.uid, ['kill', '-0', String(bravo.pid)]);
+    assert.notEqual(signal.code, 0);
+    assert.match(signal.output, /Operation not permitted/);
+  });
+
+  test('the hook deletes /app/server.js and writes /app/x; the web container sees neither, and the layer goes', async () => {
+    const result = await deploy('charlie', {
+      Procfile:
+        'web: node server.js\npostdeploy: rm /app/server.js && echo hello > /app/x && echo hook sees: $(ls /app)\n',
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /hook sees: Procfile x$/m);
+    assert.equal(await get('charlie', `/exists?path=${encodeURIComponent('/app/server.js')}`), true);
+    assert.equal(await get('charlie', `/exists?path=${encodeURIComponent('/app/x')}`), false);
+    // Only live web containers keep a layer; nothing anywhere holds the hook's /app/x.
+    const layers = fs.readdirSync(path.join(slipway.home, 'containers'));
+    const webs = ['alpha', 'bravo', 'charlie'].flatMap((app) => appProcesses(app, 'node'));
+    assert.equal(layers.length, webs.length, `layers ${layers.join(', ')} for ${webs.length} web containers`);
+    for (const id of layers) {
+      assert.equal(fs.existsSync(path.join(slipway.home, 'containers', id, 'upper', 'x')), false);
+    }
+  });
+
+  test('a hook that allocates past its size is reported as out of memory', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'delta'])).code, 0);
+    const sized = await slipway.cli(['apps:update', '--hook-size', 'S', '-a', 'delta']);
+    assert.equal(sized.code, 0, sized.stderr);
+    assert.match(sized.stdout, /hook size set to S/);
+    const bad = await slipway.cli(['apps:update', '--size', 'XXL', '-a', 'delta']);
+    assert.equal(bad.code, 6);
+    assert.match(bad.stderr, /unknown container size "XXL": use one of S, M, L, XL, 2XL/);
+    const { json: shown } = await slipway.api('PATCH', '/api/apps/delta', { size: 'l' });
+    assert.deepEqual([shown.size, shown.hook_size], ['L', 'S']);
+    const { status } = await slipway.api('PATCH', '/api/apps/delta', { hook_size: 'huge' });
+    assert.equal(status, 400);
+    const hog = "node -e 'const a = []; for (;;) a.push(Buffer.alloc(16 << 20, 1))'";
+    const result = await slipway.cli([
+      'deploy',
+      fixtureCopy('sandbox-probe', {
+        Procfile: `web: node server.js\npostdeploy: echo "memory $CONTAINER_MEMORY" && ${hog}\n`,
+      }),
+      '-a',
+      'delta',
+    ]);
+    assert.equal(result.code, 7, result.stdout);
+    assert.match(result.stdout, /memory 268435456$/m);
+    const { json: list } = await slipway.api('GET', '/api/apps/delta/deployments');
+    assert.equal(list[0].status, 'hook-error');
+    assert.match(list[0].error.message, /out of memory/);
+  });
+});
