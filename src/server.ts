@@ -2,6 +2,7 @@
 // router and builder, wires them into the pipeline and the API, and owns
 // start-up and shutdown order.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -139,7 +140,10 @@ async function pickRuntime(
 ): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null }> {
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
-    const opened = await openSandbox({ scratchDir: paths.containers });
+    // Each Slipway home nests its cgroups under its own parent, so one server's
+    // start-up sweep never touches another's containers.
+    const home = createHash('sha256').update(settings.home).digest('hex').slice(0, 12);
+    const opened = await openSandbox({ scratchDir: paths.containers, cgroupParent: `slipway/${home}` });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
       logger.info({ runtime: 'sandbox' }, 'containers run sandboxed (bubblewrap, overlayfs, cgroups)');

@@ -185,8 +185,14 @@ export function createPipeline(deps: PipelineDeps) {
       await locks.with(app, () => routeApp(deps, app, live.running(app)));
     },
 
-    /** Start-up: end interrupted deployments, boot current releases, resume queues. */
+    /**
+     * Start-up (recovery): stop what a crashed run left behind, end interrupted
+     * deployments, boot the current releases, resume the queues.
+     */
     async start(): Promise<void> {
+      const swept = await deps.runtime.sweep();
+      if (swept > 0) deps.logger.warn({ containers: swept }, 'stopped containers left by an earlier run');
+      await removeStaleBuilds(deps);
       for (const d of await store.deployments.listUnfinished()) {
         if (d.status === 'queued') continue;
         await store.deployments.update(d.id, {
@@ -230,6 +236,16 @@ export function createPipeline(deps: PipelineDeps) {
     } catch (err) {
       await stopContainers(deps, started);
       deps.logger.error({ err, app }, 'could not restart the current release');
+    }
+  }
+}
+
+/** Build directories of deployments a crash interrupted (queued archives stay: they still run). */
+async function removeStaleBuilds(deps: PipelineDeps): Promise<void> {
+  const entries = await fs.promises.readdir(deps.settings.buildsDir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory()) {
+      await fs.promises.rm(`${deps.settings.buildsDir}/${entry.name}`, { recursive: true, force: true });
     }
   }
 }

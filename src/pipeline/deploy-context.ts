@@ -76,8 +76,7 @@ export class DeployContext {
     if (status !== this.#deployment.status && status !== 'success') await this.setStatus(status, { step: name });
     else await this.update({ step: name });
     this.log(`-----> ${STEP_TITLES[name]}`);
-    const pause = this.deps.settings.chaosPause;
-    if (pause?.step === name) await new Promise((resolve) => setTimeout(resolve, pause.ms));
+    await chaosPause(this.deps, name);
     const started = performance.now();
     try {
       return await fn();
@@ -86,6 +85,12 @@ export class DeployContext {
       this.log(`       ${name} took ${formatMs(performance.now() - started)}`);
     }
   }
+}
+
+/** Chaos testing only (SLIPWAY_CHAOS_PAUSE): waits on entering the configured step. */
+export async function chaosPause(deps: PipelineDeps, step: Step): Promise<void> {
+  const pause = deps.settings.chaosPause;
+  if (pause?.step === step) await new Promise((resolve) => setTimeout(resolve, pause.ms));
 }
 
 export function formatMs(ms: number): string {

@@ -11,7 +11,7 @@ import { resolveHook } from '../core/resolve-hook.ts';
 import { type Release, releaseName } from '../core/types.ts';
 import type { AppLocks } from './app-lock.ts';
 import { bootRelease } from './boot-release.ts';
-import { type DeployContext, formatMs } from './deploy-context.ts';
+import { chaosPause, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { runPostdeploy } from './run-postdeploy.ts';
@@ -157,6 +157,7 @@ async function retire(ctx: DeployContext, old: readonly LiveContainer[]): Promis
   const { deps } = ctx;
   await deps.store.deployments.startStep(ctx.id, 'retire', new Date().toISOString());
   try {
+    await chaosPause(deps, 'retire');
     await retireContainers(deps, old);
   } catch (err) {
     deps.logger.error({ err, app: ctx.app, deployment: ctx.id, step: 'retire' }, 'retiring old containers failed');

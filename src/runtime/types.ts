@@ -65,6 +65,12 @@ export interface RuntimeDriver {
   /** Whether `spec.limits` are enforced (then the app is told CONTAINER_MEMORY). */
   readonly enforcesLimits: boolean;
   start(spec: ContainerSpec): Promise<ContainerHandle>;
+  /**
+   * Start-up, before any container starts: stops and removes every container
+   * an earlier run of this Slipway home left behind (a crash, a SIGKILL), as
+   * proven by the driver's own records. Returns how many it found.
+   */
+  sweep(): Promise<number>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // of the slug under `containersDir/<id>/`. The driver owns every container it
 // started until its view is gone: ports, directories, mounts and processes.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
@@ -13,7 +13,8 @@ import { probeOverlay } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
-import { createWritableView, type ViewKind, type WritableView } from './writable-view.ts';
+import { liveOwner, writeOwner } from './owner-record.ts';
+import { createWritableView, removeStaleView, type ViewKind, type WritableView } from './writable-view.ts';
 
 export interface ProcessDriverOptions {
   readonly containersDir: string;
@@ -105,6 +106,13 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       },
       ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
     };
+    if (proc.pid !== undefined) {
+      try {
+        writeOwner(view.containerDir, proc.pid);
+      } catch {
+        // Already gone (a command that ends at once): nothing to find after a crash.
+      }
+    }
     live.set(spec.id, handle);
     log?.debug({ ...context, pid: proc.pid, view: view.kind, port }, 'container started');
     return handle;
@@ -153,10 +161,35 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
         starting.delete(pending);
       }
     },
+    async sweep() {
+      const dirs = await readdir(containersDir).catch(() => []);
+      for (const dir of dirs) {
+        const containerDir = path.join(containersDir, dir);
+        const pid = await liveOwner(containerDir);
+        if (pid !== null) await killGroup(pid);
+        await removeStaleView(containerDir);
+      }
+      return dirs.length;
+    },
     async close(graceMs) {
       closed = true;
       await Promise.allSettled([...starting]);
       await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
     },
   };
+}
+
+/** SIGKILL to a left-over process group, then a bounded wait until its leader is gone. */
+async function killGroup(pid: number): Promise<void> {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 200; i++) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    // Gone, or a zombie waiting for whoever inherited it to reap it: either way it no longer runs.
+    if (stat === null || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -59,6 +59,11 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
   return view;
 }
 
+/** Removes a view a crashed server left behind, whichever kind it was. */
+export async function removeStaleView(containerDir: string): Promise<void> {
+  await removeView('overlay', containerDir, path.join(containerDir, 'app'));
+}
+
 async function removeView(kind: ViewKind, containerDir: string, appDir: string): Promise<void> {
   if (kind === 'overlay') {
     if (await isMountPoint(appDir)) await unmount(appDir);

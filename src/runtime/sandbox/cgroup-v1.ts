@@ -4,7 +4,7 @@
 // container ever starts is counted, limited, and found again at teardown.
 
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 
@@ -101,15 +101,50 @@ export async function createCgroup(
       return match !== null && Number(match[1]) > 0;
     },
     async destroy() {
-      for (let round = 0; round < KILL_ROUNDS; round++) {
-        const live = await listPids();
-        if (live.length === 0) break;
-        for (const pid of live) killQuietly(pid, 'SIGKILL');
-        await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
-      }
+      await killEvery(listPids);
       await remove();
     },
   };
+}
+
+/** SIGKILLs every process `list` reports until none is left (bounded). */
+async function killEvery(list: () => Promise<number[]>): Promise<void> {
+  for (let round = 0; round < KILL_ROUNDS; round++) {
+    const live = await list().catch(() => []);
+    if (live.length === 0) return;
+    for (const pid of live) killQuietly(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
+  }
+}
+
+/**
+ * Destroys every child cgroup under `parents` (containers and builds a crashed
+ * server left behind): kills their processes, removes the cgroups. Returns
+ * the ids found. Only Slipway's own parent cgroup is ever looked into.
+ */
+export async function sweepCgroups(parents: Record<Controller, string>): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const controller of CGROUP_CONTROLLERS) {
+    const entries = await readdir(parents[controller], { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isDirectory()) ids.add(entry.name);
+  }
+  for (const id of ids) {
+    const dirs = CGROUP_CONTROLLERS.map((controller) => path.join(parents[controller], id));
+    const listAll = async () => {
+      const all = await Promise.all(
+        dirs.map((dir) => readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')),
+      );
+      return all.flatMap((text) =>
+        text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map(Number),
+      );
+    };
+    await killEvery(listAll);
+    await Promise.all(dirs.map(rmdirRetrying));
+  }
+  return [...ids];
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals): void {

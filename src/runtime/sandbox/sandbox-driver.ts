@@ -4,7 +4,7 @@
 // pids, cpu) from its size. The cgroup is also how teardown finds every
 // process the container started. Network: the host's (see docs/sandbox.md).
 
-import { chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
@@ -206,10 +206,18 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
         starting.delete(pending);
       }
     },
+    async sweep() {
+      // Processes first (their cgroups), then the layers they wrote in.
+      const cgroups = await sandbox.sweep();
+      const dirs = await readdir(containersDir).catch(() => []);
+      await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
+      return Math.max(cgroups, dirs.length);
+    },
     async close(graceMs) {
       closed = true;
       await Promise.allSettled([...starting]);
       await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
+      await sandbox.close();
     },
   };
 }

@@ -5,12 +5,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { probeOverlay } from '../overlay-mount.ts';
-import { type ContainerCgroup, cgroupParents, createCgroup } from './cgroup-v1.ts';
+import { type ContainerCgroup, cgroupParents, createCgroup, sweepCgroups } from './cgroup-v1.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -52,6 +52,10 @@ export interface Sandbox {
       ready?: Promise<unknown>;
     },
   ): Promise<SandboxProcess>;
+  /** Kills and removes every container and build cgroup left by an earlier run; returns how many. */
+  sweep(): Promise<number>;
+  /** Removes Slipway's (then empty) parent cgroups. */
+  close(): Promise<void>;
 }
 
 /** The uid/gid the probe runs as: above any app's, below the overflow uid. */
@@ -106,6 +110,10 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
         await cgroup.destroy();
         throw err;
       }
+    },
+    sweep: async () => (await sweepCgroups(parents)).length,
+    close: async () => {
+      await Promise.all(Object.values(parents).map((dir) => rmdir(dir).catch(() => {})));
     },
   };
 
