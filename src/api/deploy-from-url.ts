@@ -4,6 +4,7 @@
 // like an upload.
 
 import fs from 'node:fs';
+import { SlipwayError } from '../core/errors.ts';
 import type { Deployment } from '../core/types.ts';
 import { fetchSource } from '../source/fetch-source.ts';
 import { DEFAULT_FETCH_TIMEOUTS, parseSourceUrl } from '../source/fetch-url.ts';
@@ -33,7 +34,10 @@ export async function deployFromUrl(
   body: UrlRequest,
   author: string | null,
 ): Promise<Deployment> {
-  const ref = typeof body.git_ref === 'string' && body.git_ref !== '' ? body.git_ref : null;
+  if (body.git_ref !== undefined && body.git_ref !== null && typeof body.git_ref !== 'string') {
+    throw new SlipwayError('request.invalid', 'git_ref must be a string');
+  }
+  const ref = body.git_ref ? body.git_ref : null;
   return deployUrl(ctx, app, { url: body.source_url as string, ref, source: 'url', author });
 }
 

@@ -40,10 +40,11 @@ describe('deploying from a URL', () => {
 
     // GitHub-style tarball: everything inside one top folder.
     const app = fixtureCopy('web-worker-hook', { 'label.txt': 'v-tarball\n' });
-    const top = path.join(path.dirname(app), 'acme-shop-0123abc');
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-url-'));
+    const top = path.join(parent, 'acme-shop-0123abc');
     fs.renameSync(app, top);
-    const tarball = path.join(os.tmpdir(), `slipway-url-${process.pid}.tar.gz`);
-    await create({ gzip: true, cwd: path.dirname(top), portable: true, file: tarball }, [path.basename(top)]);
+    const tarball = path.join(parent, 'main.tar.gz');
+    await create({ gzip: true, cwd: parent, portable: true, file: tarball }, [path.basename(top)]);
     served.set('/acme/shop/archive/main.tar.gz', fs.readFileSync(tarball));
     served.set(
       '/evil.tar.gz',
