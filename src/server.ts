@@ -103,6 +103,7 @@ export async function startServer(
     reposDir: paths.repos,
     checkArchive: (file) => checkTarball(file, { maxBytes: settings.maxUnpackedBytes }),
     webUrl: routerUrlOf,
+    github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
   });
   await api.listen({ host: settings.host, port: settings.port });
   const apiPort = (api.server.address() as AddressInfo).port;

@@ -459,6 +459,50 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(await store.tokens.count(), 1);
       }));
   });
+
+  describe('githubLinks', () => {
+    const link = (app: string, repo = 'Acme/Shop') => ({
+      app,
+      repo,
+      branch: 'main',
+      autoDeploy: true,
+      secret: `secret-${app}`,
+      token: null,
+    });
+
+    test('put creates or replaces the app link; findByRepo ignores case; remove', () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        await store.apps.create('blog');
+        const created = await store.githubLinks.put(link('shop'));
+        assert.equal(created.repo, 'acme/shop');
+        assert.equal(created.autoDeploy, true);
+        await store.githubLinks.put(link('blog'));
+        await store.githubLinks.put({ ...link('shop'), branch: 'prod', autoDeploy: false, token: 'tok' });
+        const shop = await store.githubLinks.get('shop');
+        assert.deepEqual([shop?.branch, shop?.autoDeploy, shop?.token], ['prod', false, 'tok']);
+        assert.deepEqual(
+          (await store.githubLinks.findByRepo('ACME/shop')).map((l) => l.app),
+          ['blog', 'shop'],
+        );
+        assert.deepEqual(await store.githubLinks.findByRepo('acme/other'), []);
+        assert.equal(await store.githubLinks.remove('blog'), true);
+        assert.equal(await store.githubLinks.remove('blog'), false);
+        await assert.rejects(store.githubLinks.put(link('ghost')), { code: 'app.not_found' });
+        await store.apps.delete('shop');
+        assert.equal(await store.githubLinks.get('shop'), undefined);
+      }));
+
+    test('recordDelivery: true once per id, keeping only the newest ids', () =>
+      withStore(async (store) => {
+        assert.equal(await store.githubLinks.recordDelivery('d-1', 2), true);
+        assert.equal(await store.githubLinks.recordDelivery('d-1', 2), false);
+        assert.equal(await store.githubLinks.recordDelivery('d-2', 2), true);
+        assert.equal(await store.githubLinks.recordDelivery('d-3', 2), true);
+        assert.equal(await store.githubLinks.recordDelivery('d-3', 2), false);
+        assert.equal(await store.githubLinks.recordDelivery('d-1', 2), true, 'the oldest id was forgotten');
+      }));
+  });
 }
 
 describe('Store contract on SQLite', () => {
@@ -515,7 +559,7 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      ['001-initial', '002-day-two'],
+      ['001-initial', '002-day-two', '003-github-links'],
     );
 
     const second = await openSqliteStore({ file });

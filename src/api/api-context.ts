@@ -20,4 +20,6 @@ export interface ApiContext {
   /** Refuses an unsafe or malformed archive (SlipwayError `source.*`) before a deployment exists. */
   readonly checkArchive: (file: string) => Promise<unknown>;
   readonly webUrl: (app: string) => string;
+  /** GitHub web and API base URLs (settings githubUrl, githubApiUrl). */
+  readonly github: { readonly url: string; readonly apiUrl: string };
 }

@@ -13,6 +13,7 @@ import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
 import { gitRoutes } from './routes/git.ts';
+import { githubRoutes } from './routes/github.ts';
 import { logRoutes } from './routes/logs.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -76,5 +77,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   logRoutes(api, ctx);
   runRoutes(api, ctx);
   gitRoutes(api, ctx);
+  githubRoutes(api, ctx);
   return api;
 }

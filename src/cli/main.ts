@@ -10,6 +10,7 @@ import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
 import { envCommands } from './commands/env.ts';
 import { gitCommands } from './commands/git.ts';
+import { integrationCommands } from './commands/integration.ts';
 import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
 import { processCommands } from './commands/processes.ts';
@@ -43,6 +44,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   logsCommand(program, ctx);
   runCommand(program, ctx, setExit);
   gitCommands(program, ctx);
+  integrationCommands(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -38,6 +38,10 @@ export interface Settings {
   /** Token used as the admin token at first start (automation); never stored in clear. */
   readonly initialToken: string | undefined;
   readonly logLevel: string;
+  /** GitHub (or GitHub Enterprise) web URL: repositories are fetched from `<githubUrl>/<owner>/<repo>.git`. */
+  readonly githubUrl: string;
+  /** GitHub API base URL, for commit statuses. */
+  readonly githubApiUrl: string;
 }
 
 /** Flag name → environment twin. */
@@ -60,6 +64,8 @@ const ENV_NAMES = {
   maxUpload: 'SLIPWAY_MAX_UPLOAD',
   maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
   logLevel: 'SLIPWAY_LOG_LEVEL',
+  githubUrl: 'SLIPWAY_GITHUB_URL',
+  githubApiUrl: 'SLIPWAY_GITHUB_API_URL',
 } as const;
 
 export type SettingsInput = Partial<Record<keyof typeof ENV_NAMES, string | number>>;
@@ -109,6 +115,10 @@ const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
 });
 const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/i, 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
 
 const schema = z.object({
   home: z.string().min(1).default('./.slipway'),
@@ -143,6 +153,8 @@ const schema = z.object({
   maxUpload: size.default(512 * 1024 ** 2),
   maxUnpacked: size.default(2 * 1024 ** 3),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  githubUrl: httpUrl.default('https://github.com'),
+  githubApiUrl: httpUrl.default('https://api.github.com'),
 });
 
 export function loadSettings(
@@ -183,6 +195,8 @@ export function loadSettings(
     maxUnpackedBytes: s.maxUnpacked,
     initialToken: env.SLIPWAY_TOKEN || undefined,
     logLevel: s.logLevel,
+    githubUrl: s.githubUrl,
+    githubApiUrl: s.githubApiUrl,
   });
 }
 

@@ -9,6 +9,7 @@ import { containersRepo } from './containers-repo.ts';
 import { deploymentsRepo } from './deployments-repo.ts';
 import { domainsRepo } from './domains-repo.ts';
 import { formationRepo } from './formation-repo.ts';
+import { githubLinksRepo } from './github-links-repo.ts';
 import { releasesRepo } from './releases-repo.ts';
 import type { Database } from './schema.ts';
 import { tokensRepo } from './tokens-repo.ts';
@@ -24,6 +25,7 @@ export function createStore(db: Kysely<Database>): Store {
     containers: containersRepo(db),
     domains: domainsRepo(db),
     tokens: tokensRepo(db),
+    githubLinks: githubLinksRepo(db),
     close: () => db.destroy(),
   };
 }

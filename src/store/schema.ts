@@ -102,6 +102,23 @@ export interface TokensTable {
   created_at: string;
 }
 
+export interface GithubLinksTable {
+  app: string;
+  /** `owner/repo`, lower case. */
+  repo: string;
+  branch: string;
+  auto_deploy: number;
+  secret: string;
+  token: string | null;
+  created_at: string;
+}
+
+export interface GithubDeliveriesTable {
+  seq: Generated<number>;
+  id: string;
+  received_at: string;
+}
+
 export interface Database {
   apps: AppsTable;
   config_vars: ConfigVarsTable;
@@ -112,4 +129,6 @@ export interface Database {
   containers: ContainersTable;
   tokens: TokensTable;
   domains: DomainsTable;
+  github_links: GithubLinksTable;
+  github_deliveries: GithubDeliveriesTable;
 }

@@ -51,6 +51,21 @@ export interface DeploymentPatch {
   readonly finishedAt?: string | null;
 }
 
+export interface GithubLink {
+  readonly app: string;
+  /** `owner/repo`, lower case. */
+  readonly repo: string;
+  readonly branch: string;
+  readonly autoDeploy: boolean;
+  /** Webhook secret (X-Hub-Signature-256). */
+  readonly secret: string;
+  /** Token for commit statuses (and fetching private repositories); null when none was given. */
+  readonly token: string | null;
+  readonly createdAt: string;
+}
+
+export type NewGithubLink = Omit<GithubLink, 'createdAt'>;
+
 export interface Store {
   readonly apps: {
     /** Throws SlipwayError `app.already_exists` when taken. */
@@ -120,6 +135,17 @@ export interface Store {
     /** The token's name when a token with this hash exists. */
     findByHash(hash: string): Promise<{ name: string } | undefined>;
     count(): Promise<number>;
+  };
+  readonly githubLinks: {
+    /** Creates or replaces the app's link. Throws `app.not_found`. */
+    put(link: NewGithubLink): Promise<GithubLink>;
+    get(app: string): Promise<GithubLink | undefined>;
+    /** Every app linked to the repository (`owner/repo`, any case), by app name. */
+    findByRepo(repo: string): Promise<GithubLink[]>;
+    /** False when the app had no link. */
+    remove(app: string): Promise<boolean>;
+    /** True the first time a delivery id is recorded; keeps only the newest `keep` ids. */
+    recordDelivery(id: string, keep?: number): Promise<boolean>;
   };
   close(): Promise<void>;
 }

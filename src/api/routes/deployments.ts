@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { SlipwayError } from '../../core/errors.ts';
 import { isFinal } from '../../core/lifecycle.ts';
 import type { ApiContext } from '../api-context.ts';
+import { deployFromUrl, isUrlRequest } from '../deploy-from-url.ts';
 import { receiveUpload } from '../receive-upload.ts';
 import { deploymentJson } from '../serialize.ts';
 import { openSse } from '../sse.ts';
@@ -34,9 +35,16 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
     '/api/apps/:app/deployments',
     async (request, reply) => {
       await store.apps.require(request.params.app);
+      if (isUrlRequest(request.body)) {
+        reply.code(201);
+        return deploymentJson(await deployFromUrl(ctx, request.params.app, request.body, request.author));
+      }
       const body = request.body as Readable | undefined;
       if (!body || typeof (body as Readable).pipe !== 'function') {
-        throw new SlipwayError('request.invalid', 'send the app as a .tar.gz body with Content-Type: application/gzip');
+        throw new SlipwayError(
+          'request.invalid',
+          'send the app as a .tar.gz body with Content-Type: application/gzip, or JSON {"source_url": ...}',
+        );
       }
       const { commit_sha: sha, git_ref: ref } = request.query;
       if (sha !== undefined && !SHA.test(sha))

@@ -8,7 +8,6 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
-import { isFinal } from '../../core/lifecycle.ts';
 import type { App } from '../../core/types.ts';
 import { AppLocks } from '../../pipeline/app-lock.ts';
 import { type PushDeployer, receivePush } from '../../source/git-push.ts';
@@ -17,6 +16,7 @@ import { advertiseRefs, type GitService, isGitService, startService } from '../.
 import type { ApiContext } from '../api-context.ts';
 import { authenticateBasic } from '../auth.ts';
 import { httpStatusOf } from '../error-status.ts';
+import { waitForDeployment } from '../wait-deployment.ts';
 
 type RepoParams = { Params: { repo: string } };
 const REQUEST_TYPES = ['application/x-git-upload-pack-request', 'application/x-git-receive-pack-request'];
@@ -131,16 +131,7 @@ function pushDeployer(ctx: ApiContext, app: App, author: string): PushDeployer {
         author,
       });
       ctx.logs.append(deployment.id, `-----> Commit ${commit.sha} by ${commit.author}: ${commit.subject}`);
-      await new Promise<void>((resolve) => {
-        const stop = ctx.logs.follow(deployment.id, onLine, () => {
-          stop();
-          resolve();
-        });
-        void ctx.store.deployments.get(deployment.id).then((now) => {
-          if (now && isFinal(now.status) && !ctx.logs.isOpen(deployment.id)) resolve();
-        });
-      });
-      const final = await ctx.store.deployments.get(deployment.id);
+      const final = await waitForDeployment(ctx, deployment.id, onLine);
       if (final?.status === 'success')
         return { ok: true, summary: `Deployed ${commit.sha.slice(0, 7)} to ${app.name}` };
       const why = final?.error?.message ?? final?.status ?? 'unknown outcome';

@@ -1,4 +1,5 @@
-// deploy [DIR|ARCHIVE.tar.gz]: upload, then stream the deployment log live;
+// deploy [DIR|ARCHIVE.tar.gz|URL]: upload (or have the server fetch a URL: a
+// tarball or a git repository + --ref), then stream the deployment log live;
 // exits 0 only when the deployment succeeds.
 
 import fs from 'node:fs';
@@ -16,17 +17,27 @@ import { openArchive, packDirectory } from '../pack-source.ts';
 export function deployCommand(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
   program
     .command('deploy')
-    .description('deploy a directory or a .tar.gz archive and stream the deployment log')
-    .argument('[source]', 'directory or .tar.gz archive', '.')
+    .description(
+      'deploy a directory, a .tar.gz archive or an http(s) URL (tarball or git repository) and stream the log',
+    )
+    .argument('[source]', 'directory, .tar.gz archive, or http(s) URL', '.')
     .option('-a, --app <app>', 'app name')
-    .option('--ref <ref>', 'git ref to record with the deployment')
+    .option('--ref <ref>', 'git ref to record with the deployment (for a git URL: the branch, tag or commit to deploy)')
     .option('--create', 'create the app first if it does not exist')
     .option('--json', 'print the final deployment as JSON instead of the log')
     .action(async (source: string, opts: { app?: string; ref?: string; json?: boolean; create?: boolean }) => {
       const { io } = ctx;
       const app = ctx.app(opts.app);
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
-        throw new CliError('cli.usage', 'deploying from a URL is not supported yet: deploy a directory or a .tar.gz');
+        // The server fetches it (and refuses anything but http and https).
+        const client = ctx.client();
+        if (opts.create) await createIfMissing(client, app, (line) => io.out(line));
+        if (!opts.json) io.out(`-----> Asking the server to fetch ${source} for ${app}`);
+        const deployment = await client.request<DeploymentJson>('POST', `/api/apps/${app}/deployments`, {
+          json: { source_url: source, ...(opts.ref ? { git_ref: opts.ref } : {}) },
+        });
+        await followToOutcome(client, io, deployment, opts.json, setExit);
+        return;
       }
       const full = path.resolve(io.cwd, source);
       if (!fs.existsSync(full)) throw new CliError('cli.usage', `${source}: no such file or directory`);

@@ -7,10 +7,12 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import type { Database } from '../schema.ts';
 import * as initial from './001-initial.ts';
 import * as dayTwo from './002-day-two.ts';
+import * as githubLinks from './003-github-links.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-day-two': dayTwo,
+  '003-github-links': githubLinks,
 };
 
 const provider: MigrationProvider = {
