@@ -14,6 +14,7 @@ import { AppLogs } from './pipeline/app-log.ts';
 import { createPipeline } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
+import { startNginxRouter } from './router/nginx/index.ts';
 import { createProcessDriver } from './runtime/process/index.ts';
 import { checkTarball, extractTarball } from './source/index.ts';
 import { openSqliteStore } from './store/index.ts';
@@ -40,12 +41,11 @@ export async function startServer(
 
   const store = await openSqliteStore({ file: paths.database });
   const adminToken = await ensureAdminToken(store, settings.initialToken);
-  const router = await startBuiltinRouter({
-    host: settings.routerHost,
-    port: settings.routerPort,
-    domain: settings.domain,
-    logger,
-  });
+  const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
+  const router =
+    settings.router === 'nginx'
+      ? await startNginxRouter({ ...routerOptions, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs })
+      : await startBuiltinRouter(routerOptions);
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const runtime = createProcessDriver({ containersDir: paths.containers, logger });

@@ -15,6 +15,8 @@ export interface Settings {
   readonly routerPort: number;
   readonly domain: string;
   readonly runtime: 'process';
+  /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
+  readonly router: 'builtin' | 'nginx';
   readonly bootTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly buildTimeoutMs: number;
@@ -42,6 +44,7 @@ const ENV_NAMES = {
   routerPort: 'SLIPWAY_ROUTER_PORT',
   domain: 'SLIPWAY_DOMAIN',
   runtime: 'SLIPWAY_RUNTIME',
+  router: 'SLIPWAY_ROUTER',
   bootTimeout: 'SLIPWAY_BOOT_TIMEOUT',
   hookTimeout: 'SLIPWAY_HOOK_TIMEOUT',
   buildTimeout: 'SLIPWAY_BUILD_TIMEOUT',
@@ -114,6 +117,7 @@ const schema = z.object({
     .transform((d) => d.toLowerCase().replace(/^\.+|\.+$/g, ''))
     .default('localhost'),
   runtime: z.enum(['process']).default('process'),
+  router: z.enum(['builtin', 'nginx']).default('builtin'),
   bootTimeout: duration.default(60_000),
   hookTimeout: duration.default(20 * 60_000),
   buildTimeout: duration.default(15 * 60_000),
@@ -152,6 +156,7 @@ export function loadSettings(
     routerPort: s.routerPort,
     domain: s.domain,
     runtime: s.runtime,
+    router: s.router,
     bootTimeoutMs: s.bootTimeout,
     hookTimeoutMs: s.hookTimeout,
     buildTimeoutMs: s.buildTimeout,
@@ -177,6 +182,7 @@ export function dataPaths(home: string) {
     deploymentLogs: path.join(home, 'logs', 'deployments'),
     appLogs: path.join(home, 'logs', 'apps'),
     repos: path.join(home, 'repos'),
+    nginx: path.join(home, 'router', 'nginx'),
   });
 }
 export type DataPaths = ReturnType<typeof dataPaths>;

@@ -13,6 +13,7 @@ interface ServerFlags {
   bootTimeout?: string;
   hookTimeout?: string;
   runtime?: string;
+  router?: string;
 }
 
 export function serverCommand(program: Command, ctx: CommandContext): void {
@@ -27,6 +28,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--boot-timeout <duration>', 'how long a web container has to accept TCP on $PORT (default 60s)')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
     .option('--runtime <driver>', 'runtime driver: process (SLIPWAY_RUNTIME)')
+    .option('--router <driver>', 'router driver: builtin or nginx (SLIPWAY_ROUTER, default builtin)')
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
       // Loaded here so that every other command starts without the server's modules.
