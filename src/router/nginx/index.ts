@@ -84,7 +84,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
 
   let wanted = 0; // generation of the route table
   let applied = 0; // generation nginx serves (or gave up on)
-  let running: Promise<void> | undefined;
+  let reloading = false;
   const waiters: { generation: number; resolve: () => void }[] = [];
 
   let live = fs.readFileSync(file, 'utf8');
@@ -119,14 +119,16 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   };
   const schedule = (): void => {
     wanted++;
-    running ??= (async () => {
+    if (reloading) return; // the running loop picks the change up
+    reloading = true;
+    void (async () => {
       try {
         while (applied < wanted && !closing) await reloadOnce();
       } catch (err) {
         logger?.error({ err }, 'nginx reload failed');
       } finally {
-        running = undefined;
-        if (applied < wanted && !closing) setImmediate(() => schedule() /* retry what is left */);
+        reloading = false;
+        if (applied < wanted && !closing) setTimeout(() => schedule(), 100); // retry what is left
       }
     })();
   };

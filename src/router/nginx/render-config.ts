@@ -167,7 +167,8 @@ function errorReturn(status: number, body: Buffer, indent: number): string {
 
 /** A single-quoted nginx string; `$` goes through a variable since nginx has no escape for it. */
 function quote(text: string): string {
-  return `'${text.replace(/[\\']/g, (c) => `\\${c}`).replace(/\$/g, '${slipway_dollar}')}'`;
+  const dollar = '$' + '{slipway_dollar}';
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`).replace(/\$/g, dollar)}'`;
 }
 
 function quotePath(text: string): string {
