@@ -21,6 +21,7 @@ import {
   isShuttingDown,
   type NginxMaster,
   startMaster,
+  stopStaleMaster,
   testConfig,
   workerPids,
 } from './master-process.ts';
@@ -77,6 +78,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   // Insertion order matters: on a hostname conflict the latest setRoute wins.
   const routes = new Map<string, AppRoute>();
   fs.writeFileSync(file, renderNginxConfig(routes, configOptions), { mode: 0o600 });
+  await stopStaleMaster(path.join(dir, 'nginx.pid'), file);
   const invalid = await testConfig(binary, dir, file);
   if (invalid !== null) throw new Error(`nginx rejected the initial configuration: ${invalid}`);
   const master: NginxMaster = await startMaster({ binary, prefix: dir, file, host: options.host, port, logger });

@@ -56,6 +56,33 @@ export async function startMaster(options: {
   return { handle, pid: handle.pid as number };
 }
 
+/**
+ * Stops an nginx master left running by a Slipway that was killed (SIGKILL,
+ * crash) so that it does not hold the router port: only a process whose
+ * title names this very configuration file is touched.
+ */
+export async function stopStaleMaster(pidFile: string, configFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  const isOurs = () => {
+    try {
+      const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return title.includes('nginx: master process') && title.includes(configFile);
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 1 || !isOurs()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (isOurs() && Date.now() < deadline) await delay(20);
+  if (isOurs()) process.kill(pid, 'SIGKILL');
+}
+
 /** The master's live children (its workers, old and new). */
 export function workerPids(masterPid: number): number[] {
   let text: string;
