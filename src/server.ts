@@ -17,6 +17,7 @@ import { createPipeline } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
+import { startNginxRouter } from './router/nginx/index.ts';
 import { createProcessDriver } from './runtime/process/index.ts';
 import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
@@ -46,13 +47,14 @@ export async function startServer(
   const store = await openSqliteStore({ file: paths.database });
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const appLogs = new AppLogs(paths.appLogs, { logger });
-  const router = await startBuiltinRouter({
-    host: settings.routerHost,
-    port: settings.routerPort,
-    domain: settings.domain,
-    logger,
-    onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
-  });
+  const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
+  const router =
+    settings.router === 'nginx'
+      ? await startNginxRouter({ ...routerOptions, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs })
+      : await startBuiltinRouter({
+          ...routerOptions,
+          onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
+        });
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const { runtime, sandbox } = await pickRuntime(settings, paths, logger);

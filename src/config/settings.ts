@@ -20,6 +20,8 @@ export interface Settings {
   readonly domain: string;
   /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
   readonly runtime: RuntimeChoice;
+  /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
+  readonly router: 'builtin' | 'nginx';
   readonly bootTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly buildTimeoutMs: number;
@@ -53,6 +55,7 @@ const ENV_NAMES = {
   routerPort: 'SLIPWAY_ROUTER_PORT',
   domain: 'SLIPWAY_DOMAIN',
   runtime: 'SLIPWAY_RUNTIME',
+  router: 'SLIPWAY_ROUTER',
   bootTimeout: 'SLIPWAY_BOOT_TIMEOUT',
   hookTimeout: 'SLIPWAY_HOOK_TIMEOUT',
   buildTimeout: 'SLIPWAY_BUILD_TIMEOUT',
@@ -132,6 +135,7 @@ const schema = z.object({
     .transform((d) => d.toLowerCase().replace(/^\.+|\.+$/g, ''))
     .default('localhost'),
   runtime: z.enum(RUNTIME_CHOICES).default('auto'),
+  router: z.enum(['builtin', 'nginx']).default('builtin'),
   bootTimeout: duration.default(60_000),
   hookTimeout: duration.default(20 * 60_000),
   buildTimeout: duration.default(15 * 60_000),
@@ -183,6 +187,7 @@ export function loadSettings(
     routerPort: s.routerPort,
     domain: s.domain,
     runtime: s.runtime,
+    router: s.router,
     bootTimeoutMs: s.bootTimeout,
     hookTimeoutMs: s.hookTimeout,
     buildTimeoutMs: s.buildTimeout,
@@ -211,6 +216,7 @@ export function dataPaths(home: string) {
     deploymentLogs: path.join(home, 'logs', 'deployments'),
     appLogs: path.join(home, 'logs', 'apps'),
     repos: path.join(home, 'repos'),
+    nginx: path.join(home, 'router', 'nginx'),
   });
 }
 export type DataPaths = ReturnType<typeof dataPaths>;

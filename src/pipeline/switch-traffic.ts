@@ -13,6 +13,7 @@ export async function appHostnames(deps: PipelineDeps, app: string): Promise<str
 
 export async function routeApp(deps: PipelineDeps, app: string, containers: readonly LiveContainer[]): Promise<void> {
   deps.router.setRoute(app, { hostnames: await appHostnames(deps, app), backends: webBackends(containers) });
+  await deps.router.settled?.();
 }
 
 export async function retireContainers(deps: PipelineDeps, containers: readonly LiveContainer[]): Promise<void> {

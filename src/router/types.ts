@@ -21,6 +21,11 @@ export interface Router {
   setRoute(app: string, route: AppRoute): void;
   /** Forget an app entirely (its hostnames then answer 404). */
   removeRoute(app: string): void;
+  /**
+   * Resolves once every route change made so far is what new requests see.
+   * Drivers that apply changes synchronously (the built-in router) omit it.
+   */
+  settled?(): Promise<void>;
   /** Resolves once no request is in flight to these backends, or after `timeoutMs`. */
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
   /** The address the router listens on. */

@@ -1,11 +1,15 @@
-// Shared pieces of the built-in router tests: tiny node:http backends on
-// 127.0.0.1, a one-call HTTP client, and a router started per test. Every
-// helper registers its own cleanup on the test context.
+// Shared pieces of the router tests: tiny node:http backends on 127.0.0.1, a
+// one-call HTTP client, and a router of either driver started per test.
+// Every helper registers its own cleanup on the test context.
 
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { type BuiltinRouterOptions, startBuiltinRouter } from '../../src/router/builtin/index.ts';
+import { startNginxRouter } from '../../src/router/nginx/index.ts';
 import type { Backend, Router } from '../../src/router/types.ts';
 
 export interface TestBackend {
@@ -67,10 +71,37 @@ export async function deadPort(): Promise<number> {
   return port;
 }
 
-export async function startRouter(t: TestContext, options: Partial<BuiltinRouterOptions> = {}): Promise<Router> {
-  const router = await startBuiltinRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', ...options });
-  t.after(() => router.close());
+/** The router drivers every driver-agnostic test runs against. */
+export const DRIVERS = ['builtin', 'nginx'] as const;
+export type Driver = (typeof DRIVERS)[number];
+
+/**
+ * A router on 127.0.0.1 and a free port. nginx runs one worker so that
+ * round-robin and connection counts are as deterministic as the built-in's.
+ */
+export async function startRouter(
+  t: TestContext,
+  driver: Driver = 'builtin',
+  options: Partial<BuiltinRouterOptions> = {},
+): Promise<Router> {
+  const base = { host: '127.0.0.1', port: 0, domain: 'localhost', ...options };
+  if (driver === 'builtin') {
+    const router = await startBuiltinRouter(base);
+    t.after(() => router.close());
+    return router;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-'));
+  const router = await startNginxRouter({ ...base, dir, workers: 1, shutdownTimeoutMs: 10_000 });
+  t.after(async () => {
+    await router.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return router;
+}
+
+/** Waits until the router serves every route change made so far (nginx reloads asynchronously). */
+export async function settle(router: Router): Promise<void> {
+  await router.settled?.();
 }
 
 export interface Reply {
@@ -87,9 +118,13 @@ export interface RequestOptions {
   readonly body?: Buffer | string;
   /** Defaults to a one-shot connection. */
   readonly agent?: http.Agent;
+  /** Wait for earlier route changes to be live first (default true). */
+  readonly settle?: boolean;
 }
 
-export function request(router: Router, options: RequestOptions): Promise<Reply> {
+/** One request through the router, sent once every earlier route change is live. */
+export async function request(router: Router, options: RequestOptions): Promise<Reply> {
+  if (options.settle !== false) await settle(router);
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { type TestContext, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import type { AccessEntry } from '../../src/router/builtin/index.ts';
 import type { Router } from '../../src/router/types.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { deadPort, startBackend, startRouter } from './router-helpers.ts';
+import { DRIVERS, deadPort, settle, startBackend, startRouter } from './router-helpers.ts';
 
 const host = 'ws.localhost';
 
@@ -37,7 +37,8 @@ interface UpgradeResult {
   readonly body?: string;
 }
 
-function upgrade(t: TestContext, router: Router, protocol = 'echo'): Promise<UpgradeResult> {
+async function upgrade(t: TestContext, router: Router, protocol = 'echo'): Promise<UpgradeResult> {
+  await settle(router);
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',
@@ -75,63 +76,71 @@ function readSome(socket: Socket, length: number): Promise<string> {
   });
 }
 
-test('tunnels an upgraded connection both ways, with forwarded headers', async (t) => {
-  const echo = await startEchoBackend(t);
-  const router = await startRouter(t);
-  router.setRoute('ws', { hostnames: [host], backends: [echo.backend] });
+for (const driver of DRIVERS) {
+  describe(driver, () => {
+    test('tunnels an upgraded connection both ways, with forwarded headers', async (t) => {
+      const echo = await startEchoBackend(t);
+      const router = await startRouter(t, driver);
+      router.setRoute('ws', { hostnames: [host], backends: [echo.backend] });
 
-  const result = await upgrade(t, router);
-  assert.equal(result.status, 101);
-  const socket = result.socket as Socket;
-  socket.write('hello');
-  assert.equal(await readSome(socket, 5), 'hello');
-  socket.write(' again');
-  assert.equal(await readSome(socket, 6), ' again');
+      const result = await upgrade(t, router);
+      assert.equal(result.status, 101);
+      const socket = result.socket as Socket;
+      socket.write('hello');
+      assert.equal(await readSome(socket, 5), 'hello');
+      socket.write(' again');
+      assert.equal(await readSome(socket, 6), ' again');
 
-  const seen = echo.seen[0] as http.IncomingHttpHeaders;
-  assert.equal(seen.upgrade, 'echo');
-  assert.equal(seen['x-forwarded-for'], '127.0.0.1');
-  assert.equal(seen['x-forwarded-host'], host);
-  assert.equal(seen['x-forwarded-proto'], 'http');
-  assert.match(String(seen['x-request-id']), /^[0-9a-f-]{36}$/);
-});
+      const seen = echo.seen[0] as http.IncomingHttpHeaders;
+      assert.equal(seen.upgrade, 'echo');
+      assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+      assert.equal(seen['x-forwarded-host'], host);
+      assert.equal(seen['x-forwarded-proto'], 'http');
+      assert.match(String(seen['x-request-id']), /^[0-9a-f-]{36}$/);
+    });
 
-test('a rejected upgrade passes the backend answer through', async (t) => {
-  const echo = await startEchoBackend(t);
-  const router = await startRouter(t);
-  router.setRoute('ws', { hostnames: [host], backends: [echo.backend] });
-  const result = await upgrade(t, router, 'other');
-  assert.equal(result.status, 400);
-  assert.equal(result.body, 'no');
-});
+    test('a rejected upgrade passes the backend answer through', async (t) => {
+      const echo = await startEchoBackend(t);
+      const router = await startRouter(t, driver);
+      router.setRoute('ws', { hostnames: [host], backends: [echo.backend] });
+      const result = await upgrade(t, router, 'other');
+      assert.equal(result.status, 400);
+      assert.equal(result.body, 'no');
+    });
 
-test('upgrade failures answer 404, 503 and 502 like plain requests', async (t) => {
-  const router = await startRouter(t);
-  const unknown = await upgrade(t, router);
-  assert.equal(unknown.status, 404);
-  assert.match(String(unknown.body), /No app is configured for this hostname/);
+    test('upgrade failures answer 404, 503 and 502 like plain requests', async (t) => {
+      const router = await startRouter(t, driver);
+      const unknown = await upgrade(t, router);
+      assert.equal(unknown.status, 404);
+      assert.match(String(unknown.body), /No app is configured for this hostname/);
 
-  router.setRoute('ws', { hostnames: [host], backends: [] });
-  const empty = await upgrade(t, router);
-  assert.equal(empty.status, 503);
-  assert.match(String(empty.body), /ws has no running web process/);
+      router.setRoute('ws', { hostnames: [host], backends: [] });
+      const empty = await upgrade(t, router);
+      assert.equal(empty.status, 503);
+      assert.match(String(empty.body), /ws has no running web process/);
 
-  router.setRoute('ws', { hostnames: [host], backends: [{ id: 'gone', host: '127.0.0.1', port: await deadPort() }] });
-  assert.equal((await upgrade(t, router)).status, 502);
-});
+      router.setRoute('ws', {
+        hostnames: [host],
+        backends: [{ id: 'gone', host: '127.0.0.1', port: await deadPort() }],
+      });
+      assert.equal((await upgrade(t, router)).status, 502);
+    });
 
-test('a refused upgrade moves to another backend', async (t) => {
-  const echo = await startEchoBackend(t);
-  const router = await startRouter(t);
-  const dead = { id: 'gone', host: '127.0.0.1', port: await deadPort() };
-  router.setRoute('ws', { hostnames: [host], backends: [dead, echo.backend] });
-  for (let i = 0; i < 2; i++) assert.equal((await upgrade(t, router)).status, 101);
-});
+    test('a refused upgrade moves to another backend', async (t) => {
+      const echo = await startEchoBackend(t);
+      const router = await startRouter(t, driver);
+      const dead = { id: 'gone', host: '127.0.0.1', port: await deadPort() };
+      router.setRoute('ws', { hostnames: [host], backends: [dead, echo.backend] });
+      for (let i = 0; i < 2; i++) assert.equal((await upgrade(t, router)).status, 101);
+    });
+  });
+}
 
+// Built-in router only: behaviour nginx does not offer in the same form.
 test('close() ends open tunnels and resolves; the tunnel is logged once closed', async (t) => {
   const echo = await startEchoBackend(t);
   const entries: AccessEntry[] = [];
-  const router = await startRouter(t, { onAccess: (entry) => entries.push(entry) });
+  const router = await startRouter(t, 'builtin', { onAccess: (entry) => entries.push(entry) });
   router.setRoute('ws', { hostnames: [host], backends: [echo.backend] });
   const socket = (await upgrade(t, router)).socket as Socket;
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));

@@ -13,6 +13,7 @@ interface ServerFlags {
   bootTimeout?: string;
   hookTimeout?: string;
   runtime?: string;
+  router?: string;
 }
 
 export function serverCommand(program: Command, ctx: CommandContext): void {
@@ -30,6 +31,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       '--runtime <driver>',
       'runtime driver: sandbox or process (SLIPWAY_RUNTIME; default: sandbox when this host can run it)',
     )
+    .option('--router <driver>', 'router driver: builtin or nginx (SLIPWAY_ROUTER, default builtin)')
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
       // Loaded here so that every other command starts without the server's modules.

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { SlipwayError } from '../../core/errors.ts';
+import { assertValidRoute } from '../check-route.ts';
 import type { AppRoute, Backend, Router } from '../types.ts';
 import { BackendPool } from './backend-pool.ts';
 import { renderErrorPages } from './error-pages.ts';
@@ -114,23 +114,6 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
       return closing;
     },
   };
-}
-
-/** A malformed route is a caller bug; refusing it keeps the live table sane. */
-function assertValidRoute(app: string, route: AppRoute): void {
-  const invalid = (what: string) => new SlipwayError('internal', `invalid route for app "${app}": ${what}`);
-  if (typeof app !== 'string' || app.length === 0) throw invalid('empty app name');
-  for (const hostname of route.hostnames) {
-    if (typeof hostname !== 'string' || hostname.length === 0) throw invalid('empty hostname');
-  }
-  for (const backend of route.backends) {
-    if (typeof backend.id !== 'string' || backend.id.length === 0) throw invalid('backend without id');
-    if (typeof backend.host !== 'string' || backend.host.length === 0)
-      throw invalid(`backend ${backend.id} has no host`);
-    if (!Number.isInteger(backend.port) || backend.port < 1 || backend.port > 65_535) {
-      throw invalid(`backend ${backend.id} has port ${backend.port}`);
-    }
-  }
 }
 
 function copyBackend(backend: Backend): Backend {

@@ -1,0 +1,72 @@
+// `npm run bench`: every benchmark in its own process, one after the other;
+// figures are printed and appended to BENCHMARKS.md under a heading with the
+// date, machine, versions and load (method: "Benchmark suite" section there).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runProcess } from '../src/exec/index.ts';
+import { baseEnv } from '../test/helpers/slipway.ts';
+import { ROOT } from './lib.ts';
+
+const BENCHES = ['router-throughput', 'deploy-overhead', 'deploy-floor', 'zero-downtime', 'scale'];
+const only = process.argv.slice(2);
+
+async function capture(argv: string[], timeoutMs: number): Promise<{ code: number | null; lines: string[] }> {
+  const lines: string[] = [];
+  const result = await runProcess(argv, {
+    cwd: ROOT,
+    env: baseEnv(),
+    onLine: (stream, line) => {
+      if (stream === 'stdout') lines.push(line);
+      else process.stderr.write(`${line}\n`);
+    },
+    timeoutMs,
+  });
+  return { code: result.code, lines };
+}
+
+async function versions(): Promise<string> {
+  const nginxVersion = (await runNginxVersion()) ?? 'nginx (version unknown)';
+  const autocannon = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8'));
+  const release = /PRETTY_NAME="([^"]+)"/.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.release();
+  return `${release}, Node.js ${process.version}, ${nginxVersion}, autocannon ${autocannon.version}`;
+}
+
+/** nginx prints its version on stderr. */
+async function runNginxVersion(): Promise<string | undefined> {
+  let text: string | undefined;
+  await runProcess(['nginx', '-v'], {
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    onLine: (_s, line) => {
+      text ??= line.replace(/^nginx version: /, '');
+    },
+    timeoutMs: 10_000,
+  });
+  return text;
+}
+
+const cpus = os.cpus();
+const loadBefore = os.loadavg()[0] ?? 0;
+const started = new Date();
+const sections: string[] = [];
+for (const name of BENCHES) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  process.stdout.write(`--- ${name}\n`);
+  const t0 = Date.now();
+  const { code, lines } = await capture([process.execPath, '--import', 'tsx', `bench/${name}.ts`], 300_000);
+  const text = code === 0 ? lines.join('\n') : `${lines.join('\n')}\n(${name} failed with exit code ${code})`;
+  process.stdout.write(`${text}\n(${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  sections.push(text);
+}
+const loadAfter = os.loadavg()[0] ?? 0;
+const busy = Math.max(loadBefore, loadAfter) > cpus.length / 2;
+const heading =
+  `### Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n` +
+  `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB; ${await versions()}.\n` +
+  `Load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after` +
+  (busy
+    ? ': **measured on a busy machine** (other work was running), so figures are noisier and lower than on an idle one.\n'
+    : '.\n');
+fs.appendFileSync(path.join(ROOT, 'BENCHMARKS.md'), `\n${heading}\n\`\`\`\n${sections.join('\n\n')}\n\`\`\`\n`);
+process.stdout.write('appended to BENCHMARKS.md\n');

@@ -1,0 +1,62 @@
+// Scale (method in BENCHMARKS.md): 100 apps with one web container each on
+// one `slipway server`: time to deploy them all 4 at a time, control-plane
+// RSS, GET /api/apps latency, and router latency to the 100th app.
+
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { startSlipway } from '../test/helpers/slipway.ts';
+import { appArchive, deploy } from './deploy-archive.ts';
+import { autocannon, fmt, percentile } from './lib.ts';
+
+const APPS = Number(process.env.BENCH_APPS ?? 100);
+const PARALLEL = 4;
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const slipway = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'error', SLIPWAY_MAX_BUILDS: '4' } });
+try {
+  const names = Array.from({ length: APPS }, (_, i) => `app-${String(i + 1).padStart(3, '0')}`);
+  for (const name of names) await slipway.api('POST', '/api/apps', { name });
+  const archive = await appArchive('true');
+  const t0 = performance.now();
+  const queue = [...names];
+  const failed: string[] = [];
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        if ((await deploy(slipway.apiUrl, name, archive)) !== 'success') failed.push(name);
+      }
+    }),
+  );
+  const deployAll = (performance.now() - t0) / 1000;
+  const rss = rssMb(slipway.pid as number);
+  const apiTimes: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    const { status } = await slipway.api('GET', '/api/apps');
+    if (status !== 200) throw new Error(`GET /api/apps answered ${status}`);
+    apiTimes.push(performance.now() - t);
+  }
+  const last = names[names.length - 1] as string;
+  const router = await autocannon({
+    port: slipway.routerPort,
+    host: `${last}.localhost`,
+    seconds: 5,
+    connections: 10,
+    rate: 1000,
+  });
+  console.log(
+    [
+      `scale: ${APPS} apps, one web container each, deployed ${PARALLEL} at a time`,
+      `  deploy all                ${fmt(deployAll)} s (${failed.length} failed)`,
+      `  control-plane RSS         ${fmt(rssMb(slipway.pid as number))} MB after deploys (${fmt(rss)} MB right after)`,
+      `  GET /api/apps (200 runs)  p50 ${fmt(percentile(apiTimes, 50))} ms   p99 ${fmt(percentile(apiTimes, 99))} ms`,
+      `  router to ${last} (1000 req/s, 5 s)  p50 ${fmt(router.p50)} ms   p99 ${fmt(router.p99)} ms   errors ${router.errors} non-2xx ${router.non2xx}`,
+    ].join('\n'),
+  );
+} finally {
+  await slipway.stop();
+}

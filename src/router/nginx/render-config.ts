@@ -1,0 +1,185 @@
+// The nginx configuration for a route table, as one string. Pure: the same
+// routes give the same text. Behaviour mirrors the built-in router: Host-based
+// routing, X-Forwarded-* and X-Request-Id, keep-alive upstream pools,
+// streaming bodies, and the same 404/502/503/504 pages.
+
+import { renderErrorPages } from '../builtin/error-pages.ts';
+import type { AppRoute } from '../types.ts';
+
+export interface NginxConfigOptions {
+  /** Working directory: pid file and temp paths live under it. */
+  readonly dir: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly domain: string;
+  /** `auto` or a number of worker processes. */
+  readonly workers: number | 'auto';
+  /** Idle time allowed on a backend connection, like the built-in router's. */
+  readonly upstreamTimeoutMs: number;
+  /** Longest time old workers keep serving in-flight requests after a reload. */
+  readonly shutdownTimeoutMs: number;
+  /** Idle keep-alive connections kept per app upstream (per worker). */
+  readonly keepalivePerApp: number;
+}
+
+/** Hostnames nginx can take literally in `server_name` (lower-cased, no port or trailing dot). */
+const PLAIN_HOSTNAME = /^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/;
+
+/** Host → app, latest installed route winning a conflict, as in the built-in router. */
+export function hostnameOwners(routes: ReadonlyMap<string, AppRoute>): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const [app, route] of routes) {
+    for (const name of route.hostnames) {
+      const key = configHostname(name);
+      if (key !== undefined) owners.set(key, app);
+    }
+  }
+  return owners;
+}
+
+/** The `server_name` form of a hostname, or undefined when nginx could not take it literally. */
+export function configHostname(name: string): string | undefined {
+  let key = name.toLowerCase();
+  const colon = key.indexOf(':');
+  if (colon !== -1) key = key.slice(0, colon);
+  if (key.endsWith('.')) key = key.slice(0, -1);
+  return PLAIN_HOSTNAME.test(key) ? key : undefined;
+}
+
+export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options: NginxConfigOptions): string {
+  const pages = renderErrorPages(options.domain);
+  const listen = `listen ${listenAddress(options.listenHost, options.listenPort)}`;
+  const owners = hostnameOwners(routes);
+  const namesByApp = new Map<string, string[]>();
+  for (const [host, app] of owners) namesByApp.set(app, [...(namesByApp.get(app) ?? []), host]);
+
+  const upstreams: string[] = [];
+  const servers: string[] = [];
+  let index = 0;
+  for (const [app, route] of routes) {
+    const names = namesByApp.get(app);
+    if (names === undefined) continue;
+    index++;
+    if (route.backends.length === 0) {
+      servers.push(
+        `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
+          `    location / {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n  }\n`,
+      );
+      continue;
+    }
+    const upstream = `slipway_${index}_${app.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+    const members = route.backends.map((b) => `    server ${hostPort(b.host, b.port)} max_fails=0;\n`).join('');
+    upstreams.push(
+      `  upstream ${upstream} {\n    zone ${upstream} 64k;\n${members}` +
+        `    keepalive ${options.keepalivePerApp};\n    keepalive_timeout 4s;\n  }\n`,
+    );
+    servers.push(
+      `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
+        `    location / {\n      proxy_pass http://${upstream};\n    }\n` +
+        `    location @slipway_502 {\n${errorReturn(502, pages.badGateway, 6)}    }\n` +
+        `    location @slipway_504 {\n${errorReturn(504, pages.gatewayTimeout, 6)}    }\n  }\n`,
+    );
+  }
+
+  const timeout = `${Math.max(1, options.upstreamTimeoutMs)}ms`;
+  const temp = (name: string) => quotePath(`${options.dir}/temp/${name}`);
+  return [
+    '# Written by Slipway on every route change; edits are overwritten.',
+    'daemon off;',
+    'master_process on;',
+    `worker_processes ${options.workers};`,
+    `worker_shutdown_timeout ${Math.max(1, options.shutdownTimeoutMs)}ms;`,
+    `pid ${quotePath(`${options.dir}/nginx.pid`)};`,
+    'error_log stderr warn;',
+    'events {\n  worker_connections 8192;\n}',
+    'http {',
+    '  access_log off;',
+    '  server_tokens off;',
+    '  server_names_hash_bucket_size 128;',
+    '  server_names_hash_max_size 8192;',
+    `  client_body_temp_path ${temp('body')};`,
+    `  proxy_temp_path ${temp('proxy')};`,
+    `  fastcgi_temp_path ${temp('fastcgi')};`,
+    `  uwsgi_temp_path ${temp('uwsgi')};`,
+    `  scgi_temp_path ${temp('scgi')};`,
+    '  client_max_body_size 0;',
+    '  keepalive_requests 100000;',
+    // A sane client X-Request-Id is kept; otherwise nginx's random id, shaped as a UUID.
+    '  map $request_id $slipway_generated_id {',
+    '    "~^(?<slipway_a>.{8})(?<slipway_b>.{4})(?<slipway_c>.{4})(?<slipway_d>.{4})(?<slipway_e>.{12})$"' +
+      ' "$slipway_a-$slipway_b-$slipway_c-$slipway_d-$slipway_e";',
+    '  }',
+    '  map $http_x_request_id $slipway_request_id {',
+    '    "~^[A-Za-z0-9._-]{1,200}$" $http_x_request_id;',
+    '    default $slipway_generated_id;',
+    '  }',
+    // Upgrades keep Connection: upgrade; everything else reuses pooled connections.
+    '  map $http_upgrade $slipway_connection {',
+    '    default upgrade;',
+    "    '' '';",
+    '  }',
+    "  geo $slipway_dollar {\n    default '$';\n  }",
+    '  proxy_http_version 1.1;',
+    '  proxy_set_header Host $http_host;',
+    '  proxy_set_header Connection $slipway_connection;',
+    '  proxy_set_header Upgrade $http_upgrade;',
+    '  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '  proxy_set_header X-Forwarded-Proto http;',
+    '  proxy_set_header X-Forwarded-Port $server_port;',
+    '  proxy_set_header X-Forwarded-Host $http_host;',
+    '  proxy_set_header X-Request-Id $slipway_request_id;',
+    '  proxy_set_header Keep-Alive "";',
+    '  proxy_set_header TE "";',
+    '  proxy_set_header Proxy-Authorization "";',
+    '  proxy_set_header Proxy-Connection "";',
+    '  proxy_hide_header X-Request-Id;',
+    '  proxy_hide_header Proxy-Authenticate;',
+    '  add_header X-Request-Id $slipway_request_id always;',
+    '  proxy_buffering off;',
+    '  proxy_request_buffering off;',
+    '  proxy_connect_timeout 5s;',
+    `  proxy_read_timeout ${timeout};`,
+    `  proxy_send_timeout ${timeout};`,
+    '  proxy_next_upstream error;',
+    '  proxy_next_upstream_tries 2;',
+    '  error_page 502 @slipway_502;',
+    '  error_page 504 @slipway_504;',
+    '',
+    ...upstreams,
+    `  server {\n    ${listen} default_server;\n    server_name _;\n` +
+      `    location / {\n${errorReturn(404, pages.notFound, 6)}    }\n  }\n`,
+    ...servers,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** `location` body answering `status` with one of the router's HTML pages. */
+function errorReturn(status: number, body: Buffer, indent: number): string {
+  const pad = ' '.repeat(indent);
+  return (
+    `${pad}default_type "text/html; charset=utf-8";\n` +
+    `${pad}add_header Cache-Control no-store always;\n` +
+    `${pad}add_header X-Request-Id $slipway_request_id always;\n` +
+    `${pad}return ${status} ${quote(body.toString('utf8'))};\n`
+  );
+}
+
+/** A single-quoted nginx string; `$` goes through a variable since nginx has no escape for it. */
+function quote(text: string): string {
+  const dollar = '$' + '{slipway_dollar}';
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`).replace(/\$/g, dollar)}'`;
+}
+
+function quotePath(text: string): string {
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function listenAddress(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '') return String(port);
+  return hostPort(host, port);
+}

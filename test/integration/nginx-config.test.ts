@@ -1,0 +1,45 @@
+// The nginx configuration Slipway writes: hostnames nginx could misread are
+// left out, the latest app wins a shared hostname, and nginx accepts it.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { testConfig } from '../../src/router/nginx/master-process.ts';
+import { renderNginxConfig } from '../../src/router/nginx/render-config.ts';
+import type { AppRoute } from '../../src/router/types.ts';
+
+test('hostnames are normalised, unsafe ones dropped, conflicts go to the latest app; nginx -t accepts it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-conf-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
+  const routes = new Map<string, AppRoute>([
+    [
+      'shop',
+      {
+        hostnames: ['shop.localhost', 'Shop.Example.COM.:8080', 'evil.com; return 200 x', 'www.shared.test'],
+        backends: [{ id: 'w1', host: '127.0.0.1', port: 4001 }],
+      },
+    ],
+    ['blog', { hostnames: ['blog.localhost', 'www.shared.test'], backends: [] }],
+  ]);
+  const text = renderNginxConfig(routes, {
+    dir,
+    listenHost: '127.0.0.1',
+    listenPort: 18080,
+    domain: 'localhost',
+    workers: 1,
+    upstreamTimeoutMs: 60_000,
+    shutdownTimeoutMs: 30_000,
+    keepalivePerApp: 16,
+  });
+  assert.match(text, /server_name shop\.localhost shop\.example\.com;/);
+  assert.match(text, /server_name www\.shared\.test blog\.localhost;/);
+  assert.doesNotMatch(text, /evil/);
+  assert.match(text, /blog has no running web process/);
+  const file = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(file, text);
+  assert.equal(await testConfig('nginx', dir, file), null);
+});

@@ -1,0 +1,38 @@
+// A Slipway killed outright leaves its nginx master running (own process
+// group); the next start on the same home stops that master instead of
+// failing on the busy router port.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { freePort } from '../../src/router/nginx/master-process.ts';
+import { routerGet, startSlipway } from '../helpers/slipway.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+test('after a crash, the next start replaces the nginx master left behind', async () => {
+  const port = await freePort('127.0.0.1');
+  const args = ['--router', 'nginx', '--router-port', String(port)];
+  const first = await startSlipway({ args });
+  const pidFile = path.join(first.home, 'router', 'nginx', 'nginx.pid');
+  const stale = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  await first.kill();
+  assert.doesNotThrow(() => process.kill(stale, 0), 'nginx outlives a SIGKILLed Slipway');
+
+  const second = await startSlipway({ args, home: first.home });
+  try {
+    await waitFor(() => {
+      try {
+        process.kill(stale, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the stale nginx master to be gone');
+    assert.equal(second.routerPort, port);
+    assert.equal((await routerGet(port, 'nope.localhost')).status, 404);
+    assert.notEqual(Number(fs.readFileSync(pidFile, 'utf8').trim()), stale);
+  } finally {
+    await second.stop();
+  }
+});
