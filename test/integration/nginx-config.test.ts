@@ -9,8 +9,11 @@ import { test } from 'node:test';
 import { testConfig } from '../../src/router/nginx/master-process.ts';
 import { renderNginxConfig } from '../../src/router/nginx/render-config.ts';
 import type { AppRoute } from '../../src/router/types.ts';
+import { NGINX_SKIP } from './router-helpers.ts';
 
-test('hostnames are normalised, unsafe ones dropped, conflicts go to the latest app; nginx -t accepts it', async (t) => {
+test('hostnames are normalised, unsafe ones dropped, conflicts go to the latest app; nginx -t accepts it', {
+  skip: NGINX_SKIP,
+}, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-conf-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])

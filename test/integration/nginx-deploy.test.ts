@@ -8,11 +8,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { commitAll } from '../helpers/git-fixture.ts';
 import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { NGINX_SKIP } from './router-helpers.ts';
 
 const APP = 'shop';
 const HOST = `${APP}.localhost`;
 
-describe('a server started with --router nginx', () => {
+describe('a server started with --router nginx', { skip: NGINX_SKIP }, () => {
   let slipway: Slipway;
 
   before(async () => {

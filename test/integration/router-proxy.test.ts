@@ -13,6 +13,7 @@ import {
   DRIVERS,
   deadPort,
   deferred,
+  driverOptions,
   request,
   requestJson,
   settle,
@@ -21,7 +22,7 @@ import {
 } from './router-helpers.ts';
 
 for (const driver of DRIVERS) {
-  describe(driver, () => {
+  describe(driver, driverOptions(driver), () => {
     test('routes by Host header, ignoring port, case and a trailing dot', async (t) => {
       const a = await startBackend(t, 'a-web-1');
       const b = await startBackend(t, 'b-web-1');

@@ -8,7 +8,7 @@ import { describe, type TestContext, test } from 'node:test';
 import type { AccessEntry } from '../../src/router/builtin/index.ts';
 import type { Router } from '../../src/router/types.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { DRIVERS, deadPort, settle, startBackend, startRouter } from './router-helpers.ts';
+import { DRIVERS, deadPort, driverOptions, settle, startBackend, startRouter } from './router-helpers.ts';
 
 const host = 'ws.localhost';
 
@@ -77,7 +77,7 @@ function readSome(socket: Socket, length: number): Promise<string> {
 }
 
 for (const driver of DRIVERS) {
-  describe(driver, () => {
+  describe(driver, driverOptions(driver), () => {
     test('tunnels an upgraded connection both ways, with forwarded headers', async (t) => {
       const echo = await startEchoBackend(t);
       const router = await startRouter(t, driver);

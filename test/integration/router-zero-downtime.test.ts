@@ -7,12 +7,21 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { delay as sleep, waitFor } from '../helpers/wait.ts';
-import { DRIVERS, deferred, request, requestJson, settle, startBackend, startRouter } from './router-helpers.ts';
+import {
+  DRIVERS,
+  deferred,
+  driverOptions,
+  request,
+  requestJson,
+  settle,
+  startBackend,
+  startRouter,
+} from './router-helpers.ts';
 
 const host = 'app.localhost';
 
 for (const driver of DRIVERS) {
-  describe(driver, () => {
+  describe(driver, driverOptions(driver), () => {
     test('swapping routes under load never fails a request', async (t) => {
       const setA = [await startBackend(t, 'a1'), await startBackend(t, 'a2')].map((b) => b.backend);
       const setB = [await startBackend(t, 'b1'), await startBackend(t, 'b2')].map((b) => b.backend);
