@@ -231,6 +231,19 @@ export function storeContract(newStore: NewStore): void {
   });
 
   describe('deployments', () => {
+    test('latestOfEachApp: the newest deployment of every app that has one', () =>
+      withStore(async (store) => {
+        for (const name of ['a', 'b', 'quiet']) await store.apps.create(name);
+        await store.deployments.create({ app: 'a', kind: 'build', source: 'upload' });
+        const a2 = await store.deployments.create({ app: 'a', kind: 'build', source: 'upload' });
+        await store.deployments.update(a2.id, { status: 'building' });
+        const b1 = await store.deployments.create({ app: 'b', kind: 'build', source: 'upload' });
+        const latest = await store.deployments.latestOfEachApp();
+        assert.deepEqual([...latest.keys()].sort(), ['a', 'b']);
+        assert.deepEqual(latest.get('a'), { id: a2.id, status: 'building', createdAt: a2.createdAt });
+        assert.equal(latest.get('b')?.id, b1.id);
+      }));
+
     test('create: queued, fresh d- id, no step, nothing recorded yet', () =>
       withStore(async (store) => {
         await store.apps.create('shop');

@@ -188,6 +188,25 @@ export function deploymentsRepo(db: Kysely<Database>): Store['deployments'] {
       return result.numUpdatedRows === 0n ? undefined : get(id);
     },
 
+    async latestOfEachApp() {
+      const rows = await db
+        .selectFrom('deployments as d')
+        .innerJoin(
+          (eb) =>
+            eb
+              .selectFrom('deployments')
+              .select(['app', (e) => e.fn.max('seq').as('seq')])
+              .groupBy('app')
+              .as('m'),
+          (join) => join.onRef('m.seq', '=', 'd.seq'),
+        )
+        .select(['d.app', 'd.id', 'd.status', 'd.created_at'])
+        .execute();
+      return new Map(
+        rows.map((r) => [r.app, { id: r.id, status: r.status as DeploymentStatus, createdAt: r.created_at }]),
+      );
+    },
+
     async nextQueued(app) {
       const row = await db
         .selectFrom('deployments')

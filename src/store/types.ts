@@ -104,6 +104,8 @@ export interface Store {
     finishStep(id: string, step: Step, at: string): Promise<void>;
     /** Ends a deployment that is still `queued` as `aborted`; undefined when it is not queued (any more). */
     abortQueued(id: string, error: { code: string; message: string }, at: string): Promise<Deployment | undefined>;
+    /** The newest deployment of every app that has one (no steps), in one query. */
+    latestOfEachApp(): Promise<Map<string, Pick<Deployment, 'id' | 'status' | 'createdAt'>>>;
     /** Oldest `queued` deployment of the app. */
     nextQueued(app: string): Promise<Deployment | undefined>;
     /** Every deployment not in a final status, oldest first. */

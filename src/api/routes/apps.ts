@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../config/settings.ts';
 import { DEFAULT_CONTAINER_SIZE, parseContainerSize } from '../../core/container-size.ts';
 import { SlipwayError } from '../../core/errors.ts';
-import { releaseName } from '../../core/types.ts';
+import { type App, type Deployment, releaseName } from '../../core/types.ts';
 import type { ApiContext } from '../api-context.ts';
 import { containerJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
@@ -24,6 +24,9 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
+    return appSummary(app, last);
+  };
+  const appSummary = (app: App, last: Pick<Deployment, 'id' | 'status' | 'createdAt'> | undefined) => {
     return {
       name: app.name,
       created_at: app.createdAt,
@@ -44,8 +47,9 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
   });
 
   api.get('/api/apps', async () => {
-    const apps = await store.apps.list();
-    return Promise.all(apps.map((a) => appJson(a.name)));
+    // Two queries whatever the number of apps.
+    const [apps, latest] = await Promise.all([store.apps.list(), store.deployments.latestOfEachApp()]);
+    return apps.map((a) => appSummary(a, latest.get(a.name)));
   });
 
   api.get<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
