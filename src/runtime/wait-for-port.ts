@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 
 export interface WaitForPortOptions {
   readonly timeoutMs: number;
-  /** Pause between failed attempts. */
+  /** Longest pause between failed attempts (they start at 5 ms and double up to this). */
   readonly intervalMs?: number;
   /** Aborting ends the wait early with `false`. */
   readonly signal?: AbortSignal;
@@ -16,11 +16,15 @@ export interface WaitForPortOptions {
 export async function waitForPort(host: string, port: number, options: WaitForPortOptions): Promise<boolean> {
   const { timeoutMs, intervalMs = 50, signal } = options;
   const deadline = Date.now() + timeoutMs;
+  // A loopback connect costs microseconds: poll often while an app is likely
+  // just starting, then settle at `intervalMs` for slow boots.
+  let interval = Math.min(5, intervalMs);
   // Always try at least once, so a zero timeout still answers "is it up now?".
   for (;;) {
     if (signal?.aborted) return false;
     if (await tryConnect(host, port, Math.max(deadline - Date.now(), 1), signal)) return true;
-    const pause = Math.min(intervalMs, deadline - Date.now());
+    const pause = Math.min(interval, deadline - Date.now());
+    interval = Math.min(interval * 2, intervalMs);
     if (pause <= 0) return false;
     await sleep(pause, signal);
   }
