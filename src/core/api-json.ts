@@ -36,6 +36,8 @@ export interface AppJson {
   web_url: string;
   last_deployment: { id: string; status: string; created_at: string } | null;
   formation?: Record<string, number>;
+  /** Custom hostnames (GET /api/apps/:app only). */
+  domains?: string[];
   containers?: ContainerJson[];
 }
 

@@ -159,6 +159,9 @@ describe('releases, rollback, redeploy, cancel and domains', () => {
     assert.deepEqual(JSON.parse((await slipway.cli(['domains', '-a', APP, '--json'])).stdout), [
       { hostname: 'www.relly.example' },
     ]);
+    const info = await slipway.cli(['apps:info', '-a', APP]);
+    assert.match(info.stdout, /^Domains: +www\.relly\.example$/m);
+    assert.match(info.stdout, /^Sizes: +M \(postdeploy hook: M\)$/m);
 
     assert.equal((await slipway.cli(['apps:create', 'other'])).code, 0);
     const taken = await slipway.cli(['domains:add', 'www.relly.example', '-a', 'other']);

@@ -56,7 +56,8 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
     const info = await appJson(request.params.app);
     const containers = await store.containers.list(request.params.app);
     const formation = await store.formation.get(request.params.app);
-    return { ...info, formation, containers: containers.map(containerJson) };
+    const domains = await store.domains.list(request.params.app);
+    return { ...info, formation, domains, containers: containers.map(containerJson) };
   });
 
   api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {

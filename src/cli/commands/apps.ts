@@ -54,6 +54,8 @@ export function appCommands(program: Command, ctx: CommandContext): void {
         `Last deployment: ${app.last_deployment ? `${app.last_deployment.id} ${app.last_deployment.status}` : '(none)'}`,
       );
       io.out(`Hook timeout:    ${app.hook_timeout_ms === null ? 'server default' : `${app.hook_timeout_ms / 1000}s`}`);
+      io.out(`Sizes:           ${app.size} (postdeploy hook: ${app.hook_size})`);
+      if (app.domains?.length) io.out(`Domains:         ${app.domains.join(', ')}`);
       io.out(`Created:         ${app.created_at}`);
       const containers = app.containers ?? [];
       if (containers.length > 0) {
