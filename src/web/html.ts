@@ -55,6 +55,8 @@ form.inline{display:inline}
 pre.log{background:#10151d;color:#d9dee7;padding:.6rem;border-radius:4px;max-height:60vh;overflow:auto;white-space:pre-wrap;word-break:break-all;font-size:.82rem}
 pre.log .hook{color:#ffd479}
 img.logo{max-width:64px;max-height:64px;float:right}
+pre{white-space:pre-wrap;word-break:break-all}
+.steps{display:flex;flex-wrap:wrap;gap:.1rem 1rem;padding-left:0;list-style:none}
 code{background:#eef0f3;padding:0 .2rem;border-radius:3px;word-break:break-all}
 @media (max-width:600px){main{padding:.5rem}th,td{padding:.3rem}.wide{display:none}}
 `;

@@ -44,8 +44,8 @@ describe('deploy button and dashboard (browser)', {
     await page.setViewportSize({ width: 1280, height: 900 });
   };
 
-  const deployThroughButton = async (name: string): Promise<string> => {
-    await page.goto(`${slipway.apiUrl}/deploy?source=${encodeURIComponent(`${files.url}/button-app.tar.gz`)}`);
+  const deployThroughButton = async (name: string, tarball = 'button-app.tar.gz'): Promise<string> => {
+    await page.goto(`${slipway.apiUrl}/deploy?source=${encodeURIComponent(`${files.url}/${tarball}`)}`);
     await page.fill('#name', name);
     await page.fill('#env_ADMIN_EMAIL', `admin@${name}.test`);
     await page.click('#deploy');
@@ -59,6 +59,7 @@ describe('deploy button and dashboard (browser)', {
     slipway = await startSlipway();
     served.set('/button-app.tar.gz', await tarballOf('button-app'));
     served.set('/button-bad.tar.gz', await tarballOf('button-bad'));
+    served.set('/button-hook-fails.tar.gz', await tarballOf('button-hook-fails'));
     files = await startRecorder((req) => {
       const body = served.get(req.url);
       return body ? { status: 200, body, type: 'application/gzip' } : { status: 404, body: 'not found' };
@@ -150,6 +151,17 @@ describe('deploy button and dashboard (browser)', {
     assert.deepEqual([one.admin, one.greeting], ['admin@button-one.test', 'hello']);
     const info = (await slipway.api('GET', '/api/apps/button-one')).json;
     assert.equal(info.size, 'S', 'the manifest formation size is applied');
+  });
+
+  test('a failing hook is shown as hook-error with its output', async () => {
+    assert.equal(await deployThroughButton('button-fails', 'button-hook-fails.tar.gz'), 'hook-error');
+    assert.match((await page.textContent('#log')) ?? '', /init failed: no database/);
+    assert.match((await page.textContent('#facts')) ?? '', /exit code 3/);
+    assert.equal(
+      (await slipway.api('GET', '/api/apps/button-fails')).json.current_release,
+      null,
+      'no traffic switched',
+    );
   });
 
   test('a form post without the CSRF token is refused', async () => {
