@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/api-context.ts';
 import { type AppManifest, resolveManifestEnv } from '../core/app-manifest.ts';
 import { SlipwayError } from '../core/errors.ts';
-import { validateAppName } from '../core/names.ts';
+import { validateAppName, validateConfigValue } from '../core/names.ts';
 import { fetchSource } from '../source/fetch-source.ts';
 import { DEFAULT_FETCH_TIMEOUTS, parseSourceUrl } from '../source/fetch-url.ts';
 import { csrfField, errorBox, type Html, html } from './html.ts';
@@ -50,6 +50,7 @@ export function deployButton(web: FastifyInstance, ctx: ApiContext): void {
         Object.keys(fetched.manifest?.env ?? {}).map((key) => [key, form[`env_${key}`] ?? '']),
       );
       env = fetched.manifest ? resolveManifestEnv(fetched.manifest, { app: name, url: ctx.webUrl(name), given }) : {};
+      for (const [key, value] of Object.entries(env)) validateConfigValue(key, value); // before anything exists
     } catch (err) {
       await fs.promises.rm(fetched.file, { force: true });
       if (!(err instanceof SlipwayError)) throw err;

@@ -85,8 +85,7 @@ function signInRoutes(web: FastifyInstance, ctx: ApiContext, sessions: Sessions)
 <p class="hint">The token <code>slipway login</code> uses (printed at the server's first start).</p>
 <p><button>Sign in</button></p></form></section>`,
     );
-  const safeNext = (next: unknown) =>
-    typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/apps';
+  const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/apps'); // never another origin
 
   web.get<{ Querystring: { next?: string } }>('/sign-in', async (request, reply) =>
     reply.type('text/html').send(form(safeNext(request.query.next))),

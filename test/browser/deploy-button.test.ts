@@ -99,6 +99,15 @@ describe('deploy button and dashboard (browser)', {
     await page.fill('#token', TOKEN);
     await page.click('main button');
     await page.waitForURL(/\/apps$/);
+    for (const next of ['//evil.example/', '/\\evil.example/', 'https://evil.example/']) {
+      const res = await fetch(`${slipway.apiUrl}/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: TOKEN, next }),
+        redirect: 'manual',
+      });
+      assert.equal(res.headers.get('location'), '/apps', `sign-in never sends to another origin (${next})`);
+    }
     const cookie = (await page.context().cookies()).find((c) => c.name === 'slipway_session');
     assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', 'an HttpOnly SameSite=Strict session cookie');
   });
