@@ -4,6 +4,7 @@
 
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
+import { webRoutes } from '../web/web-routes.ts';
 import type { ApiContext } from './api-context.ts';
 import { authenticate } from './auth.ts';
 import { AuthFailures } from './auth-failures.ts';
@@ -78,5 +79,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   runRoutes(api, ctx);
   gitRoutes(api, ctx);
   githubRoutes(api, ctx);
+  webRoutes(api, ctx); // the dashboard and the deploy button (HTML)
   return api;
 }

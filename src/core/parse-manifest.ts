@@ -1,8 +1,9 @@
 // Manifest reader (app.json / scalingo.json), as far as the deploy hook needs:
-// `scripts.postdeploy` and `scripts.first-deploy`. The full schema is later work.
+// `scripts.postdeploy` and `scripts.first-deploy`, lenient about the rest. The
+// full schema, for the deploy button, is core/app-manifest.ts.
 
 import { z } from 'zod';
-import { SlipwayError } from './errors.ts';
+import { checkManifest, readManifestJson } from './app-manifest.ts';
 
 export const MANIFEST_FILES = ['scalingo.json', 'app.json'] as const; // first found wins
 export type ManifestFile = (typeof MANIFEST_FILES)[number];
@@ -30,18 +31,6 @@ const manifestSchema = z.looseObject({
 });
 
 export function parseManifest(file: ManifestFile, text: string): ManifestScripts {
-  let json: unknown;
-  try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw new SlipwayError('manifest.invalid', `${file}: not valid JSON (${(err as Error).message})`, { file });
-  }
-  const result = manifestSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue?.path.length ? issue.path.join('.') : '(root)';
-    throw new SlipwayError('manifest.invalid', `${file}: ${path}: ${issue?.message ?? 'invalid'}`, { file, path });
-  }
-  const scripts = result.data.scripts;
+  const scripts = checkManifest(file, readManifestJson(file, text), manifestSchema).scripts;
   return { file, postdeploy: scripts?.postdeploy ?? null, firstDeploy: scripts?.['first-deploy'] ?? null };
 }

@@ -1,0 +1,159 @@
+// Dashboard pages: the apps list and an app's page (deployments, env editor,
+// processes with scale controls, releases with rollback and redeploy), and
+// the form posts behind them. Every post answers with a redirect.
+
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../api/api-context.ts';
+import { SlipwayError } from '../core/errors.ts';
+import { releaseName } from '../core/types.ts';
+import { deploymentFacts, deploymentPage } from './deployment-page.ts';
+import { csrfField, type Html, html } from './html.ts';
+import { type Form, sendPage } from './send-page.ts';
+
+type AppParams = { Params: { app: string } };
+
+const status = (s: string | undefined) => (s ? html`<span class="status status-${s}">${s}</span>` : html`none`);
+
+export function appPages(web: FastifyInstance, ctx: ApiContext): void {
+  const { store, pipeline } = ctx;
+  deploymentPage(web, ctx);
+
+  web.get('/apps', async (request, reply) => {
+    const [apps, latest] = await Promise.all([store.apps.list(), store.deployments.latestOfEachApp()]);
+    const rows = apps.map((a) => {
+      const last = latest.get(a.name);
+      return html`<tr><td><a href="/apps/${a.name}">${a.name}</a></td>
+<td>${a.currentRelease === null ? 'none' : releaseName(a.currentRelease)}</td>
+<td>${last ? html`<a href="/apps/${a.name}/deployments/${last.id}">${status(last.status)}</a>` : 'never deployed'}</td>
+<td class="wide">${a.createdAt}</td></tr>`;
+    });
+    return sendPage(
+      reply,
+      request,
+      'Apps',
+      html`<h1>Apps</h1><p><a href="/deploy">Deploy an app from a URL</a></p>
+<section><table id="apps"><thead><tr><th>App</th><th>Release</th><th>Last deployment</th><th class="wide">Created</th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="4">No apps yet.</td></tr>`}</tbody></table></section>`,
+    );
+  });
+
+  web.get<AppParams>('/apps/:app', async (request, reply) => {
+    const app = await store.apps.require(request.params.app);
+    const [deployments, config, containers, formation, releases] = await Promise.all([
+      store.deployments.list(app.name, 20),
+      store.config.get(app.name),
+      store.containers.list(app.name),
+      store.formation.get(app.name),
+      store.releases.list(app.name),
+    ]);
+    const csrf = csrfField(request.session?.csrf ?? '');
+    const current = releases.find((r) => r.version === app.currentRelease);
+    const types = Object.keys(current?.processes ?? {});
+    return sendPage(
+      reply,
+      request,
+      app.name,
+      html`<h1>${app.name}</h1><p><a href="${ctx.webUrl(app.name)}">${ctx.webUrl(app.name)}</a> · release ${
+        app.currentRelease === null ? 'none' : releaseName(app.currentRelease)
+      } · size ${app.containerSize}</p>
+<h2>Deployments</h2><section id="deployments">${
+        deployments.length
+          ? deployments.map(
+              (d) =>
+                html`<article><p><a href="/apps/${app.name}/deployments/${d.id}"><code>${d.id}</code></a> ${status(d.status)}${
+                  d.releaseVersion === null ? '' : ` → ${releaseName(d.releaseVersion)}`
+                }${d.error ? ` · ${d.error.message}` : ''}</p>${deploymentFacts(d)}</article>`,
+            )
+          : html`<p>No deployments yet.</p>`
+      }</section>
+<h2>Config vars</h2><section id="env">${envEditor(config, csrf, app.name)}</section>
+<h2>Processes</h2><section id="processes">${processes(types, formation, containers, csrf, app.name)}</section>
+<h2>Releases</h2><section id="releases"><table><tbody>${releases
+        .slice()
+        .reverse()
+        .slice(0, 20)
+        .map(
+          (
+            r,
+          ) => html`<tr><td>${releaseName(r.version)}${r.version === app.currentRelease ? ' (current)' : ''}</td><td>${r.description}</td>
+<td class="wide">${r.createdAt}</td><td>${
+            r.version === app.currentRelease
+              ? html`<form class="inline" method="post" action="/apps/${app.name}/redeploy">${csrf}<button class="secondary">Redeploy</button></form>`
+              : html`<form class="inline" method="post" action="/apps/${app.name}/releases/${r.version}/rollback">${csrf}<button class="secondary">Roll back</button></form>`
+          }</td></tr>`,
+        )}</tbody></table></section>`,
+    );
+  });
+
+  web.post<AppParams>('/apps/:app/env', async (request, reply) => {
+    const form = request.body as Form;
+    const key = (form.key ?? '').trim();
+    const changes = { [key]: form.unset ? null : (form.value ?? '') };
+    const { deployment } = await pipeline.updateConfig(request.params.app, changes, request.session?.author ?? null);
+    return reply.redirect(
+      deployment ? `/apps/${request.params.app}/deployments/${deployment.id}` : `/apps/${request.params.app}`,
+      303,
+    );
+  });
+
+  web.post<AppParams>('/apps/:app/scale', async (request, reply) => {
+    const form = request.body as Form;
+    const quantities = Object.fromEntries(
+      Object.entries(form)
+        .filter(([k]) => k.startsWith('qty_'))
+        .map(([k, v]) => [k.slice(4), Number(v)]),
+    );
+    await pipeline.scale(request.params.app, quantities);
+    return reply.redirect(`/apps/${request.params.app}`, 303);
+  });
+
+  web.post<AppParams & { Params: { version: string } }>(
+    '/apps/:app/releases/:version/rollback',
+    async (request, reply) => {
+      const version = Number(request.params.version);
+      if (!Number.isInteger(version)) throw new SlipwayError('request.invalid', 'release version must be a number');
+      const d = await pipeline.rollback(request.params.app, version, true, request.session?.author ?? null);
+      return reply.redirect(`/apps/${request.params.app}/deployments/${d.id}`, 303);
+    },
+  );
+
+  web.post<AppParams>('/apps/:app/redeploy', async (request, reply) => {
+    const d = await pipeline.redeploy(request.params.app, request.session?.author ?? null);
+    return reply.redirect(`/apps/${request.params.app}/deployments/${d.id}`, 303);
+  });
+}
+
+/** Values are masked until revealed (a <details>, no script needed). */
+function envEditor(config: Record<string, string>, csrf: Html, app: string): Html {
+  const rows = Object.entries(config).map(
+    ([
+      k,
+      v,
+    ]) => html`<tr><td><code>${k}</code></td><td><details><summary>••••••</summary><code class="value">${v}</code></details></td>
+<td><form class="inline" method="post" action="/apps/${app}/env">${csrf}<input type="hidden" name="key" value="${k}"><input type="hidden" name="unset" value="1"><button class="secondary">Unset</button></form></td></tr>`,
+  );
+  return html`<table><tbody>${rows.length ? rows : html`<tr><td>No config vars.</td></tr>`}</tbody></table>
+<form method="post" action="/apps/${app}/env" id="env-form">${csrf}
+<label for="env-key">Name</label><input id="env-key" name="key" type="text" required pattern="[A-Za-z_][A-Za-z0-9_]*">
+<label for="env-value">Value</label><input id="env-value" name="value" type="text">
+<p class="hint">Setting a var restarts the app with a new release (zero downtime).</p>
+<p><button>Set</button></p></form>`;
+}
+
+function processes(
+  types: string[],
+  formation: Record<string, number>,
+  containers: readonly { name: string; state: string; releaseVersion: number; restarts: number }[],
+  csrf: Html,
+  app: string,
+): Html {
+  if (types.length === 0) return html`<p>No release yet.</p>`;
+  return html`<table><tbody>${containers.map(
+    (c) =>
+      html`<tr><td>${c.name}</td><td>${c.state}</td><td>${releaseName(c.releaseVersion)}</td><td class="wide">${c.restarts} restarts</td></tr>`,
+  )}</tbody></table>
+<form method="post" action="/apps/${app}/scale" id="scale-form">${csrf}${types.map(
+    (t) =>
+      html`<label for="qty_${t}">${t}</label><input id="qty_${t}" name="qty_${t}" type="number" min="0" max="100" value="${formation[t] ?? 1}">`,
+  )}<p><button>Scale</button></p></form>`;
+}

@@ -1,0 +1,158 @@
+// The deploy button: GET /deploy?source=<tarball or git URL>[&ref=] reads the
+// source's manifest and shows the setup form; POST /deploy creates the app,
+// sets its env (generated values included) and formation, deploys the source
+// and sends the browser to the live deployment log. GET /button.svg is the
+// badge to put on a README.
+
+import fs from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiContext } from '../api/api-context.ts';
+import { type AppManifest, resolveManifestEnv } from '../core/app-manifest.ts';
+import { SlipwayError } from '../core/errors.ts';
+import { validateAppName, validateConfigValue } from '../core/names.ts';
+import { fetchSource } from '../source/fetch-source.ts';
+import { DEFAULT_FETCH_TIMEOUTS, parseSourceUrl } from '../source/fetch-url.ts';
+import { csrfField, errorBox, type Html, html } from './html.ts';
+import { readSourceManifest } from './read-source-manifest.ts';
+import { type Form, sendPage } from './send-page.ts';
+
+type DeployQuery = { Querystring: { source?: string; ref?: string } };
+
+const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32" viewBox="0 0 150 32" role="img" aria-label="Deploy on Slipway">
+<rect width="150" height="32" rx="5" fill="#2d5bd2"/>
+<path d="M12 20 l7-10 7 10 z" fill="#fff"/>
+<text x="34" y="21" fill="#fff" font-family="system-ui,sans-serif" font-size="14" font-weight="600">Deploy on Slipway</text>
+</svg>`;
+
+export function deployButton(web: FastifyInstance, ctx: ApiContext): void {
+  web.get('/button.svg', async (_request, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(BADGE),
+  );
+
+  web.get<DeployQuery>('/deploy', async (request, reply) => {
+    const { source, ref } = request.query;
+    if (!source) return sendPage(reply, request, 'Deploy', sourceForm(request));
+    const fetched = await fetchWithManifest(ctx, source, ref || null);
+    await fs.promises.rm(fetched.file, { force: true });
+    const form = { source, ref: ref ?? '', name: defaultName(fetched.manifest) };
+    return sendPage(reply, request, 'Deploy', setupForm(request, fetched.manifest, form));
+  });
+
+  web.post('/deploy', async (request, reply) => {
+    const form = request.body as Form;
+    const fetched = await fetchWithManifest(ctx, form.source ?? '', form.ref || null);
+    let env: Record<string, string>;
+    let name: string;
+    try {
+      name = validateAppName(form.name?.trim() ?? '');
+      if (await ctx.store.apps.get(name)) throw new SlipwayError('app.already_exists', `app ${name} already exists`);
+      const given = Object.fromEntries(
+        Object.keys(fetched.manifest?.env ?? {}).map((key) => [key, form[`env_${key}`] ?? '']),
+      );
+      env = fetched.manifest ? resolveManifestEnv(fetched.manifest, { app: name, url: ctx.webUrl(name), given }) : {};
+      for (const [key, value] of Object.entries(env)) validateConfigValue(key, value); // before anything exists
+    } catch (err) {
+      await fs.promises.rm(fetched.file, { force: true });
+      if (!(err instanceof SlipwayError)) throw err;
+      reply.code(422);
+      return sendPage(reply, request, 'Deploy', setupForm(request, fetched.manifest, form, err.message));
+    }
+    const author = request.session?.author ?? null;
+    try {
+      await ctx.pipeline.createApp(name);
+      if (Object.keys(env).length > 0) await ctx.pipeline.updateConfig(name, env, author);
+      await applyManifestFormation(ctx, name, fetched.manifest);
+      const deployment = await ctx.pipeline.deployArchive(name, fetched.file, {
+        source: 'url',
+        commitSha: fetched.commitSha,
+        gitRef: fetched.gitRef,
+        author,
+      });
+      ctx.logs.append(deployment.id, `-----> ${fetched.summary}`);
+      return reply.redirect(`/apps/${name}/deployments/${deployment.id}`, 303);
+    } finally {
+      await fs.promises.rm(fetched.file, { force: true }); // moved away when the deployment took it
+    }
+  });
+}
+
+async function fetchWithManifest(ctx: ApiContext, source: string, ref: string | null) {
+  const fetched = await fetchSource({
+    url: parseSourceUrl(source),
+    ref,
+    spoolDir: ctx.spoolDir,
+    limits: { maxBytes: ctx.maxUploadBytes, ...DEFAULT_FETCH_TIMEOUTS },
+    checkArchive: ctx.checkArchive,
+  });
+  try {
+    return { ...fetched, manifest: await readSourceManifest(fetched.file) };
+  } catch (err) {
+    await fs.promises.rm(fetched.file, { force: true });
+    throw err;
+  }
+}
+
+async function applyManifestFormation(ctx: ApiContext, app: string, manifest: AppManifest | null): Promise<void> {
+  const formation = manifest?.formation ?? {};
+  const quantities = Object.fromEntries(
+    Object.entries(formation).flatMap(([type, f]) => (f.quantity === null ? [] : [[type, f.quantity]])),
+  );
+  if (Object.keys(quantities).length > 0) await ctx.store.formation.set(app, quantities);
+  // One size per app: the web process's, else the first one given.
+  const size = formation.web?.size ?? Object.values(formation).find((f) => f.size)?.size;
+  if (size) await ctx.store.apps.update(app, { containerSize: size });
+}
+
+function defaultName(manifest: AppManifest | null): string {
+  const base = (manifest?.name ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return /^[a-z]/.test(base) ? base.slice(0, 30).replace(/-+$/, '') : '';
+}
+
+function baseUrl(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+function sourceForm(request: FastifyRequest): Html {
+  return html`<h1>Deploy an app</h1><section><form method="get" action="/deploy">
+<label for="source">Source (tarball or git repository URL)</label><input id="source" name="source" type="text" required>
+<label for="ref">Git ref (branch, tag or commit; optional)</label><input id="ref" name="ref" type="text">
+<p><button>Continue</button></p></form></section>
+<h2>Deploy button</h2><section><p>Put this on a README:</p>${snippet(request, 'https://example.com/your/app.tar.gz')}</section>`;
+}
+
+function snippet(request: FastifyRequest, source: string): Html {
+  const base = baseUrl(request);
+  const link = `${base}/deploy?source=${encodeURIComponent(source)}`;
+  return html`<p><a href="${link}"><img src="${base}/button.svg" alt="Deploy on Slipway"></a></p>
+<pre><code id="badge-markdown">[![Deploy on Slipway](${base}/button.svg)](${link})</code></pre>`;
+}
+
+function setupForm(request: FastifyRequest, manifest: AppManifest | null, form: Form, error?: string): Html {
+  const env = Object.entries(manifest?.env ?? {});
+  const fields = env.map(([key, spec]) => {
+    const generated = spec.generator && !spec.value ? `generated (${spec.generator})` : '';
+    return html`<label for="env_${key}">${key}${spec.required && !spec.value && !spec.generator ? html` <span class="req" title="required">*</span>` : ''}</label>
+${spec.description ? html`<p class="hint">${spec.description}</p>` : ''}
+<input id="env_${key}" name="env_${key}" type="text" value="${form[`env_${key}`] ?? spec.value ?? ''}" placeholder="${generated}"${spec.required && !spec.value && !spec.generator ? html` required` : ''}>
+${generated ? html`<p class="hint">Leave empty: ${generated}.</p>` : ''}`;
+  });
+  const addons = manifest?.addons.length
+    ? html`<h2>Add-ons</h2><section><p>${manifest.addons.join(', ')}: <strong>not provisioned</strong> (Slipway has no add-ons yet).</p></section>`
+    : '';
+  return html`<h1>Deploy ${manifest?.name ?? 'an app'}</h1>${error ? errorBox(error) : ''}
+<section>${manifest?.logo ? html`<img class="logo" src="${manifest.logo}" alt="">` : ''}
+${manifest?.description ? html`<p id="description">${manifest.description}</p>` : ''}
+<p class="hint">Source: <code>${form.source}</code>${form.ref ? html` at <code>${form.ref}</code>` : ''}${manifest ? html` · manifest: <code>${manifest.file}</code>` : html` · no app.json`}</p>
+${manifest?.buildpacks.length ? html`<p class="hint">Buildpacks (recorded): ${manifest.buildpacks.join(', ')}</p>` : ''}
+</section>
+<form method="post" action="/deploy">${csrfField(request.session?.csrf ?? '')}
+<input type="hidden" name="source" value="${form.source}"><input type="hidden" name="ref" value="${form.ref ?? ''}">
+<section><label for="name">App name</label><input id="name" name="name" type="text" value="${form.name ?? ''}" required pattern="[a-z][a-z0-9-]{1,28}[a-z0-9]">
+<p class="hint">3 to 30 lowercase letters, digits and dashes.</p></section>
+${env.length ? html`<h2>Config vars</h2><section>${fields}</section>` : ''}${addons}
+<p><button id="deploy">Deploy app</button></p></form>
+<h2>Deploy button</h2><section>${snippet(request, form.source ?? '')}</section>`;
+}
