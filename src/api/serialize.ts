@@ -33,6 +33,8 @@ export function releaseJson(r: Release, currentVersion: number | null): ReleaseJ
     author: r.author,
     created_at: r.createdAt,
     process_types: Object.keys(r.processes),
+    buildpacks: [...(r.manifest?.buildpacks ?? [])],
+    addons: [...(r.manifest?.addons ?? [])],
   };
 }
 

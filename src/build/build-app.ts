@@ -74,6 +74,14 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
     }
   }
 
+  if (manifest?.buildpacks?.length) {
+    onLine(
+      `${INDENT}${manifest.file} buildpacks recorded (Slipway's built-in Node.js build ran): ${manifest.buildpacks.join(', ')}`,
+    );
+  }
+  if (manifest?.addons?.length) {
+    onLine(`${INDENT}${manifest.file} add-ons recorded, not provisioned: ${manifest.addons.join(', ')}`);
+  }
   onLine('-----> Discovering process types');
   const processes: Record<string, string> = { ...(procfile?.processes ?? {}) };
   if (procfile !== null) {

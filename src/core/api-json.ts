@@ -58,6 +58,10 @@ export interface ReleaseJson {
   author: string | null;
   created_at: string;
   process_types: string[];
+  /** From the manifest: recorded, not run. */
+  buildpacks: string[];
+  /** From the manifest: recorded, not provisioned. */
+  addons: string[];
 }
 
 /** One app log line: `GET /api/apps/:app/logs` (JSON, or each SSE event's data). */

@@ -62,7 +62,7 @@ describe('parseManifest: scripts', () => {
     }
   });
 
-  test('fields Slipway does not use are ignored, whatever their shape', () => {
+  test('fields the build does not use are ignored, whatever their shape; buildpacks and add-ons are recorded', () => {
     const text = JSON.stringify({
       name: 'demo',
       description: 'x',
@@ -76,6 +76,8 @@ describe('parseManifest: scripts', () => {
       file: 'app.json',
       postdeploy: 'npm run migrate',
       firstDeploy: null,
+      buildpacks: ['heroku/nodejs'],
+      addons: ['heroku-postgresql'],
     });
   });
 
