@@ -55,7 +55,11 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
       app.name,
       html`<h1>${app.name}</h1><p><a href="${ctx.webUrl(app.name)}">${ctx.webUrl(app.name)}</a> · release ${
         app.currentRelease === null ? 'none' : releaseName(app.currentRelease)
-      } · size ${app.containerSize}</p>
+      } · size ${app.containerSize}</p>${
+        current?.manifest?.addons?.length
+          ? html`<p>Add-ons declared in ${current.manifest.file} (not provisioned): ${current.manifest.addons.join(', ')}</p>`
+          : ''
+      }
 <h2>Deployments</h2><section id="deployments">${
         deployments.length
           ? deployments.map(

@@ -188,6 +188,10 @@ describe('deploy button and dashboard (browser)', {
     await screenshot('apps-list');
     await page.goto(`${slipway.apiUrl}/apps/button-one`);
     assert.equal(await page.isVisible('#env code.value'), false, 'values are masked until revealed');
+    assert.match(
+      (await page.textContent('main')) ?? '',
+      /Add-ons declared in app\.json \(not provisioned\): postgresql/,
+    );
     await screenshot('app-page');
     await page.fill('#env-key', 'GREETING');
     await page.fill('#env-value', 'bonjour');
