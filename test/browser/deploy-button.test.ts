@@ -50,6 +50,12 @@ describe('deploy button and dashboard (browser)', {
     await page.fill('#env_ADMIN_EMAIL', `admin@${name}.test`);
     await page.click('#deploy');
     await page.waitForURL(new RegExp(`/apps/${name}/deployments/`));
+    if (name === 'button-one') {
+      // The hook seeds for 1.5 s: photograph the deployment while its hook is running.
+      await page.locator('#log', { hasText: 'init: seeding' }).waitFor({ timeout: DEPLOY_TIMEOUT });
+      assert.notEqual(await page.getAttribute('#status', 'data-final'), 'true', 'still deploying');
+      await screenshot('deployment-live');
+    }
     await page.waitForSelector('#status[data-final="true"]', { timeout: DEPLOY_TIMEOUT });
     return (await page.textContent('#status')) ?? '';
   };
@@ -197,8 +203,8 @@ describe('deploy button and dashboard (browser)', {
     await page.fill('#env-value', 'bonjour');
     await page.click('#env-form button');
     await page.waitForURL(/\/apps\/button-one\/deployments\//);
-    await screenshot('deployment-live');
     await page.waitForSelector('#status[data-final="true"]', { timeout: DEPLOY_TIMEOUT });
+    await screenshot('deployment-restart');
     assert.equal(await page.textContent('#status'), 'success');
     assert.equal((await appJson('button-one')).greeting, 'bonjour');
   });
