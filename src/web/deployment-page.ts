@@ -14,26 +14,37 @@ import { sendPage } from './send-page.ts';
 type Params = { Params: { app: string; id: string } };
 
 // Follows the log, marking the hook's part (from "-----> Running postdeploy hook" to the next
-// "----->" line); at the end, refreshes the steps and hook facts from the page.
+// "----->" line). At each step header and at the end, re-reads the status, the steps and the
+// hook facts from the page itself, so they follow the deployment too.
 const LIVE_SCRIPT = `
 (function(){
   var log=document.getElementById('log'),status=document.getElementById('status');
   if(!window.EventSource||!log||status.dataset.final==='true')return;
-  log.textContent='';var hook=false;
+  log.textContent='';var hook=false,pending=null;
+  var refresh=function(){
+    return fetch(location.href).then(function(r){return r.text();}).then(function(t){
+      var page=new DOMParser().parseFromString(t,'text/html');
+      var facts=page.getElementById('facts'),now=page.getElementById('status');
+      if(facts)document.getElementById('facts').innerHTML=facts.innerHTML;
+      if(now&&status.dataset.final!=='true'){status.textContent=now.textContent;status.className=now.className;}
+    });
+  };
   var es=new EventSource(log.dataset.events);
   es.onmessage=function(e){
-    if(/^----->/.test(e.data))hook=/hook/i.test(e.data);
+    if(/^----->/.test(e.data)){
+      hook=/hook/i.test(e.data);
+      clearTimeout(pending);pending=setTimeout(refresh,150);
+    }
     var line=document.createElement('span');if(hook)line.className='hook';
     line.textContent=e.data+'\\n';log.appendChild(line);log.scrollTop=log.scrollHeight;
   };
   es.addEventListener('end',function(e){
-    es.close();var d=JSON.parse(e.data);status.textContent=d.status;
-    status.className='status status-'+d.status;
-    var done=function(){status.dataset.final='true';document.getElementById('done').hidden=false;};
-    fetch(location.href).then(function(r){return r.text();}).then(function(t){
-      var fresh=new DOMParser().parseFromString(t,'text/html').getElementById('facts');
-      if(fresh)document.getElementById('facts').innerHTML=fresh.innerHTML;
-    }).then(done,done);
+    es.close();clearTimeout(pending);var d=JSON.parse(e.data);
+    var done=function(){
+      status.textContent=d.status;status.className='status status-'+d.status;
+      status.dataset.final='true';document.getElementById('done').hidden=false;
+    };
+    refresh().then(done,done);
   });
 })();`;
 

@@ -54,6 +54,9 @@ describe('deploy button and dashboard (browser)', {
       // The hook seeds for 1.5 s: photograph the deployment while its hook is running.
       await page.locator('#log', { hasText: 'init: seeding' }).waitFor({ timeout: DEPLOY_TIMEOUT });
       assert.notEqual(await page.getAttribute('#status', 'data-final'), 'true', 'still deploying');
+      // The status and steps follow the deployment while it runs, not only at its end.
+      await page.locator('#status', { hasText: 'starting' }).waitFor({ timeout: 5000 });
+      await page.locator('#facts', { hasText: 'hook: running' }).waitFor({ timeout: 5000 });
       await screenshot('deployment-live');
     }
     await page.waitForSelector('#status[data-final="true"]', { timeout: DEPLOY_TIMEOUT });
