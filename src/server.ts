@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ensureAdminToken } from './api/auth.ts';
-import { buildApi } from './api/build-api.ts';
 import { buildApp } from './build/build-app.ts';
 import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
@@ -94,6 +93,9 @@ export async function startServer(
   });
   await pipeline.start();
 
+  // The API (fastify and its routes) loads only now: after a restart the apps
+  // are routed again before the heaviest modules are read.
+  const { buildApi } = await import('./api/build-api.ts');
   const api = buildApi({
     pipeline,
     store,

@@ -31,6 +31,7 @@ function release(label: string) {
 function requestLoop(port: () => number) {
   let running = true;
   const failures: number[] = [];
+  const successes: number[] = [];
   let total = 0;
   const done = (async () => {
     const deadline = Date.now() + 120_000;
@@ -39,6 +40,7 @@ function requestLoop(port: () => number) {
       try {
         const res = await routerGet(port(), HOST);
         if (res.status !== 200) failures.push(Date.now());
+        else successes.push(Date.now());
       } catch {
         failures.push(Date.now());
         await delay(10); // the router is down with the server: do not spin
@@ -47,6 +49,8 @@ function requestLoop(port: () => number) {
   })();
   return {
     failures,
+    /** When the first request after `t` succeeded. */
+    firstSuccessAfter: (t: number) => successes.find((at) => at >= t),
     get total() {
       return total;
     },
@@ -73,8 +77,36 @@ const figures: string[] = [];
 
 describe('SIGKILL of the control plane at each step of a deployment', () => {
   after(() => {
-    const header = 'step | failed requests | total requests | server start (ms) | ready → serving (ms)';
+    const header =
+      'step | failed requests | total requests | server start → ready (ms) | ready → serving (ms) | restart → first answer (ms)';
     console.log([header, ...figures].join('\n'));
+  });
+
+  test('killed while no deployment runs', async () => {
+    let slipway: Slipway = await startSlipway();
+    try {
+      assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+      assert.equal((await slipway.cli(['deploy', release('v1'), '-a', APP])).code, 0);
+      const port = slipway.routerPort;
+      const loop = requestLoop(() => port);
+      await delay(300);
+      await slipway.kill();
+      const restartedAt = Date.now();
+      slipway = await startSlipway({ home: slipway.home, args: ['--router-port', String(port)] });
+      const readyAt = Date.now();
+      await waitForValue(async () => ((await routerGet(port, HOST)).status === 200 ? true : undefined), 'v1', 5000, 10);
+      const servingAt = Date.now();
+      await delay(300);
+      await loop.stop();
+      assert.equal((await routerGet(port, HOST)).body, 'v1 web-1\n');
+      assert.equal((await processesWith('v1-web')).length, 1, 'one web process: the killed run left none');
+      const answeredAt = loop.firstSuccessAfter(restartedAt) ?? servingAt;
+      figures.push(
+        `idle | ${loop.failures.length} | ${loop.total} | ${readyAt - restartedAt} | ${servingAt - readyAt} | ${answeredAt - restartedAt}`,
+      );
+    } finally {
+      await slipway.stop();
+    }
   });
 
   const only = process.env.CHAOS_STEPS?.split(',');
@@ -110,8 +142,10 @@ describe('SIGKILL of the control plane at each step of a deployment', () => {
         await slipway.kill();
         await deploy;
 
+        // Same router port as before the crash, so the request loop sees the real downtime.
+        const port = slipway.routerPort;
         const restartedAt = Date.now();
-        slipway = await startSlipway({ home });
+        slipway = await startSlipway({ home, args: ['--router-port', String(port)] });
         const readyAt = Date.now();
         const expected = step === 'retire' ? 'v2' : 'v1';
         await waitForValue(
@@ -160,8 +194,9 @@ describe('SIGKILL of the control plane at each step of a deployment', () => {
         const next = await slipway.cli(['deploy', release('v3'), '-a', APP]);
         assert.equal(next.code, 0, next.stderr);
         assert.equal((await routerGet(current(), HOST)).body, 'v3 web-1\n');
+        const answeredAt = loop.firstSuccessAfter(restartedAt) ?? servingAt;
         figures.push(
-          `${step} | ${loop.failures.length} | ${loop.total} | ${readyAt - restartedAt} | ${servingAt - readyAt}`,
+          `${step} | ${loop.failures.length} | ${loop.total} | ${readyAt - restartedAt} | ${servingAt - readyAt} | ${answeredAt - restartedAt}`,
         );
       } finally {
         await slipway.stop();
