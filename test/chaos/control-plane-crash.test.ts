@@ -15,7 +15,6 @@ import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/s
 import { delay, waitForValue } from '../helpers/wait.ts';
 
 const STEPS = ['build', 'boot', 'hook', 'switch', 'retire'] as const;
-type ChaosStep = (typeof STEPS)[number];
 const APP = 'chaos';
 const HOST = `${APP}.localhost`;
 

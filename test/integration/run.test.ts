@@ -54,6 +54,7 @@ describe('slipway run', () => {
     assert.equal(withEnv.stdout, 'overridden|one two');
     assert.equal(withEnv.stderr, 'oops', 'the command’s stderr goes to the CLI’s stderr');
 
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for the container's sh
     const plain = await slipway.cli(['run', '-a', APP, '--', 'echo "$GREETING|${EXTRA-unset}"']);
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stdout, 'hello there|unset');

@@ -6,9 +6,9 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SlipwayError } from '../../core/errors.ts';
 import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
+import { createContainerRegistry } from '../container-registry.ts';
 import { probeOverlay } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
@@ -27,17 +27,13 @@ export interface ProcessDriverOptions {
   readonly writableView?: 'auto' | 'copy';
 }
 
-// Ids name directories; keep them to one plain path segment.
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 export function createProcessDriver(options: ProcessDriverOptions): RuntimeDriver {
   const containersDir = path.resolve(options.containersDir);
   const host = options.host ?? '127.0.0.1';
   const ports = createPortAllocator({ range: options.portRange });
   const log = options.logger?.child({ runtime: 'process' });
-  const live = new Map<string, ContainerHandle>();
-  const starting = new Set<Promise<unknown>>();
-  let closed = false;
+  const containers = createContainerRegistry();
+  const { live } = containers;
   let viewKind: Promise<ViewKind> | undefined;
 
   // Probed once per driver: whether overlays work does not change while we run.
@@ -119,48 +115,24 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
   }
 
   async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
-    const fail = (reason: string) =>
-      new SlipwayError('runtime.start_failed', `cannot start ${spec.name}: ${reason}`, {
-        container: spec.name,
-        id: spec.id,
-        reason,
-      });
-    if (closed) throw fail('the runtime driver is closed');
-    if (!SAFE_ID.test(spec.id)) throw fail(`invalid container id ${JSON.stringify(spec.id)}`);
-    if (live.has(spec.id)) throw fail(`container ${spec.id} is already running`);
-
-    let prepared: { view: WritableView; port: number | undefined };
-    try {
-      prepared = await prepare(spec);
-    } catch (err) {
-      throw fail((err as Error).message);
-    }
-    const { view, port } = prepared;
+    const { view, port } = await prepare(spec);
     try {
       // close() ran while the view was being prepared: it will not see this container.
-      if (closed) throw new Error('the runtime driver was closed while starting');
+      containers.throwIfClosed();
       return launch(spec, view, port);
     } catch (err) {
       if (port !== undefined) ports.release(port);
       await view.remove().catch((removeErr: unknown) => {
         log?.error({ container: spec.name, id: spec.id, err: removeErr }, 'could not remove the container view');
       });
-      throw fail((err as Error).message);
+      throw err;
     }
   }
 
   return {
     name: 'process',
     enforcesLimits: false,
-    async start(spec) {
-      const pending = startContainer(spec);
-      starting.add(pending);
-      try {
-        return await pending;
-      } finally {
-        starting.delete(pending);
-      }
-    },
+    start: (spec) => containers.start(spec, () => startContainer(spec)),
     async sweep() {
       const dirs = await readdir(containersDir).catch(() => []);
       for (const dir of dirs) {
@@ -171,11 +143,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       }
       return dirs.length;
     },
-    async close(graceMs) {
-      closed = true;
-      await Promise.allSettled([...starting]);
-      await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
-    },
+    close: (graceMs) => containers.close(graceMs),
   };
 }
 

@@ -8,9 +8,9 @@ import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
-import { SlipwayError } from '../../core/errors.ts';
 import { userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
+import { createContainerRegistry } from '../container-registry.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
@@ -27,7 +27,6 @@ export interface SandboxDriverOptions {
   readonly logger?: Logger;
 }
 
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Containers started without a user (tests, tools) run as this uid: never root. */
 export const FALLBACK_USER = { uid: 65_001, gid: 65_001 } as const;
 const APP_DIR = '/app';
@@ -38,9 +37,8 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   const host = options.host ?? '127.0.0.1';
   const ports = createPortAllocator({ range: options.portRange });
   const log = options.logger?.child({ runtime: 'sandbox' });
-  const live = new Map<string, ContainerHandle>();
-  const starting = new Set<Promise<unknown>>();
-  let closed = false;
+  const containers = createContainerRegistry();
+  const { live } = containers;
 
   /** containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it. */
   async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<void> {
@@ -174,38 +172,21 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   }
 
   async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
-    const fail = (reason: string) =>
-      new SlipwayError('runtime.start_failed', `cannot start ${spec.name}: ${reason}`, {
-        container: spec.name,
-        id: spec.id,
-        reason,
-      });
-    if (closed) throw fail('the runtime driver is closed');
-    if (!SAFE_ID.test(spec.id)) throw fail(`invalid container id ${JSON.stringify(spec.id)}`);
-    if (live.has(spec.id)) throw fail(`container ${spec.id} is already running`);
     let port: number | undefined;
     try {
       port = spec.exposePort ? await ports.allocate() : undefined;
-      if (closed) throw new Error('the runtime driver was closed while starting');
+      containers.throwIfClosed();
       return await launch(spec, port);
     } catch (err) {
       if (port !== undefined) ports.release(port);
-      throw fail((err as Error).message);
+      throw err;
     }
   }
 
   return {
     name: 'sandbox',
     enforcesLimits: true,
-    async start(spec) {
-      const pending = startContainer(spec);
-      starting.add(pending);
-      try {
-        return await pending;
-      } finally {
-        starting.delete(pending);
-      }
-    },
+    start: (spec) => containers.start(spec, () => startContainer(spec)),
     async sweep() {
       // Processes first (their cgroups), then the layers they wrote in.
       const cgroups = await sandbox.sweep();
@@ -214,9 +195,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       return Math.max(cgroups, dirs.length);
     },
     async close(graceMs) {
-      closed = true;
-      await Promise.allSettled([...starting]);
-      await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
+      await containers.close(graceMs);
       await sandbox.close();
     },
   };
