@@ -8,33 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { create } from 'tar';
 import { createProcessDriver } from '../src/runtime/index.ts';
 import { startSlipway, TOKEN } from '../test/helpers/slipway.ts';
+import { appArchive } from './deploy-archive.ts';
+import { median } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const ONE_OFF_RUNS = Number(process.env.BENCH_ONE_OFF_RUNS ?? 30);
 
-const SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT));\n`;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
-
-async function makeArchive(): Promise<Buffer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-app-'));
-  fs.writeFileSync(path.join(dir, 'Procfile'), 'web: node server.js\npostdeploy: true\n');
-  fs.writeFileSync(path.join(dir, 'server.js'), SERVER);
-  const file = path.join(dir, 'app.tar.gz');
-  await create({ gzip: true, cwd: dir, file, portable: true }, ['Procfile', 'server.js']);
-  const buf = fs.readFileSync(file);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return buf;
-}
 
 interface DeploymentJson {
   id: string;
@@ -94,7 +76,7 @@ async function main() {
   const slipway = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'error' } });
   try {
     await slipway.api('POST', '/api/apps', { name: 'bench' });
-    const archive = await makeArchive();
+    const archive = await appArchive('true');
     await deployOnce(slipway.apiUrl, 'bench', archive); // warm-up: first boot, caches, JIT
     const totals: number[] = [];
     const perStep = new Map<string, number[]>();

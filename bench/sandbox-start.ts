@@ -13,17 +13,12 @@ import { appSearchPath, spawnProcess, userShell } from '../src/exec/index.ts';
 import { createProcessDriver, type RuntimeDriver } from '../src/runtime/index.ts';
 import { createSandboxDriver, openSandbox } from '../src/runtime/sandbox/index.ts';
 import { writeSlug } from '../test/helpers/runtime-helpers.ts';
+import { median } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const WARMUP = 3;
 const COMMANDS = ['true', 'node -e 1'];
 const USER = { uid: 64_999, gid: 64_999 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 const fmt = (n: number) => `${n.toFixed(1).padStart(6)} ms`;
 
