@@ -1,16 +1,54 @@
-// Turns a directory into a git repository with one commit (real git), so a
-// deployment of it carries a commit SHA.
+// Real git for tests: a directory turned into a repository with one commit
+// (so a deployment of it carries a commit SHA), and a git user's environment
+// and runner for pushing to a test server.
 
-import { runChecked } from '../../src/exec/index.ts';
-import { baseEnv } from './slipway.ts';
+import { runChecked, runProcess } from '../../src/exec/index.ts';
+import { baseEnv, TOKEN } from './slipway.ts';
 
-const GIT_ENV = baseEnv({
-  GIT_AUTHOR_NAME: 'Slipway Test',
-  GIT_AUTHOR_EMAIL: 'test@slipway.invalid',
-  GIT_COMMITTER_NAME: 'Slipway Test',
-  GIT_COMMITTER_EMAIL: 'test@slipway.invalid',
-  GIT_CONFIG_NOSYSTEM: '1',
-});
+export interface GitAuthor {
+  readonly name: string;
+  readonly email: string;
+}
+
+const TEST_AUTHOR: GitAuthor = { name: 'Slipway Test', email: 'test@slipway.invalid' };
+
+function authorEnv({ name, email }: GitAuthor): Record<string, string> {
+  return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+}
+
+const GIT_ENV = baseEnv({ ...authorEnv(TEST_AUTHOR), GIT_CONFIG_NOSYSTEM: '1' });
+
+/**
+ * A git user's environment against a test server: its own HOME, no system
+ * config, no prompts, and the CLI's login (what the credential helper reads).
+ */
+export function gitUserEnv(slipway: { home: string; apiUrl: string }, author = TEST_AUTHOR): Record<string, string> {
+  return baseEnv({
+    HOME: slipway.home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    ...authorEnv(author),
+    SLIPWAY_URL: slipway.apiUrl,
+    SLIPWAY_TOKEN: TOKEN,
+  });
+}
+
+/** Runs git in `cwd`; git push reports on stderr, so both streams are kept together. */
+export async function runGit(
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; output: string }> {
+  const lines: string[] = [];
+  const result = await runProcess(['git', ...args], {
+    cwd,
+    env,
+    onLine: (_stream, line) => lines.push(line),
+    timeoutMs,
+  });
+  return { code: result.code, output: lines.join('\n') };
+}
 
 export async function commitAll(dir: string, message = 'fixture'): Promise<string> {
   await runChecked(['git', 'init', '-q', '-b', 'main'], { cwd: dir, env: GIT_ENV });

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runProcess } from '../../src/exec/index.ts';
-import { commitAll } from '../helpers/git-fixture.ts';
-import { baseEnv, fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
+import { commitAll, gitUserEnv, runGit } from '../helpers/git-fixture.ts';
+import { fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const APP = 'burst';
@@ -21,32 +20,13 @@ describe('ten git pushes in quick succession', () => {
   let dir = '';
   let env: Record<string, string> = {};
 
-  const git = async (args: string[]) => {
-    const lines: string[] = [];
-    const result = await runProcess(['git', ...args], {
-      cwd: dir,
-      env,
-      onLine: (_stream, line) => lines.push(line),
-      timeoutMs: 300_000,
-    });
-    return { code: result.code, output: lines.join('\n') };
-  };
+  const git = (args: string[]) => runGit(dir, args, env, 300_000);
   // biome-ignore lint/suspicious/noExplicitAny: API JSON
   const deployments = async (): Promise<any[]> => (await slipway.api('GET', `/api/apps/${APP}/deployments`)).json;
 
   before(async () => {
     slipway = await startSlipway();
-    env = baseEnv({
-      HOME: slipway.home,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_TERMINAL_PROMPT: '0',
-      GIT_AUTHOR_NAME: 'Burst Pusher',
-      GIT_AUTHOR_EMAIL: 'burst@slipway.invalid',
-      GIT_COMMITTER_NAME: 'Burst Pusher',
-      GIT_COMMITTER_EMAIL: 'burst@slipway.invalid',
-      SLIPWAY_URL: slipway.apiUrl,
-      SLIPWAY_TOKEN: TOKEN,
-    });
+    env = gitUserEnv(slipway, { name: 'Burst Pusher', email: 'burst@slipway.invalid' });
     assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
     // A hook that takes a second: deployments last longer than a push takes to arrive, so they pile up.
     dir = fixtureCopy('web-worker-hook', {

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runProcess } from '../../src/exec/index.ts';
-import { commitAll } from '../helpers/git-fixture.ts';
-import { baseEnv, fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
+import { commitAll, gitUserEnv, runGit } from '../helpers/git-fixture.ts';
+import { fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 
 const APP = 'pushy';
 const HOST = `${APP}.localhost`;
@@ -22,16 +21,8 @@ describe('deploying with git push', () => {
   let env: Record<string, string> = {};
 
   /** Runs git in the app's checkout; git push reports on stderr, so both streams are kept together. */
-  const git = async (args: string[], extraEnv: Record<string, string> = {}, cwd = dir) => {
-    const lines: string[] = [];
-    const result = await runProcess(['git', ...args], {
-      cwd,
-      env: { ...env, ...extraEnv },
-      onLine: (_stream, line) => lines.push(line),
-      timeoutMs: 120_000,
-    });
-    return { code: result.code, output: lines.join('\n') };
-  };
+  const git = (args: string[], extraEnv: Record<string, string> = {}, cwd = dir) =>
+    runGit(cwd, args, { ...env, ...extraEnv });
   const commit = async (files: Record<string, string>, message: string) => {
     for (const [file, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), content);
     assert.equal((await git(['commit', '-q', '-am', message])).code, 0);
@@ -44,17 +35,7 @@ describe('deploying with git push', () => {
 
   before(async () => {
     slipway = await startSlipway();
-    env = baseEnv({
-      HOME: slipway.home,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_TERMINAL_PROMPT: '0',
-      GIT_AUTHOR_NAME: 'Ada Pusher',
-      GIT_AUTHOR_EMAIL: 'ada@slipway.invalid',
-      GIT_COMMITTER_NAME: 'Ada Pusher',
-      GIT_COMMITTER_EMAIL: 'ada@slipway.invalid',
-      SLIPWAY_URL: slipway.apiUrl,
-      SLIPWAY_TOKEN: TOKEN,
-    });
+    env = gitUserEnv(slipway, { name: 'Ada Pusher', email: 'ada@slipway.invalid' });
     assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
     dir = fixtureCopy('web-worker-hook');
     firstSha = await commitAll(dir, 'first version');
@@ -199,16 +180,7 @@ describe('deploying with git push', () => {
 describe('git push edge cases', () => {
   let slipway: Slipway;
   let env: Record<string, string> = {};
-  const git = async (cwd: string, args: string[]) => {
-    const lines: string[] = [];
-    const result = await runProcess(['git', ...args], {
-      cwd,
-      env,
-      onLine: (_stream, line) => lines.push(line),
-      timeoutMs: 120_000,
-    });
-    return { code: result.code, output: lines.join('\n') };
-  };
+  const git = (cwd: string, args: string[]) => runGit(cwd, args, env);
   /** A fixture checkout on branch `branch`, with the remote set up by the CLI. */
   const checkout = async (app: string, branch: string, files: Record<string, string> = {}) => {
     assert.equal((await slipway.cli(['apps:create', app])).code, 0);
@@ -222,13 +194,7 @@ describe('git push edge cases', () => {
 
   before(async () => {
     slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD: '64kb' } });
-    env = baseEnv({
-      HOME: slipway.home,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_TERMINAL_PROMPT: '0',
-      SLIPWAY_URL: slipway.apiUrl,
-      SLIPWAY_TOKEN: TOKEN,
-    });
+    env = gitUserEnv(slipway);
   });
   after(async () => {
     await slipway?.stop();
@@ -256,16 +222,7 @@ describe('git push edge cases', () => {
     const dir = await checkout('linky', 'main');
     fs.symlinkSync('/etc/passwd', path.join(dir, 'passwd'));
     assert.equal((await git(dir, ['add', 'passwd'])).code, 0);
-    const commitEnv = {
-      GIT_AUTHOR_NAME: 'x',
-      GIT_AUTHOR_EMAIL: 'x@x',
-      GIT_COMMITTER_NAME: 'x',
-      GIT_COMMITTER_EMAIL: 'x@x',
-    };
-    const committed = await runProcess(['git', 'commit', '-qm', 'link out'], {
-      cwd: dir,
-      env: { ...env, ...commitEnv },
-    });
+    const committed = await git(dir, ['commit', '-qm', 'link out']);
     assert.equal(committed.code, 0);
     const push = await git(dir, ['push', 'slipway', 'main']);
     assert.notEqual(push.code, 0, push.output);
