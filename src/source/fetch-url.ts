@@ -2,13 +2,10 @@
 // file:// or a local path), whether one names a git repository or a tarball,
 // and downloading a tarball with a size cap and timeouts.
 
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
+import { spoolStream } from './spool-stream.ts';
 
 export interface FetchLimits {
   /** Largest download accepted (the upload cap). */
@@ -81,30 +78,15 @@ export async function downloadTarball(url: URL, spoolDir: string, limits: FetchL
     await response.body.cancel().catch(() => {});
     throw tooLarge(shown, limits.maxBytes);
   }
-  await fs.promises.mkdir(spoolDir, { recursive: true, mode: 0o700 });
-  const file = path.join(spoolDir, `url-${randomBytes(8).toString('hex')}.tar.gz`);
-  let seen = 0;
-  const cap = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      seen += chunk.length;
-      if (seen > limits.maxBytes) callback(tooLarge(shown, limits.maxBytes));
-      else callback(null, chunk);
-    },
+  return spoolStream(Readable.fromWeb(response.body as never), {
+    dir: spoolDir,
+    prefix: 'url',
+    maxBytes: limits.maxBytes,
+    signal: total,
+    tooLarge: () => tooLarge(shown, limits.maxBytes),
+    empty: () => new SlipwayError('source.empty', `${shown} is empty`),
+    interrupted: (err) => fetchFailed(shown, total.aborted ? 'download took too long' : errorText(err)),
   });
-  try {
-    await pipeline(Readable.fromWeb(response.body as never), cap, fs.createWriteStream(file, { mode: 0o600 }), {
-      signal: total,
-    });
-  } catch (err) {
-    await fs.promises.rm(file, { force: true });
-    if (err instanceof SlipwayError) throw err;
-    throw fetchFailed(shown, total.aborted ? 'download took too long' : errorText(err));
-  }
-  if (seen === 0) {
-    await fs.promises.rm(file, { force: true });
-    throw new SlipwayError('source.empty', `${shown} is empty`);
-  }
-  return file;
 }
 
 export function fetchFailed(shown: string, why: string): SlipwayError {

@@ -1,0 +1,48 @@
+// Writes an incoming archive (an upload, a download) to a private file in the
+// spool directory, refusing it the moment it passes the size cap: the rest is
+// never read into memory or written. A refused, broken or empty stream leaves
+// no file behind.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SlipwayError } from '../core/errors.ts';
+
+export interface SpoolOptions {
+  readonly dir: string;
+  /** File name prefix: `upload`, `url`. */
+  readonly prefix: string;
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal;
+  /** The errors a user sees, in the words of the caller. */
+  readonly tooLarge: () => SlipwayError;
+  readonly empty: () => SlipwayError;
+  readonly interrupted: (err: unknown) => SlipwayError;
+}
+
+/** The path of the spooled `.tar.gz`, owner-only. */
+export async function spoolStream(source: Readable, options: SpoolOptions): Promise<string> {
+  await fs.promises.mkdir(options.dir, { recursive: true, mode: 0o700 });
+  const file = path.join(options.dir, `${options.prefix}-${randomBytes(8).toString('hex')}.tar.gz`);
+  let seen = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      seen += chunk.length;
+      if (seen > options.maxBytes) callback(options.tooLarge());
+      else callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, cap, fs.createWriteStream(file, { mode: 0o600 }), { signal: options.signal });
+  } catch (err) {
+    await fs.promises.rm(file, { force: true });
+    throw err instanceof SlipwayError ? err : options.interrupted(err);
+  }
+  if (seen === 0) {
+    await fs.promises.rm(file, { force: true });
+    throw options.empty();
+  }
+  return file;
+}
