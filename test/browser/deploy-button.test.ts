@@ -19,8 +19,8 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const WIDTHS = [1280, 390] as const;
 const DEPLOY_TIMEOUT = 90_000;
 
-async function tarballOf(fixture: string): Promise<Buffer> {
-  const dir = fixtureCopy(fixture);
+async function tarballOf(fixture: string, files: Record<string, string> = {}): Promise<Buffer> {
+  const dir = fixtureCopy(fixture, files);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-button-')), 'app.tar.gz');
   await create({ gzip: true, cwd: dir, portable: true, file }, fs.readdirSync(dir));
   return fs.readFileSync(file);
@@ -67,8 +67,23 @@ describe('deploy button and dashboard (browser)', {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     slipway = await startSlipway();
     served.set('/button-app.tar.gz', await tarballOf('button-app'));
-    served.set('/button-bad.tar.gz', await tarballOf('button-bad'));
-    served.set('/button-hook-fails.tar.gz', await tarballOf('button-hook-fails'));
+    // Variants of the same app: a manifest with an unknown generator, and a hook that fails.
+    const manifest = (json: object) => ({ 'app.json': JSON.stringify(json) });
+    served.set(
+      '/button-bad.tar.gz',
+      await tarballOf('button-app', manifest({ name: 'Bad Button App', env: { SECRET: { generator: 'uuid' } } })),
+    );
+    served.set(
+      '/button-hook-fails.tar.gz',
+      await tarballOf(
+        'button-app',
+        manifest({
+          name: 'Button Hook Fails',
+          env: { ADMIN_EMAIL: { required: true } },
+          scripts: { postdeploy: "echo 'init failed: no database' >&2; exit 3" },
+        }),
+      ),
+    );
     files = await startRecorder((req) => {
       const body = served.get(req.url);
       return body ? { status: 200, body, type: 'application/gzip' } : { status: 404, body: 'not found' };
