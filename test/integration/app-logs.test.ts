@@ -5,20 +5,11 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type ProcessHandle, spawnProcess } from '../../src/exec/index.ts';
+import { deadPort } from '../helpers/local-http.ts';
 import { BIN, baseEnv, fixtureCopy, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-/** A loopback port nobody listens on (yet). */
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const APP = 'logdemo';
 const HOST = `${APP}.localhost`;
@@ -215,7 +206,7 @@ describe('slipway logs', () => {
   test('deployments:logs -f replays a running deployment, then follows it to the end', async () => {
     // The gate is a loopback port the hook polls (containers share the host's network but not
     // its files): the hook goes on once the test starts listening there.
-    const port = await freePort();
+    const port = await deadPort();
     const poll = `const go=()=>fetch('http://127.0.0.1:${port}/').then(()=>process.exit(0),()=>setTimeout(go,100));go()`;
     const hook = `echo "hook waiting"; node -e "${poll}"; echo "hook done"`;
     const dir = fixtureCopy('logs-app', {

@@ -62,14 +62,7 @@ export function closeServer(server: http.Server): Promise<void> {
   });
 }
 
-/** A port nothing listens on (bound once, then released). */
-export async function deadPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await closeServer(server);
-  return port;
-}
+export { deadPort } from '../helpers/local-http.ts';
 
 /** The router drivers every driver-agnostic test runs against. */
 export const DRIVERS = ['builtin', 'nginx'] as const;
