@@ -63,7 +63,7 @@ export async function isMountPoint(target: string): Promise<boolean> {
 }
 
 // /proc/self/mountinfo writes space, tab, newline and backslash as \ooo.
-function decodeMountPath(field: string): string {
+export function decodeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 

@@ -68,7 +68,7 @@ describe('sandbox isolation', { skip }, () => {
     return result;
   }
 
-  test('a container runs as its app’s user, with /usr read-only, its app at /app and only its own processes', async () => {
+  test('a container runs as its app’s user without privileges, with /usr read-only, its app at /app and only its own processes', async () => {
     const result = await deploy('alpha');
     assert.equal(result.code, 0, result.stderr);
     const facts = await get('alpha', '/facts');
@@ -79,6 +79,12 @@ describe('sandbox isolation', { skip }, () => {
     assert.equal(facts.usrWritable, false);
     assert.deepEqual(facts.usrWrite, { ok: false, code: 'EROFS' });
     assert.ok(facts.appFiles.includes('server.js'), JSON.stringify(facts.appFiles));
+    const none = '0000000000000000';
+    assert.deepEqual(
+      facts.privileges,
+      { Groups: '', CapInh: none, CapPrm: none, CapEff: none, CapBnd: none, CapAmb: none, NoNewPrivs: '1' },
+      'no supplementary groups, no capabilities in any set, no_new_privs',
+    );
     // bwrap's reaper (pid 1), the Procfile's sh and its node: not Slipway's server, not another container.
     assert.deepEqual(facts.processes.sort(), ['bwrap', 'node', 'sh'], JSON.stringify(facts.processes));
     const [hostNode] = appProcesses('alpha', 'node');

@@ -4,27 +4,27 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
+import { findCgroup2Mount, parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { decodeExit, sandboxArgv } from '../../src/runtime/sandbox/sandbox-argv.ts';
 
 const tools = {
   unshare: '/usr/bin/unshare',
   mount: '/usr/bin/mount',
-  setpriv: '/usr/bin/setpriv',
   bwrap: '/usr/bin/bwrap',
 };
+const invocation = {
+  tools,
+  uid: 20001,
+  gid: 20001,
+  cgroupProcs: ['/sys/fs/cgroup/memory/slipway/c1/cgroup.procs', '/sys/fs/cgroup/pids/slipway/c1/cgroup.procs'],
+  setupMounts: [{ kind: 'overlay', options: 'lowerdir=/s,upperdir=/u,workdir=/w', target: '/run/x/app' }] as const,
+  binds: [['/run/x/app', '/app']] as const,
+  cwd: '/app',
+  hostname: 'web-1',
+  argv: ['/bin/sh', '-c', 'node server.js'],
+};
 const argv = sandboxArgv(
-  {
-    tools,
-    uid: 20001,
-    gid: 20001,
-    cgroupProcs: ['/sys/fs/cgroup/memory/slipway/c1/cgroup.procs', '/sys/fs/cgroup/pids/slipway/c1/cgroup.procs'],
-    setupMounts: [{ kind: 'overlay', options: 'lowerdir=/s,upperdir=/u,workdir=/w', target: '/run/x/app' }],
-    binds: [['/run/x/app', '/app']],
-    cwd: '/app',
-    hostname: 'web-1',
-    argv: ['/bin/sh', '-c', 'node server.js'],
-  },
+  invocation,
   new Map([
     ['/bin', 'usr/bin'],
     ['/lib', null],
@@ -32,12 +32,25 @@ const argv = sandboxArgv(
 );
 const after = (flag: string, from = 0) => argv[argv.indexOf(flag, from) + 1];
 
-test('the chain: private mount namespace, setup as root, then setpriv, then bwrap, then the command', () => {
+test('the chain: private mount namespace, setup as root, then the app user, then bwrap, then the command', () => {
   assert.deepEqual(argv.slice(0, 5), ['/usr/bin/unshare', '--mount', '--propagation', 'private', '/bin/sh']);
-  const setpriv = argv.indexOf('/usr/bin/setpriv');
+  const drop = argv.indexOf('/usr/bin/unshare', 1);
   const bwrap = argv.indexOf('/usr/bin/bwrap');
+  assert.ok(drop > 0 && bwrap > drop);
+  assert.deepEqual(argv.slice(drop + 1, bwrap), ['--setgid=20001', '--setuid=20001']);
+  assert.ok(argv.includes('--cap-drop'), 'bwrap empties the bounding set');
+  assert.deepEqual(argv.slice(-5), ['--chdir', '/app', '/bin/sh', '-c', 'node server.js']);
+});
+
+test('with a setuid-root bwrap, setpriv drops privileges (no_new_privs, no capabilities) before it', () => {
+  const withSetpriv = sandboxArgv(
+    { ...invocation, tools: { ...tools, setpriv: '/usr/bin/setpriv' } },
+    new Map([['/bin', 'usr/bin']]),
+  );
+  const setpriv = withSetpriv.indexOf('/usr/bin/setpriv');
+  const bwrap = withSetpriv.indexOf('/usr/bin/bwrap');
   assert.ok(setpriv > 0 && bwrap > setpriv);
-  assert.deepEqual(argv.slice(setpriv + 1, bwrap), [
+  assert.deepEqual(withSetpriv.slice(setpriv + 1, bwrap), [
     '--reuid=20001',
     '--regid=20001',
     '--clear-groups',
@@ -45,7 +58,6 @@ test('the chain: private mount namespace, setup as root, then setpriv, then bwra
     '--inh-caps=-all',
     '--bounding-set=-all',
   ]);
-  assert.deepEqual(argv.slice(-5), ['--chdir', '/app', '/bin/sh', '-c', 'node server.js']);
 });
 
 test('the setup step joins every cgroup before it mounts anything', () => {
@@ -100,4 +112,17 @@ test('/proc/self/cgroup: v1 controllers (co-mounted ones too) map to their paths
   assert.equal(parsed.get('cpuacct'), '/');
   assert.equal(parsed.get('pids'), '/x');
   assert.equal(parsed.has(''), false);
+});
+
+test('the cgroup2 mount and its options are found in mountinfo (hybrid hosts mount it at unified/)', () => {
+  const mountinfo = [
+    '25 31 0:22 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+    '33 25 0:28 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+    '41 25 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate',
+  ].join('\n');
+  assert.deepEqual(findCgroup2Mount(mountinfo), {
+    mountPoint: '/sys/fs/cgroup/unified',
+    options: ['rw', 'nsdelegate'],
+  });
+  assert.equal(findCgroup2Mount(mountinfo.split('\n').slice(0, 2).join('\n')), null);
 });

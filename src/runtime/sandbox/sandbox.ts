@@ -1,16 +1,23 @@
 // What every sandboxed process needs from the host, found once: the tools
-// (bwrap, setpriv, unshare, mount), the cgroup parents, the host's top-level
+// (bwrap, unshare, mount), the cgroup parents, the host's top-level
 // layout, and a world-traversable mount point directory. `openSandbox` probes
 // all of it with a real throwaway container and says what is missing.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readlink, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { probeOverlay } from '../overlay-mount.ts';
-import { type ContainerCgroup, cgroupParents, createCgroup, sweepCgroups } from './cgroup-v1.ts';
+import {
+  type ContainerCgroup,
+  cgroupParents,
+  createCgroup,
+  type DynamicCgroupsState,
+  favorDynamicCgroups,
+  sweepCgroups,
+} from './cgroup-v1.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -61,7 +68,9 @@ export interface Sandbox {
 /** The uid/gid the probe runs as: above any app's, below the overflow uid. */
 const PROBE_ID = 65_000;
 
-export type OpenSandboxResult = { readonly sandbox: Sandbox } | { readonly missing: string };
+export type OpenSandboxResult =
+  | { readonly sandbox: Sandbox; readonly dynamicCgroups: DynamicCgroupsState }
+  | { readonly missing: string };
 
 export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxResult> {
   if (process.platform !== 'linux') return { missing: `platform is ${process.platform}, not Linux` };
@@ -117,21 +126,27 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     },
   };
 
+  // Before the probe, so that the probe's own start is already the fast kind.
+  const dynamicCgroups = await favorDynamicCgroups();
   const problem = await probe(sandbox);
-  return problem === null ? { sandbox } : { missing: problem };
+  return problem === null ? { sandbox, dynamicCgroups } : { missing: problem };
 }
 
 function findTools(): SandboxTools | string {
   const dirs = (HELPER_ENV.PATH ?? '').split(':');
   const find = (name: string) => dirs.map((dir) => path.join(dir, name)).find((file) => existsSync(file));
-  const found: Partial<Record<keyof SandboxTools, string>> = {};
-  for (const name of ['bwrap', 'setpriv', 'unshare', 'mount'] as const) {
+  const found: Partial<Record<'bwrap' | 'unshare' | 'mount', string>> = {};
+  for (const name of ['bwrap', 'unshare', 'mount'] as const) {
     const file = find(name);
     if (file === undefined)
       return name === 'bwrap' ? 'bwrap is not installed (apt-get install bubblewrap)' : `${name} is not installed`;
     found[name] = file;
   }
-  return found as SandboxTools;
+  const tools = found as Required<typeof found>;
+  // A setuid-root bwrap would start privileged: then setpriv drops privileges with no_new_privs first.
+  if ((statSync(tools.bwrap).mode & 0o4000) === 0) return tools;
+  const setpriv = find('setpriv');
+  return setpriv === undefined ? 'bwrap is setuid root and setpriv is not installed' : { ...tools, setpriv };
 }
 
 /** A root-owned directory others may traverse; refuses a symlink or someone else's directory. */
