@@ -36,6 +36,7 @@ export async function startServer(
   settings: Settings,
   logger: Logger = pino({ level: settings.logLevel }),
 ): Promise<RunningServer> {
+  const timer = startupTimer();
   fs.mkdirSync(settings.home, { recursive: true, mode: 0o700 });
   fs.chmodSync(settings.home, 0o700);
   const paths = dataPaths(settings.home);
@@ -45,6 +46,7 @@ export async function startServer(
 
   const store = await openSqliteStore({ file: paths.database });
   const adminToken = await ensureAdminToken(store, settings.initialToken);
+  timer.mark('store');
   const appLogs = new AppLogs(paths.appLogs, { logger });
   const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
   const router =
@@ -55,8 +57,10 @@ export async function startServer(
           onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
         });
   const routerPort = router.address.port;
+  timer.mark('router');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const { runtime, sandbox } = await pickRuntime(settings, paths, logger);
+  timer.mark('runtime');
   const logs = new DeploymentLogs(paths.deploymentLogs);
   const pipeline = createPipeline({
     store,
@@ -91,7 +95,9 @@ export async function startServer(
       cacheDir: paths.cache,
     },
   });
-  await pipeline.start();
+  await pipeline.start(timer.mark);
+  timer.mark('boot');
+  timer.phases.routedAt = Math.round(performance.now());
 
   // The API (fastify and its routes) loads only now: after a restart the apps
   // are routed again before the heaviest modules are read.
@@ -112,6 +118,8 @@ export async function startServer(
   await api.listen({ host: settings.host, port: settings.port });
   const apiPort = (api.server.address() as AddressInfo).port;
   const apiHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  timer.mark('api');
+  logger.debug(timer.phases, 'start-up timings');
   logger.info({ api: apiPort, router: routerPort, home: settings.home }, 'slipway is ready');
 
   let closing: Promise<void> | undefined;
@@ -164,4 +172,23 @@ async function pickRuntime(
       'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
   );
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
+}
+
+/**
+ * Where a start goes, in ms: `node` is Node's own bootstrap, `imports` the
+ * modules up to startServer, then one entry per phase; `routedAt` is when
+ * every current release is routed again, counted from process start.
+ */
+function startupTimer() {
+  const bootstrap = performance.nodeTiming.bootstrapComplete;
+  let last = performance.now();
+  const phases: Record<string, number> = { node: Math.round(bootstrap), imports: Math.round(last - bootstrap) };
+  return {
+    phases,
+    mark: (phase: string) => {
+      const now = performance.now();
+      phases[phase] = Math.round(now - last);
+      last = now;
+    },
+  };
 }

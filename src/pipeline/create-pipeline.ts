@@ -189,10 +189,11 @@ export function createPipeline(deps: PipelineDeps) {
      * Start-up (recovery): stop what a crashed run left behind, end interrupted
      * deployments, boot the current releases, resume the queues.
      */
-    async start(): Promise<void> {
+    async start(mark: (phase: string) => void = () => {}): Promise<void> {
       const swept = await deps.runtime.sweep();
       if (swept > 0) deps.logger.warn({ containers: swept }, 'stopped containers left by an earlier run');
       await removeStaleBuilds(deps);
+      mark('sweep');
       for (const d of await store.deployments.listUnfinished()) {
         if (d.status === 'queued') continue;
         await store.deployments.update(d.id, {
@@ -207,6 +208,7 @@ export function createPipeline(deps: PipelineDeps) {
         deps.logs.finish(d.id);
       }
       for (const stale of await store.containers.list()) await store.containers.remove(stale.id);
+      mark('aborts');
       for (const app of await store.apps.list()) {
         await routeApp(deps, app.name, []);
         if (app.currentRelease !== null) await bootCurrent(app.name);
