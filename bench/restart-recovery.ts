@@ -47,7 +47,9 @@ try {
     const answered = firstAnswer(port, restartedAt + 10_000);
     slipway = await startSlipway({ home, env, args: ['--router-port', String(port)] });
     totals.push((await answered) - restartedAt);
-    for (const [phase, ms] of Object.entries(phases(slipway.serverOutput))) {
+    const { origin, ...server } = phases(slipway.serverOutput);
+    const spawn = origin === undefined ? {} : { spawn: origin - restartedAt };
+    for (const [phase, ms] of Object.entries({ ...spawn, ...server })) {
       if (typeof ms === 'number') breakdown.set(phase, [...(breakdown.get(phase) ?? []), ms]);
     }
     await new Promise((r) => setTimeout(r, 300)); // let the restarted server settle (API load) before the next kill
@@ -62,7 +64,7 @@ const lines = [
   `  restart → first answer: median ${median(totals)} ms, min ${sorted[0]} ms, max ${sorted.at(-1)} ms`,
 ];
 if (breakdown.size > 0) {
-  lines.push('  server phases (median ms, from process start):');
+  lines.push('  phases (median ms; spawn: restart → node process start; routedAt: from process start):');
   for (const [phase, values] of breakdown) lines.push(`    ${phase.padEnd(16)} ${median(values).toFixed(0)}`);
 }
 console.log(lines.join('\n'));

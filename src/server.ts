@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ensureAdminToken } from './api/auth.ts';
-import { buildApp } from './build/build-app.ts';
 import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
@@ -16,12 +15,14 @@ import { createPipeline } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
-import { startNginxRouter } from './router/nginx/index.ts';
-import { createProcessDriver } from './runtime/process/index.ts';
+import type { Router } from './router/types.ts';
 import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
-import { checkTarball, extractTarball } from './source/index.ts';
 import { openSqliteStore } from './store/index.ts';
+
+// Only what a restart needs before the apps answer again is imported above:
+// the builder, archive handling (tar), the nginx router, the process runtime
+// and the API (fastify, zod) load when first used.
 
 export interface RunningServer {
   readonly apiUrl: string;
@@ -49,9 +50,13 @@ export async function startServer(
   timer.mark('store');
   const appLogs = new AppLogs(paths.appLogs, { logger });
   const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
-  const router =
+  const router: Router =
     settings.router === 'nginx'
-      ? await startNginxRouter({ ...routerOptions, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs })
+      ? await (await import('./router/nginx/index.ts')).startNginxRouter({
+          ...routerOptions,
+          dir: paths.nginx,
+          shutdownTimeoutMs: settings.drainTimeoutMs,
+        })
       : await startBuiltinRouter({
           ...routerOptions,
           onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
@@ -68,6 +73,7 @@ export async function startServer(
     router,
     builder: {
       build: async (options) => {
+        const { buildApp } = await import('./build/build-app.ts');
         if (sandbox === null) return buildApp(options);
         // Builds run sandboxed too, as the app's own user: the slug is then the app's own files.
         const app = await store.apps.require(options.app);
@@ -75,7 +81,7 @@ export async function startServer(
       },
     },
     slugs: createSlugStore(paths.slugs),
-    extract: extractTarball,
+    extract: async (...args) => (await import('./source/index.ts')).extractTarball(...args),
     logs,
     appLogs,
     logger,
@@ -102,6 +108,7 @@ export async function startServer(
   // The API (fastify and its routes) loads only now: after a restart the apps
   // are routed again before the heaviest modules are read.
   const { buildApi } = await import('./api/build-api.ts');
+  const { checkTarball } = await import('./source/index.ts');
   const api = buildApi({
     pipeline,
     store,
@@ -171,18 +178,24 @@ async function pickRuntime(
     `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
       'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
   );
+  const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
 }
 
 /**
- * Where a start goes, in ms: `node` is Node's own bootstrap, `imports` the
+ * Where a start goes, in ms: `origin` is when the process started (epoch
+ * ms), `node` Node's own bootstrap, `imports` the
  * modules up to startServer, then one entry per phase; `routedAt` is when
  * every current release is routed again, counted from process start.
  */
 function startupTimer() {
   const bootstrap = performance.nodeTiming.bootstrapComplete;
   let last = performance.now();
-  const phases: Record<string, number> = { node: Math.round(bootstrap), imports: Math.round(last - bootstrap) };
+  const phases: Record<string, number> = {
+    origin: Math.round(performance.timeOrigin),
+    node: Math.round(bootstrap),
+    imports: Math.round(last - bootstrap),
+  };
   return {
     phases,
     mark: (phase: string) => {
