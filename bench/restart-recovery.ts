@@ -47,12 +47,12 @@ try {
     const answered = firstAnswer(port, restartedAt + 10_000);
     slipway = await startSlipway({ home, env, args: ['--router-port', String(port)] });
     totals.push((await answered) - restartedAt);
+    await new Promise((r) => setTimeout(r, 300)); // let the restarted server settle (API load) before the next kill
     const { origin, ...server } = phases(slipway.serverOutput);
     const spawn = origin === undefined ? {} : { spawn: origin - restartedAt };
     for (const [phase, ms] of Object.entries({ ...spawn, ...server })) {
       if (typeof ms === 'number') breakdown.set(phase, [...(breakdown.get(phase) ?? []), ms]);
     }
-    await new Promise((r) => setTimeout(r, 300)); // let the restarted server settle (API load) before the next kill
   }
 } finally {
   await slipway.stop();

@@ -11,14 +11,14 @@ import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
 import { AppLogs } from './pipeline/app-log.ts';
-import { createPipeline } from './pipeline/create-pipeline.ts';
+import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import type { Router } from './router/types.ts';
 import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
-import { openSqliteStore } from './store/index.ts';
+import { openSqliteStore, type Store } from './store/index.ts';
 
 // Only what a restart needs before the apps answer again is imported above:
 // the builder, archive handling (tar), the nginx router, the process runtime
@@ -45,27 +45,29 @@ export async function startServer(
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  const store = await openSqliteStore({ file: paths.database });
-  const adminToken = await ensureAdminToken(store, settings.initialToken);
-  timer.mark('store');
-  const appLogs = new AppLogs(paths.appLogs, { logger });
-  const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
-  const router: Router =
-    settings.router === 'nginx'
-      ? await (await import('./router/nginx/index.ts')).startNginxRouter({
-          ...routerOptions,
-          dir: paths.nginx,
-          shutdownTimeoutMs: settings.drainTimeoutMs,
-        })
-      : await startBuiltinRouter({
-          ...routerOptions,
-          onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
-        });
-  const routerPort = router.address.port;
-  timer.mark('router');
-  const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
-  const { runtime, sandbox } = await pickRuntime(settings, paths, logger);
+  // The runtime's probe (a throwaway container) mostly waits on processes:
+  // it runs while the store opens and the router starts.
+  const runtimeReady = pickRuntime(settings, paths, logger);
+  runtimeReady.catch(() => {}); // awaited below; a failure before that must not go unhandled
+  let store: Store;
+  let router: Router;
+  let appLogs: AppLogs;
+  try {
+    store = await openSqliteStore({ file: paths.database });
+    timer.mark('store');
+    appLogs = new AppLogs(paths.appLogs, { logger });
+    router = await startRouter(settings, paths, appLogs, logger);
+    timer.mark('router');
+    // Until its release runs again, each app answers 503 (no web process), not 404 (no such app).
+    await routeAppsWithoutBackends({ store, router, settings });
+  } catch (err) {
+    await (await runtimeReady.catch(() => null))?.runtime.close(0);
+    throw err;
+  }
+  const { runtime, sandbox } = await runtimeReady;
   timer.mark('runtime');
+  const routerPort = router.address.port;
+  const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const logs = new DeploymentLogs(paths.deploymentLogs);
   const pipeline = createPipeline({
     store,
@@ -107,7 +109,12 @@ export async function startServer(
 
   // The API (fastify and its routes) loads only now: after a restart the apps
   // are routed again before the heaviest modules are read.
+  // (Loading it during the boot instead measured slower: its compile holds
+  // the event loop the sandbox probe and boot need.) Requests the router
+  // already holds are passed on first.
+  await new Promise((resolve) => setImmediate(resolve));
   const { buildApi } = await import('./api/build-api.ts');
+  const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { checkTarball } = await import('./source/index.ts');
   const api = buildApi({
     pipeline,
@@ -147,6 +154,19 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, logger: Logger): Promise<Router> {
+  const options = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
+  if (settings.router === 'nginx') {
+    return import('./router/nginx/index.ts').then(({ startNginxRouter }) =>
+      startNginxRouter({ ...options, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs }),
+    );
+  }
+  return startBuiltinRouter({
+    ...options,
+    onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
+  });
 }
 
 /**
