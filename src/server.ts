@@ -7,21 +7,22 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { ensureAdminToken } from './api/auth.ts';
-import { buildApp } from './build/build-app.ts';
 import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
 import { AppLogs } from './pipeline/app-log.ts';
-import { createPipeline } from './pipeline/create-pipeline.ts';
+import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
-import { startNginxRouter } from './router/nginx/index.ts';
-import { createProcessDriver } from './runtime/process/index.ts';
+import type { Router } from './router/types.ts';
 import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
-import { checkTarball, extractTarball } from './source/index.ts';
-import { openSqliteStore } from './store/index.ts';
+import { openSqliteStore, type Store } from './store/index.ts';
+
+// Only what a restart needs before the apps answer again is imported above:
+// the builder, archive handling (tar), the nginx router, the process runtime
+// and the API (fastify, zod) load when first used.
 
 export interface RunningServer {
   readonly apiUrl: string;
@@ -36,6 +37,7 @@ export async function startServer(
   settings: Settings,
   logger: Logger = pino({ level: settings.logLevel }),
 ): Promise<RunningServer> {
+  const timer = startupTimer();
   fs.mkdirSync(settings.home, { recursive: true, mode: 0o700 });
   fs.chmodSync(settings.home, 0o700);
   const paths = dataPaths(settings.home);
@@ -43,20 +45,29 @@ export async function startServer(
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  const store = await openSqliteStore({ file: paths.database });
-  const adminToken = await ensureAdminToken(store, settings.initialToken);
-  const appLogs = new AppLogs(paths.appLogs, { logger });
-  const routerOptions = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
-  const router =
-    settings.router === 'nginx'
-      ? await startNginxRouter({ ...routerOptions, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs })
-      : await startBuiltinRouter({
-          ...routerOptions,
-          onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
-        });
+  // The runtime's probe (a throwaway container) mostly waits on processes:
+  // it runs while the store opens and the router starts.
+  const runtimeReady = pickRuntime(settings, paths, logger);
+  runtimeReady.catch(() => {}); // awaited below; a failure before that must not go unhandled
+  let store: Store;
+  let router: Router;
+  let appLogs: AppLogs;
+  try {
+    store = await openSqliteStore({ file: paths.database });
+    timer.mark('store');
+    appLogs = new AppLogs(paths.appLogs, { logger });
+    router = await startRouter(settings, paths, appLogs, logger);
+    timer.mark('router');
+    // Until its release runs again, each app answers 503 (no web process), not 404 (no such app).
+    await routeAppsWithoutBackends({ store, router, settings });
+  } catch (err) {
+    await (await runtimeReady.catch(() => null))?.runtime.close(0);
+    throw err;
+  }
+  const { runtime, sandbox } = await runtimeReady;
+  timer.mark('runtime');
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
-  const { runtime, sandbox } = await pickRuntime(settings, paths, logger);
   const logs = new DeploymentLogs(paths.deploymentLogs);
   const pipeline = createPipeline({
     store,
@@ -64,6 +75,7 @@ export async function startServer(
     router,
     builder: {
       build: async (options) => {
+        const { buildApp } = await import('./build/build-app.ts');
         if (sandbox === null) return buildApp(options);
         // Builds run sandboxed too, as the app's own user: the slug is then the app's own files.
         const app = await store.apps.require(options.app);
@@ -71,7 +83,7 @@ export async function startServer(
       },
     },
     slugs: createSlugStore(paths.slugs),
-    extract: extractTarball,
+    extract: async (...args) => (await import('./source/index.ts')).extractTarball(...args),
     logs,
     appLogs,
     logger,
@@ -91,11 +103,19 @@ export async function startServer(
       cacheDir: paths.cache,
     },
   });
-  await pipeline.start();
+  await pipeline.start(timer.mark);
+  timer.mark('boot');
+  timer.phases.routedAt = Math.round(performance.now());
 
   // The API (fastify and its routes) loads only now: after a restart the apps
   // are routed again before the heaviest modules are read.
+  // (Loading it during the boot instead measured slower: its compile holds
+  // the event loop the sandbox probe and boot need.) Requests the router
+  // already holds are passed on first.
+  await new Promise((resolve) => setImmediate(resolve));
   const { buildApi } = await import('./api/build-api.ts');
+  const adminToken = await ensureAdminToken(store, settings.initialToken);
+  const { checkTarball } = await import('./source/index.ts');
   const api = buildApi({
     pipeline,
     store,
@@ -112,6 +132,8 @@ export async function startServer(
   await api.listen({ host: settings.host, port: settings.port });
   const apiPort = (api.server.address() as AddressInfo).port;
   const apiHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  timer.mark('api');
+  logger.debug(timer.phases, 'start-up timings');
   logger.info({ api: apiPort, router: routerPort, home: settings.home }, 'slipway is ready');
 
   let closing: Promise<void> | undefined;
@@ -132,6 +154,19 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, logger: Logger): Promise<Router> {
+  const options = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
+  if (settings.router === 'nginx') {
+    return import('./router/nginx/index.ts').then(({ startNginxRouter }) =>
+      startNginxRouter({ ...options, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs }),
+    );
+  }
+  return startBuiltinRouter({
+    ...options,
+    onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
+  });
 }
 
 /**
@@ -163,5 +198,30 @@ async function pickRuntime(
     `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
       'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
   );
+  const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
+}
+
+/**
+ * Where a start goes, in ms: `origin` is when the process started (epoch
+ * ms), `node` Node's own bootstrap, `imports` the
+ * modules up to startServer, then one entry per phase; `routedAt` is when
+ * every current release is routed again, counted from process start.
+ */
+function startupTimer() {
+  const bootstrap = performance.nodeTiming.bootstrapComplete;
+  let last = performance.now();
+  const phases: Record<string, number> = {
+    origin: Math.round(performance.timeOrigin),
+    node: Math.round(bootstrap),
+    imports: Math.round(last - bootstrap),
+  };
+  return {
+    phases,
+    mark: (phase: string) => {
+      const now = performance.now();
+      phases[phase] = Math.round(now - last);
+      last = now;
+    },
+  };
 }

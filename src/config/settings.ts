@@ -3,7 +3,6 @@
 // server reads process.env.
 
 import path from 'node:path';
-import { z } from 'zod';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
 
@@ -101,84 +100,92 @@ export function parseSize(value: string | number): number {
   return Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? 1);
 }
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
+// Plain parsers (no schema library): this module is on the restart path,
+// where every module read delays the apps answering again.
+const text = (v: string | number) => {
+  const t = String(v);
+  if (t === '') throw new Error('must not be empty');
+  return t;
+};
+const oneOf =
+  <T extends string>(choices: readonly T[]) =>
+  (v: string | number): T => {
+    if (!choices.includes(v as T)) throw new Error(`must be one of ${choices.join(', ')}`);
+    return v as T;
+  };
+const integer = (min: number, max: number) => (v: string | number) => {
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`must be a whole number from ${min} to ${max}`);
   }
-});
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
+  return n;
+};
+const port = integer(0, 65535);
+const httpUrl = (v: string | number) => {
+  const u = String(v);
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(u)) throw new Error('must be an http(s) URL');
+  return u.replace(/\/+$/, '');
+};
+const dnsName = (v: string | number) => {
+  const d = String(v);
+  if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
+  return d.toLowerCase().replace(/^\.+|\.+$/g, '');
+};
+const chaosPause = (v: string | number) => {
+  const [step, ms] = String(v).split(':');
+  if (!STEPS.includes(step as Step) || ms === undefined) {
+    throw new Error(`use STEP:DURATION with a step of ${STEPS.join(', ')}`);
   }
-});
-const port = z.coerce.number().int().min(0).max(65535);
-const httpUrl = z
-  .string()
-  .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/i, 'must be an http(s) URL')
-  .transform((u) => u.replace(/\/+$/, ''));
+  return { step: step as Step, ms: parseDuration(ms) };
+};
 
-const schema = z.object({
-  home: z.string().min(1).default('./.slipway'),
-  host: z.string().min(1).default('127.0.0.1'),
-  port: port.default(5100),
-  routerHost: z.string().min(1).default('0.0.0.0'),
-  routerPort: port.default(8080),
-  domain: z
-    .string()
-    .regex(/^[a-z0-9.-]+$/i, 'must be a DNS name')
-    .transform((d) => d.toLowerCase().replace(/^\.+|\.+$/g, ''))
-    .default('localhost'),
-  runtime: z.enum(RUNTIME_CHOICES).default('auto'),
-  router: z.enum(['builtin', 'nginx']).default('builtin'),
-  bootTimeout: duration.default(60_000),
-  hookTimeout: duration.default(20 * 60_000),
-  buildTimeout: duration.default(15 * 60_000),
-  stopGrace: duration.default(30_000),
-  drainTimeout: duration.default(30_000),
-  restartBackoff: duration.default(1000),
-  maxBuilds: z.coerce.number().int().min(1).max(64).default(2),
-  chaosPause: z
-    .string()
-    .transform((v, ctx) => {
-      const [step, ms] = v.split(':');
-      if (!STEPS.includes(step as Step) || ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `use STEP:DURATION with a step of ${STEPS.join(', ')}` });
-        return z.NEVER;
-      }
-      return { step: step as Step, ms: parseDuration(ms) };
-    })
-    .optional(),
-  maxUpload: size.default(512 * 1024 ** 2),
-  maxUnpacked: size.default(2 * 1024 ** 3),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  githubUrl: httpUrl.default('https://github.com'),
-  githubApiUrl: httpUrl.default('https://api.github.com'),
-});
+/** Each setting's parser and default (`undefined`: unset unless given). */
+const PARSERS = {
+  home: [text, './.slipway'],
+  host: [text, '127.0.0.1'],
+  port: [port, 5100],
+  routerHost: [text, '0.0.0.0'],
+  routerPort: [port, 8080],
+  domain: [dnsName, 'localhost'],
+  runtime: [oneOf(RUNTIME_CHOICES), 'auto'],
+  router: [oneOf(['builtin', 'nginx'] as const), 'builtin'],
+  bootTimeout: [parseDuration, 60_000],
+  hookTimeout: [parseDuration, 20 * 60_000],
+  buildTimeout: [parseDuration, 15 * 60_000],
+  stopGrace: [parseDuration, 30_000],
+  drainTimeout: [parseDuration, 30_000],
+  restartBackoff: [parseDuration, 1000],
+  maxBuilds: [integer(1, 64), 2],
+  chaosPause: [chaosPause, undefined],
+  maxUpload: [parseSize, 512 * 1024 ** 2],
+  maxUnpacked: [parseSize, 2 * 1024 ** 3],
+  logLevel: [oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'],
+  githubUrl: [httpUrl, 'https://github.com'],
+  githubApiUrl: [httpUrl, 'https://api.github.com'],
+} as const satisfies Record<keyof typeof ENV_NAMES, readonly [(v: string | number) => unknown, unknown]>;
+
+type Parsed = { [K in keyof typeof PARSERS]: ReturnType<(typeof PARSERS)[K][0]> | (typeof PARSERS)[K][1] };
 
 export function loadSettings(
   flags: SettingsInput,
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
 ): Settings {
-  const merged: Record<string, unknown> = {};
+  const parsed: Record<string, unknown> = {};
   for (const [key, envName] of Object.entries(ENV_NAMES)) {
+    const [parse, fallback] = PARSERS[key as keyof typeof PARSERS];
     const value = flags[key as keyof SettingsInput] ?? env[envName];
-    if (value !== undefined && value !== '') merged[key] = value;
+    if (value === undefined || value === '') {
+      parsed[key] = fallback;
+      continue;
+    }
+    try {
+      parsed[key] = parse(value);
+    } catch (err) {
+      throw new SlipwayError('request.invalid', `invalid setting ${key} (${envName}): ${(err as Error).message}`);
+    }
   }
-  const result = schema.safeParse(merged);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const key = String(issue?.path[0] ?? '');
-    const envName = ENV_NAMES[key as keyof typeof ENV_NAMES] ?? key;
-    throw new SlipwayError('request.invalid', `invalid setting ${key} (${envName}): ${issue?.message ?? 'invalid'}`);
-  }
-  const s = result.data;
+  const s = parsed as Parsed;
   return Object.freeze({
     home: path.resolve(cwd, s.home),
     host: s.host,

@@ -17,7 +17,7 @@ import { superviseCrashes } from './restart-crashed.ts';
 import { archivePath } from './run-deployment.ts';
 import { createOneOffRunner, type OneOffRequest } from './run-one-off.ts';
 import { applyFormation, currentRelease, restartProcesses, validateQuantities } from './scale-processes.ts';
-import { routeApp, stopContainers } from './switch-traffic.ts';
+import { appHostnames, routeApp, stopContainers } from './switch-traffic.ts';
 
 export interface DeployMeta {
   readonly source: string;
@@ -189,10 +189,11 @@ export function createPipeline(deps: PipelineDeps) {
      * Start-up (recovery): stop what a crashed run left behind, end interrupted
      * deployments, boot the current releases, resume the queues.
      */
-    async start(): Promise<void> {
+    async start(mark: (phase: string) => void = () => {}): Promise<void> {
       const swept = await deps.runtime.sweep();
       if (swept > 0) deps.logger.warn({ containers: swept }, 'stopped containers left by an earlier run');
       await removeStaleBuilds(deps);
+      mark('sweep');
       for (const d of await store.deployments.listUnfinished()) {
         if (d.status === 'queued') continue;
         await store.deployments.update(d.id, {
@@ -207,11 +208,15 @@ export function createPipeline(deps: PipelineDeps) {
         deps.logs.finish(d.id);
       }
       for (const stale of await store.containers.list()) await store.containers.remove(stale.id);
-      for (const app of await store.apps.list()) {
-        await routeApp(deps, app.name, []);
-        if (app.currentRelease !== null) await bootCurrent(app.name);
-        queue.kick(app.name);
-      }
+      mark('aborts');
+      // Every app's release boots at once (a boot mostly waits for the app to listen).
+      await Promise.all(
+        (await store.apps.list()).map(async (app) => {
+          await routeApp(deps, app.name, []);
+          if (app.currentRelease !== null) await bootCurrent(app.name);
+          queue.kick(app.name);
+        }),
+      );
     },
 
     async close(): Promise<void> {
@@ -238,6 +243,19 @@ export function createPipeline(deps: PipelineDeps) {
       deps.logger.error({ err, app }, 'could not restart the current release');
     }
   }
+}
+
+/**
+ * Start-up, before the runtime is ready: every app answers 503 (no running
+ * web process) rather than 404 (no such app) until its release is back.
+ */
+export async function routeAppsWithoutBackends(
+  deps: Pick<PipelineDeps, 'store' | 'router'> & { readonly settings: { readonly domain: string } },
+): Promise<void> {
+  for (const app of await deps.store.apps.list()) {
+    deps.router.setRoute(app.name, { hostnames: await appHostnames(deps, app.name), backends: [] });
+  }
+  await deps.router.settled?.();
 }
 
 /** Build directories of deployments a crash interrupted (queued archives stay: they still run). */

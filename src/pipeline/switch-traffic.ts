@@ -3,11 +3,13 @@
 // first finish their in-flight requests, then get SIGTERM, then SIGKILL after
 // the grace period.
 
-import type { PipelineDeps } from './deps.ts';
+import type { PipelineDeps, PipelineSettings } from './deps.ts';
 import { type LiveContainer, webBackends } from './live-containers.ts';
 
+type HostnameDeps = Pick<PipelineDeps, 'store'> & { readonly settings: Pick<PipelineSettings, 'domain'> };
+
 /** `<app>.<domain>` and the app's custom domains. */
-export async function appHostnames(deps: PipelineDeps, app: string): Promise<string[]> {
+export async function appHostnames(deps: HostnameDeps, app: string): Promise<string[]> {
   return [`${app}.${deps.settings.domain}`, ...(await deps.store.domains.list(app))];
 }
 
