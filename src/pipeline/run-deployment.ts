@@ -23,7 +23,20 @@ export function archivePath(deps: PipelineDeps, deploymentId: string): string {
   return path.join(deps.settings.buildsDir, `${deploymentId}.tar.gz`);
 }
 
-export async function runDeployment(ctx: DeployContext, live: LiveContainers, locks: AppLocks): Promise<void> {
+export interface DeploymentRun {
+  /**
+   * After a success: settles once the old containers are retired and the
+   * formation is reconciled (never rejects on a failed stop: that is logged).
+   */
+  readonly retiring: Promise<void>;
+}
+
+/**
+ * Runs a deployment until it has its final status. Retiring the old
+ * containers (up to the stop grace period) then goes on in the background, so
+ * that the app's next deployment need not wait for it.
+ */
+export async function runDeployment(ctx: DeployContext, live: LiveContainers, locks: AppLocks): Promise<DeploymentRun> {
   const { deps } = ctx;
   const started: LiveContainer[] = [];
   const t0 = Date.now();
@@ -50,11 +63,11 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
     );
     if (old.length > 0) ctx.log(`       retiring ${old.length} old container(s) after in-flight requests finish`);
     deps.logs.finish(ctx.id);
-    await retire(ctx, old);
-    await reconcileFormation(ctx, live, locks);
+    return { retiring: retire(ctx, old).then(() => reconcileFormation(ctx, live, locks)) };
   } catch (err) {
     await fail(ctx, err, started);
     deps.logs.finish(ctx.id);
+    return { retiring: Promise.resolve() };
   } finally {
     await fs.promises.rm(archivePath(deps, ctx.id), { force: true });
   }
