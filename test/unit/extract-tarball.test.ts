@@ -251,6 +251,29 @@ test('setuid/setgid bits are dropped, other permission bits kept', async () => {
   assert.equal(fs.statSync(path.join(ws.dest, 'ro.txt')).mode & 0o7777, 0o444);
 });
 
+test('archives over 64 KiB (streamed from their file, not read at once) are checked and unpacked alike', async () => {
+  const blob = randomBytes(150 * 1024).toString('base64'); // barely compressible
+  const honest = rawTarball([procfile, { path: 'lib/blob.txt', body: blob }]);
+  assert.ok(honest.length > 64 * 1024, `the archive is ${honest.length} bytes`);
+  const ws = workspace(honest);
+  assert.deepEqual(await extractTarball(ws.file, ws.dest), {
+    files: 2,
+    bytes: 'web: node server.js\n'.length + blob.length,
+  });
+  assert.equal(fs.readFileSync(path.join(ws.dest, 'lib', 'blob.txt'), 'utf8'), blob);
+
+  const hostile = workspace(
+    rawTarball([
+      { path: 'blob.txt', body: blob },
+      { path: '../evil', body: 'x' },
+    ]),
+  );
+  await assert.rejects(checkTarball(hostile.file), (err) => isSlipwayError(err, 'source.unsafe_path'));
+  await assert.rejects(extractTarball(hostile.file, hostile.dest), (err) => isSlipwayError(err, 'source.unsafe_path'));
+  assertUntouched(hostile, [path.join(hostile.root, 'evil')]);
+  assert.deepEqual(fs.readdirSync(hostile.dest), []);
+});
+
 test('unwrapSingleTopDir moves a lone top directory up, even when it contains its own name', async () => {
   const dir = fs.mkdtempSync(path.join(tmp, 'unwrap-'));
   fs.mkdirSync(path.join(dir, 'repo', 'repo'), { recursive: true });
