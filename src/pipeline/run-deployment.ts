@@ -76,10 +76,10 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
 async function buildRelease(ctx: DeployContext): Promise<Release> {
   const { deps } = ctx;
   const buildDir = path.join(deps.settings.buildsDir, ctx.id);
+  let stored = false;
   try {
     await ctx.step('fetch', async () => {
-      await fs.promises.rm(buildDir, { recursive: true, force: true });
-      await fs.promises.mkdir(buildDir, { recursive: true, mode: 0o700 });
+      await emptyDir(buildDir);
       const stats = await deps.extract(archivePath(deps, ctx.id), buildDir, {
         maxBytes: deps.settings.maxUnpackedBytes,
       });
@@ -99,6 +99,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
     );
     return await ctx.step('slug', async () => {
       const slugId = await deps.slugs.store(ctx.app, buildDir);
+      stored = true; // the build directory is the slug now
       const config = await deps.store.config.get(ctx.app);
       const sha = ctx.deployment.commitSha;
       const release = await deps.store.releases.create({
@@ -119,8 +120,21 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
     });
   } finally {
     ctx.releaseBuildSlot();
-    await fs.promises.rm(buildDir, { recursive: true, force: true });
+    if (!stored) await fs.promises.rm(buildDir, { recursive: true, force: true });
   }
+}
+
+/** A new empty private directory; one left over (the server restarts clean) is replaced. */
+async function emptyDir(dir: string): Promise<void> {
+  try {
+    // One metadata write: microseconds, where a trip to the thread pool can cost milliseconds on a busy host.
+    fs.mkdirSync(dir, { mode: 0o700 });
+    return;
+  } catch {
+    // It exists, or its parent does not: the general way below.
+  }
+  await fs.promises.rm(dir, { recursive: true, force: true });
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
 async function existingRelease(ctx: DeployContext): Promise<Release> {

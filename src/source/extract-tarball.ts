@@ -4,7 +4,7 @@
 // filter so that a gap in pass one still cannot write outside the directory.
 
 import fs from 'node:fs';
-import { Parser, ReadEntry, Unpack } from 'tar';
+import { Parser, ReadEntry, Unpack, UnpackSync } from 'tar';
 import { SlipwayError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, EntryChecker, type ExtractLimits } from './check-entry.ts';
 
@@ -24,7 +24,9 @@ export async function extractTarball(
   await assertEmptyDir(destDir);
   const source = await openArchive(archive);
   const checked = await checkArchive(source, resolved);
-  await unpackChecked(source, destDir, resolved);
+  // Pass one gave the exact size: a small archive is written out in one synchronous go.
+  const sync = Buffer.isBuffer(source) && checked.bytes <= SYNC_MAX_BYTES && checked.entries <= SYNC_MAX_ENTRIES;
+  await unpackChecked(source, destDir, resolved, { sync });
   return { files: checked.files, bytes: checked.bytes };
 }
 
@@ -43,6 +45,14 @@ export async function checkTarball(archive: string, limits: Partial<ExtractLimit
  * fewer trips to the thread pool); a bigger one is streamed from its file.
  */
 const IN_MEMORY_MAX_BYTES = 64 * 1024;
+
+/**
+ * Unpacked sizes written with synchronous calls: each costs microseconds, where
+ * a trip to the thread pool and back can cost milliseconds on a busy machine;
+ * this bounds how long the event loop (and the built-in router) waits.
+ */
+const SYNC_MAX_BYTES = 256 * 1024;
+const SYNC_MAX_ENTRIES = 64;
 
 /** An archive to parse: its file, or its bytes when small. */
 type ArchiveSource = string | Buffer;
@@ -136,7 +146,12 @@ export function checkArchive(archive: ArchiveSource, limits: ExtractLimits): Pro
  * entry and skips any it refuses; the first refusal is thrown once node-tar is
  * done, so no write is ever left running behind the caller's cleanup.
  */
-export function unpackChecked(archive: ArchiveSource, destDir: string, limits: ExtractLimits): Promise<void> {
+export function unpackChecked(
+  archive: ArchiveSource,
+  destDir: string,
+  limits: ExtractLimits,
+  options: { readonly sync?: boolean } = {},
+): Promise<void> {
   const checker = new EntryChecker(limits);
   let refused: unknown;
   let failure: Error | undefined;
@@ -149,7 +164,7 @@ export function unpackChecked(archive: ArchiveSource, destDir: string, limits: E
       else if (failure !== undefined) reject(unpackError(failure));
       else resolve();
     };
-    const unpack = new Unpack({
+    const unpack = new (options.sync ? UnpackSync : Unpack)({
       cwd: destDir,
       strict: true,
       preserveOwner: false,
@@ -172,10 +187,15 @@ export function unpackChecked(archive: ArchiveSource, destDir: string, limits: E
       if (tarCode(err) === 'TAR_ABORT') finish();
     });
     unpack.on('close', finish);
-    feed(archive, unpack, (err) => {
+    const onFailure = (err: Error) => {
       failure ??= err;
       finish();
-    });
+    };
+    try {
+      feed(archive, unpack, onFailure);
+    } catch (err) {
+      onFailure(err as Error); // a synchronous unpack may throw where the other emits
+    }
   });
 }
 

@@ -151,19 +151,23 @@ test('checkTarball validates without writing: stats for a good archive, the same
   assert.deepEqual(fs.readdirSync(ws.dest), []);
 });
 
-test('pass two alone (the extract filter) still refuses what pass one would', async () => {
-  for (const entries of [
+test('pass two alone (the extract filter) still refuses what pass one would, streamed or written at once', async () => {
+  for (const [entries, sync] of [
     [{ path: '../evil', body: 'x' }],
     [
       { path: 'link', type: 'SymbolicLink', linkpath: '/ROOT' },
       { path: 'link/evil', body: 'x' },
     ],
     [{ path: 'fifo', type: 'FIFO' }],
-  ] as RawEntry[][]) {
+  ].flatMap((entries) => [false, true].map((sync) => [entries, sync] as const)) as [RawEntry[], boolean][]) {
     const ws = workspace(Buffer.alloc(0));
     const fixed = entries.map((e) => ({ ...e, linkpath: e.linkpath?.replace('/ROOT', ws.root) }));
-    fs.writeFileSync(ws.file, rawTarball([procfile, ...fixed]));
-    await assert.rejects(unpackChecked(ws.file, ws.dest, DEFAULT_LIMITS), (err) => isSlipwayError(err));
+    const archive = rawTarball([procfile, ...fixed]);
+    fs.writeFileSync(ws.file, archive);
+    const unpacking = sync
+      ? unpackChecked(archive, ws.dest, DEFAULT_LIMITS, { sync })
+      : unpackChecked(ws.file, ws.dest, DEFAULT_LIMITS);
+    await assert.rejects(unpacking, (err) => isSlipwayError(err));
     assertUntouched(ws, [path.join(ws.root, 'evil')]);
     assert.ok(!fs.existsSync(path.join(ws.dest, 'link')));
   }
