@@ -1,6 +1,7 @@
 // Deployment overhead benchmark (method in BENCHMARKS.md): the platform's
 // own cost for an app with no build step (Procfile `web` + `postdeploy:
-// true`), from the API request to `success`, per step, over several runs; and
+// true`), from the API request to `success`, per step, over several runs, with
+// the default sandbox runtime and with the process runtime side by side; and
 // separately the cost of starting a one-off container (what the hook pays
 // before its command runs).
 
@@ -9,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createProcessDriver } from '../src/runtime/index.ts';
-import { startSlipway, TOKEN } from '../test/helpers/slipway.ts';
+import { type Slipway, startSlipway, TOKEN } from '../test/helpers/slipway.ts';
 import { appArchive } from './deploy-archive.ts';
 import { median } from './lib.ts';
 
@@ -24,8 +25,19 @@ interface DeploymentJson {
   steps: { name: string; started_at: string; finished_at: string | null }[];
 }
 
-async function deployOnce(apiUrl: string, app: string, archive: Buffer) {
+interface Measured {
+  /** Request sent -> the client sees `success`. */
+  total: number;
+  /** Request sent -> step `fetch` starts: upload, archive check, queue hand-off (wall clocks, ms resolution). */
+  intake: number;
+  /** Step `switch` done -> the client sees `success`: its polling. */
+  report: number;
+  steps: Map<string, number>;
+}
+
+async function deployOnce(apiUrl: string, app: string, archive: Buffer): Promise<Measured> {
   const headers = { authorization: `Bearer ${TOKEN}` };
+  const sentAt = Date.now();
   const t0 = performance.now();
   const res = await fetch(`${apiUrl}/api/apps/${app}/deployments`, {
     method: 'POST',
@@ -37,7 +49,18 @@ async function deployOnce(apiUrl: string, app: string, archive: Buffer) {
     const d = (await (
       await fetch(`${apiUrl}/api/apps/${app}/deployments/${created.id}`, { headers })
     ).json()) as DeploymentJson;
-    if (d.status === 'success') return { total: performance.now() - t0, deployment: d };
+    if (d.status === 'success') {
+      const seenAt = Date.now();
+      const total = performance.now() - t0;
+      const steps = new Map<string, number>();
+      for (const step of d.steps) {
+        if (!step.finished_at || step.name === 'retire') continue;
+        steps.set(step.name, Date.parse(step.finished_at) - Date.parse(step.started_at));
+      }
+      const at = (name: string, field: 'started_at' | 'finished_at') =>
+        Date.parse(d.steps.find((s) => s.name === name)?.[field] ?? '');
+      return { total, intake: at('fetch', 'started_at') - sentAt, report: seenAt - at('switch', 'finished_at'), steps };
+    }
     if (!['queued', 'building', 'pushing', 'starting'].includes(d.status)) throw new Error(`deployment ${d.status}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -72,40 +95,76 @@ async function oneOffStarts(): Promise<{ start: number; total: number }> {
   return { start: median(starts), total: median(totals) };
 }
 
+/** The default runtime (sandbox) and the process runtime, each its own server. */
+const RUNTIMES = ['sandbox', 'process'] as const;
+
+async function startServers(): Promise<{ runtime: string; slipway: Slipway }[]> {
+  const servers: { runtime: string; slipway: Slipway }[] = [];
+  for (const runtime of RUNTIMES) {
+    try {
+      const slipway = await startSlipway({ args: ['--runtime', runtime], env: { SLIPWAY_LOG_LEVEL: 'error' } });
+      servers.push({ runtime, slipway });
+    } catch (err) {
+      // The sandbox cannot run on every host: say so and measure the rest.
+      console.log(`${runtime}: not measured, the server did not start: ${String(err).split('\n')[0]}`);
+    }
+  }
+  return servers;
+}
+
+function report(runtime: string, runs: readonly Measured[]): string[] {
+  const totals = runs.map((r) => r.total);
+  const total = median(totals);
+  const label = runtime.padEnd(8);
+  const line = (name: string, values: number[]) => {
+    const m = median(values);
+    return `  ${label} ${name.padEnd(22)} median ${ms(m)}   (${((m / total) * 100).toFixed(0).padStart(2)}% of total)`;
+  };
+  const stepNames = [...new Set(runs.flatMap((r) => [...r.steps.keys()]))];
+  return [
+    `  ${label} API request -> success median ${ms(total)}   min ${ms(Math.min(...totals))}   max ${ms(Math.max(...totals))}`,
+    line(
+      'request -> fetch',
+      runs.map((r) => r.intake),
+    ),
+    ...stepNames.map((name) =>
+      line(
+        `step ${name}`,
+        runs.map((r) => r.steps.get(name) ?? 0),
+      ),
+    ),
+    line(
+      'switch -> seen',
+      runs.map((r) => r.report),
+    ),
+  ];
+}
+
 async function main() {
-  const slipway = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'error' } });
+  const servers = await startServers();
   try {
-    await slipway.api('POST', '/api/apps', { name: 'bench' });
     const archive = await appArchive('true');
-    await deployOnce(slipway.apiUrl, 'bench', archive); // warm-up: first boot, caches, JIT
-    const totals: number[] = [];
-    const perStep = new Map<string, number[]>();
+    for (const { slipway } of servers) {
+      await slipway.api('POST', '/api/apps', { name: 'bench' });
+      await deployOnce(slipway.apiUrl, 'bench', archive); // warm-up: first boot, caches, JIT
+    }
+    const runs = new Map<string, Measured[]>(servers.map((s) => [s.runtime, []]));
+    // Interleaved run by run, so that noise from the rest of the machine hits every runtime alike.
     for (let i = 0; i < RUNS; i++) {
-      const { total, deployment } = await deployOnce(slipway.apiUrl, 'bench', archive);
-      totals.push(total);
-      for (const step of deployment.steps) {
-        if (!step.finished_at || step.name === 'retire') continue;
-        const list = perStep.get(step.name) ?? [];
-        list.push(Date.parse(step.finished_at) - Date.parse(step.started_at));
-        perStep.set(step.name, list);
-      }
+      for (const { runtime, slipway } of servers)
+        runs.get(runtime)?.push(await deployOnce(slipway.apiUrl, 'bench', archive));
     }
     const oneOff = await oneOffStarts();
-    const total = median(totals);
     const lines = [
-      `deployment overhead: app with no build (web + postdeploy: true), ${RUNS} runs after 1 warm-up`,
-      `  API request -> success   median ${ms(total)}   min ${ms(Math.min(...totals))}   max ${ms(Math.max(...totals))}`,
-      ...[...perStep].map(([name, values]) => {
-        const m = median(values);
-        return `  step ${name.padEnd(7)}          median ${ms(m)}   (${((m / total) * 100).toFixed(0).padStart(2)}% of total)`;
-      }),
+      `deployment overhead: app with no build (web + postdeploy: true), ${RUNS} runs per runtime after 1 warm-up, runtimes interleaved`,
+      ...[...runs].flatMap(([runtime, measured]) => report(runtime, measured)),
       `one-off container (process runtime, command \`true\`), ${ONE_OFF_RUNS} runs`,
       `  start (view + spawn)      median ${ms(oneOff.start)}`,
       `  start -> exited, cleaned  median ${ms(oneOff.total)}`,
     ];
     console.log(lines.join('\n'));
   } finally {
-    await slipway.stop();
+    for (const { slipway } of servers) await slipway.stop();
   }
 }
 

@@ -17,6 +17,8 @@ export class DeployQueue {
   readonly #running = new Map<string, Promise<void>>();
   /** App → its running deployment's id and abort controller. */
   readonly #controllers = new Map<string, { id: string; controller: AbortController; done: Promise<void> }>();
+  /** App → old containers still being retired after its deployments' successes. */
+  readonly #retiring = new Map<string, Promise<void>>();
   /** Queued deployments being cancelled right now: the drain loop must not start them. */
   readonly #cancelling = new Map<string, Promise<unknown>>();
   #closed = false;
@@ -39,9 +41,10 @@ export class DeployQueue {
     this.#running.set(app, loop);
   }
 
-  /** Resolves once the app's queue is idle. */
+  /** Resolves once the app's queue is idle and its old containers are retired. */
   async idle(app: string): Promise<void> {
     await this.#running.get(app);
+    await this.#retiring.get(app);
   }
 
   /** Aborts the running deployment of an app (only deployment `id` when given). Returns whether one was running. */
@@ -80,6 +83,18 @@ export class DeployQueue {
     this.#closing.abort(reason);
     for (const { controller } of this.#controllers.values()) controller.abort(reason);
     await Promise.all(this.#running.values());
+    await Promise.all(this.#retiring.values());
+  }
+
+  /** Tracks a success's retiring until it is done; the app's next deployment runs meanwhile. */
+  #track(app: string, id: string, retiring: Promise<void>): void {
+    const logged = retiring.catch((err: unknown) => {
+      this.#deps.logger.error({ err, app, deployment: id }, 'retiring old containers failed');
+    });
+    const all = Promise.all([this.#retiring.get(app), logged]).then(() => {
+      if (this.#retiring.get(app) === all) this.#retiring.delete(app);
+    });
+    this.#retiring.set(app, all);
   }
 
   async #drain(app: string): Promise<void> {
@@ -109,9 +124,9 @@ export class DeployQueue {
       const controller = new AbortController();
       const ctx = new DeployContext(this.#deps, next, controller.signal, releaseSlot);
       const done = runDeployment(ctx, this.#live, this.#locks);
-      this.#controllers.set(app, { id: next.id, controller, done: done.catch(() => {}) });
+      this.#controllers.set(app, { id: next.id, controller, done: done.then(() => {}).catch(() => {}) });
       try {
-        await done;
+        this.#track(app, next.id, (await done).retiring);
       } catch (err) {
         // runDeployment records its own failures; reaching here means the store itself failed.
         this.#deps.logger.error({ err, app, deployment: next.id }, 'deployment runner failed');

@@ -4,7 +4,7 @@
 // filter so that a gap in pass one still cannot write outside the directory.
 
 import fs from 'node:fs';
-import { Parser, ReadEntry, Unpack } from 'tar';
+import { Parser, ReadEntry, Unpack, UnpackSync } from 'tar';
 import { SlipwayError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, EntryChecker, type ExtractLimits } from './check-entry.ts';
 
@@ -22,9 +22,12 @@ export async function extractTarball(
 ): Promise<ExtractStats> {
   const resolved = resolveLimits(limits);
   await assertEmptyDir(destDir);
-  const stats = await checkTarball(archive, resolved);
-  await unpackChecked(archive, destDir, resolved);
-  return stats;
+  const source = await openArchive(archive);
+  const checked = await checkArchive(source, resolved);
+  // Pass one gave the exact size: a small archive is written out in one synchronous go.
+  const sync = Buffer.isBuffer(source) && checked.bytes <= SYNC_MAX_BYTES && checked.entries <= SYNC_MAX_ENTRIES;
+  await unpackChecked(source, destDir, resolved, { sync });
+  return { files: checked.files, bytes: checked.bytes };
 }
 
 /**
@@ -32,22 +35,75 @@ export async function extractTarball(
  * or broken upload at once, before a deployment is even created.
  */
 export async function checkTarball(archive: string, limits: Partial<ExtractLimits> = {}): Promise<ExtractStats> {
-  await assertGzip(archive);
-  const checked = await checkArchive(archive, resolveLimits(limits));
+  const checked = await checkArchive(await openArchive(archive), resolveLimits(limits));
   return { files: checked.files, bytes: checked.bytes };
 }
 
+/**
+ * An archive no bigger than one chunk of a read stream is read at once and
+ * parsed from memory (no more work in one go than a chunk of the stream, and
+ * fewer trips to the thread pool); a bigger one is streamed from its file.
+ */
+const IN_MEMORY_MAX_BYTES = 64 * 1024;
+
+/**
+ * Unpacked sizes written with synchronous calls: each costs microseconds, where
+ * a trip to the thread pool and back can cost milliseconds on a busy machine;
+ * this bounds how long the event loop (and the built-in router) waits.
+ */
+const SYNC_MAX_BYTES = 256 * 1024;
+const SYNC_MAX_ENTRIES = 64;
+
+/** An archive to parse: its file, or its bytes when small. */
+type ArchiveSource = string | Buffer;
+
+/** Refuses anything but gzip; returns the archive's bytes when small, else its path. */
+async function openArchive(archive: string): Promise<ArchiveSource> {
+  const handle = await fs.promises.open(archive, 'r');
+  try {
+    const { size } = await handle.stat();
+    const bytes = Buffer.alloc(size <= IN_MEMORY_MAX_BYTES ? size : 2);
+    let read = 0;
+    while (read < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, read, bytes.length - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    if (read < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+      throw new SlipwayError('source.invalid_archive', 'the archive is not gzip-compressed: send a .tar.gz');
+    }
+    return size <= IN_MEMORY_MAX_BYTES ? bytes.subarray(0, read) : archive;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes the archive into a tar parser: at once from memory, or streamed from
+ * its file. Returns a function that stops reading the file.
+ */
+function feed(source: ArchiveSource, parser: Parser, onReadError: (err: Error) => void): () => void {
+  if (Buffer.isBuffer(source)) {
+    parser.end(source);
+    return () => {};
+  }
+  const input = fs.createReadStream(source);
+  input.on('error', onReadError);
+  input.pipe(parser);
+  return () => input.destroy();
+}
+
 /** Pass one: every header, no data written. Resolves with the checker's totals. */
-export function checkArchive(archive: string, limits: ExtractLimits): Promise<EntryChecker> {
+export function checkArchive(archive: ArchiveSource, limits: ExtractLimits): Promise<EntryChecker> {
   const checker = new EntryChecker(limits);
   return new Promise((resolve, reject) => {
     let settled = false;
     let sawEof = false;
-    const input = fs.createReadStream(archive);
+    let stopReading = () => {};
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
-      input.destroy();
+      stopReading();
       reject(err);
     };
     const parser = new Parser({
@@ -81,8 +137,7 @@ export function checkArchive(archive: string, limits: ExtractLimits): Promise<En
       settled = true;
       resolve(checker);
     });
-    input.on('error', fail);
-    input.pipe(parser);
+    stopReading = feed(archive, parser, fail);
   });
 }
 
@@ -91,7 +146,12 @@ export function checkArchive(archive: string, limits: ExtractLimits): Promise<En
  * entry and skips any it refuses; the first refusal is thrown once node-tar is
  * done, so no write is ever left running behind the caller's cleanup.
  */
-export function unpackChecked(archive: string, destDir: string, limits: ExtractLimits): Promise<void> {
+export function unpackChecked(
+  archive: ArchiveSource,
+  destDir: string,
+  limits: ExtractLimits,
+  options: { readonly sync?: boolean } = {},
+): Promise<void> {
   const checker = new EntryChecker(limits);
   let refused: unknown;
   let failure: Error | undefined;
@@ -104,7 +164,7 @@ export function unpackChecked(archive: string, destDir: string, limits: ExtractL
       else if (failure !== undefined) reject(unpackError(failure));
       else resolve();
     };
-    const unpack = new Unpack({
+    const unpack = new (options.sync ? UnpackSync : Unpack)({
       cwd: destDir,
       strict: true,
       preserveOwner: false,
@@ -127,26 +187,16 @@ export function unpackChecked(archive: string, destDir: string, limits: ExtractL
       if (tarCode(err) === 'TAR_ABORT') finish();
     });
     unpack.on('close', finish);
-    const input = fs.createReadStream(archive);
-    input.on('error', (err) => {
+    const onFailure = (err: Error) => {
       failure ??= err;
       finish();
-    });
-    input.pipe(unpack);
-  });
-}
-
-async function assertGzip(archive: string): Promise<void> {
-  const handle = await fs.promises.open(archive, 'r');
-  try {
-    const magic = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(magic, 0, 2, 0);
-    if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      throw new SlipwayError('source.invalid_archive', 'the archive is not gzip-compressed: send a .tar.gz');
+    };
+    try {
+      feed(archive, unpack, onFailure);
+    } catch (err) {
+      onFailure(err as Error); // a synchronous unpack may throw where the other emits
     }
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 async function assertEmptyDir(dir: string): Promise<void> {

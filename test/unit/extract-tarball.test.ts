@@ -151,19 +151,23 @@ test('checkTarball validates without writing: stats for a good archive, the same
   assert.deepEqual(fs.readdirSync(ws.dest), []);
 });
 
-test('pass two alone (the extract filter) still refuses what pass one would', async () => {
-  for (const entries of [
+test('pass two alone (the extract filter) still refuses what pass one would, streamed or written at once', async () => {
+  for (const [entries, sync] of [
     [{ path: '../evil', body: 'x' }],
     [
       { path: 'link', type: 'SymbolicLink', linkpath: '/ROOT' },
       { path: 'link/evil', body: 'x' },
     ],
     [{ path: 'fifo', type: 'FIFO' }],
-  ] as RawEntry[][]) {
+  ].flatMap((entries) => [false, true].map((sync) => [entries, sync] as const)) as [RawEntry[], boolean][]) {
     const ws = workspace(Buffer.alloc(0));
     const fixed = entries.map((e) => ({ ...e, linkpath: e.linkpath?.replace('/ROOT', ws.root) }));
-    fs.writeFileSync(ws.file, rawTarball([procfile, ...fixed]));
-    await assert.rejects(unpackChecked(ws.file, ws.dest, DEFAULT_LIMITS), (err) => isSlipwayError(err));
+    const archive = rawTarball([procfile, ...fixed]);
+    fs.writeFileSync(ws.file, archive);
+    const unpacking = sync
+      ? unpackChecked(archive, ws.dest, DEFAULT_LIMITS, { sync })
+      : unpackChecked(ws.file, ws.dest, DEFAULT_LIMITS);
+    await assert.rejects(unpacking, (err) => isSlipwayError(err));
     assertUntouched(ws, [path.join(ws.root, 'evil')]);
     assert.ok(!fs.existsSync(path.join(ws.dest, 'link')));
   }
@@ -249,6 +253,29 @@ test('setuid/setgid bits are dropped, other permission bits kept', async () => {
   await extractTarball(ws.file, ws.dest);
   assert.equal(fs.statSync(path.join(ws.dest, 'tool')).mode & 0o7777, 0o755);
   assert.equal(fs.statSync(path.join(ws.dest, 'ro.txt')).mode & 0o7777, 0o444);
+});
+
+test('archives over 64 KiB (streamed from their file, not read at once) are checked and unpacked alike', async () => {
+  const blob = randomBytes(150 * 1024).toString('base64'); // barely compressible
+  const honest = rawTarball([procfile, { path: 'lib/blob.txt', body: blob }]);
+  assert.ok(honest.length > 64 * 1024, `the archive is ${honest.length} bytes`);
+  const ws = workspace(honest);
+  assert.deepEqual(await extractTarball(ws.file, ws.dest), {
+    files: 2,
+    bytes: 'web: node server.js\n'.length + blob.length,
+  });
+  assert.equal(fs.readFileSync(path.join(ws.dest, 'lib', 'blob.txt'), 'utf8'), blob);
+
+  const hostile = workspace(
+    rawTarball([
+      { path: 'blob.txt', body: blob },
+      { path: '../evil', body: 'x' },
+    ]),
+  );
+  await assert.rejects(checkTarball(hostile.file), (err) => isSlipwayError(err, 'source.unsafe_path'));
+  await assert.rejects(extractTarball(hostile.file, hostile.dest), (err) => isSlipwayError(err, 'source.unsafe_path'));
+  assertUntouched(hostile, [path.join(hostile.root, 'evil')]);
+  assert.deepEqual(fs.readdirSync(hostile.dest), []);
 });
 
 test('unwrapSingleTopDir moves a lone top directory up, even when it contains its own name', async () => {
