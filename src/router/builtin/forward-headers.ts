@@ -177,6 +177,8 @@ export function serializeRequestHead(method: string, url: string, headers: reado
 
 // RFC 9110 §7.6.1: headers named in Connection are hop-by-hop too.
 function dropConnectionListed(headers: string[], connection: string): void {
+  // The usual values name no header: skip the split on every request.
+  if (CONNECTION_KEPT.has(connection) || CONNECTION_KEPT.has(connection.toLowerCase())) return;
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();
     if (name.length !== 0 && !CONNECTION_KEPT.has(name)) dropHeader(headers, name);
