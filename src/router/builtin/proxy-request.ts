@@ -82,33 +82,39 @@ class Exchange implements ScannedRequest, Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.abort = null;
     if (this.clientClosed) return;
-    const res = this.res;
-    if (res.headersSent) {
-      // Mid-body: the client must see a broken response, not a truncated one.
-      res.destroy();
-      return;
+    try {
+      answerUpstreamError(this, err);
+    } catch (thrown) {
+      // Undici turns a throw here into an 'error' event nobody listens to,
+      // which would end the process: one request's failure must stay its own.
+      this.ctx.logger?.error({ err: thrown, requestId: this.requestId }, 'answering an upstream error failed');
+      this.res.destroy();
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (retry(this, code)) return;
-    const status = TIMED_OUT.has(code) ? 504 : 502;
-    this.ctx.logger?.warn(
-      {
-        app: this.app,
-        backend: this.backend?.id,
-        code,
-        err: code === undefined ? err : undefined,
-        requestId: this.requestId,
-        status,
-      },
-      'upstream request failed',
-    );
-    sendErrorPage(
-      res,
-      status,
-      status === 504 ? this.ctx.pages.gatewayTimeout : this.ctx.pages.badGateway,
-      this.requestId,
-    );
   }
+}
+
+function answerUpstreamError(ex: Exchange, err: Error): void {
+  const res = ex.res;
+  if (res.headersSent) {
+    // Mid-body: the client must see a broken response, not a truncated one.
+    res.destroy();
+    return;
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (retry(ex, code)) return;
+  const status = TIMED_OUT.has(code) ? 504 : 502;
+  ex.ctx.logger?.warn(
+    {
+      app: ex.app,
+      backend: ex.backend?.id,
+      code,
+      err: code === undefined ? err : undefined,
+      requestId: ex.requestId,
+      status,
+    },
+    'upstream request failed',
+  );
+  sendErrorPage(res, status, status === 504 ? ex.ctx.pages.gatewayTimeout : ex.ctx.pages.badGateway, ex.requestId);
 }
 
 export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ProxyResponse): void {
