@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import type { AccessEntry } from '../../src/router/builtin/index.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { delay, waitFor } from '../helpers/wait.ts';
 import {
   DRIVERS,
   deadPort,
@@ -291,4 +291,75 @@ test('calls onAccess once per finished request', async (t) => {
     ],
   );
   assert.ok(entries.every((e) => e.durationMs >= 0 && e.requestId.length > 0));
+});
+
+test('a slow client slows the backend down instead of the router buffering the response', async (t) => {
+  const total = 64 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let written = 0;
+  const big = await startBackend(t, 'big', (_req, res) => {
+    res.writeHead(200, { 'content-length': String(total) });
+    const pump = () => {
+      while (written < total) {
+        written += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+  });
+  const router = await startRouter(t, 'builtin');
+  router.setRoute('a', { hostnames: ['a.localhost'], backends: [big.backend] });
+  const { res, received } = await new Promise<{ res: http.IncomingMessage; received: () => number }>(
+    (resolve, reject) => {
+      const req = http.get({ port: router.address.port, host: '127.0.0.1', headers: { host: 'a.localhost' } });
+      req.on('error', reject);
+      req.on('response', (response) => {
+        let count = 0;
+        response.pause();
+        response.on('data', (c: Buffer) => {
+          count += c.length;
+        });
+        resolve({ res: response, received: () => count });
+      });
+    },
+  );
+  // Socket buffers on the way hold a few MB at most; the rest must still be at the backend.
+  await delay(500);
+  assert.ok(written < total / 2, `backend wrote ${written} of ${total} bytes to a client that read nothing`);
+  const ended = new Promise((resolve) => res.on('end', resolve));
+  res.resume();
+  await ended;
+  assert.equal(received(), total);
+});
+
+test('a request whose client left while it waited for a backend connection never reaches the backend', async (t) => {
+  const seen: string[] = [];
+  const release = deferred();
+  const backend = await startBackend(t, 'one', (req, res) => {
+    seen.push(req.url ?? '');
+    if (req.url === '/busy') release.promise.then(() => res.end('done'));
+    else res.end('ok');
+  });
+  const router = await startRouter(t, 'builtin', { maxSocketsPerBackend: 1 });
+  router.setRoute('a', { hostnames: ['a.localhost'], backends: [backend.backend] });
+  const busy = request(router, { host: 'a.localhost', path: '/busy' });
+  await waitFor(() => seen.length === 1, 'the busy request to reach the backend');
+  const queued = http.get({
+    port: router.address.port,
+    host: '127.0.0.1',
+    path: '/queued',
+    headers: { host: 'a.localhost' },
+  });
+  queued.on('error', () => {});
+  await delay(100);
+  queued.destroy();
+  await delay(100);
+  release.resolve();
+  assert.equal((await busy).body.toString(), 'done');
+  assert.equal((await request(router, { host: 'a.localhost', path: '/after' })).status, 200);
+  assert.deepEqual(seen, ['/busy', '/after']);
 });

@@ -17,7 +17,7 @@ test('hostKey strips the port, one trailing dot and case', () => {
 });
 
 function table(routes: Record<string, AppRoute>) {
-  const pool = new BackendPool({ maxSockets: 1, maxFreeSockets: 1, idleSocketMs: 1000 });
+  const pool = new BackendPool({ maxSockets: 1, idleSocketMs: 1000, upstreamTimeoutMs: 1000 });
   return buildRouteTable(
     new Map(Object.entries(routes)),
     (_app, route) => route.backends.map((b) => pool.acquire(b)),

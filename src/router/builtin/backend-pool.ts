@@ -1,32 +1,27 @@
 // Per-backend state shared by every route that points at a container: its
-// keep-alive agent, the in-flight counts that drain() waits on, and the
-// retirement of backends no route references any more, so that pooled
-// sockets to a container being stopped are never reused.
+// keep-alive connection pool (undici), the in-flight counts that drain()
+// waits on, and the retirement of backends no route references any more, so
+// that pooled connections to a container being stopped are never reused.
 
-import http from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Client, Pool } from 'undici';
 import type { Backend } from '../types.ts';
 
 export interface PoolOptions {
+  /** Concurrent connections per backend; further requests queue in its pool. */
   readonly maxSockets: number;
-  readonly maxFreeSockets: number;
   /**
-   * Idle pooled sockets are closed after this long. Kept below Node's default
-   * server keepAliveTimeout (5 s) so the backend rarely closes a socket at the
-   * moment we pick it from the pool.
+   * Idle pooled connections are closed after this long (also the cap on what
+   * a backend's `Keep-Alive: timeout=` hint may ask for). Kept below Node's
+   * default server keepAliveTimeout (5 s) so the backend rarely closes a
+   * connection at the moment we pick it from the pool.
    */
   readonly idleSocketMs: number;
-}
-
-/** Once retired, a socket is closed as soon as its request ends instead of going back to the pool. */
-class RetirableAgent extends http.Agent {
-  retired = false;
-
-  // Node destroys the socket when this returns false; @types/node types the
-  // base method as void although it returns the boolean, hence Boolean().
-  override keepSocketAlive(socket: Duplex): boolean {
-    return !this.retired && Boolean(super.keepSocketAlive(socket));
-  }
+  /**
+   * Idle time allowed on a backend connection, like nginx's
+   * proxy_connect/read_timeout: connecting, waiting for the response headers
+   * (refreshed while a request body is being written), and between body chunks.
+   */
+  readonly upstreamTimeoutMs: number;
 }
 
 export class BackendState {
@@ -40,7 +35,9 @@ export class BackendState {
     readonly id: string,
     readonly host: string,
     readonly port: number,
-    readonly agent: RetirableAgent,
+    readonly origin: string,
+    /** Replaced by a new pool when a retired backend is routed to again. */
+    public pool: Pool,
   ) {}
 }
 
@@ -64,19 +61,30 @@ export class BackendPool {
     const existing = this.#states.get(backend.id);
     if (existing !== undefined) {
       if (existing.host === backend.host && existing.port === backend.port) {
-        existing.retired = false;
-        existing.agent.retired = false;
+        if (existing.retired) {
+          // A closed pool refuses new requests: revive with a fresh one.
+          existing.retired = false;
+          existing.pool = this.#newPool(existing.origin);
+        }
         return existing;
       }
       // Same id at a new address (not expected from the pipeline): the old
-      // agent's sockets close as their requests end; its counts are dropped.
-      retireAgent(existing.agent);
+      // pool's connections close as their requests end; its counts are dropped.
+      retirePool(existing.pool);
     }
-    const { maxSockets, maxFreeSockets, idleSocketMs } = this.#options;
-    const agent = new RetirableAgent({ keepAlive: true, maxSockets, maxFreeSockets, timeout: idleSocketMs });
-    const state = new BackendState(backend.id, backend.host, backend.port, agent);
+    const origin = `http://${backend.host.includes(':') ? `[${backend.host}]` : backend.host}:${backend.port}`;
+    const state = new BackendState(backend.id, backend.host, backend.port, origin, this.#newPool(origin));
     this.#states.set(backend.id, state);
     return state;
+  }
+
+  /**
+   * A single-use connection to `state`'s backend, for the one retry after a
+   * connection died before answering: it must not be another pooled one.
+   * Closes itself once the request dispatched on it has finished.
+   */
+  freshClient(state: BackendState): Client {
+    return new Client(state.origin, this.#connectionOptions());
   }
 
   /** Retires every backend whose id is not in `live`. */
@@ -84,7 +92,7 @@ export class BackendPool {
     for (const state of this.#states.values()) {
       if (state.retired || live.has(state.id)) continue;
       state.retired = true;
-      retireAgent(state.agent);
+      retirePool(state.pool);
       this.#forgetIfIdle(state);
     }
   }
@@ -124,7 +132,7 @@ export class BackendPool {
     });
   }
 
-  /** Destroys every pooled socket and releases pending drains. */
+  /** Destroys every pooled connection (in-flight requests fail) and releases pending drains. */
   close(): void {
     for (const waiter of this.#waiters) {
       clearTimeout(waiter.timer);
@@ -132,10 +140,26 @@ export class BackendPool {
     }
     this.#waiters.clear();
     for (const state of this.#states.values()) {
-      state.agent.retired = true;
-      state.agent.destroy();
+      state.retired = true;
+      state.pool.destroy().catch(ignore);
     }
     this.#states.clear();
+  }
+
+  #newPool(origin: string): Pool {
+    return new Pool(origin, { ...this.#connectionOptions(), connections: this.#options.maxSockets });
+  }
+
+  #connectionOptions() {
+    const { idleSocketMs, upstreamTimeoutMs } = this.#options;
+    return {
+      pipelining: 1,
+      keepAliveTimeout: idleSocketMs,
+      keepAliveMaxTimeout: idleSocketMs,
+      connectTimeout: upstreamTimeoutMs,
+      headersTimeout: upstreamTimeoutMs,
+      bodyTimeout: upstreamTimeoutMs,
+    };
   }
 
   #idle(ids: readonly string[]): boolean {
@@ -161,10 +185,13 @@ export class BackendPool {
   }
 }
 
-function retireAgent(agent: RetirableAgent): void {
-  agent.retired = true;
-  for (const sockets of Object.values(agent.freeSockets)) {
-    if (sockets === undefined) continue;
-    for (const socket of sockets) socket.destroy();
-  }
+/**
+ * Idle connections close at once; busy ones once their request has finished.
+ * The pool then refuses new requests, so nothing reaches a retired container
+ * through it.
+ */
+function retirePool(pool: Pool): void {
+  if (!pool.closed && !pool.destroyed) pool.close().catch(ignore);
 }
+
+function ignore(): void {}

@@ -117,10 +117,12 @@ export function scanRequestHeaders(
   if (target.requestId === '') target.requestId = randomUUID();
   if (connection !== undefined && !upgrade) dropConnectionListed(out, connection);
   if (chunked) {
-    // Node's parser already removed the chunk framing; ask for it again
-    // explicitly because Node only chunks POST-like methods by default.
+    // A chunked body has no length: Content-Length beside it is a lie
+    // (RFC 9112 §6.3). A plain request's body is streamed to the backend with
+    // chunk framing added by the HTTP client, which refuses the header; an
+    // upgrade tunnel forwards the client's raw bytes, so the header stays.
     if (contentLength !== undefined) dropHeader(out, 'content-length');
-    out.push('Transfer-Encoding', 'chunked');
+    if (upgrade) out.push('Transfer-Encoding', 'chunked');
   }
   out.push(
     'X-Forwarded-For',
@@ -137,18 +139,23 @@ export function scanRequestHeaders(
   target.headers = out;
 }
 
-/** The backend's raw response headers minus hop-by-hop ones, plus our X-Request-Id. */
-export function responseHeaders(raw: readonly string[], requestId: string): string[] {
+/**
+ * The backend's raw response headers (as the HTTP client hands them over, in
+ * latin1 bytes) as strings for writeHead, minus hop-by-hop ones, plus our
+ * X-Request-Id, in one pass.
+ */
+export function responseHeaders(raw: readonly Buffer[], requestId: string): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
+    const name = (raw[i] as Buffer).toString('latin1');
+    const value = (raw[i + 1] as Buffer).toString('latin1');
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower) || lower.startsWith('proxy-')) {
-      if (lower === 'connection') connection = raw[i + 1];
+      if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
-    out.push(name, raw[i + 1] as string);
+    out.push(name, value);
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
   out.push('X-Request-Id', requestId);
@@ -170,6 +177,8 @@ export function serializeRequestHead(method: string, url: string, headers: reado
 
 // RFC 9110 §7.6.1: headers named in Connection are hop-by-hop too.
 function dropConnectionListed(headers: string[], connection: string): void {
+  // The usual values name no header: skip the split on every request.
+  if (CONNECTION_KEPT.has(connection) || CONNECTION_KEPT.has(connection.toLowerCase())) return;
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();
     if (name.length !== 0 && !CONNECTION_KEPT.has(name)) dropHeader(headers, name);

@@ -29,24 +29,23 @@ export interface BuiltinRouterOptions {
   readonly upstreamTimeoutMs?: number;
   /** Concurrent connections per backend container; more requests queue. Default 256. */
   readonly maxSocketsPerBackend?: number;
-  /** Idle keep-alive connections kept per backend. Default 64. */
-  readonly maxFreeSocketsPerBackend?: number;
   /** Idle keep-alive connections are closed after this long. Default 4 s. */
   readonly idleSocketMs?: number;
 }
 
 export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise<Router> {
   const logger = options.logger;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const pool = new BackendPool({
     maxSockets: options.maxSocketsPerBackend ?? 256,
-    maxFreeSockets: options.maxFreeSocketsPerBackend ?? 64,
     idleSocketMs: options.idleSocketMs ?? 4_000,
+    upstreamTimeoutMs,
   });
   const ctx: ProxyContext = {
     table: new Map(),
     pool,
     pages: renderErrorPages(options.domain),
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
+    upstreamTimeoutMs,
     forwardedPort: String(options.port),
     logger,
     onAccess: options.onAccess,

@@ -1,11 +1,14 @@
-// The plain HTTP data path: one client request → one backend request, bodies
-// streamed both ways, with the 404/503/502/504 answers and the single retry
-// that keeps deploys seamless. Per request there is one Exchange object and
-// no closures: listeners are shared functions that find their Exchange
-// through the `exchange` field of our ServerResponse/ClientRequest subclasses.
+// The plain HTTP data path: one client request → one backend request over the
+// backend's undici pool, bodies streamed both ways with back-pressure, with
+// the 404/503/502/504 answers and the single retry that keeps deploys
+// seamless. Per request there is one Exchange object, which is also the
+// undici dispatch handler, and no closures: the client-side listeners are
+// shared functions that find their Exchange through ProxyResponse.exchange.
 
-import { type Agent, ClientRequest, type IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
 import type { BackendState } from './backend-pool.ts';
 import { sendErrorPage } from './error-pages.ts';
 import { clientAddress, responseHeaders, type ScannedRequest, scanRequestHeaders } from './forward-headers.ts';
@@ -17,11 +20,18 @@ export class ProxyResponse extends ServerResponse {
   exchange: Exchange | null = null;
 }
 
-class UpstreamRequest extends ClientRequest {
-  exchange: Exchange | null = null;
-}
+type Abort = (err?: Error) => void;
 
-class Exchange implements ScannedRequest {
+/** Errors that mean the backend connection died before any response byte. */
+const CONNECTION_LOST: ReadonlySet<string | undefined> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+/** The connect, headers and body timeouts: all answer 504 (or cut the response). */
+const TIMED_OUT: ReadonlySet<string | undefined> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+class Exchange implements ScannedRequest, Dispatcher.DispatchHandler {
   host: string | undefined = undefined;
   requestId = '';
   hasBody = false;
@@ -29,10 +39,11 @@ class Exchange implements ScannedRequest {
   app: string | null = null;
   hostKey = '';
   backend: BackendState | null = null;
-  upstream: UpstreamRequest | null = null;
-  upstreamRes: IncomingMessage | null = null;
+  /** Cancels the current upstream attempt; set once it is on a connection. */
+  abort: Abort | null = null;
+  /** Resumes the upstream body once the client drained what we wrote. */
+  resume: (() => void) | null = null;
   retried = false;
-  timedOut = false;
   clientClosed = false;
   readonly startedAt = performance.now();
 
@@ -41,6 +52,69 @@ class Exchange implements ScannedRequest {
     readonly req: IncomingMessage,
     readonly res: ProxyResponse,
   ) {}
+
+  onConnect(abort: Abort): void {
+    // The client may have gone while the request waited for a free connection.
+    if (this.clientClosed) abort();
+    else this.abort = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // Informational answers (103 Early Hints, 102) are not passed on.
+    if (status < 200) return true;
+    this.resume = resume;
+    this.res.writeHead(status, statusText, responseHeaders(rawHeaders, this.requestId));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    // Undici stops reading from the backend until resume() is called.
+    this.res.once('drain', onClientDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.abort = null;
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    this.abort = null;
+    if (this.clientClosed) return;
+    try {
+      answerUpstreamError(this, err);
+    } catch (thrown) {
+      // Undici turns a throw here into an 'error' event nobody listens to,
+      // which would end the process: one request's failure must stay its own.
+      this.ctx.logger?.error({ err: thrown, requestId: this.requestId }, 'answering an upstream error failed');
+      this.res.destroy();
+    }
+  }
+}
+
+function answerUpstreamError(ex: Exchange, err: Error): void {
+  const res = ex.res;
+  if (res.headersSent) {
+    // Mid-body: the client must see a broken response, not a truncated one.
+    res.destroy();
+    return;
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (retry(ex, code)) return;
+  const status = TIMED_OUT.has(code) ? 504 : 502;
+  ex.ctx.logger?.warn(
+    {
+      app: ex.app,
+      backend: ex.backend?.id,
+      code,
+      err: code === undefined ? err : undefined,
+      requestId: ex.requestId,
+      status,
+    },
+    'upstream request failed',
+  );
+  sendErrorPage(res, status, status === 504 ? ex.ctx.pages.gatewayTimeout : ex.ctx.pages.badGateway, ex.requestId);
 }
 
 export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ProxyResponse): void {
@@ -62,97 +136,34 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
   }
   ex.backend = backend;
   ctx.pool.begin(backend);
-  const upstream = sendUpstream(ex, backend, backend.agent);
-  if (upstream === null) return;
-  if (ex.hasBody) req.pipe(upstream);
-  else upstream.end();
+  // Errors, invalid requests included, come back through ex.onError.
+  backend.pool.dispatch(dispatchOptions(ex), ex);
 }
 
-function sendUpstream(ex: Exchange, backend: BackendState, agent: Agent | false): UpstreamRequest | null {
-  let upstream: UpstreamRequest;
-  try {
-    upstream = newUpstreamRequest(ex, backend, agent);
-  } catch (err) {
-    // Node validates synchronously (path characters, address); a throw here
-    // must cost one request, not the process.
-    ex.ctx.logger?.error(
-      { err, app: ex.app, backend: backend.id, requestId: ex.requestId },
-      'cannot start upstream request',
-    );
-    sendErrorPage(ex.res, 502, ex.ctx.pages.badGateway, ex.requestId);
-    return null;
-  }
-  upstream.exchange = ex;
-  ex.upstream = upstream;
-  upstream.on('response', onUpstreamResponse);
-  upstream.on('error', onUpstreamError);
-  upstream.on('timeout', onUpstreamTimeout);
-  upstream.on('close', onUpstreamClose);
-  return upstream;
-}
-
-function newUpstreamRequest(ex: Exchange, backend: BackendState, agent: Agent | false): UpstreamRequest {
-  return new UpstreamRequest({
-    host: backend.host,
-    port: backend.port,
-    method: ex.req.method,
-    path: ex.req.url,
+function dispatchOptions(ex: Exchange): Dispatcher.DispatchOptions {
+  return {
+    method: ex.req.method as Dispatcher.HttpMethod,
+    path: ex.req.url as string,
     headers: ex.headers,
-    agent,
-    setHost: false,
-    // An idle timeout, like nginx's proxy_read_timeout: before the response
-    // headers it means 504; while streaming it aborts both sides.
-    timeout: ex.ctx.upstreamTimeoutMs,
-  });
+    body: ex.hasBody ? ex.req : null,
+  };
 }
 
-function onUpstreamResponse(this: UpstreamRequest, upstreamRes: IncomingMessage): void {
+function onClientDrain(this: ProxyResponse): void {
   const ex = this.exchange as Exchange;
-  if (ex.clientClosed) {
-    this.destroy();
-    return;
-  }
-  ex.upstreamRes = upstreamRes;
-  ex.res.writeHead(
-    upstreamRes.statusCode ?? 502,
-    upstreamRes.statusMessage,
-    responseHeaders(upstreamRes.rawHeaders, ex.requestId),
-  );
-  upstreamRes.pipe(ex.res);
-}
-
-function onUpstreamTimeout(this: UpstreamRequest): void {
-  (this.exchange as Exchange).timedOut = true;
-  this.destroy();
-}
-
-function onUpstreamError(this: UpstreamRequest, err: NodeJS.ErrnoException): void {
-  const ex = this.exchange as Exchange;
-  if (ex.upstream !== this || ex.clientClosed) return;
-  const res = ex.res;
-  if (res.headersSent) {
-    // Mid-body: the client must see a broken response, not a truncated one.
-    res.destroy();
-    return;
-  }
-  if (retry(ex, this, err)) return;
-  const status = ex.timedOut ? 504 : 502;
-  ex.ctx.logger?.warn(
-    { app: ex.app, backend: ex.backend?.id, code: err.code, requestId: ex.requestId, status },
-    'upstream request failed',
-  );
-  sendErrorPage(res, status, status === 504 ? ex.ctx.pages.gatewayTimeout : ex.ctx.pages.badGateway, ex.requestId);
+  ex.resume?.();
 }
 
 /**
  * Once per request, and only when nothing can have reached the app: a refused
  * connection moves to another backend (e.g. an old container already gone),
- * a dead pooled socket is replaced by a fresh connection to the same one.
+ * a connection that died before answering (typically a pooled one the
+ * backend closed just then) is replaced by a fresh one to the same backend.
  */
-function retry(ex: Exchange, failed: UpstreamRequest, err: NodeJS.ErrnoException): boolean {
-  if (ex.retried || ex.timedOut || ex.hasBody || !isIdempotent(ex.req.method)) return false;
+function retry(ex: Exchange, code: string | undefined): boolean {
+  if (ex.retried || ex.hasBody || !isIdempotent(ex.req.method)) return false;
   const backend = ex.backend as BackendState;
-  if (err.code === 'ECONNREFUSED') {
+  if (code === 'ECONNREFUSED') {
     // The current table, not the one the request started with: after a swap
     // the new containers are the ones to try.
     const entry = ex.ctx.table.get(ex.hostKey);
@@ -162,24 +173,18 @@ function retry(ex: Exchange, failed: UpstreamRequest, err: NodeJS.ErrnoException
     ex.ctx.pool.end(backend);
     ex.backend = next;
     ex.ctx.pool.begin(next);
-    sendUpstream(ex, next, next.agent)?.end();
+    next.pool.dispatch(dispatchOptions(ex), ex);
     return true;
   }
-  if (failed.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+  if (CONNECTION_LOST.has(code)) {
     ex.retried = true;
-    // agent: false forces a new connection instead of another pooled one.
-    sendUpstream(ex, backend, false)?.end();
+    const client = ex.ctx.pool.freshClient(backend);
+    client.dispatch(dispatchOptions(ex), ex);
+    // Closes once that one request has finished.
+    client.close().catch(ignore);
     return true;
   }
   return false;
-}
-
-function onUpstreamClose(this: UpstreamRequest): void {
-  const ex = this.exchange as Exchange;
-  if (ex.upstream !== this) return;
-  const upstreamRes = ex.upstreamRes;
-  // The backend went away mid-body: pipe() would leave the client waiting.
-  if (upstreamRes !== null && !upstreamRes.complete && !ex.clientClosed) ex.res.destroy();
 }
 
 function onClientClose(this: ProxyResponse): void {
@@ -187,7 +192,7 @@ function onClientClose(this: ProxyResponse): void {
   ex.clientClosed = true;
   // Not finished means the client went away (or we destroyed the response):
   // stop the backend work too.
-  if (!this.writableFinished && ex.upstream !== null) ex.upstream.destroy();
+  if (!this.writableFinished && ex.abort !== null) ex.abort();
   if (ex.backend !== null) ex.ctx.pool.end(ex.backend);
   if (ex.ctx.onAccess === undefined) return;
   reportAccess(ex.ctx, {
@@ -199,3 +204,5 @@ function onClientClose(this: ProxyResponse): void {
     requestId: ex.requestId,
   });
 }
+
+function ignore(): void {}
