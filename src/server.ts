@@ -16,7 +16,13 @@ import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import type { Router } from './router/types.ts';
-import { createSandboxDriver, openSandbox, type Sandbox, sandboxBuildRunner } from './runtime/sandbox/index.ts';
+import {
+  createSandboxDriver,
+  type DynamicCgroupsState,
+  openSandbox,
+  type Sandbox,
+  sandboxBuildRunner,
+} from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
@@ -186,6 +192,7 @@ async function pickRuntime(
     const opened = await openSandbox({ scratchDir: paths.containers, cgroupParent: `slipway/${home}` });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
+      logDynamicCgroups(logger, opened.dynamicCgroups);
       logger.info({ runtime: 'sandbox' }, 'containers run sandboxed (bubblewrap, overlayfs, cgroups)');
       return { runtime, sandbox: opened.sandbox };
     }
@@ -224,4 +231,18 @@ function startupTimer() {
       last = now;
     },
   };
+}
+
+/** What the sandbox did about the kernel's cgroup migration wait (docs/sandbox.md, "Start cost"). */
+function logDynamicCgroups(logger: Logger, found: DynamicCgroupsState): void {
+  if (found.state === 'enabled')
+    logger.info(
+      { mountPoint: found.mountPoint },
+      'enabled the kernel option favordynmods on the cgroup2 mount: containers join their cgroups without an RCU grace period wait',
+    );
+  else if (found.state === 'unavailable')
+    logger.info(
+      { reason: found.reason },
+      'favordynmods is not available: each container start waits for an RCU grace period (about 13 ms)',
+    );
 }

@@ -25,12 +25,20 @@ export function sandboxBuildRunner(
   return {
     async prepare(prepared: BuildDirs): Promise<void> {
       dirs = prepared;
-      for (const dir of [prepared.buildDir, prepared.cacheDir]) {
-        // -P: never follow a symlink the source may contain; change the link itself.
-        await runChecked(['chown', '-R', '-P', '--no-dereference', `${user.uid}:${user.gid}`, dir], {
-          env: HELPER_ENV,
-        });
-      }
+      // One chown for both trees. -P: never follow a symlink the source may contain; change the link itself.
+      await runChecked(
+        [
+          'chown',
+          '-R',
+          '-P',
+          '--no-dereference',
+          `${user.uid}:${user.gid}`,
+          '--',
+          prepared.buildDir,
+          prepared.cacheDir,
+        ],
+        { env: HELPER_ENV },
+      );
     },
     run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult> {
       if (dirs === undefined) throw new Error('sandboxBuildRunner: prepare() must run first');

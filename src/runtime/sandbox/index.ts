@@ -2,6 +2,7 @@
 // containers (and build steps) isolated; everything else here is internal.
 
 export { BUILD_LIMITS, sandboxBuildRunner } from './build-runner.ts';
+export type { DynamicCgroupsState } from './cgroup-v1.ts';
 export { runSandboxed, type SandboxedRunOptions } from './run-sandboxed.ts';
 export { type OpenSandboxResult, openSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
 export { createSandboxDriver, type SandboxDriverOptions } from './sandbox-driver.ts';
