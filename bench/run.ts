@@ -9,7 +9,15 @@ import { runProcess } from '../src/exec/index.ts';
 import { baseEnv } from '../test/helpers/slipway.ts';
 import { ROOT } from './lib.ts';
 
-const BENCHES = ['router-throughput', 'deploy-overhead', 'deploy-floor', 'sandbox-start', 'zero-downtime', 'scale', 'restart-recovery'];
+const BENCHES = [
+  'router-throughput',
+  'deploy-overhead',
+  'deploy-floor',
+  'sandbox-start',
+  'zero-downtime',
+  'scale',
+  'restart-recovery',
+];
 const only = process.argv.slice(2);
 
 async function capture(argv: string[], timeoutMs: number): Promise<{ code: number | null; lines: string[] }> {

@@ -3,6 +3,7 @@
 // nothing here knows HTTP.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { FINAL_STATUSES } from '../core/lifecycle.ts';
 import { validateAppName, validateConfigKey, validateConfigValue, validateHostname } from '../core/names.ts';
@@ -192,9 +193,10 @@ export function createPipeline(deps: PipelineDeps) {
     async start(mark: (phase: string) => void = () => {}): Promise<void> {
       const swept = await deps.runtime.sweep();
       if (swept > 0) deps.logger.warn({ containers: swept }, 'stopped containers left by an earlier run');
-      await removeStaleBuilds(deps);
+      const unfinished = await store.deployments.listUnfinished();
+      await removeLeftovers(deps, new Set(unfinished.filter((d) => d.status === 'queued').map((d) => d.id)));
       mark('sweep');
-      for (const d of await store.deployments.listUnfinished()) {
+      for (const d of unfinished) {
         if (d.status === 'queued') continue;
         await store.deployments.update(d.id, {
           status: 'aborted',
@@ -258,14 +260,20 @@ export async function routeAppsWithoutBackends(
   await deps.router.settled?.();
 }
 
-/** Build directories of deployments a crash interrupted (queued archives stay: they still run). */
-async function removeStaleBuilds(deps: PipelineDeps): Promise<void> {
-  const entries = await fs.promises.readdir(deps.settings.buildsDir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.isDirectory()) {
-      await fs.promises.rm(`${deps.settings.buildsDir}/${entry.name}`, { recursive: true, force: true });
-    }
-  }
+/**
+ * What a crash left in the builds directory: build directories of interrupted
+ * deployments, half-received uploads and downloads, git fetches. Only the
+ * archives of deployments still queued stay: they still run. Nothing else
+ * writes there yet (the API is not loaded, the queues not started).
+ */
+async function removeLeftovers(deps: PipelineDeps, queued: ReadonlySet<string>): Promise<void> {
+  const names = await fs.promises.readdir(deps.settings.buildsDir).catch(() => []);
+  const leftovers = names.filter((name) => !(name.endsWith('.tar.gz') && queued.has(name.slice(0, -'.tar.gz'.length))));
+  await Promise.all(
+    leftovers.map((name) => fs.promises.rm(path.join(deps.settings.buildsDir, name), { recursive: true, force: true })),
+  );
+  if (leftovers.length > 0)
+    deps.logger.info({ entries: leftovers.length }, 'removed what an earlier run left in the builds directory');
 }
 
 function describeConfigChange(changes: Record<string, string | null>): string {

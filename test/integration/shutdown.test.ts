@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { processesWith } from '../helpers/runtime-helpers.ts';
 import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
@@ -54,8 +55,14 @@ describe('server shutdown and restart', () => {
     assert.deepEqual(await processesWith(marker), [], 'the hook was killed with its tree');
     assert.notEqual((await deploy).code, 0);
 
+    // What a crash mid-upload or mid-fetch leaves behind: a half-received archive, a git fetch.
+    const builds = path.join(home, 'builds');
+    fs.writeFileSync(path.join(builds, 'upload-0123456789abcdef.tar.gz'), 'half an upload');
+    fs.mkdirSync(path.join(builds, 'fetch-0123456789abcdef.git'));
+
     const second = await startSlipway({ home });
     slipway = second;
+    assert.deepEqual(fs.readdirSync(builds), [], 'nothing of the earlier run is left in builds/');
     const { json: d } = await slipway.api('GET', `/api/apps/steady/deployments/${running.id}`);
     assert.equal(d.status, 'aborted');
     assert.equal(d.step, 'hook');
