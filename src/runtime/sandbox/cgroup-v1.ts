@@ -48,8 +48,11 @@ export interface ContainerCgroup {
   pids(): Promise<number[]>;
   /** True once the kernel's OOM killer has killed a process of this cgroup. */
   oomKilled(): Promise<boolean>;
-  /** SIGKILLs every process until none is left (bounded); then removes the cgroups. */
-  destroy(): Promise<void>;
+  /**
+   * SIGKILLs every process until none is left (bounded); then removes the
+   * cgroups, while `alongside` (cleanup that needs the processes gone) runs.
+   */
+  destroy(alongside?: () => Promise<unknown>): Promise<void>;
 }
 
 const KILL_ROUNDS = 200;
@@ -102,9 +105,9 @@ export async function createCgroup(
       const match = /^oom_kill (\d+)$/m.exec(control);
       return match !== null && Number(match[1]) > 0;
     },
-    async destroy() {
+    async destroy(alongside) {
       await killEvery(listPids);
-      await remove();
+      await Promise.all([remove(), alongside?.()]);
     },
   };
 }

@@ -111,21 +111,19 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       running = false;
       if (exit.spawnError !== undefined)
         log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
-      const outOfMemory = await cgroup.oomKilled().catch(() => false);
+      const decoded = decodeExit(exit.code, exit.signal);
+      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop), or an OOM kill of some
+      // child the app survived, is not what ended this container.
+      const outOfMemory = decoded.signal === 'SIGKILL' && !killedByUs && (await cgroup.oomKilled().catch(() => false));
       try {
-        await cgroup.destroy();
         // The overlay lived only in the container's mount namespace, gone with its last process.
-        await rm(containerDir, { recursive: true, force: true });
+        await cgroup.destroy(() => rm(containerDir, { recursive: true, force: true }));
       } catch (err) {
         log?.error({ ...context, err }, 'could not clean up the container; left in place');
       }
       if (port !== undefined) ports.release(port);
       live.delete(spec.id);
-      const decoded = decodeExit(exit.code, exit.signal);
-      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop) or an OOM kill of some
-      // child the app survived is not what ended this container.
-      const result: ContainerExit =
-        outOfMemory && decoded.signal === 'SIGKILL' && !killedByUs ? { ...decoded, outOfMemory } : decoded;
+      const result: ContainerExit = outOfMemory ? { ...decoded, outOfMemory } : decoded;
       log?.debug({ ...context, ...result }, 'container exited');
       return result;
     });
