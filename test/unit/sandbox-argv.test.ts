@@ -17,6 +17,7 @@ const invocation = {
   uid: 20001,
   gid: 20001,
   cgroupProcs: ['/sys/fs/cgroup/memory/slipway/c1/cgroup.procs', '/sys/fs/cgroup/pids/slipway/c1/cgroup.procs'],
+  etcDir: '/run/x/etc-0123',
   setupMounts: [{ kind: 'overlay', options: 'lowerdir=/s,upperdir=/u,workdir=/w', target: '/run/x/app' }] as const,
   binds: [['/run/x/app', '/app']] as const,
   cwd: '/app',
@@ -88,7 +89,11 @@ test('bwrap: new namespaces, host system read-only, private /tmp /proc /dev, onl
   assert.equal(after('--tmpfs'), '/tmp');
   const writable = argv.flatMap((arg, i) => (arg === '--bind' ? [argv[i + 1], argv[i + 2]] : []));
   assert.deepEqual(writable, ['/run/x/app', '/app']);
-  assert.ok(!argv.some((arg, i) => arg === '--ro-bind-try' && argv[i + 1] === '/etc/shadow'));
+  assert.deepEqual(
+    argv.flatMap((arg, i) => (argv[i + 2] === '/etc' || argv[i + 2]?.startsWith('/etc/') ? [arg, argv[i + 1]] : [])),
+    ['--ro-bind', '/run/x/etc-0123'],
+    '/etc is the prepared copy, read-only, and nothing else of the host /etc',
+  );
   assert.ok(
     argv.some((arg, i) => arg === '--ro-bind' && argv[i + 1] === '/lib'),
     'a real /lib directory is bound',

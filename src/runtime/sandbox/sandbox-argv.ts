@@ -33,6 +33,8 @@ export interface SandboxInvocation {
   readonly tools: SandboxTools;
   readonly uid: number;
   readonly gid: number;
+  /** A copy of the host /etc files containers need (etc-view.ts), bound read-only at /etc. */
+  readonly etcDir: string;
   /** cgroup.procs files to join first. */
   readonly cgroupProcs: readonly string[];
   readonly setupMounts: readonly SetupMount[];
@@ -66,28 +68,6 @@ const SETUP_SCRIPT = [
 const SYSTEM_DIRS = ['/usr', '/opt'];
 /** /bin, /lib… are symlinks into /usr on merged-/usr systems, directories elsewhere. */
 export const TOP_LEVEL_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
-/**
- * The /etc files programs need at run time to resolve names, verify TLS, and
- * know users and time (each is one mount, ~0.1 ms of every container start;
- * files only tools such as ldconfig or update-ca-certificates read are left out).
- */
-const ETC_FILES = [
-  'alternatives',
-  'gai.conf',
-  'group',
-  'host.conf',
-  'hosts',
-  'ld.so.cache',
-  'localtime',
-  'mime.types',
-  'nsswitch.conf',
-  'passwd',
-  'protocols',
-  'resolv.conf',
-  'services',
-  'ssl',
-  'timezone',
-];
 
 /** Top-level entries as found on this host: symlink targets, or null for a real directory. */
 export type TopLevelLayout = ReadonlyMap<string, string | null>;
@@ -120,7 +100,7 @@ export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): str
     if (target === null) bwrap.push('--ro-bind', link, link);
     else bwrap.push('--symlink', target, link);
   }
-  for (const name of ETC_FILES) bwrap.push('--ro-bind-try', `/etc/${name}`, `/etc/${name}`);
+  bwrap.push('--ro-bind', inv.etcDir, '/etc');
   bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   for (const [source, dest] of inv.binds) bwrap.push('--bind', source, dest);
   bwrap.push('--chdir', inv.cwd, ...inv.argv);

@@ -18,6 +18,7 @@ import {
   favorDynamicCgroups,
   sweepCgroups,
 } from './cgroup-v1.ts';
+import { createEtcView } from './etc-view.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -50,7 +51,7 @@ export interface Sandbox {
   spawn(
     id: string,
     limits: ContainerLimits,
-    invocation: Omit<SandboxInvocation, 'tools' | 'cgroupProcs'>,
+    invocation: Omit<SandboxInvocation, 'tools' | 'cgroupProcs' | 'etcDir'>,
     options: {
       env: Readonly<Record<string, string>>;
       onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
@@ -97,16 +98,25 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     return { missing: `cannot prepare ${mountRoot}: ${(err as Error).message}` };
   }
   const layout = await topLevelLayout();
+  const etc = createEtcView(mountRoot);
 
   const sandbox: Sandbox = {
     mountPoints,
     async spawn(id, limits, invocation, spawnOptions) {
-      const [made, ready] = await Promise.allSettled([createCgroup(parents, id, limits), spawnOptions.ready]);
+      const [made, ready, etcDir] = await Promise.allSettled([
+        createCgroup(parents, id, limits),
+        spawnOptions.ready,
+        etc.current(),
+      ]);
       if (made.status === 'rejected') throw made.reason;
       const cgroup = made.value;
       try {
         if (ready.status === 'rejected') throw ready.reason;
-        const argv = sandboxArgv({ ...invocation, tools, cgroupProcs: cgroup.procsFiles }, layout);
+        if (etcDir.status === 'rejected') throw etcDir.reason;
+        const argv = sandboxArgv(
+          { ...invocation, tools, cgroupProcs: cgroup.procsFiles, etcDir: etcDir.value },
+          layout,
+        );
         const proc = spawnProcess(argv, {
           cwd: '/',
           env: spawnOptions.env,
