@@ -109,7 +109,7 @@ export async function bootRelease(
     webs.map(async (c) => {
       const address = c.handle.address;
       if (!address) return;
-      const up = await waitUntilAccepting(address.host, address.port, deadline, signal);
+      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal });
       if (!up && !signal.aborted) {
         throw new SlipwayError(
           'deploy.boot_timeout',
@@ -129,23 +129,6 @@ export async function bootRelease(
       armed = false;
     },
   };
-}
-
-/**
- * Most apps accept connections within a few seconds: poll every 5 ms then, as
- * a doubling interval would notice readiness up to its last interval late (tens
- * of ms on every deployment); after that, settle at waitForPort's 50 ms.
- */
-const FAST_POLL_MS = 5;
-const FAST_POLL_FOR_MS = 3000;
-
-async function waitUntilAccepting(host: string, port: number, timeoutMs: number, signal: AbortSignal) {
-  const deadline = Date.now() + timeoutMs;
-  const fast = { timeoutMs: Math.min(FAST_POLL_FOR_MS, timeoutMs), intervalMs: FAST_POLL_MS, signal };
-  if (await waitForPort(host, port, fast)) return true;
-  const rest = deadline - Date.now();
-  if (rest <= 0 || signal.aborted) return false;
-  return waitForPort(host, port, { timeoutMs: rest, signal });
 }
 
 function crashError(name: string, exit: ContainerExit): SlipwayError {

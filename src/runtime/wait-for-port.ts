@@ -6,25 +6,30 @@ import { connect } from 'node:net';
 
 export interface WaitForPortOptions {
   readonly timeoutMs: number;
-  /** Longest pause between failed attempts (they start at 5 ms and double up to this). */
+  /** Pause between failed attempts once the first 3 s have passed (they are 5 ms apart until then). */
   readonly intervalMs?: number;
   /** Aborting ends the wait early with `false`. */
   readonly signal?: AbortSignal;
 }
 
+const FAST_POLL_MS = 5;
+const FAST_POLL_FOR_MS = 3000;
+
 /** Resolves true once a TCP connect to host:port succeeds, false at the deadline (or on abort). */
 export async function waitForPort(host: string, port: number, options: WaitForPortOptions): Promise<boolean> {
   const { timeoutMs, intervalMs = 50, signal } = options;
-  const deadline = Date.now() + timeoutMs;
-  // A loopback connect costs microseconds: poll often while an app is likely
-  // just starting, then settle at `intervalMs` for slow boots.
-  let interval = Math.min(5, intervalMs);
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  // A loopback connect costs microseconds: poll every 5 ms while an app is
+  // likely just starting (a doubling interval would notice readiness up to its
+  // last interval late, tens of ms on every deployment), then settle at
+  // `intervalMs` for slow boots.
   // Always try at least once, so a zero timeout still answers "is it up now?".
   for (;;) {
     if (signal?.aborted) return false;
     if (await tryConnect(host, port, Math.max(deadline - Date.now(), 1), signal)) return true;
+    const interval = Date.now() - started < FAST_POLL_FOR_MS ? Math.min(FAST_POLL_MS, intervalMs) : intervalMs;
     const pause = Math.min(interval, deadline - Date.now());
-    interval = Math.min(interval * 2, intervalMs);
     if (pause <= 0) return false;
     await sleep(pause, signal);
   }
