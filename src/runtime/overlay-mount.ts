@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HELPER_ENV, runChecked } from '../exec/index.ts';
+import { readMounts } from './mountinfo.ts';
 
 export interface OverlayDirs {
   /** Read-only lower layer (the slug). */
@@ -55,16 +56,7 @@ export async function isMountPoint(target: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => {
-    const mountPoint = line.split(' ')[4];
-    return mountPoint !== undefined && decodeMountPath(mountPoint) === resolved;
-  });
-}
-
-// /proc/self/mountinfo writes space, tab, newline and backslash as \ooo.
-export function decodeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+  return (await readMounts()).some((mount) => mount.mountPoint === resolved);
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findCgroup2Mount, parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
+import { parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { decodeExit, sandboxArgv } from '../../src/runtime/sandbox/sandbox-argv.ts';
 
 const tools = {
@@ -117,17 +117,4 @@ test('/proc/self/cgroup: v1 controllers (co-mounted ones too) map to their paths
   assert.equal(parsed.get('cpuacct'), '/');
   assert.equal(parsed.get('pids'), '/x');
   assert.equal(parsed.has(''), false);
-});
-
-test('the cgroup2 mount and its options are found in mountinfo (hybrid hosts mount it at unified/)', () => {
-  const mountinfo = [
-    '25 31 0:22 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
-    '33 25 0:28 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
-    '41 25 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate',
-  ].join('\n');
-  assert.deepEqual(findCgroup2Mount(mountinfo), {
-    mountPoint: '/sys/fs/cgroup/unified',
-    options: ['rw', 'nsdelegate'],
-  });
-  assert.equal(findCgroup2Mount(mountinfo.split('\n').slice(0, 2).join('\n')), null);
 });

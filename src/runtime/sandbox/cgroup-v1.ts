@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import { HELPER_ENV, runProcess } from '../../exec/index.ts';
-import { decodeMountPath } from '../overlay-mount.ts';
+import { readMounts } from '../mountinfo.ts';
 
 export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 type Controller = (typeof CGROUP_CONTROLLERS)[number];
@@ -195,11 +195,10 @@ export type DynamicCgroupsState =
  * fork/exit. It is one switch for the whole host, so it also helps v1
  * hierarchies: Slipway remounts the host's cgroup2 mount with it.
  */
-export async function favorDynamicCgroups(mountinfo?: string): Promise<DynamicCgroupsState> {
-  const text = mountinfo ?? (await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''));
-  const mount = findCgroup2Mount(text);
-  if (mount === null) return { state: 'unavailable', reason: 'no cgroup2 file system is mounted' };
-  if (mount.options.includes('favordynmods')) return { state: 'on', mountPoint: mount.mountPoint };
+export async function favorDynamicCgroups(): Promise<DynamicCgroupsState> {
+  const mount = (await readMounts().catch(() => [])).find((entry) => entry.fstype === 'cgroup2');
+  if (mount === undefined) return { state: 'unavailable', reason: 'no cgroup2 file system is mounted' };
+  if (mount.superOptions.includes('favordynmods')) return { state: 'on', mountPoint: mount.mountPoint };
   let detail = '';
   const result = await runProcess(['mount', '-o', 'remount,favordynmods', mount.mountPoint], {
     env: HELPER_ENV,
@@ -210,19 +209,4 @@ export async function favorDynamicCgroups(mountinfo?: string): Promise<DynamicCg
   });
   if (result.code === 0) return { state: 'enabled', mountPoint: mount.mountPoint };
   return { state: 'unavailable', reason: `remounting ${mount.mountPoint} failed: ${detail || `exit ${result.code}`}` };
-}
-
-/** The first cgroup2 mount in /proc/self/mountinfo text, with its per-superblock options. */
-export function findCgroup2Mount(mountinfo: string): { mountPoint: string; options: string[] } | null {
-  for (const line of mountinfo.split('\n')) {
-    // id parent major:minor root mount-point mount-options [optional fields] - fstype source super-options
-    const [before, after] = line.split(' - ');
-    if (before === undefined || after === undefined) continue;
-    const [fstype, , superOptions = ''] = after.split(' ');
-    if (fstype !== 'cgroup2') continue;
-    const mountPoint = before.split(' ')[4];
-    if (mountPoint === undefined) continue;
-    return { mountPoint: decodeMountPath(mountPoint), options: superOptions.split(',') };
-  }
-  return null;
 }

@@ -113,6 +113,13 @@ async function buildCopy(root: string, source: string, entries: readonly string[
   return final;
 }
 
+function isDirectory(dir: string): Promise<boolean> {
+  return lstat(dir).then(
+    (stat) => stat.isDirectory(),
+    () => false,
+  );
+}
+
 /** stat (following links, as a bind mount does), or undefined when the entry is missing. */
 function statOrUndefined(file: string): Stats | undefined {
   try {
