@@ -21,8 +21,19 @@ export async function appArchive(hook: string): Promise<Buffer> {
   return buf;
 }
 
-/** Deploys and polls until a final status; resolves with it. */
-export async function deploy(apiUrl: string, app: string, archive: Buffer): Promise<string> {
+export interface FinalDeployment {
+  readonly id: string;
+  readonly status: string;
+  readonly steps: readonly { name: string; started_at: string; finished_at: string | null }[];
+}
+
+/** Deploys and polls every `pollMs` until a final status; resolves with the deployment as the API shows it then. */
+export async function deployUntilFinal(
+  apiUrl: string,
+  app: string,
+  archive: Buffer,
+  pollMs = 10,
+): Promise<FinalDeployment> {
   const headers = { authorization: `Bearer ${TOKEN}` };
   const res = await fetch(`${apiUrl}/api/apps/${app}/deployments`, {
     method: 'POST',
@@ -32,10 +43,15 @@ export async function deploy(apiUrl: string, app: string, archive: Buffer): Prom
   const created = (await res.json()) as { id?: string };
   if (created.id === undefined) throw new Error(`deployment refused: ${JSON.stringify(created)}`);
   for (;;) {
-    const d = (await (await fetch(`${apiUrl}/api/apps/${app}/deployments/${created.id}`, { headers })).json()) as {
-      status: string;
-    };
-    if ((FINAL_STATUSES as ReadonlySet<string>).has(d.status)) return d.status;
-    await new Promise((r) => setTimeout(r, 10));
+    const d = (await (
+      await fetch(`${apiUrl}/api/apps/${app}/deployments/${created.id}`, { headers })
+    ).json()) as FinalDeployment;
+    if ((FINAL_STATUSES as ReadonlySet<string>).has(d.status)) return d;
+    await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** Deploys and polls until a final status; resolves with it. */
+export async function deploy(apiUrl: string, app: string, archive: Buffer): Promise<string> {
+  return (await deployUntilFinal(apiUrl, app, archive)).status;
 }

@@ -10,20 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createProcessDriver } from '../src/runtime/index.ts';
-import { type Slipway, startSlipway, TOKEN } from '../test/helpers/slipway.ts';
-import { appArchive } from './deploy-archive.ts';
+import { type Slipway, startSlipway } from '../test/helpers/slipway.ts';
+import { appArchive, deployUntilFinal } from './deploy-archive.ts';
 import { median } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const ONE_OFF_RUNS = Number(process.env.BENCH_ONE_OFF_RUNS ?? 30);
 
 const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
-
-interface DeploymentJson {
-  id: string;
-  status: string;
-  steps: { name: string; started_at: string; finished_at: string | null }[];
-}
 
 interface Measured {
   /** Request sent -> the client sees `success`. */
@@ -36,34 +30,20 @@ interface Measured {
 }
 
 async function deployOnce(apiUrl: string, app: string, archive: Buffer): Promise<Measured> {
-  const headers = { authorization: `Bearer ${TOKEN}` };
   const sentAt = Date.now();
   const t0 = performance.now();
-  const res = await fetch(`${apiUrl}/api/apps/${app}/deployments`, {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/gzip' },
-    body: archive,
-  });
-  const created = (await res.json()) as DeploymentJson;
-  for (;;) {
-    const d = (await (
-      await fetch(`${apiUrl}/api/apps/${app}/deployments/${created.id}`, { headers })
-    ).json()) as DeploymentJson;
-    if (d.status === 'success') {
-      const seenAt = Date.now();
-      const total = performance.now() - t0;
-      const steps = new Map<string, number>();
-      for (const step of d.steps) {
-        if (!step.finished_at || step.name === 'retire') continue;
-        steps.set(step.name, Date.parse(step.finished_at) - Date.parse(step.started_at));
-      }
-      const at = (name: string, field: 'started_at' | 'finished_at') =>
-        Date.parse(d.steps.find((s) => s.name === name)?.[field] ?? '');
-      return { total, intake: at('fetch', 'started_at') - sentAt, report: seenAt - at('switch', 'finished_at'), steps };
-    }
-    if (!['queued', 'building', 'pushing', 'starting'].includes(d.status)) throw new Error(`deployment ${d.status}`);
-    await new Promise((r) => setTimeout(r, 5));
+  const d = await deployUntilFinal(apiUrl, app, archive, 5);
+  const seenAt = Date.now();
+  const total = performance.now() - t0;
+  if (d.status !== 'success') throw new Error(`deployment ${d.status}`);
+  const steps = new Map<string, number>();
+  for (const step of d.steps) {
+    if (!step.finished_at || step.name === 'retire') continue;
+    steps.set(step.name, Date.parse(step.finished_at) - Date.parse(step.started_at));
   }
+  const at = (name: string, field: 'started_at' | 'finished_at') =>
+    Date.parse(d.steps.find((s) => s.name === name)?.[field] ?? '');
+  return { total, intake: at('fetch', 'started_at') - sentAt, report: seenAt - at('switch', 'finished_at'), steps };
 }
 
 async function oneOffStarts(): Promise<{ start: number; total: number }> {
