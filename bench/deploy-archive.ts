@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
-import { FINAL_STATUSES } from '../src/core/lifecycle.ts';
 import { TOKEN } from '../test/helpers/slipway.ts';
 
 const SERVER = `require('node:http').createServer((q, s) => s.end(process.env.LABEL || 'ok')).listen(Number(process.env.PORT));\n`;
@@ -27,13 +26,11 @@ export interface FinalDeployment {
   readonly steps: readonly { name: string; started_at: string; finished_at: string | null }[];
 }
 
-/** Deploys and polls every `pollMs` until a final status; resolves with the deployment as the API shows it then. */
-export async function deployUntilFinal(
-  apiUrl: string,
-  app: string,
-  archive: Buffer,
-  pollMs = 10,
-): Promise<FinalDeployment> {
+/**
+ * Deploys and follows the deployment's log stream, as `slipway deploy` does,
+ * until its `end` event; resolves with the deployment as that event carries it.
+ */
+export async function deployUntilFinal(apiUrl: string, app: string, archive: Buffer): Promise<FinalDeployment> {
   const headers = { authorization: `Bearer ${TOKEN}` };
   const res = await fetch(`${apiUrl}/api/apps/${app}/deployments`, {
     method: 'POST',
@@ -42,16 +39,30 @@ export async function deployUntilFinal(
   });
   const created = (await res.json()) as { id?: string };
   if (created.id === undefined) throw new Error(`deployment refused: ${JSON.stringify(created)}`);
-  for (;;) {
-    const d = (await (
-      await fetch(`${apiUrl}/api/apps/${app}/deployments/${created.id}`, { headers })
-    ).json()) as FinalDeployment;
-    if ((FINAL_STATUSES as ReadonlySet<string>).has(d.status)) return d;
-    await new Promise((r) => setTimeout(r, pollMs));
+  const url = `${apiUrl}/api/apps/${app}/deployments/${created.id}`;
+  const stream = await fetch(`${url}/logs`, { headers: { ...headers, accept: 'text/event-stream' } });
+  if (stream.body === null) throw new Error(`no log stream: HTTP ${stream.status}`);
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of stream.body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+      const event = buffered.slice(0, end).split('\n');
+      buffered = buffered.slice(end + 2);
+      if (event[0] !== 'event: end') continue;
+      return JSON.parse(
+        event
+          .slice(1)
+          .map((line) => line.slice('data: '.length))
+          .join('\n'),
+      ) as FinalDeployment;
+    }
   }
+  // The stream ended without its `end` event (a server restart): ask for the record.
+  return (await (await fetch(url, { headers })).json()) as FinalDeployment;
 }
 
-/** Deploys and polls until a final status; resolves with it. */
+/** Deploys and follows it to its final status; resolves with that status. */
 export async function deploy(apiUrl: string, app: string, archive: Buffer): Promise<string> {
   return (await deployUntilFinal(apiUrl, app, archive)).status;
 }

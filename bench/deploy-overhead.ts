@@ -24,7 +24,7 @@ interface Measured {
   total: number;
   /** Request sent -> step `fetch` starts: upload, archive check, queue hand-off (wall clocks, ms resolution). */
   intake: number;
-  /** Step `switch` done -> the client sees `success`: its polling. */
+  /** Step `switch` done -> the client sees `success` (the end event of the log stream it follows). */
   report: number;
   steps: Map<string, number>;
 }
@@ -32,7 +32,7 @@ interface Measured {
 async function deployOnce(apiUrl: string, app: string, archive: Buffer): Promise<Measured> {
   const sentAt = Date.now();
   const t0 = performance.now();
-  const d = await deployUntilFinal(apiUrl, app, archive, 5);
+  const d = await deployUntilFinal(apiUrl, app, archive);
   const seenAt = Date.now();
   const total = performance.now() - t0;
   if (d.status !== 'success') throw new Error(`deployment ${d.status}`);

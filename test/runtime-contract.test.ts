@@ -363,6 +363,74 @@ function runtimeContract(
       assert.deepEqual(await mountsUnder(root), []);
     });
 
+    const containerSpec = (command: string, log: LineLog, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
+      id: `c${process.pid}-${++sequence}`,
+      app: 'demo',
+      name: 'postdeploy-1',
+      slugDir,
+      command,
+      env: { APP: 'demo', CONTAINER: 'postdeploy-1' },
+      exposePort: false,
+      user: APP_USER,
+      onLine: log.onLine,
+      ...extra,
+    });
+
+    it('a prepared container runs its command only once started; ended and exited agree', TEST_TIMEOUT, async () => {
+      const log = lineLog();
+      const spec = containerSpec('echo ran; exit 4', log);
+      const prepared = await driver.prepare(spec);
+      await delay(200);
+      assert.deepEqual(log.lines, [], 'the command ran before start()');
+      const handle = await prepared.start();
+      const ended = await handle.ended;
+      assert.deepEqual(ended, { code: 4, signal: null });
+      // Output is complete once the container has ended, before its view is gone.
+      assert.deepEqual(log.lines, [['stdout', 'ran']]);
+      assert.deepEqual(await handle.exited, ended);
+      assert.equal(existsSync(path.join(containersDir, spec.id)), false);
+      await assert.rejects(prepared.start(), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+    });
+
+    it('ended settles only once every process of the container is gone', TEST_TIMEOUT, async () => {
+      const marker = sleepMarker();
+      const log = lineLog();
+      const handle = await (await driver.prepare(containerSpec(`sleep ${marker} &\nexit 0`, log))).start();
+      assert.deepEqual(await handle.ended, { code: 0, signal: null });
+      assert.deepEqual(await processesWith(marker), []);
+    });
+
+    it('a discarded container leaves nothing behind and frees its id', TEST_TIMEOUT, async () => {
+      const log = lineLog();
+      const marker = sleepMarker();
+      const spec = containerSpec(`echo ran; sleep ${marker} & wait`, log, { exposePort: true });
+      const prepared = await driver.prepare(spec);
+      assert.equal(existsSync(path.join(containersDir, spec.id)), true);
+      await assert.rejects(driver.prepare(spec), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+      await prepared.discard();
+      await prepared.discard(); // idempotent
+      assert.deepEqual(await processesWith(marker), []);
+      assert.equal(existsSync(path.join(containersDir, spec.id)), false);
+      assert.deepEqual(await mountsUnder(root), []);
+      await assert.rejects(prepared.start(), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+      assert.deepEqual(log.lines, []);
+      // The same id can be used again.
+      const again = await (await driver.prepare({ ...spec, command: 'echo ran' })).start();
+      assert.deepEqual(await again.exited, { code: 0, signal: null });
+      assert.deepEqual(log.lines, [['stdout', 'ran']]);
+    });
+
+    it('close discards prepared containers; starting one then fails', TEST_TIMEOUT, async () => {
+      const log = lineLog();
+      const spec = containerSpec('echo ran', log);
+      const prepared = await driver.prepare(spec);
+      await driver.close(0);
+      assert.equal(existsSync(path.join(containersDir, spec.id)), false);
+      assert.deepEqual(await mountsUnder(root), []);
+      await assert.rejects(prepared.start(), (err: unknown) => isSlipwayError(err, 'runtime.start_failed'));
+      assert.deepEqual(log.lines, []);
+    });
+
     it('close stops every live container in parallel and refuses new ones', TEST_TIMEOUT, async () => {
       const started = await Promise.all(
         [1, 2, 3].map((i) => startContainer(`trap '' TERM\necho ready\n${IDLE_LOOP}`, { name: `worker-${i}` })),

@@ -1,6 +1,7 @@
 export {
   appSearchPath,
   HELPER_ENV,
+  heldUserShell,
   type OutputStream,
   type ProcessExit,
   type ProcessHandle,

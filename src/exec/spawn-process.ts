@@ -76,6 +76,16 @@ export function userShell(command: string): string[] {
 }
 
 /**
+ * `userShell(command)`, held back: `/bin/sh` first waits for one line on its
+ * stdin, then runs the command with stdin from /dev/null. A runtime spawns a
+ * container this way ahead of time and writes the line when the command is
+ * to run; if stdin closes without it, the command never runs (exit 125).
+ */
+export function heldUserShell(command: string): string[] {
+  return ['/bin/sh', '-c', 'read -r go || exit 125; exec /bin/sh -c "$1" </dev/null', 'slipway-held', command];
+}
+
+/**
  * A user's command under a pseudo-terminal of `size`, for interactive one-off
  * runs: util-linux `script` allocates the pty and runs the command with
  * `/bin/sh -c`; stty sets the terminal size first. Stdout and stderr arrive

@@ -76,12 +76,14 @@ export interface BootOptions {
   readonly plan?: readonly PlannedContainer[];
   /** Restart count recorded for the new containers. */
   readonly restarts?: number;
+  /** Called once every container has started, while the web containers are still coming up. */
+  readonly whileBooting?: () => void;
 }
 
 export async function bootRelease(
   deps: PipelineDeps,
   release: Release,
-  { log, signal, started, plan, restarts = 0 }: BootOptions,
+  { log, signal, started, plan, restarts = 0, whileBooting }: BootOptions,
 ): Promise<BootedRelease> {
   const items = plan ?? (await plannedContainers(deps, release));
   const app = await deps.store.apps.require(release.app);
@@ -103,6 +105,7 @@ export async function bootRelease(
   });
   crashed.catch(() => {}); // observed by whoever races it; never an unhandled rejection
 
+  whileBooting?.();
   const deadline = deps.settings.bootTimeoutMs;
   const webs = started.filter((c) => c.type === 'web');
   const ready = Promise.all(

@@ -74,7 +74,7 @@ export class DeployContext {
     await store.startStep(this.id, name, new Date().toISOString());
     const status = STATUS_OF_STEP[name];
     if (status !== this.#deployment.status && status !== 'success') await this.setStatus(status, { step: name });
-    else await this.update({ step: name });
+    else this.#deployment = { ...this.#deployment, step: name }; // as startStep recorded it
     this.log(`-----> ${STEP_TITLES[name]}`);
     await chaosPause(this.deps, name);
     const started = performance.now();

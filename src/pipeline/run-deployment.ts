@@ -7,14 +7,15 @@ import path from 'node:path';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
-import { resolveHook } from '../core/resolve-hook.ts';
-import { type Release, releaseName } from '../core/types.ts';
+import { type HookPlan, resolveHook } from '../core/resolve-hook.ts';
+import { type App, type Release, releaseName } from '../core/types.ts';
+import type { PreparedContainer } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
 import { bootRelease } from './boot-release.ts';
 import { chaosPause, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
-import { runPostdeploy } from './run-postdeploy.ts';
+import { prepareHookContainer, runPostdeploy } from './run-postdeploy.ts';
 import { applyFormation } from './scale-processes.ts';
 import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
 
@@ -39,13 +40,26 @@ export interface DeploymentRun {
 export async function runDeployment(ctx: DeployContext, live: LiveContainers, locks: AppLocks): Promise<DeploymentRun> {
   const { deps } = ctx;
   const started: LiveContainer[] = [];
+  let hookContainer: Promise<PreparedContainer> | undefined;
   const t0 = Date.now();
   try {
     const release = ctx.deployment.kind === 'build' ? await buildRelease(ctx) : await existingRelease(ctx);
+    const hook = ctx.deployment.runHook ? await planHook(ctx, release) : null;
+    // The hook's container is made ready while the new containers boot, so the hook step only starts it.
+    const prepareHook = () => {
+      if (!hook) return;
+      hookContainer = prepareHookContainer(deps, hook.app, release, hook.plan, ctx);
+      hookContainer.catch(() => {}); // a failed preparation is reported by the hook step
+    };
     const booted = await ctx.step('boot', () =>
-      bootRelease(deps, release, { log: (line) => ctx.log(line), signal: ctx.signal, started }),
+      bootRelease(deps, release, {
+        log: (line) => ctx.log(line),
+        signal: ctx.signal,
+        started,
+        whileBooting: prepareHook,
+      }),
     );
-    if (ctx.deployment.runHook) await runHookStep(ctx, release, booted.crashed);
+    if (ctx.deployment.runHook) await runHookStep(ctx, hook, hookContainer, booted.crashed);
     booted.disarm();
 
     const old = await ctx.step('switch', () =>
@@ -65,6 +79,7 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
     deps.logs.finish(ctx.id);
     return { retiring: retire(ctx, old).then(() => reconcileFormation(ctx, live, locks)) };
   } catch (err) {
+    await hookContainer?.then((container) => container.discard()).catch(() => {}); // a no-op once started
     await fail(ctx, err, started);
     deps.logs.finish(ctx.id);
     return { retiring: Promise.resolve() };
@@ -146,19 +161,34 @@ async function existingRelease(ctx: DeployContext): Promise<Release> {
   return release;
 }
 
-async function runHookStep(ctx: DeployContext, release: Release, crashed: Promise<never>): Promise<void> {
+interface PlannedHook {
+  readonly plan: HookPlan;
+  readonly app: App;
+}
+
+/** The hook this deployment runs, if the release defines one. */
+async function planHook(ctx: DeployContext, release: Release): Promise<PlannedHook | null> {
   const { deps } = ctx;
-  const hook = resolveHook({
+  const plan = resolveHook({
     procfilePostdeploy: release.procfilePostdeploy,
     manifest: release.manifest,
     firstSuccessfulDeploy: !(await deps.store.deployments.hasSucceeded(ctx.app)),
   });
-  if (!hook) {
+  return plan ? { plan, app: await deps.store.apps.require(ctx.app) } : null;
+}
+
+async function runHookStep(
+  ctx: DeployContext,
+  hook: PlannedHook | null,
+  container: Promise<PreparedContainer> | undefined,
+  crashed: Promise<never>,
+): Promise<void> {
+  if (!hook || !container) {
     ctx.log('-----> No postdeploy hook defined (Procfile "postdeploy:" or app.json scripts.postdeploy)');
     return;
   }
-  await ctx.update({ hook: { command: hook.command, source: hook.source, exitCode: null } });
-  const app = await deps.store.apps.require(ctx.app);
+  const { plan, app } = hook;
+  await ctx.update({ hook: { command: plan.command, source: plan.source, exitCode: null } });
   const aborted = new Promise<never>((_resolve, reject) => {
     const onAbort = () =>
       reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(ctx.signal.reason)}`));
@@ -168,14 +198,12 @@ async function runHookStep(ctx: DeployContext, release: Release, crashed: Promis
   aborted.catch(() => {});
   await ctx.step('hook', () =>
     runPostdeploy(
-      deps,
-      app,
-      release,
-      hook,
-      app.hookTimeoutMs ?? deps.settings.hookTimeoutMs,
+      container,
+      plan,
+      app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs,
       ctx,
       Promise.race([crashed, aborted]),
-      (exitCode) => ctx.update({ hook: { command: hook.command, source: hook.source, exitCode } }),
+      (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
     ),
   );
 }

@@ -51,6 +51,12 @@ export interface ContainerHandle {
   readonly stdin: Writable | null;
   /**
    * Settles once the container's main process has exited, every other process
+   * it started has been killed and its output has been read to the end. Its
+   * view may still be being removed then (`exited` waits for that too).
+   */
+  readonly ended: Promise<ContainerExit>;
+  /**
+   * Settles once the container's main process has exited, every other process
    * it started has been killed, and its writable view has been removed.
    */
   readonly exited: Promise<ContainerExit>;
@@ -66,6 +72,12 @@ export interface RuntimeDriver {
   readonly enforcesLimits: boolean;
   start(spec: ContainerSpec): Promise<ContainerHandle>;
   /**
+   * Everything `start` does before the command runs (port, writable view,
+   * cgroups), so that the later `start()` of the result only spawns it. A
+   * prepared container must be started or discarded; `close` discards it.
+   */
+  prepare(spec: ContainerSpec): Promise<PreparedContainer>;
+  /**
    * Start-up, before any container starts: stops and removes every container
    * an earlier run of this Slipway home left behind (a crash, a SIGKILL), as
    * proven by the driver's own records. Returns how many it found.
@@ -73,6 +85,13 @@ export interface RuntimeDriver {
   sweep(): Promise<number>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
+}
+
+export interface PreparedContainer {
+  /** Runs the command in the prepared container. At most once, and not after `discard`. */
+  start(): Promise<ContainerHandle>;
+  /** Releases what was prepared, without running anything. Idempotent; a no-op once started. */
+  discard(): Promise<void>;
 }
 
 /** "exited with code 3", "was killed by SIGKILL", "was killed: out of memory". */

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -185,4 +185,34 @@ describe('sandbox driver specifics', { skip }, () => {
     assert.equal(statSync(path.join(buildDir, 'package.json')).uid, user.uid, 'the source is handed to the app');
     assert.equal(statSync(cacheDir).uid, user.uid, 'the cache belongs to the app');
   });
+
+  it(
+    'hands small and large source trees to the app’s user, changing symlinks but never their targets',
+    TIMEOUT,
+    async () => {
+      if (!('sandbox' in opened)) return;
+      // 3 files take the in-process path, 400 the `chown -R` one: both must give the same result.
+      for (const count of [3, 400]) {
+        const base = await mkdtemp(path.join(root, `chown-${count}-`));
+        const buildDir = path.join(base, 'build');
+        const cacheDir = path.join(base, 'cache');
+        const outside = path.join(base, 'outside.txt');
+        await mkdir(path.join(buildDir, 'sub'), { recursive: true });
+        await mkdir(cacheDir);
+        await writeFile(outside, 'root owns me');
+        for (let i = 0; i < count; i++) await writeFile(path.join(buildDir, 'sub', `f${i}.txt`), String(i));
+        await symlink(outside, path.join(buildDir, 'link'));
+        await symlink(base, path.join(buildDir, 'dir-link'));
+        await sandboxBuildRunner(opened.sandbox, user).prepare({ buildDir, cacheDir });
+        const owners = new Set(
+          [buildDir, cacheDir, path.join(buildDir, 'sub'), path.join(buildDir, 'link'), path.join(buildDir, 'dir-link')]
+            .concat(readdirSync(path.join(buildDir, 'sub')).map((name) => path.join(buildDir, 'sub', name)))
+            .map((entry) => lstatSync(entry).uid),
+        );
+        assert.deepEqual([...owners], [user.uid], `${count} files`);
+        assert.equal(statSync(outside).uid, 0, `${count} files: a symlink's target changed owner`);
+        assert.equal(statSync(base).uid, 0, `${count} files: a symlinked directory changed owner`);
+      }
+    },
+  );
 });

@@ -6,13 +6,14 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { type ProcessHandle, spawnProcess, userShell, userTerminal } from '../../exec/index.ts';
+import { type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
+import { canHold, containerCommand, preparedHeld, type SpawnedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import { probeOverlay } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
-import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
+import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import { liveOwner, writeOwner } from './owner-record.ts';
 import { createWritableView, removeStaleView, type ViewKind, type WritableView } from './writable-view.ts';
 
@@ -64,19 +65,23 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     }
   }
 
-  function launch(spec: ContainerSpec, view: WritableView, port: number | undefined): ContainerHandle {
-    const argv = spec.tty ? userTerminal(spec.command, spec.tty) : userShell(spec.command);
-    const proc: ProcessHandle = spawnProcess(argv, {
+  /** Spawns the container's command; a `held` one waits for its line on stdin (see preparedHeld). */
+  function launch(spec: ContainerSpec, view: WritableView, port: number | undefined, held: boolean): SpawnedContainer {
+    const command = containerCommand(spec, held);
+    const proc: ProcessHandle = spawnProcess(command.argv, {
       cwd: view.appDir,
       env: processEnv(view.appDir, spec.env, port),
       onLine: spec.onLine,
       onData: spec.onData,
-      stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
+      stdin: command.stdin,
     });
     const context = { app: spec.app, container: spec.name, id: spec.id };
-    const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
+    const ended = proc.exited.then((exit): ContainerExit => {
       if (exit.spawnError !== undefined)
         log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
+      return { code: exit.code, signal: exit.signal };
+    });
+    const exited = ended.then(async (exit): Promise<ContainerExit> => {
       try {
         await view.remove();
       } catch (err) {
@@ -87,14 +92,15 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       if (port !== undefined) ports.release(port);
       live.delete(spec.id);
       log?.debug({ ...context, code: exit.code, signal: exit.signal }, 'container exited');
-      return { code: exit.code, signal: exit.signal };
+      return exit;
     });
     const handle: ContainerHandle = {
       id: spec.id,
       name: spec.name,
       pid: proc.pid,
       address: port === undefined ? null : { host, port },
-      stdin: proc.stdin,
+      stdin: held ? null : proc.stdin,
+      ended,
       exited,
       async stop(graceMs: number) {
         await proc.stop(graceMs);
@@ -110,29 +116,38 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       }
     }
     live.set(spec.id, handle);
-    log?.debug({ ...context, pid: proc.pid, view: view.kind, port }, 'container started');
-    return handle;
+    log?.debug({ ...context, pid: proc.pid, view: view.kind, port, held }, 'container started');
+    return { handle, stdin: proc.stdin };
   }
 
-  async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
+  /** The view and port; with `early`, the command is spawned too and held until start(). */
+  async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
     const { view, port } = await prepare(spec);
-    try {
-      // close() ran while the view was being prepared: it will not see this container.
-      containers.throwIfClosed();
-      return launch(spec, view, port);
-    } catch (err) {
+    const discard = async () => {
       if (port !== undefined) ports.release(port);
-      await view.remove().catch((removeErr: unknown) => {
-        log?.error({ container: spec.name, id: spec.id, err: removeErr }, 'could not remove the container view');
+      await view.remove().catch((err: unknown) => {
+        log?.error({ container: spec.name, id: spec.id, err }, 'could not remove the container view');
       });
-      throw err;
-    }
+    };
+    const launchOrDiscard = async (held: boolean) => {
+      try {
+        // close() ran while the view was being prepared: it will not see this container.
+        containers.throwIfClosed();
+        return launch(spec, view, port, held);
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+    };
+    if (!early || !canHold(spec)) return { start: async () => (await launchOrDiscard(false)).handle, discard };
+    return preparedHeld(await launchOrDiscard(true));
   }
 
   return {
     name: 'process',
     enforcesLimits: false,
-    start: (spec) => containers.start(spec, () => startContainer(spec)),
+    start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
+    prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     async sweep() {
       const dirs = await readdir(containersDir).catch(() => []);
       for (const dir of dirs) {

@@ -3,6 +3,8 @@
 // by root), then every step runs sandboxed as that user, with the build
 // directory and the app's build cache as its only writable places.
 
+import { type Dirent, lchownSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { HELPER_ENV, type RunOptions, type RunResult, runChecked } from '../../exec/index.ts';
 import { runSandboxed } from './run-sandboxed.ts';
@@ -25,24 +27,53 @@ export function sandboxBuildRunner(
   return {
     async prepare(prepared: BuildDirs): Promise<void> {
       dirs = prepared;
-      // One chown for both trees. -P: never follow a symlink the source may contain; change the link itself.
-      await runChecked(
-        [
-          'chown',
-          '-R',
-          '-P',
-          '--no-dereference',
-          `${user.uid}:${user.gid}`,
-          '--',
-          prepared.buildDir,
-          prepared.cacheDir,
-        ],
-        { env: HELPER_ENV },
-      );
+      await chownTrees([prepared.buildDir, prepared.cacheDir], user);
     },
     run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult> {
       if (dirs === undefined) throw new Error('sandboxBuildRunner: prepare() must run first');
       return runSandboxed(sandbox, argv, { ...options, ...user, limits, ...dirs });
     },
   };
+}
+
+/**
+ * Up to this many entries, the trees are handed over in-process: a few hundred
+ * lchown calls cost less than starting a `chown` process.
+ */
+const IN_PROCESS_MAX_ENTRIES = 256;
+
+/** Gives every entry of the trees to the user; symlinks themselves change, their targets never. */
+async function chownTrees(roots: readonly string[], user: { readonly uid: number; readonly gid: number }) {
+  const entries = smallTree(roots);
+  if (entries !== null) {
+    for (const entry of entries) lchownSync(entry, user.uid, user.gid);
+    return;
+  }
+  // -P: never follow a symlink the source may contain; change the link itself.
+  await runChecked(['chown', '-R', '-P', '--no-dereference', `${user.uid}:${user.gid}`, '--', ...roots], {
+    env: HELPER_ENV,
+  });
+}
+
+/** Every path of the trees, or null when they hold more than IN_PROCESS_MAX_ENTRIES (or cannot be read). */
+function smallTree(roots: readonly string[]): string[] | null {
+  const entries: string[] = [];
+  const pending = [...roots];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    entries.push(dir);
+    let children: Dirent[];
+    try {
+      children = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return null; // `chown -R` says what is wrong
+    }
+    for (const child of children) {
+      const entry = path.join(dir, child.name);
+      // A Dirent describes the entry itself: a symlink to a directory is not walked into.
+      if (child.isDirectory()) pending.push(entry);
+      else entries.push(entry);
+    }
+    if (entries.length + pending.length > IN_PROCESS_MAX_ENTRIES) return null;
+  }
+  return entries;
 }

@@ -48,6 +48,8 @@ export interface ContainerCgroup {
   pids(): Promise<number[]>;
   /** True once the kernel's OOM killer has killed a process of this cgroup. */
   oomKilled(): Promise<boolean>;
+  /** SIGKILLs every process until none is left (bounded). */
+  kill(): Promise<void>;
   /**
    * SIGKILLs every process until none is left (bounded); then removes the
    * cgroups, while `alongside` (cleanup that needs the processes gone) runs.
@@ -105,6 +107,7 @@ export async function createCgroup(
       const match = /^oom_kill (\d+)$/m.exec(control);
       return match !== null && Number(match[1]) > 0;
     },
+    kill: () => killEvery(listPids),
     async destroy(alongside) {
       await killEvery(listPids);
       await Promise.all([remove(), alongside?.()]);

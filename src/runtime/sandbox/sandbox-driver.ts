@@ -8,15 +8,15 @@ import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
-import { userShell, userTerminal } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
+import { canHold, containerCommand, preparedHeld } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
-import type { ContainerExit, ContainerHandle, ContainerSpec, RuntimeDriver } from '../types.ts';
+import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import { killQuietly } from './cgroup-v1.ts';
-import type { Sandbox, SandboxProcess } from './sandbox.ts';
+import type { PreparedSandbox, Sandbox, SandboxProcess } from './sandbox.ts';
 import { decodeExit } from './sandbox-argv.ts';
 
 export interface SandboxDriverOptions {
@@ -62,7 +62,23 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     }
   }
 
-  async function launch(spec: ContainerSpec, port: number | undefined): Promise<ContainerHandle> {
+  /** Port, layer and cgroups; with `early`, the container is spawned too and its command held until start(). */
+  async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
+    const port = spec.exposePort ? await ports.allocate() : undefined;
+    try {
+      containers.throwIfClosed();
+      return await prepareWithPort(spec, port, early);
+    } catch (err) {
+      if (port !== undefined) ports.release(port);
+      throw err;
+    }
+  }
+
+  async function prepareWithPort(
+    spec: ContainerSpec,
+    port: number | undefined,
+    early: boolean,
+  ): Promise<PreparedContainer> {
     const { uid, gid } = spec.user ?? FALLBACK_USER;
     const limits: ContainerLimits = spec.limits ?? limitsOf('M');
     const containerDir = path.join(containersDir, spec.id);
@@ -75,39 +91,60 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       target: sandbox.mountPoints.app,
     });
     const layer = prepareLayer(spec, uid, gid);
-    let started: SandboxProcess;
+    let prepared: PreparedSandbox;
     try {
-      started = await sandbox.spawn(
-        spec.id,
-        limits,
-        {
-          uid,
-          gid,
-          setupMounts: [{ kind: 'overlay', options: overlay, target: sandbox.mountPoints.app }],
-          binds: [[sandbox.mountPoints.app, APP_DIR]],
-          cwd: APP_DIR,
-          hostname: spec.name,
-          argv: spec.tty ? userTerminal(spec.command, spec.tty) : userShell(spec.command),
-        },
-        {
-          env: processEnv(APP_DIR, spec.env, port),
-          onLine: spec.onLine,
-          onData: spec.onData,
-          stdin: spec.stdin === 'pipe' ? 'pipe' : 'ignore',
-          ready: layer,
-        },
-      );
+      prepared = await sandbox.prepare(spec.id, limits, layer);
     } catch (err) {
       // A layer that failed cleaned up after itself; one that was made (for a cgroup that failed) goes here.
       if (await layer.then(() => true).catch(() => false)) await rm(containerDir, { recursive: true, force: true });
       throw err;
     }
+    const discard = async () => {
+      await prepared.cgroup.destroy(() => rm(containerDir, { recursive: true, force: true }));
+      if (port !== undefined) ports.release(port);
+    };
+    const spawnOrDiscard = async (held: boolean) => {
+      const command = containerCommand(spec, held);
+      let started: SandboxProcess;
+      try {
+        containers.throwIfClosed();
+        started = prepared.spawn(
+          {
+            uid,
+            gid,
+            setupMounts: [{ kind: 'overlay', options: overlay, target: sandbox.mountPoints.app }],
+            binds: [[sandbox.mountPoints.app, APP_DIR]],
+            cwd: APP_DIR,
+            hostname: spec.name,
+            argv: command.argv,
+          },
+          { env: processEnv(APP_DIR, spec.env, port), onLine: spec.onLine, onData: spec.onData, stdin: command.stdin },
+        );
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+      return { handle: track(spec, started, containerDir, port, held), stdin: started.proc.stdin };
+    };
+    if (!early || !canHold(spec)) return { start: async () => (await spawnOrDiscard(false)).handle, discard };
+    return preparedHeld(await spawnOrDiscard(true));
+  }
+
+  /** The handle of a started container; cleans up after it once its processes are gone. */
+  function track(
+    spec: ContainerSpec,
+    started: SandboxProcess,
+    containerDir: string,
+    port: number | undefined,
+    held: boolean,
+  ): ContainerHandle {
+    const { uid } = spec.user ?? FALLBACK_USER;
     const { proc, cgroup } = started;
     const context = { app: spec.app, container: spec.name, id: spec.id };
     let running = true;
     let killedByUs = false;
 
-    const exited = proc.exited.then(async (exit): Promise<ContainerExit> => {
+    const ended = proc.exited.then(async (exit): Promise<ContainerExit> => {
       running = false;
       if (exit.spawnError !== undefined)
         log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
@@ -115,6 +152,10 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop), or an OOM kill of some
       // child the app survived, is not what ended this container.
       const outOfMemory = decoded.signal === 'SIGKILL' && !killedByUs && (await cgroup.oomKilled().catch(() => false));
+      await cgroup.kill().catch(() => {}); // destroy() below retries and reports
+      return outOfMemory ? { ...decoded, outOfMemory } : decoded;
+    });
+    const exited = ended.then(async (result): Promise<ContainerExit> => {
       try {
         // The overlay lived only in the container's mount namespace, gone with its last process.
         await cgroup.destroy(() => rm(containerDir, { recursive: true, force: true }));
@@ -123,7 +164,6 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       }
       if (port !== undefined) ports.release(port);
       live.delete(spec.id);
-      const result: ContainerExit = outOfMemory ? { ...decoded, outOfMemory } : decoded;
       log?.debug({ ...context, ...result }, 'container exited');
       return result;
     });
@@ -138,6 +178,8 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     }
     async function killAll(): Promise<void> {
       killedByUs = true;
+      // The chain's first processes join the cgroup only once they run: kill its process group too.
+      proc.signal('SIGKILL');
       for (const pid of await cgroup.pids().catch(() => [])) killQuietly(pid, 'SIGKILL');
     }
 
@@ -146,8 +188,9 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       name: spec.name,
       pid: proc.pid,
       address: port === undefined ? null : { host, port },
-      stdin: proc.stdin,
+      stdin: held ? null : proc.stdin,
       ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
+      ended,
       exited,
       async stop(graceMs: number) {
         if (!running) return exited;
@@ -169,22 +212,11 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     return handle;
   }
 
-  async function startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
-    let port: number | undefined;
-    try {
-      port = spec.exposePort ? await ports.allocate() : undefined;
-      containers.throwIfClosed();
-      return await launch(spec, port);
-    } catch (err) {
-      if (port !== undefined) ports.release(port);
-      throw err;
-    }
-  }
-
   return {
     name: 'sandbox',
     enforcesLimits: true,
-    start: (spec) => containers.start(spec, () => startContainer(spec)),
+    start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
+    prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     async sweep() {
       // Processes first (their cgroups), then the layers they wrote in.
       const cgroups = await sandbox.sweep();

@@ -41,24 +41,36 @@ export interface SandboxProcess {
   readonly cgroup: ContainerCgroup;
 }
 
+export type SandboxCommand = Omit<SandboxInvocation, 'tools' | 'cgroupProcs' | 'etcDir'>;
+
+export interface SandboxSpawnOptions {
+  readonly env: Readonly<Record<string, string>>;
+  readonly onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  readonly onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  readonly stdin?: 'ignore' | 'pipe';
+}
+
+/** A container's cgroup, made and limited, with nothing running in it yet. */
+export interface PreparedSandbox {
+  readonly cgroup: ContainerCgroup;
+  /** Starts the chain in the cgroup. On a throw the caller destroys the cgroup. */
+  spawn(command: SandboxCommand, options: SandboxSpawnOptions): SandboxProcess;
+}
+
 export interface Sandbox {
   /** Mount points (in private namespaces only) for the app view, the build and its cache. */
   readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
   /**
-   * Creates the cgroup, then starts the chain in it. `ready` (say, the container's layer being
-   * prepared) is awaited alongside the cgroup's creation; if either fails, nothing is left.
+   * Creates the cgroup and finds the current /etc view. `ready` (say, the container's layer
+   * being prepared) is awaited alongside; if anything fails, no cgroup is left.
    */
+  prepare(id: string, limits: ContainerLimits, ready?: Promise<unknown>): Promise<PreparedSandbox>;
+  /** prepare(), then starts the chain in the cgroup; if either fails, nothing is left. */
   spawn(
     id: string,
     limits: ContainerLimits,
-    invocation: Omit<SandboxInvocation, 'tools' | 'cgroupProcs' | 'etcDir'>,
-    options: {
-      env: Readonly<Record<string, string>>;
-      onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
-      onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
-      stdin?: 'ignore' | 'pipe';
-      ready?: Promise<unknown>;
-    },
+    command: SandboxCommand,
+    options: SandboxSpawnOptions & { readonly ready?: Promise<unknown> },
   ): Promise<SandboxProcess>;
   /** Kills and removes every container and build cgroup left by an earlier run; returns how many. */
   sweep(): Promise<number>;
@@ -102,31 +114,39 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
 
   const sandbox: Sandbox = {
     mountPoints,
-    async spawn(id, limits, invocation, spawnOptions) {
-      const [made, ready, etcDir] = await Promise.allSettled([
+    async prepare(id, limits, ready) {
+      const [made, readied, etcDir] = await Promise.allSettled([
         createCgroup(parents, id, limits),
-        spawnOptions.ready,
+        ready,
         etc.current(),
       ]);
       if (made.status === 'rejected') throw made.reason;
       const cgroup = made.value;
-      try {
-        if (ready.status === 'rejected') throw ready.reason;
-        if (etcDir.status === 'rejected') throw etcDir.reason;
-        const argv = sandboxArgv(
-          { ...invocation, tools, cgroupProcs: cgroup.procsFiles, etcDir: etcDir.value },
-          layout,
-        );
-        const proc = spawnProcess(argv, {
-          cwd: '/',
-          env: spawnOptions.env,
-          onLine: spawnOptions.onLine,
-          onData: spawnOptions.onData,
-          stdin: spawnOptions.stdin ?? 'ignore',
-        });
-        return { proc, cgroup };
-      } catch (err) {
+      if (readied.status === 'rejected' || etcDir.status === 'rejected') {
         await cgroup.destroy();
+        throw readied.status === 'rejected' ? readied.reason : (etcDir as PromiseRejectedResult).reason;
+      }
+      return {
+        cgroup,
+        spawn(command, spawnOptions) {
+          const argv = sandboxArgv({ ...command, tools, cgroupProcs: cgroup.procsFiles, etcDir: etcDir.value }, layout);
+          const proc = spawnProcess(argv, {
+            cwd: '/',
+            env: spawnOptions.env,
+            onLine: spawnOptions.onLine,
+            onData: spawnOptions.onData,
+            stdin: spawnOptions.stdin ?? 'ignore',
+          });
+          return { proc, cgroup };
+        },
+      };
+    },
+    async spawn(id, limits, command, spawnOptions) {
+      const prepared = await sandbox.prepare(id, limits, spawnOptions.ready);
+      try {
+        return prepared.spawn(command, spawnOptions);
+      } catch (err) {
+        await prepared.cgroup.destroy();
         throw err;
       }
     },
