@@ -67,6 +67,14 @@ local function count(id, delta)
   end
 end
 
+-- A worker that reuses the pid of one that crashed must not inherit its counts.
+function M.init_worker()
+  local suffix = ":" .. ngx.worker.pid()
+  for _, key in ipairs(dict:get_keys(0)) do
+    if key:sub(1, 2) == "f:" and key:sub(-#suffix) == suffix then dict:delete(key) end
+  end
+end
+
 function M.access()
   local entry = route(ngx.var.slipway_app)
   if entry == nil or #entry.peers == 0 then return ngx.exec("@slipway_503") end

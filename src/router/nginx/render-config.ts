@@ -198,6 +198,7 @@ function liveBlocks(live: LiveConfig, keepalive: number): string[] {
     `  lua_package_path ${quotePath(`${live.luaDir}/?.lua;;`)};`,
     `  lua_shared_dict ${ROUTES_DICT};`,
     `  init_by_lua_block { require("${LUA_MODULE_NAME}") }`,
+    `  init_worker_by_lua_block ${lua('init_worker')}`,
     // keepalive must come after the balancer: it wraps the peer the balancer picked.
     `  upstream slipway_balancer {\n    server 0.0.0.1;\n    balancer_by_lua_block ${lua('balance')}\n` +
       `    keepalive ${Math.min(keepalive, 4096)};\n    keepalive_timeout ${LIVE_UPSTREAM_IDLE};\n  }\n`,
