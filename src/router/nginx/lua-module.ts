@@ -116,13 +116,10 @@ function M.balance()
   var.slipway_peer = peer.id
 end
 
+-- The log phase runs once per request, after any error page or tunnel.
 function M.log()
-  local var = ngx.var
-  local peer = var.slipway_peer
-  if peer ~= nil and peer ~= "" then
-    count(peer, -1)
-    var.slipway_peer = ""
-  end
+  local peer = ngx.var.slipway_peer
+  if peer ~= nil and peer ~= "" then count(peer, -1) end
 end
 
 local function answer(status, text)
