@@ -9,6 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import pino from 'pino';
 import { type NginxRouter, type NginxRouterOptions, startNginxRouter } from '../../src/router/nginx/index.ts';
 import { findLuaModules, pushRouteTable } from '../../src/router/nginx/live-backends.ts';
 import { workerPids } from '../../src/router/nginx/master-process.ts';
@@ -217,10 +218,15 @@ describe('nginx with live backends', { skip: LUA_SKIP }, () => {
 });
 
 describe('nginx without live backends', { skip: NGINX_SKIP }, () => {
-  test('every switch reloads nginx, and traffic moves', async (t) => {
+  test('every switch reloads nginx, and traffic moves; the start says so once', async (t) => {
     const a = await startBackend(t, 'a');
     const b = await startBackend(t, 'b');
-    const { router, dir, workers } = await startNginx(t, { liveBackends: false });
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const { router, dir, workers } = await startNginx(t, { liveBackends: false, logger });
+    const said = lines.filter((line) => line.includes('every route change'));
+    assert.equal(said.length, 1, lines.join(''));
+    assert.match(said[0] ?? '', /live backends were turned off.*keep-alive/);
     assert.doesNotMatch(fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8'), /lua/);
     router.setRoute('app', { hostnames: [host], backends: [a.backend] });
     assert.equal((await requestJson(router, { host })).id, 'a');
@@ -229,5 +235,6 @@ describe('nginx without live backends', { skip: NGINX_SKIP }, () => {
     await router.settled();
     assert.equal((await requestJson(router, { host, settle: false })).id, 'b');
     assert.notDeepEqual(workers(), before, 'a reload started new workers');
+    assert.equal(lines.filter((line) => line.includes('every route change')).length, 1);
   });
 });
