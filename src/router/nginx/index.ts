@@ -1,20 +1,29 @@
-// The nginx router driver: Slipway keeps the route table, writes it out as an
-// nginx configuration, checks it with `nginx -t` and reloads its own nginx
-// master with SIGHUP. One reload runs at a time; route changes made meanwhile
-// are coalesced into the next one.
+// The nginx router driver: Slipway keeps the route table and runs its own
+// nginx master. The configuration names the apps and their hostnames only;
+// when nginx's Lua module is installed, each app's backends live in a shared
+// dict that Slipway replaces over a unix control socket, so a deployment,
+// a scale or a rollback never reloads nginx. A change of hostnames (an app
+// created or deleted, a domain added or removed) rewrites the configuration,
+// checks it with `nginx -t` and reloads the master with SIGHUP. One update
+// runs at a time; route changes made meanwhile are coalesced into the next.
 //
-// Drain: a reload makes nginx start new workers with the new configuration
-// and ask the old ones to quit gracefully (finish in-flight requests, close
-// idle keep-alive connections). Backends removed by a route change are only
-// reachable through those old workers, so drain() waits until the reload
-// carrying the change has happened and every worker of an older generation
-// has exited, bounded by the timeout.
+// Without the Lua module every route change is a new configuration and a
+// reload, which closes idle keep-alive client connections.
+//
+// Drain, live: the Lua balancer counts requests in flight per backend and
+// worker; drain() polls that count until it is zero for the drained backends.
+// Drain, by reload: backends removed by a route change are only reachable
+// through the old workers, so drain() waits until the reload carrying the
+// change has happened and every worker of an older generation has exited.
+// Both are bounded by the timeout.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { assertValidRoute } from '../check-route.ts';
 import type { AppRoute, Router } from '../types.ts';
+import { countInFlight, findLuaModules, pushRouteTable, routeTableText, socketPathProblem } from './live-backends.ts';
+import { LUA_MODULE_NAME, LUA_MODULE_SOURCE } from './lua-module.ts';
 import {
   delay,
   freePort,
@@ -25,7 +34,7 @@ import {
   testConfig,
   workerPids,
 } from './master-process.ts';
-import { type NginxConfigOptions, renderNginxConfig } from './render-config.ts';
+import { type LiveConfig, type NginxConfigOptions, renderNginxConfig } from './render-config.ts';
 
 export interface NginxRouterOptions {
   readonly host: string;
@@ -45,6 +54,14 @@ export interface NginxRouterOptions {
   readonly shutdownTimeoutMs?: number;
   /** Idle keep-alive connections kept per app and worker. Default 64. */
   readonly keepalivePerApp?: number;
+  /**
+   * Push backends live through nginx's Lua module instead of reloading on
+   * every route change. Default: whenever the module is installed; false
+   * forces the reload-per-change fallback.
+   */
+  readonly liveBackends?: boolean;
+  /** Where nginx's dynamic modules are. Default Debian's /usr/lib/nginx/modules. */
+  readonly modulesDir?: string;
 }
 
 export interface NginxRouter extends Router {
@@ -74,27 +91,48 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   };
   const file = path.join(dir, 'nginx.conf');
   const next = path.join(dir, 'nginx.conf.next');
+  const pidFile = path.join(dir, 'nginx.pid');
 
   // Insertion order matters: on a hostname conflict the latest setRoute wins.
   const routes = new Map<string, AppRoute>();
-  fs.writeFileSync(file, renderNginxConfig(routes, configOptions), { mode: 0o600 });
-  await stopStaleMaster(path.join(dir, 'nginx.pid'), file);
-  const invalid = await testConfig(binary, dir, file);
+  await stopStaleMaster(pidFile, file);
+  let live = prepareLive(options, dir);
+  let settings: NginxConfigOptions = { ...configOptions, live: typeof live === 'string' ? undefined : live };
+  let invalid = await checkInitial(binary, dir, file, settings);
+  if (invalid !== null && settings.live !== undefined) {
+    live = `nginx rejected its configuration with the Lua module: ${invalid}`;
+    settings = configOptions;
+    invalid = await checkInitial(binary, dir, file, settings);
+  }
   if (invalid !== null) throw new Error(`nginx rejected the initial configuration: ${invalid}`);
+  if (typeof live === 'string') logFallback(logger, live);
+  const liveConfig = settings.live;
+  fs.renameSync(next, file);
   const master: NginxMaster = await startMaster({ binary, prefix: dir, file, host: options.host, port, logger });
   let current = new Set(workerPids(master.pid));
+  const push = async (): Promise<void> => {
+    if (liveConfig !== undefined) await pushRouteTable(liveConfig.controlSocket, await routeTableText(routes));
+  };
+  try {
+    await push(); // the full table, before the router counts as started
+  } catch (err) {
+    await master.handle.stop(5_000);
+    throw err;
+  }
 
   let wanted = 0; // generation of the route table
   let applied = 0; // generation nginx serves (or gave up on)
   let reloading = false;
   const waiters: { generation: number; resolve: () => void }[] = [];
 
-  let live = fs.readFileSync(file, 'utf8');
-  const reloadOnce = async (): Promise<void> => {
+  let liveText = fs.readFileSync(file, 'utf8');
+  const updateOnce = async (): Promise<void> => {
     const generation = wanted;
-    const text = renderNginxConfig(routes, configOptions);
+    // Backends first: a new app's server block must find them when it appears.
+    await push();
+    const text = renderNginxConfig(routes, settings);
     // A reload closes idle client connections: never reload for nothing.
-    if (text !== live) await reload(text);
+    if (text !== liveText) await reload(text);
     applied = generation;
     for (let i = waiters.length - 1; i >= 0; i--) {
       const waiter = waiters[i];
@@ -112,7 +150,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       return;
     }
     fs.renameSync(next, file);
-    live = text;
+    liveText = text;
     const before = new Set(workerPids(master.pid));
     process.kill(master.pid, 'SIGHUP');
     const fresh = await waitForNewWorkers(master.pid, before);
@@ -125,9 +163,9 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     reloading = true;
     void (async () => {
       try {
-        while (applied < wanted && !closing) await reloadOnce();
+        while (applied < wanted && !closing) await updateOnce();
       } catch (err) {
-        logger?.error({ err }, 'nginx reload failed');
+        logger?.error({ err }, 'updating nginx failed; retrying');
       } finally {
         reloading = false;
         if (applied < wanted && !closing) setTimeout(() => schedule(), 100); // retry what is left
@@ -155,12 +193,23 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       if (routes.delete(app)) schedule();
     },
     settled,
-    async drain(_backendIds: readonly string[], timeoutMs: number): Promise<void> {
+    async drain(backendIds: readonly string[], timeoutMs: number): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       const timedOut = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
       if ((await Promise.race([settled(), timedOut])) === 'timeout') return;
-      // Every worker not of the newest generation may still hold requests to the drained backends.
-      while (Date.now() < deadline && workerPids(master.pid).some((pid) => !current.has(pid))) await delay(20);
+      if (liveConfig === undefined) {
+        // Every worker not of the newest generation may still hold requests to the drained backends.
+        while (Date.now() < deadline && workerPids(master.pid).some((pid) => !current.has(pid))) await delay(20);
+        return;
+      }
+      while (backendIds.length > 0 && Date.now() < deadline && !closing) {
+        try {
+          if ((await countInFlight(liveConfig.controlSocket, backendIds, workerPids(master.pid))) <= 0) return;
+        } catch (err) {
+          logger?.warn({ err }, 'nginx did not tell how many requests are in flight');
+        }
+        await delay(20);
+      }
     },
     close(): Promise<void> {
       closing ??= (async () => {
@@ -170,6 +219,47 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       return closing;
     },
   };
+}
+
+/**
+ * The live-backend settings (Lua module, control socket in a directory only
+ * its owner can enter), or why nginx will be reloaded on every route change.
+ */
+function prepareLive(options: NginxRouterOptions, dir: string): LiveConfig | string {
+  if (options.liveBackends === false) return 'live backends were turned off';
+  const found = findLuaModules(options.modulesDir);
+  if ('missing' in found) return `nginx's Lua module is not installed: ${found.missing}`;
+  const controlDir = path.join(dir, 'control');
+  const controlSocket = path.join(controlDir, 'control.sock');
+  const tooLong = socketPathProblem(controlSocket);
+  if (tooLong !== null) return tooLong;
+  fs.mkdirSync(controlDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(controlDir, 0o700);
+  fs.rmSync(controlSocket, { force: true }); // left by an nginx that was killed
+  const luaDir = path.join(dir, 'lua');
+  fs.mkdirSync(luaDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(luaDir, `${LUA_MODULE_NAME}.lua`), LUA_MODULE_SOURCE, { mode: 0o600 });
+  return { modules: found.modules, luaDir, controlSocket };
+}
+
+function logFallback(logger: Logger | undefined, why: string): void {
+  logger?.warn(
+    { reason: why },
+    'nginx router: every route change (each deployment, scale or rollback) will reload nginx; a reload closes ' +
+      'idle keep-alive client connections, so a client reusing one at that moment can see its request fail',
+  );
+}
+
+/** Writes the configuration for an empty route table to nginx.conf.next and runs `nginx -t` on it. */
+async function checkInitial(
+  binary: string,
+  dir: string,
+  file: string,
+  settings: NginxConfigOptions,
+): Promise<string | null> {
+  const next = `${file}.next`;
+  fs.writeFileSync(next, renderNginxConfig(new Map(), settings), { mode: 0o600 });
+  return testConfig(binary, dir, next);
 }
 
 /**

@@ -2,9 +2,17 @@
 // routes give the same text. Behaviour mirrors the built-in router: Host-based
 // routing, X-Forwarded-* and X-Request-Id, keep-alive upstream pools,
 // streaming bodies, and the same 404/502/503/504 pages.
+//
+// Two shapes. With live backends (the Lua module is installed) the text
+// depends only on the apps and their hostnames: every app proxies to one
+// Lua-balanced upstream that reads the app's backends from a shared dict,
+// and a control server on a unix socket takes the route table. Without it,
+// each app gets its own `upstream` listing its backends, so every route
+// change is a new configuration.
 
 import { renderErrorPages } from '../builtin/error-pages.ts';
 import type { AppRoute } from '../types.ts';
+import { LUA_MODULE_NAME } from './lua-module.ts';
 
 export interface NginxConfigOptions {
   /** Working directory: pid file and temp paths live under it. */
@@ -20,7 +28,27 @@ export interface NginxConfigOptions {
   readonly shutdownTimeoutMs: number;
   /** Idle keep-alive connections kept per app upstream (per worker). */
   readonly keepalivePerApp: number;
+  /** Backends pushed live over a control socket; absent: backends are written into the configuration. */
+  readonly live?: LiveConfig;
 }
+
+export interface LiveConfig {
+  /** Absolute paths of the dynamic modules to load (ndk, then lua). */
+  readonly modules: readonly string[];
+  /** Directory holding slipway_router.lua. */
+  readonly luaDir: string;
+  /** The control server's unix socket (in a directory only its owner can enter). */
+  readonly controlSocket: string;
+}
+
+/** Shared memory for the route table and the in-flight counts; a fixed size, so reloads keep it. */
+const ROUTES_DICT = 'slipway_routes 4m';
+/**
+ * Idle time of a pooled connection to a backend in live mode. No reload
+ * closes the pool of a retired backend, and the balancer never picks it
+ * again, so its idle connections only wait for this to close.
+ */
+const LIVE_UPSTREAM_IDLE = '1s';
 
 /** Hostnames nginx can take literally in `server_name` (lower-cased, no port or trailing dot). */
 const PLAIN_HOSTNAME = /^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/;
@@ -55,16 +83,27 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
 
   const upstreams: string[] = [];
   const servers: string[] = [];
+  const errorLocations = (app: string) =>
+    `    location @slipway_503 {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n` +
+    `    location @slipway_502 {\n${errorReturn(502, pages.badGateway, 6)}    }\n` +
+    `    location @slipway_504 {\n${errorReturn(504, pages.gatewayTimeout, 6)}    }\n`;
   let index = 0;
   for (const [app, route] of routes) {
     const names = namesByApp.get(app);
     if (names === undefined) continue;
     index++;
-    if (route.backends.length === 0) {
+    const server = `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n`;
+    if (options.live !== undefined) {
       servers.push(
-        `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
-          `    location / {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n  }\n`,
+        `${server}    set $slipway_app ${quote(encodeURIComponent(app))};\n    set $slipway_peer '';\n` +
+          `    log_by_lua_block { require("${LUA_MODULE_NAME}").log() }\n` +
+          `    location / {\n      access_by_lua_block { require("${LUA_MODULE_NAME}").access() }\n` +
+          `      proxy_pass http://slipway_balancer;\n    }\n${errorLocations(app)}  }\n`,
       );
+      continue;
+    }
+    if (route.backends.length === 0) {
+      servers.push(`${server}    location / {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n  }\n`);
       continue;
     }
     const upstream = `slipway_${index}_${app.replace(/[^a-zA-Z0-9_]/g, '_')}`;
@@ -73,18 +112,16 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
       `  upstream ${upstream} {\n    zone ${upstream} 64k;\n${members}` +
         `    keepalive ${options.keepalivePerApp};\n    keepalive_timeout 4s;\n  }\n`,
     );
-    servers.push(
-      `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
-        `    location / {\n      proxy_pass http://${upstream};\n    }\n` +
-        `    location @slipway_502 {\n${errorReturn(502, pages.badGateway, 6)}    }\n` +
-        `    location @slipway_504 {\n${errorReturn(504, pages.gatewayTimeout, 6)}    }\n  }\n`,
-    );
+    servers.push(`${server}    location / {\n      proxy_pass http://${upstream};\n    }\n${errorLocations(app)}  }\n`);
   }
+  if (options.live !== undefined)
+    upstreams.push(...liveBlocks(options.live, options.keepalivePerApp * Math.max(1, index)));
 
   const timeout = `${Math.max(1, options.upstreamTimeoutMs)}ms`;
   const temp = (name: string) => quotePath(`${options.dir}/temp/${name}`);
   return [
     '# Written by Slipway on every route change; edits are overwritten.',
+    ...(options.live?.modules.map((file) => `load_module ${quotePath(file)};`) ?? []),
     'daemon off;',
     'master_process on;',
     `worker_processes ${options.workers};`,
@@ -152,6 +189,25 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '}',
     '',
   ].join('\n');
+}
+
+/** The Lua pieces: module, shared dict, the balanced upstream, and the control server. */
+function liveBlocks(live: LiveConfig, keepalive: number): string[] {
+  const lua = (call: string) => `{ require("${LUA_MODULE_NAME}").${call}() }`;
+  return [
+    `  lua_package_path ${quotePath(`${live.luaDir}/?.lua;;`)};`,
+    `  lua_shared_dict ${ROUTES_DICT};`,
+    `  init_by_lua_block { require("${LUA_MODULE_NAME}") }`,
+    `  init_worker_by_lua_block ${lua('init_worker')}`,
+    // keepalive must come after the balancer: it wraps the peer the balancer picked.
+    `  upstream slipway_balancer {\n    server 0.0.0.1;\n    balancer_by_lua_block ${lua('balance')}\n` +
+      `    keepalive ${Math.min(keepalive, 4096)};\n    keepalive_timeout ${LIVE_UPSTREAM_IDLE};\n  }\n`,
+    `  server {\n    listen ${quotePath(`unix:${live.controlSocket}`)};\n` +
+      '    client_max_body_size 8m;\n    client_body_buffer_size 8m;\n' +
+      `    location = /routes {\n      content_by_lua_block ${lua('put_routes')}\n    }\n` +
+      `    location = /inflight {\n      content_by_lua_block ${lua('inflight')}\n    }\n` +
+      '    location / {\n      return 404;\n    }\n  }\n',
+  ];
 }
 
 /** `location` body answering `status` with one of the router's HTML pages. */

@@ -1,0 +1,181 @@
+// The Lua module nginx loads when the Lua module (libnginx-mod-http-lua) is
+// installed: it keeps each app's backends in a shared dict that Slipway
+// fills over the control socket, so a deployment changes no configuration
+// and never reloads nginx. Written to <dir>/lua/slipway_router.lua at start.
+//
+// The shared dict (shared memory of the master: it outlives worker restarts
+// and reloads) holds:
+//   r:<app>        "<id> <host> <port> <id> <host> <port> ..." (empty: no backends, 503)
+//   f:<id>:<pid>   requests in flight to backend <id> through worker <pid>;
+//                  each key has one writer (that worker), which deletes it at 0.
+// Tokens (app, id) arrive URI-encoded, so they never hold a space or a newline.
+//
+// Per request: access() answers 503 for an app without backends; balance()
+// picks a peer round-robin (per worker) from the app's parsed list, cached
+// per worker and keyed by the dict value, so nothing is parsed per request;
+// on a retry it moves to the peer after the one that failed. $slipway_peer
+// names the backend being counted (variables survive error_page redirects),
+// and log() uncounts it when the request ends.
+
+export const LUA_MODULE_NAME = 'slipway_router';
+
+export const LUA_MODULE_SOURCE = String.raw`-- Written by Slipway at start; edits are overwritten.
+local balancer = require "ngx.balancer"
+
+local dict = ngx.shared.slipway_routes
+local M = {}
+
+local TOKEN = "[%w%-_%.!~%*'%(%)%%]+"
+local ENTRY = "^ (" .. TOKEN .. ") ([%x:%.%[%]]+) (%d+)()"
+
+local cache = {}  -- app -> { raw = dict value, peers = { {id, host, port} }, next = index }
+local counts = {} -- backend id -> requests in flight through this worker
+
+local function parse(raw)
+  local peers = {}
+  for id, host, port in raw:gmatch("(%S+) (%S+) (%d+)") do
+    peers[#peers + 1] = { id = id, host = host, port = tonumber(port) }
+  end
+  return peers
+end
+
+local function route(app)
+  if app == nil then return nil end
+  local raw = dict:get("r:" .. app)
+  if raw == nil then
+    cache[app] = nil
+    return nil
+  end
+  local entry = cache[app]
+  if entry == nil or entry.raw ~= raw then
+    entry = { raw = raw, peers = parse(raw), next = entry and entry.next or 0 }
+    cache[app] = entry
+  end
+  return entry
+end
+
+local function count(id, delta)
+  local n = (counts[id] or 0) + delta
+  local key = "f:" .. id .. ":" .. ngx.worker.pid()
+  if n <= 0 then
+    counts[id] = nil
+    dict:delete(key)
+  else
+    counts[id] = n
+    local ok, err = dict:safe_set(key, n)
+    if not ok then ngx.log(ngx.ERR, "slipway: cannot count a request in flight: ", err) end
+  end
+end
+
+-- A worker that reuses the pid of one that crashed must not inherit its counts.
+function M.init_worker()
+  local suffix = ":" .. ngx.worker.pid()
+  for _, key in ipairs(dict:get_keys(0)) do
+    if key:sub(1, 2) == "f:" and key:sub(-#suffix) == suffix then dict:delete(key) end
+  end
+end
+
+function M.access()
+  local entry = route(ngx.var.slipway_app)
+  if entry == nil or #entry.peers == 0 then return ngx.exec("@slipway_503") end
+end
+
+function M.balance()
+  local var = ngx.var
+  local entry = route(var.slipway_app)
+  local peers = entry and entry.peers
+  local n = peers and #peers or 0
+  local previous = var.slipway_peer
+  local peer
+  if previous ~= nil and previous ~= "" then
+    -- A retry: the peer after the one that failed (the same one when it is alone).
+    count(previous, -1)
+    var.slipway_peer = ""
+    if n == 0 then return ngx.exit(ngx.ERROR) end
+    local at = 0
+    for k = 1, n do
+      if peers[k].id == previous then
+        at = k
+        break
+      end
+    end
+    peer = peers[at % n + 1]
+  else
+    if n == 0 then return ngx.exit(ngx.ERROR) end
+    local k = entry.next % n + 1
+    entry.next = k
+    peer = peers[k]
+    if n > 1 then balancer.set_more_tries(1) end
+  end
+  local ok, err = balancer.set_current_peer(peer.host, peer.port)
+  if not ok then
+    ngx.log(ngx.ERR, "slipway: cannot use backend ", peer.id, ": ", err)
+    return ngx.exit(ngx.ERROR)
+  end
+  count(peer.id, 1)
+  var.slipway_peer = peer.id
+end
+
+-- The log phase runs once per request, after any error page or tunnel.
+function M.log()
+  local peer = ngx.var.slipway_peer
+  if peer ~= nil and peer ~= "" then count(peer, -1) end
+end
+
+local function answer(status, text)
+  ngx.status = status
+  ngx.header["Content-Type"] = "text/plain"
+  ngx.say(text)
+  return ngx.exit(status)
+end
+
+-- PUT /routes: the whole table, one line per app: "<app>[ <id> <host> <port>]*".
+-- Checked in full before anything changes; apps left out are forgotten.
+function M.put_routes()
+  if ngx.req.get_method() ~= "PUT" then return answer(405, "PUT only") end
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data() or ""
+  if ngx.req.get_body_file() ~= nil then return answer(413, "route table too large") end
+  local wanted = {}
+  local lines = 0
+  for line in body:gmatch("[^\n]+") do
+    lines = lines + 1
+    local app, rest = line:match("^(" .. TOKEN .. ")(.*)$")
+    if app == nil then return answer(400, "line " .. lines .. ": bad app name") end
+    local pos = 1
+    while pos <= #rest do
+      local _, _, port, after = rest:match(ENTRY, pos)
+      local number = tonumber(port)
+      if after == nil or number < 1 or number > 65535 then
+        return answer(400, "line " .. lines .. ": bad backend at column " .. pos)
+      end
+      pos = after
+    end
+    wanted["r:" .. app] = rest:sub(2)
+  end
+  for _, key in ipairs(dict:get_keys(0)) do
+    if key:sub(1, 2) == "r:" and wanted[key] == nil then dict:delete(key) end
+  end
+  for key, value in pairs(wanted) do
+    if dict:get(key) ~= value then
+      local ok, err = dict:safe_set(key, value)
+      if not ok then return answer(507, "cannot store " .. key .. ": " .. tostring(err)) end
+    end
+  end
+  return answer(200, "ok " .. lines)
+end
+
+-- GET /inflight?ids=a,b&pids=1,2: requests in flight to those backends through those workers.
+function M.inflight()
+  local args = ngx.req.get_uri_args()
+  local total = 0
+  for id in tostring(args.ids or ""):gmatch("[^,]+") do
+    for pid in tostring(args.pids or ""):gmatch("%d+") do
+      total = total + (dict:get("f:" .. id .. ":" .. pid) or 0)
+    end
+  end
+  return answer(200, tostring(total))
+end
+
+return M
+`;
