@@ -1,6 +1,7 @@
 export {
   appSearchPath,
   HELPER_ENV,
+  type IpcChannel,
   type OutputStream,
   type ProcessExit,
   type ProcessHandle,
