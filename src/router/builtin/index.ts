@@ -29,6 +29,8 @@ export interface BuiltinRouterOptions extends ProxyServerOptions {
 
 export interface BuiltinRouter extends Router {
   settled(): Promise<void>;
+  /** Resolves once every router worker process accepts connections (the server process does from the start). */
+  workersListening(): Promise<void>;
   /** Process ids of the running router worker processes (none with `workers: 1`). */
   workerPids(): number[];
 }
@@ -81,6 +83,7 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
     async drain(backendIds: readonly string[], timeoutMs: number): Promise<void> {
       await Promise.all([proxy.drain(backendIds, timeoutMs), workers?.drain(backendIds, timeoutMs)]);
     },
+    workersListening: () => workers?.listening() ?? Promise.resolve(),
     workerPids: () => workers?.pids() ?? [],
     close(): Promise<void> {
       closing ??= Promise.all([workers?.close(), proxy.close()]).then(() => {});

@@ -40,6 +40,8 @@ export interface RouterWorkers {
   settled(): Promise<void>;
   /** Resolves once no worker has a request in flight to these backends, or after `timeoutMs`. */
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
+  /** Resolves once every worker accepts connections (at once when they all do). */
+  listening(): Promise<void>;
   /** Process ids of the running workers. */
   pids(): number[];
   close(): Promise<void>;
@@ -50,6 +52,8 @@ interface Slot {
   handle: ProcessHandle | null;
   /** True once the worker got the table and the socket: it may accept connections. */
   live: boolean;
+  /** True once it does. */
+  listening: boolean;
   acked: number;
   startedAt: number;
   backoffMs: number;
@@ -82,10 +86,13 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
   let nextDrainId = 0;
   let closing = false;
   const waiters = new Set<SettleWaiter>();
+  let listeners: (() => void)[] = [];
+  const allListening = () => slots.every((slot) => slot.listening);
   const slots: Slot[] = Array.from({ length: options.count }, (_, i) => ({
     index: i + 1,
     handle: null,
     live: false,
+    listening: false,
     acked: -1,
     startedAt: 0,
     backoffMs: firstBackoffMs,
@@ -113,9 +120,15 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
         slot.live = true;
         return;
       }
+      case 'listening':
       case 'ack':
         if (message.gen > slot.acked) slot.acked = message.gen;
         if (waiters.size !== 0) wakeWaiters();
+        if (message.t === 'listening') {
+          slot.listening = true;
+          logger?.debug({ routerWorker: slot.index, pid: slot.handle?.pid }, 'router worker listening');
+          if (allListening()) for (const resolve of listeners.splice(0)) resolve();
+        }
         return;
       case 'drained':
         slot.drains.get(message.id)?.();
@@ -139,6 +152,7 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
     });
     slot.handle = handle;
     slot.live = false;
+    slot.listening = false;
     slot.acked = -1;
     slot.startedAt = Date.now();
     handle.ipc?.onMessage((message) => onMessage(slot, message as FromWorker));
@@ -149,6 +163,7 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
     if (slot.handle !== handle) return;
     slot.handle = null;
     slot.live = false;
+    slot.listening = false;
     for (const done of slot.drains.values()) done();
     slot.drains.clear();
     wakeWaiters();
@@ -209,11 +224,17 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
         );
       return Promise.all(pending).then(() => {});
     },
+    listening() {
+      if (allListening() || closing) return Promise.resolve();
+      return new Promise((resolve) => listeners.push(resolve));
+    },
     pids() {
       return slots.flatMap((slot) => (slot.handle?.pid === undefined ? [] : [slot.handle.pid]));
     },
     async close() {
       closing = true;
+      for (const resolve of listeners) resolve();
+      listeners = [];
       for (const waiter of waiters) {
         clearTimeout(waiter.timer);
         waiter.resolve();

@@ -76,7 +76,7 @@ async function start(message: Extract<ToWorker, { t: 'init' }>, handle: Server):
   server.setForwardedPort(settings.port);
   proxy = server;
   await listen(server.server, { handle });
-  send({ t: 'ack', gen: message.gen });
+  send({ t: 'listening', gen: message.gen });
 }
 
 function exitWhenClosed(): void {

@@ -37,8 +37,10 @@ export type LogLevel = 'debug' | 'warn' | 'error';
 export type FromWorker =
   /** Code loaded: ready for the table and the socket. */
   | { readonly t: 'loaded' }
-  /** Routes up to `gen` are what new requests see (also sent once listening). */
+  /** Routes up to `gen` are what new requests see. */
   | { readonly t: 'ack'; readonly gen: number }
+  /** Accepting connections, with the table of `gen`. */
+  | { readonly t: 'listening'; readonly gen: number }
   | { readonly t: 'drained'; readonly id: number }
   | { readonly t: 'access'; readonly entries: readonly AccessEntry[] }
   | { readonly t: 'log'; readonly level: LogLevel; readonly fields: Record<string, unknown>; readonly msg: string };
