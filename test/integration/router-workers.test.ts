@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import type http from 'node:http';
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
+import { test } from 'node:test';
 import { type BuiltinRouter, type BuiltinRouterOptions, startBuiltinRouter } from '../../src/router/builtin/index.ts';
 import { delay, waitFor } from '../helpers/wait.ts';
 import { type Reply, request } from './router-helpers.ts';
@@ -32,7 +32,10 @@ async function untilBothServed(router: BuiltinRouter, backend: OwnedBackend): Pr
   for (let round = 0; round < 50; round++) {
     replies.push(...(await burst(router)));
     const workers = router.workerPids();
-    if (backend.owners.includes(process.pid) && backend.owners.some((pid) => pid !== undefined && workers.includes(pid)))
+    if (
+      backend.owners.includes(process.pid) &&
+      backend.owners.some((pid) => pid !== undefined && workers.includes(pid))
+    )
       return replies;
   }
   assert.fail(`requests did not reach both processes: ${JSON.stringify(backend.owners.slice(-20))}`);
