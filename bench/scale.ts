@@ -1,10 +1,12 @@
 // Scale (method in BENCHMARKS.md): 100 apps with one web container each on
 // one `slipway server`: time to deploy them all 4 at a time, control-plane
-// RSS, GET /api/apps latency, and router latency to the 100th app.
+// RSS (the server process plus its router worker processes), GET /api/apps
+// latency, and router latency to the 100th app.
 
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startSlipway } from '../test/helpers/slipway.ts';
+import { routerWorkerPids } from '../test/integration/router-worker-helpers.ts';
 import { appArchive, deploy } from './deploy-archive.ts';
 import { autocannon, fmt, percentile } from './lib.ts';
 
@@ -15,6 +17,19 @@ function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
+
+/** Control-plane RSS: the server process plus its router workers (the apps' containers are not counted). */
+function controlPlaneRss(pid: number): { total: number; server: number; workers: number[] } {
+  const server = rssMb(pid);
+  const workers = routerWorkerPids(pid).map(rssMb);
+  return { total: workers.reduce((sum, mb) => sum + mb, server), server, workers };
+}
+
+const showRss = (rss: ReturnType<typeof controlPlaneRss>) =>
+  `${fmt(rss.total)} MB (server ${fmt(rss.server)}` +
+  (rss.workers.length === 0
+    ? ')'
+    : ` + ${rss.workers.length} router worker(s) ${rss.workers.map((mb) => fmt(mb)).join(' + ')})`);
 
 const slipway = await startSlipway({ env: { SLIPWAY_LOG_LEVEL: 'error', SLIPWAY_MAX_BUILDS: '4' } });
 try {
@@ -32,7 +47,7 @@ try {
     }),
   );
   const deployAll = (performance.now() - t0) / 1000;
-  const rss = rssMb(slipway.pid as number);
+  const rss = controlPlaneRss(slipway.pid as number);
   const apiTimes: number[] = [];
   for (let i = 0; i < 200; i++) {
     const t = performance.now();
@@ -52,7 +67,7 @@ try {
     [
       `scale: ${APPS} apps, one web container each, deployed ${PARALLEL} at a time`,
       `  deploy all                ${fmt(deployAll)} s (${failed.length} failed)`,
-      `  control-plane RSS         ${fmt(rssMb(slipway.pid as number))} MB after deploys (${fmt(rss)} MB right after)`,
+      `  control-plane RSS         ${showRss(controlPlaneRss(slipway.pid as number))} after deploys, API and router load; ${showRss(rss)} right after the deploys`,
       `  GET /api/apps (200 runs)  p50 ${fmt(percentile(apiTimes, 50))} ms   p99 ${fmt(percentile(apiTimes, 99))} ms`,
       `  router to ${last} (1000 req/s, 5 s)  p50 ${fmt(router.p50)} ms   p99 ${fmt(router.p99)} ms   errors ${router.errors} non-2xx ${router.non2xx}`,
     ].join('\n'),

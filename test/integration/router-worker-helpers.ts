@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { BuiltinRouter } from '../../src/router/builtin/index.ts';
-import type { Router } from '../../src/router/types.ts';
-import { type Handler, startBackend, startRouter, type TestBackend } from './router-helpers.ts';
+import { type Handler, startBackend, type TestBackend } from './router-helpers.ts';
 
 /** The pid among `pids` holding the other end of `socket` (a backend's accepted connection), or undefined. */
 export function connectionOwner(socket: Socket, pids: readonly number[]): number | undefined {
@@ -45,6 +44,21 @@ function peerInode(localPort: number, remotePort: number): string | undefined {
   return undefined;
 }
 
+/** The router worker processes of a `slipway server` process: its children running the worker entry. */
+export function routerWorkerPids(serverPid: number): number[] {
+  const children = fs
+    .readdirSync(`/proc/${serverPid}/task`)
+    .flatMap((task) => fs.readFileSync(`/proc/${serverPid}/task/${task}/children`, 'utf8').trim().split(/\s+/))
+    .filter((child) => child !== '');
+  return children.map(Number).filter((child) => {
+    try {
+      return /router-worker\.js|worker-process\.[jt]s/.test(fs.readFileSync(`/proc/${child}/cmdline`, 'utf8'));
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+}
+
 export interface OwnedBackend extends TestBackend {
   /** Router process (pid) of each request, in arrival order. */
   readonly owners: (number | undefined)[];
@@ -67,9 +81,4 @@ export async function startOwnedBackend(
     }
   });
   return Object.assign(backend, { owners });
-}
-
-/** The built-in router with `workers` processes in all, this one included. */
-export async function startWorkersRouter(t: TestContext, workers = 2): Promise<BuiltinRouter> {
-  return (await startRouter(t, workers === 1 ? 'builtin' : 'builtin-workers')) as Router as BuiltinRouter;
 }

@@ -9,25 +9,10 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fixtureCopy, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { waitFor, waitForValue } from '../helpers/wait.ts';
+import { routerWorkerPids } from './router-worker-helpers.ts';
 
 const APP = 'workerlogs';
 const HOST = `${APP}.localhost`;
-
-/** Child processes of `pid` running the router worker entry. */
-function routerWorkers(pid: number): number[] {
-  const children = fs
-    .readdirSync(`/proc/${pid}/task`)
-    .flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/))
-    .filter((child) => child !== '')
-    .map(Number);
-  return children.filter((child) => {
-    try {
-      return /router-worker\.js|worker-process\.[jt]s/.test(fs.readFileSync(`/proc/${child}/cmdline`, 'utf8'));
-    } catch {
-      return false;
-    }
-  });
-}
 
 function alive(pid: number): boolean {
   try {
@@ -98,7 +83,8 @@ describe('slipway server --router-workers 2', () => {
 
   test('access lines of requests a router worker served reach slipway logs', async () => {
     const [worker] = await waitForValue(
-      () => (routerWorkers(slipway.pid as number).length === 1 ? routerWorkers(slipway.pid as number) : undefined),
+      () =>
+        routerWorkerPids(slipway.pid as number).length === 1 ? routerWorkerPids(slipway.pid as number) : undefined,
       'one router worker process',
       10_000,
     );
@@ -112,12 +98,12 @@ describe('slipway server --router-workers 2', () => {
   });
 
   test('a killed router worker is started again and traffic keeps flowing', async () => {
-    const [killed] = routerWorkers(slipway.pid as number);
+    const [killed] = routerWorkerPids(slipway.pid as number);
     process.kill(killed as number, 'SIGKILL');
     for (let i = 0; i < 5; i++) assert.equal(await get(slipway.routerPort, `/during-${i}`), 200);
     const [replacement] = await waitForValue(
       () => {
-        const now = routerWorkers(slipway.pid as number);
+        const now = routerWorkerPids(slipway.pid as number);
         return now.length === 1 && now[0] !== killed ? now : undefined;
       },
       'a new router worker',
@@ -127,7 +113,7 @@ describe('slipway server --router-workers 2', () => {
   });
 
   test('SIGKILL of the server leaves no router worker behind', async () => {
-    const workers = routerWorkers(slipway.pid as number);
+    const workers = routerWorkerPids(slipway.pid as number);
     assert.equal(workers.length, 1);
     await slipway.kill();
     await waitFor(() => !workers.some(alive), `router worker ${workers.join()} to exit`, 5_000);
