@@ -1,32 +1,38 @@
 // Router throughput and latency (method in BENCHMARKS.md): one small backend
 // process; autocannon (own process, keep-alive, loopback) direct to it,
-// through the built-in router and through nginx configured by the nginx
-// driver; peak requests/s with p50/p99, then latency at half nginx's peak.
+// through the built-in router (started as `slipway server` starts it: this
+// process plus the default number of router worker processes, or
+// SLIPWAY_ROUTER_WORKERS) and through nginx configured by the nginx driver;
+// peak requests/s with p50/p99, then latency at half nginx's peak.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadSettings } from '../src/config/settings.ts';
 import { startBuiltinRouter } from '../src/router/builtin/index.ts';
 import { startNginxRouter } from '../src/router/nginx/index.ts';
-import type { Router } from '../src/router/types.ts';
 import { autocannon, fmt, type LoadFigures, startBackendProcess } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const HOST = 'app.localhost';
+const BUILTIN = 'built-in router';
 
 async function main() {
   const backend = await startBackendProcess();
   const route = { hostnames: [HOST], backends: [{ id: 'web-1', host: '127.0.0.1', port: backend.port }] };
-  const builtin: Router = await startBuiltinRouter({ host: '127.0.0.1', port: 0, domain: 'localhost' });
+  const workers = loadSettings({}).routerWorkers;
+  const builtin = await startBuiltinRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', workers });
   builtin.setRoute('app', route);
+  await builtin.workersListening();
+  await builtin.settled();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
   const nginx = await startNginxRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', dir });
   nginx.setRoute('app', route);
   await nginx.settled();
   const targets = [
     ['direct', backend.port],
-    ['built-in router', builtin.address.port],
+    [BUILTIN, builtin.address.port],
     ['nginx', nginx.address.port],
   ] as const;
   try {
@@ -44,15 +50,16 @@ async function main() {
     }
     const row = (name: string, f: LoadFigures) =>
       `  ${name.padEnd(16)} ${fmt(f.rps, 0).padStart(7)} req/s   p50 ${fmt(f.p50).padStart(5)} ms   p99 ${fmt(f.p99).padStart(6)} ms   errors ${f.errors + f.timeouts}  non-2xx ${f.non2xx}`;
-    const builtinPeak = peak.get('built-in router') as LoadFigures;
+    const builtinPeak = peak.get(BUILTIN) as LoadFigures;
     const direct = peak.get('direct') as LoadFigures;
     const lines = [
-      `router throughput: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, 'ok' backend in its own process`,
+      `router throughput: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, 'ok' backend in its own process; ` +
+        `built-in router in ${workers} process${workers === 1 ? '' : 'es'} (--router-workers ${workers}), nginx one worker per core`,
       ...[...peak].map(([name, f]) => row(name, f)),
       `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}%   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%`,
       `latency at half of nginx's peak (${half} req/s overall, 10 connections, ${SECONDS} s)`,
       ...[...paced].map(([name, f]) => row(name, f)),
-      `  p99 built-in - nginx: ${fmt((paced.get('built-in router')?.p99 ?? 0) - (paced.get('nginx')?.p99 ?? 0))} ms`,
+      `  p99 built-in - nginx: ${fmt((paced.get(BUILTIN)?.p99 ?? 0) - (paced.get('nginx')?.p99 ?? 0))} ms`,
     ];
     console.log(lines.join('\n'));
   } finally {

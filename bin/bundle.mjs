@@ -4,6 +4,8 @@
 // reading was most of a server restart: bundled, the apps answer again
 // several hundred milliseconds sooner. Dynamic imports stay separate chunks,
 // so what the server loads late (the API, the builder, tar) still loads late.
+// The router worker process has its own entry (router-worker.js): it loads
+// the proxy only, so a worker starts in a fraction of the server's time.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +17,10 @@ const outdir = path.join(root, 'dist/cli/bundle');
 fs.rmSync(outdir, { recursive: true, force: true }); // chunk names change with their content
 
 await build({
-  entryPoints: [path.join(root, 'dist/cli/main.js')],
+  entryPoints: {
+    main: path.join(root, 'dist/cli/main.js'),
+    'router-worker': path.join(root, 'dist/router/builtin/worker-process.js'),
+  },
   // Same depth as dist/cli/commands/: code that finds bin/slipway relative to
   // its own file (cli/commands/git.ts) finds it from here too.
   outdir,

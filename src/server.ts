@@ -171,6 +171,7 @@ function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, log
   }
   return startBuiltinRouter({
     ...options,
+    workers: settings.routerWorkers,
     onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
   });
 }

@@ -2,6 +2,7 @@
 // then defaults; validated and frozen, then passed down. Nothing else in the
 // server reads process.env.
 
+import os from 'node:os';
 import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
@@ -21,6 +22,8 @@ export interface Settings {
   readonly runtime: RuntimeChoice;
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
   readonly router: 'builtin' | 'nginx';
+  /** Built-in router only: processes serving router traffic, the server's own included (1: no router workers). */
+  readonly routerWorkers: number;
   readonly bootTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly buildTimeoutMs: number;
@@ -55,6 +58,7 @@ const ENV_NAMES = {
   domain: 'SLIPWAY_DOMAIN',
   runtime: 'SLIPWAY_RUNTIME',
   router: 'SLIPWAY_ROUTER',
+  routerWorkers: 'SLIPWAY_ROUTER_WORKERS',
   bootTimeout: 'SLIPWAY_BOOT_TIMEOUT',
   hookTimeout: 'SLIPWAY_HOOK_TIMEOUT',
   buildTimeout: 'SLIPWAY_BUILD_TIMEOUT',
@@ -149,6 +153,8 @@ const PARSERS = {
   domain: [dnsName, 'localhost'],
   runtime: [oneOf(RUNTIME_CHOICES), 'auto'],
   router: [oneOf(['builtin', 'nginx'] as const), 'builtin'],
+  // One process per core (the load generator and the apps need cores too), at most 4.
+  routerWorkers: [integer(1, 64), Math.min(os.availableParallelism(), 4)],
   bootTimeout: [parseDuration, 60_000],
   hookTimeout: [parseDuration, 20 * 60_000],
   buildTimeout: [parseDuration, 15 * 60_000],
@@ -195,6 +201,7 @@ export function loadSettings(
     domain: s.domain,
     runtime: s.runtime,
     router: s.router,
+    routerWorkers: s.routerWorkers,
     bootTimeoutMs: s.bootTimeout,
     hookTimeoutMs: s.hookTimeout,
     buildTimeoutMs: s.buildTimeout,

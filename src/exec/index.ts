@@ -2,6 +2,7 @@ export {
   appSearchPath,
   HELPER_ENV,
   heldUserShell,
+  type IpcChannel,
   type OutputStream,
   type ProcessExit,
   type ProcessHandle,

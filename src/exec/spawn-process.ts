@@ -6,6 +6,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { Server, Socket } from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { splitLines } from './split-lines.ts';
@@ -44,6 +45,17 @@ export interface SpawnOptions {
   readonly stdin?: 'ignore' | 'pipe' | Readable;
   /** Leaves stdout unsplit, as the handle's `stdout` stream (binary protocols such as git's). */
   readonly rawStdout?: boolean;
+  /** Opens a Node IPC channel (JSON messages, socket handles) to a Node child: the handle's `ipc`. */
+  readonly ipc?: boolean;
+}
+
+/** The IPC channel to a Node child spawned with `ipc: true`. */
+export interface IpcChannel {
+  /** False once the channel closed (the child exited or disconnected). */
+  readonly connected: boolean;
+  /** Sends a message, optionally with a listening server or a socket the child then owns too. */
+  send(message: unknown, handle?: Server | Socket): void;
+  onMessage(listener: (message: unknown, handle: unknown) => void): void;
 }
 
 export interface ProcessExit {
@@ -60,6 +72,8 @@ export interface ProcessHandle {
   readonly stdin: Writable | null;
   /** The process's stdout when spawned with `rawStdout`, else null. */
   readonly stdout: Readable | null;
+  /** The IPC channel when spawned with `ipc: true`, else null. */
+  readonly ipc: IpcChannel | null;
   /** Settles after the main process exited, its group was killed and its output drained. */
   readonly exited: Promise<ProcessExit>;
   /** Sends a signal to the whole process group. */
@@ -112,7 +126,12 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     cwd: options.cwd,
     env: { ...options.env },
     detached: true, // new session and process group: pgid === pid
-    stdio: [options.stdin === undefined || options.stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [
+      options.stdin === undefined || options.stdin === 'ignore' ? 'ignore' : 'pipe',
+      'pipe',
+      'pipe',
+      ...(options.ipc === true ? (['ipc'] as const) : []),
+    ],
   });
   // Writing to a process that has exited fails with EPIPE; that is the process's end, not ours.
   child.stdin?.on('error', () => {});
@@ -155,6 +174,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     pid: child.pid,
     stdin: options.stdin === 'pipe' ? child.stdin : null,
     stdout: raw ? stdout : null,
+    ipc: options.ipc === true ? ipcChannel(child) : null,
     exited,
     signal: signalGroup,
     async stop(graceMs: number) {
@@ -174,6 +194,21 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
       await Promise.race([exited, killed]);
       clearTimeout(timer);
       return exited;
+    },
+  };
+}
+
+function ipcChannel(child: ChildProcess): IpcChannel {
+  return {
+    get connected() {
+      return child.connected;
+    },
+    send(message, handle) {
+      // A child that just exited fails the send (passed to the callback); `exited` reports the exit.
+      if (child.connected) child.send(message as object, handle, () => {});
+    },
+    onMessage(listener) {
+      child.on('message', listener);
     },
   };
 }

@@ -23,7 +23,8 @@ export interface Router {
   removeRoute(app: string): void;
   /**
    * Resolves once every route change made so far is what new requests see.
-   * Drivers that apply changes synchronously (the built-in router) omit it.
+   * Drivers that apply changes synchronously omit it; the built-in router waits for its
+   * router worker processes, nginx for its reload.
    */
   settled?(): Promise<void>;
   /** Resolves once no request is in flight to these backends, or after `timeoutMs`. */

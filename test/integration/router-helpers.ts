@@ -64,8 +64,11 @@ export function closeServer(server: http.Server): Promise<void> {
 
 export { deadPort } from '../helpers/local-http.ts';
 
-/** The router drivers every driver-agnostic test runs against. */
-export const DRIVERS = ['builtin', 'nginx'] as const;
+/**
+ * The router drivers every driver-agnostic test runs against; `builtin-workers`
+ * is the built-in router with one router worker process besides the test's.
+ */
+export const DRIVERS = ['builtin', 'builtin-workers', 'nginx'] as const;
 
 /** Why the nginx suites are skipped here (CI installs nginx, so they always run there), or false. */
 export const NGINX_SKIP: string | false = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].some((f) =>
@@ -88,8 +91,8 @@ export async function startRouter(
   options: Partial<BuiltinRouterOptions> = {},
 ): Promise<Router> {
   const base = { host: '127.0.0.1', port: 0, domain: 'localhost', ...options };
-  if (driver === 'builtin') {
-    const router = await startBuiltinRouter(base);
+  if (driver === 'builtin' || driver === 'builtin-workers') {
+    const router = await startBuiltinRouter({ ...base, workers: driver === 'builtin' ? 1 : 2 });
     t.after(() => router.close());
     return router;
   }

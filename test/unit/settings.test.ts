@@ -2,6 +2,7 @@
 // documented defaults; bad values are clear errors.
 
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { test } from 'node:test';
 import { loadSettings, parseDuration, parseSize } from '../../src/config/settings.ts';
 
@@ -73,4 +74,11 @@ test('the runtime is chosen automatically unless sandbox or process is asked for
   assert.equal(loadSettings({}, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'process');
   assert.equal(loadSettings({ runtime: 'sandbox' }, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'sandbox');
   assert.throws(() => loadSettings({ runtime: 'docker' }, {}, '/srv'), /invalid setting runtime \(SLIPWAY_RUNTIME\)/);
+});
+
+test('router workers: one process per core, at most 4, by default; the flag wins over the variable', () => {
+  assert.equal(loadSettings({}, {}, '/srv').routerWorkers, Math.min(os.availableParallelism(), 4));
+  assert.equal(loadSettings({}, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 3);
+  assert.equal(loadSettings({ routerWorkers: '1' }, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 1);
+  assert.throws(() => loadSettings({ routerWorkers: '0' }, {}, '/srv'), /routerWorkers \(SLIPWAY_ROUTER_WORKERS\)/);
 });

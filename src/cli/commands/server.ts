@@ -14,6 +14,7 @@ interface ServerFlags {
   hookTimeout?: string;
   runtime?: string;
   router?: string;
+  routerWorkers?: string;
 }
 
 export function serverCommand(program: Command, ctx: CommandContext): void {
@@ -32,6 +33,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       'runtime driver: sandbox or process (SLIPWAY_RUNTIME; default: sandbox when this host can run it)',
     )
     .option('--router <driver>', 'router driver: builtin or nginx (SLIPWAY_ROUTER, default builtin)')
+    .option(
+      '--router-workers <n>',
+      'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default: one per core, at most 4)',
+    )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
       // Loaded here so that every other command starts without the server's modules.

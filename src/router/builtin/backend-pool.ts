@@ -3,7 +3,9 @@
 // waits on, and the retirement of backends no route references any more, so
 // that pooled connections to a container being stopped are never reused.
 
-import { Client, Pool } from 'undici';
+import type { Client as UndiciClient, Pool as UndiciPool } from 'undici';
+import Client from 'undici/lib/dispatcher/client.js';
+import Pool from 'undici/lib/dispatcher/pool.js';
 import type { Backend } from '../types.ts';
 
 export interface PoolOptions {
@@ -37,7 +39,7 @@ export class BackendState {
     readonly port: number,
     readonly origin: string,
     /** Replaced by a new pool when a retired backend is routed to again. */
-    public pool: Pool,
+    public pool: UndiciPool,
   ) {}
 }
 
@@ -83,7 +85,7 @@ export class BackendPool {
    * connection died before answering: it must not be another pooled one.
    * Closes itself once the request dispatched on it has finished.
    */
-  freshClient(state: BackendState): Client {
+  freshClient(state: BackendState): UndiciClient {
     return new Client(state.origin, this.#connectionOptions());
   }
 
@@ -146,7 +148,7 @@ export class BackendPool {
     this.#states.clear();
   }
 
-  #newPool(origin: string): Pool {
+  #newPool(origin: string): UndiciPool {
     return new Pool(origin, { ...this.#connectionOptions(), connections: this.#options.maxSockets });
   }
 
@@ -190,7 +192,7 @@ export class BackendPool {
  * The pool then refuses new requests, so nothing reaches a retired container
  * through it.
  */
-function retirePool(pool: Pool): void {
+function retirePool(pool: UndiciPool): void {
   if (!pool.closed && !pool.destroyed) pool.close().catch(ignore);
 }
 

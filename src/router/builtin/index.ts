@@ -1,90 +1,68 @@
 // The built-in router: a node:http reverse proxy implementing the Router seam.
-// This module owns the server's lifecycle and the route set; each setRoute /
-// removeRoute rebuilds the whole hostname table and swaps one reference.
+// This module owns the listening socket and the route set. The server process
+// serves router traffic itself and, with `workers` above 1, forks router
+// worker processes that accept on the same socket (router-workers.ts); every
+// route change then reaches them too, and settled() waits for that.
 
-import http from 'node:http';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { assertValidRoute } from '../check-route.ts';
 import type { AppRoute, Backend, Router } from '../types.ts';
-import { BackendPool } from './backend-pool.ts';
-import { renderErrorPages } from './error-pages.ts';
-import { proxyUpgrade } from './forward-upgrade.ts';
-import type { AccessHook, ProxyContext } from './proxy-context.ts';
-import { ProxyResponse, proxyRequest } from './proxy-request.ts';
-import { buildRouteTable } from './route-table.ts';
+import { createProxyServer, listen, type ProxyServerOptions } from './proxy-server.ts';
+import { type RouterWorkers, startRouterWorkers } from './router-workers.ts';
 
 export type { AccessEntry, AccessHook } from './proxy-context.ts';
 
-export interface BuiltinRouterOptions {
+export interface BuiltinRouterOptions extends ProxyServerOptions {
   readonly host: string;
   /** 0 picks a free port; `router.address.port` then tells which. */
   readonly port: number;
-  /** App hostnames are `<app>.<domain>`; only used to hint at that on the 404 page. */
-  readonly domain: string;
   readonly logger?: Logger;
-  /** Called once per finished request or upgrade. */
-  readonly onAccess?: AccessHook;
-  /** Idle time allowed on a backend connection (waiting for headers, or mid-body). Default 60 s. */
-  readonly upstreamTimeoutMs?: number;
-  /** Concurrent connections per backend container; more requests queue. Default 256. */
-  readonly maxSocketsPerBackend?: number;
-  /** Idle keep-alive connections are closed after this long. Default 4 s. */
-  readonly idleSocketMs?: number;
+  /**
+   * Processes serving router traffic, this one included (default 1): above
+   * 1, `workers - 1` router worker processes accept on the same socket.
+   */
+  readonly workers?: number;
+  /** First restart delay of a router worker that died (doubles while it keeps dying). Default 100 ms. */
+  readonly workerRestartBackoffMs?: number;
 }
 
-export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise<Router> {
+export interface BuiltinRouter extends Router {
+  settled(): Promise<void>;
+  /** Resolves once every router worker process accepts connections (the server process does from the start). */
+  workersListening(): Promise<void>;
+  /** Process ids of the running router worker processes (none with `workers: 1`). */
+  workerPids(): number[];
+}
+
+export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise<BuiltinRouter> {
   const logger = options.logger;
-  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
-  const pool = new BackendPool({
-    maxSockets: options.maxSocketsPerBackend ?? 256,
-    idleSocketMs: options.idleSocketMs ?? 4_000,
-    upstreamTimeoutMs,
-  });
-  const ctx: ProxyContext = {
-    table: new Map(),
-    pool,
-    pages: renderErrorPages(options.domain),
-    upstreamTimeoutMs,
-    forwardedPort: String(options.port),
-    logger,
-    onAccess: options.onAccess,
-    tunnelSockets: new Set(),
-  };
-  const server = http.createServer({
-    ServerResponse: ProxyResponse,
-    // Long uploads are bounded by the upstream idle timeout instead of a
-    // total deadline; headersTimeout still guards against slow headers.
-    requestTimeout: 0,
-  });
-  server.on('request', (req: http.IncomingMessage, res: ProxyResponse) => proxyRequest(ctx, req, res));
-  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
-    proxyUpgrade(ctx, req, socket, head),
-  );
-  await listen(server, options.port, options.host);
-  const bound = server.address() as AddressInfo;
-  ctx.forwardedPort = String(bound.port);
+  const proxy = createProxyServer(options);
+  await listen(proxy.server, { port: options.port, host: options.host });
+  const bound = proxy.server.address() as AddressInfo;
+  proxy.setForwardedPort(bound.port);
   logger?.debug({ host: bound.address, port: bound.port }, 'router listening');
 
-  // Insertion order matters: on a hostname conflict the latest setRoute wins.
-  const routes = new Map<string, AppRoute>();
-  const rebuild = (changedApp: string): void => {
-    const live = new Set<string>();
-    const { table, conflicts } = buildRouteTable(
-      routes,
-      (_app, route) =>
-        route.backends.map((backend) => {
-          live.add(backend.id);
-          return pool.acquire(backend);
-        }),
-      ctx.table,
-    );
-    ctx.table = table;
-    pool.retireAllExcept(live);
-    for (const conflict of conflicts) {
-      if (conflict.app === changedApp) logger?.warn(conflict, 'hostname claimed by two apps; the latest route wins');
-    }
-  };
+  const workerCount = Math.max(1, options.workers ?? 1) - 1;
+  // Forked after listening: the server process serves at once, workers join as they load.
+  const workers: RouterWorkers | null =
+    workerCount === 0
+      ? null
+      : startRouterWorkers({
+          count: workerCount,
+          listener: proxy.server,
+          settings: {
+            domain: options.domain,
+            upstreamTimeoutMs: options.upstreamTimeoutMs,
+            maxSocketsPerBackend: options.maxSocketsPerBackend,
+            idleSocketMs: options.idleSocketMs,
+            port: bound.port,
+          },
+          routes: () => proxy.routes(),
+          logger,
+          onAccess: options.onAccess,
+          restartBackoffMs: options.workerRestartBackoffMs,
+        });
 
   let closing: Promise<void> | undefined;
   return {
@@ -93,23 +71,22 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
       assertValidRoute(app, route);
       // Copied so later mutation by the caller cannot change a live table.
       const copy: AppRoute = { hostnames: [...route.hostnames], backends: route.backends.map(copyBackend) };
-      routes.delete(app);
-      routes.set(app, copy);
-      rebuild(app);
+      proxy.setRoute(app, copy);
+      workers?.publish({ t: 'set', app, route: copy });
     },
     removeRoute(app: string): void {
-      if (routes.delete(app)) rebuild(app);
+      if (proxy.removeRoute(app)) workers?.publish({ t: 'remove', app });
     },
-    drain(backendIds: readonly string[], timeoutMs: number): Promise<void> {
-      return pool.drain(backendIds, timeoutMs);
+    settled(): Promise<void> {
+      return workers === null ? Promise.resolve() : workers.settled();
     },
+    async drain(backendIds: readonly string[], timeoutMs: number): Promise<void> {
+      await Promise.all([proxy.drain(backendIds, timeoutMs), workers?.drain(backendIds, timeoutMs)]);
+    },
+    workersListening: () => workers?.listening() ?? Promise.resolve(),
+    workerPids: () => workers?.pids() ?? [],
     close(): Promise<void> {
-      closing ??= new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const socket of ctx.tunnelSockets) socket.destroy();
-        pool.close();
-      });
+      closing ??= Promise.all([workers?.close(), proxy.close()]).then(() => {});
       return closing;
     },
   };
@@ -117,15 +94,4 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
 
 function copyBackend(backend: Backend): Backend {
   return { id: backend.id, host: backend.host, port: backend.port };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.removeListener('error', onError);
-      resolve();
-    });
-  });
 }

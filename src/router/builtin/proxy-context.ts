@@ -3,7 +3,7 @@
 // removeRoute replace it with a new immutable table in a single assignment.
 
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
+import type { LogFn } from 'pino';
 import type { BackendPool } from './backend-pool.ts';
 import type { ErrorPages } from './error-pages.ts';
 import type { RouteTable } from './route-table.ts';
@@ -22,6 +22,13 @@ export interface AccessEntry {
 
 export type AccessHook = (entry: AccessEntry) => void;
 
+/** What the router logs through: a pino logger, or a router worker's relay to the server process. */
+export interface RouterLog {
+  readonly debug: LogFn;
+  readonly warn: LogFn;
+  readonly error: LogFn;
+}
+
 export interface ProxyContext {
   table: RouteTable;
   readonly pool: BackendPool;
@@ -29,7 +36,7 @@ export interface ProxyContext {
   readonly upstreamTimeoutMs: number;
   /** The listening port as a string, for X-Forwarded-Port; set once listening. */
   forwardedPort: string;
-  readonly logger: Logger | undefined;
+  readonly logger: RouterLog | undefined;
   readonly onAccess: AccessHook | undefined;
   /** Both ends of every open upgraded tunnel, so close() can end them. */
   readonly tunnelSockets: Set<Socket>;

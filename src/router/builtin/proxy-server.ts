@@ -1,0 +1,136 @@
+// One process's share of the built-in router: the node:http server with its
+// request and upgrade handlers, the backend pools and the route set. The
+// server process and every router worker process each run one; they differ
+// only in how the listening socket reaches them and where routes come from.
+
+import http from 'node:http';
+import type { Server, Socket } from 'node:net';
+import type { AppRoute } from '../types.ts';
+import { BackendPool } from './backend-pool.ts';
+import { renderErrorPages } from './error-pages.ts';
+import { proxyUpgrade } from './forward-upgrade.ts';
+import type { AccessHook, ProxyContext, RouterLog } from './proxy-context.ts';
+import { ProxyResponse, proxyRequest } from './proxy-request.ts';
+import { buildRouteTable } from './route-table.ts';
+
+export interface ProxyServerOptions {
+  /** App hostnames are `<app>.<domain>`; only used to hint at that on the 404 page. */
+  readonly domain: string;
+  readonly logger?: RouterLog | undefined;
+  /** Called once per finished request or upgrade. */
+  readonly onAccess?: AccessHook | undefined;
+  /** Idle time allowed on a backend connection (waiting for headers, or mid-body). Default 60 s. */
+  readonly upstreamTimeoutMs?: number | undefined;
+  /** Concurrent connections per backend container; more requests queue. Default 256. */
+  readonly maxSocketsPerBackend?: number | undefined;
+  /** Idle keep-alive connections are closed after this long. Default 4 s. */
+  readonly idleSocketMs?: number | undefined;
+}
+
+export interface ProxyServer {
+  readonly server: Server;
+  /** Installs or replaces one app's route (already validated and copied). */
+  setRoute(app: string, route: AppRoute): void;
+  /** False when the app had no route. */
+  removeRoute(app: string): boolean;
+  /** Every route, oldest-installed first: the order that settles hostname conflicts. */
+  routes(): IterableIterator<[string, AppRoute]>;
+  /** The listening port, for X-Forwarded-Port; set once listening. */
+  setForwardedPort(port: number): void;
+  drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
+  /** Stops accepting, cuts open connections and tunnels, destroys the pools. */
+  close(): Promise<void>;
+}
+
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  const logger = options.logger;
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const pool = new BackendPool({
+    maxSockets: options.maxSocketsPerBackend ?? 256,
+    idleSocketMs: options.idleSocketMs ?? 4_000,
+    upstreamTimeoutMs,
+  });
+  const ctx: ProxyContext = {
+    table: new Map(),
+    pool,
+    pages: renderErrorPages(options.domain),
+    upstreamTimeoutMs,
+    forwardedPort: '0',
+    logger,
+    onAccess: options.onAccess,
+    tunnelSockets: new Set(),
+  };
+  const server = http.createServer({
+    ServerResponse: ProxyResponse,
+    // Long uploads are bounded by the upstream idle timeout instead of a
+    // total deadline; headersTimeout still guards against slow headers.
+    requestTimeout: 0,
+  });
+  server.on('request', (req: http.IncomingMessage, res: ProxyResponse) => proxyRequest(ctx, req, res));
+  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+    proxyUpgrade(ctx, req, socket, head),
+  );
+
+  // Insertion order matters: on a hostname conflict the latest setRoute wins.
+  const routes = new Map<string, AppRoute>();
+  const rebuild = (changedApp: string): void => {
+    const live = new Set<string>();
+    const { table, conflicts } = buildRouteTable(
+      routes,
+      (_app, route) =>
+        route.backends.map((backend) => {
+          live.add(backend.id);
+          return pool.acquire(backend);
+        }),
+      ctx.table,
+    );
+    ctx.table = table;
+    pool.retireAllExcept(live);
+    for (const conflict of conflicts) {
+      if (conflict.app === changedApp) logger?.warn(conflict, 'hostname claimed by two apps; the latest route wins');
+    }
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    setRoute(app, route) {
+      routes.delete(app);
+      routes.set(app, route);
+      rebuild(app);
+    },
+    removeRoute(app) {
+      if (!routes.delete(app)) return false;
+      rebuild(app);
+      return true;
+    },
+    routes: () => routes.entries(),
+    setForwardedPort(port) {
+      ctx.forwardedPort = String(port);
+    },
+    drain: (backendIds, timeoutMs) => pool.drain(backendIds, timeoutMs),
+    close() {
+      closing ??= new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of ctx.tunnelSockets) socket.destroy();
+        pool.close();
+      });
+      return closing;
+    },
+  };
+}
+
+/** `server.listen(...)` as a promise; `target` is a port and host, or a listening handle from the server process. */
+export function listen(server: Server, target: { port: number; host: string } | { handle: Server }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    const done = () => {
+      server.removeListener('error', onError);
+      resolve();
+    };
+    if ('handle' in target) server.listen(target.handle, done);
+    else server.listen(target.port, target.host, done);
+  });
+}

@@ -1,0 +1,50 @@
+// The messages between the server process and its router worker processes,
+// over the Node IPC channel (JSON). Route changes carry a generation number:
+// `settled()` waits until every worker acknowledged the latest one.
+
+import type { AppRoute } from '../types.ts';
+import type { AccessEntry } from './proxy-context.ts';
+
+export interface WorkerSettings {
+  readonly domain: string;
+  readonly upstreamTimeoutMs: number | undefined;
+  readonly maxSocketsPerBackend: number | undefined;
+  readonly idleSocketMs: number | undefined;
+  /** The router's public port, for X-Forwarded-Port. */
+  readonly port: number;
+  /** Whether to relay access entries at all (the server has an access hook). */
+  readonly access: boolean;
+  /** Whether debug lines are wanted (warnings and errors always are). */
+  readonly debug: boolean;
+}
+
+/** Server process → worker. `init` comes with the listening socket as its handle. */
+export type ToWorker =
+  | {
+      readonly t: 'init';
+      readonly gen: number;
+      readonly settings: WorkerSettings;
+      readonly routes: readonly (readonly [string, AppRoute])[];
+    }
+  | { readonly t: 'set'; readonly gen: number; readonly app: string; readonly route: AppRoute }
+  | { readonly t: 'remove'; readonly gen: number; readonly app: string }
+  | { readonly t: 'drain'; readonly id: number; readonly backendIds: readonly string[]; readonly timeoutMs: number }
+  | { readonly t: 'close' };
+
+export type LogLevel = 'debug' | 'warn' | 'error';
+
+/** Worker → server process. */
+export type FromWorker =
+  /** Code loaded: ready for the table and the socket. */
+  | { readonly t: 'loaded' }
+  /** Routes up to `gen` are what new requests see. */
+  | { readonly t: 'ack'; readonly gen: number }
+  /** Accepting connections, with the table of `gen`. */
+  | { readonly t: 'listening'; readonly gen: number }
+  | { readonly t: 'drained'; readonly id: number }
+  | { readonly t: 'access'; readonly entries: readonly AccessEntry[] }
+  | { readonly t: 'log'; readonly level: LogLevel; readonly fields: Record<string, unknown>; readonly msg: string };
+
+/** Access entries are sent in batches: after this long, or once this many are waiting. */
+export const ACCESS_FLUSH_MS = 50;
+export const ACCESS_BATCH = 256;
