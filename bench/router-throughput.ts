@@ -2,8 +2,10 @@
 // process; autocannon (own process, keep-alive, loopback) direct to it,
 // through the built-in router (started as `slipway server` starts it: this
 // process plus the default number of router worker processes, or
-// SLIPWAY_ROUTER_WORKERS) and through nginx configured by the nginx driver;
-// peak requests/s with p50/p99, then latency at half nginx's peak.
+// SLIPWAY_ROUTER_WORKERS) and through nginx configured by the nginx driver,
+// plain (proxy_pass to a keep-alive upstream: the reference) and with its Lua
+// balancer for live backends (the driver's default); peak requests/s with
+// p50/p99, then latency at half the plain nginx's peak.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +19,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const HOST = 'app.localhost';
 const BUILTIN = 'built-in router';
+const NGINX_DRIVER = 'nginx, Lua';
 
 async function main() {
   const backend = await startBackendProcess();
@@ -26,14 +29,25 @@ async function main() {
   builtin.setRoute('app', route);
   await builtin.workersListening();
   await builtin.settled();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
-  const nginx = await startNginxRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', dir });
-  nginx.setRoute('app', route);
-  await nginx.settled();
+  // The reference is nginx as the issue names it: `proxy_pass` to a keep-alive `upstream` (the
+  // driver's configuration without live backends); the driver's default, with its Lua balancer,
+  // is measured beside it.
+  const dirs: string[] = [];
+  const startNginx = async (liveBackends: boolean) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
+    dirs.push(dir);
+    const nginx = await startNginxRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', dir, liveBackends });
+    nginx.setRoute('app', route);
+    await nginx.settled();
+    return nginx;
+  };
+  const nginx = await startNginx(false);
+  const nginxDriver = await startNginx(true);
   const targets = [
     ['direct', backend.port],
     [BUILTIN, builtin.address.port],
     ['nginx', nginx.address.port],
+    [NGINX_DRIVER, nginxDriver.address.port],
   ] as const;
   try {
     const warm = { host: HOST, seconds: 1, connections: CONNECTIONS };
@@ -54,9 +68,11 @@ async function main() {
     const direct = peak.get('direct') as LoadFigures;
     const lines = [
       `router throughput: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, 'ok' backend in its own process; ` +
-        `built-in router in ${workers} process${workers === 1 ? '' : 'es'} (--router-workers ${workers}), nginx one worker per core`,
+        `built-in router in ${workers} process${workers === 1 ? '' : 'es'} (--router-workers ${workers}); nginx one worker per core, ` +
+        `'nginx' with proxy_pass to a keep-alive upstream, '${NGINX_DRIVER}' the nginx driver's live-backend balancer`,
       ...[...peak].map(([name, f]) => row(name, f)),
-      `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}%   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%`,
+      `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}%   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%` +
+        `   built-in/${NGINX_DRIVER} ${fmt((builtinPeak.rps / (peak.get(NGINX_DRIVER) as LoadFigures).rps) * 100, 0)}%`,
       `latency at half of nginx's peak (${half} req/s overall, 10 connections, ${SECONDS} s)`,
       ...[...paced].map(([name, f]) => row(name, f)),
       `  p99 built-in - nginx: ${fmt((paced.get(BUILTIN)?.p99 ?? 0) - (paced.get('nginx')?.p99 ?? 0))} ms`,
@@ -65,8 +81,9 @@ async function main() {
   } finally {
     await builtin.close();
     await nginx.close();
+    await nginxDriver.close();
     await backend.handle.stop(1000);
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

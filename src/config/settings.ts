@@ -153,8 +153,8 @@ const PARSERS = {
   domain: [dnsName, 'localhost'],
   runtime: [oneOf(RUNTIME_CHOICES), 'auto'],
   router: [oneOf(['builtin', 'nginx'] as const), 'builtin'],
-  // One process per core (the load generator and the apps need cores too), at most 4.
-  routerWorkers: [integer(1, 64), Math.min(os.availableParallelism(), 4)],
+  // The server process alone: on 2 cores, shared with the apps, a second process measured slower (BENCHMARKS.md).
+  routerWorkers: [integer(1, 64), 1],
   bootTimeout: [parseDuration, 60_000],
   hookTimeout: [parseDuration, 20 * 60_000],
   buildTimeout: [parseDuration, 15 * 60_000],

