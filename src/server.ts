@@ -131,7 +131,7 @@ export async function startServer(
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
     reposDir: paths.repos,
-    checkArchive: (file) => checkTarball(file, { maxBytes: settings.maxUnpackedBytes }),
+    checkArchive: (archive) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
     webUrl: routerUrlOf,
     github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
   });

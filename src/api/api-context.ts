@@ -18,7 +18,8 @@ export interface ApiContext {
   /** Where the apps' bare git repositories live (`repos/<app>.git`). */
   readonly reposDir: string;
   /** Refuses an unsafe or malformed archive (SlipwayError `source.*`) before a deployment exists. */
-  readonly checkArchive: (file: string) => Promise<unknown>;
+  /** Refuses an unsafe or broken archive: its file, or its bytes when small enough to be held. */
+  readonly checkArchive: (archive: string | Buffer) => Promise<unknown>;
   readonly webUrl: (app: string) => string;
   /** GitHub web and API base URLs (settings githubUrl, githubApiUrl). */
   readonly github: { readonly url: string; readonly apiUrl: string };

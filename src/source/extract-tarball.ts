@@ -32,10 +32,15 @@ export async function extractTarball(
 
 /**
  * Validation only (pass one), writing nothing: lets the API refuse a hostile
- * or broken upload at once, before a deployment is even created.
+ * or broken upload at once, before a deployment is even created. `archive`
+ * is the file, or its bytes when the caller already holds them.
  */
-export async function checkTarball(archive: string, limits: Partial<ExtractLimits> = {}): Promise<ExtractStats> {
-  const checked = await checkArchive(await openArchive(archive), resolveLimits(limits));
+export async function checkTarball(
+  archive: string | Buffer,
+  limits: Partial<ExtractLimits> = {},
+): Promise<ExtractStats> {
+  const source = Buffer.isBuffer(archive) ? checkGzip(archive) : await openArchive(archive);
+  const checked = await checkArchive(source, resolveLimits(limits));
   return { files: checked.files, bytes: checked.bytes };
 }
 
@@ -54,6 +59,14 @@ const IN_MEMORY_MAX_BYTES = 64 * 1024;
 const SYNC_MAX_BYTES = 256 * 1024;
 const SYNC_MAX_ENTRIES = 64;
 
+/** Returns `bytes` when they start like gzip data; refuses anything else. */
+function checkGzip(bytes: Buffer): Buffer {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    throw new SlipwayError('source.invalid_archive', 'the archive is not gzip-compressed: send a .tar.gz');
+  }
+  return bytes;
+}
+
 /** An archive to parse: its file, or its bytes when small. */
 type ArchiveSource = string | Buffer;
 
@@ -69,9 +82,7 @@ async function openArchive(archive: string): Promise<ArchiveSource> {
       if (bytesRead === 0) break;
       read += bytesRead;
     }
-    if (read < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
-      throw new SlipwayError('source.invalid_archive', 'the archive is not gzip-compressed: send a .tar.gz');
-    }
+    checkGzip(bytes.subarray(0, read));
     return size <= IN_MEMORY_MAX_BYTES ? bytes.subarray(0, read) : archive;
   } finally {
     await handle.close();

@@ -4,12 +4,15 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type RawEntry, rawTarball } from '../helpers/hostile-tarball.ts';
+import { eventually } from '../helpers/runtime-helpers.ts';
 import { type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { delay } from '../helpers/wait.ts';
 
 describe('bad input', () => {
   let slipway: Slipway;
@@ -159,4 +162,32 @@ describe('bad input', () => {
     const { json: list } = await slipway.api('GET', '/api/apps/target/deployments');
     assert.deepEqual(list, [], 'no deployment was created by any refused upload');
   });
+
+  // A client that dies mid-upload: small declared sizes are read into memory, big ones streamed to disk.
+  for (const declared of [2_000, 200_000]) {
+    test(`an upload cut off after 100 of ${declared} bytes creates nothing and leaves no file`, async () => {
+      const url = new URL(slipway.apiUrl);
+      const socket = net.connect(Number(url.port), url.hostname);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST /api/apps/target/deployments HTTP/1.1\r\n' +
+          `Host: ${url.host}\r\nAuthorization: Bearer test-admin-token-0123456789\r\n` +
+          `Content-Type: application/gzip\r\nContent-Length: ${declared}\r\n\r\n`,
+      );
+      socket.write(gzipSync(crypto.randomBytes(200)).subarray(0, 100));
+      await delay(200); // the server is reading the body now
+      socket.destroy();
+      const builds = path.join(slipway.home, 'builds');
+      const left = await eventually(
+        async () => fs.readdirSync(builds),
+        (files) => files.length === 0,
+        3000,
+      );
+      assert.deepEqual(left, [], 'no upload left behind');
+      const { json: list } = await slipway.api('GET', '/api/apps/target/deployments');
+      assert.deepEqual(list, []);
+      const health = await fetch(`${slipway.apiUrl}/healthz`);
+      assert.equal(health.status, 200, 'the server carries on');
+    });
+  }
 });

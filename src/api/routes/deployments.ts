@@ -52,9 +52,10 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
       if (ref !== undefined && !REF.test(ref))
         throw new SlipwayError('request.invalid', 'git_ref has invalid characters');
       const length = request.headers['content-length'];
-      const file = await receiveUpload(body, ctx.spoolDir, ctx.maxUploadBytes, length ? Number(length) : undefined);
+      const upload = await receiveUpload(body, ctx.spoolDir, ctx.maxUploadBytes, length ? Number(length) : undefined);
+      const { file } = upload;
       try {
-        await ctx.checkArchive(file);
+        await ctx.checkArchive(upload.bytes ?? file);
       } catch (err) {
         await fs.promises.rm(file, { force: true });
         throw err;
