@@ -59,7 +59,7 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
         whileBooting: prepareHook,
       }),
     );
-    if (ctx.deployment.runHook) await runHookStep(ctx, hook, hookContainer, booted.crashed);
+    if (ctx.deployment.runHook) await runHookStep(ctx, release, hook, hookContainer, booted.crashed);
     booted.disarm();
 
     const old = await ctx.step('switch', () =>
@@ -179,14 +179,16 @@ async function planHook(ctx: DeployContext, release: Release): Promise<PlannedHo
 
 async function runHookStep(
   ctx: DeployContext,
+  release: Release,
   hook: PlannedHook | null,
-  container: Promise<PreparedContainer> | undefined,
+  prepared: Promise<PreparedContainer> | undefined,
   crashed: Promise<never>,
 ): Promise<void> {
-  if (!hook || !container) {
+  if (!hook) {
     ctx.log('-----> No postdeploy hook defined (Procfile "postdeploy:" or app.json scripts.postdeploy)');
     return;
   }
+  const container = prepared ?? prepareHookContainer(ctx.deps, hook.app, release, hook.plan, ctx);
   const { plan, app } = hook;
   await ctx.update({ hook: { command: plan.command, source: plan.source, exitCode: null } });
   const aborted = new Promise<never>((_resolve, reject) => {
