@@ -3,8 +3,11 @@
 // answering 503.
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { FIXTURES, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { FIXTURES, fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { delay } from '../helpers/wait.ts';
 
 describe('broken apps', () => {
   let slipway: Slipway;
@@ -39,6 +42,41 @@ describe('broken apps', () => {
     assertHookNeverRan(deployment, result.stdout);
     assert.deepEqual(containers, []);
     assert.equal((await routerGet(slipway.routerPort, 'crasher.localhost')).status, 503);
+  });
+
+  test('a web process that crashes while the hook waits, prepared, never lets the hook run', async () => {
+    // The hook's container is made ready while the web boots; here the web dies after that. The
+    // hook, if it ran at all, would call this server (containers share the host's network).
+    let hits = 0;
+    const witness = http.createServer((_req, res) => {
+      hits++;
+      res.end('ran');
+    });
+    await new Promise<void>((resolve) => witness.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(witness.address() as AddressInfo).port}/hook-ran`;
+      const dir = fixtureCopy('web-crashes', {
+        Procfile: [
+          'web: sleep 0.5 && exit 1',
+          `postdeploy: node -e "require('http').get(process.env.HOOK_URL)"`,
+          '',
+        ].join('\n'),
+      });
+      assert.equal((await slipway.cli(['apps:create', 'late-crasher'])).code, 0);
+      assert.equal((await slipway.cli(['env:set', `HOOK_URL=${url}`, '-a', 'late-crasher'])).code, 0);
+      const result = await slipway.cli(['deploy', dir, '-a', 'late-crasher']);
+      assert.equal(result.code, 7, result.stdout);
+      const { json: list } = await slipway.api('GET', '/api/apps/late-crasher/deployments');
+      assert.equal(list[0].status, 'crashed-error');
+      assertHookNeverRan(list[0], result.stdout);
+      await delay(1000); // long enough for a hook that slipped through to have called
+      assert.equal(hits, 0, 'the postdeploy hook ran although the boot failed');
+      // The witness itself works: the same request from the test reaches it.
+      assert.equal((await fetch(url)).status, 200);
+      assert.equal(hits, 1);
+    } finally {
+      witness.close();
+    }
   });
 
   test('a web process that never binds $PORT ends timeout-error after the boot timeout', async () => {
