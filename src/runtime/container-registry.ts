@@ -61,6 +61,12 @@ export function createContainerRegistry() {
         reserved.delete(spec.id);
         throw startFailed(spec, (err as Error).message);
       }
+      if (closed) {
+        // close() ran meanwhile and may already have discarded what it knew of.
+        reserved.delete(spec.id);
+        await made.discard();
+        throw startFailed(spec, 'the runtime driver was closed while starting');
+      }
       let open = true;
       const settle = () => {
         open = false;
