@@ -30,16 +30,7 @@ test('hostnames are normalised, unsafe ones dropped, conflicts go to the latest 
     ],
     ['blog', { hostnames: ['blog.localhost', 'www.shared.test'], backends: [] }],
   ]);
-  const text = renderNginxConfig(routes, {
-    dir,
-    listenHost: '127.0.0.1',
-    listenPort: 18080,
-    domain: 'localhost',
-    workers: 1,
-    upstreamTimeoutMs: 60_000,
-    shutdownTimeoutMs: 30_000,
-    keepalivePerApp: 16,
-  });
+  const text = renderNginxConfig(routes, baseOptions(dir));
   assert.match(text, /server_name shop\.localhost shop\.example\.com;/);
   assert.match(text, /server_name www\.shared\.test blog\.localhost;/);
   assert.doesNotMatch(text, /evil/);
@@ -60,14 +51,7 @@ test('with live backends the configuration depends on hostnames only; nginx -t a
     fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
   fs.writeFileSync(path.join(dir, 'temp', 'lua', 'slipway_router.lua'), LUA_MODULE_SOURCE);
   const options: NginxConfigOptions = {
-    dir,
-    listenHost: '127.0.0.1',
-    listenPort: 18080,
-    domain: 'localhost',
-    workers: 1,
-    upstreamTimeoutMs: 60_000,
-    shutdownTimeoutMs: 30_000,
-    keepalivePerApp: 16,
+    ...baseOptions(dir),
     live: {
       modules: 'modules' in lua ? lua.modules : [],
       luaDir: path.join(dir, 'temp', 'lua'),
@@ -91,3 +75,17 @@ test('with live backends the configuration depends on hostnames only; nginx -t a
   fs.writeFileSync(file, text);
   assert.equal(await testConfig('nginx', dir, file), null);
 });
+
+/** The settings every configuration here is rendered with. */
+function baseOptions(dir: string): NginxConfigOptions {
+  return {
+    dir,
+    listenHost: '127.0.0.1',
+    listenPort: 18080,
+    domain: 'localhost',
+    workers: 1,
+    upstreamTimeoutMs: 60_000,
+    shutdownTimeoutMs: 30_000,
+    keepalivePerApp: 16,
+  };
+}

@@ -14,7 +14,15 @@ import { type NginxRouter, type NginxRouterOptions, startNginxRouter } from '../
 import { findLuaModules, pushRouteTable } from '../../src/router/nginx/live-backends.ts';
 import { workerPids } from '../../src/router/nginx/master-process.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { deadPort, deferred, NGINX_SKIP, request, requestJson, startBackend } from './router-helpers.ts';
+import {
+  deadPort,
+  deferred,
+  NGINX_SKIP,
+  request,
+  requestJson,
+  startBackend,
+  startSlowBackend,
+} from './router-helpers.ts';
 
 const host = 'app.localhost';
 const found = findLuaModules();
@@ -136,15 +144,7 @@ describe('nginx with live backends', { skip: LUA_SKIP }, () => {
   });
 
   test('drain waits for a slow request to the old backend only, not for other requests', async (t) => {
-    let finishedAt = 0;
-    const arrived = deferred();
-    const slow = await startBackend(t, 'old', (_req, res) => {
-      arrived.resolve();
-      setTimeout(() => {
-        finishedAt = Date.now();
-        res.end('done');
-      }, 400);
-    });
+    const slow = await startSlowBackend(t, 'old', 400);
     const hungArrived = deferred();
     const hung = await startBackend(t, 'other', () => hungArrived.resolve());
     const fresh = await startBackend(t, 'new');
@@ -155,13 +155,14 @@ describe('nginx with live backends', { skip: LUA_SKIP }, () => {
     await hungArrived.promise;
 
     const inFlight = request(router, { host });
-    await arrived.promise;
+    await slow.arrived;
     router.setRoute('app', { hostnames: [host], backends: [fresh.backend] });
     await router.settled();
     assert.equal((await requestJson(router, { host, settle: false })).id, 'new');
     await router.drain(['old'], 5_000);
-    assert.ok(finishedAt > 0, 'drain resolved before the in-flight request finished');
-    assert.ok(Date.now() - finishedAt < 1_000, `drain took ${Date.now() - finishedAt} ms after the request ended`);
+    assert.ok(slow.finishedAt() > 0, 'drain resolved before the in-flight request finished');
+    const after = Date.now() - slow.finishedAt();
+    assert.ok(after < 1_000, `drain took ${after} ms after the request ended`);
     assert.equal((await inFlight).body.toString(), 'done');
     await router.close();
     await pendingOther;

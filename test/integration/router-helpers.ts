@@ -170,3 +170,24 @@ export function deferred(): Deferred {
   });
   return { promise, resolve };
 }
+
+export interface SlowBackend extends TestBackend {
+  /** Resolves when the first request reaches the backend. */
+  readonly arrived: Promise<void>;
+  /** When the backend finished answering (Date.now()), or 0 while it has not. */
+  finishedAt(): number;
+}
+
+/** A backend that answers `done` `delayMs` after each request arrives: a request in flight to drain. */
+export async function startSlowBackend(t: TestContext, id: string, delayMs: number): Promise<SlowBackend> {
+  let finishedAt = 0;
+  const arrived = deferred();
+  const backend = await startBackend(t, id, (_req, res) => {
+    arrived.resolve();
+    setTimeout(() => {
+      finishedAt = Date.now();
+      res.end('done');
+    }, delayMs);
+  });
+  return Object.assign(backend, { arrived: arrived.promise, finishedAt: () => finishedAt });
+}

@@ -16,6 +16,7 @@ import {
   settle,
   startBackend,
   startRouter,
+  startSlowBackend,
 } from './router-helpers.ts';
 
 const host = 'app.localhost';
@@ -81,25 +82,17 @@ for (const driver of DRIVERS) {
     });
 
     test('drain waits for an in-flight request to finish', async (t) => {
-      let finishedAt = 0;
-      const arrived = deferred();
-      const slow = await startBackend(t, 'old', (_req, res) => {
-        arrived.resolve();
-        setTimeout(() => {
-          finishedAt = Date.now();
-          res.end('done');
-        }, 300);
-      });
+      const slow = await startSlowBackend(t, 'old', 300);
       const fresh = await startBackend(t, 'new');
       const router = await startRouter(t, driver);
       router.setRoute('app', { hostnames: [host], backends: [slow.backend] });
 
       const inFlight = request(router, { host });
-      await arrived.promise;
+      await slow.arrived;
       router.setRoute('app', { hostnames: [host], backends: [fresh.backend] });
       assert.equal((await requestJson(router, { host })).id, 'new');
       await router.drain(['old', 'new'], 5_000);
-      assert.ok(finishedAt > 0, 'drain resolved before the in-flight request finished');
+      assert.ok(slow.finishedAt() > 0, 'drain resolved before the in-flight request finished');
       const reply = await inFlight;
       assert.equal(reply.status, 200);
       assert.equal(reply.body.toString(), 'done');
