@@ -2,7 +2,6 @@
 // then defaults; validated and frozen, then passed down. Nothing else in the
 // server reads process.env.
 
-import os from 'node:os';
 import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
