@@ -1,12 +1,11 @@
 // Per-backend state shared by every route that points at a container: its
-// keep-alive connection pool (undici), the in-flight counts that drain()
-// waits on, and the retirement of backends no route references any more, so
-// that pooled connections to a container being stopped are never reused.
+// keep-alive connection pool, the in-flight counts that drain() waits on, and
+// the retirement of backends no route references any more, so that pooled
+// connections to a container being stopped are never reused.
 
-import type { Client as UndiciClient, Pool as UndiciPool } from 'undici';
-import Client from 'undici/lib/dispatcher/client.js';
-import Pool from 'undici/lib/dispatcher/pool.js';
+import { performance } from 'node:perf_hooks';
 import type { Backend } from '../types.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 export interface PoolOptions {
   /** Concurrent connections per backend; further requests queue in its pool. */
@@ -37,9 +36,7 @@ export class BackendState {
     readonly id: string,
     readonly host: string,
     readonly port: number,
-    readonly origin: string,
-    /** Replaced by a new pool when a retired backend is routed to again. */
-    public pool: UndiciPool,
+    readonly pool: UpstreamPool,
   ) {}
 }
 
@@ -53,6 +50,8 @@ export class BackendPool {
   readonly #options: PoolOptions;
   readonly #states = new Map<string, BackendState>();
   readonly #waiters = new Set<DrainWaiter>();
+  /** Closes idle connections past their limit; runs while any backend exists. */
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -64,29 +63,25 @@ export class BackendPool {
     if (existing !== undefined) {
       if (existing.host === backend.host && existing.port === backend.port) {
         if (existing.retired) {
-          // A closed pool refuses new requests: revive with a fresh one.
           existing.retired = false;
-          existing.pool = this.#newPool(existing.origin);
+          existing.pool.revive();
         }
         return existing;
       }
       // Same id at a new address (not expected from the pipeline): the old
       // pool's connections close as their requests end; its counts are dropped.
-      retirePool(existing.pool);
+      existing.pool.retire();
     }
-    const origin = `http://${backend.host.includes(':') ? `[${backend.host}]` : backend.host}:${backend.port}`;
-    const state = new BackendState(backend.id, backend.host, backend.port, origin, this.#newPool(origin));
+    const { maxSockets, idleSocketMs, upstreamTimeoutMs } = this.#options;
+    const pool = new UpstreamPool(backend.host, backend.port, {
+      maxSockets,
+      idleSocketMs,
+      timeoutMs: upstreamTimeoutMs,
+    });
+    const state = new BackendState(backend.id, backend.host, backend.port, pool);
     this.#states.set(backend.id, state);
+    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(10, Math.min(1000, idleSocketMs / 4))).unref();
     return state;
-  }
-
-  /**
-   * A single-use connection to `state`'s backend, for the one retry after a
-   * connection died before answering: it must not be another pooled one.
-   * Closes itself once the request dispatched on it has finished.
-   */
-  freshClient(state: BackendState): UndiciClient {
-    return new Client(state.origin, this.#connectionOptions());
   }
 
   /** Retires every backend whose id is not in `live`. */
@@ -94,7 +89,7 @@ export class BackendPool {
     for (const state of this.#states.values()) {
       if (state.retired || live.has(state.id)) continue;
       state.retired = true;
-      retirePool(state.pool);
+      state.pool.retire();
       this.#forgetIfIdle(state);
     }
   }
@@ -143,25 +138,16 @@ export class BackendPool {
     this.#waiters.clear();
     for (const state of this.#states.values()) {
       state.retired = true;
-      state.pool.destroy().catch(ignore);
+      state.pool.destroy();
     }
     this.#states.clear();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
-  #newPool(origin: string): UndiciPool {
-    return new Pool(origin, { ...this.#connectionOptions(), connections: this.#options.maxSockets });
-  }
-
-  #connectionOptions() {
-    const { idleSocketMs, upstreamTimeoutMs } = this.#options;
-    return {
-      pipelining: 1,
-      keepAliveTimeout: idleSocketMs,
-      keepAliveMaxTimeout: idleSocketMs,
-      connectTimeout: upstreamTimeoutMs,
-      headersTimeout: upstreamTimeoutMs,
-      bodyTimeout: upstreamTimeoutMs,
-    };
+  #sweep(): void {
+    const now = performance.now();
+    for (const state of this.#states.values()) state.pool.sweep(now);
   }
 
   #idle(ids: readonly string[]): boolean {
@@ -186,14 +172,3 @@ export class BackendPool {
     if (this.#states.get(state.id) === state) this.#states.delete(state.id);
   }
 }
-
-/**
- * Idle connections close at once; busy ones once their request has finished.
- * The pool then refuses new requests, so nothing reaches a retired container
- * through it.
- */
-function retirePool(pool: UndiciPool): void {
-  if (!pool.closed && !pool.destroyed) pool.close().catch(ignore);
-}
-
-function ignore(): void {}

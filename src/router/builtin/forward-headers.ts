@@ -13,6 +13,8 @@ export interface ScannedRequest {
   requestId: string;
   /** True when a body follows the headers (non-zero Content-Length or any Transfer-Encoding). */
   hasBody: boolean;
+  /** True when the body comes in chunks of unknown total length (Transfer-Encoding). */
+  chunkedBody: boolean;
   /** Flat [name, value, ...] list to send to the backend. */
   headers: string[];
 }
@@ -118,11 +120,11 @@ export function scanRequestHeaders(
   if (connection !== undefined && !upgrade) dropConnectionListed(out, connection);
   if (chunked) {
     // A chunked body has no length: Content-Length beside it is a lie
-    // (RFC 9112 §6.3). A plain request's body is streamed to the backend with
-    // chunk framing added by the HTTP client, which refuses the header; an
-    // upgrade tunnel forwards the client's raw bytes, so the header stays.
+    // (RFC 9112 §6.3). The body goes to the backend in chunked encoding:
+    // re-framed by the upstream connection for a plain request, as the
+    // client's raw bytes through an upgrade tunnel.
     if (contentLength !== undefined) dropHeader(out, 'content-length');
-    if (upgrade) out.push('Transfer-Encoding', 'chunked');
+    out.push('Transfer-Encoding', 'chunked');
   }
   out.push(
     'X-Forwarded-For',
@@ -135,21 +137,21 @@ export function scanRequestHeaders(
     target.requestId,
   );
   if (target.host !== undefined) out.push('X-Forwarded-Host', target.host);
+  target.chunkedBody = chunked;
   target.hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   target.headers = out;
 }
 
 /**
- * The backend's raw response headers (as the HTTP client hands them over, in
- * latin1 bytes) as strings for writeHead, minus hop-by-hop ones, plus our
- * X-Request-Id, in one pass.
+ * The backend's response headers ([name, value, ...] as sent) for writeHead,
+ * minus hop-by-hop ones, plus our X-Request-Id, in one pass.
  */
-export function responseHeaders(raw: readonly Buffer[], requestId: string): string[] {
+export function responseHeaders(raw: readonly string[], requestId: string): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
-    const value = (raw[i + 1] as Buffer).toString('latin1');
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower) || lower.startsWith('proxy-')) {
       if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;

@@ -21,7 +21,7 @@ const STATUS_LINE_PREFIX = 12;
 export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
   // Node removed its own listeners when it handed the socket over.
   socket.on('error', ignoreError);
-  const scan: ScannedRequest = { host: undefined, requestId: '', hasBody: false, headers: [] };
+  const scan: ScannedRequest = { host: undefined, requestId: '', hasBody: false, chunkedBody: false, headers: [] };
   scanRequestHeaders(req.rawHeaders, scan, clientAddress(socket.remoteAddress), ctx.forwardedPort, true);
   const key = hostKey(scan.host);
   const entry = ctx.table.get(key);
