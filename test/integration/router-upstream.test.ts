@@ -198,3 +198,35 @@ test('an answer before the request body is sent (an early 413) reaches the clien
   const after = await request(router, { host: 'a.localhost', agent });
   assert.deepEqual([after.status, after.body.toString()], [200, 'ok']);
 });
+
+test('a slow client reading a response of many small chunks: body intact, one drain listener at a time', async (t) => {
+  const piece = 'x'.repeat(1000);
+  const chunks = `${piece.length.toString(16)}\r\n${piece}\r\n`.repeat(4000);
+  const backend = await startRawBackend(
+    t,
+    () => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`,
+  );
+  const router = await routeTo(t, backend);
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.after(() => process.removeListener('warning', onWarning));
+  const received = await new Promise<number>((resolve, reject) => {
+    const req = http.get({ port: router.address.port, host: '127.0.0.1', headers: { host: 'a.localhost' } });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.pause();
+      let count = 0;
+      res.on('data', (chunk: Buffer) => {
+        count += chunk.length;
+      });
+      res.on('end', () => resolve(count));
+      setTimeout(() => res.resume(), 300);
+    });
+  });
+  assert.equal(received, 4000 * piece.length);
+  assert.deepEqual(
+    warnings.map((w) => w.name),
+    [],
+  );
+});

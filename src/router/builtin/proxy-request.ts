@@ -39,6 +39,8 @@ class Exchange implements ScannedRequest, UpstreamHandler {
   upstream: UpstreamConnection | null = null;
   retried = false;
   clientClosed = false;
+  /** A 'drain' listener is waiting to resume the upstream read. */
+  awaitingDrain = false;
   readonly method: string;
   readonly startedAt = performance.now();
 
@@ -62,7 +64,11 @@ class Exchange implements ScannedRequest, UpstreamHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', onClientDrain);
+    // Several pieces of one backend read may each find the client's buffer full.
+    if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.res.once('drain', onClientDrain);
+    }
     return false;
   }
 
@@ -124,6 +130,7 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
 
 function onClientDrain(this: ProxyResponse): void {
   const ex = this.exchange as Exchange;
+  ex.awaitingDrain = false;
   ex.upstream?.resume();
 }
 
