@@ -19,6 +19,8 @@ import { median } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const ONE_OFF_RUNS = Number(process.env.BENCH_ONE_OFF_RUNS ?? 30);
+/** Pause after each measured run, so that what it leaves running (retiring, clean-up) does not weigh on the next. */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 250);
 
 const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
 
@@ -77,6 +79,8 @@ async function oneOffStarts(): Promise<{ start: number; total: number }> {
   fs.rmSync(dir, { recursive: true, force: true });
   return { start: median(starts), total: median(totals) };
 }
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
 /** The default runtime (sandbox) and the process runtime, each its own server. */
 const RUNTIMES = ['sandbox', 'process'] as const;
@@ -141,8 +145,11 @@ async function main() {
       // machine hits every runtime and the floor alike.
       for (let i = 0; i < RUNS; i++) {
         floors.push(await floor.run());
-        for (const { runtime, slipway } of servers)
+        await settle();
+        for (const { runtime, slipway } of servers) {
           runs.get(runtime)?.push(await deployOnce(slipway.apiUrl, 'bench', archive));
+          await settle();
+        }
       }
     } finally {
       floor.close();
