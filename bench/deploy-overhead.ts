@@ -161,7 +161,7 @@ async function main() {
       `  floor    shell-script floor     median ${ms(floorMedian)}   min ${ms(Math.min(...floors))}   max ${ms(Math.max(...floors))}   (bench/deploy-floor.sh, run between the deployments)`,
       ...[...runs].flatMap(([runtime, measured]) => report(runtime, measured, floorMedian)),
       `one-off container (process runtime, command \`true\`), ${ONE_OFF_RUNS} runs`,
-      `  start (view + spawn)      median ${ms(oneOff.start)}`,
+      `  start (view dirs + spawn) median ${ms(oneOff.start)}`,
       `  start -> exited, cleaned  median ${ms(oneOff.total)}`,
     ];
     console.log(lines.join('\n'));

@@ -6,7 +6,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isMountPoint, mountOverlay, overlayOptions, unmount } from '../overlay-mount.ts';
+import { isMountPoint, mountThenExec, overlayOptions, unmount } from '../overlay-mount.ts';
 
 export type ViewKind = 'overlay' | 'copy';
 
@@ -15,6 +15,12 @@ export interface WritableView {
   readonly containerDir: string;
   /** The container's app root. */
   readonly appDir: string;
+  /**
+   * `argv` as the container runs it, and where it is spawned: a copy is ready
+   * and entered at once; an overlay is mounted by the container's own first
+   * process, which then becomes `argv` in it (see mountThenExec).
+   */
+  launch(argv: readonly string[]): { readonly argv: string[]; readonly cwd: string };
   /** Unmounts (overlay) and deletes the container directory. Idempotent. */
   remove(): Promise<void>;
 }
@@ -28,7 +34,8 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
   const slugStat = statSync(slugDir, { throwIfNoEntry: false });
   if (slugStat === undefined || !slugStat.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
   // Validate before creating anything, so a bad path leaves nothing behind.
-  if (kind === 'overlay') overlayOptions({ lower: slugDir, upper, work, target: appDir });
+  const overlay = { lower: slugDir, upper, work, target: appDir };
+  if (kind === 'overlay') overlayOptions(overlay);
 
   // Not recursive: an existing directory means another container owns this id.
   try {
@@ -43,6 +50,8 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
     kind,
     containerDir,
     appDir,
+    launch: (argv) =>
+      kind === 'overlay' ? { argv: mountThenExec(overlay, argv), cwd: containerDir } : { argv: [...argv], cwd: appDir },
     remove: () => {
       removal ??= removeView(kind, containerDir, appDir);
       return removal;
@@ -50,8 +59,8 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
   };
   try {
     if (kind === 'overlay') {
+      // Mounted by the container's first process (launch): one process start fewer per container.
       for (const dir of [upper, work, appDir]) mkdirSync(dir);
-      await mountOverlay({ lower: slugDir, upper, work, target: appDir });
     } else {
       await cp(slugDir, appDir, { recursive: true, verbatimSymlinks: true });
     }
