@@ -3,7 +3,9 @@
 // true`), from the API request to `success`, per step, over several runs, with
 // the default sandbox runtime and with the process runtime side by side; and
 // separately the cost of starting a one-off container (what the hook pays
-// before its command runs).
+// before its command runs). The shell-script floor (bench/deploy-floor.ts) is
+// run between the deployments, so that each runtime's ratio to it is taken
+// under the same load.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,10 +14,13 @@ import { performance } from 'node:perf_hooks';
 import { createProcessDriver } from '../src/runtime/index.ts';
 import { type Slipway, startSlipway } from '../test/helpers/slipway.ts';
 import { appArchive, deployUntilFinal } from './deploy-archive.ts';
+import { floorRunner } from './deploy-floor.ts';
 import { median } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const ONE_OFF_RUNS = Number(process.env.BENCH_ONE_OFF_RUNS ?? 30);
+/** Pause after each measured run, so that what it leaves running (retiring, clean-up) does not weigh on the next. */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 250);
 
 const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
 
@@ -75,6 +80,8 @@ async function oneOffStarts(): Promise<{ start: number; total: number }> {
   return { start: median(starts), total: median(totals) };
 }
 
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
 /** The default runtime (sandbox) and the process runtime, each its own server. */
 const RUNTIMES = ['sandbox', 'process'] as const;
 
@@ -92,7 +99,7 @@ async function startServers(): Promise<{ runtime: string; slipway: Slipway }[]> 
   return servers;
 }
 
-function report(runtime: string, runs: readonly Measured[]): string[] {
+function report(runtime: string, runs: readonly Measured[], floor: number): string[] {
   const totals = runs.map((r) => r.total);
   const total = median(totals);
   const label = runtime.padEnd(8);
@@ -103,6 +110,7 @@ function report(runtime: string, runs: readonly Measured[]): string[] {
   const stepNames = [...new Set(runs.flatMap((r) => [...r.steps.keys()]))];
   return [
     `  ${label} API request -> success median ${ms(total)}   min ${ms(Math.min(...totals))}   max ${ms(Math.max(...totals))}`,
+    `  ${label} ratio to the floor     ${(total / floor).toFixed(2)}x`,
     line(
       'request -> fetch',
       runs.map((r) => r.intake),
@@ -129,17 +137,31 @@ async function main() {
       await deployOnce(slipway.apiUrl, 'bench', archive); // warm-up: first boot, caches, JIT
     }
     const runs = new Map<string, Measured[]>(servers.map((s) => [s.runtime, []]));
-    // Interleaved run by run, so that noise from the rest of the machine hits every runtime alike.
-    for (let i = 0; i < RUNS; i++) {
-      for (const { runtime, slipway } of servers)
-        runs.get(runtime)?.push(await deployOnce(slipway.apiUrl, 'bench', archive));
+    const floor = await floorRunner(archive);
+    const floors: number[] = [];
+    try {
+      await floor.run(); // warm-up
+      // Interleaved run by run (floor, sandbox, process, ...), so that noise from the rest of the
+      // machine hits every runtime and the floor alike.
+      for (let i = 0; i < RUNS; i++) {
+        floors.push(await floor.run());
+        await settle();
+        for (const { runtime, slipway } of servers) {
+          runs.get(runtime)?.push(await deployOnce(slipway.apiUrl, 'bench', archive));
+          await settle();
+        }
+      }
+    } finally {
+      floor.close();
     }
+    const floorMedian = median(floors);
     const oneOff = await oneOffStarts();
     const lines = [
-      `deployment overhead: app with no build (web + postdeploy: true), ${RUNS} runs per runtime after 1 warm-up, runtimes interleaved`,
-      ...[...runs].flatMap(([runtime, measured]) => report(runtime, measured)),
+      `deployment overhead: app with no build (web + postdeploy: true), ${RUNS} runs per runtime after 1 warm-up, runtimes and the floor interleaved`,
+      `  floor    shell-script floor     median ${ms(floorMedian)}   min ${ms(Math.min(...floors))}   max ${ms(Math.max(...floors))}   (bench/deploy-floor.sh, run between the deployments)`,
+      ...[...runs].flatMap(([runtime, measured]) => report(runtime, measured, floorMedian)),
       `one-off container (process runtime, command \`true\`), ${ONE_OFF_RUNS} runs`,
-      `  start (view + spawn)      median ${ms(oneOff.start)}`,
+      `  start (view dirs + spawn) median ${ms(oneOff.start)}`,
       `  start -> exited, cleaned  median ${ms(oneOff.total)}`,
     ];
     console.log(lines.join('\n'));

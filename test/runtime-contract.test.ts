@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { isSlipwayError } from '../src/core/errors.ts';
+import { runProcess } from '../src/exec/index.ts';
 import {
   type ContainerHandle,
   type ContainerSpec,
@@ -18,7 +19,7 @@ import {
   type RuntimeDriver,
   waitForPort,
 } from '../src/runtime/index.ts';
-import { probeOverlay } from '../src/runtime/overlay-mount.ts';
+import { mountThenExec, probeOverlay } from '../src/runtime/overlay-mount.ts';
 import { createSandboxDriver, openSandbox, type Sandbox } from '../src/runtime/sandbox/index.ts';
 import {
   eventually,
@@ -495,6 +496,28 @@ describe('process driver specifics', () => {
       await driver.close(0);
     }
   });
+
+  it(
+    'a view that cannot be mounted never runs the command: exit 125, the reason on stderr',
+    TEST_TIMEOUT,
+    async (t) => {
+      const reason = await probeOverlay(path.join(root, 'probe'));
+      if (reason !== null) return t.skip(`overlay unavailable: ${reason}`);
+      // What a container's first process does (mountThenExec), with a lower layer that is gone.
+      const dir = await mkdtemp(path.join(root, 'unmountable-'));
+      const dirs = { lower: path.join(dir, 'gone'), upper: dir, work: dir, target: dir };
+      const lines: string[] = [];
+      const result = await runProcess(mountThenExec(dirs, ['/bin/sh', '-c', 'echo ran']), {
+        env: { PATH: '/usr/bin:/bin' },
+        onLine: (stream, line) => lines.push(`${stream}: ${line}`),
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.code, 125);
+      assert.ok(!lines.includes('stdout: ran'), lines.join('\n'));
+      assert.ok(lines.includes("stderr: slipway: could not mount the container's view"), lines.join('\n'));
+      assert.deepEqual(await mountsUnder(dir), []);
+    },
+  );
 
   it('refuses a slug path that would break the overlay mount options, but copies it', TEST_TIMEOUT, async (t) => {
     const reason = await probeOverlay(path.join(root, 'probe'));

@@ -3,6 +3,7 @@
 // settle the process types. Runs in the unpacked source directory, which
 // becomes the slug; output is streamed line by line, Heroku style.
 
+import { mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
@@ -45,7 +46,8 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
   const procfile = await readProcfile(buildDir);
   const manifest = await readManifest(buildDir);
   const pkg = await readPackageJson(buildDir);
-  await fs.mkdir(path.join(options.cacheDir, 'npm'), { recursive: true, mode: 0o700 });
+  // One metadata call: synchronous, where a trip to the thread pool costs milliseconds on a busy host.
+  mkdirSync(path.join(options.cacheDir, 'npm'), { recursive: true, mode: 0o700 });
   await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir });
 
   if (pkg === null) {

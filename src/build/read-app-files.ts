@@ -3,7 +3,7 @@
 // out of the app, or not a regular file, is refused rather than read: its
 // content could end up in an error message the user sees.
 
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { MANIFEST_FILES, type ManifestScripts, parseManifest } from '../core/parse-manifest.ts';
@@ -13,23 +13,32 @@ export interface PackageJson {
   readonly scripts: Readonly<Record<string, string>>;
 }
 
-/** The file's text, or null when it does not exist. */
+/** Files up to this size are read with synchronous calls (see readAppFile). */
+const SYNC_READ_MAX_BYTES = 64 * 1024;
+
+/**
+ * The file's text, or null when it does not exist. Synchronous calls for the
+ * path checks and for a small file: microseconds each, where the dozen trips
+ * to the thread pool the build step makes through here cost milliseconds on
+ * a busy host; a big file is read asynchronously, so it never holds up the
+ * event loop.
+ */
 export async function readAppFile(buildDir: string, name: string): Promise<string | null> {
   const file = path.join(buildDir, name);
   let real: string;
   try {
-    real = await fs.realpath(file);
+    real = fs.realpathSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     throw new SlipwayError('build.failed', `${name}: cannot be read (${code ?? (err as Error).message})`);
   }
-  const root = await fs.realpath(buildDir);
+  const root = fs.realpathSync(buildDir);
   if (!real.startsWith(`${root}${path.sep}`))
     throw new SlipwayError('build.failed', `${name} is a symlink leading outside the app`);
-  const stat = await fs.stat(real);
+  const stat = fs.statSync(real);
   if (!stat.isFile()) throw new SlipwayError('build.failed', `${name} is not a regular file`);
-  return fs.readFile(real, 'utf8');
+  return stat.size <= SYNC_READ_MAX_BYTES ? fs.readFileSync(real, 'utf8') : fs.promises.readFile(real, 'utf8');
 }
 
 export async function readProcfile(buildDir: string): Promise<Procfile | null> {

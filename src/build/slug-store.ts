@@ -7,6 +7,7 @@
 // change any file, as on Heroku, while the slug itself stays as built.
 
 import { randomBytes } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
@@ -46,8 +47,9 @@ export function createSlugStore(slugsDir: string): SlugStore {
     async store(app, buildDir) {
       const slugId = newSlugId();
       const dir = slugPath(app, slugId);
-      await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
-      await fs.rename(buildDir, dir);
+      // Two metadata calls: synchronous, where trips to the thread pool cost milliseconds on a busy host.
+      mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+      renameSync(buildDir, dir);
       try {
         await setWritable(dir, false);
       } catch (err) {
@@ -70,9 +72,14 @@ export function newSlugId(now = new Date()): string {
  * skipped: chmod would follow them. Directories stay usable by their owner.
  */
 async function setWritable(root: string, writable: boolean): Promise<void> {
-  const chmod = async (p: string, mode: number, isDir: boolean) => {
+  const nextMode = (mode: number, isDir: boolean) => {
     let next = writable ? mode | 0o200 : mode & ~WRITE_BITS;
     if (isDir) next |= 0o700;
+    return next;
+  };
+  if (setWritableSync(root, writable, nextMode)) return;
+  const chmod = async (p: string, mode: number, isDir: boolean) => {
+    const next = nextMode(mode, isDir);
     if (next !== (mode & 0o7777)) await fs.chmod(p, next);
   };
   const walk = async (dir: string): Promise<void> => {
@@ -92,6 +99,45 @@ async function setWritable(root: string, writable: boolean): Promise<void> {
     if (!writable) await chmod(dir, stat.mode & 0o7777, true);
   };
   await walk(root);
+}
+
+/** Up to this many entries, a slug's modes are set with synchronous calls (microseconds each). */
+const SYNC_MAX_ENTRIES = 256;
+
+/**
+ * setWritable for a small tree (the common case of an app without
+ * dependencies), in the same order, with synchronous calls: where a few
+ * dozen trips to the thread pool cost milliseconds on a busy host. Returns
+ * false, having changed nothing, when the tree is bigger (or unreadable).
+ */
+function setWritableSync(root: string, writable: boolean, nextMode: (mode: number, isDir: boolean) => number): boolean {
+  // Directories in walk order (parents first), and the regular files.
+  const dirs: string[] = [];
+  const files: string[] = [];
+  try {
+    for (const pending = [root]; pending.length > 0; ) {
+      const dir = pending.shift() as string;
+      dirs.push(dir);
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, entry.name);
+        if (entry.isDirectory()) pending.push(p);
+        else if (entry.isFile()) files.push(p); // symlinks: chmod would follow them
+      }
+      if (dirs.length + pending.length + files.length > SYNC_MAX_ENTRIES) return false;
+    }
+  } catch {
+    return false; // the asynchronous walk reports what is wrong
+  }
+  const chmod = (p: string, isDir: boolean) => {
+    const mode = lstatSync(p).mode & 0o7777;
+    const next = nextMode(mode, isDir);
+    if (next !== mode) chmodSync(p, next);
+  };
+  // Write access is restored on directories before their children are touched, and taken away after.
+  if (writable) for (const dir of dirs) chmod(dir, true);
+  for (const file of files) chmod(file, false);
+  if (!writable) for (const dir of dirs.reverse()) chmod(dir, true);
+  return true;
 }
 
 function checkName(what: string, value: string): void {

@@ -1,7 +1,9 @@
 // overlayfs plumbing for writable views: build the mount option string safely,
-// mount and unmount through exec/, tell whether a path is still a mount point,
-// and probe once whether this host lets us mount overlays at all.
+// mount (through exec/, or by a container's own first process) and unmount,
+// tell whether a path is still a mount point, and probe once whether this host
+// lets us mount overlays at all.
 
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HELPER_ENV, runChecked } from '../exec/index.ts';
@@ -34,6 +36,37 @@ export function overlayOptions({ lower, upper, work }: OverlayDirs): string {
 export async function mountOverlay(dirs: OverlayDirs): Promise<void> {
   const options = overlayOptions(dirs);
   await runChecked(['mount', '-t', 'overlay', 'overlay', '-o', options, dirs.target], { env: HELPER_ENV });
+}
+
+// Fixed text; the mount binary, the options, the target and the command arrive as positional parameters.
+const MOUNT_THEN_EXEC = [
+  '"$1" -t overlay overlay -o "$2" "$3" || { echo "slipway: could not mount the container\'s view" >&2; exit 125; }',
+  'cd "$3" || exit 125',
+  'shift 3',
+  'exec "$@"',
+].join('\n');
+
+/**
+ * `argv`, run by a first process that mounts the overlay (on the host, as
+ * mountOverlay does) and then becomes `argv` in the view: one spawn instead of
+ * a `mount` process and then the command. Spawn it from any directory; if the
+ * mount fails, the command never runs and the process exits 125 after saying
+ * why on stderr.
+ */
+export function mountThenExec(dirs: OverlayDirs, argv: readonly string[]): string[] {
+  return ['/bin/sh', '-c', MOUNT_THEN_EXEC, 'slipway-view', mountBinary(), overlayOptions(dirs), dirs.target, ...argv];
+}
+
+let mountPath: string | undefined;
+
+/** util-linux `mount`, found once on the helpers' PATH (the container's own PATH must not choose it). */
+function mountBinary(): string {
+  mountPath ??=
+    (HELPER_ENV.PATH ?? '')
+      .split(':')
+      .map((dir) => path.join(dir, 'mount'))
+      .find((file) => existsSync(file)) ?? '/bin/mount';
+  return mountPath;
 }
 
 /** Unmounts `target`; a busy mount (a straggler's cwd) is detached lazily. Throws only if it stays mounted. */

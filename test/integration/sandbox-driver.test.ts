@@ -16,7 +16,7 @@ import { runProcess } from '../../src/exec/index.ts';
 import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/index.ts';
 import { cgroupParents } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { createSandboxDriver, openSandbox, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
-import { lineLog, writeSlug } from '../helpers/runtime-helpers.ts';
+import { lineLog, processesWith, writeSlug } from '../helpers/runtime-helpers.ts';
 import { baseEnv } from '../helpers/slipway.ts';
 
 const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });
@@ -146,6 +146,32 @@ describe('sandbox driver specifics', { skip }, () => {
     assert.deepEqual(processesOf(user.uid), []);
     assert.deepEqual(readdirSync(containersDir), []);
   });
+
+  it(
+    'a released hook container ends with nothing of it left running, its background processes included',
+    TIMEOUT,
+    async () => {
+      // What the hook step relies on: once `ended` settles, no process of the container runs, even one
+      // it left in the background that ignores SIGTERM; once `exited` settles, its cgroups and layer are gone.
+      for (let i = 0; i < 5; i++) {
+        const marker = `600.${process.pid}${randomInt(100_000, 999_999)}`;
+        const log = lineLog();
+        const prepared = await driver.prepare(
+          spec(`(trap '' TERM; exec sleep ${marker}) & echo started; exit 3`, {
+            name: 'postdeploy-1',
+            onLine: log.onLine,
+          }),
+        );
+        const handle = await prepared.start();
+        assert.deepEqual(await handle.ended, { code: 3, signal: null });
+        assert.deepEqual(log.lines, [['stdout', 'started']]);
+        assert.deepEqual(await processesWith(marker), [], 'a background process outlived the container');
+        await handle.exited;
+        assert.equal(existsSync(path.join(cgroupParents('slipway').pids, handle.id)), false, 'cgroup left behind');
+        assert.equal(existsSync(path.join(containersDir, handle.id)), false, 'layer left behind');
+      }
+    },
+  );
 
   it('refuses to start once closed, like every driver', TIMEOUT, async () => {
     const closed = createSandboxDriver({

@@ -130,6 +130,21 @@ test('scalingo.json wins over app.json', async () => {
   assert.deepEqual(result.manifest, { file: 'scalingo.json', postdeploy: 'from scalingo.json', firstDeploy: 'seed' });
 });
 
+test('Procfile and manifest files of any size are read: small ones at once, big ones streamed', async () => {
+  // Over 64 KiB (comments and padding), so these take the asynchronous read; the small Procfile does not.
+  const padding = `# ${'x'.repeat(200)}\n`.repeat(400);
+  const big = fixture({
+    Procfile: `${padding}web: node server.js\npostdeploy: node migrate.js\n`,
+    'app.json': { description: 'y'.repeat(80_000), scripts: { postdeploy: 'node seed.js' } },
+  });
+  const result = await (await build(big)).run;
+  assert.deepEqual(result.processes, { web: 'node server.js' });
+  assert.equal(result.procfilePostdeploy, 'node migrate.js');
+  assert.equal(result.manifest?.postdeploy, 'node seed.js');
+  const small = await (await build(fixture({ Procfile: 'web: node server.js\n' }))).run;
+  assert.deepEqual(small.processes, { web: 'node server.js' });
+});
+
 test('no process types at all is build.failed with a hint', async () => {
   const dir = fixture({ 'README.md': 'nothing to run\n' });
   await assert.rejects((await build(dir)).run, (err) => {

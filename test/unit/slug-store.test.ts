@@ -49,6 +49,28 @@ test('store moves the build into <slugs>/<app>/<id> and strips group and other w
   assert.equal(fs.statSync(path.join(dir, 'run.sh')).mode & 0o777, 0o755, 'executable bits kept');
 });
 
+test('a big build (hundreds of files, as with node_modules) is stored and removed the same way', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  const build = buildDir();
+  for (let i = 0; i < 30; i++) {
+    const dir = path.join(build, 'node_modules', `pkg-${i}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+    fs.chmodSync(dir, 0o777);
+    for (let j = 0; j < 10; j++) fs.writeFileSync(path.join(dir, `f${j}.js`), '', { mode: 0o666 });
+  }
+  const id = await slugs.store('big', build);
+  const dir = slugs.path('big', id);
+  const all = [dir, ...walk(dir)];
+  assert.ok(all.length > 300);
+  for (const p of all) {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) continue;
+    assert.equal(st.mode & 0o022, 0, `${p} is writable by others (${(st.mode & 0o777).toString(8)})`);
+  }
+  await slugs.remove('big', id);
+  assert.ok(!fs.existsSync(dir));
+});
+
 test('slug ids sort by creation time', async () => {
   const slugs = createSlugStore(path.join(tmp, 'slugs'));
   const first = await slugs.store('sorted', buildDir());

@@ -68,8 +68,9 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
   /** Spawns the container's command; a `held` one waits for its line on stdin (see preparedHeld). */
   function launch(spec: ContainerSpec, view: WritableView, port: number | undefined, held: boolean): SpawnedContainer {
     const command = containerCommand(spec, held);
-    const proc: ProcessHandle = spawnProcess(command.argv, {
-      cwd: view.appDir,
+    const { argv, cwd } = view.launch(command.argv);
+    const proc: ProcessHandle = spawnProcess(argv, {
+      cwd,
       env: processEnv(view.appDir, spec.env, port),
       onLine: spec.onLine,
       onData: spec.onData,

@@ -3,8 +3,8 @@
 // first process joins it before anything else runs, so every process the
 // container ever starts is counted, limited, and found again at teardown.
 
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import { HELPER_ENV, runProcess } from '../../exec/index.ts';
@@ -57,7 +57,9 @@ export interface ContainerCgroup {
   destroy(alongside?: () => Promise<unknown>): Promise<void>;
 }
 
-const KILL_ROUNDS = 200;
+/** How long a teardown keeps killing before it gives up (what is left is reported by the caller). */
+const KILL_FOR_MS = 2000;
+/** Pauses between kill rounds start short (a process that was just killed is usually gone within a millisecond or two) and double up to this. */
 const KILL_PAUSE_MS = 10;
 
 export async function createCgroup(
@@ -69,35 +71,34 @@ export async function createCgroup(
   const [memory, pids, cpu] = dirs as [string, string, string];
   const created: string[] = [];
   const remove = () => Promise.all(created.map(rmdirRetrying));
-  const make = async (dir: string) => {
-    await mkdir(path.dirname(dir), { recursive: true });
-    await mkdir(dir);
+  // Synchronous calls: each is a few microseconds in cgroupfs, where a trip to
+  // the thread pool and back costs up to a millisecond on a busy host, and a
+  // container start makes a dozen of them.
+  const make = (dir: string) => {
+    mkdirSync(path.dirname(dir), { recursive: true });
+    mkdirSync(dir);
     created.push(dir);
   };
-  // The three hierarchies are independent: set them up side by side.
-  const setUp = [
-    make(memory).then(async () => {
-      await writeFile(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      // With swap, the memory limit alone would let a container swap instead of being stopped.
-      await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes)).catch(
-        ignoreMissing,
-      );
-    }),
-    make(pids).then(() => writeFile(path.join(pids, 'pids.max'), String(limits.pids))),
-    make(cpu).then(() => writeFile(path.join(cpu, 'cpu.shares'), String(limits.cpuShares))),
-  ];
-  const results = await Promise.allSettled(setUp);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure !== undefined) {
+  try {
+    make(memory);
+    writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    // With swap, the memory limit alone would let a container swap instead of being stopped.
+    try {
+      writeFileSync(path.join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+    } catch (err) {
+      ignoreMissing(err as NodeJS.ErrnoException);
+    }
+    make(pids);
+    writeFileSync(path.join(pids, 'pids.max'), String(limits.pids));
+    make(cpu);
+    writeFileSync(path.join(cpu, 'cpu.shares'), String(limits.cpuShares));
+  } catch (err) {
     await remove().catch(() => {});
-    throw failure.reason;
+    throw err;
   }
 
-  const listPids = async () =>
-    (await readFile(path.join(pids, 'cgroup.procs'), 'utf8'))
-      .split('\n')
-      .filter((line) => line !== '')
-      .map(Number);
+  // Synchronous for the same reason: teardown polls it, and a container's end waits for it.
+  const listPids = async () => parsePids(readFileSync(path.join(pids, 'cgroup.procs'), 'utf8'));
 
   return {
     procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
@@ -115,14 +116,24 @@ export async function createCgroup(
   };
 }
 
-/** SIGKILLs every process `list` reports until none is left (bounded). */
+/** SIGKILLs every process `list` reports until none is left (bounded in time). */
 async function killEvery(list: () => Promise<number[]>): Promise<void> {
-  for (let round = 0; round < KILL_ROUNDS; round++) {
+  const deadline = Date.now() + KILL_FOR_MS;
+  // A container whose main process just ended often still lists a process that is exiting (bwrap's
+  // pid 1 tearing its namespaces down): poll soon, then less often.
+  for (let pause = 1; ; pause = Math.min(pause * 2, KILL_PAUSE_MS)) {
     const live = await list().catch(() => []);
-    if (live.length === 0) return;
+    if (live.length === 0 || Date.now() >= deadline) return;
     for (const pid of live) killQuietly(pid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
+}
+
+function parsePids(text: string): number[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(Number);
 }
 
 /**
@@ -142,12 +153,7 @@ export async function sweepCgroups(parents: Record<Controller, string>): Promise
       const all = await Promise.all(
         dirs.map((dir) => readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')),
       );
-      return all.flatMap((text) =>
-        text
-          .split('\n')
-          .filter((line) => line !== '')
-          .map(Number),
-      );
+      return all.flatMap(parsePids);
     };
     await killEvery(listAll);
     await Promise.all(dirs.map(rmdirRetrying));
@@ -165,15 +171,16 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): void {
 
 // A cgroup whose last task is still being reaped answers EBUSY for a moment.
 async function rmdirRetrying(dir: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + 1000;
+  for (let pause = 1; ; pause = Math.min(pause * 2, KILL_PAUSE_MS)) {
     try {
       await rmdir(dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 100) throw err;
-      await new Promise((resolve) => setTimeout(resolve, KILL_PAUSE_MS));
+      if (code !== 'EBUSY' || Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 }

@@ -4,7 +4,8 @@
 // pids, cpu) from its size. The cgroup is also how teardown finds every
 // process the container started. Network: the host's (see docs/sandbox.md).
 
-import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
@@ -40,22 +41,30 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   const containers = createContainerRegistry();
   const { live } = containers;
 
-  /** containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it. */
+  /**
+   * containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it.
+   * Synchronous calls: a handful of metadata writes of microseconds each, where as many trips to the
+   * thread pool cost milliseconds on a busy host, on the way to every container start.
+   */
   async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<void> {
     const slugDir = path.resolve(spec.slugDir);
-    const slug = await stat(slugDir).catch(() => null);
-    if (slug === null || !slug.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
+    if (!isDirectory(slugDir)) throw new Error(`slug ${slugDir} is not a directory`);
     const containerDir = path.join(containersDir, spec.id);
     const upper = path.join(containerDir, 'upper');
     const work = path.join(containerDir, 'work');
-    await mkdir(containersDir, { recursive: true, mode: 0o700 });
-    await mkdir(containerDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'EEXIST' ? new Error(`container directory ${containerDir} already exists`) : err;
-    });
+    mkdirSync(containersDir, { recursive: true, mode: 0o700 });
     try {
-      await Promise.all([mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
+      mkdirSync(containerDir, { mode: 0o700 });
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'EEXIST'
+        ? new Error(`container directory ${containerDir} already exists`)
+        : err;
+    }
+    try {
+      mkdirSync(upper, { mode: 0o755 });
+      mkdirSync(work, { mode: 0o700 });
       // The upper root carries /app's own owner and mode: the app may create and delete files there.
-      await chown(upper, uid, gid);
+      chownSync(upper, uid, gid);
     } catch (err) {
       await rm(containerDir, { recursive: true, force: true });
       throw err;
@@ -229,6 +238,14 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       await sandbox.close();
     },
   };
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The parent pid from /proc/<pid>/stat, or null when the process is gone. */
