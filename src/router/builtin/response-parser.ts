@@ -46,6 +46,8 @@ export class ResponseParser {
   /** Bytes of an incomplete head, or of an incomplete chunk-size or trailer line. */
   #pending: Buffer | null = null;
   #remaining = 0;
+  #lastKeepAlive = '';
+  #lastKeepAliveMs = -1;
 
   constructor(
     private readonly events: ResponseEvents,
@@ -227,7 +229,8 @@ export class ResponseParser {
       const value = trimWhitespace(head, colon + 1, end);
       headers.push(name, value);
       start = end + 2;
-      if (name.length < 7 || name.length > 17) continue;
+      // Only four names matter here; their lengths rule out most headers without a lowercase copy.
+      if (name.length !== 10 && name.length !== 14 && name.length !== 17) continue;
       switch (name.toLowerCase()) {
         case 'content-length': {
           const length = parseContentLength(value);
@@ -240,13 +243,11 @@ export class ResponseParser {
           chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
           break;
         case 'connection':
-          if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) this.reusable = false;
+          if (value !== 'keep-alive' && /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) this.reusable = false;
           break;
-        case 'keep-alive': {
-          const hint = /(?:^|[ ,])timeout=(\d{1,6})/i.exec(value);
-          if (hint !== null) this.keepAliveHintMs = Number(hint[1]) * 1000;
+        case 'keep-alive':
+          this.keepAliveHintMs = this.#keepAliveHint(value);
           break;
-        }
       }
     }
 
@@ -280,6 +281,16 @@ export class ResponseParser {
       this.reusable = false;
     }
     return null;
+  }
+
+  /** The `timeout=` of a Keep-Alive value in ms, or -1; a backend sends the same value every time. */
+  #keepAliveHint(value: string): number {
+    if (value !== this.#lastKeepAlive) {
+      const hint = /(?:^|[ ,])timeout=(\d{1,6})/i.exec(value);
+      this.#lastKeepAlive = value;
+      this.#lastKeepAliveMs = hint === null ? -1 : Number(hint[1]) * 1000;
+    }
+    return this.#lastKeepAliveMs;
   }
 
   #parseChunkSize(data: Buffer, start: number, lf: number): string | null {
