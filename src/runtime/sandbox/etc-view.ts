@@ -78,12 +78,7 @@ function hostSignature(source: string, entries: readonly string[]): string {
 
 async function buildCopy(root: string, source: string, entries: readonly string[], signature: string): Promise<string> {
   const final = path.join(root, `etc-${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
-  if (
-    await lstat(final)
-      .then((s) => s.isDirectory())
-      .catch(() => false)
-  )
-    return final;
+  if (await isDirectory(final)) return final;
   const work = await mkdtemp(path.join(root, '.etc-'));
   try {
     for (const name of entries) {
@@ -102,12 +97,7 @@ async function buildCopy(root: string, source: string, entries: readonly string[
   } catch (err) {
     await rm(work, { recursive: true, force: true });
     // Another start built the same copy first: use it.
-    if (
-      await lstat(final)
-        .then((s) => s.isDirectory())
-        .catch(() => false)
-    )
-      return final;
+    if (await isDirectory(final)) return final;
     throw err;
   }
   return final;
