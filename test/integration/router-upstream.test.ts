@@ -230,3 +230,80 @@ test('a slow client reading a response of many small chunks: body intact, one dr
     [],
   );
 });
+
+test('responses written in random small pieces, many at once: every body arrives intact', async (t) => {
+  // A fixed seed: a failure names a reproducible sequence of splits.
+  let seed = 42;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const bodyFor = (url: string) => `${url}:`.repeat(1 + ((url.length * 37) % 400));
+  const responseFor = (head: string): string => {
+    const [method = '', url = ''] = head.split(' ');
+    const body = bodyFor(url);
+    if (url.startsWith('/chunked')) {
+      let chunks = '';
+      for (let at = 0; at < body.length; ) {
+        const size = 1 + random(300);
+        const piece = body.slice(at, at + size);
+        chunks += `${piece.length.toString(16)}\r\n${piece}\r\n`;
+        at += size;
+      }
+      return `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`;
+    }
+    const head200 = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
+    return method === 'HEAD' ? head200 : head200 + body;
+  };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const response = responseFor(buffered.slice(0, end));
+      buffered = buffered.slice(end + 4);
+      // Each piece in its own write, a millisecond apart: separate reads at the router.
+      const writePieces = (at: number) => {
+        if (at >= response.length || socket.destroyed) return;
+        const size = 1 + random(120);
+        socket.write(response.slice(at, at + size), 'latin1');
+        setTimeout(writePieces, 1, at + size);
+      };
+      writePieces(0);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const router = await startRouter(t, 'builtin');
+  const port = (server.address() as net.AddressInfo).port;
+  router.setRoute('a', { hostnames: ['a.localhost'], backends: [{ id: 'raw', host: '127.0.0.1', port }] });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 12 });
+  t.after(() => agent.destroy());
+  const failures: string[] = [];
+  await Promise.all(
+    Array.from({ length: 12 }, async (_, client) => {
+      for (let i = 0; i < 12; i++) {
+        const kind = ['fixed', 'chunked', 'head'][(client + i) % 3] as string;
+        const url = `/${kind}/${client}-${i}`;
+        const reply = await request(router, {
+          host: 'a.localhost',
+          agent,
+          path: url,
+          method: kind === 'head' ? 'HEAD' : 'GET',
+        });
+        const expected = kind === 'head' ? '' : bodyFor(url);
+        if (reply.status !== 200 || reply.body.toString('latin1') !== expected)
+          failures.push(`${url}: ${reply.status}`);
+      }
+    }),
+  );
+  assert.deepEqual(failures, []);
+});
