@@ -38,9 +38,6 @@ function parse(method: string, pieces: readonly (string | Buffer)[], close = fal
       onBody(chunk) {
         out.body += chunk.toString('latin1');
       },
-      onEnd() {
-        out.ended = true;
-      },
     },
     1024,
   );
@@ -49,6 +46,7 @@ function parse(method: string, pieces: readonly (string | Buffer)[], close = fal
     out.error ??= parser.feed(typeof piece === 'string' ? Buffer.from(piece, 'latin1') : piece);
   }
   if (close) out.error ??= parser.finish();
+  out.ended = parser.done;
   out.reusable = parser.reusable;
   out.keepAliveHintMs = parser.keepAliveHintMs;
   return out;

@@ -5,25 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Backend } from '../types.ts';
-import { UpstreamPool } from './upstream-pool.ts';
-
-export interface PoolOptions {
-  /** Concurrent connections per backend; further requests queue in its pool. */
-  readonly maxSockets: number;
-  /**
-   * Idle pooled connections are closed after this long (also the cap on what
-   * a backend's `Keep-Alive: timeout=` hint may ask for). Kept below Node's
-   * default server keepAliveTimeout (5 s) so the backend rarely closes a
-   * connection at the moment we pick it from the pool.
-   */
-  readonly idleSocketMs: number;
-  /**
-   * Idle time allowed on a backend connection, like nginx's
-   * proxy_connect/read_timeout: connecting, waiting for the response headers
-   * (refreshed while a request body is being written), and between body chunks.
-   */
-  readonly upstreamTimeoutMs: number;
-}
+import { type PoolOptions, UpstreamPool } from './upstream-pool.ts';
 
 export class BackendState {
   /** Plain HTTP exchanges not yet finished; drain() waits for these. */
@@ -72,15 +54,11 @@ export class BackendPool {
       // pool's connections close as their requests end; its counts are dropped.
       existing.pool.retire();
     }
-    const { maxSockets, idleSocketMs, upstreamTimeoutMs } = this.#options;
-    const pool = new UpstreamPool(backend.host, backend.port, {
-      maxSockets,
-      idleSocketMs,
-      timeoutMs: upstreamTimeoutMs,
-    });
+    const pool = new UpstreamPool(backend.host, backend.port, this.#options);
     const state = new BackendState(backend.id, backend.host, backend.port, pool);
     this.#states.set(backend.id, state);
-    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(10, Math.min(1000, idleSocketMs / 4))).unref();
+    const sweepMs = Math.max(10, Math.min(1000, this.#options.idleSocketMs / 4));
+    this.#sweeper ??= setInterval(() => this.#sweep(), sweepMs).unref();
     return state;
   }
 

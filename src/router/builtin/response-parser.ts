@@ -1,6 +1,6 @@
 // An incremental HTTP/1.1 response parser for the router's upstream side:
-// bytes from a backend connection go in, a response head, body chunks and an
-// end come out. It frames bodies by Content-Length, chunked encoding or the
+// bytes from a backend connection go in, a response head and body chunks come
+// out, and `done` tells when the response is complete. It frames bodies by Content-Length, chunked encoding or the
 // connection's end, skips informational (1xx) answers, knows which answers
 // carry no body (HEAD, 204, 304), and tells whether the connection may carry
 // another request afterwards. Anything it cannot frame with certainty is an
@@ -10,8 +10,6 @@ export interface ResponseEvents {
   /** The final (non-1xx) response head. Headers are [name, value, ...] as sent. */
   onHead(status: number, statusText: string, headers: string[]): void;
   onBody(chunk: Buffer): void;
-  /** The response is complete; `feed` stops at this point. */
-  onEnd(): void;
 }
 
 const HEAD = 0;
@@ -191,9 +189,9 @@ export class ResponseParser {
     return message;
   }
 
+  /** The response is complete (`done`); `feed` stops at this point. */
   #end(): void {
     this.#state = DONE;
-    this.events.onEnd();
   }
 
   #parseHead(head: string): string | null {

@@ -131,10 +131,6 @@ export class UpstreamConnection implements ResponseEvents {
     if (!(this.handler as UpstreamHandler).onData(chunk)) this.pause();
   }
 
-  onEnd(): void {
-    // Finished in #onData, once the parser has returned.
-  }
-
   #onData(chunk: Buffer): void {
     const handler = this.handler;
     if (handler === null) {

@@ -7,15 +7,25 @@
 import { performance } from 'node:perf_hooks';
 import { type ConnectionOwner, UpstreamConnection, type UpstreamHandler } from './upstream-connection.ts';
 
-export interface UpstreamPoolOptions {
+export interface PoolOptions {
+  /** Concurrent connections per backend; further requests queue in its pool. */
   readonly maxSockets: number;
+  /**
+   * Idle pooled connections are closed after this long (also the cap on what
+   * a backend's `Keep-Alive: timeout=` hint may ask for). Kept below Node's
+   * default server keepAliveTimeout (5 s) so the backend rarely closes a
+   * connection at the moment we pick it from the pool.
+   */
   readonly idleSocketMs: number;
-  /** Idle time allowed while connecting or during an exchange. */
-  readonly timeoutMs: number;
+  /**
+   * Idle time allowed on a backend connection, like nginx's
+   * proxy_connect/read_timeout: connecting, waiting for the response headers
+   * (refreshed while a request body is being written), and between body chunks.
+   */
+  readonly upstreamTimeoutMs: number;
 }
 
 export class UpstreamPool implements ConnectionOwner {
-  readonly timeoutMs: number;
   retired = false;
   destroyed = false;
   /** Idle connections, most recently used last. */
@@ -27,9 +37,11 @@ export class UpstreamPool implements ConnectionOwner {
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly options: UpstreamPoolOptions,
-  ) {
-    this.timeoutMs = options.timeoutMs;
+    private readonly options: PoolOptions,
+  ) {}
+
+  get timeoutMs(): number {
+    return this.options.upstreamTimeoutMs;
   }
 
   dispatch(handler: UpstreamHandler): void {
