@@ -13,7 +13,7 @@ export interface ContainerCommand {
 }
 
 /** Whether the command can be spawned ahead of time and released later: only if it never reads its stdin. */
-export function canHold(spec: ContainerSpec): boolean {
+function canHold(spec: ContainerSpec): boolean {
   return spec.stdin !== 'pipe' && spec.tty === undefined;
 }
 
@@ -31,8 +31,24 @@ export interface SpawnedContainer {
   readonly stdin: Writable | null;
 }
 
+/**
+ * What a driver's prepare returns, given how it spawns (`spawn`, which cleans
+ * up after itself when it throws) and how it releases what it prepared: with
+ * `early` and a command that can be held, the container is spawned now and
+ * start() releases its command; otherwise start() spawns it.
+ */
+export async function preparedContainer(
+  spec: ContainerSpec,
+  early: boolean,
+  spawn: (held: boolean) => Promise<SpawnedContainer>,
+  discard: () => Promise<void>,
+): Promise<PreparedContainer> {
+  if (!early || !canHold(spec)) return { start: async () => (await spawn(false)).handle, discard };
+  return preparedHeld(await spawn(true));
+}
+
 /** The prepared form of a held container: start() releases the command, discard() kills it unrun. */
-export function preparedHeld({ handle, stdin }: SpawnedContainer): PreparedContainer {
+function preparedHeld({ handle, stdin }: SpawnedContainer): PreparedContainer {
   return {
     async start() {
       stdin?.end('\n');

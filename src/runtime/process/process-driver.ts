@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
-import { canHold, containerCommand, preparedHeld, type SpawnedContainer } from '../container-command.ts';
+import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import { probeOverlay } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
@@ -65,7 +65,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     }
   }
 
-  /** Spawns the container's command; a `held` one waits for its line on stdin (see preparedHeld). */
+  /** Spawns the container's command; a `held` one waits for its line on stdin (see preparedContainer). */
   function launch(spec: ContainerSpec, view: WritableView, port: number | undefined, held: boolean): SpawnedContainer {
     const command = containerCommand(spec, held);
     const { argv, cwd } = view.launch(command.argv);
@@ -140,8 +140,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
         throw err;
       }
     };
-    if (!early || !canHold(spec)) return { start: async () => (await launchOrDiscard(false)).handle, discard };
-    return preparedHeld(await launchOrDiscard(true));
+    return preparedContainer(spec, early, launchOrDiscard, discard);
   }
 
   return {

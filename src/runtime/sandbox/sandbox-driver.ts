@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { createPortAllocator } from '../allocate-port.ts';
-import { canHold, containerCommand, preparedHeld } from '../container-command.ts';
+import { containerCommand, preparedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
@@ -135,8 +135,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       }
       return { handle: track(spec, started, containerDir, port, held), stdin: started.proc.stdin };
     };
-    if (!early || !canHold(spec)) return { start: async () => (await spawnOrDiscard(false)).handle, discard };
-    return preparedHeld(await spawnOrDiscard(true));
+    return preparedContainer(spec, early, spawnOrDiscard, discard);
   }
 
   /** The handle of a started container; cleans up after it once its processes are gone. */
