@@ -4,8 +4,11 @@
 // attacker computes anyway, never bits of a stored token.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { SlipwayError } from '../core/errors.ts';
+import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
+import type { AccessCheck } from './access-gate.ts';
+import type { AuthFailures } from './auth-failures.ts';
+import { httpStatusOf } from './error-status.ts';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -50,4 +53,46 @@ export async function authenticateBasic(store: Store, header: string | undefined
     );
   }
   return authenticate(store, `Bearer ${token}`);
+}
+
+/** The API's check: a Bearer token; failures count against the client's budget (429 past it). */
+export function tokenCheck(store: Store, failures: AuthFailures): AccessCheck {
+  return {
+    async onRequest(request) {
+      try {
+        request.author = (await authenticate(store, request.headers.authorization)).name;
+      } catch (err) {
+        failures.record(request.ip); // over the budget, this throws auth.rate_limited instead
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * Git's check: basic auth, answered in plain text (git shows it as `remote:`
+ * lines) with the challenge that makes git ask its credential helper.
+ * Failures share the API's budget, so guessing over git is throttled too.
+ */
+export function gitCheck(store: Store, failures: AuthFailures): AccessCheck {
+  return {
+    async onRequest(request, reply) {
+      try {
+        request.author = (await authenticateBasic(store, request.headers.authorization)).name;
+      } catch (err) {
+        if (!isSlipwayError(err)) throw err;
+        let refusal = err;
+        try {
+          // git asks without credentials first, every time: only a wrong token counts.
+          if (err.code !== 'auth.missing_token') failures.record(request.ip);
+        } catch (limited) {
+          if (!isSlipwayError(limited)) throw limited;
+          refusal = limited;
+          reply.header('retry-after', String(limited.details?.retryAfter ?? 60));
+        }
+        if (refusal.code !== 'auth.rate_limited') reply.header('www-authenticate', 'Basic realm="Slipway"');
+        return reply.code(httpStatusOf(refusal.code)).type('text/plain; charset=utf-8').send(`${refusal.message}\n`);
+      }
+    },
+  };
 }

@@ -1,12 +1,15 @@
-// The HTTP API (DESIGN §3): fastify with thin route modules, token auth on
-// /api, and one error handler that turns every failure into
+// The HTTP API (DESIGN §3): fastify with thin route modules, every route behind
+// the access gate (api/access-gate.ts), and one error handler that turns every failure into
 // `{ error: { code, message } }` with the status of api/error-status.ts.
 
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
+import { sessionCheck } from '../web/session-access.ts';
+import { createSessions } from '../web/sessions.ts';
 import { webRoutes } from '../web/web-routes.ts';
+import { installAccessGate, type RouteAccess } from './access-gate.ts';
 import type { ApiContext } from './api-context.ts';
-import { authenticate } from './auth.ts';
+import { gitCheck, tokenCheck } from './auth.ts';
 import { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
@@ -21,9 +24,9 @@ import { releaseRoutes } from './routes/releases.ts';
 import { runRoutes } from './routes/run.ts';
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** Name of the API token that authenticated the request (null outside /api). */
-    author: string | null;
+  interface FastifyInstance {
+    /** Every registered route with the access it requires (api/access-gate.ts). */
+    routeAccess(): readonly RouteAccess[];
   }
 }
 
@@ -35,17 +38,16 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     forceCloseConnections: true,
   });
 
-  const authFailures = new AuthFailures();
-  api.decorateRequest('author', null);
-  api.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/')) return;
-    try {
-      request.author = (await authenticate(ctx.store, request.headers.authorization)).name;
-    } catch (err) {
-      authFailures.record(request.ip); // over the budget, this throws auth.rate_limited instead
-      throw err;
-    }
+  // One budget of failed authentications per client, whichever way it tries (API, git, sign-in).
+  const failures = new AuthFailures();
+  const sessions = createSessions();
+  api.decorateRequest('session', null);
+  const routeAccess = installAccessGate(api, {
+    token: tokenCheck(ctx.store, failures),
+    git: gitCheck(ctx.store, failures),
+    session: sessionCheck(sessions),
   });
+  api.decorate('routeAccess', routeAccess);
 
   api.setErrorHandler((err: FastifyError, request, reply) => {
     if (isSlipwayError(err)) {
@@ -68,7 +70,7 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
       .send({ error: { code: 'request.not_found', message: `no such endpoint: ${request.method} ${request.url}` } }),
   );
 
-  api.get('/healthz', async () => ({ status: 'ok' }));
+  api.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
   appRoutes(api, ctx);
   envRoutes(api, ctx);
   deploymentRoutes(api, ctx);
@@ -79,6 +81,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   runRoutes(api, ctx);
   gitRoutes(api, ctx);
   githubRoutes(api, ctx);
-  webRoutes(api, ctx); // the dashboard and the deploy button (HTML)
+  webRoutes(api, ctx, sessions, failures); // the dashboard and the deploy button (HTML)
   return api;
 }

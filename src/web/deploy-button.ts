@@ -25,7 +25,7 @@ const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32" v
 </svg>`;
 
 export function deployButton(web: FastifyInstance, ctx: ApiContext): void {
-  web.get('/button.svg', async (_request, reply) =>
+  web.get('/button.svg', { config: { access: 'public' } }, async (_request, reply) =>
     reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(BADGE),
   );
 

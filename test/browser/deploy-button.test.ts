@@ -109,7 +109,7 @@ describe('deploy button and dashboard (browser)', {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: 'key=A&value=1&csrf=x',
       });
-      assert.equal(res.status, 403, url);
+      assert.equal(res.status, 401, url);
     }
     assert.equal(files.requests.length, 0, 'nothing was fetched for a visitor without a session');
   });
@@ -134,6 +134,40 @@ describe('deploy button and dashboard (browser)', {
     }
     const cookie = (await page.context().cookies()).find((c) => c.name === 'slipway_session');
     assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', 'an HttpOnly SameSite=Strict session cookie');
+  });
+
+  test('after sign-in Chromium stays on this origin, however `next` is spelled', async () => {
+    // The other origin is the router's port on loopback: if Chromium followed, it would land there.
+    const other = `127.0.0.1:${slipway.routerPort}`;
+    const tries = [
+      `//${other}/`,
+      `/\\${other}/`,
+      `/\t/${other}/`,
+      `/\n/${other}/`,
+      `\t//${other}/`,
+      `/%09/${other}/`,
+      `/.//${other}/`,
+      `/x/..//${other}/`,
+      `http://${other}/`,
+      `/\u3002/${other}/`,
+      `//${other}%2F`,
+    ];
+    const origin = new URL(slipway.apiUrl).origin;
+    for (const next of tries) {
+      const visit = await browser.newPage();
+      await visit.goto(`${slipway.apiUrl}/sign-in?next=${encodeURIComponent(next)}`);
+      await visit.fill('#token', TOKEN);
+      await Promise.all([visit.waitForNavigation(), visit.click('main button')]);
+      assert.equal(new URL(visit.url()).origin, origin, `next=${JSON.stringify(next)} led to ${visit.url()}`);
+      await visit.close();
+    }
+    // A path of this origin is kept, query included.
+    const visit = await browser.newPage();
+    await visit.goto(`${slipway.apiUrl}/sign-in?next=${encodeURIComponent('/apps?x=1')}`);
+    await visit.fill('#token', TOKEN);
+    await Promise.all([visit.waitForNavigation(), visit.click('main button')]);
+    assert.equal(visit.url(), `${origin}/apps?x=1`);
+    await visit.close();
   });
 
   test('a manifest with an unknown generator is refused with its JSON path, no app created', async () => {

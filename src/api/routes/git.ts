@@ -14,7 +14,6 @@ import { type PushDeployer, receivePush } from '../../source/git-push.ts';
 import { ensureRepo, removeRepo } from '../../source/git-repo.ts';
 import { advertiseRefs, type GitService, isGitService, startService } from '../../source/git-service.ts';
 import type { ApiContext } from '../api-context.ts';
-import { authenticateBasic } from '../auth.ts';
 import { httpStatusOf } from '../error-status.ts';
 import { waitForDeployment } from '../wait-deployment.ts';
 
@@ -25,16 +24,17 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const locks = new AppLocks();
   api.addContentTypeParser(REQUEST_TYPES, (_request, payload, done) => done(null, payload));
 
-  /** Authenticates, finds the app and its repository (created on first use). */
+  /** Finds the app and its repository (created on first use). */
   const open = async (request: FastifyRequest<RepoParams>) => {
-    const { name: author } = await authenticateBasic(ctx.store, request.headers.authorization);
+    const author = request.author ?? 'git';
     const name = request.params.repo.replace(/\.git$/, '');
     const app = await ctx.store.apps.get(name);
     if (!app) throw new SlipwayError('app.not_found', `app "${name}" not found`);
     return { app, author, repo: await ensureRepo(ctx.reposDir, app.name, app.createdAt) };
   };
 
-  api.get<RepoParams & { Querystring: { service?: string } }>('/git/:repo/info/refs', (request, reply) =>
+  const git = { config: { access: 'git' } } as const; // basic auth, answered in plain text (api/auth.ts)
+  api.get<RepoParams & { Querystring: { service?: string } }>('/git/:repo/info/refs', git, (request, reply) =>
     answer(reply, async () => {
       const { service } = request.query;
       if (!isGitService(service)) {
@@ -46,7 +46,7 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
     }),
   );
 
-  api.post<RepoParams>('/git/:repo/git-upload-pack', (request, reply) =>
+  api.post<RepoParams>('/git/:repo/git-upload-pack', git, (request, reply) =>
     answer(reply, async () => {
       const { repo } = await open(request);
       const handle = startService(ctx.reposDir, repo, 'git-upload-pack', { stdin: requestBody(request, ctx) });
@@ -54,7 +54,7 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
     }),
   );
 
-  api.post<RepoParams>('/git/:repo/git-receive-pack', (request, reply) =>
+  api.post<RepoParams>('/git/:repo/git-receive-pack', git, (request, reply) =>
     answer(reply, async () => {
       const { app, author, repo } = await open(request);
       const received = await receivePush({

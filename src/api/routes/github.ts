@@ -71,49 +71,56 @@ export function githubRoutes(api: FastifyInstance, ctx: ApiContext): void {
   const deployer = githubDeployer(ctx);
   api.register(async (hooks) => {
     hooks.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    hooks.post('/hooks/github', { bodyLimit: MAX_WEBHOOK_BYTES }, async (request, reply) => {
-      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const header = (name: string) => {
-        const value = request.headers[name];
-        return typeof value === 'string' ? value : undefined;
-      };
-      let payload: unknown;
-      try {
-        payload = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new SlipwayError('request.invalid', 'the webhook body must be JSON (content type application/json)');
-      }
-      const repo = payloadRepo(payload);
-      const signature = header('x-hub-signature-256');
-      const links = repo ? await store.githubLinks.findByRepo(repo) : [];
-      const signed = links.filter((link) => verifySignature(link.secret, raw, signature));
-      if (signed.length === 0) {
-        throw new SlipwayError('auth.invalid_signature', 'missing or invalid X-Hub-Signature-256 for this repository');
-      }
-      const event = header('x-github-event') ?? '';
-      const ignored = (reason: string) => reply.code(202).send({ status: 'ignored', reason });
-      if (event === 'ping') return ignored('ping: the webhook works');
-      if (event !== 'push') return ignored(`${event || 'unnamed'} events are not handled`);
-      const push = parsePush(payload);
-      if (!push) throw new SlipwayError('request.invalid', 'not a push payload');
-      const delivery = header('x-github-delivery');
-      if (delivery && !(await store.githubLinks.recordDelivery(delivery))) {
-        return ignored(`delivery ${delivery} was already handled`);
-      }
-      const apps: string[] = [];
-      const reasons: Record<string, string> = {};
-      const baseUrl = `${request.protocol}://${request.host}`;
-      for (const link of signed) {
-        const reason = ignoreReason(link, push);
-        if (reason) reasons[link.app] = reason;
-        else {
-          deployer.start(link, push, baseUrl);
-          apps.push(link.app);
+    hooks.post(
+      '/hooks/github',
+      { bodyLimit: MAX_WEBHOOK_BYTES, config: { access: 'public' } },
+      async (request, reply) => {
+        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const header = (name: string) => {
+          const value = request.headers[name];
+          return typeof value === 'string' ? value : undefined;
+        };
+        let payload: unknown;
+        try {
+          payload = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new SlipwayError('request.invalid', 'the webhook body must be JSON (content type application/json)');
         }
-      }
-      if (apps.length === 0) return ignored(Object.values(reasons).join('; '));
-      return reply.code(202).send({ status: 'deploying', commit: push.sha, apps, ignored: reasons });
-    });
+        const repo = payloadRepo(payload);
+        const signature = header('x-hub-signature-256');
+        const links = repo ? await store.githubLinks.findByRepo(repo) : [];
+        const signed = links.filter((link) => verifySignature(link.secret, raw, signature));
+        if (signed.length === 0) {
+          throw new SlipwayError(
+            'auth.invalid_signature',
+            'missing or invalid X-Hub-Signature-256 for this repository',
+          );
+        }
+        const event = header('x-github-event') ?? '';
+        const ignored = (reason: string) => reply.code(202).send({ status: 'ignored', reason });
+        if (event === 'ping') return ignored('ping: the webhook works');
+        if (event !== 'push') return ignored(`${event || 'unnamed'} events are not handled`);
+        const push = parsePush(payload);
+        if (!push) throw new SlipwayError('request.invalid', 'not a push payload');
+        const delivery = header('x-github-delivery');
+        if (delivery && !(await store.githubLinks.recordDelivery(delivery))) {
+          return ignored(`delivery ${delivery} was already handled`);
+        }
+        const apps: string[] = [];
+        const reasons: Record<string, string> = {};
+        const baseUrl = `${request.protocol}://${request.host}`;
+        for (const link of signed) {
+          const reason = ignoreReason(link, push);
+          if (reason) reasons[link.app] = reason;
+          else {
+            deployer.start(link, push, baseUrl);
+            apps.push(link.app);
+          }
+        }
+        if (apps.length === 0) return ignored(Object.values(reasons).join('; '));
+        return reply.code(202).send({ status: 'deploying', commit: push.sha, apps, ignored: reasons });
+      },
+    );
   });
 }
 
