@@ -124,7 +124,7 @@ export async function startServer(
   await new Promise((resolve) => setImmediate(resolve));
   const { buildApi } = await import('./api/build-api.ts');
   const adminToken = await ensureAdminToken(store, settings.initialToken);
-  const { checkTarball } = await import('./source/index.ts');
+  const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
   const api = buildApi({
     pipeline,
     store,
@@ -133,6 +133,11 @@ export async function startServer(
     logger,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
+    fetchLimits: {
+      maxBytes: settings.maxUploadBytes,
+      ...DEFAULT_FETCH_TIMEOUTS,
+      destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
+    },
     reposDir: paths.repos,
     checkArchive: (archive) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
     webUrl: routerUrlOf,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AppLogs } from '../pipeline/app-log.ts';
 import type { Pipeline } from '../pipeline/create-pipeline.ts';
 import type { DeploymentLogs } from '../pipeline/deployment-log.ts';
+import type { FetchLimits } from '../source/fetch-url.ts';
 import type { Store } from '../store/types.ts';
 
 export interface ApiContext {
@@ -15,9 +16,10 @@ export interface ApiContext {
   /** Where uploads are spooled before their deployment takes them. */
   readonly spoolDir: string;
   readonly maxUploadBytes: number;
+  /** Size cap, timeouts and destination policy of URL and git fetches. */
+  readonly fetchLimits: FetchLimits;
   /** Where the apps' bare git repositories live (`repos/<app>.git`). */
   readonly reposDir: string;
-  /** Refuses an unsafe or malformed archive (SlipwayError `source.*`) before a deployment exists. */
   /** Refuses an unsafe or broken archive: its file, or its bytes when small enough to be held. */
   readonly checkArchive: (archive: string | Buffer) => Promise<unknown>;
   readonly webUrl: (app: string) => string;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { SlipwayError } from '../core/errors.ts';
 import type { Deployment } from '../core/types.ts';
 import { fetchSource } from '../source/fetch-source.ts';
-import { DEFAULT_FETCH_TIMEOUTS, parseSourceUrl } from '../source/fetch-url.ts';
+import { parseSourceUrl } from '../source/fetch-url.ts';
 import type { ApiContext } from './api-context.ts';
 
 export interface UrlRequest {
@@ -46,7 +46,7 @@ export async function deployUrl(ctx: ApiContext, app: string, request: UrlDeploy
     url: parseSourceUrl(request.url),
     ref: request.ref,
     spoolDir: ctx.spoolDir,
-    limits: { maxBytes: ctx.maxUploadBytes, ...DEFAULT_FETCH_TIMEOUTS },
+    limits: ctx.fetchLimits,
     checkArchive: ctx.checkArchive,
     token: request.token ?? null,
   });

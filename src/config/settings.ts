@@ -45,6 +45,8 @@ export interface Settings {
   readonly githubUrl: string;
   /** GitHub API base URL, for commit statuses. */
   readonly githubApiUrl: string;
+  /** Whether URL deploys may fetch from loopback, private and link-local addresses (off: SSRF). */
+  readonly allowPrivateFetch: boolean;
 }
 
 /** Flag name → environment twin. */
@@ -71,6 +73,7 @@ const ENV_NAMES = {
   logLevel: 'SLIPWAY_LOG_LEVEL',
   githubUrl: 'SLIPWAY_GITHUB_URL',
   githubApiUrl: 'SLIPWAY_GITHUB_API_URL',
+  allowPrivateFetch: 'SLIPWAY_ALLOW_PRIVATE_FETCH',
 } as const;
 
 export type SettingsInput = Partial<Record<keyof typeof ENV_NAMES, string | number>>;
@@ -124,6 +127,12 @@ const integer = (min: number, max: number) => (v: string | number) => {
   return n;
 };
 const port = integer(0, 65535);
+const flag = (v: string | number) => {
+  const t = String(v).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  throw new Error('must be true or false (1/0, yes/no, on/off)');
+};
 const httpUrl = (v: string | number) => {
   const u = String(v);
   if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(u)) throw new Error('must be an http(s) URL');
@@ -167,6 +176,7 @@ const PARSERS = {
   logLevel: [oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'],
   githubUrl: [httpUrl, 'https://github.com'],
   githubApiUrl: [httpUrl, 'https://api.github.com'],
+  allowPrivateFetch: [flag, false],
 } as const satisfies Record<keyof typeof ENV_NAMES, readonly [(v: string | number) => unknown, unknown]>;
 
 type Parsed = { [K in keyof typeof PARSERS]: ReturnType<(typeof PARSERS)[K][0]> | (typeof PARSERS)[K][1] };
@@ -215,6 +225,7 @@ export function loadSettings(
     logLevel: s.logLevel,
     githubUrl: s.githubUrl,
     githubApiUrl: s.githubApiUrl,
+    allowPrivateFetch: s.allowPrivateFetch,
   });
 }
 

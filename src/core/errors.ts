@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'source.empty',
   'source.invalid_url',
   'source.fetch_failed',
+  'source.denied_destination',
   'github.invalid_repo',
   'github.link_not_found',
   'auth.invalid_signature',

@@ -2,15 +2,20 @@
 // tree as a .tar.gz: a throwaway bare repository, `git fetch --depth 1 <url>
 // <ref>` (a branch, a tag, HEAD or a commit SHA), `git archive`. Git runs
 // through exec with the clean environment of git-repo.ts, never prompts, and
-// may only speak http and https (GIT_ALLOW_PROTOCOL), redirects included.
+// may only speak http and https (GIT_ALLOW_PROTOCOL), redirects included, and
+// reaches only checked addresses (check-destination.ts).
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isSlipwayError } from '../core/errors.ts';
 import { runChecked } from '../exec/index.ts';
+import { anyDestination, type DestinationPolicy, hostOf, resolveAllowed } from './check-destination.ts';
 import { displayUrl, type FetchLimits, fetchFailed } from './fetch-url.ts';
 import { type CommitInfo, commitInfo, exportCommit, gitEnv } from './git-repo.ts';
 
+const CONNECT_FAILURE =
+  /failed to connect|could not resolve|couldn't connect|connection (refused|timed out|reset)|timed out|unreachable|no route to host/i;
 const REF = /^(?!-)[A-Za-z0-9._/-]{1,200}$/;
 
 export function isValidRef(ref: string): boolean {
@@ -35,7 +40,13 @@ export async function fetchGitCommit(
   const id = randomBytes(8).toString('hex');
   const repo = path.join(spoolDir, `fetch-${id}.git`);
   const file = path.join(spoolDir, `git-${id}.tar.gz`);
-  const env = gitEnv(spoolDir, { GIT_ALLOW_PROTOCOL: 'http:https', ...authConfig(token) });
+  const env = gitEnv(spoolDir, {
+    GIT_ALLOW_PROTOCOL: 'http:https',
+    ...gitConfig([
+      ...authConfig(token),
+      ...(limits.destinations === anyDestination ? [] : await pinnedDestination(url, limits.destinations)),
+    ]),
+  });
   try {
     await runChecked(['git', 'init', '-q', '--bare', repo], { env, timeoutMs: 30_000 });
     try {
@@ -44,7 +55,10 @@ export async function fetchGitCommit(
         timeoutMs: limits.totalTimeoutMs,
       });
     } catch (err) {
-      throw fetchFailed(displayUrl(url), `git fetch of ${ref} failed: ${lastLine((err as Error).message)}`);
+      const last = lastLine((err as Error).message);
+      // As for downloads: one message whatever kept the connection from being made.
+      const why = CONNECT_FAILURE.test(last) ? `no answer from ${url.host}` : last;
+      throw fetchFailed(displayUrl(url), `git fetch of ${ref} failed: ${why}`);
     }
     const commit = await commitInfo(spoolDir, repo, 'FETCH_HEAD');
     await exportCommit(spoolDir, repo, commit.sha, file);
@@ -59,15 +73,40 @@ export async function fetchGitCommit(
   }
 }
 
-/** An Authorization header for git's http transport, as config from the environment (not argv). */
-function authConfig(token: string | null): Record<string, string> {
-  if (!token) return {};
-  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-  return {
-    GIT_CONFIG_COUNT: '1',
-    GIT_CONFIG_KEY_0: 'http.extraHeader',
-    GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
-  };
+type ConfigEntry = readonly [key: string, value: string];
+
+/** An Authorization header for git's http transport. */
+function authConfig(token: string | null): ConfigEntry[] {
+  if (!token) return [];
+  return [['http.extraHeader', `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`]];
+}
+
+/**
+ * git resolves names itself and follows redirects anywhere: instead, the
+ * host is resolved and checked here (check-destination.ts), curl is pinned
+ * to the checked addresses, and redirects are not followed.
+ */
+async function pinnedDestination(url: URL, allowed: DestinationPolicy): Promise<ConfigEntry[]> {
+  const host = hostOf(url);
+  const addresses = await resolveAllowed(host, allowed).catch((err) => {
+    throw isSlipwayError(err) ? err : fetchFailed(displayUrl(url), `no answer from ${url.host}`);
+  });
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const pinned = addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
+  return [
+    ['http.followRedirects', 'false'],
+    ['http.curloptResolve', `${url.hostname}:${port}:${pinned}`],
+  ];
+}
+
+/** git configuration through the environment (never argv, where tokens would show in `ps`). */
+function gitConfig(entries: readonly ConfigEntry[]): Record<string, string> {
+  const env: Record<string, string> = { GIT_CONFIG_COUNT: String(entries.length) };
+  entries.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return entries.length ? env : {};
 }
 
 function lastLine(message: string): string {

@@ -11,7 +11,7 @@ import { type AppManifest, resolveManifestEnv } from '../core/app-manifest.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { validateAppName, validateConfigValue } from '../core/names.ts';
 import { fetchSource } from '../source/fetch-source.ts';
-import { DEFAULT_FETCH_TIMEOUTS, parseSourceUrl } from '../source/fetch-url.ts';
+import { parseSourceUrl } from '../source/fetch-url.ts';
 import { csrfField, errorBox, type Html, html } from './html.ts';
 import { readSourceManifest } from './read-source-manifest.ts';
 import { type Form, sendPage } from './send-page.ts';
@@ -81,7 +81,7 @@ async function fetchWithManifest(ctx: ApiContext, source: string, ref: string | 
     url: parseSourceUrl(source),
     ref,
     spoolDir: ctx.spoolDir,
-    limits: { maxBytes: ctx.maxUploadBytes, ...DEFAULT_FETCH_TIMEOUTS },
+    limits: ctx.fetchLimits,
     checkArchive: ctx.checkArchive,
   });
   try {

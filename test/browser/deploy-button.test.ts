@@ -65,7 +65,7 @@ describe('deploy button and dashboard (browser)', {
 
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    slipway = await startSlipway();
+    slipway = await startSlipway({ env: { SLIPWAY_ALLOW_PRIVATE_FETCH: '1' } }); // the file server is on loopback
     served.set('/button-app.tar.gz', await tarballOf('button-app'));
     // Variants of the same app: a manifest with an unknown generator, and a hook that fails.
     const manifest = (json: object) => ({ 'app.json': JSON.stringify(json) });

@@ -31,7 +31,8 @@ describe('deploying from a URL', () => {
   const deploymentCount = async () => (await slipway.api('GET', `/api/apps/${APP}/deployments`)).json.length as number;
 
   before(async () => {
-    slipway = await startSlipway();
+    // The file and git servers below are on loopback, which URL deploys refuse unless allowed.
+    slipway = await startSlipway({ env: { SLIPWAY_ALLOW_PRIVATE_FETCH: '1' } });
     assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
     files = await startRecorder((req) => {
       const body = served.get(req.url);
@@ -124,6 +125,38 @@ describe('deploying from a URL', () => {
       const res = await slipway.api('POST', `/api/apps/${APP}/deployments`, { source_url: url, git_ref: ref });
       assert.equal(res.status, 502, `${url}: ${JSON.stringify(res.json)}`);
       assert.equal(res.json.error.code, 'source.fetch_failed');
+    }
+  });
+});
+
+describe('deploying from a URL on a server with default settings', () => {
+  test('loopback, private and link-local destinations are refused, in any spelling, before anything is fetched', async () => {
+    const slipway = await startSlipway();
+    const files = await startRecorder(() => ({ status: 200, body: 'x' }));
+    try {
+      assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+      const port = new URL(files.url).port;
+      for (const host of [
+        '127.0.0.1',
+        '0x7f000001',
+        '2130706433',
+        'localhost',
+        '[::ffff:127.0.0.1]',
+        '169.254.169.254',
+      ]) {
+        const url = `http://${host}:${port}/app.tar.gz`;
+        const cli = await slipway.cli(['deploy', url, '-a', APP]);
+        assert.equal(cli.code, 6, `${url}: ${cli.stderr}`);
+        assert.match(cli.stderr, /is not a public address/);
+        const git = await slipway.api('POST', `/api/apps/${APP}/deployments`, { source_url: url, git_ref: 'main' });
+        assert.equal(git.status, 422);
+        assert.equal(git.json.error.code, 'source.denied_destination');
+      }
+      assert.deepEqual(files.requests, [], 'the server never contacted them');
+      assert.equal((await slipway.api('GET', `/api/apps/${APP}/deployments`)).json.length, 0);
+    } finally {
+      await files.close();
+      await slipway.stop();
     }
   });
 });

@@ -105,7 +105,11 @@ describe('GitHub integration', () => {
     github = await startGitServer(root);
     githubApi = await startRecorder((req: Recorded) => ({ status: req.method === 'POST' ? statusAnswer : 404 }));
     slipway = await startSlipway({
-      env: { SLIPWAY_GITHUB_URL: github.url, SLIPWAY_GITHUB_API_URL: `${githubApi.url}/` },
+      env: {
+        SLIPWAY_GITHUB_URL: github.url,
+        SLIPWAY_GITHUB_API_URL: `${githubApi.url}/`,
+        SLIPWAY_ALLOW_PRIVATE_FETCH: '1', // the stand-in GitHub is on loopback
+      },
     });
     assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
   });
