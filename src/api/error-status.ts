@@ -22,6 +22,7 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'app.no_release': 409,
   'request.invalid': 400,
   'request.too_large': 413,
+  'request.busy': 503,
   'source.fetch_failed': 502,
   'github.invalid_repo': 422,
 };

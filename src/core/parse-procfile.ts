@@ -12,6 +12,10 @@ export interface Procfile {
 }
 
 const LINE = /^([^:\s]+)[ \t]*:[ \t]*(.*)$/;
+/** Process types one Procfile may declare (the hook not counted): each is at least one container. */
+export const MAX_PROCESS_TYPES = 20;
+/** Longest command, in bytes: a command line, not a script (put long ones in a file of the app). */
+export const MAX_COMMAND_BYTES = 4096;
 const TYPE = /^[A-Za-z0-9_-]+$/;
 export const HOOK_TYPE = 'postdeploy';
 
@@ -54,6 +58,18 @@ export function parseProcfile(text: string): Procfile {
         },
       );
     }
+    if (command.includes('\0')) {
+      throw new SlipwayError('procfile.invalid_line', `Procfile line ${lineNo}: the command contains a NUL byte`, {
+        line: lineNo,
+      });
+    }
+    if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+      throw new SlipwayError(
+        'procfile.invalid_line',
+        `Procfile line ${lineNo}: the command of "${type}" is longer than ${MAX_COMMAND_BYTES} bytes (move it into a script)`,
+        { line: lineNo },
+      );
+    }
     const previous = seen.get(type);
     if (previous !== undefined) {
       throw new SlipwayError(
@@ -65,6 +81,13 @@ export function parseProcfile(text: string): Procfile {
     seen.set(type, lineNo);
     if (type === HOOK_TYPE) postdeploy = command.trim();
     else entries.push([type, command.trim()]);
+    if (entries.length > MAX_PROCESS_TYPES) {
+      throw new SlipwayError(
+        'procfile.too_many_types',
+        `Procfile line ${lineNo}: more than ${MAX_PROCESS_TYPES} process types (each runs at least one container)`,
+        { line: lineNo },
+      );
+    }
   });
 
   return { processes: Object.fromEntries(entries), postdeploy };

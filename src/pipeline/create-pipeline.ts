@@ -159,7 +159,7 @@ export function createPipeline(deps: PipelineDeps) {
     /** Sets quantities per process type and applies them to the current release at once. */
     async scale(app: string, quantities: Readonly<Record<string, unknown>>): Promise<Record<string, number>> {
       const release = await currentRelease(deps, app);
-      const valid = validateQuantities(release, quantities);
+      const valid = validateQuantities(release, quantities, await store.formation.get(app));
       await store.formation.set(app, valid);
       await locks.with(app, () => applyFormation(deps, live, app));
       return store.formation.get(app);

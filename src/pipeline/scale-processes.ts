@@ -12,8 +12,9 @@ import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
 
-/** At most this many containers of one process type. */
+/** At most this many containers of one process type, and of one app (all types together). */
 export const MAX_QUANTITY = 100;
+export const MAX_CONTAINERS_PER_APP = 100;
 
 export async function currentRelease(deps: PipelineDeps, app: string): Promise<Release> {
   const record = await deps.store.apps.require(app);
@@ -25,7 +26,12 @@ export async function currentRelease(deps: PipelineDeps, app: string): Promise<R
   return release;
 }
 
-export function validateQuantities(release: Release, quantities: Readonly<Record<string, unknown>>) {
+/** Checks new quantities against the release's types and the caps; `stored` is today's formation. */
+export function validateQuantities(
+  release: Release,
+  quantities: Readonly<Record<string, unknown>>,
+  stored: Readonly<Record<string, number>>,
+) {
   const entries = Object.entries(quantities);
   if (entries.length === 0) throw new SlipwayError('formation.invalid', 'give at least one TYPE=QUANTITY');
   const known = Object.keys(release.processes);
@@ -43,7 +49,15 @@ export function validateQuantities(release: Release, quantities: Readonly<Record
       );
     }
   }
-  return Object.fromEntries(entries) as Record<string, number>;
+  const valid = Object.fromEntries(entries) as Record<string, number>;
+  const total = known.reduce((sum, type) => sum + (valid[type] ?? stored[type] ?? 1), 0);
+  if (total > MAX_CONTAINERS_PER_APP) {
+    throw new SlipwayError(
+      'formation.invalid',
+      `${release.app} would run ${total} containers: at most ${MAX_CONTAINERS_PER_APP} per app, all process types together`,
+    );
+  }
+  return valid;
 }
 
 /** Brings the live containers of the current release in line with the stored formation. */

@@ -3,7 +3,8 @@
 // branch's new commit is deployed and the deployment log is streamed to the
 // pusher on side band 2 (`remote:` lines). If the deployment fails, the branch
 // is put back where it was and the report-status says `ng <ref> deployment
-// failed`, so `git push` exits non-zero, as on Heroku and Dokku.
+// failed`, so `git push` exits non-zero, as on Heroku and Dokku; the objects
+// the rejected push stored are then deleted.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +24,7 @@ import {
   commitInfo,
   diffBranches,
   exportCommit,
+  pruneUnreachable,
   type RefUpdate,
   readBranches,
   restoreBranch,
@@ -104,7 +106,11 @@ export async function receivePush(options: PushOptions): Promise<ReceivedPush> {
         const ok = await deployPush(options, deployer, target as RefUpdate & { newSha: string }, progress).finally(() =>
           clearInterval(keepalive),
         );
-        if (!ok) report = rejectRefs(report, new Set([target.ref]), 'deployment failed');
+        if (!ok) {
+          report = rejectRefs(report, new Set([target.ref]), 'deployment failed');
+          progress('-----> Removing the rejected objects');
+          await options.lock(() => pruneUnreachable(reposDir, repo));
+        }
       }
       if (report.length === 0) return;
       write(

@@ -102,6 +102,22 @@ export interface CommitInfo {
   readonly subject: string;
 }
 
+/**
+ * Deletes every object no branch reaches: what a rejected push stored is
+ * gone, so rejected pushes cannot fill the disk. The caller holds the
+ * repository's lock (no push is being received meanwhile).
+ */
+export async function pruneUnreachable(reposDir: string, repo: string): Promise<void> {
+  await runChecked(['git', `--git-dir=${repo}`, 'gc', '--quiet', '--prune=now'], {
+    env: gitEnv(reposDir, {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'gc.reflogExpireUnreachable',
+      GIT_CONFIG_VALUE_0: 'now',
+    }),
+    timeoutMs: 10 * 60_000,
+  });
+}
+
 export async function commitInfo(reposDir: string, repo: string, sha: string): Promise<CommitInfo> {
   const out = await git(reposDir, repo, ['show', '-s', '--format=%H%n%an <%ae>%n%s', sha]);
   const [full = sha, author = '', subject = ''] = out.split('\n');

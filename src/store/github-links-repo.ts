@@ -69,6 +69,11 @@ export function githubLinksRepo(db: Kysely<Database>): Store['githubLinks'] {
       return rows.map(toLink);
     },
 
+    async secrets() {
+      const rows = await db.selectFrom('github_links').select('secret').distinct().execute();
+      return rows.map((row) => row.secret);
+    },
+
     async remove(app) {
       const result = await db.deleteFrom('github_links').where('app', '=', app).executeTakeFirst();
       return result.numDeletedRows > 0n;

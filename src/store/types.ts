@@ -144,6 +144,8 @@ export interface Store {
     get(app: string): Promise<GithubLink | undefined>;
     /** Every app linked to the repository (`owner/repo`, any case), by app name. */
     findByRepo(repo: string): Promise<GithubLink[]>;
+    /** The webhook secrets of every link, each once. */
+    secrets(): Promise<string[]>;
     /** False when the app had no link. */
     remove(app: string): Promise<boolean>;
     /** True the first time a delivery id is recorded; keeps only the newest `keep` ids. */

@@ -107,4 +107,28 @@ describe('broken apps', () => {
     assert.match(deployment.error.message, /line 3/);
     assert.match(result.stderr, /Procfile line 3/);
   });
+
+  test('a Procfile of 301 process types ends build-error before any container starts', async () => {
+    const types = Array.from({ length: 301 }, (_, i) => `t${i}: sleep 1000`);
+    const dir = fixtureCopy('web-worker-hook', { Procfile: `web: node server.js\n${types.join('\n')}\n` });
+    assert.equal((await slipway.cli(['apps:create', 'many-types'])).code, 0);
+    const result = await slipway.cli(['deploy', dir, '-a', 'many-types']);
+    assert.equal(result.code, 7);
+    const { json: list } = await slipway.api('GET', '/api/apps/many-types/deployments');
+    assert.equal(list[0].status, 'build-error');
+    assert.equal(list[0].error.code, 'procfile.too_many_types');
+    assert.match(list[0].error.message, /line 21: more than 20 process types/);
+    assert.deepEqual((await slipway.api('GET', '/api/apps/many-types/containers')).json, []);
+  });
+
+  test('scaling past 100 containers per app is refused with the cap', async () => {
+    const dir = fixtureCopy('web-worker-hook');
+    assert.equal((await slipway.cli(['apps:create', 'wide'])).code, 0);
+    assert.equal((await slipway.cli(['deploy', dir, '-a', 'wide'])).code, 0);
+    const refused = await slipway.cli(['scale', 'web=60', 'worker=41', '-a', 'wide']);
+    assert.equal(refused.code, 6);
+    assert.match(refused.stderr, /would run 101 containers: at most 100 per app/);
+    const { json: formation } = await slipway.api('GET', '/api/apps/wide/formation');
+    assert.ok(!Object.values(formation).some((q) => Number(q) > 1), JSON.stringify(formation));
+  });
 });

@@ -87,6 +87,9 @@ describe('deploying with git push', () => {
     assert.match(push.output, /! \[remote rejected\] +main -> main \(deployment failed\)/);
     assert.equal(await remoteMain(), firstSha);
     assert.notEqual(broken, firstSha);
+    // What the rejected push stored is gone from the server's repository.
+    const stored = await git(['--git-dir', path.join(slipway.home, 'repos', `${APP}.git`), 'cat-file', '-e', broken]);
+    assert.notEqual(stored.code, 0, 'the rejected commit was removed');
     assert.equal(await label(), 'v-one');
     const list = await deployments();
     assert.equal(list.length, before + 1);

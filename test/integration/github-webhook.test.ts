@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -226,5 +227,43 @@ describe('GitHub integration', () => {
     assert.equal(deployment.status, 'success');
     assert.equal(await label(), 'v-three');
     await waitFor(() => statusesOf(sha).length === 2, 'both statuses attempted', 10_000, 50);
+  });
+
+  test("a flood of large unsigned bodies is refused while streaming, with the server's memory bounded", async (t) => {
+    const peakRss = () => {
+      const status = fs.readFileSync(`/proc/${slipway.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    };
+    const before = peakRss();
+    const body = Buffer.alloc(24 * 1024 * 1024, 0x20); // just under GitHub's 25 MiB cap
+    const wrong = `sha256=${'0'.repeat(64)}`; // well formed, so the body must be read to know
+    const send = () =>
+      new Promise<number>((resolve) => {
+        const req = http.request(`${slipway.apiUrl}/hooks/github`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': wrong },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', () => resolve(0)); // the server may close on an answered, unread body
+        req.end(body);
+      });
+    const statuses = await Promise.all(Array.from({ length: 16 }, send));
+    const grown = peakRss() - before;
+    t.diagnostic(`peak RSS grew by ${Math.round(grown / 1024 / 1024)} MB; statuses ${statuses.join(' ')}`);
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 503 || s === 0),
+      statuses.join(' '),
+    );
+    assert.ok(
+      statuses.filter((s) => s === 401).length >= 4,
+      `some bodies were read and refused: ${statuses.join(' ')}`,
+    );
+    assert.ok(grown < 200 * 1024 * 1024, `peak RSS grew by ${Math.round(grown / 1024 / 1024)} MB`);
+    // A body with no well-formed signature is refused before it is read at all.
+    assert.equal((await hook('push', { zen: 'x' }, { signWith: null })).status, 401);
+    assert.equal((await slipway.api('GET', '/healthz', undefined, null)).status, 200);
   });
 });

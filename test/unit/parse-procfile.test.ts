@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SlipwayError } from '../../src/core/errors.ts';
-import { parseProcfile } from '../../src/core/parse-procfile.ts';
+import { MAX_COMMAND_BYTES, MAX_PROCESS_TYPES, parseProcfile } from '../../src/core/parse-procfile.ts';
 
 function parseError(text: string, code: SlipwayError['code']): SlipwayError {
   let caught: unknown;
@@ -123,5 +123,26 @@ describe('parseProcfile: errors name the line', () => {
     const err = parseError('postdeploy: a\nweb: w\npostdeploy: b\n', 'procfile.duplicate_type');
     assert.match(err.message, /line 3\b/);
     assert.match(err.message, /line 1\b/);
+  });
+});
+
+describe('parseProcfile: limits', () => {
+  test(`more than ${MAX_PROCESS_TYPES} process types is refused at the first one too many`, () => {
+    const lines = Array.from({ length: 301 }, (_, i) => `t${i}: sleep 1000`);
+    const err = parseError(`postdeploy: true\n${lines.join('\n')}\n`, 'procfile.too_many_types');
+    assert.match(
+      err.message,
+      new RegExp(`line ${MAX_PROCESS_TYPES + 2}: more than ${MAX_PROCESS_TYPES} process types`),
+    );
+    // Exactly the cap is fine, the hook not counted.
+    const atCap = parseProcfile(`postdeploy: true\n${lines.slice(0, MAX_PROCESS_TYPES).join('\n')}\n`);
+    assert.equal(Object.keys(atCap.processes).length, MAX_PROCESS_TYPES);
+  });
+
+  test('a command with a NUL byte, or longer than the cap, is refused naming its line', () => {
+    assert.match(parseError('web: a\nworker: b\0c\n', 'procfile.invalid_line').message, /line 2: .*NUL byte/);
+    const long = `web: echo ${'x'.repeat(MAX_COMMAND_BYTES)}\n`;
+    assert.match(parseError(long, 'procfile.invalid_line').message, /line 1: .*longer than 4096 bytes/);
+    assert.equal(parseProcfile(`web: ${'x'.repeat(MAX_COMMAND_BYTES)}\n`).processes.web?.length, MAX_COMMAND_BYTES);
   });
 });
