@@ -16,6 +16,7 @@ import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipe
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
+import { headerDeadline, limitConnections } from './router/connection-budget.ts';
 import type { Router } from './router/types.ts';
 import {
   createSandboxDriver,
@@ -125,24 +126,29 @@ export async function startServer(
   const { buildApi } = await import('./api/build-api.ts');
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
-  const api = buildApi({
-    pipeline,
-    store,
-    logs,
-    appLogs,
-    logger,
-    spoolDir: paths.builds,
-    maxUploadBytes: settings.maxUploadBytes,
-    fetchLimits: {
-      maxBytes: settings.maxUploadBytes,
-      ...DEFAULT_FETCH_TIMEOUTS,
-      destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
+  const api = buildApi(
+    {
+      pipeline,
+      store,
+      logs,
+      appLogs,
+      logger,
+      spoolDir: paths.builds,
+      maxUploadBytes: settings.maxUploadBytes,
+      fetchLimits: {
+        maxBytes: settings.maxUploadBytes,
+        ...DEFAULT_FETCH_TIMEOUTS,
+        destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
+      },
+      reposDir: paths.repos,
+      checkArchive: (archive) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
+      webUrl: routerUrlOf,
+      github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
     },
-    reposDir: paths.repos,
-    checkArchive: (archive) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
-    webUrl: routerUrlOf,
-    github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
-  });
+    headerDeadline(settings.headersTimeoutMs),
+  );
+  // Its own budget of connections, apart from the router's: a flood of one leaves the other answering.
+  limitConnections(api.server, { max: settings.apiMaxConnections, name: 'api', log: logger });
   await api.listen({ host: settings.host, port: settings.port });
   const apiPort = (api.server.address() as AddressInfo).port;
   const apiHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
@@ -181,6 +187,8 @@ function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, log
   return startBuiltinRouter({
     ...options,
     workers: settings.routerWorkers,
+    maxConnections: settings.routerMaxConnections ?? undefined,
+    headersTimeoutMs: settings.headersTimeoutMs,
     onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
   });
 }

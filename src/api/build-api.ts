@@ -2,6 +2,7 @@
 // the access gate (api/access-gate.ts), and one error handler that turns every failure into
 // `{ error: { code, message } }` with the status of api/error-status.ts.
 
+import type { ServerOptions } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
 import { sessionCheck } from '../web/session-access.ts';
@@ -30,8 +31,10 @@ declare module 'fastify' {
   }
 }
 
-export function buildApi(ctx: ApiContext): FastifyInstance {
+/** `http`: options of the node:http server (header deadline). */
+export function buildApi(ctx: ApiContext, http: ServerOptions = {}): FastifyInstance {
   const api = Fastify({
+    http,
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024, // JSON bodies; archives are streamed with their own cap

@@ -47,6 +47,12 @@ export interface Settings {
   readonly githubApiUrl: string;
   /** Whether URL deploys may fetch from loopback, private and link-local addresses (off: SSRF). */
   readonly allowPrivateFetch: boolean;
+  /** Client connections per router process (null: 40% of the open-files limit). */
+  readonly routerMaxConnections: number | null;
+  /** Client connections the API and dashboard accept at once. */
+  readonly apiMaxConnections: number;
+  /** Time a client of the router or the API has to send a request's headers. */
+  readonly headersTimeoutMs: number;
 }
 
 /** Flag name → environment twin. */
@@ -74,6 +80,9 @@ const ENV_NAMES = {
   githubUrl: 'SLIPWAY_GITHUB_URL',
   githubApiUrl: 'SLIPWAY_GITHUB_API_URL',
   allowPrivateFetch: 'SLIPWAY_ALLOW_PRIVATE_FETCH',
+  routerMaxConnections: 'SLIPWAY_ROUTER_MAX_CONNECTIONS',
+  apiMaxConnections: 'SLIPWAY_API_MAX_CONNECTIONS',
+  headersTimeout: 'SLIPWAY_HEADERS_TIMEOUT',
 } as const;
 
 export type SettingsInput = Partial<Record<keyof typeof ENV_NAMES, string | number>>;
@@ -177,6 +186,9 @@ const PARSERS = {
   githubUrl: [httpUrl, 'https://github.com'],
   githubApiUrl: [httpUrl, 'https://api.github.com'],
   allowPrivateFetch: [flag, false],
+  routerMaxConnections: [integer(16, 1_000_000), undefined],
+  apiMaxConnections: [integer(16, 1_000_000), 512],
+  headersTimeout: [parseDuration, 30_000],
 } as const satisfies Record<keyof typeof ENV_NAMES, readonly [(v: string | number) => unknown, unknown]>;
 
 type Parsed = { [K in keyof typeof PARSERS]: ReturnType<(typeof PARSERS)[K][0]> | (typeof PARSERS)[K][1] };
@@ -226,6 +238,9 @@ export function loadSettings(
     githubUrl: s.githubUrl,
     githubApiUrl: s.githubApiUrl,
     allowPrivateFetch: s.allowPrivateFetch,
+    routerMaxConnections: s.routerMaxConnections ?? null,
+    apiMaxConnections: s.apiMaxConnections,
+    headersTimeoutMs: s.headersTimeout,
   });
 }
 

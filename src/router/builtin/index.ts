@@ -56,6 +56,8 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
             upstreamTimeoutMs: options.upstreamTimeoutMs,
             maxSocketsPerBackend: options.maxSocketsPerBackend,
             idleSocketMs: options.idleSocketMs,
+            maxConnections: options.maxConnections,
+            headersTimeoutMs: options.headersTimeoutMs,
             port: bound.port,
           },
           routes: () => proxy.routes(),

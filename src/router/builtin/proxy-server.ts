@@ -5,6 +5,12 @@
 
 import http from 'node:http';
 import type { Server, Socket } from 'node:net';
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  defaultRouterConnections,
+  headerDeadline,
+  limitConnections,
+} from '../connection-budget.ts';
 import type { AppRoute } from '../types.ts';
 import { BackendPool } from './backend-pool.ts';
 import { renderErrorPages } from './error-pages.ts';
@@ -25,6 +31,10 @@ export interface ProxyServerOptions {
   readonly maxSocketsPerBackend?: number | undefined;
   /** Idle keep-alive connections are closed after this long. Default 4 s. */
   readonly idleSocketMs?: number | undefined;
+  /** Client connections this process accepts at once; more are closed at once. Default: from the open-files limit. */
+  readonly maxConnections?: number | undefined;
+  /** Time a client has to send a request's headers. Default 30 s. */
+  readonly headersTimeoutMs?: number | undefined;
 }
 
 export interface ProxyServer {
@@ -63,8 +73,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const server = http.createServer({
     ServerResponse: ProxyResponse,
     // Long uploads are bounded by the upstream idle timeout instead of a
-    // total deadline; headersTimeout still guards against slow headers.
+    // total deadline; headersTimeout guards against slow (or no) headers.
     requestTimeout: 0,
+    ...headerDeadline(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS),
+  });
+  limitConnections(server, {
+    max: options.maxConnections ?? defaultRouterConnections(),
+    name: 'router',
+    log: logger,
   });
   server.on('request', (req: http.IncomingMessage, res: ProxyResponse) => proxyRequest(ctx, req, res));
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>

@@ -10,6 +10,8 @@ export interface WorkerSettings {
   readonly upstreamTimeoutMs: number | undefined;
   readonly maxSocketsPerBackend: number | undefined;
   readonly idleSocketMs: number | undefined;
+  readonly maxConnections: number | undefined;
+  readonly headersTimeoutMs: number | undefined;
   /** The router's public port, for X-Forwarded-Port. */
   readonly port: number;
   /** Whether to relay access entries at all (the server has an access hook). */
