@@ -4,13 +4,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   clientAddress,
+  originForm,
   responseHeaders,
   type ScannedRequest,
   scanRequestHeaders,
 } from '../../src/router/builtin/forward-headers.ts';
 
 function scan(raw: string[], upgrade = false): ScannedRequest & { map: Map<string, string> } {
-  const target: ScannedRequest = { host: undefined, requestId: '', hasBody: false, chunkedBody: false, headers: [] };
+  const target: ScannedRequest = {
+    host: undefined,
+    duplicateHost: false,
+    requestId: '',
+    hasBody: false,
+    chunkedBody: false,
+    headers: [],
+  };
   scanRequestHeaders(raw, target, '10.0.0.9', '8080', upgrade);
   const map = new Map<string, string>();
   for (let i = 0; i < target.headers.length; i += 2) {
@@ -60,7 +68,9 @@ test('drops hop-by-hop headers, including those named in Connection, but never H
     'yes',
   ]);
   assert.deepEqual(
-    [...result.map.keys()].filter((name) => !name.startsWith('x-forwarded') && name !== 'x-request-id'),
+    [...result.map.keys()].filter(
+      (name) => !name.startsWith('x-forwarded') && !['x-request-id', 'x-real-ip', 'forwarded'].includes(name),
+    ),
     ['host', 'x-kept'],
   );
 });
@@ -115,4 +125,30 @@ test('response headers lose hop-by-hop ones and gain the request id', () => {
 test('IPv4-mapped client addresses are shown as IPv4', () => {
   assert.equal(clientAddress('::ffff:192.0.2.1'), '192.0.2.1');
   assert.equal(clientAddress('2001:db8::1'), '2001:db8::1');
+});
+
+test("Forwarded and X-Real-IP are the router's own; IPv6 and host:port are quoted as RFC 7239 asks", () => {
+  const v4 = scan(['Host', 'a.localhost', 'Forwarded', 'for=6.6.6.6', 'X-Real-IP', '6.6.6.6']);
+  assert.equal(v4.map.get('x-real-ip'), '10.0.0.9');
+  assert.equal(v4.map.get('forwarded'), 'for=10.0.0.9;host=a.localhost;proto=http');
+  const target: ScannedRequest = {
+    host: undefined,
+    duplicateHost: false,
+    requestId: '',
+    hasBody: false,
+    chunkedBody: false,
+    headers: [],
+  };
+  scanRequestHeaders(['Host', 'a.localhost:8080'], target, '::1', '8080', false);
+  assert.ok(target.headers.includes('for="[::1]";host="a.localhost:8080";proto=http'), target.headers.join(' '));
+});
+
+test('an absolute-form target routes by its authority; a second Host header is flagged', () => {
+  assert.deepEqual(originForm('/x?y'), { path: '/x?y', authority: undefined });
+  assert.deepEqual(originForm('HTTP://A.localhost:81/p?q#f'), { path: '/p?q', authority: 'A.localhost:81' });
+  assert.deepEqual(originForm('http://a.localhost?q'), { path: '/?q', authority: 'a.localhost' });
+  for (const bad of ['ftp://a/x', 'a.localhost/x', 'http:///x', '']) assert.equal(originForm(bad), null, bad);
+  const result = scan(['Host', 'b.localhost', 'host', 'c.localhost']);
+  assert.equal(result.duplicateHost, true);
+  assert.equal(scan(['Host', 'b.localhost']).duplicateHost, false);
 });

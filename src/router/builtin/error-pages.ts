@@ -7,6 +7,7 @@ import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface ErrorPages {
+  readonly badRequest: Buffer;
   readonly notFound: Buffer;
   readonly badGateway: Buffer;
   readonly gatewayTimeout: Buffer;
@@ -15,6 +16,7 @@ export interface ErrorPages {
 
 export function renderErrorPages(domain: string): ErrorPages {
   return {
+    badRequest: page(400, 'The request names its host more than once, or in a form the router does not take.', ''),
     notFound: page(
       404,
       'No app is configured for this hostname.',

@@ -8,8 +8,10 @@ import { randomUUID } from 'node:crypto';
 
 /** What a request header scan yields; the proxy's per-request object implements it. */
 export interface ScannedRequest {
-  /** The Host header as sent (port included), or undefined. */
+  /** The request's host: an absolute-form target's authority, else the Host header as sent (port included). */
   host: string | undefined;
+  /** More than one Host header: refused (400), since proxies and apps may read different ones. */
+  duplicateHost: boolean;
   requestId: string;
   /** True when a body follows the headers (non-zero Content-Length or any Transfer-Encoding). */
   hasBody: boolean;
@@ -30,7 +32,7 @@ const TRANSFER_ENCODING = 7;
 const UPGRADE = 8;
 
 // Expect is answered by our own server (100 Continue), so it is not forwarded.
-// Forwarded-* headers from the client are replaced, never trusted.
+// Forwarded-* headers, Forwarded and X-Real-IP from the client are replaced, never trusted.
 const REQUEST_KINDS: ReadonlyMap<string, number> = new Map([
   ['host', HOST],
   ['connection', CONNECTION],
@@ -45,6 +47,8 @@ const REQUEST_KINDS: ReadonlyMap<string, number> = new Map([
   ['x-forwarded-proto', DROP],
   ['x-forwarded-host', DROP],
   ['x-forwarded-port', DROP],
+  ['forwarded', DROP],
+  ['x-real-ip', DROP],
   ['x-request-id', REQUEST_ID],
 ]);
 
@@ -66,6 +70,8 @@ const CONNECTION_KEPT: ReadonlySet<string> = new Set(['keep-alive', 'close', 'up
 /**
  * Fills `target` from the client's raw headers. For an upgrade request the
  * Connection and Upgrade headers are kept, since they are the request itself.
+ * `authority` (of an absolute-form target) replaces the Host header, as
+ * RFC 9112 §3.2.2 asks of a proxy.
  */
 export function scanRequestHeaders(
   raw: readonly string[],
@@ -73,13 +79,15 @@ export function scanRequestHeaders(
   clientIp: string,
   forwardedPort: string,
   upgrade: boolean,
+  authority?: string,
 ): void {
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let connection: string | undefined;
   let chunked = false;
   let contentLength: string | undefined;
-  target.host = undefined;
+  let hostHeader: string | undefined;
+  target.duplicateHost = false;
   target.requestId = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
@@ -91,8 +99,8 @@ export function scanRequestHeaders(
         out.push(name, value);
         break;
       case HOST:
-        target.host ??= value;
-        out.push(name, value);
+        if (hostHeader !== undefined) target.duplicateHost = true;
+        hostHeader = value;
         break;
       case FORWARDED_FOR:
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -117,6 +125,9 @@ export function scanRequestHeaders(
     }
   }
   if (target.requestId === '') target.requestId = randomUUID();
+  const host = authority ?? hostHeader;
+  target.host = host;
+  if (host !== undefined) out.unshift('Host', host); // first, where clients put it
   if (connection !== undefined && !upgrade) dropConnectionListed(out, connection);
   if (chunked) {
     // A chunked body has no length: Content-Length beside it is a lie
@@ -136,7 +147,8 @@ export function scanRequestHeaders(
     'X-Request-Id',
     target.requestId,
   );
-  if (target.host !== undefined) out.push('X-Forwarded-Host', target.host);
+  out.push('X-Real-IP', clientIp, 'Forwarded', forwardedElement(clientIp, host));
+  if (host !== undefined) out.push('X-Forwarded-Host', host);
   target.chunkedBody = chunked;
   target.hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   target.headers = out;
@@ -162,6 +174,30 @@ export function responseHeaders(raw: readonly string[], requestId: string): stri
   if (connection !== undefined) dropConnectionListed(out, connection);
   out.push('X-Request-Id', requestId);
   return out;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** RFC 7239: `for=<client>;host=<host>;proto=http`, quoting what is not a token (IPv6, host:port). */
+function forwardedElement(clientIp: string, host: string | undefined): string {
+  const quoted = (v: string) => (TOKEN.test(v) ? v : `"${v.replace(/[\\"]/g, '\\$&')}"`);
+  const forIp = clientIp.includes(':') ? `"[${clientIp}]"` : quoted(clientIp);
+  return host === undefined ? `for=${forIp};proto=http` : `for=${forIp};host=${quoted(host)};proto=http`;
+}
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
+
+/**
+ * The request target as the backend gets it: origin form, and the authority
+ * of an absolute-form target (which routes the request, RFC 9112 §3.2.2).
+ * Null for a target that is neither (refused with 400).
+ */
+export function originForm(url: string): { path: string; authority: string | undefined } | null {
+  if (url.charCodeAt(0) === 47 /* / */ || url === '*') return { path: url, authority: undefined };
+  const match = ABSOLUTE_FORM.exec(url);
+  if (match === null || match[1] === '') return null;
+  const rest = match[2] ?? '';
+  return { path: rest.startsWith('/') ? rest : `/${rest}`, authority: match[1] };
 }
 
 /** The client address as it should appear in X-Forwarded-For. */

@@ -9,7 +9,13 @@ import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { BackendState } from './backend-pool.ts';
 import { writeRawErrorPage } from './error-pages.ts';
-import { clientAddress, type ScannedRequest, scanRequestHeaders, serializeRequestHead } from './forward-headers.ts';
+import {
+  clientAddress,
+  originForm,
+  type ScannedRequest,
+  scanRequestHeaders,
+  serializeRequestHead,
+} from './forward-headers.ts';
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
 
@@ -21,8 +27,23 @@ const STATUS_LINE_PREFIX = 12;
 export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
   // Node removed its own listeners when it handed the socket over.
   socket.on('error', ignoreError);
-  const scan: ScannedRequest = { host: undefined, requestId: '', hasBody: false, chunkedBody: false, headers: [] };
-  scanRequestHeaders(req.rawHeaders, scan, clientAddress(socket.remoteAddress), ctx.forwardedPort, true);
+  const scan: ScannedRequest = {
+    host: undefined,
+    duplicateHost: false,
+    requestId: '',
+    hasBody: false,
+    chunkedBody: false,
+    headers: [],
+  };
+  const target = originForm(req.url ?? '');
+  scanRequestHeaders(
+    req.rawHeaders,
+    scan,
+    clientAddress(socket.remoteAddress),
+    ctx.forwardedPort,
+    true,
+    target?.authority,
+  );
   const key = hostKey(scan.host);
   const entry = ctx.table.get(key);
   const startedAt = performance.now();
@@ -35,6 +56,11 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
       durationMs: performance.now() - startedAt,
       requestId: scan.requestId,
     });
+  if (target === null || scan.duplicateHost) {
+    writeRawErrorPage(socket, 400, ctx.pages.badRequest, scan.requestId);
+    access(null, 400);
+    return;
+  }
   if (entry === undefined) {
     writeRawErrorPage(socket, 404, ctx.pages.notFound, scan.requestId);
     access(null, 404);
@@ -47,7 +73,7 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     access(app, 503);
     return;
   }
-  const requestHead = serializeRequestHead(req.method ?? 'GET', req.url ?? '/', scan.headers);
+  const requestHead = serializeRequestHead(req.method ?? 'GET', target.path, scan.headers);
   socket.setTimeout(0);
   socket.setNoDelay(true);
   ctx.tunnelSockets.add(socket);

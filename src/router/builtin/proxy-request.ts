@@ -12,6 +12,7 @@ import type { BackendState } from './backend-pool.ts';
 import { sendErrorPage } from './error-pages.ts';
 import {
   clientAddress,
+  originForm,
   responseHeaders,
   type ScannedRequest,
   scanRequestHeaders,
@@ -28,6 +29,7 @@ export class ProxyResponse extends ServerResponse {
 
 class Exchange implements ScannedRequest, UpstreamHandler {
   host: string | undefined = undefined;
+  duplicateHost = false;
   requestId = '';
   hasBody = false;
   chunkedBody = false;
@@ -108,7 +110,19 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
   const ex = new Exchange(ctx, req, res);
   res.exchange = ex;
   res.on('close', onClientClose);
-  scanRequestHeaders(req.rawHeaders, ex, clientAddress(req.socket.remoteAddress), ctx.forwardedPort, false);
+  const target = originForm(req.url as string);
+  scanRequestHeaders(
+    req.rawHeaders,
+    ex,
+    clientAddress(req.socket.remoteAddress),
+    ctx.forwardedPort,
+    false,
+    target?.authority,
+  );
+  if (target === null || ex.duplicateHost) {
+    sendErrorPage(res, 400, ctx.pages.badRequest, ex.requestId);
+    return;
+  }
   ex.hostKey = hostKey(ex.host);
   const entry = ctx.table.get(ex.hostKey);
   if (entry === undefined) {
@@ -122,7 +136,7 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
     return;
   }
   ex.backend = backend;
-  ex.requestHead = serializeRequestHead(ex.method, req.url as string, ex.headers);
+  ex.requestHead = serializeRequestHead(ex.method, target.path, ex.headers);
   ctx.pool.begin(backend);
   // Errors come back through ex.onError.
   backend.pool.dispatch(ex);
