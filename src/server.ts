@@ -26,6 +26,7 @@ import {
   sandboxBuildRunner,
 } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
+import { claimUidRange } from './runtime/uid-range.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
 // Only what a restart needs before the apps answer again is imported above:
@@ -63,7 +64,9 @@ export async function startServer(
   let router: Router;
   let appLogs: AppLogs;
   try {
-    store = await openSqliteStore({ file: paths.database });
+    const uids = await claimUidRange(settings.home);
+    if (uids.warning) logger.warn({ uidRange: uids.index }, uids.warning);
+    store = await openSqliteStore({ file: paths.database, uids: uids.range });
     timer.mark('store');
     appLogs = new AppLogs(paths.appLogs, { logger });
     router = await startRouter(settings, paths, appLogs, logger);

@@ -594,4 +594,19 @@ describe('openSqliteStore', () => {
       await store.close();
     }
   });
+
+  test("apps get uids from the home's own range, and a clear error once it is used up", async () => {
+    const store = await openSqliteStore({ file: ':memory:', uids: { first: 50_001, last: 50_002 } });
+    try {
+      assert.equal((await store.apps.create('one')).uid, 50_001);
+      assert.equal((await store.apps.create('two')).uid, 50_002);
+      await assert.rejects(store.apps.create('three'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'app.limit_reached');
+        return true;
+      });
+      assert.equal((await store.apps.list()).length, 2);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -17,6 +17,7 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'app.invalid_name': 422,
   'auth.rate_limited': 429,
   'app.already_exists': 409,
+  'app.limit_reached': 409,
   'domain.taken': 409,
   'deployment.not_cancellable': 409,
   'app.no_release': 409,

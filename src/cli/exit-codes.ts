@@ -12,7 +12,13 @@ export const EXIT = {
   unreachable: 8,
 } as const;
 
-const CONFLICTS = new Set(['app.already_exists', 'domain.taken', 'deployment.not_cancellable', 'app.no_release']);
+const CONFLICTS = new Set([
+  'app.already_exists',
+  'app.limit_reached',
+  'domain.taken',
+  'deployment.not_cancellable',
+  'app.no_release',
+]);
 
 export function exitCodeOf(code: string): number {
   if (code.startsWith('auth.')) return EXIT.auth;

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'app.invalid_name',
   'app.not_found',
   'app.already_exists',
+  'app.limit_reached',
   'config.invalid_key',
   'config.invalid_value',
   'deployment.not_found',

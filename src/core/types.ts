@@ -102,3 +102,9 @@ export interface ContainerRecord {
 }
 
 export const releaseName = (version: number): string => `v${version}`;
+
+/** The uids a Slipway home gives its apps (runtime/uid-range.ts), both ends included. */
+export interface UidRange {
+  readonly first: number;
+  readonly last: number;
+}

@@ -5,7 +5,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
-import type { App, AppSettingsPatch } from '../core/types.ts';
+import type { App, AppSettingsPatch, UidRange } from '../core/types.ts';
 import { appNotFound, isUniqueViolation } from './db-errors.ts';
 import type { AppsTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
@@ -26,10 +26,11 @@ function sizeOf(value: string | null): ContainerSize | null {
   return value !== null && isContainerSize(value) ? value : null;
 }
 
-/** The first app gets uid 20001; a new app takes the next free one above the highest in use. */
-const FIRST_APP_UID = 20001;
+/** Before homes had ranges of their own, every home gave its apps uids from 20001 up. */
+export const LEGACY_UIDS: UidRange = { first: 20_001, last: 30_000 };
 
-export function appsRepo(db: Kysely<Database>): Store['apps'] {
+/** A new app takes the next uid above the highest the home's range has in use. */
+export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): Store['apps'] {
   const get = async (name: string): Promise<App | undefined> => {
     const row = await db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
     return row === undefined ? undefined : toApp(row);
@@ -42,7 +43,16 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
           const { max } = await trx
             .selectFrom('apps')
             .select((eb) => eb.fn.max('uid').as('max'))
+            .where('uid', '>=', uids.first)
+            .where('uid', '<=', uids.last)
             .executeTakeFirstOrThrow();
+          const uid = Math.max(uids.first, (max ?? 0) + 1);
+          if (uid > uids.last) {
+            throw new SlipwayError(
+              'app.limit_reached',
+              `no uid left for a new app (${uids.first}-${uids.last} are used)`,
+            );
+          }
           return trx
             .insertInto('apps')
             .values({
@@ -50,7 +60,7 @@ export function appsRepo(db: Kysely<Database>): Store['apps'] {
               created_at: new Date().toISOString(),
               current_release: null,
               hook_timeout_ms: null,
-              uid: Math.max(FIRST_APP_UID, (max ?? 0) + 1),
+              uid,
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
             })

@@ -3,6 +3,7 @@
 // Kysely<Database>, runs the migrations and hands it here.
 
 import type { Kysely } from 'kysely';
+import type { UidRange } from '../core/types.ts';
 import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
@@ -15,9 +16,9 @@ import type { Database } from './schema.ts';
 import { tokensRepo } from './tokens-repo.ts';
 import type { Store } from './types.ts';
 
-export function createStore(db: Kysely<Database>): Store {
+export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
   return {
-    apps: appsRepo(db),
+    apps: appsRepo(db, uids),
     config: configRepo(db),
     releases: releasesRepo(db),
     deployments: deploymentsRepo(db),

@@ -5,6 +5,7 @@ import { chmod, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteDialect } from 'kysely';
+import type { UidRange } from '../core/types.ts';
 import { createStore } from './create-store.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import type { Database } from './schema.ts';
@@ -13,6 +14,8 @@ import type { Store } from './types.ts';
 export interface SqliteStoreOptions {
   /** Path of the database file, or `:memory:` for a throwaway store. */
   readonly file: string;
+  /** The uids new apps get (default 20001-30000). */
+  readonly uids?: UidRange;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SlipwaySqliteDialect({ database: sqlite }) });
     await migrateToLatest(db);
-    return createStore(db);
+    return createStore(db, options.uids);
   } catch (err) {
     // kysely closes the database only once it has used it; close it ourselves otherwise.
     if (db !== undefined) await db.destroy();
