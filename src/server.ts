@@ -126,30 +126,42 @@ export async function startServer(
   // the event loop the sandbox probe and boot need.) Requests the router
   // already holds are passed on first.
   await new Promise((resolve) => setImmediate(resolve));
-  const { buildApi } = await import('./api/build-api.ts');
+  const [{ buildApi }, { AuthFailures }, { webRoutes }, { sessionCheck }, { createSessions }] = await Promise.all([
+    import('./api/build-api.ts'),
+    import('./api/auth-failures.ts'),
+    import('./web/web-routes.ts'),
+    import('./web/session-access.ts'),
+    import('./web/sessions.ts'),
+  ]);
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
-  const api = buildApi(
-    {
-      pipeline,
-      store,
-      logs,
-      appLogs,
-      logger,
-      spoolDir: paths.builds,
-      maxUploadBytes: settings.maxUploadBytes,
-      fetchLimits: {
-        maxBytes: settings.maxUploadBytes,
-        ...DEFAULT_FETCH_TIMEOUTS,
-        destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
-      },
-      reposDir: paths.repos,
-      checkArchive: (archive) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
-      webUrl: routerUrlOf,
-      github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
+  const apiContext = {
+    pipeline,
+    store,
+    logs,
+    appLogs,
+    logger,
+    spoolDir: paths.builds,
+    maxUploadBytes: settings.maxUploadBytes,
+    fetchLimits: {
+      maxBytes: settings.maxUploadBytes,
+      ...DEFAULT_FETCH_TIMEOUTS,
+      destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
     },
-    headerDeadline(settings.headersTimeoutMs),
-  );
+    reposDir: paths.repos,
+    checkArchive: (archive: string | Buffer) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
+    webUrl: routerUrlOf,
+    github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
+  };
+  // One budget of failed authentications per client, whichever way it tries (API, git, sign-in).
+  const failures = new AuthFailures();
+  const sessions = createSessions();
+  const api = buildApi(apiContext, {
+    http: headerDeadline(settings.headersTimeoutMs),
+    failures,
+    session: sessionCheck(sessions),
+  });
+  webRoutes(api, apiContext, sessions, failures); // the dashboard and the deploy button (HTML)
   // Its own budget of connections, apart from the router's: a flood of one leaves the other answering.
   limitConnections(api.server, { max: settings.apiMaxConnections, name: 'api', log: logger });
   await api.listen({ host: settings.host, port: settings.port });

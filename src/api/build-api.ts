@@ -5,13 +5,10 @@
 import type { ServerOptions } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
-import { sessionCheck } from '../web/session-access.ts';
-import { createSessions } from '../web/sessions.ts';
-import { webRoutes } from '../web/web-routes.ts';
-import { installAccessGate, type RouteAccess } from './access-gate.ts';
+import { type AccessCheck, installAccessGate, type RouteAccess } from './access-gate.ts';
 import type { ApiContext } from './api-context.ts';
 import { gitCheck, tokenCheck } from './auth.ts';
-import { AuthFailures } from './auth-failures.ts';
+import type { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
@@ -31,24 +28,29 @@ declare module 'fastify' {
   }
 }
 
-/** `http`: options of the node:http server (header deadline). */
-export function buildApi(ctx: ApiContext, http: ServerOptions = {}): FastifyInstance {
+export interface ApiOptions {
+  /** Options of the node:http server (the header deadline). */
+  readonly http?: ServerOptions;
+  /** One budget of failed authentications per client, whichever way it tries (API, git, sign-in). */
+  readonly failures: AuthFailures;
+  /** The dashboard's check (web/session-access.ts): the routes it guards are registered by web/. */
+  readonly session: AccessCheck;
+}
+
+export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance {
+  const { failures } = options;
   const api = Fastify({
-    http,
+    http: options.http ?? {},
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024, // JSON bodies; archives are streamed with their own cap
     forceCloseConnections: true,
   });
 
-  // One budget of failed authentications per client, whichever way it tries (API, git, sign-in).
-  const failures = new AuthFailures();
-  const sessions = createSessions();
-  api.decorateRequest('session', null);
   const routeAccess = installAccessGate(api, {
     token: tokenCheck(ctx.store, failures),
     git: gitCheck(ctx.store, failures),
-    session: sessionCheck(sessions),
+    session: options.session,
   });
   api.decorate('routeAccess', routeAccess);
 
@@ -84,6 +86,5 @@ export function buildApi(ctx: ApiContext, http: ServerOptions = {}): FastifyInst
   runRoutes(api, ctx);
   gitRoutes(api, ctx);
   githubRoutes(api, ctx);
-  webRoutes(api, ctx, sessions, failures); // the dashboard and the deploy button (HTML)
   return api;
 }

@@ -1,14 +1,16 @@
-// The full app manifest (app.json / scalingo.json, Heroku's schema): what the
-// deploy button reads to set a new app up. Errors name the file, the JSON path
-// and the reason. The build only needs the scripts (core/parse-manifest.ts),
-// which stays lenient about the other fields.
+// The app manifest (app.json / scalingo.json, Heroku's schema), parsed in
+// full, once: the deploy button reads all of it to set a new app up, the build
+// derives the hook scripts and declarations from it (core/parse-manifest.ts).
+// Errors name the file, the JSON path and the reason.
 
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { CONTAINER_SIZES, type ContainerSize, isContainerSize } from './container-size.ts';
 import { SlipwayError } from './errors.ts';
 import { validateConfigKey } from './names.ts';
-import type { ManifestFile } from './parse-manifest.ts';
+
+export const MANIFEST_FILES = ['scalingo.json', 'app.json'] as const; // first found wins
+export type ManifestFile = (typeof MANIFEST_FILES)[number];
 
 export const GENERATORS = ['secret', 'url', 'template'] as const;
 export type Generator = (typeof GENERATORS)[number];
@@ -86,10 +88,14 @@ const schema = z.looseObject({
     .nullish(),
   scripts: z.looseObject({ postdeploy: script, 'first-deploy': script }).nullish(),
   buildpacks: z
-    .array(z.union([z.string(), z.looseObject({ url: z.string() })], { error: 'must be a URL or {url}' }))
+    .array(z.union([z.string().min(1), z.looseObject({ url: z.string().min(1) })], { error: 'must be a URL or {url}' }))
     .nullish(),
   addons: z
-    .array(z.union([z.string(), z.looseObject({ plan: z.string() })], { error: 'must be a plan name or {plan}' }))
+    .array(
+      z.union([z.string().min(1), z.looseObject({ plan: z.string().min(1) })], {
+        error: 'must be a plan name or {plan}',
+      }),
+    )
     .nullish(),
 });
 

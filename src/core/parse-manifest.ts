@@ -1,14 +1,12 @@
-// Manifest reader (app.json / scalingo.json), as far as a deployment needs:
+// What a deployment needs of the manifest (app.json / scalingo.json):
 // `scripts.postdeploy` and `scripts.first-deploy` for the hook, and the
-// declared `buildpacks` and `addons`, recorded with the release (Slipway's
-// builder runs no buildpacks and provisions no add-ons yet). Lenient about the
-// rest. The full schema, for the deploy button, is core/app-manifest.ts.
+// declared `buildpacks` and `addons`, recorded with the release. Derived from
+// the one full parse of core/app-manifest.ts, so the build and the deploy
+// button never read the same file differently.
 
-import { z } from 'zod';
-import { checkManifest, readManifestJson } from './app-manifest.ts';
+import { type AppManifest, MANIFEST_FILES, type ManifestFile, parseAppManifest } from './app-manifest.ts';
 
-export const MANIFEST_FILES = ['scalingo.json', 'app.json'] as const; // first found wins
-export type ManifestFile = (typeof MANIFEST_FILES)[number];
+export { MANIFEST_FILES, type ManifestFile };
 
 export interface ManifestScripts {
   readonly file: ManifestFile;
@@ -20,39 +18,16 @@ export interface ManifestScripts {
   readonly addons?: readonly string[];
 }
 
-/** `"x"` or `{url: "x"}` / `{plan: "x"}` entries, as app.json allows. */
-const named = (key: 'url' | 'plan') =>
-  z
-    .array(z.union([z.string().min(1), z.looseObject({ [key]: z.string().min(1) })]))
-    .nullish()
-    .transform((list) => (list ?? []).map((e) => (typeof e === 'string' ? e : String(e[key]))));
-
-const scriptValue = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .nullish()
-  .transform((v) => v ?? null);
-
-const manifestSchema = z.looseObject({
-  scripts: z
-    .looseObject({
-      postdeploy: scriptValue,
-      'first-deploy': scriptValue,
-    })
-    .nullish(),
-  buildpacks: named('url'),
-  addons: named('plan'),
-});
-
-export function parseManifest(file: ManifestFile, text: string): ManifestScripts {
-  const manifest = checkManifest(file, readManifestJson(file, text), manifestSchema);
-  const scripts = manifest.scripts;
+export function manifestScripts(manifest: AppManifest): ManifestScripts {
   return {
-    file,
-    postdeploy: scripts?.postdeploy ?? null,
-    firstDeploy: scripts?.['first-deploy'] ?? null,
+    file: manifest.file,
+    postdeploy: manifest.postdeploy,
+    firstDeploy: manifest.firstDeploy,
     ...(manifest.buildpacks.length > 0 ? { buildpacks: manifest.buildpacks } : {}),
     ...(manifest.addons.length > 0 ? { addons: manifest.addons } : {}),
   };
+}
+
+export function parseManifest(file: ManifestFile, text: string): ManifestScripts {
+  return manifestScripts(parseAppManifest(file, text));
 }

@@ -16,6 +16,7 @@ import { sameOriginPath } from './session-access.ts';
 import { type Sessions, sessionCookie } from './sessions.ts';
 
 export function webRoutes(api: FastifyInstance, ctx: ApiContext, sessions: Sessions, failures: AuthFailures): void {
+  api.decorateRequest('session', null); // on the root: the access gate sets it there (web/session-access.ts)
   api.register(async (web) => {
     // Every page and form here needs a session (api/access-gate.ts) unless it says `public`.
     web.addHook('onRoute', (route) => {
