@@ -130,7 +130,9 @@ end
 -- built-in router refuses with a 502: an unasked 101, differing Content-Lengths, no status
 -- line at all. This runs before nginx reads any of the body: ngx.exit() here finalizes the
 -- exchange with the backend at once, and since nginx has not seen the answer complete, the
--- connection is closed, never put back into the keep-alive pool.
+-- connection is closed, not put back into the keep-alive pool. (Unless nginx already took the
+-- answer for bodiless, as for a HEAD, a 204 or 304, or a last Content-Length of 0: it then keeps
+-- the connection as for any such answer, and closes it if bytes wait on it or arrive later.)
 -- Refusing: the status below goes through error_page to the 502 page. That error page is
 -- sent from inside the filter (nginx's filter_finalize), which leaves the client connection
 -- marked as failed: its location turns keep-alive off, so the client is told to close it.
