@@ -40,7 +40,13 @@ async function idleConnections(port: number, count: number): Promise<Flood> {
         }),
     ),
   );
-  return { closed: () => closed, total: count, end: () => sockets.forEach((s) => s.destroy()) };
+  return {
+    closed: () => closed,
+    total: count,
+    end: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
 describe('connection floods', () => {

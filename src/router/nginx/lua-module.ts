@@ -16,8 +16,18 @@
 // on a retry it moves to the peer after the one that failed. $slipway_peer
 // names the backend being counted (variables survive error_page redirects),
 // and log() uncounts it when the request ends.
+//
+// check_answer() is the header filter of proxied answers: it refuses what the
+// built-in router refuses and nginx 1.22 would pass on (see its comment).
 
 export const LUA_MODULE_NAME = 'slipway_router';
+
+/**
+ * The status check_answer() ends a refused answer with. It never reaches a
+ * client: the configuration maps it (error_page) to the 502 page, served with
+ * Connection: close.
+ */
+export const REFUSED_ANSWER_STATUS = 599;
 
 export const LUA_MODULE_SOURCE = String.raw`-- Written by Slipway at start; edits are overwritten.
 local balancer = require "ngx.balancer"
@@ -114,6 +124,52 @@ function M.balance()
   end
   count(peer.id, 1)
   var.slipway_peer = peer.id
+end
+
+-- Answers nginx 1.22 passes on although they cannot be framed with certainty, which the
+-- built-in router refuses with a 502: an unasked 101, differing Content-Lengths, no status
+-- line at all. This runs before nginx reads any of the body: ngx.exit() here finalizes the
+-- exchange with the backend at once, and since nginx has not seen the answer complete, the
+-- connection is closed, not put back into the keep-alive pool. (Unless nginx already took the
+-- answer for bodiless, as for a HEAD, a 204 or 304, or a last Content-Length of 0: it then keeps
+-- the connection as for any such answer, and closes it if bytes wait on it or arrive later.)
+-- Refusing: the status below goes through error_page to the 502 page. That error page is
+-- sent from inside the filter (nginx's filter_finalize), which leaves the client connection
+-- marked as failed: its location turns keep-alive off, so the client is told to close it.
+local REFUSED = ${REFUSED_ANSWER_STATUS}
+
+local function refuse(why)
+  ngx.log(ngx.WARN, "slipway: refused the backend's answer (", why, ")")
+  return ngx.exit(REFUSED)
+end
+
+function M.check_answer()
+  local status = ngx.status
+  local var = ngx.var
+  if status == 101 then
+    -- nginx tunnels a 101 only when the client sent Upgrade; otherwise it would pass the
+    -- 101 on and then the backend's bytes as a body read to the end.
+    local upgrade = var.http_upgrade
+    if upgrade == nil or upgrade == "" then return refuse("101 Switching Protocols to a request without Upgrade") end
+    return
+  end
+  if status < 100 then
+    -- No status line: nginx took the answer for HTTP/0.9 and switched the client's answer
+    -- to 0.9 too (ngx.status reads 9), so no status line can be written any more. Close the
+    -- client connection with nothing sent.
+    ngx.log(ngx.WARN, "slipway: refused the backend's answer (no status line); closing the client connection")
+    return ngx.exit(ngx.ERROR)
+  end
+  -- nginx 1.22 frames the body by the last Content-Length line; $upstream_http_content_length
+  -- reads the first one. Lines between them are out of reach from Lua.
+  local first = var.upstream_http_content_length
+  if first == nil then return end
+  local framing = var.sent_http_content_length
+  if first == framing then return end
+  -- With Transfer-Encoding: chunked nginx ignores Content-Length (RFC 9112 §6.3).
+  if framing == nil and var.upstream_http_transfer_encoding ~= nil then return end
+  if framing ~= nil and first:find("^%d+$") and tonumber(first) == tonumber(framing) then return end
+  return refuse("Content-Length " .. first:sub(1, 32) .. " beside " .. (framing or "one nginx cannot read"))
 end
 
 -- The log phase runs once per request, after any error page or tunnel.

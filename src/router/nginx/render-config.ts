@@ -6,13 +6,14 @@
 // Two shapes. With live backends (the Lua module is installed) the text
 // depends only on the apps and their hostnames: every app proxies to one
 // Lua-balanced upstream that reads the app's backends from a shared dict,
+// a Lua header filter refuses answers that cannot be framed with certainty,
 // and a control server on a unix socket takes the route table. Without it,
 // each app gets its own `upstream` listing its backends, so every route
 // change is a new configuration.
 
 import { renderErrorPages } from '../builtin/error-pages.ts';
 import type { AppRoute } from '../types.ts';
-import { LUA_MODULE_NAME } from './lua-module.ts';
+import { LUA_MODULE_NAME, REFUSED_ANSWER_STATUS } from './lua-module.ts';
 
 export interface NginxConfigOptions {
   /** Working directory: pid file and temp paths live under it. */
@@ -98,7 +99,11 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
         `${server}    set $slipway_app ${quote(encodeURIComponent(app))};\n    set $slipway_peer '';\n` +
           `    log_by_lua_block { require("${LUA_MODULE_NAME}").log() }\n` +
           `    location / {\n      access_by_lua_block { require("${LUA_MODULE_NAME}").access() }\n` +
-          `      proxy_pass http://slipway_balancer;\n    }\n${errorLocations(app)}  }\n`,
+          `      header_filter_by_lua_block { require("${LUA_MODULE_NAME}").check_answer() }\n` +
+          `      proxy_pass http://slipway_balancer;\n    }\n${errorLocations(app)}` +
+          // A refused answer: its 502 is sent from inside the header filter, which leaves the
+          // client connection unusable for another request, so keep-alive is off here.
+          `    location @slipway_refused {\n      keepalive_timeout 0;\n${errorReturn(502, pages.badGateway, 6)}    }\n  }\n`,
       );
       continue;
     }
@@ -198,6 +203,7 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '  proxy_next_upstream_tries 2;',
     '  error_page 502 @slipway_502;',
     '  error_page 504 @slipway_504;',
+    ...(options.live !== undefined ? [`  error_page ${REFUSED_ANSWER_STATUS} =502 @slipway_refused;`] : []),
     '',
     ...upstreams,
     `  server {\n    ${listen} default_server;\n    server_name _;\n` +
