@@ -15,11 +15,12 @@ import { isSlipwayError } from '../../src/core/errors.ts';
 import { runProcess } from '../../src/exec/index.ts';
 import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/index.ts';
 import { cgroupParents } from '../../src/runtime/sandbox/cgroup-v1.ts';
-import { createSandboxDriver, openSandbox, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
+import { createSandboxDriver, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
 import { lineLog, processesWith, writeSlug } from '../helpers/runtime-helpers.ts';
 import { baseEnv } from '../helpers/slipway.ts';
+import { openTestSandbox } from '../helpers/test-sandbox.ts';
 
-const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });
+const opened = await openTestSandbox();
 const skip = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
 const TIMEOUT = { timeout: 60_000 };
 

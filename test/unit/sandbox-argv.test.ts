@@ -8,6 +8,7 @@ import { parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { decodeExit, sandboxArgv } from '../../src/runtime/sandbox/sandbox-argv.ts';
 
 const tools = {
+  nsenter: '/usr/bin/nsenter',
   unshare: '/usr/bin/unshare',
   mount: '/usr/bin/mount',
   bwrap: '/usr/bin/bwrap',
@@ -16,6 +17,7 @@ const invocation = {
   tools,
   uid: 20001,
   gid: 20001,
+  netns: '/run/netns/slipway-0123456789ab-c0ffee',
   cgroupProcs: ['/sys/fs/cgroup/memory/slipway/c1/cgroup.procs', '/sys/fs/cgroup/pids/slipway/c1/cgroup.procs'],
   etcDir: '/run/x/etc-0123',
   setupMounts: [{ kind: 'overlay', options: 'lowerdir=/s,upperdir=/u,workdir=/w', target: '/run/x/app' }] as const,
@@ -33,9 +35,17 @@ const argv = sandboxArgv(
 );
 const after = (flag: string, from = 0) => argv[argv.indexOf(flag, from) + 1];
 
-test('the chain: private mount namespace, setup as root, then the app user, then bwrap, then the command', () => {
-  assert.deepEqual(argv.slice(0, 5), ['/usr/bin/unshare', '--mount', '--propagation', 'private', '/bin/sh']);
-  const drop = argv.indexOf('/usr/bin/unshare', 1);
+test('the chain: the container’s network namespace, a private mount namespace, setup as root, then the app user, then bwrap, then the command', () => {
+  assert.deepEqual(argv.slice(0, 7), [
+    '/usr/bin/nsenter',
+    '--net=/run/netns/slipway-0123456789ab-c0ffee',
+    '/usr/bin/unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '/bin/sh',
+  ]);
+  const drop = argv.indexOf('/usr/bin/unshare', 3);
   const bwrap = argv.indexOf('/usr/bin/bwrap');
   assert.ok(drop > 0 && bwrap > drop);
   assert.deepEqual(argv.slice(drop + 1, bwrap), ['--setgid=20001', '--setuid=20001']);

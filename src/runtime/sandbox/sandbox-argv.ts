@@ -1,6 +1,9 @@
 // The command line that starts one sandboxed process, as plain data. The chain
 // (each step `exec`s the next, so the whole chain is one pid):
 //
+//   nsenter      joins the container's own network namespace (netns-pool.ts),
+//                so that everything below, and every process the container
+//                starts, has only that namespace's eth0 and loopback;
 //   unshare -m   a private mount namespace, so the mounts below never show on
 //                the host and vanish with the container's last process;
 //   sh (setup)   joins the container's cgroups (before anything else runs),
@@ -17,6 +20,7 @@
 import { constants } from 'node:os';
 
 export interface SandboxTools {
+  readonly nsenter: string;
   readonly unshare: string;
   readonly mount: string;
   readonly bwrap: string;
@@ -33,6 +37,8 @@ export interface SandboxInvocation {
   readonly tools: SandboxTools;
   readonly uid: number;
   readonly gid: number;
+  /** The container's network namespace (`/run/netns/<name>`), entered first. */
+  readonly netns: string;
   /** A copy of the host /etc files containers need (etc-view.ts), bound read-only at /etc. */
   readonly etcDir: string;
   /** cgroup.procs files to join first. */
@@ -106,6 +112,8 @@ export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): str
   bwrap.push('--chdir', inv.cwd, ...inv.argv);
 
   return [
+    tools.nsenter,
+    `--net=${inv.netns}`,
     tools.unshare,
     '--mount',
     '--propagation',

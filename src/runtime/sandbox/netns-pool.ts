@@ -1,0 +1,221 @@
+// The network namespaces containers run in: one per container (and per
+// build step), each with an address of the home's subnet, a veth pair to the
+// bridge, and its own nftables table; deleted, never reused, when the
+// container ends. Making one takes three short processes (`ip` on the host,
+// `ip` in the namespace, `nft` in the namespace), so a few are kept made
+// ahead: a container start takes one at once and the pool refills in the
+// background. Requests that arrive together are made in one host batch, and
+// so are deletions.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+import { deleteNetns, type HostNetwork, NETNS_DIR, runIpBatch } from './host-network.ts';
+import {
+  CONTAINER_SYSCTL_SCRIPT,
+  containerRuleset,
+  createNetnsBatch,
+  gatewayOf,
+  insideNetnsBatch,
+  intToIp,
+  type NetnsEntry,
+  type NetworkTools,
+  netnsEntry,
+  subnetSize,
+} from './network-plan.ts';
+
+export interface NetnsLease {
+  readonly name: string;
+  /** `/run/netns/<name>`: what the container's chain enters with nsenter. */
+  readonly path: string;
+  /** The container's IPv4 address on the bridge. */
+  readonly address: string;
+  /** Deletes the namespace (its veth pair with it), then frees the address. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface NetnsPool {
+  take(): Promise<NetnsLease>;
+  /** Whether this pool made the namespace and has not deleted it yet. */
+  owns(name: string): boolean;
+  /** Deletes every namespace it made, taken or not. */
+  close(): Promise<void>;
+}
+
+/** Namespaces kept ready: one for a hook prepared while the web containers boot, one for the next start. */
+export const DEFAULT_POOL_SIZE = 2;
+/** At most this many namespaces are made by one batch (and so at once). */
+const MAX_BATCH = 8;
+
+export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = DEFAULT_POOL_SIZE): NetnsPool {
+  const { names, subnet } = host;
+  const addresses = addressAllocator(subnet.network, subnetSize(subnet));
+  /** Namespaces made and not yet deleted, by name. */
+  const made = new Map<string, NetnsEntry>();
+  const ready: NetnsLease[] = [];
+  const waiters: { resolve: (lease: NetnsLease) => void; reject: (err: unknown) => void }[] = [];
+  let pumping: Promise<void> | undefined;
+  let closed = false;
+
+  const remove = batched(async (entries: NetnsEntry[]) => {
+    const left = await deleteNetns(
+      tools,
+      names.netnsPrefix,
+      entries.map((e) => e.name),
+    );
+    for (const entry of entries) {
+      // A veth still there means the namespace may still answer for the address: keep it reserved.
+      if (left.includes(entry.name) || existsSync(`/sys/class/net/${entry.veth}`)) continue;
+      made.delete(entry.name);
+      addresses.release(entry.address);
+    }
+    if (left.length > 0) throw new Error(`could not delete network namespaces ${left.join(', ')}`);
+  });
+
+  function lease(entry: NetnsEntry): NetnsLease {
+    let released: Promise<void> | undefined;
+    return {
+      name: entry.name,
+      path: `${NETNS_DIR}/${entry.name}`,
+      address: intToIp(entry.address),
+      release() {
+        // After close, the namespace is gone already.
+        released ??= made.has(entry.name) ? remove(entry) : Promise.resolve();
+        return released;
+      },
+    };
+  }
+
+  async function create(count: number): Promise<NetnsLease[]> {
+    const entries: NetnsEntry[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const entry = netnsEntry(names, randomBytes(6).toString('hex'), addresses.allocate());
+        entries.push(entry);
+        made.set(entry.name, entry);
+      }
+      await runIpBatch(tools, createNetnsBatch(entries, names.bridge, host.mtu));
+      await Promise.all(entries.map(configureInside));
+    } catch (err) {
+      await Promise.allSettled(entries.map((entry) => remove(entry)));
+      throw err;
+    }
+    return entries.map(lease);
+  }
+
+  /** The namespace's own side: loopback, address and route; then route_localnet and the nft table, as root in it. */
+  async function configureInside(entry: NetnsEntry): Promise<void> {
+    await Promise.all([
+      runIpBatch(tools, insideNetnsBatch(entry, subnet), { netns: entry.name }),
+      runChecked(
+        [
+          tools.nsenter,
+          `--net=${NETNS_DIR}/${entry.name}`,
+          '/bin/sh',
+          '-c',
+          CONTAINER_SYSCTL_SCRIPT,
+          'slipway-netns-setup',
+          tools.nft,
+        ],
+        { env: HELPER_ENV, stdin: Readable.from([containerRuleset()]), timeoutMs: 20_000 },
+      ),
+    ]);
+  }
+
+  /** Makes namespaces while someone waits or the pool is short, one batch at a time. */
+  function pump(): void {
+    if (pumping !== undefined || closed) return;
+    pumping = (async () => {
+      while (!closed && (waiters.length > 0 || ready.length < size)) {
+        const count = Math.min(MAX_BATCH, waiters.length + size - ready.length);
+        let leases: NetnsLease[];
+        try {
+          leases = await create(count);
+        } catch (err) {
+          // Those waiting get the reason; an idle refill just stops (the next take tries again).
+          for (const waiter of waiters.splice(0)) waiter.reject(err);
+          break;
+        }
+        for (const fresh of leases) {
+          const waiter = waiters.shift();
+          if (waiter !== undefined) waiter.resolve(fresh);
+          else if (closed) void fresh.release().catch(() => {});
+          else ready.push(fresh);
+        }
+      }
+    })().finally(() => {
+      pumping = undefined;
+      if (waiters.length > 0 && !closed) pump();
+    });
+  }
+
+  return {
+    take() {
+      if (closed) return Promise.reject(new Error('the container network was closed'));
+      const taken = ready.shift();
+      pump();
+      if (taken !== undefined) return Promise.resolve(taken);
+      return new Promise((resolve, reject) => {
+        waiters.push({ resolve, reject });
+        pump();
+      });
+    },
+    owns: (name) => made.has(name),
+    async close() {
+      closed = true;
+      await pumping;
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error('the container network was closed'));
+      ready.length = 0;
+      const entries = [...made.values()];
+      if (entries.length > 0) await remove.all(entries);
+    },
+  };
+}
+
+/** Host addresses of the subnet (not its first two, the network and the gateway, nor the broadcast), handed out round-robin so a just-freed one is reused last. */
+function addressAllocator(network: number, size: number) {
+  const first = gatewayOf({ network, prefix: 0 }) + 1; // network + 2
+  const last = network + size - 2;
+  const taken = new Set<number>();
+  let cursor = first;
+  return {
+    allocate(): number {
+      const count = last - first + 1;
+      for (let i = 0; i < count; i++) {
+        const address = first + ((cursor - first + i) % count);
+        if (taken.has(address)) continue;
+        taken.add(address);
+        cursor = address + 1;
+        return address;
+      }
+      throw new Error('no free address left in the container subnet');
+    },
+    release(address: number): void {
+      taken.delete(address);
+    },
+  };
+}
+
+/**
+ * Runs `run` on items in batches: an item queued while a batch runs goes into
+ * the next one. Each caller's promise settles with its own batch.
+ */
+function batched<T>(run: (items: T[]) => Promise<void>) {
+  let previous: Promise<void> = Promise.resolve();
+  let pending: { items: T[]; done: Promise<void> } | undefined;
+  const queue = (items: readonly T[]): Promise<void> => {
+    if (pending === undefined) {
+      const batch: T[] = [];
+      const done = previous.then(() => {
+        pending = undefined;
+        return run(batch);
+      });
+      pending = { items: batch, done };
+      previous = done.catch(() => {});
+    }
+    pending.items.push(...items);
+    return pending.done;
+  };
+  return Object.assign((item: T) => queue([item]), { all: queue });
+}
