@@ -1,11 +1,15 @@
-// The network namespaces containers run in: one per container (and per
+// The network namespaces containers run in: one per running container (and
 // build step), each with an address of the home's subnet, a veth pair to the
-// bridge, and its own nftables table; deleted, never reused, when the
-// container ends. Making one takes three short processes (`ip` on the host,
-// `ip` in the namespace, `nft` in the namespace), so a few are kept made
-// ahead: a container start takes one at once and the pool refills in the
-// background. Requests that arrive together are made in one host batch, and
-// so are deletions.
+// bridge, and its own nftables table. Making one takes three short processes
+// (`ip` on the host, `ip` and `nft` in the namespace) and deleting one a
+// fourth, tens of milliseconds on a busy host: so a few are kept made ahead,
+// and a namespace whose container is over (every process of it gone, as its
+// empty cgroup proves) goes back to the pool rather than being deleted. What
+// such a namespace still holds (addresses, routes, the nftables table,
+// sysctls) only root on the host can change; sockets and everything else a
+// container made ended with its processes. Requests that arrive together are
+// made in one host batch, and deletions (beyond MAX_IDLE, or of a namespace
+// whose container could not be emptied) are batched too.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -31,8 +35,13 @@ export interface NetnsLease {
   readonly path: string;
   /** The container's IPv4 address on the bridge. */
   readonly address: string;
-  /** Deletes the namespace (its veth pair with it), then frees the address. Idempotent. */
+  /**
+   * Gives the namespace back for another container. Only once no process
+   * runs in it any more (the container's cgroup is empty). Idempotent.
+   */
   release(): Promise<void>;
+  /** Deletes the namespace (its veth pair with it), then frees its address: when processes may be left in it. */
+  discard(): Promise<void>;
 }
 
 export interface NetnsPool {
@@ -45,6 +54,8 @@ export interface NetnsPool {
 
 /** Namespaces kept ready: one for a hook prepared while the web containers boot, one for the next start. */
 export const DEFAULT_POOL_SIZE = 2;
+/** Namespaces given back beyond this many idle ones are deleted (after a burst of containers). */
+const MAX_IDLE = 8;
 /** At most this many namespaces are made by one batch (and so at once). */
 const MAX_BATCH = 8;
 
@@ -53,7 +64,8 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
   const addresses = addressAllocator(subnet.network, subnetSize(subnet));
   /** Namespaces made and not yet deleted, by name. */
   const made = new Map<string, NetnsEntry>();
-  const ready: NetnsLease[] = [];
+  /** Made or given back, waiting for a container, oldest first: a just-freed address is reused last. */
+  const ready: NetnsEntry[] = [];
   const waiters: { resolve: (lease: NetnsLease) => void; reject: (err: unknown) => void }[] = [];
   let pumping: Promise<void> | undefined;
   let closed = false;
@@ -73,21 +85,40 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
     if (left.length > 0) throw new Error(`could not delete network namespaces ${left.join(', ')}`);
   });
 
+  /** One container's use of a namespace. */
   function lease(entry: NetnsEntry): NetnsLease {
-    let released: Promise<void> | undefined;
+    let done: Promise<void> | undefined;
     return {
       name: entry.name,
       path: `${NETNS_DIR}/${entry.name}`,
       address: intToIp(entry.address),
       release() {
-        // After close, the namespace is gone already.
-        released ??= made.has(entry.name) ? remove(entry) : Promise.resolve();
-        return released;
+        done ??= (async () => {
+          // After close, the namespace is gone already.
+          if (!made.has(entry.name)) return;
+          if (closed || ready.length >= MAX_IDLE) return remove(entry);
+          ready.push(entry);
+          serveWaiters();
+        })();
+        return done;
+      },
+      discard() {
+        done ??= made.has(entry.name) ? remove(entry) : Promise.resolve();
+        return done;
       },
     };
   }
 
-  async function create(count: number): Promise<NetnsLease[]> {
+  /** Hands ready namespaces to whoever waits. */
+  function serveWaiters(): void {
+    while (waiters.length > 0 && ready.length > 0) {
+      const waiter = waiters.shift();
+      const entry = ready.shift();
+      if (waiter && entry) waiter.resolve(lease(entry));
+    }
+  }
+
+  async function create(count: number): Promise<NetnsEntry[]> {
     const entries: NetnsEntry[] = [];
     try {
       for (let i = 0; i < count; i++) {
@@ -101,7 +132,7 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
       await Promise.allSettled(entries.map((entry) => remove(entry)));
       throw err;
     }
-    return entries.map(lease);
+    return entries;
   }
 
   /** The namespace's own side: loopback, address and route; then route_localnet and the nft table, as root in it. */
@@ -128,21 +159,17 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
     if (pumping !== undefined || closed) return;
     pumping = (async () => {
       while (!closed && (waiters.length > 0 || ready.length < size)) {
-        const count = Math.min(MAX_BATCH, waiters.length + size - ready.length);
-        let leases: NetnsLease[];
+        const count = Math.max(1, Math.min(MAX_BATCH, waiters.length + size - ready.length));
+        let entries: NetnsEntry[];
         try {
-          leases = await create(count);
+          entries = await create(count);
         } catch (err) {
           // Those waiting get the reason; an idle refill just stops (the next take tries again).
           for (const waiter of waiters.splice(0)) waiter.reject(err);
           break;
         }
-        for (const fresh of leases) {
-          const waiter = waiters.shift();
-          if (waiter !== undefined) waiter.resolve(fresh);
-          else if (closed) void fresh.release().catch(() => {});
-          else ready.push(fresh);
-        }
+        ready.push(...entries);
+        serveWaiters();
       }
     })().finally(() => {
       pumping = undefined;
@@ -155,7 +182,7 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
       if (closed) return Promise.reject(new Error('the container network was closed'));
       const taken = ready.shift();
       pump();
-      if (taken !== undefined) return Promise.resolve(taken);
+      if (taken !== undefined) return Promise.resolve(lease(taken));
       return new Promise((resolve, reject) => {
         waiters.push({ resolve, reject });
         pump();

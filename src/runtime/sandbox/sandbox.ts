@@ -160,8 +160,17 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
       const cgroup = (made as PromiseFulfilledResult<ContainerCgroup>).value;
       const lease = (leased as PromiseFulfilledResult<NetnsLease>).value;
       const etcView = (etcDir as PromiseFulfilledResult<string>).value;
-      const destroy = (alongside?: () => Promise<unknown>) =>
-        cgroup.destroy(() => Promise.all([alongside?.(), lease.release()]));
+      const destroy = async (alongside?: () => Promise<unknown>) => {
+        try {
+          await cgroup.destroy(alongside);
+        } catch (err) {
+          // A cgroup that cannot be emptied may leave processes in the namespace: never reuse it.
+          await lease.discard().catch(() => {});
+          throw err;
+        }
+        // Every process is gone (the cgroup could be removed): the namespace can serve another container.
+        await lease.release();
+      };
       return {
         cgroup,
         address: lease.address,
