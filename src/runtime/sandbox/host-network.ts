@@ -170,8 +170,12 @@ export async function setUpHostNetwork(
     if (owner === null || existsSync(owner)) continue;
     const key = BRIDGE_NAME.exec(bridge)?.[1];
     if (key === undefined || key === names.key) continue;
-    await removeHomeNetwork(tools, namesOfKey(key));
-    collected.push(owner);
+    // Someone else's leftovers: failing to remove them must not keep this home from starting.
+    const removed = await removeHomeNetwork(tools, namesOfKey(key)).then(
+      () => true,
+      () => false,
+    );
+    if (removed) collected.push(owner);
   }
   const ipForward = enableForwarding();
   const routes = hostRoutes();
