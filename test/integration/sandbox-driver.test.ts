@@ -39,12 +39,15 @@ function processesOf(uid: number): number[] {
   return found;
 }
 
-/** Child cgroups under Slipway's parent, per controller. */
+/**
+ * Child cgroups under Slipway's parent, per controller, of this test's own containers (`s<pid>-<n>`):
+ * servers of other Slipway homes on the host add and remove theirs (`slipway/<home key>`) meanwhile.
+ */
 function cgroupChildren(): string[] {
   return Object.values(cgroupParents('slipway')).flatMap((parent) =>
     existsSync(parent)
       ? readdirSync(parent, { withFileTypes: true })
-          .filter((e) => e.isDirectory())
+          .filter((e) => e.isDirectory() && e.name.startsWith(`s${process.pid}-`))
           .map((e) => path.join(parent, e.name))
       : [],
   );
