@@ -5,8 +5,16 @@
 // are made again after the sandbox closes.
 
 import { deleteNetns, type HostNetwork, netnsNamed, setUpHostNetwork } from './host-network.ts';
-import { createNetnsPool, type NetnsLease, type NetnsPool } from './netns-pool.ts';
-import { gatewayOf, intToIp, type NetworkTools, subnetText } from './network-plan.ts';
+import { createNetnsPool, firstNetnsEntries, type NetnsLease, type NetnsPool } from './netns-pool.ts';
+import {
+  createNetnsBatch,
+  gatewayOf,
+  intToIp,
+  type NetnsEntry,
+  type NetworkTools,
+  networkNames,
+  subnetText,
+} from './network-plan.ts';
 
 /** What the start-up log says about the network. */
 export interface NetworkState {
@@ -33,6 +41,7 @@ export interface ContainerNetwork {
 }
 
 export function createContainerNetwork(tools: NetworkTools, home: string): ContainerNetwork {
+  const names = networkNames(home);
   const ports = new Set<number>();
   let opened: Promise<{ host: HostNetwork; pool: NetnsPool }> | undefined;
   let closing: Promise<void> = Promise.resolve();
@@ -44,9 +53,15 @@ export function createContainerNetwork(tools: NetworkTools, home: string): Conta
       const opening = closing
         .catch(() => {})
         .then(async () => {
-          const host = await setUpHostNetwork(tools, home, [...ports]);
+          // The pool's first namespace is made in the bridge's own `ip` batch: on the start-up path,
+          // it serves the sandbox's probe, then (recycled) the first container; the pool makes the rest.
+          let first: NetnsEntry[] = [];
+          const host = await setUpHostNetwork(tools, home, [...ports], (subnet, mtu) => {
+            first = firstNetnsEntries(names, subnet, 1);
+            return createNetnsBatch(first, names.bridge, mtu);
+          });
           leftovers += host.leftovers;
-          return { host, pool: createNetnsPool(tools, host) };
+          return { host, pool: createNetnsPool(tools, host, { made: first }) };
         });
       opened = opening;
       // A failed set-up is tried again by the next use, not remembered.

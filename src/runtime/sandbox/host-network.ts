@@ -98,14 +98,37 @@ export async function deleteNetns(tools: NetworkTools, prefix: string, names: re
   return names.filter((name) => existsSync(`${NETNS_DIR}/${name}`));
 }
 
-/** Everything of one home's network: namespaces, table, bridge. Missing parts are fine. */
-export async function removeHomeNetwork(tools: NetworkTools, names: NetworkNames): Promise<number> {
-  const netns = netnsNamed(names.netnsPrefix);
-  const left = await deleteNetns(tools, names.netnsPrefix, netns);
-  await runNft(tools, `${deleteTableScript(names).join('\n')}\n`);
-  if (existsSync(`${SYS_NET}/${names.bridge}`)) await runIpBatch(tools, `link del dev ${names.bridge}\n`);
+/**
+ * Everything of one home's network: namespaces (with their veth pairs) and
+ * bridge in one `ip` batch, when there are any, and the table unless `table`
+ * is false (a set-up replaces it anyway). Missing parts are fine. Returns how
+ * many namespaces there were.
+ */
+export async function removeHomeNetwork(
+  tools: NetworkTools,
+  names: NetworkNames,
+  { table = true }: { readonly table?: boolean } = {},
+): Promise<number> {
+  const { netns, script } = removalBatch(names);
+  await Promise.all([
+    script === '' ? undefined : runIpBatch(tools, script, { force: true }),
+    table ? runNft(tools, `${deleteTableScript(names).join('\n')}\n`) : undefined,
+  ]);
+  const left = netns.filter((name) => existsSync(`${NETNS_DIR}/${name}`));
   if (left.length > 0) throw new Error(`could not delete network namespaces ${left.join(', ')}`);
+  if (existsSync(`${SYS_NET}/${names.bridge}`)) throw new Error(`could not delete the bridge ${names.bridge}`);
   return netns.length;
+}
+
+/** `ip -batch` lines deleting what exists now of a home's namespaces, veth pairs and bridge (so none fails). */
+function removalBatch(names: NetworkNames): { netns: string[]; script: string } {
+  const netns = netnsNamed(names.netnsPrefix);
+  const links = netns.map((name) => {
+    const veth = `sv-${name.slice(names.netnsPrefix.length)}`;
+    return { name, veth: existsSync(`${SYS_NET}/${veth}`) ? veth : '' };
+  });
+  const bridge = existsSync(`${SYS_NET}/${names.bridge}`) ? `link del dev ${names.bridge}\n` : '';
+  return { netns, script: `${links.length > 0 ? deleteNetnsBatch(links) : ''}${bridge}` };
 }
 
 /** Bridges of Slipway homes on this host: name → the home recorded in its alias (null when unrecorded). */
@@ -157,14 +180,23 @@ function enableForwarding(): 'on' | 'enabled' {
   return 'enabled';
 }
 
+/**
+ * Sets the home's network up: `more` gives `ip -batch` lines run with the
+ * bridge's, in the same process (the pool's first namespaces), for the subnet
+ * picked. Set-up is on the server's start-up path, so what an earlier run of
+ * the home left is deleted by that batch too, and the table (which names the
+ * bridge only by name) is loaded at the same time.
+ */
 export async function setUpHostNetwork(
   tools: NetworkTools,
   home: string,
   ports: readonly number[],
+  more: (subnet: Subnet, mtu: number) => string = () => '',
 ): Promise<HostNetwork> {
   const names = networkNames(home);
-  // What this home's earlier run left (a crash), then homes that are gone.
-  const leftovers = await removeHomeNetwork(tools, names);
+  // What this home's earlier run left (a crash): removed by the bridge's batch. Its table is replaced.
+  const leftover = removalBatch(names);
+  const leftovers = leftover.netns.length;
   const collected: string[] = [];
   for (const [bridge, owner] of slipwayBridges()) {
     if (owner === null || existsSync(owner)) continue;
@@ -180,11 +212,16 @@ export async function setUpHostNetwork(
   const ipForward = enableForwarding();
   const routes = hostRoutes();
   const mtu = uplinkMtu(routes);
-  const subnet = await claimSubnet(tools, names, mtu);
+  let subnet: Subnet;
   try {
+    subnet = await claimSubnet(tools, names, {
+      before: leftover.script,
+      after: (picked) => more(picked, mtu),
+      mtu,
+      alongside: (picked) => runNft(tools, hostRuleset(names, picked, ports)),
+    });
     const alias = homeAlias(home);
     if (alias !== null) writeFileSync(`${SYS_NET}/${names.bridge}/ifalias`, alias);
-    await runNft(tools, hostRuleset(names, subnet, ports));
   } catch (err) {
     await removeHomeNetwork(tools, names).catch(() => {});
     throw err;
@@ -207,11 +244,22 @@ export async function setUpHostNetwork(
 }
 
 /**
- * Makes the bridge on the first free subnet (by the routes now), then checks
- * the routes again: when another home set up the same subnet meanwhile, its
- * route shows on its own bridge, and this one tries the next.
+ * Makes the bridge on the first free subnet (by the routes now), in one
+ * batch between `before` and `after`'s lines, with `alongside` for that
+ * subnet; then checks the routes again: when another home set up the same
+ * subnet meanwhile, its route shows on its own bridge, and this one removes
+ * what it made and tries the next.
  */
-async function claimSubnet(tools: NetworkTools, names: NetworkNames, mtu: number): Promise<Subnet> {
+async function claimSubnet(
+  tools: NetworkTools,
+  names: NetworkNames,
+  plan: {
+    readonly before: string;
+    readonly after: (subnet: Subnet) => string;
+    readonly mtu: number;
+    readonly alongside: (subnet: Subnet) => Promise<void>;
+  },
+): Promise<Subnet> {
   const candidates = candidateSubnets(names.key);
   const avoid = nameserverAddresses();
   const refused: Subnet[] = [];
@@ -219,12 +267,13 @@ async function claimSubnet(tools: NetworkTools, names: NetworkNames, mtu: number
     const others = hostRoutes().filter((route) => route.iface !== names.bridge);
     const subnet = pickSubnet(candidates, [...others.map((route) => route.subnet), ...refused], avoid);
     if (subnet === null) break;
-    await runIpBatch(tools, bridgeBatch(names, subnet, mtu));
+    const script = `${attempt === 0 ? plan.before : ''}${bridgeBatch(names, subnet, plan.mtu)}${plan.after(subnet)}`;
+    await Promise.all([runIpBatch(tools, script), plan.alongside(subnet)]);
     const clash = hostRoutes().some(
       (route) => route.iface !== names.bridge && route.subnet.prefix > 0 && overlaps(route.subnet, subnet),
     );
     if (!clash) return subnet;
-    await runIpBatch(tools, `link del dev ${names.bridge}\n`);
+    await removeHomeNetwork(tools, names, { table: false });
     refused.push(subnet);
   }
   throw new Error(`no free /${SUBNET_PREFIX} for containers in ${subnetText(SUBNET_POOL)}`);

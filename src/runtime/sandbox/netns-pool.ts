@@ -24,8 +24,10 @@ import {
   insideNetnsBatch,
   intToIp,
   type NetnsEntry,
+  type NetworkNames,
   type NetworkTools,
   netnsEntry,
+  type Subnet,
   subnetSize,
 } from './network-plan.ts';
 
@@ -59,8 +61,26 @@ const MAX_IDLE = 8;
 /** At most this many namespaces are made by one batch (and so at once). */
 const MAX_BATCH = 8;
 
-export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = DEFAULT_POOL_SIZE): NetnsPool {
+/**
+ * The pool's first namespaces, planned before the pool exists so that the
+ * host network's set-up makes their host side in the bridge's own batch
+ * (host-network.ts); they take the subnet's first container addresses.
+ */
+export function firstNetnsEntries(names: NetworkNames, subnet: Subnet, count = DEFAULT_POOL_SIZE): NetnsEntry[] {
+  return Array.from({ length: count }, (_, i) =>
+    netnsEntry(names, randomBytes(6).toString('hex'), gatewayOf(subnet) + 1 + i),
+  );
+}
+
+export interface NetnsPoolOptions {
+  readonly size?: number;
+  /** Namespaces whose host side (namespace, veth pair, bridge port) exists already: see firstNetnsEntries. */
+  readonly made?: readonly NetnsEntry[];
+}
+
+export function createNetnsPool(tools: NetworkTools, host: HostNetwork, options: NetnsPoolOptions = {}): NetnsPool {
   const { names, subnet } = host;
+  const size = options.size ?? DEFAULT_POOL_SIZE;
   const addresses = addressAllocator(subnet.network, subnetSize(subnet));
   /** Namespaces made and not yet deleted, by name. */
   const made = new Map<string, NetnsEntry>();
@@ -177,6 +197,27 @@ export function createNetnsPool(tools: NetworkTools, host: HostNetwork, size = D
     });
   }
 
+  // The first ones were made with the bridge: only their inside is left to do. Then the pool
+  // fills from the start, so that the first container (the sandbox's probe) finds one ready.
+  const halfMade = options.made ?? [];
+  for (const entry of halfMade) {
+    made.set(entry.name, entry);
+    addresses.reserve(entry.address);
+  }
+  pumping = Promise.all(halfMade.map(configureInside)).then(
+    () => {
+      ready.push(...halfMade);
+      serveWaiters();
+    },
+    async () => {
+      // Made again by the pump below, which reports what fails to whoever waits.
+      await Promise.allSettled(halfMade.map((entry) => remove(entry)));
+    },
+  );
+  void pumping.finally(() => {
+    pumping = undefined;
+    pump();
+  });
   return {
     take() {
       if (closed) return Promise.reject(new Error('the container network was closed'));
@@ -217,6 +258,10 @@ function addressAllocator(network: number, size: number) {
         return address;
       }
       throw new Error('no free address left in the container subnet');
+    },
+    reserve(address: number): void {
+      taken.add(address);
+      if (address >= cursor) cursor = address + 1;
     },
     release(address: number): void {
       taken.delete(address);

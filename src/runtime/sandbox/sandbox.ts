@@ -123,8 +123,19 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   } catch (err) {
     return { missing: (err as Error).message };
   }
+  // The network's set-up (a few short processes) runs while the rest is checked; any
+  // later failure takes it down again.
+  const network = createContainerNetwork(tools, options.home);
+  const networkReady = network.open().then(
+    (state) => ({ state }),
+    (err: Error) => ({ missing: `the container network cannot be set up: ${err.message}` }),
+  );
+  const fail = async (missing: string) => {
+    await network.close().catch(() => {});
+    return { missing };
+  };
   const overlay = await probeOverlay(options.scratchDir);
-  if (overlay !== null) return { missing: `overlay mounts do not work: ${overlay}` };
+  if (overlay !== null) return fail(`overlay mounts do not work: ${overlay}`);
   const mountRoot = options.mountRoot ?? '/run/slipway-sandbox';
   const mountPoints = {
     app: path.join(mountRoot, 'app'),
@@ -134,11 +145,10 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   try {
     for (const dir of [mountRoot, ...Object.values(mountPoints)]) await ensureRootDir(dir);
   } catch (err) {
-    return { missing: `cannot prepare ${mountRoot}: ${(err as Error).message}` };
+    return fail(`cannot prepare ${mountRoot}: ${(err as Error).message}`);
   }
   const layout = await topLevelLayout();
   const etc = createEtcView(mountRoot);
-  const network = createContainerNetwork(tools, options.home);
 
   const sandbox: Sandbox = {
     mountPoints,
@@ -212,22 +222,14 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     },
   };
 
-  let networkState: NetworkState;
-  try {
-    networkState = await network.open();
-  } catch (err) {
-    return { missing: `the container network cannot be set up: ${(err as Error).message}` };
-  }
   // Before the probe, so that the probe's own start is already the fast kind.
-  const dynamicCgroups = await favorDynamicCgroups();
+  const [opened, dynamicCgroups] = await Promise.all([networkReady, favorDynamicCgroups()]);
+  if ('missing' in opened) return fail(opened.missing);
   const problem = await probe(sandbox);
-  if (problem === null) {
-    const resolvConf = await readFile(path.join(await etc.current(), 'resolv.conf'), 'utf8').catch(() => '');
-    const resolver = onlyLoopbackResolvers(resolvConf) ? 'loopback' : 'reachable';
-    return { sandbox, dynamicCgroups, network: { ...networkState, resolver } };
-  }
-  await network.close().catch(() => {});
-  return { missing: problem };
+  if (problem !== null) return fail(problem);
+  const resolvConf = await readFile(path.join(await etc.current(), 'resolv.conf'), 'utf8').catch(() => '');
+  const resolver = onlyLoopbackResolvers(resolvConf) ? 'loopback' : 'reachable';
+  return { sandbox, dynamicCgroups, network: { ...opened.state, resolver } };
 }
 
 /** Each tool the sandbox runs, and the Debian package that has it. */
