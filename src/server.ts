@@ -200,6 +200,8 @@ async function pickRuntime(
       scratchDir: paths.containers,
       cgroupParent: `slipway/${homeKey(settings.home)}`,
       home: settings.home,
+      // A configured router port goes into the network's rules from the start (0: known once listening).
+      allowHostPorts: settings.routerPort === 0 ? [] : [settings.routerPort],
     });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });

@@ -140,7 +140,16 @@ describe('container network, driven directly', { skip }, () => {
 
   before(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'slipway-net-home-'));
-    const opened = await openSandbox({ scratchDir: path.join(home, 'probe'), home });
+    services.loopback = await hostService('loopback', '127.0.0.1');
+    services.api = await hostService('api', '0.0.0.0');
+    services.router = await hostService('router', '0.0.0.0');
+    // The router's port given when the sandbox opens (a configured --router-port); the real server
+    // test below covers the other way, a port known only once the router listens (allowHostPorts).
+    const opened = await openSandbox({
+      scratchDir: path.join(home, 'probe'),
+      home,
+      allowHostPorts: [services.router.port],
+    });
     if (!('sandbox' in opened)) throw new Error(opened.missing);
     sandbox = opened.sandbox;
     gateway = opened.network.gateway;
@@ -148,10 +157,6 @@ describe('container network, driven directly', { skip }, () => {
     subnet = { network: ipToInt(network), prefix: Number(prefix) };
     assert.equal(intToIp(gatewayOf(subnet)), gateway);
     [outside, linkLocal] = await Promise.all([startOutsideHost('outside'), startOutsideHost('link-local')]);
-    services.loopback = await hostService('loopback', '127.0.0.1');
-    services.api = await hostService('api', '0.0.0.0');
-    services.router = await hostService('router', '0.0.0.0');
-    await sandbox.allowHostPorts([services.router.port]);
     slugDir = path.join(home, 'slug');
     cpSync(path.join(FIXTURES, 'net-probe'), slugDir, { recursive: true });
     for (const entry of ['', ...readdirSync(slugDir)]) await chown(path.join(slugDir, entry), USER.uid, USER.gid);

@@ -30,7 +30,7 @@ export interface NetworkState {
 export interface ContainerNetwork {
   /** Sets the network up now (the sandbox probe), instead of at the first lease. */
   open(): Promise<NetworkState>;
-  /** A fresh namespace for one container. */
+  /** A namespace for one container: made ahead, or given back by a container that is over. */
   lease(): Promise<NetnsLease>;
   /** Host TCP ports containers may connect to, through the bridge's address (the router's). */
   allowHostPorts(ports: readonly number[]): Promise<void>;
@@ -40,9 +40,13 @@ export interface ContainerNetwork {
   close(): Promise<void>;
 }
 
-export function createContainerNetwork(tools: NetworkTools, home: string): ContainerNetwork {
+export function createContainerNetwork(
+  tools: NetworkTools,
+  home: string,
+  hostPorts: readonly number[] = [],
+): ContainerNetwork {
   const names = networkNames(home);
-  const ports = new Set<number>();
+  const ports = new Set<number>(hostPorts);
   let opened: Promise<{ host: HostNetwork; pool: NetnsPool }> | undefined;
   let closing: Promise<void> = Promise.resolve();
   /** Leftovers found at set-up, reported by the next sweep. */

@@ -43,6 +43,8 @@ export interface SandboxOptions {
   readonly scratchDir: string;
   /** Empty directories the private mount namespaces mount on; default /run/slipway-sandbox. */
   readonly mountRoot?: string;
+  /** Host TCP ports containers may connect to from the start (the router's, when known); see allowHostPorts. */
+  readonly allowHostPorts?: readonly number[];
   /** Name of the cgroup Slipway nests its containers' cgroups under. */
   readonly cgroupParent?: string;
 }
@@ -125,7 +127,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   }
   // The network's set-up (a few short processes) runs while the rest is checked; any
   // later failure takes it down again.
-  const network = createContainerNetwork(tools, options.home);
+  const network = createContainerNetwork(tools, options.home, options.allowHostPorts);
   const networkReady = network.open().then(
     (state) => ({ state }),
     (err: Error) => ({ missing: `the container network cannot be set up: ${err.message}` }),
