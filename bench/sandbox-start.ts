@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'slipway-bench-sandbox-'));
   const slugDir = path.join(root, 'slug');
   await writeSlug(slugDir, USER);
-  const opened = await openSandbox({ scratchDir: path.join(root, 'probe') });
+  const opened = await openSandbox({ scratchDir: path.join(root, 'probe'), home: root });
   if ('missing' in opened) throw new Error(`the sandbox cannot run here: ${opened.missing}`);
   const variants: [string, (command: string) => Promise<number>][] = [
     ['bare spawn', (c) => timeBare(c, slugDir)],
@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all([sandbox.close(0), processDriver.close(0)]);
+    await opened.sandbox.close();
     await rm(root, { recursive: true, force: true });
   }
 }

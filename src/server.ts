@@ -2,7 +2,6 @@
 // router and builder, wires them into the pipeline and the API, and owns
 // start-up and shutdown order.
 
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -21,8 +20,10 @@ import type { Router } from './router/types.ts';
 import {
   createSandboxDriver,
   type DynamicCgroupsState,
+  homeKey,
   openSandbox,
   type Sandbox,
+  type SandboxNetwork,
   sandboxBuildRunner,
 } from './runtime/sandbox/index.ts';
 import type { RuntimeDriver } from './runtime/types.ts';
@@ -78,8 +79,10 @@ export async function startServer(
     throw err;
   }
   const { runtime, sandbox } = await runtimeReady;
-  timer.mark('runtime');
   const routerPort = router.address.port;
+  // Containers reach the router on the bridge's address (and no other port of this host).
+  await sandbox?.allowHostPorts([routerPort]);
+  timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const logs = new DeploymentLogs(paths.deploymentLogs);
   const pipeline = createPipeline({
@@ -219,14 +222,23 @@ async function pickRuntime(
 ): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null }> {
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
-    // Each Slipway home nests its cgroups under its own parent, so one server's
-    // start-up sweep never touches another's containers.
-    const home = createHash('sha256').update(settings.home).digest('hex').slice(0, 12);
-    const opened = await openSandbox({ scratchDir: paths.containers, cgroupParent: `slipway/${home}` });
+    // Each Slipway home nests its cgroups under its own parent, and has its own bridge, subnet
+    // and nftables table, so one server's start-up sweep never touches another's containers.
+    const opened = await openSandbox({
+      scratchDir: paths.containers,
+      cgroupParent: `slipway/${homeKey(settings.home)}`,
+      home: settings.home,
+      // A configured router port goes into the network's rules from the start (0: known once listening).
+      allowHostPorts: settings.routerPort === 0 ? [] : [settings.routerPort],
+    });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
       logDynamicCgroups(logger, opened.dynamicCgroups);
-      logger.info({ runtime: 'sandbox' }, 'containers run sandboxed (bubblewrap, overlayfs, cgroups)');
+      logNetwork(logger, opened.network);
+      logger.info(
+        { runtime: 'sandbox' },
+        'containers run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)',
+      );
       return { runtime, sandbox: opened.sandbox };
     }
     if (settings.runtime === 'sandbox')
@@ -236,7 +248,9 @@ async function pickRuntime(
   logger.warn(
     { runtime: 'process', reason: missing },
     `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
-      'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
+      'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits, ' +
+      "sharing the host's network (every container can connect to every port of this host, " +
+      "Slipway's API and other apps' containers included)",
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
@@ -278,4 +292,21 @@ function logDynamicCgroups(logger: Logger, found: DynamicCgroupsState): void {
       { reason: found.reason },
       'favordynmods is not available: each container start waits for an RCU grace period (about 13 ms)',
     );
+}
+
+/** What the sandbox set up for the containers' network (docs/sandbox.md, "Networking"). */
+function logNetwork(logger: Logger, network: SandboxNetwork): void {
+  if (network.ipForward === 'enabled')
+    logger.info('enabled IPv4 forwarding (net.ipv4.ip_forward=1): containers reach the outside through NAT');
+  for (const home of network.collected)
+    logger.info({ home }, 'removed the container network of a Slipway home that no longer exists');
+  if (network.resolver === 'loopback')
+    logger.warn(
+      'the host resolves names on its loopback only (/etc/resolv.conf), which containers cannot reach: ' +
+        'name lookups fail in containers and builds (docs/sandbox.md, "DNS")',
+    );
+  logger.info(
+    { bridge: network.bridge, subnet: network.subnet, gateway: network.gateway, nftables: network.table },
+    'containers have a network namespace each on their own bridge',
+  );
 }

@@ -20,7 +20,7 @@ import {
   waitForPort,
 } from '../src/runtime/index.ts';
 import { mountThenExec, probeOverlay } from '../src/runtime/overlay-mount.ts';
-import { createSandboxDriver, openSandbox, type Sandbox } from '../src/runtime/sandbox/index.ts';
+import { createSandboxDriver, type Sandbox } from '../src/runtime/sandbox/index.ts';
 import {
   eventually,
   httpGet,
@@ -31,6 +31,7 @@ import {
   snapshot,
   writeSlug,
 } from './helpers/runtime-helpers.ts';
+import { openTestSandbox } from './helpers/test-sandbox.ts';
 import { delay } from './helpers/wait.ts';
 
 const TEST_TIMEOUT = { timeout: 15_000 };
@@ -42,7 +43,7 @@ let sequence = 0;
 const APP_USER = { uid: 64_123, gid: 64_123 } as const;
 
 // The sandbox suite runs wherever the sandbox can (CI installs bubblewrap); elsewhere it says why not.
-const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });
+const opened = await openTestSandbox();
 const sandboxMissing = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
 function requireSandbox(): Sandbox {
   if (!('sandbox' in opened)) throw new Error('sandbox unavailable');

@@ -15,11 +15,12 @@ import { isSlipwayError } from '../../src/core/errors.ts';
 import { runProcess } from '../../src/exec/index.ts';
 import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/index.ts';
 import { cgroupParents } from '../../src/runtime/sandbox/cgroup-v1.ts';
-import { createSandboxDriver, openSandbox, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
+import { createSandboxDriver, sandboxBuildRunner } from '../../src/runtime/sandbox/index.ts';
 import { lineLog, processesWith, writeSlug } from '../helpers/runtime-helpers.ts';
 import { baseEnv } from '../helpers/slipway.ts';
+import { openTestSandbox } from '../helpers/test-sandbox.ts';
 
-const opened = await openSandbox({ scratchDir: path.join(tmpdir(), 'slipway-sandbox-probe') });
+const opened = await openTestSandbox();
 const skip = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
 const TIMEOUT = { timeout: 60_000 };
 
@@ -38,12 +39,15 @@ function processesOf(uid: number): number[] {
   return found;
 }
 
-/** Child cgroups under Slipway's parent, per controller. */
+/**
+ * Child cgroups under Slipway's parent, per controller, of this test's own containers (`s<pid>-<n>`):
+ * servers of other Slipway homes on the host add and remove theirs (`slipway/<home key>`) meanwhile.
+ */
 function cgroupChildren(): string[] {
   return Object.values(cgroupParents('slipway')).flatMap((parent) =>
     existsSync(parent)
       ? readdirSync(parent, { withFileTypes: true })
-          .filter((e) => e.isDirectory())
+          .filter((e) => e.isDirectory() && e.name.startsWith(`s${process.pid}-`))
           .map((e) => path.join(parent, e.name))
       : [],
   );

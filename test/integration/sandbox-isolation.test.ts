@@ -6,15 +6,13 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HELPER_ENV, runProcess } from '../../src/exec/index.ts';
-import { openSandbox } from '../../src/runtime/sandbox/index.ts';
 import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { sandboxSkipReason } from '../helpers/test-sandbox.ts';
 
-const opened = await openSandbox({ scratchDir: path.join(os.tmpdir(), 'slipway-sandbox-probe') });
-const skip = 'missing' in opened ? `sandbox unavailable: ${opened.missing}` : false;
+const skip = await sandboxSkipReason();
 
 interface HostProcess {
   pid: number;

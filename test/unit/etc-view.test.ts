@@ -1,13 +1,15 @@
 // The sandbox's /etc copy: what is copied (top-level links followed, links
 // inside directories kept, nothing others could not read), and that a change
-// on the host gives the next container a fresh copy while the old one stays.
+// on the host gives the next container a fresh copy while the old one stays;
+// a loopback-only resolver (out of a container's network namespace's reach)
+// is replaced by systemd-resolved's upstream servers.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { createEtcView } from '../../src/runtime/sandbox/etc-view.ts';
+import { createEtcView, onlyLoopbackResolvers } from '../../src/runtime/sandbox/etc-view.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-etc-view-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -52,4 +54,40 @@ test('a change on the host (even below ssl/) gives a new copy; the old one stays
   fs.writeFileSync(path.join(etc, 'ssl', 'certs', 'ca-certificates.crt'), 'CERTS');
   const third = await view.current();
   assert.equal(fs.readFileSync(path.join(third, 'ssl', 'certs', 'ca-certificates.crt'), 'utf8'), 'CERTS');
+});
+
+test('a resolv.conf naming only loopback resolvers gets the upstream servers instead, when the host lists them', async () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'stub-'));
+  const etc = path.join(dir, 'etc');
+  fs.mkdirSync(etc);
+  fs.writeFileSync(path.join(etc, 'resolv.conf'), 'nameserver 127.0.0.53\noptions edns0 trust-ad\n');
+  const upstream = path.join(dir, 'upstream.conf');
+  fs.writeFileSync(upstream, 'nameserver 192.0.2.53\nnameserver 2001:db8::53\n');
+  const view = createEtcView(fs.mkdtempSync(path.join(dir, 'root-')), etc, ['resolv.conf'], upstream);
+  const first = await view.current();
+  assert.equal(
+    fs.readFileSync(path.join(first, 'resolv.conf'), 'utf8'),
+    'nameserver 192.0.2.53\nnameserver 2001:db8::53\n',
+  );
+  // A change of the upstream list gives a new copy, as a change in /etc does.
+  fs.writeFileSync(upstream, 'nameserver 192.0.2.54\n');
+  const second = await view.current();
+  assert.notEqual(second, first);
+  assert.equal(fs.readFileSync(path.join(second, 'resolv.conf'), 'utf8'), 'nameserver 192.0.2.54\n');
+  // Without an upstream list, the host's file is copied as it is (and Slipway warns at start-up).
+  fs.rmSync(upstream);
+  const third = await view.current();
+  assert.equal(
+    fs.readFileSync(path.join(third, 'resolv.conf'), 'utf8'),
+    'nameserver 127.0.0.53\noptions edns0 trust-ad\n',
+  );
+  assert.equal(onlyLoopbackResolvers(fs.readFileSync(path.join(third, 'resolv.conf'), 'utf8')), true);
+});
+
+test('which resolver lists leave a container without a resolver', () => {
+  assert.equal(onlyLoopbackResolvers('nameserver 127.0.0.53\n'), true);
+  assert.equal(onlyLoopbackResolvers('nameserver ::1\nnameserver 127.0.0.1\n'), true);
+  assert.equal(onlyLoopbackResolvers('# no servers: the C library asks 127.0.0.1\n'), true);
+  assert.equal(onlyLoopbackResolvers('nameserver 127.0.0.53\nnameserver 10.255.255.53\n'), false);
+  assert.equal(onlyLoopbackResolvers('  nameserver 192.0.2.53 # lan\n'), false);
 });

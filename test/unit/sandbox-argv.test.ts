@@ -8,6 +8,7 @@ import { parseProcCgroup } from '../../src/runtime/sandbox/cgroup-v1.ts';
 import { decodeExit, sandboxArgv } from '../../src/runtime/sandbox/sandbox-argv.ts';
 
 const tools = {
+  nsenter: '/usr/bin/nsenter',
   unshare: '/usr/bin/unshare',
   mount: '/usr/bin/mount',
   bwrap: '/usr/bin/bwrap',
@@ -16,6 +17,7 @@ const invocation = {
   tools,
   uid: 20001,
   gid: 20001,
+  netns: '/run/netns/slipway-0123456789ab-c0ffee',
   cgroupProcs: ['/sys/fs/cgroup/memory/slipway/c1/cgroup.procs', '/sys/fs/cgroup/pids/slipway/c1/cgroup.procs'],
   etcDir: '/run/x/etc-0123',
   setupMounts: [{ kind: 'overlay', options: 'lowerdir=/s,upperdir=/u,workdir=/w', target: '/run/x/app' }] as const,
@@ -33,12 +35,16 @@ const argv = sandboxArgv(
 );
 const after = (flag: string, from = 0) => argv[argv.indexOf(flag, from) + 1];
 
-test('the chain: private mount namespace, setup as root, then the app user, then bwrap, then the command', () => {
+test('the chain: private mount namespace, setup as root, then the container’s network namespace as the app user, then bwrap, then the command', () => {
   assert.deepEqual(argv.slice(0, 5), ['/usr/bin/unshare', '--mount', '--propagation', 'private', '/bin/sh']);
-  const drop = argv.indexOf('/usr/bin/unshare', 1);
+  const drop = argv.indexOf('/usr/bin/nsenter');
   const bwrap = argv.indexOf('/usr/bin/bwrap');
-  assert.ok(drop > 0 && bwrap > drop);
-  assert.deepEqual(argv.slice(drop + 1, bwrap), ['--setgid=20001', '--setuid=20001']);
+  assert.ok(drop > argv.indexOf('slipway-sandbox-setup') && bwrap > drop);
+  assert.deepEqual(argv.slice(drop + 1, bwrap), [
+    '--net=/run/netns/slipway-0123456789ab-c0ffee',
+    '--setgid=20001',
+    '--setuid=20001',
+  ]);
   assert.ok(argv.includes('--cap-drop'), 'bwrap empties the bounding set');
   assert.deepEqual(argv.slice(-5), ['--chdir', '/app', '/bin/sh', '-c', 'node server.js']);
 });
@@ -51,6 +57,10 @@ test('with a setuid-root bwrap, setpriv drops privileges (no_new_privs, no capab
   const setpriv = withSetpriv.indexOf('/usr/bin/setpriv');
   const bwrap = withSetpriv.indexOf('/usr/bin/bwrap');
   assert.ok(setpriv > 0 && bwrap > setpriv);
+  assert.deepEqual(withSetpriv.slice(setpriv - 2, setpriv), [
+    '/usr/bin/nsenter',
+    '--net=/run/netns/slipway-0123456789ab-c0ffee',
+  ]);
   assert.deepEqual(withSetpriv.slice(setpriv + 1, bwrap), [
     '--reuid=20001',
     '--regid=20001',
@@ -81,7 +91,9 @@ test('the setup step joins every cgroup before it mounts anything', () => {
 test('bwrap: new namespaces, host system read-only, private /tmp /proc /dev, only /app writable', () => {
   for (const flag of ['--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts'])
     assert.ok(argv.includes(flag), flag);
-  assert.ok(!argv.includes('--unshare-net'), 'the host network is shared by design');
+  // The network namespace is Slipway's own, entered by nsenter (owned by the host's user namespace, so the
+  // container cannot change it); bwrap's would be an empty one without any interface.
+  assert.ok(!argv.includes('--unshare-net'), 'bwrap makes no network namespace of its own');
   assert.equal(after('--hostname'), 'web-1');
   assert.equal(after('--ro-bind-try'), '/usr');
   assert.equal(after('--symlink'), 'usr/bin');

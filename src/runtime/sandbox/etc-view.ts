@@ -9,11 +9,17 @@
 // /run/...) is followed; symlinks inside directories (ssl/certs → /usr/share)
 // stay links, resolved inside the sandbox. Nothing the app's user could not
 // read on the host is copied (ssl/private).
+//
+// Containers have their own network namespace, where the host's loopback is
+// out of reach: when the host's resolv.conf names only loopback resolvers
+// (systemd-resolved's stub at 127.0.0.53), the copy takes systemd-resolved's
+// list of upstream servers instead, when there is one.
 
 import { createHash } from 'node:crypto';
 import { type Stats, statSync } from 'node:fs';
-import { chmod, copyFile, cp, lstat, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, cp, lstat, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isLoopbackAddress, parseNameservers } from './network-plan.ts';
 
 /** The /etc entries programs need to resolve names, verify TLS, and know users and time. */
 export const ETC_ENTRIES = [
@@ -37,6 +43,15 @@ export const ETC_ENTRIES = [
 /** Directories below the entries whose own changes must also be noticed. */
 const WATCHED_SUBDIRS = ['ssl/certs'];
 
+/** systemd-resolved's list of the upstream servers its 127.0.0.53 stub forwards to. */
+export const UPSTREAM_RESOLV_CONF = '/run/systemd/resolve/resolv.conf';
+
+/** Whether a resolv.conf leaves a container without a resolver it can reach (none listed means 127.0.0.1). */
+export function onlyLoopbackResolvers(resolvConf: string): boolean {
+  const servers = parseNameservers(resolvConf);
+  return servers.every(isLoopbackAddress);
+}
+
 export interface EtcView {
   /** The directory to bind at /etc, current with the host's files. */
   current(): Promise<string>;
@@ -47,13 +62,18 @@ export interface EtcView {
  * may traverse) as `etc-<hash of what they were copied from>`. Copies are
  * never deleted while Slipway runs: a running container's /etc is one of them.
  */
-export function createEtcView(root: string, source = '/etc', entries: readonly string[] = ETC_ENTRIES): EtcView {
+export function createEtcView(
+  root: string,
+  source = '/etc',
+  entries: readonly string[] = ETC_ENTRIES,
+  upstreamResolvConf = UPSTREAM_RESOLV_CONF,
+): EtcView {
   let built: { signature: string; dir: Promise<string> } | undefined;
   return {
     current() {
-      const signature = hostSignature(source, entries);
+      const signature = hostSignature(source, entries, upstreamResolvConf);
       if (built === undefined || built.signature !== signature) {
-        const dir = buildCopy(root, source, entries, signature);
+        const dir = buildCopy(root, source, entries, signature, upstreamResolvConf);
         built = { signature, dir };
         // A failed copy is retried by the next start, not remembered.
         dir.catch(() => {
@@ -65,10 +85,14 @@ export function createEtcView(root: string, source = '/etc', entries: readonly s
   };
 }
 
-function hostSignature(source: string, entries: readonly string[]): string {
+function hostSignature(source: string, entries: readonly string[], upstreamResolvConf: string): string {
   const parts: string[] = [];
-  for (const name of [...entries, ...WATCHED_SUBDIRS]) {
-    const stat = statOrUndefined(path.join(source, name));
+  for (const name of [
+    ...entries.map((entry) => path.join(source, entry)),
+    ...WATCHED_SUBDIRS.map((sub) => path.join(source, sub)),
+    upstreamResolvConf,
+  ]) {
+    const stat = statOrUndefined(name);
     parts.push(
       stat === undefined ? `${name}:-` : `${name}:${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`,
     );
@@ -76,7 +100,13 @@ function hostSignature(source: string, entries: readonly string[]): string {
   return parts.join('\n');
 }
 
-async function buildCopy(root: string, source: string, entries: readonly string[], signature: string): Promise<string> {
+async function buildCopy(
+  root: string,
+  source: string,
+  entries: readonly string[],
+  signature: string,
+  upstreamResolvConf: string,
+): Promise<string> {
   const final = path.join(root, `etc-${createHash('sha256').update(signature).digest('hex').slice(0, 16)}`);
   if (await isDirectory(final)) return final;
   const work = await mkdtemp(path.join(root, '.etc-'));
@@ -91,6 +121,7 @@ async function buildCopy(root: string, source: string, entries: readonly string[
       else if (stat.isFile()) await copyFile(from, to);
       else continue;
       await chmod(to, stat.mode & 0o7777);
+      if (name === 'resolv.conf') await preferUpstreamResolvers(to, upstreamResolvConf);
     }
     await chmod(work, 0o755);
     await rename(work, final);
@@ -101,6 +132,14 @@ async function buildCopy(root: string, source: string, entries: readonly string[
     throw err;
   }
   return final;
+}
+
+/** Replaces a copied resolv.conf naming only loopback resolvers by the upstream list, when that names others. */
+async function preferUpstreamResolvers(copy: string, upstreamResolvConf: string): Promise<void> {
+  if (!onlyLoopbackResolvers(await readFile(copy, 'utf8'))) return;
+  const upstream = await readFile(upstreamResolvConf, 'utf8').catch(() => null);
+  if (upstream === null || onlyLoopbackResolvers(upstream)) return;
+  await writeFile(copy, upstream);
 }
 
 function isDirectory(dir: string): Promise<boolean> {

@@ -3,6 +3,13 @@
 
 export { BUILD_LIMITS, sandboxBuildRunner } from './build-runner.ts';
 export type { DynamicCgroupsState } from './cgroup-v1.ts';
+export { homeKey } from './network-plan.ts';
 export { runSandboxed, type SandboxedRunOptions } from './run-sandboxed.ts';
-export { type OpenSandboxResult, openSandbox, type Sandbox, type SandboxOptions } from './sandbox.ts';
+export {
+  type OpenSandboxResult,
+  openSandbox,
+  type Sandbox,
+  type SandboxNetwork,
+  type SandboxOptions,
+} from './sandbox.ts';
 export { createSandboxDriver, type SandboxDriverOptions } from './sandbox-driver.ts';

@@ -1,7 +1,8 @@
 // Runs one build step (`npm ci`, `npm run build`) to completion in a sandbox:
 // the app's uid, its own cgroup, the host system read-only, and only the
 // build directory and the app's build cache writable, at the same paths as on
-// the host (so the build environment needs no translation). Network: the host's.
+// the host (so the build environment needs no translation). Network: its own
+// namespace, like a container's: out through NAT (registries), not to the host.
 
 import { randomBytes } from 'node:crypto';
 import type { ContainerLimits } from '../../core/container-size.ts';
@@ -25,7 +26,7 @@ export async function runSandboxed(
   options: SandboxedRunOptions,
 ): Promise<RunResult> {
   const { mountPoints } = sandbox;
-  const { proc, cgroup } = await sandbox.spawn(
+  const { proc, cgroup, destroy } = await sandbox.spawn(
     `build-${randomBytes(6).toString('hex')}`,
     options.limits,
     {
@@ -69,6 +70,6 @@ export async function runSandboxed(
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    await cgroup.destroy();
+    await destroy();
   }
 }

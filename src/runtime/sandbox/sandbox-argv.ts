@@ -5,22 +5,28 @@
 //                the host and vanish with the container's last process;
 //   sh (setup)   joins the container's cgroups (before anything else runs),
 //                mounts the overlay / binds the build directories, as root;
-//   unshare -S -G  becomes the app's uid/gid with no supplementary groups
-//                (leaving uid 0 clears every capability);
+//   nsenter --net -S -G  joins the container's own network namespace
+//                (netns-pool.ts), then becomes the app's uid/gid with no
+//                supplementary groups (leaving uid 0 clears every
+//                capability): everything the container runs has only that
+//                namespace's eth0 and loopback. One exec does both, as
+//                `unshare -S -G` did the second alone;
 //   bwrap        new user, pid, ipc, uts and cgroup namespaces, a read-only
 //                host system, private /tmp, /proc and /dev, the app at /app;
 //                an empty capability bounding set and no_new_privs for what
 //                it runs. (A setuid-root bwrap would run privileged, so then
-//                `setpriv` drops privileges instead, with no_new_privs first.)
+//                `setpriv` drops privileges instead, with no_new_privs first,
+//                after a plain `nsenter --net`.)
 //   argv         the user's command (`sh -c ...`) or a build step.
 
 import { constants } from 'node:os';
 
 export interface SandboxTools {
+  readonly nsenter: string;
   readonly unshare: string;
   readonly mount: string;
   readonly bwrap: string;
-  /** Set only when bwrap is installed setuid root: it then drops privileges instead of unshare. */
+  /** Set only when bwrap is installed setuid root: it then drops privileges instead of nsenter. */
   readonly setpriv?: string;
 }
 
@@ -33,6 +39,8 @@ export interface SandboxInvocation {
   readonly tools: SandboxTools;
   readonly uid: number;
   readonly gid: number;
+  /** The container's network namespace (`/run/netns/<name>`), entered first. */
+  readonly netns: string;
   /** A copy of the host /etc files containers need (etc-view.ts), bound read-only at /etc. */
   readonly etcDir: string;
   /** cgroup.procs files to join first. */
@@ -115,14 +123,16 @@ export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): str
     SETUP_SCRIPT,
     'slipway-sandbox-setup',
     ...setup,
-    ...dropPrivileges(tools, inv.uid, inv.gid),
+    ...enterNetworkAsUser(tools, inv.netns, inv.uid, inv.gid),
     ...bwrap,
   ];
 }
 
-function dropPrivileges(tools: SandboxTools, uid: number, gid: number): string[] {
-  if (tools.setpriv === undefined) return [tools.unshare, `--setgid=${gid}`, `--setuid=${uid}`];
+function enterNetworkAsUser(tools: SandboxTools, netns: string, uid: number, gid: number): string[] {
+  if (tools.setpriv === undefined) return [tools.nsenter, `--net=${netns}`, `--setgid=${gid}`, `--setuid=${uid}`];
   return [
+    tools.nsenter,
+    `--net=${netns}`,
     tools.setpriv,
     `--reuid=${uid}`,
     `--regid=${gid}`,

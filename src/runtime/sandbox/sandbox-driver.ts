@@ -2,7 +2,8 @@
 // its app's own uid in new namespaces (bubblewrap), sees its release at /app
 // through a private overlayfs layer, and is held in its own cgroups (memory,
 // pids, cpu) from its size. The cgroup is also how teardown finds every
-// process the container started. Network: the host's (see docs/sandbox.md).
+// process the container started. Network: its own namespace on the home's
+// bridge; the container is reached at its address there (docs/sandbox.md).
 
 import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
@@ -23,7 +24,6 @@ import { decodeExit } from './sandbox-argv.ts';
 export interface SandboxDriverOptions {
   readonly sandbox: Sandbox;
   readonly containersDir: string;
-  readonly host?: string;
   readonly portRange?: [number, number];
   readonly logger?: Logger;
 }
@@ -35,7 +35,6 @@ const APP_DIR = '/app';
 export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDriver {
   const { sandbox } = options;
   const containersDir = path.resolve(options.containersDir);
-  const host = options.host ?? '127.0.0.1';
   const ports = createPortAllocator({ range: options.portRange });
   const log = options.logger?.child({ runtime: 'sandbox' });
   const containers = createContainerRegistry();
@@ -109,7 +108,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       throw err;
     }
     const discard = async () => {
-      await prepared.cgroup.destroy(() => rm(containerDir, { recursive: true, force: true }));
+      await prepared.destroy(() => rm(containerDir, { recursive: true, force: true }));
       if (port !== undefined) ports.release(port);
     };
     const spawnOrDiscard = async (held: boolean) => {
@@ -133,7 +132,8 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
         await discard();
         throw err;
       }
-      return { handle: track(spec, started, containerDir, port, held), stdin: started.proc.stdin };
+      const address = port === undefined ? null : { host: prepared.address, port };
+      return { handle: track(spec, started, containerDir, address, held), stdin: started.proc.stdin };
     };
     return preparedContainer(spec, early, spawnOrDiscard, discard);
   }
@@ -143,9 +143,10 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     spec: ContainerSpec,
     started: SandboxProcess,
     containerDir: string,
-    port: number | undefined,
+    address: ContainerHandle['address'],
     held: boolean,
   ): ContainerHandle {
+    const port = address?.port;
     const { uid } = spec.user ?? FALLBACK_USER;
     const { proc, cgroup } = started;
     const context = { app: spec.app, container: spec.name, id: spec.id };
@@ -166,7 +167,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     const exited = ended.then(async (result): Promise<ContainerExit> => {
       try {
         // The overlay lived only in the container's mount namespace, gone with its last process.
-        await cgroup.destroy(() => rm(containerDir, { recursive: true, force: true }));
+        await started.destroy(() => rm(containerDir, { recursive: true, force: true }));
       } catch (err) {
         log?.error({ ...context, err }, 'could not clean up the container; left in place');
       }
@@ -195,7 +196,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       id: spec.id,
       name: spec.name,
       pid: proc.pid,
-      address: port === undefined ? null : { host, port },
+      address,
       stdin: held ? null : proc.stdin,
       ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
       ended,
@@ -216,7 +217,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       },
     };
     live.set(spec.id, handle);
-    log?.debug({ ...context, pid: proc.pid, port, uid }, 'container started');
+    log?.debug({ ...context, pid: proc.pid, address, uid }, 'container started');
     return handle;
   }
 

@@ -1,11 +1,12 @@
 // What every sandboxed process needs from the host, found once: the tools
-// (bwrap, unshare, mount), the cgroup parents, the host's top-level
-// layout, and a world-traversable mount point directory. `openSandbox` probes
-// all of it with a real throwaway container and says what is missing.
+// (bwrap, unshare, mount, nsenter, ip, nft), the cgroup parents, the home's
+// container network, the host's top-level layout, and a world-traversable
+// mount point directory. `openSandbox` probes all of it with a real
+// throwaway container and says what is missing.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { lstat, mkdir, readlink, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
@@ -18,7 +19,10 @@ import {
   favorDynamicCgroups,
   sweepCgroups,
 } from './cgroup-v1.ts';
-import { createEtcView } from './etc-view.ts';
+import { createContainerNetwork, type NetworkState } from './container-network.ts';
+import { createEtcView, onlyLoopbackResolvers } from './etc-view.ts';
+import type { NetnsLease } from './netns-pool.ts';
+import type { NetworkTools } from './network-plan.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -28,10 +32,19 @@ import {
 } from './sandbox-argv.ts';
 
 export interface SandboxOptions {
+  /**
+   * The Slipway home this sandbox serves. A hash of it names the home's
+   * container network (bridge, nftables table, namespaces), and the bridge
+   * records it, so that a later start can remove the network once the home
+   * is gone.
+   */
+  readonly home: string;
   /** Directory for the probe's scratch files (on the filesystem upper layers will use). */
   readonly scratchDir: string;
   /** Empty directories the private mount namespaces mount on; default /run/slipway-sandbox. */
   readonly mountRoot?: string;
+  /** Host TCP ports containers may connect to from the start (the router's, when known); see allowHostPorts. */
+  readonly allowHostPorts?: readonly number[];
   /** Name of the cgroup Slipway nests its containers' cgroups under. */
   readonly cgroupParent?: string;
 }
@@ -39,9 +52,11 @@ export interface SandboxOptions {
 export interface SandboxProcess {
   readonly proc: ProcessHandle;
   readonly cgroup: ContainerCgroup;
+  /** See PreparedSandbox.destroy. */
+  destroy(alongside?: () => Promise<unknown>): Promise<void>;
 }
 
-export type SandboxCommand = Omit<SandboxInvocation, 'tools' | 'cgroupProcs' | 'etcDir'>;
+export type SandboxCommand = Omit<SandboxInvocation, 'tools' | 'cgroupProcs' | 'etcDir' | 'netns'>;
 
 export interface SandboxSpawnOptions {
   readonly env: Readonly<Record<string, string>>;
@@ -50,19 +65,28 @@ export interface SandboxSpawnOptions {
   readonly stdin?: 'ignore' | 'pipe';
 }
 
-/** A container's cgroup, made and limited, with nothing running in it yet. */
+/** A container's cgroup, made and limited, and its network namespace, with nothing running in them yet. */
 export interface PreparedSandbox {
   readonly cgroup: ContainerCgroup;
-  /** Starts the chain in the cgroup. On a throw the caller destroys the cgroup. */
+  /** The container's IPv4 address on the home's bridge. */
+  readonly address: string;
+  /** Starts the chain in the cgroup and the namespace. On a throw the caller destroys the sandbox. */
   spawn(command: SandboxCommand, options: SandboxSpawnOptions): SandboxProcess;
+  /**
+   * Kills whatever is left in the cgroup, then removes the cgroup and the
+   * network namespace, while `alongside` (cleanup that needs the processes
+   * gone) runs.
+   */
+  destroy(alongside?: () => Promise<unknown>): Promise<void>;
 }
 
 export interface Sandbox {
   /** Mount points (in private namespaces only) for the app view, the build and its cache. */
   readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
   /**
-   * Creates the cgroup and finds the current /etc view. `ready` (say, the container's layer
-   * being prepared) is awaited alongside; if anything fails, no cgroup is left.
+   * Creates the cgroup, takes a network namespace and finds the current /etc view. `ready`
+   * (say, the container's layer being prepared) is awaited alongside; if anything fails,
+   * neither cgroup nor namespace is left.
    */
   prepare(id: string, limits: ContainerLimits, ready?: Promise<unknown>): Promise<PreparedSandbox>;
   /** prepare(), then starts the chain in the cgroup; if either fails, nothing is left. */
@@ -72,17 +96,22 @@ export interface Sandbox {
     command: SandboxCommand,
     options: SandboxSpawnOptions & { readonly ready?: Promise<unknown> },
   ): Promise<SandboxProcess>;
-  /** Kills and removes every container and build cgroup left by an earlier run; returns how many. */
+  /** Kills and removes every container and build cgroup (and namespace) left by an earlier run; returns how many. */
   sweep(): Promise<number>;
-  /** Removes Slipway's (then empty) parent cgroups. */
+  /** Host TCP ports containers may connect to (the router's), on the bridge's address. */
+  allowHostPorts(ports: readonly number[]): Promise<void>;
+  /** Removes the home's container network and Slipway's (then empty) parent cgroups; a later use makes them again. */
   close(): Promise<void>;
 }
 
 /** The uid/gid the probe runs as: above any app's, below the overflow uid. */
 const PROBE_ID = 65_000;
 
+/** The network as set up, and whether the /etc view gives containers a resolver they can reach. */
+export type SandboxNetwork = NetworkState & { readonly resolver: 'reachable' | 'loopback' };
+
 export type OpenSandboxResult =
-  | { readonly sandbox: Sandbox; readonly dynamicCgroups: DynamicCgroupsState }
+  | { readonly sandbox: Sandbox; readonly dynamicCgroups: DynamicCgroupsState; readonly network: SandboxNetwork }
   | { readonly missing: string };
 
 export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxResult> {
@@ -96,8 +125,19 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   } catch (err) {
     return { missing: (err as Error).message };
   }
+  // The network's set-up (a few short processes) runs while the rest is checked; any
+  // later failure takes it down again.
+  const network = createContainerNetwork(tools, options.home, options.allowHostPorts);
+  const networkReady = network.open().then(
+    (state) => ({ state }),
+    (err: Error) => ({ missing: `the container network cannot be set up: ${err.message}` }),
+  );
+  const fail = async (missing: string) => {
+    await network.close().catch(() => {});
+    return { missing };
+  };
   const overlay = await probeOverlay(options.scratchDir);
-  if (overlay !== null) return { missing: `overlay mounts do not work: ${overlay}` };
+  if (overlay !== null) return fail(`overlay mounts do not work: ${overlay}`);
   const mountRoot = options.mountRoot ?? '/run/slipway-sandbox';
   const mountPoints = {
     app: path.join(mountRoot, 'app'),
@@ -107,7 +147,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   try {
     for (const dir of [mountRoot, ...Object.values(mountPoints)]) await ensureRootDir(dir);
   } catch (err) {
-    return { missing: `cannot prepare ${mountRoot}: ${(err as Error).message}` };
+    return fail(`cannot prepare ${mountRoot}: ${(err as Error).message}`);
   }
   const layout = await topLevelLayout();
   const etc = createEtcView(mountRoot);
@@ -115,21 +155,43 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   const sandbox: Sandbox = {
     mountPoints,
     async prepare(id, limits, ready) {
-      const [made, readied, etcDir] = await Promise.allSettled([
+      const [made, readied, etcDir, leased] = await Promise.allSettled([
         createCgroup(parents, id, limits),
         ready,
         etc.current(),
+        network.lease(),
       ]);
-      if (made.status === 'rejected') throw made.reason;
-      const cgroup = made.value;
-      if (readied.status === 'rejected' || etcDir.status === 'rejected') {
-        await cgroup.destroy();
-        throw readied.status === 'rejected' ? readied.reason : (etcDir as PromiseRejectedResult).reason;
+      const failed = [made, readied, etcDir, leased].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) {
+        await Promise.allSettled([
+          made.status === 'fulfilled' ? made.value.destroy() : undefined,
+          leased.status === 'fulfilled' ? leased.value.release() : undefined,
+        ]);
+        throw failed.reason;
       }
+      const cgroup = (made as PromiseFulfilledResult<ContainerCgroup>).value;
+      const lease = (leased as PromiseFulfilledResult<NetnsLease>).value;
+      const etcView = (etcDir as PromiseFulfilledResult<string>).value;
+      const destroy = async (alongside?: () => Promise<unknown>) => {
+        try {
+          await cgroup.destroy(alongside);
+        } catch (err) {
+          // A cgroup that cannot be emptied may leave processes in the namespace: never reuse it.
+          await lease.discard().catch(() => {});
+          throw err;
+        }
+        // Every process is gone (the cgroup could be removed): the namespace can serve another container.
+        await lease.release();
+      };
       return {
         cgroup,
+        address: lease.address,
+        destroy,
         spawn(command, spawnOptions) {
-          const argv = sandboxArgv({ ...command, tools, cgroupProcs: cgroup.procsFiles, etcDir: etcDir.value }, layout);
+          const argv = sandboxArgv(
+            { ...command, tools, cgroupProcs: cgroup.procsFiles, etcDir: etcView, netns: lease.path },
+            layout,
+          );
           const proc = spawnProcess(argv, {
             cwd: '/',
             env: spawnOptions.env,
@@ -137,7 +199,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
             onData: spawnOptions.onData,
             stdin: spawnOptions.stdin ?? 'ignore',
           });
-          return { proc, cgroup };
+          return { proc, cgroup, destroy };
         },
       };
     },
@@ -146,30 +208,49 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
       try {
         return prepared.spawn(command, spawnOptions);
       } catch (err) {
-        await prepared.cgroup.destroy();
+        await prepared.destroy();
         throw err;
       }
     },
-    sweep: async () => (await sweepCgroups(parents)).length,
+    async sweep() {
+      // Processes first (their cgroups), then the namespaces they ran in.
+      const cgroups = (await sweepCgroups(parents)).length;
+      return Math.max(cgroups, await network.sweep());
+    },
+    allowHostPorts: (ports) => network.allowHostPorts(ports),
     close: async () => {
+      await network.close();
       await Promise.all(Object.values(parents).map((dir) => rmdir(dir).catch(() => {})));
     },
   };
 
   // Before the probe, so that the probe's own start is already the fast kind.
-  const dynamicCgroups = await favorDynamicCgroups();
+  const [opened, dynamicCgroups] = await Promise.all([networkReady, favorDynamicCgroups()]);
+  if ('missing' in opened) return fail(opened.missing);
   const problem = await probe(sandbox);
-  return problem === null ? { sandbox, dynamicCgroups } : { missing: problem };
+  if (problem !== null) return fail(problem);
+  const resolvConf = await readFile(path.join(await etc.current(), 'resolv.conf'), 'utf8').catch(() => '');
+  const resolver = onlyLoopbackResolvers(resolvConf) ? 'loopback' : 'reachable';
+  return { sandbox, dynamicCgroups, network: { ...opened.state, resolver } };
 }
 
-function findTools(): SandboxTools | string {
+/** Each tool the sandbox runs, and the Debian package that has it. */
+const TOOL_PACKAGES = {
+  bwrap: 'bubblewrap',
+  unshare: 'util-linux',
+  mount: 'mount',
+  nsenter: 'util-linux',
+  ip: 'iproute2',
+  nft: 'nftables',
+} as const;
+
+function findTools(): (SandboxTools & NetworkTools) | string {
   const dirs = (HELPER_ENV.PATH ?? '').split(':');
   const find = (name: string) => dirs.map((dir) => path.join(dir, name)).find((file) => existsSync(file));
-  const found: Partial<Record<'bwrap' | 'unshare' | 'mount', string>> = {};
-  for (const name of ['bwrap', 'unshare', 'mount'] as const) {
+  const found: Partial<Record<keyof typeof TOOL_PACKAGES, string>> = {};
+  for (const [name, pkg] of Object.entries(TOOL_PACKAGES) as [keyof typeof TOOL_PACKAGES, string][]) {
     const file = find(name);
-    if (file === undefined)
-      return name === 'bwrap' ? 'bwrap is not installed (apt-get install bubblewrap)' : `${name} is not installed`;
+    if (file === undefined) return `${name} is not installed (apt-get install ${pkg})`;
     found[name] = file;
   }
   const tools = found as Required<typeof found>;
@@ -202,7 +283,7 @@ async function topLevelLayout(): Promise<TopLevelLayout> {
 async function probe(sandbox: Sandbox): Promise<string | null> {
   const lines: string[] = [];
   try {
-    const { proc, cgroup } = await sandbox.spawn(
+    const { proc, destroy } = await sandbox.spawn(
       `probe-${randomBytes(4).toString('hex')}`,
       { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128 },
       {
@@ -217,7 +298,7 @@ async function probe(sandbox: Sandbox): Promise<string | null> {
       { env: { PATH: HELPER_ENV.PATH ?? '/usr/bin:/bin' }, onLine: (_stream, line) => lines.push(line) },
     );
     const exit = await proc.exited;
-    await cgroup.destroy();
+    await destroy();
     if (exit.code === 0 && lines[0] === String(PROBE_ID)) return null;
     return `a test sandbox failed (${exit.spawnError ?? `exit ${exit.code ?? exit.signal}`}): ${lines.join(' ').slice(0, 300)}`;
   } catch (err) {

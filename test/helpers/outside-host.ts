@@ -1,0 +1,88 @@
+// An "outside host" for the network tests, made by the test itself (no real
+// host is reachable from the test machines, and tests send traffic to no
+// address they did not create): a network namespace joined to the host by a
+// veth pair on a /30 of the given range, and a tiny HTTP server in it
+// (python3) that answers with the client address it saw. A container that
+// reaches it went out through the host's forwarding and NAT; the address
+// seen is then the host's end of the pair.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { HELPER_ENV, type ProcessHandle, runChecked, spawnProcess } from '../../src/exec/index.ts';
+import { intToIp, ipToInt } from '../../src/runtime/sandbox/network-plan.ts';
+import { lineLog } from './runtime-helpers.ts';
+
+export interface OutsideHost {
+  /** The server's address, in the test's namespace. */
+  readonly address: string;
+  readonly port: number;
+  /** The host's end of the veth pair: where NATed traffic appears to come from. */
+  readonly hostAddress: string;
+  readonly netns: string;
+  close(): Promise<void>;
+}
+
+const SERVER = `
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("outside saw " + self.client_address[0]).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
+print("ready", flush=True)
+server.serve_forever()
+`;
+
+/** Ranges to put the pair in: a benchmarking range (RFC 2544) like any outside host, or link-local (cloud metadata). */
+const RANGES = {
+  outside: { base: '198.18.0.0', slots: 2 ** 15 / 4 },
+  'link-local': { base: '169.254.0.0', slots: 2 ** 16 / 4 },
+} as const;
+
+const PORT = 8000;
+
+async function ip(args: string[], script: string): Promise<void> {
+  await runChecked(['ip', ...args, '-batch', '-'], {
+    env: HELPER_ENV,
+    stdin: Readable.from([script]),
+    timeoutMs: 10_000,
+  });
+}
+
+export async function startOutsideHost(range: keyof typeof RANGES = 'outside'): Promise<OutsideHost> {
+  const id = randomBytes(3).toString('hex');
+  const netns = `swtest-${id}`;
+  const veth = `swt-${id}`;
+  // Away from the range's first and last blocks (169.254.0.0/24 and .255.0/24 are reserved).
+  const { base, slots } = RANGES[range];
+  const network = ipToInt(base) + 4 * randomInt(64, slots - 64);
+  const hostAddress = intToIp(network + 1);
+  const address = intToIp(network + 2);
+  let server: ProcessHandle | undefined;
+  const close = async () => {
+    await server?.stop(0);
+    // The pair goes with either end; the namespace last.
+    await runChecked(['ip', 'link', 'del', 'dev', veth], { env: HELPER_ENV }).catch(() => {});
+    await runChecked(['ip', 'netns', 'del', netns], { env: HELPER_ENV }).catch(() => {});
+  };
+  try {
+    await ip([], `netns add ${netns}\nlink add name ${veth} type veth peer name eth0 netns ${netns}\n`);
+    await ip([], `addr add ${hostAddress}/30 dev ${veth}\nlink set dev ${veth} up\n`);
+    await ip(['-n', netns], `link set dev lo up\naddr add ${address}/30 dev eth0\nlink set dev eth0 up\n`);
+    const log = lineLog();
+    server = spawnProcess(['ip', 'netns', 'exec', netns, '/usr/bin/python3', '-c', SERVER, address, String(PORT)], {
+      env: HELPER_ENV,
+      onLine: log.onLine,
+    });
+    await log.waitFor(([, line]) => line === 'ready', 10_000);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { address, port: PORT, hostAddress, netns, close };
+}
