@@ -1,16 +1,22 @@
-// Router throughput and latency (method in BENCHMARKS.md): one small backend
-// process; autocannon (own process, keep-alive, loopback) direct to it,
-// through the built-in router (started as `slipway server` starts it: this
-// process plus the default number of router worker processes, or
-// SLIPWAY_ROUTER_WORKERS) and through nginx configured by the nginx driver,
-// plain (proxy_pass to a keep-alive upstream: the reference) and with its Lua
-// balancer for live backends (the driver's default); peak requests/s with
-// p50/p99 over interleaved rounds (each target's median round is reported),
-// then latency at half the plain nginx's peak.
+// Router module throughput (secondary figure; the primary one is
+// bench/router-throughput.ts, through a real `slipway server` under wrk).
+// The router *module* alone, in this process, with no access lines and no
+// app log: one small backend process; autocannon (own process, keep-alive,
+// loopback) direct to it, through the built-in router (this process plus the
+// default number of router worker processes, or SLIPWAY_ROUTER_WORKERS) and
+// through nginx configured by the nginx driver, plain (proxy_pass to a
+// keep-alive upstream) and with its Lua balancer for live backends; peak
+// requests/s with p50/p99 over interleaved rounds (each target's median round
+// is reported), then latency at half the plain nginx's peak.
+//
+// Run alone (`node --import tsx bench/router-module.ts`) it prints all of
+// that; `moduleSummary()` measures only the built-in router against plain
+// nginx, for the one secondary line of the primary benchmark.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadSettings } from '../src/config/settings.ts';
 import { startBuiltinRouter } from '../src/router/builtin/index.ts';
 import { startNginxRouter } from '../src/router/nginx/index.ts';
@@ -23,7 +29,16 @@ const HOST = 'app.localhost';
 const BUILTIN = 'built-in router';
 const NGINX_DRIVER = 'nginx, Lua';
 
-async function main() {
+type Target = readonly [name: string, port: number];
+
+interface Harness {
+  readonly targets: readonly Target[];
+  readonly workers: number;
+  close(): Promise<void>;
+}
+
+/** The backend and the routers in front of it; `full` adds direct and nginx with Lua. */
+async function startHarness(full: boolean): Promise<Harness> {
   const backend = await startBackendProcess();
   const route = { hostnames: [HOST], backends: [{ id: 'web-1', host: '127.0.0.1', port: backend.port }] };
   const workers = loadSettings({}).routerWorkers;
@@ -31,9 +46,8 @@ async function main() {
   builtin.setRoute('app', route);
   await builtin.workersListening();
   await builtin.settled();
-  // The reference is nginx as the issue names it: `proxy_pass` to a keep-alive `upstream` (the
-  // driver's configuration without live backends); the driver's default, with its Lua balancer,
-  // is measured beside it.
+  // Plain nginx is `proxy_pass` to a keep-alive `upstream` (the driver's configuration without
+  // live backends); the driver's default, with its Lua balancer, is measured beside it.
   const dirs: string[] = [];
   const startNginx = async (liveBackends: boolean) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
@@ -44,31 +58,78 @@ async function main() {
     return nginx;
   };
   const nginx = await startNginx(false);
-  const nginxDriver = await startNginx(true);
-  const targets = [
-    ['direct', backend.port],
+  const nginxDriver = full ? await startNginx(true) : undefined;
+  const targets: Target[] = [
+    ...(full ? ([['direct', backend.port]] as const) : []),
     [BUILTIN, builtin.address.port],
     ['nginx', nginx.address.port],
-    [NGINX_DRIVER, nginxDriver.address.port],
-  ] as const;
-  try {
-    const warm = { host: HOST, seconds: 1, connections: CONNECTIONS };
-    for (const [, port] of targets) await autocannon({ ...warm, port });
-    // Rounds interleave the targets, so that a noisy moment on the machine hits all of them alike.
-    const rounds = new Map<string, LoadFigures[]>(targets.map(([name]) => [name, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port] of targets) {
-        rounds.get(name)?.push(await autocannon({ port, host: HOST, seconds: SECONDS, connections: CONNECTIONS }));
-      }
+    ...(nginxDriver ? ([[NGINX_DRIVER, nginxDriver.address.port]] as const) : []),
+  ];
+  return {
+    targets,
+    workers,
+    async close() {
+      await builtin.close();
+      await nginx.close();
+      await nginxDriver?.close();
+      await backend.handle.stop(1000);
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Rounds interleave the targets, so that a noisy moment on the machine hits all of them alike. */
+async function measureRounds(targets: readonly Target[], rounds: number): Promise<Map<string, LoadFigures[]>> {
+  const warm = { host: HOST, seconds: 1, connections: CONNECTIONS };
+  for (const [, port] of targets) await autocannon({ ...warm, port });
+  const runs = new Map<string, LoadFigures[]>(targets.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, port] of targets) {
+      runs.get(name)?.push(await autocannon({ port, host: HOST, seconds: SECONDS, connections: CONNECTIONS }));
     }
+  }
+  return runs;
+}
+
+/** The run with the median requests/s. */
+function medianRun(runs: readonly LoadFigures[]): LoadFigures {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as LoadFigures;
+}
+
+const roundRatios = (rounds: Map<string, LoadFigures[]>) =>
+  (rounds.get(BUILTIN) ?? []).map(
+    (f, i) => `${fmt((f.rps / ((rounds.get('nginx') ?? [])[i] as LoadFigures).rps) * 100, 0)}%`,
+  );
+
+/** One line: the module alone against plain nginx, labelled as the secondary figure it is. */
+export async function moduleSummary(rounds = ROUNDS): Promise<string> {
+  const harness = await startHarness(false);
+  try {
+    const runs = await measureRounds(harness.targets, rounds);
+    const builtin = medianRun(runs.get(BUILTIN) ?? []);
+    const nginx = medianRun(runs.get('nginx') ?? []);
+    return (
+      `secondary, router module alone (bench/router-module.ts: autocannon -c ${CONNECTIONS}, ${SECONDS} s, ${rounds} rounds; ` +
+      `the router in the benchmark's own process, no access lines, no server; not what users run): ` +
+      `built-in ${fmt(builtin.rps, 0)} req/s, plain nginx ${fmt(nginx.rps, 0)} req/s, ` +
+      `built-in/nginx ${fmt((builtin.rps / nginx.rps) * 100, 0)}% (rounds ${roundRatios(runs).join(', ')})`
+    );
+  } finally {
+    await harness.close();
+  }
+}
+
+async function main() {
+  const harness = await startHarness(true);
+  const { targets, workers } = harness;
+  try {
+    const rounds = await measureRounds(targets, ROUNDS);
     const peak = new Map([...rounds].map(([name, runs]) => [name, medianRun(runs)]));
     const rpsRange = (name: string) => {
       const rps = (rounds.get(name) ?? []).map((f) => f.rps);
       return `${fmt(Math.min(...rps), 0)}–${fmt(Math.max(...rps), 0)}`;
     };
-    const roundRatios = (rounds.get(BUILTIN) ?? []).map(
-      (f, i) => `${fmt((f.rps / ((rounds.get('nginx') ?? [])[i] as LoadFigures).rps) * 100, 0)}%`,
-    );
     const nginxPeak = peak.get('nginx') as LoadFigures;
     const half = Math.round(nginxPeak.rps / 2);
     const paced = new Map<string, LoadFigures>();
@@ -80,11 +141,11 @@ async function main() {
     const builtinPeak = peak.get(BUILTIN) as LoadFigures;
     const direct = peak.get('direct') as LoadFigures;
     const lines = [
-      `router throughput: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, ${ROUNDS} interleaved rounds (median round shown, range of req/s after it), 'ok' backend in its own process; ` +
+      `router module throughput (secondary figure, the router alone in this process): ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, ${ROUNDS} interleaved rounds (median round shown, range of req/s after it), 'ok' backend in its own process; ` +
         `built-in router in ${workers} process${workers === 1 ? '' : 'es'} (--router-workers ${workers}); nginx one worker per core, ` +
         `'nginx' with proxy_pass to a keep-alive upstream, '${NGINX_DRIVER}' the nginx driver's live-backend balancer`,
       ...[...peak].map(([name, f]) => `${row(name, f)}   (${rpsRange(name)})`),
-      `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}% (round by round: ${roundRatios.join(', ')})   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%` +
+      `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}% (round by round: ${roundRatios(rounds).join(', ')})   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%` +
         `   built-in/${NGINX_DRIVER} ${fmt((builtinPeak.rps / (peak.get(NGINX_DRIVER) as LoadFigures).rps) * 100, 0)}%`,
       `latency at half of nginx's peak (${half} req/s overall, 10 connections, ${SECONDS} s)`,
       ...[...paced].map(([name, f]) => row(name, f)),
@@ -92,18 +153,8 @@ async function main() {
     ];
     console.log(lines.join('\n'));
   } finally {
-    await builtin.close();
-    await nginx.close();
-    await nginxDriver.close();
-    await backend.handle.stop(1000);
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    await harness.close();
   }
 }
 
-/** The run with the median requests/s. */
-function medianRun(runs: readonly LoadFigures[]): LoadFigures {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as LoadFigures;
-}
-
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) await main();
