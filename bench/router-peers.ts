@@ -23,6 +23,8 @@ export interface Peer {
   readonly port: number;
   /** The process the peer was started as (nginx's master, whose workers are its children). */
   readonly pid: number;
+  /** Lines in its access log file so far, proof that it logs (undefined: it writes no file). */
+  accessLogLines(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -59,12 +61,12 @@ async function startPeer(
   port: number,
   dir: string,
   options: PeerOptions,
-  env: Record<string, string> = {},
+  extra: { env?: Record<string, string>; accessLog?: string } = {},
 ): Promise<Peer> {
   const output: string[] = [];
   const handle: ProcessHandle = spawnProcess(argv, {
     cwd: dir,
-    env: { ...HELPER_ENV, ...env },
+    env: { ...HELPER_ENV, ...extra.env },
     onLine: (_s, line) => {
       if (output.length < 200) output.push(line);
     },
@@ -87,7 +89,16 @@ async function startPeer(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { name, port, pid: handle.pid ?? 0, stop };
+  const accessLogLines = () => {
+    const file = extra.accessLog;
+    if (file === undefined) return undefined;
+    if (!fs.existsSync(file)) return 0;
+    let lines = 0;
+    const buf = fs.readFileSync(file);
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) lines++;
+    return lines;
+  };
+  return { name, port, pid: handle.pid ?? 0, accessLogLines, stop };
 }
 
 const tempDir = (name: string) => {
@@ -135,7 +146,8 @@ export async function startNginx(options: PeerOptions): Promise<Peer> {
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'nginx.conf'), config);
-  return startPeer('nginx', ['nginx', '-p', `${dir}/`, '-e', 'stderr', '-c', `${dir}/nginx.conf`], port, dir, options);
+  const argv = ['nginx', '-p', `${dir}/`, '-e', 'stderr', '-c', `${dir}/nginx.conf`];
+  return startPeer('nginx', argv, port, dir, options, { accessLog: `${dir}/access.log` });
 }
 
 /**
@@ -187,8 +199,12 @@ export async function startCaddy(options: PeerOptions): Promise<Peer> {
     '{',
     '  admin off',
     '  auto_https off',
+    // The port goes here, not in the site address: Caddy 2.6 keys its access logger by the site's
+    // host as written, so `host:port` would not match the `Host` wrk sends and the lines would go
+    // to its default log (stderr) instead of the file.
+    `  http_port ${port}`,
     '}',
-    `http://${options.hostname}:${port} {`,
+    `http://${options.hostname} {`,
     '  bind 127.0.0.1',
     `  log {\n    output file ${dir}/access.log\n  }`,
     `  reverse_proxy ${hostPort(options.backend)} {`,
@@ -200,7 +216,7 @@ export async function startCaddy(options: PeerOptions): Promise<Peer> {
   fs.writeFileSync(path.join(dir, 'Caddyfile'), config);
   const env = { HOME: dir, XDG_DATA_HOME: `${dir}/data`, XDG_CONFIG_HOME: `${dir}/config` };
   const argv = ['caddy', 'run', '--adapter', 'caddyfile', '--config', `${dir}/Caddyfile`];
-  return startPeer('Caddy', argv, port, dir, options, env);
+  return startPeer('Caddy', argv, port, dir, options, { env, accessLog: `${dir}/access.log` });
 }
 
 /** The first line a command prints (stdout or stderr) that matches `pattern`, for the versions line. */

@@ -180,7 +180,9 @@ async function optional<T>(name: string, skipped: string[], start: () => Promise
 /** How the server process runs: the compiled bundle (what `npm start` runs) or the sources through tsx. */
 function startedFrom(s: Server): string {
   const cmd = fs.readFileSync(`/proc/${s.slipway.pid}/cmdline`, 'utf8');
-  return cmd.includes('/dist/cli/') ? 'compiled dist/' : 'TypeScript sources through tsx (dist/ absent or older than src/)';
+  return cmd.includes('/dist/cli/')
+    ? 'compiled dist/'
+    : 'TypeScript sources through tsx (dist/ absent or older than src/)';
 }
 
 /** Whether the built-in router's access lines reached the app's log, and any lines it dropped. */
@@ -277,8 +279,14 @@ async function main() {
         `log level info, started from ${startedFrom(builtin)}; ` +
         `backend: the app's web container (node:http, 'ok') at ${builtin.backend.host}:${builtin.backend.port} for every target ` +
         `but the nginx driver's server (its own container of the same app)`,
-      `  access logs: Slipway's built-in to the app log (${accessLog(builtin)}), nginx and Caddy to a file, ` +
-        `HAProxy to a UDP port nobody reads, the nginx driver's off (as it ships)`,
+      `  access logs: Slipway's built-in to the app log (${accessLog(builtin)}); ` +
+        peers
+          .map((p) => {
+            const lines = p.accessLogLines();
+            return `${p.name} ${lines === undefined ? 'to a UDP port nobody reads' : `to a file (${lines} lines)`}`;
+          })
+          .join(', ') +
+        `; the nginx driver's off (as it ships)`,
       `  ${versions}; load average before ${loadBefore.map((l) => fmt(l, 2)).join(' ')}`,
       ...report(targets, runs),
       ...skipped,
