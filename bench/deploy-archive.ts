@@ -9,10 +9,11 @@ import { TOKEN } from '../test/helpers/slipway.ts';
 
 const SERVER = `require('node:http').createServer((q, s) => s.end(process.env.LABEL || 'ok')).listen(Number(process.env.PORT));\n`;
 
-export async function appArchive(hook: string): Promise<Buffer> {
+/** The app as a tar.gz: `server.js` (default: the 1-line server above) as `web`, `hook` as postdeploy. */
+export async function appArchive(hook: string, server = SERVER): Promise<Buffer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-app-'));
   fs.writeFileSync(path.join(dir, 'Procfile'), `web: node server.js\npostdeploy: ${hook}\n`);
-  fs.writeFileSync(path.join(dir, 'server.js'), SERVER);
+  fs.writeFileSync(path.join(dir, 'server.js'), server);
   const file = path.join(dir, 'app.tar.gz');
   await create({ gzip: true, cwd: dir, file, portable: true }, ['Procfile', 'server.js']);
   const buf = fs.readFileSync(file);

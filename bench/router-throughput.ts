@@ -1,109 +1,304 @@
-// Router throughput and latency (method in BENCHMARKS.md): one small backend
-// process; autocannon (own process, keep-alive, loopback) direct to it,
-// through the built-in router (started as `slipway server` starts it: this
-// process plus the default number of router worker processes, or
-// SLIPWAY_ROUTER_WORKERS) and through nginx configured by the nginx driver,
-// plain (proxy_pass to a keep-alive upstream: the reference) and with its Lua
-// balancer for live backends (the driver's default); peak requests/s with
-// p50/p99 over interleaved rounds (each target's median round is reported),
-// then latency at half the plain nginx's peak.
+// Router throughput as users run it (method in BENCHMARKS.md, "Router
+// throughput"): a real `slipway server` (bin/slipway, built-in router, default
+// settings apart from ports and home, log level info, so the router writes its
+// access line per request into the app's log) with one app deployed whose web
+// process is a tiny node:http server; wrk (own process, keep-alive, loopback,
+// Host header) against it and, in the same interleaved rounds, against nginx,
+// HAProxy and Caddy in front of the *same* container, against a second
+// `slipway server --router nginx` (its own container of the same app) and
+// against the container directly. Per target: median req/s over the rounds
+// with the range, p50/p99; the built-in router's ratios to each peer, round
+// by round. Then the router module's figure alone (bench/router-module.ts),
+// as a secondary line.
+//
+// Runs alone: `node --import tsx bench/router-throughput.ts` (or `npm run
+// bench:router`). BENCH_RUNTIME=process|sandbox picks the servers' runtime
+// (default: the server's own default, sandbox where it can run); the runtime
+// used is printed. BENCH_WRK_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS,
+// BENCH_THREADS change the load; BENCH_MODULE=0 skips the secondary line.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadSettings } from '../src/config/settings.ts';
-import { startBuiltinRouter } from '../src/router/builtin/index.ts';
-import { startNginxRouter } from '../src/router/nginx/index.ts';
-import { autocannon, fmt, type LoadFigures, startBackendProcess } from './lib.ts';
+import { routerGet, type Slipway, startSlipway } from '../test/helpers/slipway.ts';
+import { appArchive, deploy } from './deploy-archive.ts';
+import { fmt, median } from './lib.ts';
+import { cpuSeconds, descendants } from './process-cpu.ts';
+import { moduleSummary } from './router-module.ts';
+import { type Backend, type Peer, peerVersions, startCaddy, startHaproxy, startNginx } from './router-peers.ts';
+import { type WrkFigures, type WrkLoad, wrk, wrkVersion } from './wrk.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const HOST = 'app.localhost';
-const BUILTIN = 'built-in router';
-const NGINX_DRIVER = 'nginx, Lua';
+const LOAD: WrkLoad = {
+  threads: Number(process.env.BENCH_THREADS ?? 2),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 64),
+  seconds: Number(process.env.BENCH_WRK_SECONDS ?? 6),
+};
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const WARM_SECONDS = 2;
+/** Pause after each wrk run, so that what one target leaves behind (log flushes, closing sockets) does not weigh on the next. */
+const SETTLE_MS = 500;
+const RUNTIME = process.env.BENCH_RUNTIME;
+const APP = 'bench';
+const HOST = `${APP}.localhost`;
+const ADDRESS_PATH = '/__bench/address';
 
-async function main() {
-  const backend = await startBackendProcess();
-  const route = { hostnames: [HOST], backends: [{ id: 'web-1', host: '127.0.0.1', port: backend.port }] };
-  const workers = loadSettings({}).routerWorkers;
-  const builtin = await startBuiltinRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', workers });
-  builtin.setRoute('app', route);
-  await builtin.workersListening();
-  await builtin.settled();
-  // The reference is nginx as the issue names it: `proxy_pass` to a keep-alive `upstream` (the
-  // driver's configuration without live backends); the driver's default, with its Lua balancer,
-  // is measured beside it.
-  const dirs: string[] = [];
-  const startNginx = async (liveBackends: boolean) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-nginx-'));
-    dirs.push(dir);
-    const nginx = await startNginxRouter({ host: '127.0.0.1', port: 0, domain: 'localhost', dir, liveBackends });
-    nginx.setRoute('app', route);
-    await nginx.settled();
-    return nginx;
-  };
-  const nginx = await startNginx(false);
-  const nginxDriver = await startNginx(true);
-  const targets = [
-    ['direct', backend.port],
-    [BUILTIN, builtin.address.port],
-    ['nginx', nginx.address.port],
-    [NGINX_DRIVER, nginxDriver.address.port],
-  ] as const;
+// The app's web process: 'ok' as text/plain, like bench/lib.ts's backend. On ADDRESS_PATH it says
+// which address the request came in on, i.e. where the router reaches the container (loopback
+// today, a bridge address once containers have their own network namespace): the peers are
+// pointed there, so that every target proxies to the very same process.
+const SERVER = `const http = require('node:http');
+const server = http.createServer((req, res) => {
+  if (req.url === '${ADDRESS_PATH}') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ host: req.socket.localAddress, port: req.socket.localPort }));
+    return;
+  }
+  res.setHeader('content-type', 'text/plain');
+  res.end('ok');
+});
+server.keepAliveTimeout = 65000;
+server.listen(Number(process.env.PORT));
+`;
+
+const BUILTIN = 'Slipway built-in';
+const DRIVER = 'Slipway nginx driver';
+
+interface Server {
+  readonly slipway: Slipway;
+  readonly runtime: string;
+  readonly backend: Backend;
+}
+
+/** A `slipway server` with the app deployed; resolves once the app answers through its router. */
+async function startServer(router: 'builtin' | 'nginx'): Promise<Server> {
+  const args = [...(router === 'nginx' ? ['--router', 'nginx'] : []), ...(RUNTIME ? ['--runtime', RUNTIME] : [])];
+  // Log level info is the default a user has; the test helper's own default is warn.
+  const slipway = await startSlipway({ args, env: { SLIPWAY_LOG_LEVEL: 'info' } });
   try {
-    const warm = { host: HOST, seconds: 1, connections: CONNECTIONS };
-    for (const [, port] of targets) await autocannon({ ...warm, port });
-    // Rounds interleave the targets, so that a noisy moment on the machine hits all of them alike.
-    const rounds = new Map<string, LoadFigures[]>(targets.map(([name]) => [name, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port] of targets) {
-        rounds.get(name)?.push(await autocannon({ port, host: HOST, seconds: SECONDS, connections: CONNECTIONS }));
-      }
-    }
-    const peak = new Map([...rounds].map(([name, runs]) => [name, medianRun(runs)]));
-    const rpsRange = (name: string) => {
-      const rps = (rounds.get(name) ?? []).map((f) => f.rps);
-      return `${fmt(Math.min(...rps), 0)}–${fmt(Math.max(...rps), 0)}`;
+    await slipway.api('POST', '/api/apps', { name: APP });
+    const status = await deploy(slipway.apiUrl, APP, await appArchive('true', SERVER));
+    if (status !== 'success') throw new Error(`deployment on the ${router} server: ${status}`);
+    const res = await routerGet(slipway.routerPort, HOST, ADDRESS_PATH);
+    if (res.status !== 200) throw new Error(`${router} server: ${ADDRESS_PATH} answered ${res.status}`);
+    const where = JSON.parse(res.body) as { host: string; port: number };
+    return {
+      slipway,
+      runtime: runtimeOf(slipway),
+      backend: { host: where.host.replace(/^::ffff:/, ''), port: where.port },
     };
-    const roundRatios = (rounds.get(BUILTIN) ?? []).map(
-      (f, i) => `${fmt((f.rps / ((rounds.get('nginx') ?? [])[i] as LoadFigures).rps) * 100, 0)}%`,
-    );
-    const nginxPeak = peak.get('nginx') as LoadFigures;
-    const half = Math.round(nginxPeak.rps / 2);
-    const paced = new Map<string, LoadFigures>();
-    for (const [name, port] of targets) {
-      paced.set(name, await autocannon({ port, host: HOST, seconds: SECONDS, connections: 10, rate: half }));
-    }
-    const row = (name: string, f: LoadFigures) =>
-      `  ${name.padEnd(16)} ${fmt(f.rps, 0).padStart(7)} req/s   p50 ${fmt(f.p50).padStart(5)} ms   p99 ${fmt(f.p99).padStart(6)} ms   errors ${f.errors + f.timeouts}  non-2xx ${f.non2xx}`;
-    const builtinPeak = peak.get(BUILTIN) as LoadFigures;
-    const direct = peak.get('direct') as LoadFigures;
-    const lines = [
-      `router throughput: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each, ${ROUNDS} interleaved rounds (median round shown, range of req/s after it), 'ok' backend in its own process; ` +
-        `built-in router in ${workers} process${workers === 1 ? '' : 'es'} (--router-workers ${workers}); nginx one worker per core, ` +
-        `'nginx' with proxy_pass to a keep-alive upstream, '${NGINX_DRIVER}' the nginx driver's live-backend balancer`,
-      ...[...peak].map(([name, f]) => `${row(name, f)}   (${rpsRange(name)})`),
-      `  ratio built-in/nginx ${fmt((builtinPeak.rps / nginxPeak.rps) * 100, 0)}% (round by round: ${roundRatios.join(', ')})   built-in/direct ${fmt((builtinPeak.rps / direct.rps) * 100, 0)}%` +
-        `   built-in/${NGINX_DRIVER} ${fmt((builtinPeak.rps / (peak.get(NGINX_DRIVER) as LoadFigures).rps) * 100, 0)}%`,
-      `latency at half of nginx's peak (${half} req/s overall, 10 connections, ${SECONDS} s)`,
-      ...[...paced].map(([name, f]) => row(name, f)),
-      `  p99 built-in - nginx: ${fmt((paced.get(BUILTIN)?.p99 ?? 0) - (paced.get('nginx')?.p99 ?? 0))} ms`,
-    ];
-    console.log(lines.join('\n'));
-  } finally {
-    await builtin.close();
-    await nginx.close();
-    await nginxDriver.close();
-    await backend.handle.stop(1000);
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    await slipway.stop();
+    throw err;
   }
 }
 
-/** The run with the median requests/s. */
-function medianRun(runs: readonly LoadFigures[]): LoadFigures {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as LoadFigures;
+/** The runtime the server picked, from its start-up log line (`"runtime":"sandbox"`). */
+function runtimeOf(slipway: Slipway): string {
+  for (const line of slipway.serverOutput) {
+    const match = /"runtime":"(\w+)"/.exec(line);
+    if (match?.[1]) return match[1];
+  }
+  return 'unknown';
+}
+
+interface Target {
+  readonly name: string;
+  readonly port: number;
+  readonly address?: string;
+  /** The proxy's processes, whose CPU time is counted (none for the backend alone). */
+  readonly pids: readonly number[];
+  /** The backend's processes behind this target. */
+  readonly backend: readonly number[];
+}
+
+interface Run extends WrkFigures {
+  /** CPU time of the target's processes per request, µs. */
+  readonly proxyCpu: number;
+  /** CPU time of the backend container's processes per request, µs. */
+  readonly backendCpu: number;
+}
+
+/** The server process and its router worker processes (none by default). */
+const serverPids = (s: Server) => [
+  s.slipway.pid ?? 0,
+  ...descendants(s.slipway.pid ?? 0, (_comm, cmd) => cmd.includes('router-worker')),
+];
+/** The app's web process: the node running server.js, wherever the runtime put it. */
+const backendPids = (s: Server) =>
+  descendants(s.slipway.pid ?? 0, (comm, cmd) => comm === 'node' && cmd.includes('server.js'));
+
+async function measure(t: Target, load: WrkLoad): Promise<Run> {
+  const [proxy0, backend0] = [cpuSeconds(t.pids), cpuSeconds(t.backend)];
+  const f = await wrk({ ...load, port: t.port, host: HOST, address: t.address });
+  const perRequest = (seconds: number) => (seconds * 1e6) / Math.max(1, f.requests);
+  return {
+    ...f,
+    proxyCpu: perRequest(cpuSeconds(t.pids) - proxy0),
+    backendCpu: perRequest(cpuSeconds(t.backend) - backend0),
+  };
+}
+
+const ms = (n: number) => `${fmt(n, 2).padStart(6)} ms`;
+const rpsOf = (runs: readonly WrkFigures[]) => runs.map((f) => f.rps);
+
+function report(targets: readonly Target[], runs: Map<string, Run[]>): string[] {
+  const us = (values: number[]) => `${fmt(median(values), 0).padStart(3)} µs`;
+  const rows = targets.map(({ name, pids }) => {
+    const r = runs.get(name) ?? [];
+    const rps = rpsOf(r);
+    const errors = r.reduce((n, f) => n + f.errors, 0);
+    const non2xx = r.reduce((n, f) => n + f.non2xx, 0);
+    const range = `(${fmt(Math.min(...rps), 0)}–${fmt(Math.max(...rps), 0)})`;
+    return (
+      `  ${name.padEnd(21)} ${fmt(median(rps), 0).padStart(6)} req/s ${range.padEnd(14)}` +
+      `  p50 ${ms(median(r.map((f) => f.p50)))}  p99 ${ms(median(r.map((f) => f.p99)))}` +
+      `  CPU/request: proxy ${pids.length > 0 ? us(r.map((f) => f.proxyCpu)) : '     -'}, backend ${us(r.map((f) => f.backendCpu))}` +
+      `  errors ${errors}  non-2xx ${non2xx}`
+    );
+  });
+  const builtin = rpsOf(runs.get(BUILTIN) ?? []);
+  const ratios = targets
+    .filter(({ name }) => name !== BUILTIN)
+    .map(({ name }) => {
+      const peer = rpsOf(runs.get(name) ?? []);
+      const byRound = builtin.map((b, i) => fmt(b / (peer[i] ?? Number.NaN), 2));
+      return `  built-in/${name.padEnd(20)} ${fmt(median(builtin) / median(peer), 2)}   (round by round: ${byRound.join(', ')})`;
+    });
+  return [...rows, '  ratios of medians, built-in router over:', ...ratios];
+}
+
+/** Started, or why not: a missing peer or nginx driver is reported as not measured, not fatal. */
+async function optional<T>(name: string, skipped: string[], start: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (err) {
+    skipped.push(`  ${name}: not measured: ${String(err).split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** How the server process runs: the compiled bundle (what `npm start` runs) or the sources through tsx. */
+function startedFrom(s: Server): string {
+  const cmd = fs.readFileSync(`/proc/${s.slipway.pid}/cmdline`, 'utf8');
+  return cmd.includes('/dist/cli/')
+    ? 'compiled dist/'
+    : 'TypeScript sources through tsx (dist/ absent or older than src/)';
+}
+
+/** Whether the built-in router's access lines reached the app's log, and any lines it dropped. */
+function accessLog(s: Server): string {
+  const dir = path.join(s.slipway.home, 'logs', 'apps', APP);
+  const text = ['app.log.1', 'app.log']
+    .map((f) => path.join(dir, f))
+    .filter((f) => fs.existsSync(f))
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .join('');
+  const lines = text.match(/ router: method=GET path=\/ status=200 /g)?.length ?? 0;
+  const dropped = [...text.matchAll(/(\d+) log lines dropped/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return `${lines} access lines in the app log's files at the end (it keeps the last 10 MiB), ${dropped} reported dropped`;
+}
+
+async function main() {
+  const loadBefore = os.loadavg();
+  const versions = `${await peerVersions()}, wrk ${await wrkVersion()}, Node.js ${process.version}`;
+  const skipped: string[] = [];
+  // Both servers start at once; `optional` never rejects, so only the built-in's failure is left to clean up after.
+  const [first, second] = await Promise.allSettled([
+    startServer('builtin'),
+    optional(DRIVER, skipped, () => startServer('nginx')),
+  ]);
+  const driver = second.status === 'fulfilled' ? second.value : undefined;
+  if (first.status === 'rejected') {
+    await driver?.slipway.stop();
+    throw first.reason;
+  }
+  const builtin = first.value;
+  const peers: Peer[] = [];
+  try {
+    const options = { backend: builtin.backend, hostname: HOST };
+    for (const [name, start] of [
+      ['nginx', startNginx],
+      ['HAProxy', startHaproxy],
+      ['Caddy', startCaddy],
+    ] as const) {
+      const peer = await optional(name, skipped, () => start(options));
+      if (peer) peers.push(peer);
+    }
+    const backendPid = (s: Server) => {
+      const pids = backendPids(s);
+      if (pids.length !== 1) throw new Error(`the app's web process was not found (${pids.length} candidates)`);
+      return pids;
+    };
+    const [builtinBackend, driverBackend] = [backendPid(builtin), driver ? backendPid(driver) : []];
+    const targets: Target[] = [
+      { name: BUILTIN, port: builtin.slipway.routerPort, pids: serverPids(builtin), backend: builtinBackend },
+      ...peers.map((p) => ({
+        name: p.name,
+        port: p.port,
+        pids: [p.pid, ...descendants(p.pid, () => true)],
+        backend: builtinBackend,
+      })),
+      ...(driver
+        ? [
+            {
+              name: DRIVER,
+              port: driver.slipway.routerPort,
+              pids: [...serverPids(driver), ...descendants(driver.slipway.pid ?? 0, (comm) => comm === 'nginx')],
+              backend: driverBackend,
+            },
+          ]
+        : []),
+      {
+        name: 'direct (no proxy)',
+        port: builtin.backend.port,
+        address: builtin.backend.host,
+        pids: [],
+        backend: builtinBackend,
+      },
+    ];
+    for (const t of targets) {
+      const res = await routerGet(t.port, HOST).catch((err: Error) => ({ status: 0, body: err.message }));
+      if (res.status !== 200 || res.body !== 'ok') throw new Error(`${t.name}: ${res.status} ${res.body.slice(0, 80)}`);
+    }
+    for (const t of targets) await measure(t, { ...LOAD, seconds: WARM_SECONDS });
+    // Rounds interleave the targets (A B C D E, A B C D E, ...), so that a noisy moment on the
+    // shared machine hits all of them alike.
+    const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of targets) {
+        runs.get(t.name)?.push(await measure(t, LOAD));
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+      }
+    }
+    const runtime = (s: Server | undefined) => (s ? `${s.runtime} runtime` : '');
+    const lines = [
+      `router throughput through a real \`slipway server\`: wrk -t${LOAD.threads} -c${LOAD.connections} -d${LOAD.seconds}s ` +
+        `(keep-alive, Host ${HOST}, loopback), ${WARM_SECONDS} s warm-up per target, ${ROUNDS} interleaved rounds; ` +
+        `median req/s over the rounds (range), median of the rounds' p50 and p99, CPU time per request of the proxy's and the backend's processes`,
+      `  servers: ${runtime(builtin)}${driver && driver.runtime !== builtin.runtime ? ` (nginx driver's: ${runtime(driver)})` : ''}, ` +
+        `log level info, started from ${startedFrom(builtin)}; ` +
+        `backend: the app's web container (node:http, 'ok') at ${builtin.backend.host}:${builtin.backend.port} for every target ` +
+        `but the nginx driver's server (its own container of the same app)`,
+      `  access logs: Slipway's built-in to the app log (${accessLog(builtin)}); ` +
+        peers
+          .map((p) => {
+            const lines = p.accessLogLines();
+            return `${p.name} ${lines === undefined ? 'to a UDP port nobody reads' : `to a file (${lines} lines)`}`;
+          })
+          .join(', ') +
+        `; the nginx driver's off (as it ships)`,
+      `  ${versions}; load average before ${loadBefore.map((l) => fmt(l, 2)).join(' ')}`,
+      ...report(targets, runs),
+      ...skipped,
+    ];
+    console.log(lines.join('\n'));
+  } finally {
+    for (const peer of peers) await peer.stop();
+    await builtin.slipway.stop();
+    await driver?.slipway.stop();
+  }
+  // Everything above is stopped, so that the module's figure is taken on an otherwise idle benchmark.
+  if (process.env.BENCH_MODULE !== '0') console.log(await moduleSummary());
 }
 
 await main();

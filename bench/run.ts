@@ -8,6 +8,8 @@ import path from 'node:path';
 import { runProcess } from '../src/exec/index.ts';
 import { baseEnv } from '../test/helpers/slipway.ts';
 import { ROOT } from './lib.ts';
+import { peerVersions } from './router-peers.ts';
+import { wrkVersion } from './wrk.ts';
 
 const BENCHES = [
   'router-throughput',
@@ -35,23 +37,12 @@ async function capture(argv: string[], timeoutMs: number): Promise<{ code: numbe
 }
 
 async function versions(): Promise<string> {
-  const nginxVersion = (await runNginxVersion()) ?? 'nginx (version unknown)';
   const autocannon = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/autocannon/package.json'), 'utf8'));
   const release = /PRETTY_NAME="([^"]+)"/.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.release();
-  return `${release}, Node.js ${process.version}, ${nginxVersion}, autocannon ${autocannon.version}`;
-}
-
-/** nginx prints its version on stderr. */
-async function runNginxVersion(): Promise<string | undefined> {
-  let text: string | undefined;
-  await runProcess(['nginx', '-v'], {
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    onLine: (_s, line) => {
-      text ??= line.replace(/^nginx version: /, '');
-    },
-    timeoutMs: 10_000,
-  });
-  return text;
+  return (
+    `${release}, kernel ${os.release()}, Node.js ${process.version}, ${await peerVersions()}, ` +
+    `wrk ${await wrkVersion()}, autocannon ${autocannon.version}`
+  );
 }
 
 const cpus = os.cpus();
