@@ -19,7 +19,7 @@ fs.rmSync(outdir, { recursive: true, force: true }); // chunk names change with 
 await build({
   entryPoints: {
     main: path.join(root, 'dist/cli/main.js'),
-    'router-worker': path.join(root, 'dist/router/builtin/worker-process.js'),
+    'router-worker': path.join(root, 'dist/router/builtin/workers/worker-process.js'),
   },
   // Same depth as dist/cli/commands/: code that finds bin/slipway relative to
   // its own file (cli/commands/git.ts) finds it from here too.

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ResponseParser } from '../../src/router/builtin/response-parser.ts';
+import { ResponseParser } from '../../src/router/builtin/upstream/response-parser.ts';
 
 interface Parsed {
   status: number;

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendPool } from '../../src/router/builtin/backend-pool.ts';
 import { buildRouteTable, hostKey, pickBackend, pickOtherBackend } from '../../src/router/builtin/route-table.ts';
+import { BackendPool } from '../../src/router/builtin/upstream/backend-pool.ts';
 import type { AppRoute } from '../../src/router/types.ts';
 
 test('hostKey strips the port, one trailing dot and case', () => {

@@ -7,8 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { BackendState } from './backend-pool.ts';
-import { writeRawErrorPage } from './error-pages.ts';
+import { writeRawErrorPage } from '../error-pages.ts';
 import {
   clientAddress,
   originForm,
@@ -18,6 +17,7 @@ import {
 } from './forward-headers.ts';
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
+import type { BackendState } from './upstream/backend-pool.ts';
 
 /** How long a half-closed tunnel end may linger before it is destroyed. */
 const HALF_CLOSE_GRACE_MS = 5_000;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { assertValidRoute } from '../check-route.ts';
 import type { AppRoute, Backend, Router } from '../types.ts';
 import { createProxyServer, listen, type ProxyServerOptions } from './proxy-server.ts';
-import { type RouterWorkers, startRouterWorkers } from './router-workers.ts';
+import { type RouterWorkers, startRouterWorkers } from './workers/router-workers.ts';
 
 export type { AccessEntry, AccessHook } from './proxy-context.ts';
 

@@ -4,9 +4,9 @@
 
 import type { Socket } from 'node:net';
 import type { LogFn } from 'pino';
-import type { BackendPool } from './backend-pool.ts';
-import type { ErrorPages } from './error-pages.ts';
+import type { ErrorPages } from '../error-pages.ts';
 import type { RouteTable } from './route-table.ts';
+import type { BackendPool } from './upstream/backend-pool.ts';
 
 export interface AccessEntry {
   /** The app the Host header resolved to; null for unknown hostnames. */

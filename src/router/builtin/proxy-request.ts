@@ -8,8 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { BackendState } from './backend-pool.ts';
-import { sendErrorPage } from './error-pages.ts';
+import { sendErrorPage } from '../error-pages.ts';
 import {
   clientAddress,
   originForm,
@@ -20,7 +19,8 @@ import {
 } from './forward-headers.ts';
 import { CLIENT_CLOSED_STATUS, isIdempotent, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
-import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from './upstream-connection.ts';
+import type { BackendState } from './upstream/backend-pool.ts';
+import type { UpstreamConnection, UpstreamFailure, UpstreamHandler } from './upstream/upstream-connection.ts';
 
 /** The ServerResponse class the router's server is created with. */
 export class ProxyResponse extends ServerResponse {

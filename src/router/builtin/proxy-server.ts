@@ -11,13 +11,13 @@ import {
   headerDeadline,
   limitConnections,
 } from '../connection-budget.ts';
+import { renderErrorPages } from '../error-pages.ts';
 import type { AppRoute } from '../types.ts';
-import { BackendPool } from './backend-pool.ts';
-import { renderErrorPages } from './error-pages.ts';
 import { proxyUpgrade } from './forward-upgrade.ts';
 import type { AccessHook, ProxyContext, RouterLog } from './proxy-context.ts';
 import { ProxyResponse, proxyRequest } from './proxy-request.ts';
 import { buildRouteTable } from './route-table.ts';
+import { BackendPool } from './upstream/backend-pool.ts';
 
 export interface ProxyServerOptions {
   /** App hostnames are `<app>.<domain>`; only used to hint at that on the 404 page. */

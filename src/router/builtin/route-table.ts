@@ -3,7 +3,7 @@
 // swaps a single reference and each request sees one consistent table.
 
 import type { AppRoute } from '../types.ts';
-import type { BackendState } from './backend-pool.ts';
+import type { BackendState } from './upstream/backend-pool.ts';
 
 export interface RouteEntry {
   readonly app: string;

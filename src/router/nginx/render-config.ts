@@ -11,7 +11,7 @@
 // each app gets its own `upstream` listing its backends, so every route
 // change is a new configuration.
 
-import { renderErrorPages } from '../builtin/error-pages.ts';
+import { renderErrorPages } from '../error-pages.ts';
 import type { AppRoute } from '../types.ts';
 import { LUA_MODULE_NAME, REFUSED_ANSWER_STATUS } from './lua-module.ts';
 

@@ -4,7 +4,7 @@
 // connections to a container being stopped are never reused.
 
 import { performance } from 'node:perf_hooks';
-import type { Backend } from '../types.ts';
+import type { Backend } from '../../types.ts';
 import { type PoolOptions, UpstreamPool } from './upstream-pool.ts';
 
 export class BackendState {

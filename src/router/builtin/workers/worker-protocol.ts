@@ -2,8 +2,8 @@
 // over the Node IPC channel (JSON). Route changes carry a generation number:
 // `settled()` waits until every worker acknowledged the latest one.
 
-import type { AppRoute } from '../types.ts';
-import type { AccessEntry } from './proxy-context.ts';
+import type { AppRoute } from '../../types.ts';
+import type { AccessEntry } from '../proxy-context.ts';
 
 export interface WorkerSettings {
   readonly domain: string;

@@ -10,9 +10,9 @@ import type { Server } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
-import type { AppRoute } from '../types.ts';
-import type { AccessHook } from './proxy-context.ts';
+import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../../exec/index.ts';
+import type { AppRoute } from '../../types.ts';
+import type { AccessHook } from '../proxy-context.ts';
 import type { FromWorker, ToWorker, WorkerSettings } from './worker-protocol.ts';
 
 export interface RouterWorkersOptions {
@@ -266,6 +266,6 @@ function workerArgv(): string[] {
     const entry = path.join(here, file);
     if (fs.existsSync(entry)) return [process.execPath, entry];
   }
-  const tsx = path.resolve(here, '../../../node_modules/tsx/dist/loader.mjs');
+  const tsx = path.resolve(here, '../../../../node_modules/tsx/dist/loader.mjs');
   return [process.execPath, '--import', tsx, path.join(here, 'worker-process.ts')];
 }

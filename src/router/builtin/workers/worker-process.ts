@@ -7,8 +7,8 @@
 
 import type { Server } from 'node:net';
 import type { LogFn } from 'pino';
-import type { AccessEntry, RouterLog } from './proxy-context.ts';
-import { createProxyServer, listen, type ProxyServer } from './proxy-server.ts';
+import type { AccessEntry, RouterLog } from '../proxy-context.ts';
+import { createProxyServer, listen, type ProxyServer } from '../proxy-server.ts';
 import { ACCESS_BATCH, ACCESS_FLUSH_MS, type FromWorker, type LogLevel, type ToWorker } from './worker-protocol.ts';
 
 if (process.send === undefined) {
