@@ -64,11 +64,8 @@ export function closeServer(server: http.Server): Promise<void> {
 
 export { deadPort } from '../helpers/local-http.ts';
 
-/**
- * The router drivers every driver-agnostic test runs against; `builtin-workers`
- * is the built-in router with one router worker process besides the test's.
- */
-export const DRIVERS = ['builtin', 'builtin-workers', 'nginx'] as const;
+/** The router drivers; `builtin-workers` is the built-in router with one router worker process besides the test's. */
+export type Driver = 'builtin' | 'builtin-workers' | 'nginx';
 
 /** Why the nginx suites are skipped here (CI installs nginx, so they always run there), or false. */
 export const NGINX_SKIP: string | false = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].some((f) =>
@@ -76,10 +73,6 @@ export const NGINX_SKIP: string | false = ['/usr/sbin/nginx', '/usr/bin/nginx', 
 )
   ? false
   : 'nginx is not installed (apt-get install nginx)';
-
-/** `describe` options for a driver's suite. */
-export const driverOptions = (driver: (typeof DRIVERS)[number]) => ({ skip: driver === 'nginx' ? NGINX_SKIP : false });
-export type Driver = (typeof DRIVERS)[number];
 
 /**
  * A router on 127.0.0.1 and a free port. nginx runs one worker so that
