@@ -1,12 +1,14 @@
 // Test harness: a real `slipway server` process on random ports in a temp
-// home, the real CLI (bin/slipway) as a subprocess, and plain HTTP helpers
-// for the API and the router. Everything it starts, it stops.
+// home, the real CLI (in process through runCli, or bin/slipway as a
+// subprocess), and plain HTTP helpers for the API and the router.
+// Everything it starts, it stops.
 
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli } from '../../src/cli/main.ts';
 import { type ProcessHandle, runProcess, spawnProcess } from '../../src/exec/index.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,7 +37,14 @@ export interface Slipway {
   readonly apiUrl: string;
   readonly routerPort: number;
   readonly serverOutput: string[];
-  cli(args: string[], options?: { cwd?: string; token?: string; env?: Record<string, string> }): Promise<CliResult>;
+  /**
+   * The CLI: in the test's own process through `runCli` (the default), or with `spawn` as the
+   * `bin/slipway` process a user runs.
+   */
+  cli(
+    args: string[],
+    options?: { cwd?: string; token?: string; env?: Record<string, string>; spawn?: boolean },
+  ): Promise<CliResult>;
   // biome-ignore lint/suspicious/noExplicitAny: tests read API JSON of many shapes
   api(method: string, urlPath: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any }>;
   /** Stops the server (SIGTERM, then SIGKILL after 15 s); removes its home unless `keepHome`. */
@@ -111,9 +120,17 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
     async cli(args, opts = {}) {
       const stdout: string[] = [];
       const stderr: string[] = [];
+      const env = baseEnv({ SLIPWAY_URL: addresses.api, SLIPWAY_TOKEN: opts.token ?? TOKEN, HOME: home, ...opts.env });
+      const cwd = opts.cwd ?? home;
+      if (!opts.spawn) {
+        // In process (runCli takes its IO as an argument): the same commands, without a node start each.
+        const io = { out: (t: string) => stdout.push(t), err: (t: string) => stderr.push(t), env, cwd, color: false };
+        const code = await runCli(args, io);
+        return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+      }
       const result = await runProcess([BIN, ...args], {
-        cwd: opts.cwd ?? home,
-        env: baseEnv({ SLIPWAY_URL: addresses.api, SLIPWAY_TOKEN: opts.token ?? TOKEN, HOME: home, ...opts.env }),
+        cwd,
+        env,
         onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
         timeoutMs: 120_000,
       });

@@ -34,7 +34,8 @@ describe('deploying an app with a postdeploy hook', () => {
   test('the first deployment runs the hook with the real values, then serves web', async () => {
     const dir = fixtureCopy('web-worker-hook');
     firstSha = await commitAll(dir);
-    const result = await slipway.cli(['deploy', dir, '-a', APP]);
+    // As a user runs it: the bin/slipway process (elsewhere the CLI mostly runs in process).
+    const result = await slipway.cli(['deploy', dir, '-a', APP], { spawn: true });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
 
     // Hook output, live in the deployment log, with the real runtime values.
