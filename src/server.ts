@@ -103,21 +103,7 @@ export async function startServer(
     logs,
     appLogs,
     logger,
-    settings: {
-      domain: settings.domain,
-      routerUrl: routerUrlOf,
-      bootTimeoutMs: settings.bootTimeoutMs,
-      hookTimeoutMs: settings.hookTimeoutMs,
-      buildTimeoutMs: settings.buildTimeoutMs,
-      stopGraceMs: settings.stopGraceMs,
-      drainTimeoutMs: settings.drainTimeoutMs,
-      restartBackoffMs: settings.restartBackoffMs,
-      maxConcurrentBuilds: settings.maxConcurrentBuilds,
-      chaosPause: settings.chaosPause,
-      maxUnpackedBytes: settings.maxUnpackedBytes,
-      buildsDir: paths.builds,
-      cacheDir: paths.cache,
-    },
+    settings: { ...settings, routerUrl: routerUrlOf, buildsDir: paths.builds, cacheDir: paths.cache },
   });
   await pipeline.start(timer.mark);
   timer.mark('boot');

@@ -1,5 +1,8 @@
-// Server settings: read once from flags, then SLIPWAY_* environment variables,
-// then defaults; validated and frozen, then passed down. Nothing else in the
+// Server settings, one declaration each in SETTINGS below: its environment
+// twin, its parser, its default. Read once, from flags, then SLIPWAY_*
+// environment variables, then defaults; parsed by plain functions (no schema
+// library: this module is on the restart path, where every module read
+// delays the apps answering again), frozen, passed down. Nothing else in the
 // server reads process.env.
 
 import path from 'node:path';
@@ -8,84 +11,7 @@ import { STEPS, type Step } from '../core/lifecycle.ts';
 
 export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
-
-export interface Settings {
-  /** Data directory (DESIGN §2 layout). */
-  readonly home: string;
-  readonly host: string;
-  readonly port: number;
-  readonly routerHost: string;
-  readonly routerPort: number;
-  readonly domain: string;
-  /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
-  readonly runtime: RuntimeChoice;
-  /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
-  readonly router: 'builtin' | 'nginx';
-  /** Built-in router only: processes serving router traffic, the server's own included (1: no router workers). */
-  readonly routerWorkers: number;
-  readonly bootTimeoutMs: number;
-  readonly hookTimeoutMs: number;
-  readonly buildTimeoutMs: number;
-  /** Grace between SIGTERM and SIGKILL when containers stop. */
-  readonly stopGraceMs: number;
-  /** Longest wait for in-flight requests to finish before retiring a container. */
-  readonly drainTimeoutMs: number;
-  /** First delay of the crash-restart backoff (doubles while a container keeps crashing). */
-  readonly restartBackoffMs: number;
-  /** Builds running at once across all apps (others wait `queued`). */
-  readonly maxConcurrentBuilds: number;
-  /** Chaos testing only: every deployment pauses this long when it enters this step. */
-  readonly chaosPause: { readonly step: Step; readonly ms: number } | null;
-  readonly maxUploadBytes: number;
-  readonly maxUnpackedBytes: number;
-  /** Token used as the admin token at first start (automation); never stored in clear. */
-  readonly initialToken: string | undefined;
-  readonly logLevel: string;
-  /** GitHub (or GitHub Enterprise) web URL: repositories are fetched from `<githubUrl>/<owner>/<repo>.git`. */
-  readonly githubUrl: string;
-  /** GitHub API base URL, for commit statuses. */
-  readonly githubApiUrl: string;
-  /** Whether URL deploys may fetch from loopback, private and link-local addresses (off: SSRF). */
-  readonly allowPrivateFetch: boolean;
-  /** Client connections per router process (null: 40% of the open-files limit). */
-  readonly routerMaxConnections: number | null;
-  /** Client connections the API and dashboard accept at once. */
-  readonly apiMaxConnections: number;
-  /** Time a client of the router or the API has to send a request's headers. */
-  readonly headersTimeoutMs: number;
-}
-
-/** Flag name → environment twin. */
-const ENV_NAMES = {
-  home: 'SLIPWAY_HOME',
-  host: 'SLIPWAY_HOST',
-  port: 'SLIPWAY_PORT',
-  routerHost: 'SLIPWAY_ROUTER_HOST',
-  routerPort: 'SLIPWAY_ROUTER_PORT',
-  domain: 'SLIPWAY_DOMAIN',
-  runtime: 'SLIPWAY_RUNTIME',
-  router: 'SLIPWAY_ROUTER',
-  routerWorkers: 'SLIPWAY_ROUTER_WORKERS',
-  bootTimeout: 'SLIPWAY_BOOT_TIMEOUT',
-  hookTimeout: 'SLIPWAY_HOOK_TIMEOUT',
-  buildTimeout: 'SLIPWAY_BUILD_TIMEOUT',
-  stopGrace: 'SLIPWAY_STOP_GRACE',
-  drainTimeout: 'SLIPWAY_DRAIN_TIMEOUT',
-  restartBackoff: 'SLIPWAY_RESTART_BACKOFF',
-  maxBuilds: 'SLIPWAY_MAX_BUILDS',
-  chaosPause: 'SLIPWAY_CHAOS_PAUSE',
-  maxUpload: 'SLIPWAY_MAX_UPLOAD',
-  maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
-  logLevel: 'SLIPWAY_LOG_LEVEL',
-  githubUrl: 'SLIPWAY_GITHUB_URL',
-  githubApiUrl: 'SLIPWAY_GITHUB_API_URL',
-  allowPrivateFetch: 'SLIPWAY_ALLOW_PRIVATE_FETCH',
-  routerMaxConnections: 'SLIPWAY_ROUTER_MAX_CONNECTIONS',
-  apiMaxConnections: 'SLIPWAY_API_MAX_CONNECTIONS',
-  headersTimeout: 'SLIPWAY_HEADERS_TIMEOUT',
-} as const;
-
-export type SettingsInput = Partial<Record<keyof typeof ENV_NAMES, string | number>>;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -115,8 +41,6 @@ export function parseSize(value: string | number): number {
   return Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? 1);
 }
 
-// Plain parsers (no schema library): this module is on the restart path,
-// where every module read delays the apps answering again.
 const text = (v: string | number) => {
   const t = String(v);
   if (t === '') throw new Error('must not be empty');
@@ -152,7 +76,11 @@ const dnsName = (v: string | number) => {
   if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
   return d.toLowerCase().replace(/^\.+|\.+$/g, '');
 };
-const chaosPause = (v: string | number) => {
+export interface ChaosPause {
+  readonly step: Step;
+  readonly ms: number;
+}
+const chaosPause = (v: string | number): ChaosPause => {
   const [step, ms] = String(v).split(':');
   if (!STEPS.includes(step as Step) || ms === undefined) {
     throw new Error(`use STEP:DURATION with a step of ${STEPS.join(', ')}`);
@@ -160,38 +88,72 @@ const chaosPause = (v: string | number) => {
   return { step: step as Step, ms: parseDuration(ms) };
 };
 
-/** Each setting's parser and default (`undefined`: unset unless given). */
-const PARSERS = {
-  home: [text, './.slipway'],
-  host: [text, '127.0.0.1'],
-  port: [port, 5100],
-  routerHost: [text, '0.0.0.0'],
-  routerPort: [port, 8080],
-  domain: [dnsName, 'localhost'],
-  runtime: [oneOf(RUNTIME_CHOICES), 'auto'],
-  router: [oneOf(['builtin', 'nginx'] as const), 'builtin'],
-  // The server process alone: on 2 cores, shared with the apps, a second process measured slower (BENCHMARKS.md).
-  routerWorkers: [integer(1, 64), 1],
-  bootTimeout: [parseDuration, 60_000],
-  hookTimeout: [parseDuration, 20 * 60_000],
-  buildTimeout: [parseDuration, 15 * 60_000],
-  stopGrace: [parseDuration, 30_000],
-  drainTimeout: [parseDuration, 30_000],
-  restartBackoff: [parseDuration, 1000],
-  maxBuilds: [integer(1, 64), 2],
-  chaosPause: [chaosPause, undefined],
-  maxUpload: [parseSize, 512 * 1024 ** 2],
-  maxUnpacked: [parseSize, 2 * 1024 ** 3],
-  logLevel: [oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'],
-  githubUrl: [httpUrl, 'https://github.com'],
-  githubApiUrl: [httpUrl, 'https://api.github.com'],
-  allowPrivateFetch: [flag, false],
-  routerMaxConnections: [integer(16, 1_000_000), undefined],
-  apiMaxConnections: [integer(16, 1_000_000), 512],
-  headersTimeout: [parseDuration, 30_000],
-} as const satisfies Record<keyof typeof ENV_NAMES, readonly [(v: string | number) => unknown, unknown]>;
+interface Declared<T> {
+  /** The environment twin. */
+  readonly env: string;
+  /** The flag (`SettingsInput` key), when it is not the setting's own name. */
+  readonly flag?: string;
+  readonly parse: (value: string | number) => T;
+  readonly fallback: T;
+}
+const setting = <T>(env: string, parse: (value: string | number) => T, fallback: T, flag?: string): Declared<T> =>
+  flag === undefined ? { env, parse, fallback } : { env, parse, fallback, flag };
 
-type Parsed = { [K in keyof typeof PARSERS]: ReturnType<(typeof PARSERS)[K][0]> | (typeof PARSERS)[K][1] };
+/** Every setting, once. */
+const SETTINGS = {
+  /** Data directory (DESIGN §2 layout), resolved against the working directory. */
+  home: setting('SLIPWAY_HOME', text, './.slipway'),
+  host: setting('SLIPWAY_HOST', text, '127.0.0.1'),
+  port: setting('SLIPWAY_PORT', port, 5100),
+  routerHost: setting('SLIPWAY_ROUTER_HOST', text, '0.0.0.0'),
+  routerPort: setting('SLIPWAY_ROUTER_PORT', port, 8080),
+  domain: setting('SLIPWAY_DOMAIN', dnsName, 'localhost'),
+  /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
+  runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),
+  /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
+  router: setting('SLIPWAY_ROUTER', oneOf(['builtin', 'nginx'] as const), 'builtin'),
+  /**
+   * Built-in router only: processes serving router traffic, the server's own included (1: no
+   * router workers). On 2 cores, shared with the apps, a second process measured slower (BENCHMARKS.md).
+   */
+  routerWorkers: setting('SLIPWAY_ROUTER_WORKERS', integer(1, 64), 1),
+  bootTimeoutMs: setting('SLIPWAY_BOOT_TIMEOUT', parseDuration, 60_000, 'bootTimeout'),
+  hookTimeoutMs: setting('SLIPWAY_HOOK_TIMEOUT', parseDuration, 20 * 60_000, 'hookTimeout'),
+  buildTimeoutMs: setting('SLIPWAY_BUILD_TIMEOUT', parseDuration, 15 * 60_000, 'buildTimeout'),
+  /** Grace between SIGTERM and SIGKILL when containers stop. */
+  stopGraceMs: setting('SLIPWAY_STOP_GRACE', parseDuration, 30_000, 'stopGrace'),
+  /** Longest wait for in-flight requests to finish before retiring a container. */
+  drainTimeoutMs: setting('SLIPWAY_DRAIN_TIMEOUT', parseDuration, 30_000, 'drainTimeout'),
+  /** First delay of the crash-restart backoff (doubles while a container keeps crashing). */
+  restartBackoffMs: setting('SLIPWAY_RESTART_BACKOFF', parseDuration, 1000, 'restartBackoff'),
+  /** Builds running at once across all apps (others wait `queued`). */
+  maxConcurrentBuilds: setting('SLIPWAY_MAX_BUILDS', integer(1, 64), 2, 'maxBuilds'),
+  /** Chaos testing only: every deployment pauses this long when it enters this step. */
+  chaosPause: setting('SLIPWAY_CHAOS_PAUSE', chaosPause, null as ChaosPause | null),
+  maxUploadBytes: setting('SLIPWAY_MAX_UPLOAD', parseSize, 512 * 1024 ** 2, 'maxUpload'),
+  maxUnpackedBytes: setting('SLIPWAY_MAX_UNPACKED', parseSize, 2 * 1024 ** 3, 'maxUnpacked'),
+  /** Token used as the admin token at first start (automation); never stored in clear. */
+  initialToken: setting('SLIPWAY_TOKEN', text, undefined as string | undefined),
+  logLevel: setting('SLIPWAY_LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+  /** GitHub (or GitHub Enterprise) web URL: repositories are fetched from `<githubUrl>/<owner>/<repo>.git`. */
+  githubUrl: setting('SLIPWAY_GITHUB_URL', httpUrl, 'https://github.com'),
+  /** GitHub API base URL, for commit statuses. */
+  githubApiUrl: setting('SLIPWAY_GITHUB_API_URL', httpUrl, 'https://api.github.com'),
+  /** Whether URL deploys may fetch from loopback, private and link-local addresses (off: SSRF). */
+  allowPrivateFetch: setting('SLIPWAY_ALLOW_PRIVATE_FETCH', flag, false),
+  /** Client connections per router process (null: 40% of the open-files limit). */
+  routerMaxConnections: setting('SLIPWAY_ROUTER_MAX_CONNECTIONS', integer(16, 1_000_000), null as number | null),
+  /** Client connections the API and dashboard accept at once. */
+  apiMaxConnections: setting('SLIPWAY_API_MAX_CONNECTIONS', integer(16, 1_000_000), 512),
+  /** Time a client of the router or the API has to send a request's headers. */
+  headersTimeoutMs: setting('SLIPWAY_HEADERS_TIMEOUT', parseDuration, 30_000, 'headersTimeout'),
+} as const;
+
+type Table = typeof SETTINGS;
+export type Settings = { readonly [K in keyof Table]: Table[K]['fallback'] };
+
+/** What flags may give: a setting by its flag name (`bootTimeout`, `maxUpload`) or its own name. */
+export type SettingsInput = Partial<Record<string, string | number>>;
 
 export function loadSettings(
   flags: SettingsInput,
@@ -199,49 +161,21 @@ export function loadSettings(
   cwd = process.cwd(),
 ): Settings {
   const parsed: Record<string, unknown> = {};
-  for (const [key, envName] of Object.entries(ENV_NAMES)) {
-    const [parse, fallback] = PARSERS[key as keyof typeof PARSERS];
-    const value = flags[key as keyof SettingsInput] ?? env[envName];
+  for (const [key, declared] of Object.entries(SETTINGS) as [string, Declared<unknown>][]) {
+    const name = declared.flag ?? key;
+    const value = flags[name] ?? env[declared.env];
     if (value === undefined || value === '') {
-      parsed[key] = fallback;
+      parsed[key] = declared.fallback;
       continue;
     }
     try {
-      parsed[key] = parse(value);
+      parsed[key] = declared.parse(value);
     } catch (err) {
-      throw new SlipwayError('request.invalid', `invalid setting ${key} (${envName}): ${(err as Error).message}`);
+      throw new SlipwayError('request.invalid', `invalid setting ${name} (${declared.env}): ${(err as Error).message}`);
     }
   }
-  const s = parsed as Parsed;
-  return Object.freeze({
-    home: path.resolve(cwd, s.home),
-    host: s.host,
-    port: s.port,
-    routerHost: s.routerHost,
-    routerPort: s.routerPort,
-    domain: s.domain,
-    runtime: s.runtime,
-    router: s.router,
-    routerWorkers: s.routerWorkers,
-    bootTimeoutMs: s.bootTimeout,
-    hookTimeoutMs: s.hookTimeout,
-    buildTimeoutMs: s.buildTimeout,
-    stopGraceMs: s.stopGrace,
-    drainTimeoutMs: s.drainTimeout,
-    restartBackoffMs: s.restartBackoff,
-    maxConcurrentBuilds: s.maxBuilds,
-    chaosPause: s.chaosPause ?? null,
-    maxUploadBytes: s.maxUpload,
-    maxUnpackedBytes: s.maxUnpacked,
-    initialToken: env.SLIPWAY_TOKEN || undefined,
-    logLevel: s.logLevel,
-    githubUrl: s.githubUrl,
-    githubApiUrl: s.githubApiUrl,
-    allowPrivateFetch: s.allowPrivateFetch,
-    routerMaxConnections: s.routerMaxConnections ?? null,
-    apiMaxConnections: s.apiMaxConnections,
-    headersTimeoutMs: s.headersTimeout,
-  });
+  parsed.home = path.resolve(cwd, parsed.home as string);
+  return Object.freeze(parsed as Settings);
 }
 
 /** DESIGN §2 data directory layout. */

@@ -2,7 +2,7 @@
 // composition root (server.ts) decides which store, runtime and router run.
 
 import type { Logger } from 'pino';
-import type { Step } from '../core/lifecycle.ts';
+import type { Settings } from '../config/settings.ts';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Router } from '../router/types.ts';
 import type { RuntimeDriver } from '../runtime/types.ts';
@@ -40,23 +40,25 @@ export type ExtractArchive = (
   limits?: { maxBytes?: number },
 ) => Promise<{ files: number; bytes: number }>;
 
-export interface PipelineSettings {
-  readonly domain: string;
+/** The server settings the pipeline reads, and where it works. */
+export type PipelineSettings = Pick<
+  Settings,
+  | 'domain'
+  | 'bootTimeoutMs'
+  | 'hookTimeoutMs'
+  | 'buildTimeoutMs'
+  | 'stopGraceMs'
+  | 'drainTimeoutMs'
+  | 'restartBackoffMs'
+  | 'maxConcurrentBuilds'
+  | 'chaosPause'
+  | 'maxUnpackedBytes'
+> & {
+  /** The URL an app is served at (shown when a deployment goes live). */
   readonly routerUrl: (app: string) => string;
-  readonly bootTimeoutMs: number;
-  readonly hookTimeoutMs: number;
-  readonly buildTimeoutMs: number;
-  readonly stopGraceMs: number;
-  readonly drainTimeoutMs: number;
-  readonly restartBackoffMs: number;
-  /** Builds running at once across all apps; further builds wait `queued`. */
-  readonly maxConcurrentBuilds: number;
-  /** Chaos testing only (SLIPWAY_CHAOS_PAUSE): pause on entering a step, so a test can kill the server there. */
-  readonly chaosPause?: { readonly step: Step; readonly ms: number } | null;
-  readonly maxUnpackedBytes: number;
   readonly buildsDir: string;
   readonly cacheDir: string;
-}
+};
 
 export interface PipelineDeps {
   readonly store: Store;

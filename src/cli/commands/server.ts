@@ -4,18 +4,8 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 
-interface ServerFlags {
-  home?: string;
-  host?: string;
-  port?: string;
-  routerPort?: string;
-  domain?: string;
-  bootTimeout?: string;
-  hookTimeout?: string;
-  runtime?: string;
-  router?: string;
-  routerWorkers?: string;
-}
+/** The options below, by commander's names (the flag names of config/settings.ts). */
+type ServerFlags = Record<string, string | undefined>;
 
 export function serverCommand(program: Command, ctx: CommandContext): void {
   program
