@@ -1,9 +1,9 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
-import type { AppLogs } from '../pipeline/app-log.ts';
+import type { AppLogs } from '../logs/app-log.ts';
+import type { DeploymentLogs } from '../logs/deployment-log.ts';
 import type { Pipeline } from '../pipeline/create-pipeline.ts';
-import type { DeploymentLogs } from '../pipeline/deployment-log.ts';
 import type { FetchLimits } from '../source/fetch-url.ts';
 import type { Store } from '../store/types.ts';
 

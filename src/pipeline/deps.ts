@@ -7,8 +7,6 @@ import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Router } from '../router/types.ts';
 import type { RuntimeDriver } from '../runtime/types.ts';
 import type { Store } from '../store/types.ts';
-import type { AppLogs } from './app-log.ts';
-import type { DeploymentLogs } from './deployment-log.ts';
 
 export interface BuildOutput {
   readonly processes: Record<string, string>;
@@ -60,6 +58,23 @@ export type PipelineSettings = Pick<
   readonly cacheDir: string;
 };
 
+/** What the pipeline writes into a deployment's log (logs/deployment-log.ts keeps it). */
+export interface DeploymentLogWriter {
+  /** A line of Slipway's own (step headers, results). */
+  append(id: string, text: string): void;
+  /** A line of the build's or the hook's output (capped per deployment). */
+  appendOutput(id: string, text: string): void;
+  /** No more lines: followers get their end. */
+  finish(id: string): void;
+  remove(id: string): void;
+}
+
+/** What the pipeline writes into an app's log (logs/app-log.ts keeps it). */
+export interface AppLogWriter {
+  write(app: string, source: string, text: string): void;
+  remove(app: string): Promise<void>;
+}
+
 export interface PipelineDeps {
   readonly store: Store;
   readonly runtime: RuntimeDriver;
@@ -67,8 +82,8 @@ export interface PipelineDeps {
   readonly builder: Builder;
   readonly slugs: SlugStore;
   readonly extract: ExtractArchive;
-  readonly logs: DeploymentLogs;
-  readonly appLogs: AppLogs;
+  readonly logs: DeploymentLogWriter;
+  readonly appLogs: AppLogWriter;
   readonly logger: Logger;
   readonly settings: PipelineSettings;
 }

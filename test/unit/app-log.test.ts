@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { AppLogs, type LogEntry } from '../../src/pipeline/app-log.ts';
-import { parseEntry, sourceMatcher } from '../../src/pipeline/app-log-reader.ts';
+import { AppLogs, type LogEntry } from '../../src/logs/app-log.ts';
+import { parseEntry, sourceMatcher } from '../../src/logs/app-log-reader.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-app-logs-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

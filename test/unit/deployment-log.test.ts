@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { DeploymentLogs } from '../../src/pipeline/deployment-log.ts';
+import { DeploymentLogs } from '../../src/logs/deployment-log.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-logs-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LogLineJson } from '../../core/api-json.ts';
 import { SlipwayError } from '../../core/errors.ts';
-import { formatEntry, type LogEntry } from '../../pipeline/app-log-reader.ts';
+import { formatEntry, type LogEntry } from '../../logs/app-log-reader.ts';
 import type { ApiContext } from '../api-context.ts';
 import { openSse } from '../sse.ts';
 
