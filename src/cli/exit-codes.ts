@@ -10,12 +10,14 @@ export const EXIT = {
   invalidInput: 6,
   deployFailed: 7,
   unreachable: 8,
+  diskFull: 9,
 } as const;
 
 const CONFLICTS = new Set(['app.already_exists', 'domain.taken', 'deployment.not_cancellable', 'app.no_release']);
 
 export function exitCodeOf(code: string): number {
   if (code.startsWith('auth.')) return EXIT.auth;
+  if (code.startsWith('disk.')) return EXIT.diskFull;
   if (code.endsWith('.not_found')) return EXIT.notFound;
   if (CONFLICTS.has(code)) return EXIT.conflict;
   if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;

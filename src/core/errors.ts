@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   'deploy.no_release',
   'deploy.no_processes',
   'runtime.start_failed',
+  'disk.reserve_reached',
+  'disk.full',
   'internal',
 ] as const;
 
