@@ -194,11 +194,22 @@ async function pickRuntime(
     // Each Slipway home nests its cgroups under its own parent, so one server's
     // start-up sweep never touches another's containers.
     const home = createHash('sha256').update(settings.home).digest('hex').slice(0, 12);
-    const opened = await openSandbox({ scratchDir: paths.containers, cgroupParent: `slipway/${home}` });
+    const opened = await openSandbox({
+      scratchDir: paths.containers,
+      cgroupParent: `slipway/${home}`,
+      // Layer images live under containers/, build caches' under cache/: a sweep detaches every loop device of this home.
+      loopRoot: settings.home,
+    });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
       logDynamicCgroups(logger, opened.dynamicCgroups);
       logger.info({ runtime: 'sandbox' }, 'containers run sandboxed (bubblewrap, overlayfs, cgroups)');
+      if (opened.sandbox.layersMissing !== null)
+        logger.warn(
+          { runtime: 'sandbox', reason: opened.sandbox.layersMissing },
+          `containers' writable layers and builds are NOT bounded in disk space: ${opened.sandbox.layersMissing}. ` +
+            'An app can fill the Slipway home; the server then refuses new deployments (disk reserve)',
+        );
       return { runtime, sandbox: opened.sandbox };
     }
     if (settings.runtime === 'sandbox')
@@ -208,7 +219,8 @@ async function pickRuntime(
   logger.warn(
     { runtime: 'process', reason: missing },
     `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
-      'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits',
+      'seeing the host file system and every process, in no namespaces, with no memory, process, CPU or disk limits ' +
+      '(an app can fill the Slipway home; the server then refuses new deployments)',
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };

@@ -19,6 +19,7 @@ import {
   sweepCgroups,
 } from './cgroup-v1.ts';
 import { createEtcView } from './etc-view.ts';
+import { createLayerImages, type LayerImage, type LayerImages } from './layer-images.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -34,6 +35,10 @@ export interface SandboxOptions {
   readonly mountRoot?: string;
   /** Name of the cgroup Slipway nests its containers' cgroups under. */
   readonly cgroupParent?: string;
+  /** Where the layers' image files live (layer-images.ts); default `<scratchDir>/.layers`. */
+  readonly layersDir?: string;
+  /** Loop devices backed by files under this directory are this home's, detached by `sweep`; default `layersDir`. */
+  readonly loopRoot?: string;
 }
 
 export interface SandboxProcess {
@@ -58,8 +63,16 @@ export interface PreparedSandbox {
 }
 
 export interface Sandbox {
-  /** Mount points (in private namespaces only) for the app view, the build and its cache. */
-  readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
+  /** Mount points (in private namespaces only) for the app view, its layer's file system, the build and its cache. */
+  readonly mountPoints: {
+    readonly app: string;
+    readonly layer: string;
+    readonly build: string;
+    readonly cache: string;
+  };
+  /** Bounded layers (layer-images.ts); null when this host cannot make them (`layersMissing` says why). */
+  readonly layers: LayerImages | null;
+  readonly layersMissing: string | null;
   /**
    * Creates the cgroup and finds the current /etc view. `ready` (say, the container's layer
    * being prepared) is awaited alongside; if anything fails, no cgroup is left.
@@ -72,9 +85,9 @@ export interface Sandbox {
     command: SandboxCommand,
     options: SandboxSpawnOptions & { readonly ready?: Promise<unknown> },
   ): Promise<SandboxProcess>;
-  /** Kills and removes every container and build cgroup left by an earlier run; returns how many. */
+  /** Kills and removes every container and build cgroup (and layer) left by an earlier run; returns how many. */
   sweep(): Promise<number>;
-  /** Removes Slipway's (then empty) parent cgroups. */
+  /** Removes Slipway's (then empty) parent cgroups and the spare layers. */
   close(): Promise<void>;
 }
 
@@ -101,6 +114,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   const mountRoot = options.mountRoot ?? '/run/slipway-sandbox';
   const mountPoints = {
     app: path.join(mountRoot, 'app'),
+    layer: path.join(mountRoot, 'layer'),
     build: path.join(mountRoot, 'build'),
     cache: path.join(mountRoot, 'cache'),
   };
@@ -111,9 +125,18 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   }
   const layout = await topLevelLayout();
   const etc = createEtcView(mountRoot);
+  const layersDir = options.layersDir ?? path.join(options.scratchDir, '.layers');
+  const images = createLayerImages({ dir: layersDir, sweepRoot: options.loopRoot ?? layersDir });
+  let layersMissing: string | null = null;
 
   const sandbox: Sandbox = {
     mountPoints,
+    get layers() {
+      return layersMissing === null ? images : null;
+    },
+    get layersMissing() {
+      return layersMissing;
+    },
     async prepare(id, limits, ready) {
       const [made, readied, etcDir] = await Promise.allSettled([
         createCgroup(parents, id, limits),
@@ -150,16 +173,44 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
         throw err;
       }
     },
-    sweep: async () => (await sweepCgroups(parents)).length,
+    async sweep() {
+      const cgroups = (await sweepCgroups(parents)).length;
+      // The layers' loop devices once their processes (and so their mounts) are gone.
+      return Math.max(cgroups, await images.sweep());
+    },
     close: async () => {
+      await images.close();
       await Promise.all(Object.values(parents).map((dir) => rmdir(dir).catch(() => {})));
     },
   };
 
-  // Before the probe, so that the probe's own start is already the fast kind.
-  const dynamicCgroups = await favorDynamicCgroups();
-  const problem = await probe(sandbox);
+  // Before the probe, so that the probe's own start is already the fast kind; a layer for it meanwhile.
+  const [dynamicCgroups, probeLayer] = await Promise.all([
+    favorDynamicCgroups(),
+    images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, false).catch((err: Error) => err),
+  ]);
+  let problem: string | null;
+  if (probeLayer instanceof Error) {
+    layersMissing = `cannot make a layer image: ${firstLine(probeLayer.message)}`;
+    problem = await probe(sandbox, null);
+  } else {
+    // One probe proves the layer mounts too; if only that fails, the sandbox runs with unbounded layers.
+    problem = await probe(sandbox, { layer: probeLayer, target: mountPoints.layer });
+    await images.release(probeLayer).catch(() => {});
+    if (problem !== null) {
+      layersMissing = `a layer image does not mount: ${problem}`;
+      problem = await probe(sandbox, null);
+    }
+  }
+  if (problem !== null) await images.close();
   return problem === null ? { sandbox, dynamicCgroups } : { missing: problem };
+}
+
+/** The probe's layer: small, since nothing is written to it. */
+const PROBE_LAYER_BYTES = 16 * 1024 * 1024;
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }
 
 function findTools(): SandboxTools | string {
@@ -198,17 +249,23 @@ async function topLevelLayout(): Promise<TopLevelLayout> {
   return layout;
 }
 
-/** Runs `id -u` in a real sandbox: proves user namespaces, cgroups and bwrap work together. */
-async function probe(sandbox: Sandbox): Promise<string | null> {
+/**
+ * Runs `id -u` in a real sandbox: proves user namespaces, cgroups and bwrap
+ * work together (and, given a layer, that its file system mounts).
+ */
+async function probe(
+  sandbox: Sandbox,
+  layer: { readonly layer: LayerImage; readonly target: string } | null,
+): Promise<string | null> {
   const lines: string[] = [];
   try {
     const { proc, cgroup } = await sandbox.spawn(
       `probe-${randomBytes(4).toString('hex')}`,
-      { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128 },
+      { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128, diskBytes: PROBE_LAYER_BYTES },
       {
         uid: PROBE_ID,
         gid: PROBE_ID,
-        setupMounts: [],
+        setupMounts: layer === null ? [] : [{ kind: 'ext4', source: layer.layer.device, target: layer.target }],
         binds: [],
         cwd: '/',
         hostname: 'probe',

@@ -1,0 +1,234 @@
+// Disk bounds for what sandboxed code writes: each container's writable layer
+// and each build get an ext4 file system of their own, in a sparse image file
+// attached to a loop device. The sandbox mounts it only inside the process's
+// private mount namespace (sandbox-argv.ts), so it never shows on the host and
+// no other container's namespace can hold on to it; writing past its size
+// fails with ENOSPC in there, never on the host. Images are formatted and
+// attached ahead of time, one spare per size and owner, so that a container
+// start only takes one (formatting and attaching cost 10-20 ms; see
+// docs/sandbox.md). Every image and loop device has an owner that releases it;
+// `sweep` detaches what a killed server left.
+
+import { randomBytes } from 'node:crypto';
+import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { open, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+
+export interface LayerImage {
+  /** The image file. */
+  readonly file: string;
+  /** The loop device it is attached to (`/dev/loop3`). */
+  readonly device: string;
+}
+
+export interface LayerOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface LayerImages {
+  /**
+   * A fresh image of `bytes`, attached, holding `upper/` (owned by `owner`,
+   * mode 0755: the root of the container's /app) and `work/`: an overlay's
+   * writable layer. The caller owns it and must `release` it. Unless `spare`
+   * is false, a spare of the same size and owner is made for the next take.
+   */
+  take(bytes: number, owner: LayerOwner, spare?: boolean): Promise<LayerImage>;
+  /**
+   * A persistent image at `file` (a build cache), formatted when missing with
+   * its root owned by `owner`, attached until released (which keeps the file).
+   */
+  attach(file: string, bytes: number, owner: LayerOwner): Promise<LayerImage>;
+  /** Detaches the device (now, or when its last mount is gone); deletes a taken image. Idempotent. */
+  release(image: LayerImage): Promise<void>;
+  /** Detaches every loop device backed by a file under the sweep root, empties the layers directory. */
+  sweep(): Promise<number>;
+  /** Releases the spares (a later take makes new ones: the sandbox outlives a closed driver). */
+  close(): Promise<void>;
+}
+
+export interface LayerImagesOptions {
+  /** Where taken images live (emptied by `sweep`). */
+  readonly dir: string;
+  /** Loop devices backed by files under this directory belong to this Slipway home (default `dir`). */
+  readonly sweepRoot?: string;
+  /** How many size-and-owner pairs keep a spare image (the most recently used). */
+  readonly spareKeys?: number;
+}
+
+const TOOLS = { mke2fs: 'mke2fs', losetup: 'losetup' } as const;
+const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
+/**
+ * Throwaway layers: no journal (a crash discards them anyway), no blocks kept
+ * for root (the app never is root), inode tables initialised lazily, nothing
+ * discarded (a new sparse file has nothing to discard).
+ */
+const LAYER_FORMAT = ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
+/** Persistent images (build caches) keep a small journal: a crash must not leave them broken. */
+const CACHE_FORMAT = ['-q', '-F', '-t', 'ext4', '-J', 'size=4', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
+/** Read through a fresh device once, so that the container's mount finds the file system's metadata cached. */
+const WARM_BYTES = 1024 * 1024;
+
+export function createLayerImages(options: LayerImagesOptions): LayerImages {
+  const dir = path.resolve(options.dir);
+  const sweepRoot = path.resolve(options.sweepRoot ?? dir);
+  const spareKeys = options.spareKeys ?? 8;
+  /** Spare images by `bytes:uid:gid`, least recently used first. */
+  const spares = new Map<string, Promise<LayerImage>>();
+  const released = new WeakSet<LayerImage>();
+  let refills: Promise<unknown> = Promise.resolve();
+
+  const make = async (bytes: number, owner: LayerOwner): Promise<LayerImage> => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `layer-${randomBytes(8).toString('hex')}.img`);
+    createSparse(file, bytes);
+    try {
+      await runChecked([TOOLS.mke2fs, ...LAYER_FORMAT, '-d', template(dir, owner), file], HELPER);
+      return await attachWarm(file);
+    } catch (err) {
+      await rm(file, { force: true });
+      throw err;
+    }
+  };
+
+  /** One spare at a time, off the critical path of whoever took the last one. */
+  const refill = (key: string, bytes: number, owner: LayerOwner) => {
+    if (spares.has(key)) return;
+    const spare = refills.then(() => make(bytes, owner));
+    spare.catch(() => {
+      if (spares.get(key) === spare) spares.delete(key);
+    });
+    spares.set(key, spare);
+    refills = spare.catch(() => {});
+    while (spares.size > spareKeys) {
+      const [oldest, evicted] = spares.entries().next().value as [string, Promise<LayerImage>];
+      spares.delete(oldest);
+      void evicted.then(release, () => {});
+    }
+  };
+
+  const release = async (image: LayerImage): Promise<void> => {
+    if (released.has(image)) return;
+    released.add(image);
+    await detach(image.device);
+    if (isUnder(image.file, dir)) await rm(image.file, { force: true });
+  };
+
+  return {
+    async take(bytes, owner, keepSpare = true) {
+      const key = `${bytes}:${owner.uid}:${owner.gid}`;
+      const spare = spares.get(key);
+      spares.delete(key);
+      const image = spare ? spare.catch(() => make(bytes, owner)) : make(bytes, owner);
+      // The next spare is made once this one is ready, so that both never compete for the CPU.
+      if (keepSpare) image.finally(() => refill(key, bytes, owner)).catch(() => {});
+      return image;
+    },
+    async attach(file, bytes, owner) {
+      let created = false;
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        created = true;
+        ftruncateSync(fd, bytes);
+        closeSync(fd);
+        await runChecked([TOOLS.mke2fs, ...CACHE_FORMAT, '-E', `root_owner=${owner.uid}:${owner.gid}`, file], HELPER);
+      } catch (err) {
+        if (!created && (err as NodeJS.ErrnoException).code === 'EEXIST') return attachWarm(file);
+        if (created) await rm(file, { force: true });
+        throw err;
+      }
+      return attachWarm(file);
+    },
+    release,
+    async sweep() {
+      const devices = loopDevicesUnder(sweepRoot);
+      for (const device of devices) await detach(device);
+      const entries = await readdir(dir).catch(() => []);
+      await Promise.all(entries.map((name) => rm(path.join(dir, name), { recursive: true, force: true })));
+      return devices.length;
+    },
+    async close() {
+      await refills;
+      const pending = [...spares.values()];
+      spares.clear();
+      await Promise.all(pending.map((spare) => spare.then(release, () => {})));
+      await rm(path.join(dir, '.templates'), { recursive: true, force: true });
+    },
+  };
+}
+
+/** A sparse file of `bytes`, private to root. */
+function createSparse(file: string, bytes: number): void {
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    ftruncateSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What mke2fs copies into a layer: `upper/` owned by the app (the root of its /app), `work/` root's. */
+function template(dir: string, owner: LayerOwner): string {
+  const root = path.join(dir, '.templates', `${owner.uid}-${owner.gid}`);
+  try {
+    mkdirSync(path.join(root, 'upper'), { recursive: true, mode: 0o755 });
+    mkdirSync(path.join(root, 'work'), { mode: 0o700 });
+    chownSync(path.join(root, 'upper'), owner.uid, owner.gid);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return root;
+}
+
+async function attachWarm(file: string): Promise<LayerImage> {
+  const device = (await runChecked([TOOLS.losetup, '--find', '--show', file], HELPER)).trim();
+  if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup gave ${JSON.stringify(device)} for ${file}`);
+  try {
+    const handle = await open(device, 'r');
+    try {
+      await handle.read(Buffer.alloc(WARM_BYTES), 0, WARM_BYTES, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await detach(device);
+    throw err;
+  }
+  return { file, device };
+}
+
+/** Detaches a loop device; one still mounted somewhere is detached by the kernel once unmounted. */
+async function detach(device: string): Promise<void> {
+  try {
+    await runChecked([TOOLS.losetup, '--detach', device], HELPER);
+  } catch (err) {
+    // Already detached (a sweep, an earlier release): nothing to do.
+    if (!/No such device|No such file|not a block device/i.test((err as Error).message)) throw err;
+  }
+}
+
+/** Loop devices whose backing file is (or was, if deleted) under `root`. */
+export function loopDevicesUnder(root: string): string[] {
+  const found: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/sys/block').filter((name) => /^loop\d+$/.test(name));
+  } catch {
+    return found;
+  }
+  for (const name of names) {
+    let backing: string;
+    try {
+      backing = readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').replace(/\n$/, '');
+    } catch {
+      continue; // not attached
+    }
+    if (isUnder(backing.replace(/ \(deleted\)$/, ''), root)) found.push(`/dev/${name}`);
+  }
+  return found;
+}
+
+function isUnder(file: string, root: string): boolean {
+  return file.startsWith(`${root}${path.sep}`);
+}
