@@ -14,6 +14,7 @@ import { SlipwayError } from './core/errors.ts';
 import { AppLogs } from './pipeline/app-log.ts';
 import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
 import { DeploymentLogs } from './pipeline/deployment-log.ts';
+import { diskSpace } from './pipeline/disk-reserve.ts';
 import { routerAccessLine } from './pipeline/router-access-line.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import type { Router } from './router/types.ts';
@@ -77,7 +78,8 @@ export async function startServer(
   timer.mark('runtime');
   const routerPort = router.address.port;
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
-  const logs = new DeploymentLogs(paths.deploymentLogs);
+  const logs = new DeploymentLogs(paths.deploymentLogs, { logger });
+  const disk = diskSpace(settings.home, settings.diskReserve);
   const pipeline = createPipeline({
     store,
     runtime,
@@ -96,6 +98,7 @@ export async function startServer(
     logs,
     appLogs,
     logger,
+    disk,
     settings: {
       domain: settings.domain,
       routerUrl: routerUrlOf,
@@ -131,6 +134,7 @@ export async function startServer(
     logs,
     appLogs,
     logger,
+    disk,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
     reposDir: paths.repos,
