@@ -10,7 +10,7 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILD_CACHE_BYTES, BUILD_DISK_BYTES } from '../../core/container-size.ts';
-import { SlipwayError } from '../../core/errors.ts';
+import { diskFull, SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, runProcess } from '../../exec/index.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import type { LayerImage, LayerImages, LayerOwner } from './layer-images.ts';
@@ -81,7 +81,7 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
 }
 
 async function attachBoth(layers: LayerImages, request: BuildLayerRequest): Promise<[LayerImage, LayerImage]> {
-  const layer = await layers.take(BUILD_DISK_BYTES, request.owner, false);
+  const layer = await layers.take(BUILD_DISK_BYTES, request.owner, { spare: false });
   try {
     return [layer, await layers.attach(cacheImageOf(request.cacheDir), BUILD_CACHE_BYTES, request.owner)];
   } catch (err) {
@@ -151,10 +151,7 @@ async function collectInto(
 function collectFailed(result: Awaited<ReturnType<typeof runProcess>>, stderr: readonly string[]): SlipwayError {
   if (result.aborted) return new SlipwayError('build.failed', 'copying the build result was stopped: cancelled');
   if (result.timedOut) return new SlipwayError('build.failed', 'copying the build result ran past the build timeout');
-  const why = stderr.find((line) => /No space left on device/.test(line));
-  if (why !== undefined) {
-    return new SlipwayError('disk.full', `disk full: the server has no room left for the build result (${why})`);
-  }
+  if (stderr.some((line) => /No space left on device/.test(line))) return diskFull('the build result');
   return new SlipwayError(
     'build.failed',
     `copying the build result failed: ${stderr.at(-1) ?? result.spawnError ?? `exit ${result.code}`}`,

@@ -1,9 +1,10 @@
 // A sandboxed container's writable layer, the upper half of its /app overlay:
-// an ext4 image of its own (layer-images.ts), as big as its size allows,
-// mounted only in its private mount namespace, so that writing past it fails
-// with ENOSPC in the container and never fills the host. On a host that cannot
-// make images (no loop devices), plain directories under the containers
-// directory, unbounded, as before (the server logged why at start).
+// an ext4 image of its own (layer-images.ts), as big as its size allows, at
+// `<containers>/<id>/layer.img`, mounted only in its private mount namespace,
+// so that writing past it fails with ENOSPC in the container and never fills
+// the host. On a host that cannot make images (no loop devices), plain
+// directories `<containers>/<id>/{upper,work}`, unbounded, as before (the
+// server logged why at start).
 
 import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -37,23 +38,44 @@ export function prepareLayer(request: LayerRequest): ContainerLayer {
   if (!isDirectory(slugDir)) return failedLayer(new Error(`slug ${slugDir} is not a directory`));
   const { layers, mountPoints } = sandbox;
   if (layers === null) return directoryLayer(request, slugDir);
-  // Nothing of the container lives there (its layer is an image), but the directory is the runtime's own.
-  mkdirSync(request.containersDir, { recursive: true, mode: 0o700 });
   const overlay = overlayOptions({
     lower: slugDir,
     upper: path.join(mountPoints.layer, 'upper'),
     work: path.join(mountPoints.layer, 'work'),
     target: mountPoints.app,
   });
-  const image = layers.take(limits.diskBytes, { uid, gid });
+  const containerDir = path.join(request.containersDir, spec.id);
+  const made = makeContainerDir(request.containersDir, containerDir);
+  const image = made.then(() =>
+    layers.take(limits.diskBytes, { uid, gid }, { file: path.join(containerDir, 'layer.img') }),
+  );
+  const removeDir = () => rm(containerDir, { recursive: true, force: true });
   return {
-    ready: image,
+    ready: image.catch(async (err: unknown) => {
+      if (await made.then(() => true).catch(() => false)) await removeDir();
+      throw err;
+    }),
     mounts: async () => [
       { kind: 'ext4', source: (await image).device, target: mountPoints.layer },
       { kind: 'overlay', options: overlay, target: mountPoints.app },
     ],
-    remove: async () => layers.release(await image),
+    remove: async () => {
+      await layers.release(await image);
+      await removeDir();
+    },
   };
+}
+
+/** The container's own directory, new (synchronous calls: microseconds, on the way to every start). */
+async function makeContainerDir(containersDir: string, containerDir: string): Promise<void> {
+  mkdirSync(containersDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(containerDir, { mode: 0o700 });
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code === 'EEXIST'
+      ? new Error(`container directory ${containerDir} already exists`)
+      : err;
+  }
 }
 
 /**
@@ -68,14 +90,7 @@ function directoryLayer({ sandbox, containersDir, spec, uid, gid }: LayerRequest
   const overlay = overlayOptions({ lower: slugDir, upper, work, target: sandbox.mountPoints.app });
   const remove = () => rm(containerDir, { recursive: true, force: true });
   const made = (async () => {
-    mkdirSync(containersDir, { recursive: true, mode: 0o700 });
-    try {
-      mkdirSync(containerDir, { mode: 0o700 });
-    } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'EEXIST'
-        ? new Error(`container directory ${containerDir} already exists`)
-        : err;
-    }
+    await makeContainerDir(containersDir, containerDir);
     try {
       mkdirSync(upper, { mode: 0o755 });
       mkdirSync(work, { mode: 0o700 });

@@ -10,7 +10,16 @@
 // `sweep` detaches what a killed server left.
 
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+} from 'node:fs';
 import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HELPER_ENV, runChecked } from '../../exec/index.ts';
@@ -20,6 +29,8 @@ export interface LayerImage {
   readonly file: string;
   /** The loop device it is attached to (`/dev/loop3`). */
   readonly device: string;
+  /** A persistent image (attach): its file stays when released. */
+  readonly kept: boolean;
 }
 
 export interface LayerOwner {
@@ -31,10 +42,15 @@ export interface LayerImages {
   /**
    * A fresh image of `bytes`, attached, holding `upper/` (owned by `owner`,
    * mode 0755: the root of the container's /app) and `work/`: an overlay's
-   * writable layer. The caller owns it and must `release` it. Unless `spare`
-   * is false, a spare of the same size and owner is made for the next take.
+   * writable layer; moved to `file` when given. The caller owns it and must
+   * `release` it. Unless `spare` is false, a spare of the same size and owner
+   * is made for the next take.
    */
-  take(bytes: number, owner: LayerOwner, spare?: boolean): Promise<LayerImage>;
+  take(
+    bytes: number,
+    owner: LayerOwner,
+    options?: { readonly file?: string; readonly spare?: boolean },
+  ): Promise<LayerImage>;
   /**
    * A persistent image at `file` (a build cache), formatted when missing with
    * its root owned by `owner`, attached until released (which keeps the file).
@@ -44,6 +60,8 @@ export interface LayerImages {
   release(image: LayerImage): Promise<void>;
   /** Detaches every loop device backed by a file under the sweep root, empties the layers directory. */
   sweep(): Promise<number>;
+  /** Detaches every loop device backed by a file under `root` (what a killed server left there). */
+  detachUnder(root: string): Promise<number>;
   /** Releases the spares (a later take makes new ones: the sandbox outlives a closed driver). */
   close(): Promise<void>;
 }
@@ -76,19 +94,33 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   const spareKeys = options.spareKeys ?? 8;
   /** Spare images by `bytes:uid:gid`, least recently used first. */
   const spares = new Map<string, Promise<LayerImage>>();
+  /** A release is idempotent. */
   const released = new WeakSet<LayerImage>();
   let refills: Promise<unknown> = Promise.resolve();
 
-  const make = async (bytes: number, owner: LayerOwner): Promise<LayerImage> => {
+  const make = async (bytes: number, owner: LayerOwner, at?: string): Promise<LayerImage> => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `layer-${randomBytes(8).toString('hex')}.img`);
+    const file = at ?? path.join(dir, `layer-${randomBytes(8).toString('hex')}.img`);
     createSparse(file, bytes);
     try {
       await runChecked([TOOLS.mke2fs, ...LAYER_FORMAT, '-d', template(dir, owner), file], HELPER);
-      return await attachWarm(file);
+      return { file, device: await attachWarm(file), kept: false };
     } catch (err) {
       await rm(file, { force: true });
       throw err;
+    }
+  };
+
+  /** A spare (or a new image) moved to `file`; made right there when the move cannot be done. */
+  const moveTo = async (image: LayerImage, file: string, bytes: number, owner: LayerOwner): Promise<LayerImage> => {
+    try {
+      // One metadata call: the loop device follows the file to its new name.
+      renameSync(image.file, file);
+      return { ...image, file };
+    } catch (err) {
+      await release(image);
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      return make(bytes, owner, file);
     }
   };
 
@@ -112,18 +144,19 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     if (released.has(image)) return;
     released.add(image);
     await detach(image.device);
-    if (isUnder(image.file, dir)) await rm(image.file, { force: true });
+    if (!image.kept) await rm(image.file, { force: true });
   };
 
   return {
-    async take(bytes, owner, keepSpare = true) {
+    async take(bytes, owner, { file, spare: keepSpare = true } = {}) {
       const key = `${bytes}:${owner.uid}:${owner.gid}`;
       const spare = spares.get(key);
       spares.delete(key);
-      const image = spare ? spare.catch(() => make(bytes, owner)) : make(bytes, owner);
+      const made = spare ? spare.catch(() => make(bytes, owner)) : make(bytes, owner, file);
       // The next spare is made once this one is ready, so that both never compete for the CPU.
-      if (keepSpare) image.finally(() => refill(key, bytes, owner)).catch(() => {});
-      return image;
+      if (keepSpare) made.finally(() => refill(key, bytes, owner)).catch(() => {});
+      const image = await made;
+      return file === undefined || image.file === file ? image : moveTo(image, file, bytes, owner);
     },
     async attach(file, bytes, owner) {
       let created = false;
@@ -134,20 +167,21 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
         closeSync(fd);
         await runChecked([TOOLS.mke2fs, ...CACHE_FORMAT, '-E', `root_owner=${owner.uid}:${owner.gid}`, file], HELPER);
       } catch (err) {
-        if (!created && (err as NodeJS.ErrnoException).code === 'EEXIST') return attachWarm(file);
-        if (created) await rm(file, { force: true });
-        throw err;
+        if (created || (err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          if (created) await rm(file, { force: true });
+          throw err;
+        }
       }
-      return attachWarm(file);
+      return { file, device: await attachWarm(file), kept: true };
     },
     release,
     async sweep() {
-      const devices = loopDevicesUnder(sweepRoot);
-      for (const device of devices) await detach(device);
+      const detached = await detachAllUnder(sweepRoot);
       const entries = await readdir(dir).catch(() => []);
       await Promise.all(entries.map((name) => rm(path.join(dir, name), { recursive: true, force: true })));
-      return devices.length;
+      return detached;
     },
+    detachUnder: (root) => detachAllUnder(path.resolve(root)),
     async close() {
       await refills;
       const pending = [...spares.values()];
@@ -181,7 +215,14 @@ function template(dir: string, owner: LayerOwner): string {
   return root;
 }
 
-async function attachWarm(file: string): Promise<LayerImage> {
+async function detachAllUnder(root: string): Promise<number> {
+  const devices = loopDevicesUnder(root);
+  for (const device of devices) await detach(device);
+  return devices.length;
+}
+
+/** Attaches `file` to a free loop device, reads its start through it once; returns the device. */
+async function attachWarm(file: string): Promise<string> {
   const device = (await runChecked([TOOLS.losetup, '--find', '--show', file], HELPER)).trim();
   if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup gave ${JSON.stringify(device)} for ${file}`);
   try {
@@ -195,7 +236,7 @@ async function attachWarm(file: string): Promise<LayerImage> {
     await detach(device);
     throw err;
   }
-  return { file, device };
+  return device;
 }
 
 /** Detaches a loop device; one still mounted somewhere is detached by the kernel once unmounted. */

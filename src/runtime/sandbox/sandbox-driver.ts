@@ -187,8 +187,9 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     async sweep() {
-      // Processes first (their cgroups), then the layers they wrote in.
+      // Processes first (their cgroups), then the layers they wrote in (their loop devices, then their files).
       const cgroups = await sandbox.sweep();
+      await sandbox.layers?.detachUnder(containersDir);
       const dirs = await readdir(containersDir).catch(() => []);
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
       return Math.max(cgroups, dirs.length);

@@ -187,7 +187,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   // Before the probe, so that the probe's own start is already the fast kind; a layer for it meanwhile.
   const [dynamicCgroups, probeLayer] = await Promise.all([
     favorDynamicCgroups(),
-    images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, false).catch((err: Error) => err),
+    images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, { spare: false }).catch((err: Error) => err),
   ]);
   let problem: string | null;
   if (probeLayer instanceof Error) {
