@@ -49,11 +49,10 @@ export function diskSpace(dir: string, reserve: DiskReserve, statfs: Statfs = fs
     check(what, need = 0) {
       const { free, reserve: bytes } = usage();
       if (free - need >= bytes) return;
-      const wanted = need > 0 ? ` (${formatBytes(need)} needed)` : '';
       throw new SlipwayError(
         'disk.reserve_reached',
-        `${what} refused: the server's disk is nearly full, ${formatBytes(free)} free${wanted}, under the ` +
-          `${formatBytes(bytes)} it keeps for itself; try again once an administrator has made room`,
+        `${what} refused: the server's disk is nearly full (${spaceFacts(free, need, bytes)}); ` +
+          'try again once an administrator has made room',
         { free, reserve: bytes },
       );
     },
@@ -62,10 +61,18 @@ export function diskSpace(dir: string, reserve: DiskReserve, statfs: Statfs = fs
       if (free - need >= bytes) return;
       throw new SlipwayError(
         'disk.full',
-        `disk full: ${what} needs ${formatBytes(need)}, and the server's disk has ${formatBytes(free)} free, ` +
-          `${formatBytes(bytes)} of which it keeps for itself; try again once an administrator has made room`,
+        `disk full: ${what} does not fit on the server's disk (${spaceFacts(free, need, bytes)}); ` +
+          'try again once an administrator has made room',
         { free, reserve: bytes, need },
       );
     },
   };
+}
+
+/** "12.0 MiB free, 30.0 MiB needed, 1.0 GiB kept for the server" */
+function spaceFacts(free: number, need: number, reserve: number): string {
+  const facts = [`${formatBytes(free)} free`];
+  if (need > 0) facts.push(`${formatBytes(need)} needed`);
+  if (reserve > 0) facts.push(`${formatBytes(reserve)} kept for the server`);
+  return facts.join(', ');
 }

@@ -191,15 +191,20 @@ export function unpackChecked(
     let settled = false;
     let stopReading = () => {};
     let stopTimer: NodeJS.Timeout | undefined;
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(stopTimer);
+    const settle = () => {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) reject(signal.reason);
       else if (refused !== undefined) reject(refused);
       else if (failure !== undefined) reject(unpackError(failure));
       else resolve();
+    };
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(stopTimer);
+      // After a stop, entries admitted before it may still be creating their files: wait for them.
+      if (stopped) void writesDone(unpack, Date.now() + STOP_WAIT_MS).then(settle);
+      else settle();
     };
     const unpack = new (options.sync ? UnpackSync : Unpack)({
       cwd: destDir,
@@ -261,8 +266,20 @@ export function unpackChecked(
   });
 }
 
-/** After a stop, the longest wait for node-tar to report its end. */
+/** After a stop, the longest wait for node-tar to report its end, and for its writes to end. */
 const STOP_WAIT_MS = 2000;
+
+/**
+ * Resolves once node-tar has no entry left to write (its own `pending`
+ * count: an entry admitted just before a stop may still be creating its
+ * directories and file), or at `deadline`. A node-tar without that count
+ * is not waited for.
+ */
+async function writesDone(unpack: object, deadline: number): Promise<void> {
+  const key = Object.getOwnPropertySymbols(unpack).find((symbol) => symbol.description === 'pending');
+  const pending = () => (key === undefined ? 0 : Number((unpack as Record<symbol, unknown>)[key]) || 0);
+  while (pending() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+}
 
 async function assertEmptyDir(dir: string): Promise<void> {
   const entries = fs.readdirSync(dir);

@@ -28,35 +28,49 @@ async function archiveOf(dir: string, count: number, size: number): Promise<stri
 
 const openFiles = () => fs.readdirSync('/proc/self/fd').length;
 
+/** Once the unpacking has ended, nothing of it writes any more: what is removed stays removed. */
+async function removedForGood(dir: string): Promise<void> {
+  fs.rmSync(dir, { recursive: true }); // throws (ENOTEMPTY) should a write race the removal
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(fs.existsSync(dir), false, 'a late write created the directory again');
+}
+
 describe('unpacking when the disk fills up or the deployment is cancelled', { skip }, () => {
   let small: SmallFs;
   let work: string;
   let big: string;
+  let manySmall: string;
 
   before(async () => {
     small = await mountSmallFs(8 * MiB, 'tmpfs');
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-extract-full-'));
     big = await archiveOf(work, 6, 4 * MiB); // 24 MiB unpacked, on 8 MiB
+    manySmall = await archiveOf(work, 3000, 4096); // 12 MiB in many files: many writes under way at once
   });
   after(async () => {
     await small?.unmount();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  test('a disk that fills up ends the unpacking at once with disk.full, every file closed', async () => {
-    const dest = fs.mkdtempSync(path.join(small.dir, 'dest-'));
-    const before = openFiles();
-    const started = Date.now();
-    await assert.rejects(extractTarball(big, dest, { maxBytes: 64 * MiB }), (err: unknown) => {
-      assert.ok(isSlipwayError(err, 'disk.full'), String(err));
-      assert.match((err as Error).message, /disk full/);
-      return true;
+  for (const [what, archive] of [
+    ['a few big files', () => big],
+    ['many small files', () => manySmall],
+  ] as const) {
+    test(`a disk that fills up ends the unpacking at once with disk.full, every file closed (${what})`, async () => {
+      const dest = fs.mkdtempSync(path.join(small.dir, 'dest-'));
+      const before = openFiles();
+      const started = Date.now();
+      await assert.rejects(extractTarball(archive(), dest, { maxBytes: 64 * MiB }), (err: unknown) => {
+        assert.ok(isSlipwayError(err, 'disk.full'), String(err));
+        assert.match((err as Error).message, /disk full/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+      assert.equal(openFiles(), before, 'a file of the archive was left open');
+      await removedForGood(dest);
+      assert.ok(small.free() > 7 * MiB, 'removing the directory gave the space back');
     });
-    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-    assert.equal(openFiles(), before, 'a file of the archive was left open');
-    fs.rmSync(dest, { recursive: true, force: true });
-    assert.ok(small.free() > 7 * MiB, 'removing the directory gave the space back');
-  });
+  }
 
   test('an abort stops the unpacking at once, with the abort reason, every file closed', async () => {
     const dest = fs.mkdtempSync(path.join(work, 'dest-'));
@@ -69,6 +83,7 @@ describe('unpacking when the disk fills up or the deployment is cancelled', { sk
     await assert.rejects(unpacking, (err: unknown) => err === reason);
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
     assert.equal(openFiles(), before, 'a file of the archive was left open');
+    await removedForGood(dest);
   });
 
   test('beforeUnpack sees the exact size before anything is written, and may refuse', async () => {

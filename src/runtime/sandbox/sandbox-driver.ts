@@ -192,7 +192,8 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       await sandbox.layers?.detachUnder(containersDir);
       const dirs = await readdir(containersDir).catch(() => []);
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
-      return Math.max(cgroups, dirs.length);
+      // Dot entries are the sandbox's own (its spare layers), not containers.
+      return Math.max(cgroups, dirs.filter((dir) => !dir.startsWith('.')).length);
     },
     async close(graceMs) {
       await containers.close(graceMs);
