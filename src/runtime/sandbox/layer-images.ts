@@ -4,8 +4,9 @@
 // private mount namespace (sandbox-argv.ts), so it never shows on the host and
 // no other container's namespace can hold on to it; writing past its size
 // fails with ENOSPC in there, never on the host. Images are formatted and
-// attached ahead of time, one spare per size and owner, so that a container
-// start only takes one (formatting and attaching cost 10-20 ms; see
+// attached ahead of time, two spares per size and owner (a deployment starts
+// a web container and its hook's at once), so that a container start only
+// takes one (formatting and attaching cost 10-20 ms; see
 // docs/sandbox.md). Every image and loop device has an owner that releases it;
 // `sweep` detaches what a killed server left.
 
@@ -71,8 +72,10 @@ export interface LayerImagesOptions {
   readonly dir: string;
   /** Loop devices backed by files under this directory belong to this Slipway home (default `dir`). */
   readonly sweepRoot?: string;
-  /** How many size-and-owner pairs keep a spare image (the most recently used). */
+  /** How many size-and-owner pairs keep spare images (the most recently used). */
   readonly spareKeys?: number;
+  /** Spare images per size and owner. */
+  readonly sparesPerKey?: number;
 }
 
 const TOOLS = { mke2fs: 'mke2fs', losetup: 'losetup' } as const;
@@ -85,6 +88,8 @@ const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
 const LAYER_FORMAT = ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
 /** Persistent images (build caches) keep a small journal: a crash must not leave them broken. */
 const CACHE_FORMAT = ['-q', '-F', '-t', 'ext4', '-J', 'size=4', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
+/** How long after a take its spare is replaced: past the start of the container that took it. */
+const REFILL_DELAY_MS = 500;
 /** Read through a fresh device once, so that the container's mount finds the file system's metadata cached. */
 const WARM_BYTES = 1024 * 1024;
 
@@ -92,8 +97,9 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   const dir = path.resolve(options.dir);
   const sweepRoot = path.resolve(options.sweepRoot ?? dir);
   const spareKeys = options.spareKeys ?? 8;
-  /** Spare images by `bytes:uid:gid`, least recently used first. */
-  const spares = new Map<string, Promise<LayerImage>>();
+  const sparesPerKey = options.sparesPerKey ?? 2;
+  /** Spare images (made or being made) by `bytes:uid:gid`, least recently used key first. */
+  const spares = new Map<string, Promise<LayerImage>[]>();
   /** A release is idempotent. */
   const released = new WeakSet<LayerImage>();
   let refills: Promise<unknown> = Promise.resolve();
@@ -124,19 +130,24 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     }
   };
 
-  /** One spare at a time, off the critical path of whoever took the last one. */
+  /** Tops the key's spares up, one image at a time, off the critical path of whoever took the last one. */
   const refill = (key: string, bytes: number, owner: LayerOwner) => {
-    if (spares.has(key)) return;
-    const spare = refills.then(() => make(bytes, owner));
-    spare.catch(() => {
-      if (spares.get(key) === spare) spares.delete(key);
-    });
-    spares.set(key, spare);
-    refills = spare.catch(() => {});
+    const list = spares.get(key) ?? [];
+    spares.delete(key);
+    spares.set(key, list); // the most recently used key last
+    while (list.length < sparesPerKey) {
+      const spare = refills.then(() => make(bytes, owner));
+      spare.catch(() => {
+        const index = list.indexOf(spare);
+        if (index >= 0) list.splice(index, 1);
+      });
+      list.push(spare);
+      refills = spare.catch(() => {});
+    }
     while (spares.size > spareKeys) {
-      const [oldest, evicted] = spares.entries().next().value as [string, Promise<LayerImage>];
+      const [oldest, evicted] = spares.entries().next().value as [string, Promise<LayerImage>[]];
       spares.delete(oldest);
-      void evicted.then(release, () => {});
+      for (const spare of evicted) void spare.then(release, () => {});
     }
   };
 
@@ -150,11 +161,10 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   return {
     async take(bytes, owner, { file, spare: keepSpare = true } = {}) {
       const key = `${bytes}:${owner.uid}:${owner.gid}`;
-      const spare = spares.get(key);
-      spares.delete(key);
+      const spare = spares.get(key)?.shift();
       const made = spare ? spare.catch(() => make(bytes, owner)) : make(bytes, owner, file);
-      // The next spare is made once this one is ready, so that both never compete for the CPU.
-      if (keepSpare) made.finally(() => refill(key, bytes, owner)).catch(() => {});
+      // The next spare is made a little later, so that it never competes with this container's start.
+      if (keepSpare) setTimeout(() => refill(key, bytes, owner), REFILL_DELAY_MS).unref();
       const image = await made;
       return file === undefined || image.file === file ? image : moveTo(image, file, bytes, owner);
     },
@@ -184,7 +194,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     detachUnder: (root) => detachAllUnder(path.resolve(root)),
     async close() {
       await refills;
-      const pending = [...spares.values()];
+      const pending = [...spares.values()].flat();
       spares.clear();
       await Promise.all(pending.map((spare) => spare.then(release, () => {})));
       await rm(path.join(dir, '.templates'), { recursive: true, force: true });
