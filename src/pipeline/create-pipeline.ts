@@ -68,7 +68,9 @@ export function createPipeline(deps: PipelineDeps) {
       await deps.appLogs.remove(name);
       // Its build cache: the directory, and the image a sandboxed build keeps it in.
       const cache = path.join(deps.settings.cacheDir, name);
-      await Promise.all([cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })));
+      await Promise.all(
+        [cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })),
+      );
     },
 
     /** Queues a deployment of an uploaded archive; the archive file is moved into the builds dir. */

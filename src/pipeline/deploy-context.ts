@@ -90,7 +90,7 @@ export class DeployContext {
   async step<T>(
     name: Step,
     fn: (signal: AbortSignal) => Promise<T>,
-    options: { readonly untilDone?: boolean } = {},
+    options: { readonly untilDone?: boolean; readonly deadlineMs?: number } = {},
   ): Promise<T> {
     this.throwIfAborted();
     const store = this.deps.store.deployments;
@@ -99,7 +99,7 @@ export class DeployContext {
     if (status !== this.#deployment.status && status !== 'success') await this.setStatus(status, { step: name });
     else this.#deployment = { ...this.#deployment, step: name }; // as startStep recorded it
     this.log(`-----> ${STEP_TITLES[name]}`);
-    const deadlineMs = stepDeadlineMs(this.deps, name);
+    const deadlineMs = options.deadlineMs ?? stepDeadlineMs(this.deps, name);
     const deadline = AbortSignal.timeout(deadlineMs);
     const signal = AbortSignal.any([this.signal, deadline]);
     const started = performance.now();
@@ -145,7 +145,7 @@ const DEADLINE_ERRORS: Readonly<Record<Step, ErrorCode>> = {
 /** Unpacking or storing a source of the largest accepted size takes far less on any disk. */
 const FILE_STEP_DEADLINE_MS = 10 * 60_000;
 /** Beyond a step's own timeout: room for stopping what it started. */
-const DEADLINE_MARGIN_MS = 60_000;
+export const DEADLINE_MARGIN_MS = 60_000;
 
 /** How long a step may take at most, whatever it waits on. */
 export function stepDeadlineMs(deps: PipelineDeps, step: Step): number {
@@ -159,8 +159,8 @@ export function stepDeadlineMs(deps: PipelineDeps, step: Step): number {
     case 'boot':
       return settings.bootTimeoutMs + DEADLINE_MARGIN_MS;
     case 'hook':
-      // The app's own hook timeout may be longer than the server's: the hook step enforces it.
-      return Math.max(settings.hookTimeoutMs, MAX_HOOK_TIMEOUT_MS) + DEADLINE_MARGIN_MS;
+      // The hook step passes its app's own timeout, which may differ.
+      return settings.hookTimeoutMs + DEADLINE_MARGIN_MS;
     case 'switch':
       // Mostly waiting for the app's lock (a scale or restart in progress), then one route swap.
       return settings.bootTimeoutMs + DEADLINE_MARGIN_MS;
@@ -168,9 +168,6 @@ export function stepDeadlineMs(deps: PipelineDeps, step: Step): number {
       return settings.drainTimeoutMs + settings.stopGraceMs + DEADLINE_MARGIN_MS;
   }
 }
-
-/** The longest hook timeout an app may set (apps:update --hook-timeout). */
-const MAX_HOOK_TIMEOUT_MS = 24 * 3_600_000;
 
 /** Once a step's work has stopped after an abort, or at most this long after it. */
 const STEP_SETTLE_MS = 5000;

@@ -12,7 +12,7 @@ import { type App, type Release, releaseName } from '../core/types.ts';
 import type { PreparedContainer } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
 import { bootRelease } from './boot-release.ts';
-import { chaosPause, type DeployContext, formatMs } from './deploy-context.ts';
+import { chaosPause, DEADLINE_MARGIN_MS, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { prepareHookContainer, runPostdeploy } from './run-postdeploy.ts';
@@ -215,22 +215,24 @@ async function runHookStep(
   const container = prepared ?? prepareHookContainer(ctx.deps, hook.app, release, hook.plan, ctx);
   const { plan, app } = hook;
   await ctx.update({ hook: { command: plan.command, source: plan.source, exitCode: null } });
-  await ctx.step('hook', (signal) => {
-    const aborted = new Promise<never>((_resolve, reject) => {
-      const onAbort = () => reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {});
-    return runPostdeploy(
-      container,
-      plan,
-      app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs,
-      ctx,
-      Promise.race([crashed, aborted]),
-      (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
-    );
-  });
+  const timeoutMs = app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs;
+  const deadline = { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS };
+  await ctx.step(
+    'hook',
+    (signal) => {
+      const aborted = new Promise<never>((_resolve, reject) => {
+        const onAbort = () =>
+          reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      aborted.catch(() => {});
+      return runPostdeploy(container, plan, timeoutMs, ctx, Promise.race([crashed, aborted]), (exitCode) =>
+        ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
+      );
+    },
+    deadline,
+  );
 }
 
 async function retire(ctx: DeployContext, old: readonly LiveContainer[]): Promise<void> {

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chownSync,
   closeSync,
+  existsSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -257,6 +258,16 @@ async function detach(device: string): Promise<void> {
     // Already detached (a sweep, an earlier release): nothing to do.
     if (!/No such device|No such file|not a block device/i.test((err as Error).message)) throw err;
   }
+}
+
+/** What this host lacks to make layer images, or null. */
+export function layerImagesMissing(): string | null {
+  const dirs = (HELPER_ENV.PATH ?? '').split(':');
+  const has = (tool: string) => dirs.some((dir) => existsSync(path.join(dir, tool)));
+  if (!has(TOOLS.mke2fs)) return 'mke2fs is not installed (apt-get install e2fsprogs)';
+  if (!has(TOOLS.losetup)) return 'losetup is not installed (apt-get install mount)';
+  if (!existsSync('/dev/loop-control')) return 'this host has no loop devices (/dev/loop-control)';
+  return null;
 }
 
 /** Loop devices whose backing file is (or was, if deleted) under `root`. */

@@ -19,7 +19,7 @@ import {
   sweepCgroups,
 } from './cgroup-v1.ts';
 import { createEtcView } from './etc-view.ts';
-import { createLayerImages, type LayerImage, type LayerImages } from './layer-images.ts';
+import { createLayerImages, type LayerImage, type LayerImages, layerImagesMissing } from './layer-images.ts';
 import {
   type SandboxInvocation,
   type SandboxTools,
@@ -185,13 +185,16 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   };
 
   // Before the probe, so that the probe's own start is already the fast kind; a layer for it meanwhile.
+  const lacking = layerImagesMissing();
   const [dynamicCgroups, probeLayer] = await Promise.all([
     favorDynamicCgroups(),
-    images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, { spare: false }).catch((err: Error) => err),
+    lacking !== null
+      ? new Error(lacking)
+      : images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, { spare: false }).catch((err: Error) => err),
   ]);
   let problem: string | null;
   if (probeLayer instanceof Error) {
-    layersMissing = `cannot make a layer image: ${firstLine(probeLayer.message)}`;
+    layersMissing = lacking ?? `cannot make a layer image: ${firstLine(probeLayer.message)}`;
     problem = await probe(sandbox, null);
   } else {
     // One probe proves the layer mounts too; if only that fails, the sandbox runs with unbounded layers.
