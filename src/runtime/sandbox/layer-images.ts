@@ -21,6 +21,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
 } from 'node:fs';
 import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -58,7 +59,12 @@ export interface LayerImages {
    * its root owned by `owner`, attached until released (which keeps the file).
    */
   attach(file: string, bytes: number, owner: LayerOwner): Promise<LayerImage>;
-  /** Detaches the device (now, or when its last mount is gone); deletes a taken image. Idempotent. */
+  /**
+   * Deletes a taken image's file, then detaches its device (now, or when its
+   * last mount is gone): for a taken image in the background (its blocks are
+   * freed once detached, milliseconds later; `close` waits for it), for a
+   * kept one before it resolves. Idempotent.
+   */
   release(image: LayerImage): Promise<void>;
   /** Detaches every loop device backed by a file under the sweep root, empties the layers directory. */
   sweep(): Promise<number>;
@@ -152,11 +158,16 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     }
   };
 
+  /** Detaches under way (the end of a container does not wait for its `losetup`). */
+  const detaching = new Set<Promise<void>>();
   const release = async (image: LayerImage): Promise<void> => {
     if (released.has(image)) return;
     released.add(image);
-    await detach(image.device);
-    if (!image.kept) await rm(image.file, { force: true });
+    if (image.kept) return detach(image.device);
+    rmSync(image.file, { force: true }); // one unlink: microseconds
+    const pending = detach(image.device).catch(() => {}); // a later sweep detaches what this could not
+    detaching.add(pending);
+    void pending.finally(() => detaching.delete(pending));
   };
 
   return {
@@ -198,6 +209,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
       const pending = [...spares.values()].flat();
       spares.clear();
       await Promise.all(pending.map((spare) => spare.then(release, () => {})));
+      await Promise.all(detaching);
       await rm(path.join(dir, '.templates'), { recursive: true, force: true });
     },
   };
