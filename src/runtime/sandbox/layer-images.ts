@@ -110,6 +110,8 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   /** A release is idempotent. */
   const released = new WeakSet<LayerImage>();
   let refills: Promise<unknown> = Promise.resolve();
+  /** Refills not started yet: close() cancels them, or they would make spares nobody releases. */
+  const refillTimers = new Set<NodeJS.Timeout>();
 
   const make = async (bytes: number, owner: LayerOwner, at?: string): Promise<LayerImage> => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -176,7 +178,14 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
       const spare = spares.get(key)?.shift();
       const made = spare ? spare.catch(() => make(bytes, owner)) : make(bytes, owner, file);
       // The next spare is made a little later, so that it never competes with this container's start.
-      if (keepSpare) setTimeout(() => refill(key, bytes, owner), REFILL_DELAY_MS).unref();
+      if (keepSpare) {
+        const timer = setTimeout(() => {
+          refillTimers.delete(timer);
+          refill(key, bytes, owner);
+        }, REFILL_DELAY_MS);
+        timer.unref();
+        refillTimers.add(timer);
+      }
       const image = await made;
       return file === undefined || image.file === file ? image : moveTo(image, file, bytes, owner);
     },
@@ -205,6 +214,8 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     },
     detachUnder: (root) => detachAllUnder(path.resolve(root)),
     async close() {
+      for (const timer of refillTimers) clearTimeout(timer);
+      refillTimers.clear();
       await refills;
       const pending = [...spares.values()].flat();
       spares.clear();
