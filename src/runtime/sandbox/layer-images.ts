@@ -95,6 +95,8 @@ const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
 const LAYER_FORMAT = ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
 /** Persistent images (build caches) keep a small journal: a crash must not leave them broken. */
 const CACHE_FORMAT = ['-q', '-F', '-t', 'ext4', '-J', 'size=4', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
+/** How long after its release a taken image's loop device is detached. */
+const DETACH_DELAY_MS = 50;
 /** How long after a take its spare is replaced: past the start of the container that took it. */
 const REFILL_DELAY_MS = 500;
 /** Read through a fresh device once, so that the container's mount finds the file system's metadata cached. */
@@ -167,7 +169,9 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     released.add(image);
     if (image.kept) return detach(image.device);
     rmSync(image.file, { force: true }); // one unlink: microseconds
-    const pending = detach(image.device).catch(() => {}); // a later sweep detaches what this could not
+    // Spawning losetup holds the event loop for a moment: not on the way to the container's end.
+    const later = new Promise((resolve) => setTimeout(resolve, DETACH_DELAY_MS));
+    const pending = later.then(() => detach(image.device)).catch(() => {}); // a later sweep detaches what this could not
     detaching.add(pending);
     void pending.finally(() => detaching.delete(pending));
   };
