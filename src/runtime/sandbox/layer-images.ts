@@ -85,7 +85,7 @@ export interface LayerImagesOptions {
   readonly sparesPerKey?: number;
 }
 
-const TOOLS = { mke2fs: 'mke2fs', losetup: 'losetup' } as const;
+const TOOLS = { mke2fs: 'mke2fs', losetup: 'losetup', nice: 'nice' } as const;
 const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
 /**
  * Throwaway layers: no journal (a crash discards them anyway), no blocks kept
@@ -97,8 +97,8 @@ const LAYER_FORMAT = ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-m', '0',
 const CACHE_FORMAT = ['-q', '-F', '-t', 'ext4', '-J', 'size=4', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
 /** How long after its release a taken image's loop device is detached. */
 const DETACH_DELAY_MS = 50;
-/** How long after a take its spare is replaced: past the start of the container that took it. */
-const REFILL_DELAY_MS = 500;
+/** How long after a take its spare is replaced: once the container that took it is on its way (at a low priority). */
+const REFILL_DELAY_MS = 100;
 /** Read through a fresh device once, so that the container's mount finds the file system's metadata cached. */
 const WARM_BYTES = 1024 * 1024;
 
@@ -115,13 +115,15 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   /** Refills not started yet: close() cancels them, or they would make spares nobody releases. */
   const refillTimers = new Set<NodeJS.Timeout>();
 
-  const make = async (bytes: number, owner: LayerOwner, at?: string): Promise<LayerImage> => {
+  /** A new image; a spare (`background`) is made at the lowest CPU priority, behind the containers that start. */
+  const make = async (bytes: number, owner: LayerOwner, at?: string, background = false): Promise<LayerImage> => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = at ?? path.join(dir, `layer-${randomBytes(8).toString('hex')}.img`);
     createSparse(file, bytes);
+    const niced = background ? [TOOLS.nice, '-n', '19'] : [];
     try {
-      await runChecked([TOOLS.mke2fs, ...LAYER_FORMAT, '-d', template(dir, owner), file], HELPER);
-      return { file, device: await attachWarm(file), kept: false };
+      await runChecked([...niced, TOOLS.mke2fs, ...LAYER_FORMAT, '-d', template(dir, owner), file], HELPER);
+      return { file, device: await attachWarm(file, niced), kept: false };
     } catch (err) {
       await rm(file, { force: true });
       throw err;
@@ -147,7 +149,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     spares.delete(key);
     spares.set(key, list); // the most recently used key last
     while (list.length < sparesPerKey) {
-      const spare = refills.then(() => make(bytes, owner));
+      const spare = refills.then(() => make(bytes, owner, undefined, true));
       spare.catch(() => {
         const index = list.indexOf(spare);
         if (index >= 0) list.splice(index, 1);
@@ -260,8 +262,8 @@ async function detachAllUnder(root: string): Promise<number> {
 }
 
 /** Attaches `file` to a free loop device, reads its start through it once; returns the device. */
-async function attachWarm(file: string): Promise<string> {
-  const device = (await runChecked([TOOLS.losetup, '--find', '--show', file], HELPER)).trim();
+async function attachWarm(file: string, niced: readonly string[] = []): Promise<string> {
+  const device = (await runChecked([...niced, TOOLS.losetup, '--find', '--show', file], HELPER)).trim();
   if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup gave ${JSON.stringify(device)} for ${file}`);
   try {
     const handle = await open(device, 'r');
