@@ -22,7 +22,7 @@ export interface BuildLayer {
   mounts(): Promise<SetupMount[]>;
   /** Copies the build's result into `buildDir` (when a step wrote anything). */
   collect(options: { readonly signal?: AbortSignal; readonly timeoutMs: number }): Promise<void>;
-  /** Detaches both images; deletes the build's layer (the cache image stays). Idempotent. */
+  /** Deletes the build's layer (the cache image stays). Idempotent. */
   release(): Promise<void>;
 }
 
@@ -43,8 +43,8 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
   if (layers === null) return null;
   let images: Promise<[LayerImage, LayerImage]> | undefined;
   let used = false;
-  const attach = () => {
-    images ??= attachBoth(layers, request);
+  const made = () => {
+    images ??= makeBoth(layers, request);
     return images;
   };
   const overlay = (target: string) =>
@@ -56,34 +56,34 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
     });
   return {
     async mounts() {
-      const [layer, cache] = await attach();
+      const [layer, cache] = await made();
       used = true;
       const { mountPoints } = sandbox;
       return [
-        { kind: 'ext4', source: layer.device, target: mountPoints.layer },
+        { kind: 'ext4', source: layer.file, target: mountPoints.layer },
         { kind: 'overlay', options: overlay(mountPoints.build), target: mountPoints.build },
-        { kind: 'ext4', source: cache.device, target: mountPoints.cache },
+        { kind: 'ext4', source: cache.file, target: mountPoints.cache },
       ];
     },
     async collect({ signal, timeoutMs }) {
       if (!used) return; // no step ran: the build directory is the result as it is
-      const [layer] = await attach();
+      const [layer] = await made();
       await collectInto(request.buildDir, layer, overlay(sandbox.mountPoints.build), sandbox, { signal, timeoutMs });
     },
     async release() {
       const pending = images;
       images = undefined;
       if (pending === undefined) return;
-      const attached = await pending.catch(() => null);
-      if (attached) await Promise.all(attached.map((image) => layers.release(image)));
+      const both = await pending.catch(() => null);
+      if (both) await Promise.all(both.map((image) => layers.release(image)));
     },
   };
 }
 
-async function attachBoth(layers: LayerImages, request: BuildLayerRequest): Promise<[LayerImage, LayerImage]> {
+async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promise<[LayerImage, LayerImage]> {
   const layer = await layers.take(BUILD_DISK_BYTES, request.owner, { spare: false });
   try {
-    return [layer, await layers.attach(cacheImageOf(request.cacheDir), BUILD_CACHE_BYTES, request.owner)];
+    return [layer, await layers.persistent(cacheImageOf(request.cacheDir), BUILD_CACHE_BYTES, request.owner)];
   } catch (err) {
     await layers.release(layer);
     throw err;
@@ -96,7 +96,7 @@ async function attachBoth(layers: LayerImages, request: BuildLayerRequest): Prom
 // runs meanwhile, and a symlink is copied as a link, never followed.
 const COLLECT_SCRIPT = [
   'set -e',
-  '"$1" -n -i -t ext4 -o nosuid,nodev,noatime "$2" "$3"',
+  '"$1" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
   '"$1" -t overlay overlay -o "$4" "$5"',
   'exec cp -a --no-target-directory "$5" "$6"',
 ].join('\n');
@@ -124,7 +124,7 @@ async function collectInto(
       COLLECT_SCRIPT,
       'slipway-collect',
       'mount',
-      layer.device,
+      layer.file,
       sandbox.mountPoints.layer,
       overlay,
       sandbox.mountPoints.build,

@@ -56,7 +56,7 @@ export function prepareLayer(request: LayerRequest): ContainerLayer {
       throw err;
     }),
     mounts: async () => [
-      { kind: 'ext4', source: (await image).device, target: mountPoints.layer },
+      { kind: 'ext4', source: (await image).file, target: mountPoints.layer },
       { kind: 'overlay', options: overlay, target: mountPoints.app },
     ],
     remove: async () => {

@@ -1,14 +1,15 @@
 // Disk bounds for what sandboxed code writes: each container's writable layer
-// and each build get an ext4 file system of their own, in a sparse image file
-// attached to a loop device. The sandbox mounts it only inside the process's
+// and each build get an ext4 file system of their own, in a sparse image file.
+// The sandbox mounts it (`mount -o loop`, which attaches a loop device that
+// the kernel detaches again once it is unmounted) only inside the process's
 // private mount namespace (sandbox-argv.ts), so it never shows on the host and
 // no other container's namespace can hold on to it; writing past its size
-// fails with ENOSPC in there, never on the host. Images are formatted and
-// attached ahead of time, two spares per size and owner (a deployment starts
-// a web container and its hook's at once), so that a container start only
-// takes one (formatting and attaching cost 10-20 ms; see
-// docs/sandbox.md). Every image and loop device has an owner that releases it;
-// `sweep` detaches what a killed server left.
+// fails with ENOSPC in there, never on the host. Images are formatted ahead
+// of time, two spares per size and owner (a deployment starts a web container
+// and its hook's at once), so that a container start only takes one
+// (docs/sandbox.md has the costs). Every image has an owner that deletes it;
+// `sweep` removes what a killed server left, and detaches a loop device that
+// would still hold one.
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -23,16 +24,14 @@ import {
   renameSync,
   rmSync,
 } from 'node:fs';
-import { open, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HELPER_ENV, runChecked } from '../../exec/index.ts';
 
 export interface LayerImage {
   /** The image file. */
   readonly file: string;
-  /** The loop device it is attached to (`/dev/loop3`). */
-  readonly device: string;
-  /** A persistent image (attach): its file stays when released. */
+  /** A persistent image (`persistent`): its file stays when released. */
   readonly kept: boolean;
 }
 
@@ -43,7 +42,7 @@ export interface LayerOwner {
 
 export interface LayerImages {
   /**
-   * A fresh image of `bytes`, attached, holding `upper/` (owned by `owner`,
+   * A fresh image of `bytes`, holding `upper/` (owned by `owner`,
    * mode 0755: the root of the container's /app) and `work/`: an overlay's
    * writable layer; moved to `file` when given. The caller owns it and must
    * `release` it. Unless `spare` is false, a spare of the same size and owner
@@ -54,19 +53,14 @@ export interface LayerImages {
     owner: LayerOwner,
     options?: { readonly file?: string; readonly spare?: boolean },
   ): Promise<LayerImage>;
+  /** A persistent image at `file` (a build cache), formatted when missing with its root owned by `owner`. */
+  persistent(file: string, bytes: number, owner: LayerOwner): Promise<LayerImage>;
   /**
-   * A persistent image at `file` (a build cache), formatted when missing with
-   * its root owned by `owner`, attached until released (which keeps the file).
-   */
-  attach(file: string, bytes: number, owner: LayerOwner): Promise<LayerImage>;
-  /**
-   * Deletes a taken image's file, then detaches its device (now, or when its
-   * last mount is gone): for a taken image in the background (its blocks are
-   * freed once detached, milliseconds later; `close` waits for it), for a
-   * kept one before it resolves. Idempotent.
+   * Deletes a taken image (once its mounts are gone, the kernel frees its
+   * blocks); a persistent one stays. Idempotent.
    */
   release(image: LayerImage): Promise<void>;
-  /** Detaches every loop device backed by a file under the sweep root, empties the layers directory. */
+  /** Detaches any loop device backed by a file under the sweep root, empties the layers directory. */
   sweep(): Promise<number>;
   /** Detaches every loop device backed by a file under `root` (what a killed server left there). */
   detachUnder(root: string): Promise<number>;
@@ -95,12 +89,8 @@ const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
 const LAYER_FORMAT = ['-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
 /** Persistent images (build caches) keep a small journal: a crash must not leave them broken. */
 const CACHE_FORMAT = ['-q', '-F', '-t', 'ext4', '-J', 'size=4', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'];
-/** How long after its release a taken image's loop device is detached. */
-const DETACH_DELAY_MS = 50;
 /** How long after a take its spare is replaced: once the container that took it is on its way (at a low priority). */
 const REFILL_DELAY_MS = 100;
-/** Read through a fresh device once, so that the container's mount finds the file system's metadata cached. */
-const WARM_BYTES = 1024 * 1024;
 
 export function createLayerImages(options: LayerImagesOptions): LayerImages {
   const dir = path.resolve(options.dir);
@@ -123,7 +113,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     const niced = background ? [TOOLS.nice, '-n', '19'] : [];
     try {
       await runChecked([...niced, TOOLS.mke2fs, ...LAYER_FORMAT, '-d', template(dir, owner), file], HELPER);
-      return { file, device: await attachWarm(file, niced), kept: false };
+      return { file, kept: false };
     } catch (err) {
       await rm(file, { force: true });
       throw err;
@@ -133,8 +123,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
   /** A spare (or a new image) moved to `file`; made right there when the move cannot be done. */
   const moveTo = async (image: LayerImage, file: string, bytes: number, owner: LayerOwner): Promise<LayerImage> => {
     try {
-      // One metadata call: the loop device follows the file to its new name.
-      renameSync(image.file, file);
+      renameSync(image.file, file); // one metadata call
       return { ...image, file };
     } catch (err) {
       await release(image);
@@ -164,18 +153,10 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
     }
   };
 
-  /** Detaches under way (the end of a container does not wait for its `losetup`). */
-  const detaching = new Set<Promise<void>>();
   const release = async (image: LayerImage): Promise<void> => {
-    if (released.has(image)) return;
+    if (released.has(image) || image.kept) return;
     released.add(image);
-    if (image.kept) return detach(image.device);
     rmSync(image.file, { force: true }); // one unlink: microseconds
-    // Spawning losetup holds the event loop for a moment: not on the way to the container's end.
-    const later = new Promise((resolve) => setTimeout(resolve, DETACH_DELAY_MS));
-    const pending = later.then(() => detach(image.device)).catch(() => {}); // a later sweep detaches what this could not
-    detaching.add(pending);
-    void pending.finally(() => detaching.delete(pending));
   };
 
   return {
@@ -195,7 +176,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
       const image = await made;
       return file === undefined || image.file === file ? image : moveTo(image, file, bytes, owner);
     },
-    async attach(file, bytes, owner) {
+    async persistent(file, bytes, owner) {
       let created = false;
       try {
         const fd = openSync(file, 'wx', 0o600);
@@ -209,7 +190,7 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
           throw err;
         }
       }
-      return { file, device: await attachWarm(file), kept: true };
+      return { file, kept: true };
     },
     release,
     async sweep() {
@@ -226,7 +207,6 @@ export function createLayerImages(options: LayerImagesOptions): LayerImages {
       const pending = [...spares.values()].flat();
       spares.clear();
       await Promise.all(pending.map((spare) => spare.then(release, () => {})));
-      await Promise.all(detaching);
       await rm(path.join(dir, '.templates'), { recursive: true, force: true });
     },
   };
@@ -261,24 +241,6 @@ async function detachAllUnder(root: string): Promise<number> {
   return devices.length;
 }
 
-/** Attaches `file` to a free loop device, reads its start through it once; returns the device. */
-async function attachWarm(file: string, niced: readonly string[] = []): Promise<string> {
-  const device = (await runChecked([...niced, TOOLS.losetup, '--find', '--show', file], HELPER)).trim();
-  if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup gave ${JSON.stringify(device)} for ${file}`);
-  try {
-    const handle = await open(device, 'r');
-    try {
-      await handle.read(Buffer.alloc(WARM_BYTES), 0, WARM_BYTES, 0);
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    await detach(device);
-    throw err;
-  }
-  return device;
-}
-
 /** Detaches a loop device; one still mounted somewhere is detached by the kernel once unmounted. */
 async function detach(device: string): Promise<void> {
   try {
@@ -294,7 +256,7 @@ export function layerImagesMissing(): string | null {
   const dirs = (HELPER_ENV.PATH ?? '').split(':');
   const has = (tool: string) => dirs.some((dir) => existsSync(path.join(dir, tool)));
   if (!has(TOOLS.mke2fs)) return 'mke2fs is not installed (apt-get install e2fsprogs)';
-  if (!has(TOOLS.losetup)) return 'losetup is not installed (apt-get install mount)';
+  if (!has(TOOLS.losetup)) return 'losetup is not installed (apt-get install mount)'; // mount -o loop needs it too
   if (!existsSync('/dev/loop-control')) return 'this host has no loop devices (/dev/loop-control)';
   return null;
 }

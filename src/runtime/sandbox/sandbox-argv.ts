@@ -29,7 +29,10 @@ export interface SandboxTools {
 export type SetupMount =
   | { readonly kind: 'overlay'; readonly options: string; readonly target: string }
   | { readonly kind: 'bind'; readonly source: string; readonly target: string }
-  /** An ext4 file system on a loop device (a layer image): writes past its size fail with ENOSPC. */
+  /**
+   * A layer image's ext4 file system, on a loop device that `mount` attaches and the kernel detaches
+   * once it is unmounted (with the namespace): writes past its size fail with ENOSPC.
+   */
   | { readonly kind: 'ext4'; readonly source: string; readonly target: string };
 
 export interface SandboxInvocation {
@@ -60,7 +63,7 @@ const SETUP_SCRIPT = [
   '  case $1 in',
   '    overlay) "$mount" -t overlay overlay -o "$2" "$3" ;;',
   '    bind) "$mount" --bind "$2" "$3" ;;',
-  '    ext4) "$mount" -n -i -t ext4 -o nosuid,nodev,noatime,errors=remount-ro "$2" "$3" ;;',
+  '    ext4) "$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable,errors=remount-ro "$2" "$3" ;;',
   '    *) echo "sandbox setup: unknown mount $1" >&2; exit 125 ;;',
   '  esac',
   '  shift 3',

@@ -187,7 +187,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     async sweep() {
-      // Processes first (their cgroups), then the layers they wrote in (their loop devices, then their files).
+      // Processes first (their cgroups), then the layers they wrote in (any loop device still on one, then the files).
       const cgroups = await sandbox.sweep();
       await sandbox.layers?.detachUnder(containersDir);
       const dirs = await readdir(containersDir).catch(() => []);

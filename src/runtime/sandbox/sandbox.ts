@@ -37,7 +37,7 @@ export interface SandboxOptions {
   readonly cgroupParent?: string;
   /** Where the layers' image files live (layer-images.ts); default `<scratchDir>/.layers`. */
   readonly layersDir?: string;
-  /** Loop devices backed by files under this directory are this home's, detached by `sweep`; default `layersDir`. */
+  /** Loop devices backed by files under this directory are this home's (a sweep detaches any left); default `layersDir`. */
   readonly loopRoot?: string;
 }
 
@@ -175,7 +175,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     },
     async sweep() {
       const cgroups = (await sweepCgroups(parents)).length;
-      // The layers' loop devices once their processes (and so their mounts) are gone.
+      // Then the layers (and any loop device still holding one), once their processes are gone.
       return Math.max(cgroups, await images.sweep());
     },
     close: async () => {
@@ -268,7 +268,7 @@ async function probe(
       {
         uid: PROBE_ID,
         gid: PROBE_ID,
-        setupMounts: layer === null ? [] : [{ kind: 'ext4', source: layer.layer.device, target: layer.target }],
+        setupMounts: layer === null ? [] : [{ kind: 'ext4', source: layer.layer.file, target: layer.target }],
         binds: [],
         cwd: '/',
         hostname: 'probe',
