@@ -110,15 +110,20 @@ async function openArchive(archive: string): Promise<ArchiveSource> {
  * Writes the archive into a tar parser: at once from memory, or streamed from
  * its file. Returns a function that stops reading the file.
  */
-function feed(source: ArchiveSource, parser: Parser, onReadError: (err: Error) => void): () => void {
+function feed(source: ArchiveSource, parser: Parser, onReadError: (err: Error) => void): () => Promise<void> {
   if (Buffer.isBuffer(source)) {
     parser.end(source);
-    return () => {};
+    return async () => {};
   }
   const input = fs.createReadStream(source);
   input.on('error', onReadError);
   input.pipe(parser);
-  return () => input.destroy();
+  // Resolves once the file is closed (a destroyed stream closes its descriptor a moment later).
+  const closed = new Promise<void>((resolve) => input.once('close', () => resolve()));
+  return () => {
+    input.destroy();
+    return closed;
+  };
 }
 
 /** Pass one: every header, no data written. Resolves with the checker's totals. */
@@ -127,11 +132,11 @@ export function checkArchive(archive: ArchiveSource, limits: ExtractLimits): Pro
   return new Promise((resolve, reject) => {
     let settled = false;
     let sawEof = false;
-    let stopReading = () => {};
+    let stopReading = async () => {};
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
-      stopReading();
+      void stopReading();
       reject(err);
     };
     const parser = new Parser({
@@ -189,7 +194,9 @@ export function unpackChecked(
   const writing = new Set<ReadEntry>();
   return new Promise((resolve, reject) => {
     let settled = false;
-    let stopReading = () => {};
+    let stopReading = async () => {};
+    /** The archive's file closed, after a stop. */
+    let inputClosed = Promise.resolve();
     let stopTimer: NodeJS.Timeout | undefined;
     const settle = () => {
       signal?.removeEventListener('abort', onAbort);
@@ -203,8 +210,10 @@ export function unpackChecked(
       settled = true;
       clearTimeout(stopTimer);
       // After a stop, entries admitted before it may still be creating their files: wait for them.
-      if (stopped) void writesDone(unpack, Date.now() + STOP_WAIT_MS).then(settle);
-      else settle();
+      if (stopped) {
+        const deadline = Date.now() + STOP_WAIT_MS;
+        void Promise.all([writesDone(unpack, deadline), Promise.race([inputClosed, until(deadline)])]).then(settle);
+      } else settle();
     };
     const unpack = new (options.sync ? UnpackSync : Unpack)({
       cwd: destDir,
@@ -236,7 +245,7 @@ export function unpackChecked(
     const stop = () => {
       if (stopped) return;
       stopped = true;
-      stopReading();
+      inputClosed = stopReading();
       unpack.end();
       for (const entry of writing) entry.end();
       // Should node-tar say nothing more, the caller is not kept waiting.
@@ -268,6 +277,10 @@ export function unpackChecked(
 
 /** After a stop, the longest wait for node-tar to report its end, and for its writes to end. */
 const STOP_WAIT_MS = 2000;
+
+function until(deadline: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref());
+}
 
 /**
  * Resolves once node-tar has no entry left to write (its own `pending`
