@@ -38,6 +38,12 @@ export interface Settings {
   readonly chaosPause: { readonly step: Step; readonly ms: number } | null;
   readonly maxUploadBytes: number;
   readonly maxUnpackedBytes: number;
+  /**
+   * Free space the server keeps for itself on the home's file system: under
+   * it, new deployments, pushes and uploads are refused (`disk.reserve_reached`).
+   * Bytes, or a percentage of the file system's size. 0 turns it off.
+   */
+  readonly diskReserve: DiskReserve;
   /** Token used as the admin token at first start (automation); never stored in clear. */
   readonly initialToken: string | undefined;
   readonly logLevel: string;
@@ -54,6 +60,8 @@ export interface Settings {
   /** Time a client of the router or the API has to send a request's headers. */
   readonly headersTimeoutMs: number;
 }
+
+export type DiskReserve = { readonly bytes: number } | { readonly percent: number };
 
 /** Flag name → environment twin. */
 const ENV_NAMES = {
@@ -76,6 +84,7 @@ const ENV_NAMES = {
   chaosPause: 'SLIPWAY_CHAOS_PAUSE',
   maxUpload: 'SLIPWAY_MAX_UPLOAD',
   maxUnpacked: 'SLIPWAY_MAX_UNPACKED',
+  diskReserve: 'SLIPWAY_DISK_RESERVE',
   logLevel: 'SLIPWAY_LOG_LEVEL',
   githubUrl: 'SLIPWAY_GITHUB_URL',
   githubApiUrl: 'SLIPWAY_GITHUB_API_URL',
@@ -152,6 +161,22 @@ const dnsName = (v: string | number) => {
   if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
   return d.toLowerCase().replace(/^\.+|\.+$/g, '');
 };
+/** `1g`, `500mb` (bytes, as parseSize) or `5%` of the file system. */
+export function parseDiskReserve(value: string | number): DiskReserve {
+  const text = String(value).trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent) {
+    const n = Number(percent[1]);
+    if (n > 90) throw new Error('a percentage of at most 90%');
+    return { percent: n };
+  }
+  try {
+    return { bytes: parseSize(text) };
+  } catch {
+    throw new Error(`invalid disk reserve ${JSON.stringify(value)} (use e.g. 1g, 500mb or 5%)`);
+  }
+}
+
 const chaosPause = (v: string | number) => {
   const [step, ms] = String(v).split(':');
   if (!STEPS.includes(step as Step) || ms === undefined) {
@@ -182,6 +207,7 @@ const PARSERS = {
   chaosPause: [chaosPause, undefined],
   maxUpload: [parseSize, 512 * 1024 ** 2],
   maxUnpacked: [parseSize, 2 * 1024 ** 3],
+  diskReserve: [parseDiskReserve, { bytes: 1024 ** 3 }],
   logLevel: [oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'],
   githubUrl: [httpUrl, 'https://github.com'],
   githubApiUrl: [httpUrl, 'https://api.github.com'],
@@ -233,6 +259,7 @@ export function loadSettings(
     chaosPause: s.chaosPause ?? null,
     maxUploadBytes: s.maxUpload,
     maxUnpackedBytes: s.maxUnpacked,
+    diskReserve: s.diskReserve,
     initialToken: env.SLIPWAY_TOKEN || undefined,
     logLevel: s.logLevel,
     githubUrl: s.githubUrl,

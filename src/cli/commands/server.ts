@@ -15,6 +15,7 @@ interface ServerFlags {
   runtime?: string;
   router?: string;
   routerWorkers?: string;
+  diskReserve?: string;
 }
 
 export function serverCommand(program: Command, ctx: CommandContext): void {
@@ -36,6 +37,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option(
       '--router-workers <n>',
       'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default 1)',
+    )
+    .option(
+      '--disk-reserve <size>',
+      'free space kept for the server: under it, deployments and pushes are refused (SLIPWAY_DISK_RESERVE; default 1g, or e.g. 5%)',
     )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
