@@ -18,6 +18,7 @@
 // BENCH_THREADS change the load; BENCH_MODULE=0 skips the secondary line.
 
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { routerGet, type Slipway, startSlipway } from '../test/helpers/slipway.ts';
@@ -43,14 +44,20 @@ const HOST = `${APP}.localhost`;
 const ADDRESS_PATH = '/__bench/address';
 
 // The app's web process: 'ok' as text/plain, like bench/lib.ts's backend. On ADDRESS_PATH it says
-// which address the request came in on, i.e. where the router reaches the container (loopback
-// today, a bridge address once containers have their own network namespace): the peers are
-// pointed there, so that every target proxies to the very same process.
+// where the router reaches it: in a sandbox container of its own network namespace (its hostname
+// is its container's name), the address of its eth0 on the home's bridge (where the namespace
+// hands connections to its loopback, so the socket's local address says 127.0.0.1); with the
+// process runtime, the address the request came in on. The peers are pointed there, so that
+// every target proxies to the very same process.
 const SERVER = `const http = require('node:http');
+const os = require('node:os');
 const server = http.createServer((req, res) => {
   if (req.url === '${ADDRESS_PATH}') {
+    const own = os.hostname() === process.env.CONTAINER
+      ? (os.networkInterfaces().eth0 ?? []).find((a) => a.family === 'IPv4')
+      : undefined;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ host: req.socket.localAddress, port: req.socket.localPort }));
+    res.end(JSON.stringify({ host: own ? own.address : req.socket.localAddress, port: req.socket.localPort }));
     return;
   }
   res.setHeader('content-type', 'text/plain');
@@ -257,7 +264,10 @@ async function main() {
       },
     ];
     for (const t of targets) {
-      const res = await routerGet(t.port, HOST).catch((err: Error) => ({ status: 0, body: err.message }));
+      const res = await getOnce(t.address ?? '127.0.0.1', t.port).catch((err: Error) => ({
+        status: 0,
+        body: err.message,
+      }));
       if (res.status !== 200 || res.body !== 'ok') throw new Error(`${t.name}: ${res.status} ${res.body.slice(0, 80)}`);
     }
     for (const t of targets) await measure(t, { ...LOAD, seconds: WARM_SECONDS });
@@ -302,3 +312,19 @@ async function main() {
 }
 
 await main();
+
+/** One GET / with the app's Host header, to `address:port` (a bridge address for the direct target). */
+function getOnce(address: string, port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: address, port, path: '/', headers: { host: HOST }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
+  });
+}

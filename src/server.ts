@@ -14,6 +14,7 @@ import { AppLogs } from './logs/app-log.ts';
 import { DeploymentLogs } from './logs/deployment-log.ts';
 import { routerAccessLine } from './logs/router-access-line.ts';
 import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
+import { diskSpace } from './pipeline/disk-reserve.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import { headerDeadline, limitConnections } from './router/connection-budget.ts';
 import type { Router } from './router/types.ts';
@@ -84,7 +85,8 @@ export async function startServer(
   await sandbox?.allowHostPorts([routerPort]);
   timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
-  const logs = new DeploymentLogs(paths.deploymentLogs);
+  const logs = new DeploymentLogs(paths.deploymentLogs, { logger });
+  const disk = diskSpace(settings.home, settings.diskReserve);
   const pipeline = createPipeline({
     store,
     runtime,
@@ -103,6 +105,7 @@ export async function startServer(
     logs,
     appLogs,
     logger,
+    disk,
     settings: { ...settings, routerUrl: routerUrlOf, buildsDir: paths.builds, cacheDir: paths.cache },
   });
   await pipeline.start(timer.mark);
@@ -130,6 +133,7 @@ export async function startServer(
     logs,
     appLogs,
     logger,
+    disk,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
     fetchLimits: {
@@ -216,6 +220,8 @@ async function pickRuntime(
       home: settings.home,
       // A configured router port goes into the network's rules from the start (0: known once listening).
       allowHostPorts: settings.routerPort === 0 ? [] : [settings.routerPort],
+      // Layer images live under containers/, build caches' under cache/: a sweep detaches every loop device of this home.
+      loopRoot: settings.home,
     });
     if ('sandbox' in opened) {
       const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
@@ -225,6 +231,12 @@ async function pickRuntime(
         { runtime: 'sandbox' },
         'containers run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)',
       );
+      if (opened.sandbox.layersMissing !== null)
+        logger.warn(
+          { runtime: 'sandbox', reason: opened.sandbox.layersMissing },
+          `containers' writable layers and builds are NOT bounded in disk space: ${opened.sandbox.layersMissing}. ` +
+            'An app can fill the Slipway home; the server then refuses new deployments (disk reserve)',
+        );
       return { runtime, sandbox: opened.sandbox };
     }
     if (settings.runtime === 'sandbox')
@@ -234,9 +246,9 @@ async function pickRuntime(
   logger.warn(
     { runtime: 'process', reason: missing },
     `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
-      'seeing the host file system and every process, in no namespaces, with no memory, process or CPU limits, ' +
-      "sharing the host's network (every container can connect to every port of this host, " +
-      "Slipway's API and other apps' containers included)",
+      'seeing the host file system and every process, in no namespaces, with no memory, process, CPU or disk limits ' +
+      "(an app can fill the Slipway home; the server then refuses new deployments), sharing the host's network " +
+      "(every container can connect to every port of this host, Slipway's API and other apps' containers included)",
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };

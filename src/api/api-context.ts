@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AppLogs } from '../logs/app-log.ts';
 import type { DeploymentLogs } from '../logs/deployment-log.ts';
 import type { Pipeline } from '../pipeline/create-pipeline.ts';
+import type { DiskSpace } from '../pipeline/disk-reserve.ts';
 import type { FetchLimits } from '../source/fetch-url.ts';
 import type { Store } from '../store/types.ts';
 
@@ -13,6 +14,8 @@ export interface ApiContext {
   readonly logs: DeploymentLogs;
   readonly appLogs: AppLogs;
   readonly logger: Logger;
+  /** Refuses uploads and pushes while the home's free space is under the reserve. */
+  readonly disk: DiskSpace;
   /** Where uploads are spooled before their deployment takes them. */
   readonly spoolDir: string;
   readonly maxUploadBytes: number;

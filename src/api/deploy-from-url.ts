@@ -42,6 +42,7 @@ export async function deployFromUrl(
 }
 
 export async function deployUrl(ctx: ApiContext, app: string, request: UrlDeploy): Promise<Deployment> {
+  ctx.disk.check('the deployment'); // before anything is downloaded
   const fetched = await fetchSource({
     url: parseSourceUrl(request.url),
     ref: request.ref,

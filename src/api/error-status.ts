@@ -26,6 +26,9 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'request.busy': 503,
   'source.fetch_failed': 502,
   'github.invalid_repo': 422,
+  // 507 Insufficient Storage: the server's disk, not the request, is the problem; retry once there is room.
+  'disk.reserve_reached': 507,
+  'disk.full': 507,
 };
 
 export function httpStatusOf(code: string): number {

@@ -39,6 +39,14 @@ export interface BuildResult {
 const INDENT = '       ';
 
 export async function buildApp(options: BuildOptions): Promise<BuildResult> {
+  try {
+    return await build(options);
+  } finally {
+    await options.runner?.dispose?.();
+  }
+}
+
+async function build(options: BuildOptions): Promise<BuildResult> {
   const { buildDir, onLine } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -48,7 +56,7 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
   const pkg = await readPackageJson(buildDir);
   // One metadata call: synchronous, where a trip to the thread pool costs milliseconds on a busy host.
   mkdirSync(path.join(options.cacheDir, 'npm'), { recursive: true, mode: 0o700 });
-  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir });
+  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir }, options.signal);
 
   if (pkg === null) {
     onLine('-----> No package.json: nothing to install, the source is used as is');
@@ -74,8 +82,8 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
       onLine('-----> Running build script');
       await run(['npm', 'run', 'build']);
     }
+    await options.runner?.finish?.({ signal: options.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
   }
-
   if (manifest?.buildpacks?.length) {
     onLine(
       `${INDENT}${manifest.file} buildpacks recorded (Slipway's built-in Node.js build ran): ${manifest.buildpacks.join(', ')}`,

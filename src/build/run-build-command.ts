@@ -8,11 +8,16 @@ import { type OutputStream, type RunOptions, type RunResult, runProcess } from '
 /**
  * How build steps run: bare by default (`runProcess`), or sandboxed as the
  * app's own user (the server wires runtime/sandbox in). `prepare` runs once,
- * before anything else, with the directories the build writes.
+ * before anything else, with the directories the build writes; `finish` once
+ * the steps succeeded, to leave their result in the build directory (a
+ * sandbox that bounds the build keeps it aside until then); `dispose` always,
+ * last.
  */
 export interface BuildRunner {
-  prepare?(dirs: { readonly buildDir: string; readonly cacheDir: string }): Promise<void>;
+  prepare?(dirs: { readonly buildDir: string; readonly cacheDir: string }, signal?: AbortSignal): Promise<void>;
   run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult>;
+  finish?(options: { readonly signal?: AbortSignal; readonly timeoutMs: number }): Promise<void>;
+  dispose?(): Promise<void>;
 }
 
 export interface BuildCommandOptions {

@@ -13,8 +13,11 @@ import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 
 export interface SlugStore {
-  /** Moves `buildDir` into the store and returns the new slug's id (sortable by creation time). */
-  store(app: string, buildDir: string): Promise<string>;
+  /**
+   * Moves `buildDir` into the store and returns the new slug's id (sortable by
+   * creation time). When `signal` aborts meanwhile, the slug is removed again.
+   */
+  store(app: string, buildDir: string, signal?: AbortSignal): Promise<string>;
   path(app: string, slugId: string): string;
   /** Deletes a slug; a slug that is already gone is not an error. */
   remove(app: string, slugId: string): Promise<void>;
@@ -44,14 +47,15 @@ export function createSlugStore(slugsDir: string): SlugStore {
   return {
     path: slugPath,
     remove,
-    async store(app, buildDir) {
+    async store(app, buildDir, signal) {
+      signal?.throwIfAborted();
       const slugId = newSlugId();
       const dir = slugPath(app, slugId);
       // Two metadata calls: synchronous, where trips to the thread pool cost milliseconds on a busy host.
       mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
       renameSync(buildDir, dir);
       try {
-        await setWritable(dir, false);
+        await setWritable(dir, false, signal);
       } catch (err) {
         await remove(app, slugId);
         throw err;
@@ -71,7 +75,7 @@ export function newSlugId(now = new Date()): string {
  * and directory under `root` (root included), depth first. Symlinks are
  * skipped: chmod would follow them. Directories stay usable by their owner.
  */
-async function setWritable(root: string, writable: boolean): Promise<void> {
+async function setWritable(root: string, writable: boolean, signal?: AbortSignal): Promise<void> {
   const nextMode = (mode: number, isDir: boolean) => {
     let next = writable ? mode | 0o200 : mode & ~WRITE_BITS;
     if (isDir) next |= 0o700;
@@ -83,6 +87,7 @@ async function setWritable(root: string, writable: boolean): Promise<void> {
     if (next !== (mode & 0o7777)) await fs.chmod(p, next);
   };
   const walk = async (dir: string): Promise<void> => {
+    signal?.throwIfAborted(); // a big slug is walked a directory at a time: a cancel stops it there
     const stat = await fs.lstat(dir);
     // Restoring write access must come first, or the children of a read-only dir could not be renamed or removed.
     if (writable) await chmod(dir, stat.mode & 0o7777, true);

@@ -10,6 +10,7 @@ export const EXIT = {
   invalidInput: 6,
   deployFailed: 7,
   unreachable: 8,
+  diskFull: 9,
 } as const;
 
 const CONFLICTS = new Set([
@@ -22,6 +23,7 @@ const CONFLICTS = new Set([
 
 export function exitCodeOf(code: string): number {
   if (code.startsWith('auth.')) return EXIT.auth;
+  if (code.startsWith('disk.')) return EXIT.diskFull;
   if (code.endsWith('.not_found')) return EXIT.notFound;
   if (CONFLICTS.has(code)) return EXIT.conflict;
   if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;

@@ -76,6 +76,24 @@ const dnsName = (v: string | number) => {
   if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
   return d.toLowerCase().replace(/^\.+|\.+$/g, '');
 };
+/** `1g`, `500mb` (bytes, as parseSize) or `5%` of the file system. */
+export function parseDiskReserve(value: string | number): DiskReserve {
+  const text = String(value).trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent) {
+    const n = Number(percent[1]);
+    if (n > 90) throw new Error('a percentage of at most 90%');
+    return { percent: n };
+  }
+  try {
+    return { bytes: parseSize(text) };
+  } catch {
+    throw new Error(`invalid disk reserve ${JSON.stringify(value)} (use e.g. 1g, 500mb or 5%)`);
+  }
+}
+
+export type DiskReserve = { readonly bytes: number } | { readonly percent: number };
+
 export interface ChaosPause {
   readonly step: Step;
   readonly ms: number;
@@ -132,6 +150,12 @@ const SETTINGS = {
   chaosPause: setting('SLIPWAY_CHAOS_PAUSE', chaosPause, null as ChaosPause | null),
   maxUploadBytes: setting('SLIPWAY_MAX_UPLOAD', parseSize, 512 * 1024 ** 2, 'maxUpload'),
   maxUnpackedBytes: setting('SLIPWAY_MAX_UNPACKED', parseSize, 2 * 1024 ** 3, 'maxUnpacked'),
+  /**
+   * Free space the server keeps for itself on the home's file system: under it, new deployments,
+   * pushes and uploads are refused (`disk.reserve_reached`). Bytes, or a percentage of the file
+   * system's size. 0 turns it off.
+   */
+  diskReserve: setting('SLIPWAY_DISK_RESERVE', parseDiskReserve, { bytes: 1024 ** 3 } as DiskReserve),
   /** Token used as the admin token at first start (automation); never stored in clear. */
   initialToken: setting('SLIPWAY_TOKEN', text, undefined as string | undefined),
   logLevel: setting('SLIPWAY_LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),

@@ -50,6 +50,8 @@ export const ERROR_CODES = [
   'deploy.no_release',
   'deploy.no_processes',
   'runtime.start_failed',
+  'disk.reserve_reached',
+  'disk.full',
   'internal',
 ] as const;
 
@@ -69,4 +71,18 @@ export class SlipwayError extends Error {
 
 export function isSlipwayError(err: unknown, code?: ErrorCode): err is SlipwayError {
   return err instanceof SlipwayError && (code === undefined || err.code === code);
+}
+
+/** A write that found no room: ENOSPC/EDQUOT (file system), SQLITE_FULL (SQLite), 53100 disk_full (PostgreSQL). */
+export function isOutOfSpace(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100';
+}
+
+/** `disk.full` for a write of `what` that found no room (HTTP 507): nothing of it was kept. */
+export function diskFull(what: string): SlipwayError {
+  return new SlipwayError(
+    'disk.full',
+    `disk full: the server had no room left for ${what}, which was not kept; try again once an administrator has made room`,
+  );
 }

@@ -2,10 +2,14 @@
 // (`logs/deployments/<id>.log`), written line by line *before* a line is
 // announced to live followers. Each line has a sequence number so a follower
 // can read the file and then subscribe without losing or repeating a line.
+// Writing never throws: a line the disk has no room for (or any write that
+// fails) is still announced to followers, left out of the file, and counted;
+// a deployment must reach its final status even when its log cannot grow.
 
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { formatBytes } from '../core/format-bytes.ts';
 
 export interface LogLine {
@@ -14,11 +18,14 @@ export interface LogLine {
 }
 
 interface OpenLog {
+  /** -1 when the file could not be opened. */
   fd: number;
   seq: number;
   /** Bytes of build and hook output written so far. */
   outputBytes: number;
   truncated: boolean;
+  /** Lines that could not be written to the file. */
+  lost: number;
 }
 
 /** Default cap on the build and hook output kept per deployment. */
@@ -29,10 +36,12 @@ export class DeploymentLogs {
   readonly #maxOutputBytes: number;
   readonly #open = new Map<string, OpenLog>();
   readonly #events = new EventEmitter();
+  readonly #logger: Logger | undefined;
 
-  constructor(dir: string, options: { maxOutputBytes?: number } = {}) {
+  constructor(dir: string, options: { maxOutputBytes?: number; logger?: Logger } = {}) {
     this.#dir = dir;
     this.#maxOutputBytes = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+    this.#logger = options.logger;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.#events.setMaxListeners(0);
   }
@@ -70,8 +79,18 @@ export class DeploymentLogs {
     let log = this.#open.get(id);
     if (!log) {
       const file = this.file(id);
-      const existing = fs.existsSync(file) ? countLines(fs.readFileSync(file, 'utf8')) : 0;
-      log = { fd: fs.openSync(file, 'a', 0o600), seq: existing, outputBytes: 0, truncated: false };
+      let existing = 0;
+      let fd = -1;
+      try {
+        existing = fs.existsSync(file) ? countLines(fs.readFileSync(file, 'utf8')) : 0;
+        fd = fs.openSync(file, 'a', 0o600);
+      } catch (err) {
+        this.#logger?.warn(
+          { err, deployment: id },
+          'cannot open the deployment log; its lines reach live followers only',
+        );
+      }
+      log = { fd, seq: existing, outputBytes: 0, truncated: false, lost: 0 };
       this.#open.set(id, log);
     }
     return log;
@@ -79,7 +98,15 @@ export class DeploymentLogs {
 
   #write(log: OpenLog, id: string, text: string): void {
     for (const part of text.split('\n')) {
-      fs.writeSync(log.fd, `${part}\n`);
+      if (log.fd >= 0) {
+        try {
+          fs.writeSync(log.fd, `${part}\n`);
+        } catch (err) {
+          if (log.lost === 0)
+            this.#logger?.warn({ err, deployment: id }, 'a deployment log line could not be written (disk full?)');
+          log.lost++;
+        }
+      } else log.lost++;
       const line: LogLine = { seq: log.seq++, text: part };
       this.#events.emit(id, line);
     }
@@ -89,18 +116,30 @@ export class DeploymentLogs {
   finish(id: string): void {
     const log = this.#open.get(id);
     if (log) {
-      fs.fsyncSync(log.fd);
-      fs.closeSync(log.fd);
       this.#open.delete(id);
+      if (log.fd >= 0) {
+        try {
+          fs.fsyncSync(log.fd);
+        } catch (err) {
+          this.#logger?.warn({ err, deployment: id }, 'the deployment log could not be flushed to disk');
+        }
+        fs.closeSync(log.fd);
+      }
+      if (log.lost > 0)
+        this.#logger?.warn({ deployment: id, lines: log.lost }, 'deployment log lines were not kept (disk full?)');
     }
     this.#events.emit(`${id}:end`);
   }
 
   /** Every line written so far. */
   read(id: string): string[] {
-    const file = this.file(id);
-    if (!fs.existsSync(file)) return [];
-    const text = fs.readFileSync(file, 'utf8');
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file(id), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
     return text === '' ? [] : text.replace(/\n$/, '').split('\n');
   }
 
@@ -120,9 +159,11 @@ export class DeploymentLogs {
     this.#events.on(id, lineListener);
     this.#events.on(`${id}:end`, endListener);
     const lines = this.read(id);
+    // Lines announced from here on are new; the file may lack some (a full disk), so its length is not the mark.
+    const mark = this.#open.get(id)?.seq ?? lines.length;
     for (const text of lines) onLine(text);
-    replayed = lines.length;
-    for (const line of buffered) if (line.seq >= replayed) onLine(line.text);
+    replayed = mark;
+    for (const line of buffered) if (line.seq >= mark) onLine(line.text);
     return () => {
       this.#events.off(id, lineListener);
       this.#events.off(`${id}:end`, endListener);

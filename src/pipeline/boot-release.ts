@@ -91,6 +91,7 @@ export async function bootRelease(
     throw new SlipwayError('deploy.no_processes', 'the formation has no containers to start');
   }
   for (const item of items) {
+    if (signal.aborted) throw new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`);
     started.push(await startContainer(deps, app, release, item, restarts));
     log(`       ${containerName(item)}: ${item.command}`);
   }

@@ -13,7 +13,7 @@ import { bootRelease } from './boot-release.ts';
 import { DeployQueue } from './deploy-queue.ts';
 import type { PipelineDeps } from './deps.ts';
 import { type LiveContainer, LiveContainers } from './live-containers.ts';
-import { queueReleaseDeployment, redeployTarget, rollbackTarget } from './release-deployments.ts';
+import { announceQueued, queueReleaseDeployment, redeployTarget, rollbackTarget } from './release-deployments.ts';
 import { superviseCrashes } from './restart-crashed.ts';
 import { archivePath } from './run-deployment.ts';
 import { createOneOffRunner, type OneOffRequest } from './run-one-off.ts';
@@ -66,11 +66,17 @@ export function createPipeline(deps: PipelineDeps) {
       for (const release of releases) await deps.slugs.remove(name, release.slugId);
       for (const d of deployments) deps.logs.remove(d.id);
       await deps.appLogs.remove(name);
+      // Its build cache: the directory, and the image a sandboxed build keeps it in.
+      const cache = path.join(deps.settings.cacheDir, name);
+      await Promise.all(
+        [cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })),
+      );
     },
 
     /** Queues a deployment of an uploaded archive; the archive file is moved into the builds dir. */
     async deployArchive(app: string, archive: string, meta: DeployMeta): Promise<Deployment> {
       await store.apps.require(app);
+      deps.disk.check('the deployment');
       const deployment = await store.deployments.create({ app, kind: 'build', ...meta });
       // One metadata write: microseconds, where a trip to the thread pool can cost milliseconds on a busy host.
       fs.renameSync(archive, archivePath(deps, deployment.id));
@@ -88,20 +94,24 @@ export function createPipeline(deps: PipelineDeps) {
         validateConfigKey(key);
         if (value !== null) validateConfigValue(key, value);
       }
-      const config = await store.config.update(app, changes);
-      let deployment: Deployment | null = null;
+      deps.disk.check('the config change');
       const base = current.currentRelease === null ? undefined : await store.releases.get(app, current.currentRelease);
-      if (base) {
-        ({ deployment } = await queueReleaseDeployment(deps, {
-          kind: 'config',
-          base,
-          description: describeConfigChange(changes),
-          runHook: false,
-          author,
-        }));
+      // The config, its release and its deployment are written together, or not at all.
+      const { config, queued } = await store.transaction(async (tx) => ({
+        config: await tx.config.update(app, changes),
+        queued: base
+          ? await queueReleaseDeployment(
+              deps,
+              { kind: 'config', base, description: describeConfigChange(changes), runHook: false, author },
+              tx,
+            )
+          : null,
+      }));
+      if (queued) {
+        announceQueued(deps, queued);
         queue.kick(app);
       }
-      return { config, deployment };
+      return { config, deployment: queued?.deployment ?? null };
     },
 
     /** `slipway run`: starts a one-off container of the current release. */
@@ -115,29 +125,33 @@ export function createPipeline(deps: PipelineDeps) {
     /** Deploys release `version`'s slug with the current config; the hook runs unless `runHook` is false. */
     async rollback(app: string, version: number, runHook: boolean, author: string | null): Promise<Deployment> {
       const base = await rollbackTarget(deps, app, version);
-      const { deployment } = await queueReleaseDeployment(deps, {
-        kind: 'rollback',
-        base,
-        description: `Rollback to ${releaseName(version)}`,
-        runHook,
-        author,
-      });
+      deps.disk.check('the rollback');
+      const queued = await store.transaction((tx) =>
+        queueReleaseDeployment(
+          deps,
+          { kind: 'rollback', base, description: `Rollback to ${releaseName(version)}`, runHook, author },
+          tx,
+        ),
+      );
+      announceQueued(deps, queued);
       queue.kick(app);
-      return deployment;
+      return queued.deployment;
     },
 
     /** Boot, hook and switch again for the latest code release, without rebuilding, with the current config. */
     async redeploy(app: string, author: string | null): Promise<Deployment> {
       const base = await redeployTarget(deps, app);
-      const { deployment } = await queueReleaseDeployment(deps, {
-        kind: 'redeploy',
-        base,
-        description: `Redeploy ${releaseName(base.version)}`,
-        runHook: true,
-        author,
-      });
+      deps.disk.check('the redeploy');
+      const queued = await store.transaction((tx) =>
+        queueReleaseDeployment(
+          deps,
+          { kind: 'redeploy', base, description: `Redeploy ${releaseName(base.version)}`, runHook: true, author },
+          tx,
+        ),
+      );
+      announceQueued(deps, queued);
       queue.kick(app);
-      return deployment;
+      return queued.deployment;
     },
 
     /** Cancels a queued or running deployment: it ends `aborted` and the current release keeps serving. */

@@ -9,14 +9,20 @@ import type { PipelineDeps } from './deps.ts';
 import type { LiveContainers } from './live-containers.ts';
 import { runDeployment } from './run-deployment.ts';
 
+/** The longest a cancel waits for the deployment to end (every step stops within seconds of its abort). */
+const CANCEL_WAIT_MS = 10_000;
+
 export class DeployQueue {
   readonly #deps: PipelineDeps;
   readonly #live: LiveContainers;
   readonly #locks: AppLocks;
   /** App → the loop draining its queue. */
   readonly #running = new Map<string, Promise<void>>();
-  /** App → its running deployment's id and abort controller. */
-  readonly #controllers = new Map<string, { id: string; controller: AbortController; done: Promise<void> }>();
+  /** App → its running deployment's id, abort controller, end (final status) and completion. */
+  readonly #controllers = new Map<
+    string,
+    { id: string; controller: AbortController; ended: Promise<void>; done: Promise<void> }
+  >();
   /** App → old containers still being retired after its deployments' successes. */
   readonly #retiring = new Map<string, Promise<void>>();
   /** Queued deployments being cancelled right now: the drain loop must not start them. */
@@ -59,6 +65,8 @@ export class DeployQueue {
    * Cancels deployment `id`: aborts it when it runs, else ends it while still
    * queued. The check and the claim happen in one synchronous turn, and the
    * drain loop skips a deployment being cancelled, so the two never race.
+   * Returns once the deployment has its final status (its new containers may
+   * still be stopping), or after CANCEL_WAIT_MS whatever its step does.
    */
   async cancel(app: string, id: string, reason: string): Promise<void> {
     if (!this.abort(app, reason, id)) {
@@ -75,7 +83,15 @@ export class DeployQueue {
       }
       return;
     }
-    for (const running of this.#controllers.values()) if (running.id === id) await running.done;
+    for (const running of this.#controllers.values()) {
+      if (running.id !== id) continue;
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CANCEL_WAIT_MS);
+      });
+      await Promise.race([running.ended, running.done, waited]);
+      clearTimeout(timer);
+    }
   }
 
   async close(reason: string): Promise<void> {
@@ -124,7 +140,12 @@ export class DeployQueue {
       const controller = new AbortController();
       const ctx = new DeployContext(this.#deps, next, controller.signal, releaseSlot);
       const done = runDeployment(ctx, this.#live, this.#locks);
-      this.#controllers.set(app, { id: next.id, controller, done: done.then(() => {}).catch(() => {}) });
+      this.#controllers.set(app, {
+        id: next.id,
+        controller,
+        ended: ctx.ended,
+        done: done.then(() => {}).catch(() => {}),
+      });
       try {
         this.#track(app, next.id, (await done).retiring);
       } catch (err) {

@@ -7,6 +7,7 @@ import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Router } from '../router/types.ts';
 import type { RuntimeDriver } from '../runtime/types.ts';
 import type { Store } from '../store/types.ts';
+import type { DiskSpace } from './disk-reserve.ts';
 
 export interface BuildOutput {
   readonly processes: Record<string, string>;
@@ -27,7 +28,8 @@ export interface Builder {
 }
 
 export interface SlugStore {
-  store(app: string, buildDir: string): Promise<string>;
+  /** Moves the build into the store; stops (leaving nothing) when `signal` aborts. */
+  store(app: string, buildDir: string, signal?: AbortSignal): Promise<string>;
   path(app: string, slugId: string): string;
   remove(app: string, slugId: string): Promise<void>;
 }
@@ -36,6 +38,12 @@ export type ExtractArchive = (
   archive: string,
   destDir: string,
   limits?: { maxBytes?: number },
+  options?: {
+    /** Stops the unpacking, nothing left writing. */
+    signal?: AbortSignal;
+    /** Pass one's exact totals, before anything is written; throwing refuses the archive. */
+    beforeUnpack?: (stats: { files: number; bytes: number }) => void;
+  },
 ) => Promise<{ files: number; bytes: number }>;
 
 /** The server settings the pipeline reads, and where it works. */
@@ -85,5 +93,7 @@ export interface PipelineDeps {
   readonly logs: DeploymentLogWriter;
   readonly appLogs: AppLogWriter;
   readonly logger: Logger;
+  /** The home's free space against the server's reserve. */
+  readonly disk: DiskSpace;
   readonly settings: PipelineSettings;
 }

@@ -5,6 +5,7 @@
 
 import { SlipwayError } from '../core/errors.ts';
 import { type Deployment, type DeploymentKind, type Release, releaseName } from '../core/types.ts';
+import type { Store } from '../store/types.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export interface ReleaseDeploymentRequest {
@@ -16,17 +17,25 @@ export interface ReleaseDeploymentRequest {
   readonly author: string | null;
 }
 
-/** Writes the release and queues its deployment (the caller kicks the queue). */
-export async function queueReleaseDeployment(deps: PipelineDeps, request: ReleaseDeploymentRequest) {
+/**
+ * Writes the release and queues its deployment, through `store` (a
+ * transaction, so that both are written or neither); the caller then
+ * announces it (announceQueued) and kicks the queue.
+ */
+export async function queueReleaseDeployment(
+  deps: PipelineDeps,
+  request: ReleaseDeploymentRequest,
+  store: Store = deps.store,
+): Promise<{ release: Release; deployment: Deployment }> {
   const { base } = request;
-  const release = await deps.store.releases.create({
+  const release = await store.releases.create({
     ...base,
-    config: await deps.store.config.get(base.app),
+    config: await store.config.get(base.app),
     description: request.description,
     deploymentId: null,
     author: request.author,
   });
-  const deployment: Deployment = await deps.store.deployments.create({
+  const deployment: Deployment = await store.deployments.create({
     app: base.app,
     kind: request.kind,
     source: request.kind,
@@ -35,8 +44,15 @@ export async function queueReleaseDeployment(deps: PipelineDeps, request: Releas
     runHook: request.runHook,
     author: request.author,
   });
-  deps.logs.append(deployment.id, `=====> ${release.description}: ${releaseName(release.version)} queued`);
   return { release, deployment };
+}
+
+/** The queued deployment's first log line. */
+export function announceQueued(
+  deps: PipelineDeps,
+  { release, deployment }: { release: Release; deployment: Deployment },
+) {
+  deps.logs.append(deployment.id, `=====> ${release.description}: ${releaseName(release.version)} queued`);
 }
 
 /** `rollback vK`: release K must exist. */

@@ -12,7 +12,7 @@ import { type App, type Release, releaseName } from '../core/types.ts';
 import type { PreparedContainer } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
 import { bootRelease } from './boot-release.ts';
-import { chaosPause, type DeployContext, formatMs } from './deploy-context.ts';
+import { chaosPause, DEADLINE_MARGIN_MS, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { prepareHookContainer, runPostdeploy } from './run-postdeploy.ts';
@@ -51,10 +51,10 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
       hookContainer = prepareHookContainer(deps, hook.app, release, hook.plan, ctx);
       hookContainer.catch(() => {}); // a failed preparation is reported by the hook step
     };
-    const booted = await ctx.step('boot', () =>
+    const booted = await ctx.step('boot', (signal) =>
       bootRelease(deps, release, {
         log: (line) => ctx.log(line),
-        signal: ctx.signal,
+        signal,
         started,
         whileBooting: prepareHook,
       }),
@@ -62,15 +62,23 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
     if (ctx.deployment.runHook) await runHookStep(ctx, release, hook, hookContainer, booted.crashed);
     booted.disarm();
 
-    const old = await ctx.step('switch', () =>
-      locks.with(ctx.app, async () => {
-        const previous = live.get(ctx.app);
-        live.set(ctx.app, booted.containers);
-        await routeApp(deps, ctx.app, live.running(ctx.app));
-        await deps.store.apps.setCurrentRelease(ctx.app, release.version);
-        await ctx.setStatus('success', { finishedAt: new Date().toISOString() });
-        return previous;
-      }),
+    // A cancel stops the switch only while it waits for the app's lock: once it changed something, it completes.
+    const old = await ctx.step(
+      'switch',
+      (signal) =>
+        locks.with(
+          ctx.app,
+          async () => {
+            const previous = live.get(ctx.app);
+            live.set(ctx.app, booted.containers);
+            await routeApp(deps, ctx.app, live.running(ctx.app));
+            await deps.store.apps.setCurrentRelease(ctx.app, release.version);
+            await ctx.setStatus('success', { finishedAt: new Date().toISOString() });
+            return previous;
+          },
+          signal,
+        ),
+      { untilDone: true },
     );
     ctx.log(
       `=====> ${releaseName(release.version)} is live at ${deps.settings.routerUrl(ctx.app)} (${formatMs(Date.now() - t0)})`,
@@ -93,14 +101,18 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
   const buildDir = path.join(deps.settings.buildsDir, ctx.id);
   let stored = false;
   try {
-    await ctx.step('fetch', async () => {
+    await ctx.step('fetch', async (signal) => {
       await emptyDir(buildDir);
-      const stats = await deps.extract(archivePath(deps, ctx.id), buildDir, {
-        maxBytes: deps.settings.maxUnpackedBytes,
-      });
+      const stats = await deps.extract(
+        archivePath(deps, ctx.id),
+        buildDir,
+        { maxBytes: deps.settings.maxUnpackedBytes },
+        // Refused before a byte is written when it would eat into the server's reserve.
+        { signal, beforeUnpack: ({ bytes }) => deps.disk.checkRoom('unpacking the source', bytes) },
+      );
       ctx.log(`       ${stats.files} files, ${formatBytes(stats.bytes)}`);
     });
-    const built = await ctx.step('build', () =>
+    const built = await ctx.step('build', (signal) =>
       deps.builder.build({
         app: ctx.app,
         buildDir,
@@ -109,27 +121,39 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
         // The builder's own headers and notes come formatted; command output gets indented.
         onLine: (line) => ctx.output(/^(----->| {7})/.test(line) ? line : `       ${line}`),
         timeoutMs: deps.settings.buildTimeoutMs,
-        signal: ctx.signal,
+        signal,
       }),
     );
-    return await ctx.step('slug', async () => {
-      const slugId = await deps.slugs.store(ctx.app, buildDir);
+    return await ctx.step('slug', async (signal) => {
+      const slugId = await deps.slugs.store(ctx.app, buildDir, signal);
       stored = true; // the build directory is the slug now
-      const config = await deps.store.config.get(ctx.app);
       const sha = ctx.deployment.commitSha;
-      const release = await deps.store.releases.create({
-        app: ctx.app,
-        slugId,
-        config,
-        processes: built.processes,
-        procfilePostdeploy: built.procfilePostdeploy,
-        manifest: built.manifest,
-        commitSha: sha,
-        description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
-        deploymentId: ctx.id,
-        author: ctx.deployment.author,
-      });
-      await ctx.update({ releaseVersion: release.version });
+      let release: Release;
+      try {
+        // The release and the deployment's link to it, written together or not at all.
+        release = await deps.store.transaction(async (tx) => {
+          const created = await tx.releases.create({
+            app: ctx.app,
+            slugId,
+            config: await tx.config.get(ctx.app),
+            processes: built.processes,
+            procfilePostdeploy: built.procfilePostdeploy,
+            manifest: built.manifest,
+            commitSha: sha,
+            description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
+            deploymentId: ctx.id,
+            author: ctx.deployment.author,
+          });
+          await ctx.update({ releaseVersion: created.version }, tx);
+          return created;
+        });
+      } catch (err) {
+        // No release will ever use it.
+        await deps.slugs.remove(ctx.app, slugId).catch((cleanup: unknown) => {
+          deps.logger.warn({ err: cleanup, app: ctx.app, slug: slugId }, 'could not remove an unused slug');
+        });
+        throw err;
+      }
       ctx.log(`       release ${releaseName(release.version)} created (not yet current)`);
       return release;
     });
@@ -191,22 +215,23 @@ async function runHookStep(
   const container = prepared ?? prepareHookContainer(ctx.deps, hook.app, release, hook.plan, ctx);
   const { plan, app } = hook;
   await ctx.update({ hook: { command: plan.command, source: plan.source, exitCode: null } });
-  const aborted = new Promise<never>((_resolve, reject) => {
-    const onAbort = () =>
-      reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(ctx.signal.reason)}`));
-    if (ctx.signal.aborted) onAbort();
-    else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  await ctx.step('hook', () =>
-    runPostdeploy(
-      container,
-      plan,
-      app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs,
-      ctx,
-      Promise.race([crashed, aborted]),
-      (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
-    ),
+  const timeoutMs = app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs;
+  const deadline = { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS };
+  await ctx.step(
+    'hook',
+    (signal) => {
+      const aborted = new Promise<never>((_resolve, reject) => {
+        const onAbort = () =>
+          reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      aborted.catch(() => {});
+      return runPostdeploy(container, plan, timeoutMs, ctx, Promise.race([crashed, aborted]), (exitCode) =>
+        ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
+      );
+    },
+    deadline,
   );
 }
 
@@ -245,12 +270,46 @@ async function fail(ctx: DeployContext, err: unknown, started: readonly LiveCont
   const message = error?.message ?? 'internal error (see the server log)';
   const step = ctx.deployment.step;
   const status: DeploymentStatus = error ? failureStatus(code) : statusOfUnexpected(step);
+  const record = () => recordFailure(ctx, status, { code, message });
+  // A cancel is answered as soon as the deployment has ended: its new containers, which never served, stop after.
+  if (status === 'aborted') await record();
   if (started.length > 0) {
     ctx.log(`       stopping ${started.length} new container(s); the previous release keeps serving`);
-    await stopContainers(deps, started);
+    await stopContainers(deps, started).catch((err: unknown) => {
+      deps.logger.error({ err, app: ctx.app, deployment: ctx.id }, 'stopping the new containers failed');
+    });
   }
-  await ctx.setStatus(status, { error: { code, message }, finishedAt: new Date().toISOString() });
+  if (status !== 'aborted') await record();
   ctx.log(`=====> Deployment failed (${status}) at step ${step ?? 'queued'}: ${message}`);
+}
+
+/** Pauses between attempts to record a failure the store refused (a full disk), and how many. */
+const RECORD_RETRY_MS = 500;
+const RECORD_ATTEMPTS = 20;
+
+/**
+ * Records the final status. A store that cannot write right now (a full disk)
+ * is tried again for ~10 s: a deployment must not stay `building` because
+ * its failure could not be written. If it still cannot, the next start of
+ * the server ends it (`aborted`, control-plane restart).
+ */
+async function recordFailure(
+  ctx: DeployContext,
+  status: DeploymentStatus,
+  error: { code: string; message: string },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ctx.setStatus(status, { error, finishedAt: new Date().toISOString() });
+      return;
+    } catch (err) {
+      if (attempt >= RECORD_ATTEMPTS) {
+        ctx.deps.logger.error({ err, app: ctx.app, deployment: ctx.id }, 'could not record the end of a deployment');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
+    }
+  }
 }
 
 function statusOfUnexpected(step: Step | null): DeploymentStatus {

@@ -2,10 +2,12 @@
 // headers only and refuses the archive before anything is written; pass two
 // unpacks with node-tar's own protections on, and re-checks every entry in a
 // filter so that a gap in pass one still cannot write outside the directory.
+// Pass two stops at once, with nothing left writing, when the caller aborts
+// or the disk is full (`disk.full`).
 
 import fs from 'node:fs';
 import { Parser, ReadEntry, Unpack, UnpackSync } from 'tar';
-import { SlipwayError } from '../core/errors.ts';
+import { diskFull, isOutOfSpace, SlipwayError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, EntryChecker, type ExtractLimits } from './check-entry.ts';
 
 export interface ExtractStats {
@@ -15,18 +17,28 @@ export interface ExtractStats {
   readonly bytes: number;
 }
 
+export interface ExtractOptions {
+  /** Stops the unpacking (its promise then rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
+  /** Called with pass one's exact totals before anything is written; throwing refuses the archive. */
+  readonly beforeUnpack?: (stats: ExtractStats) => void;
+}
+
 export async function extractTarball(
   archive: string,
   destDir: string,
   limits: Partial<ExtractLimits> = {},
+  options: ExtractOptions = {},
 ): Promise<ExtractStats> {
   const resolved = resolveLimits(limits);
   await assertEmptyDir(destDir);
   const source = await openArchive(archive);
   const checked = await checkArchive(source, resolved);
+  options.beforeUnpack?.({ files: checked.files, bytes: checked.bytes });
+  options.signal?.throwIfAborted();
   // Pass one gave the exact size: a small archive is written out in one synchronous go.
   const sync = Buffer.isBuffer(source) && checked.bytes <= SYNC_MAX_BYTES && checked.entries <= SYNC_MAX_ENTRIES;
-  await unpackChecked(source, destDir, resolved, { sync });
+  await unpackChecked(source, destDir, resolved, { sync, signal: options.signal });
   return { files: checked.files, bytes: checked.bytes };
 }
 
@@ -98,15 +110,20 @@ async function openArchive(archive: string): Promise<ArchiveSource> {
  * Writes the archive into a tar parser: at once from memory, or streamed from
  * its file. Returns a function that stops reading the file.
  */
-function feed(source: ArchiveSource, parser: Parser, onReadError: (err: Error) => void): () => void {
+function feed(source: ArchiveSource, parser: Parser, onReadError: (err: Error) => void): () => Promise<void> {
   if (Buffer.isBuffer(source)) {
     parser.end(source);
-    return () => {};
+    return async () => {};
   }
   const input = fs.createReadStream(source);
   input.on('error', onReadError);
   input.pipe(parser);
-  return () => input.destroy();
+  // Resolves once the file is closed (a destroyed stream closes its descriptor a moment later).
+  const closed = new Promise<void>((resolve) => input.once('close', () => resolve()));
+  return () => {
+    input.destroy();
+    return closed;
+  };
 }
 
 /** Pass one: every header, no data written. Resolves with the checker's totals. */
@@ -115,11 +132,11 @@ export function checkArchive(archive: ArchiveSource, limits: ExtractLimits): Pro
   return new Promise((resolve, reject) => {
     let settled = false;
     let sawEof = false;
-    let stopReading = () => {};
+    let stopReading = async () => {};
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
-      stopReading();
+      void stopReading();
       reject(err);
     };
     const parser = new Parser({
@@ -160,32 +177,50 @@ export function checkArchive(archive: ArchiveSource, limits: ExtractLimits): Pro
 /**
  * Pass two: unpacks into `destDir`. The filter re-runs the same checks on each
  * entry and skips any it refuses; the first refusal is thrown once node-tar is
- * done, so no write is ever left running behind the caller's cleanup.
+ * done, so no write is ever left running behind the caller's cleanup. An abort
+ * of `signal`, or a write that finds the disk full, stops it early: see stop().
  */
 export function unpackChecked(
   archive: ArchiveSource,
   destDir: string,
   limits: ExtractLimits,
-  options: { readonly sync?: boolean } = {},
+  options: { readonly sync?: boolean; readonly signal?: AbortSignal } = {},
 ): Promise<void> {
   const checker = new EntryChecker(limits);
+  const { signal } = options;
   let refused: unknown;
   let failure: Error | undefined;
+  /** Entries being written: a stop ends them, which closes their files. */
+  const writing = new Set<ReadEntry>();
   return new Promise((resolve, reject) => {
     let settled = false;
+    let stopReading = async () => {};
+    /** The archive's file closed, after a stop. */
+    let inputClosed = Promise.resolve();
+    let stopTimer: NodeJS.Timeout | undefined;
+    const settle = () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) reject(signal.reason);
+      else if (refused !== undefined) reject(refused);
+      else if (failure !== undefined) reject(unpackError(failure));
+      else resolve();
+    };
     const finish = () => {
       if (settled) return;
       settled = true;
-      if (refused !== undefined) reject(refused);
-      else if (failure !== undefined) reject(unpackError(failure));
-      else resolve();
+      clearTimeout(stopTimer);
+      // After a stop, entries admitted before it may still be creating their files: wait for them.
+      if (stopped) {
+        const deadline = Date.now() + STOP_WAIT_MS;
+        void Promise.all([writesDone(unpack, deadline), Promise.race([inputClosed, until(deadline)])]).then(settle);
+      } else settle();
     };
     const unpack = new (options.sync ? UnpackSync : Unpack)({
       cwd: destDir,
       strict: true,
       preserveOwner: false,
       filter: (_path, entry) => {
-        if (refused !== undefined || !(entry instanceof ReadEntry)) return false;
+        if (refused !== undefined || stopped || !(entry instanceof ReadEntry)) return false;
         try {
           checker.check(entry);
         } catch (err) {
@@ -194,12 +229,36 @@ export function unpackChecked(
         }
         // Permissions are kept; setuid, setgid and sticky bits from an upload are not.
         if (typeof entry.mode === 'number') entry.mode &= 0o777;
+        writing.add(entry);
+        entry.once('end', () => writing.delete(entry));
         return true;
       },
     });
+    /**
+     * Without this, node-tar goes on parsing the rest of the archive after a
+     * write failed for want of space, and never ends (nor closes that file).
+     * So: no more entries, no more input, the parser ended (a gzip stream cut
+     * short aborts it: TAR_ABORT), and the entries being written ended, which
+     * closes their files; what they still had to write is dropped.
+     */
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      inputClosed = stopReading();
+      unpack.end();
+      for (const entry of writing) entry.end();
+      // Should node-tar say nothing more, the caller is not kept waiting.
+      stopTimer = setTimeout(finish, STOP_WAIT_MS);
+    };
+    function onAbort() {
+      stop();
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
     unpack.on('error', (err: Error) => {
       failure ??= err;
-      // An abort (corrupt gzip) stops the parser: no `close` will follow.
+      if (isOutOfSpace(err) && !options.sync) stop(); // a synchronous unpack is small, and all done in one go
+      // An abort (corrupt gzip, or a stop) ends the parser: no `close` will follow.
       if (tarCode(err) === 'TAR_ABORT') finish();
     });
     unpack.on('close', finish);
@@ -208,11 +267,31 @@ export function unpackChecked(
       finish();
     };
     try {
-      feed(archive, unpack, onFailure);
+      if (signal?.aborted) throw signal.reason;
+      stopReading = feed(archive, unpack, onFailure);
     } catch (err) {
       onFailure(err as Error); // a synchronous unpack may throw where the other emits
     }
   });
+}
+
+/** After a stop, the longest wait for node-tar to report its end, and for its writes to end. */
+const STOP_WAIT_MS = 2000;
+
+function until(deadline: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref());
+}
+
+/**
+ * Resolves once node-tar has no entry left to write (its own `pending`
+ * count: an entry admitted just before a stop may still be creating its
+ * directories and file), or at `deadline`. A node-tar without that count
+ * is not waited for.
+ */
+async function writesDone(unpack: object, deadline: number): Promise<void> {
+  const key = Object.getOwnPropertySymbols(unpack).find((symbol) => symbol.description === 'pending');
+  const pending = () => (key === undefined ? 0 : Number((unpack as Record<symbol, unknown>)[key]) || 0);
+  while (pending() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
 async function assertEmptyDir(dir: string): Promise<void> {
@@ -227,8 +306,9 @@ function tarError(err: Error): SlipwayError {
   return new SlipwayError('source.invalid_archive', `not a valid .tar.gz archive: ${err.message}`);
 }
 
-/** Pass-two failures: archive problems become SlipwayErrors; host problems (disk full) stay as they are. */
+/** Pass-two failures: archive problems and a full disk become SlipwayErrors; other host problems stay as they are. */
 function unpackError(err: Error): Error {
+  if (isOutOfSpace(err)) return diskFull('the unpacked source');
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'TAR_SYMLINK_ERROR')
     return new SlipwayError('source.unsafe_link', `refused to write through a symlink: ${err.message}`);

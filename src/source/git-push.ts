@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import {
   encodeReportStatus,
   FLUSH_PKT,
+  PktLineReader,
   packetLines,
   pktLine,
   readPackets,
@@ -182,4 +183,37 @@ function parseAnswer(output: Buffer): PackAnswer {
     else passthrough.push(sideband(p.payload[0] === 3 ? 3 : 2, p.payload.subarray(1)));
   }
   return { sideband: true, passthrough, report: packetLines(readPackets(Buffer.concat(data))) };
+}
+
+/**
+ * Answers a push without storing anything (the server refuses it, e.g. its
+ * disk is nearly full): reads the pushed ref updates, discards the pack, and
+ * answers as receive-pack would, every ref rejected with `reason` and
+ * `message` shown as `remote:` lines, so that `git push` says why and exits
+ * non-zero. Nothing of the body is written anywhere.
+ */
+export async function refusePush(body: Readable, message: string, reason: string): Promise<Buffer> {
+  const reader = new PktLineReader();
+  const commands: string[] = [];
+  let done = false;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (done) continue; // the pack: read and dropped
+      for (const packet of reader.push(chunk)) {
+        if (packet.kind !== 'data') {
+          done = true;
+          break;
+        }
+        commands.push(packet.payload.toString('utf8').replace(/\n$/, ''));
+      }
+    }
+  } catch {
+    // A body that breaks off still gets its answer, for what was read of it.
+  }
+  const capabilities = new Set((commands[0]?.split('\0')[1] ?? '').split(' '));
+  const refs = commands.map((line) => line.split('\0')[0]?.split(' ')[2]).filter((ref) => ref !== undefined);
+  const report = encodeReportStatus([`unpack ${reason}`, ...refs.map((ref) => `ng ${ref} ${reason}`)]);
+  if (!capabilities.has('side-band-64k') && !capabilities.has('side-band')) return report;
+  const lines = message.split('\n').map((line) => `${line}\n`);
+  return Buffer.concat([sideband(2, lines.join('')), sideband(1, report), FLUSH_PKT]);
 }

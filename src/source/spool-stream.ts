@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SlipwayError } from '../core/errors.ts';
+import { diskFull, isOutOfSpace, SlipwayError } from '../core/errors.ts';
 
 export interface SpoolOptions {
   readonly dir: string;
@@ -38,6 +38,7 @@ export async function spoolStream(source: Readable, options: SpoolOptions): Prom
     await pipeline(source, cap, fs.createWriteStream(file, { mode: 0o600 }), { signal: options.signal });
   } catch (err) {
     await fs.promises.rm(file, { force: true });
+    if (isOutOfSpace(err)) throw diskFull('the archive');
     throw err instanceof SlipwayError ? err : options.interrupted(err);
   }
   if (seen === 0) {
@@ -69,7 +70,13 @@ export async function spoolInMemory(source: Readable, options: SpoolOptions): Pr
   const bytes = Buffer.concat(chunks, seen);
   fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const file = spoolFile(options);
-  fs.writeFileSync(file, bytes, { mode: 0o600, flag: 'wx' });
+  try {
+    fs.writeFileSync(file, bytes, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if (!isOutOfSpace(err)) throw err;
+    fs.rmSync(file, { force: true }); // what part of it was written
+    throw diskFull('the archive');
+  }
   return { file, bytes };
 }
 

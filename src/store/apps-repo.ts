@@ -6,7 +6,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { App, AppSettingsPatch, UidRange } from '../core/types.ts';
-import { appNotFound, isUniqueViolation } from './db-errors.ts';
+import { appNotFound, inTransaction, isUniqueViolation } from './db-errors.ts';
 import type { AppsTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -39,7 +39,7 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
   return {
     async create(name) {
       try {
-        const row = await db.transaction().execute(async (trx) => {
+        const row = await inTransaction(db, async (trx) => {
           const { max } = await trx
             .selectFrom('apps')
             .select((eb) => eb.fn.max('uid').as('max'))

@@ -3,7 +3,7 @@
 
 import type { Kysely } from 'kysely';
 import type { ConfigVars } from '../core/types.ts';
-import { appNotFound } from './db-errors.ts';
+import { appNotFound, inTransaction } from './db-errors.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -22,7 +22,7 @@ export function configRepo(db: Kysely<Database>): Store['config'] {
     get: (app) => readConfig(db, app),
 
     async update(app, changes) {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         // Checked explicitly: an unset-only change would otherwise succeed
         // silently on an app that does not exist.
         const exists = await trx.selectFrom('apps').select('name').where('name', '=', app).executeTakeFirst();

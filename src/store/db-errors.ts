@@ -3,6 +3,7 @@
 // error": better-sqlite3 reports `SQLITE_CONSTRAINT_*` codes, node-postgres
 // the SQLSTATE (`23505`, `23503`), so the same checks serve both stores.
 
+import type { Kysely, Transaction } from 'kysely';
 import { SlipwayError } from '../core/errors.ts';
 
 function codeOf(err: unknown): unknown {
@@ -30,4 +31,12 @@ export function appNotFound(name: string): SlipwayError {
 export function rethrowMissingApp(err: unknown, app: string): never {
   if (isForeignKeyViolation(err)) throw appNotFound(app);
   throw err;
+}
+
+/**
+ * Runs `fn` in a transaction, or in the one `db` already is (Store.transaction
+ * hands repositories a transaction; kysely does not nest them).
+ */
+export function inTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db as Transaction<DB>) : db.transaction().execute(fn);
 }

@@ -6,7 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { SlipwayError } from '../core/errors.ts';
 import { type DeploymentStatus, FINAL_STATUSES, type Step } from '../core/lifecycle.ts';
 import type { Deployment, DeploymentKind, StepRecord } from '../core/types.ts';
-import { rethrowMissingApp } from './db-errors.ts';
+import { inTransaction, rethrowMissingApp } from './db-errors.ts';
 import type { Database, DeploymentStepsTable, DeploymentsTable } from './schema.ts';
 import type { DeploymentPatch, Store } from './types.ts';
 
@@ -154,7 +154,7 @@ export function deploymentsRepo(db: Kysely<Database>): Store['deployments'] {
     },
 
     async startStep(id, step, at) {
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         const result = await trx.updateTable('deployments').set({ step }).where('id', '=', id).executeTakeFirst();
         if (result.numUpdatedRows === 0n) throw notFound(id);
         await trx

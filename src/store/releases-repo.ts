@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Release } from '../core/types.ts';
-import { rethrowMissingApp } from './db-errors.ts';
+import { inTransaction, rethrowMissingApp } from './db-errors.ts';
 import type { Database, ReleasesTable } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -33,7 +33,7 @@ export function releasesRepo(db: Kysely<Database>): Store['releases'] {
         // On SQLite, kysely serialises everything through one connection, so
         // this read-then-insert cannot interleave with another one in-process.
         // A PostgreSQL store must lock the app row first (SELECT ... FOR UPDATE).
-        const row = await db.transaction().execute(async (trx) => {
+        const row = await inTransaction(db, async (trx) => {
           const { max } = await trx
             .selectFrom('releases')
             .select((eb) => eb.fn.max('version').as('max'))

@@ -151,5 +151,10 @@ export interface Store {
     /** True the first time a delivery id is recorded; keeps only the newest `keep` ids. */
     recordDelivery(id: string, keep?: number): Promise<boolean>;
   };
+  /**
+   * Runs `fn` with a store whose every write belongs to one transaction: all
+   * of them are made, or (when `fn` throws, or the disk is full) none.
+   */
+  transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

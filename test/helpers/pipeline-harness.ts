@@ -18,6 +18,7 @@ import type { Deployment } from '../../src/core/types.ts';
 import { AppLogs } from '../../src/logs/app-log.ts';
 import { DeploymentLogs } from '../../src/logs/deployment-log.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline/create-pipeline.ts';
+import { diskSpace } from '../../src/pipeline/disk-reserve.ts';
 import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin/index.ts';
 import { createProcessDriver } from '../../src/runtime/process/index.ts';
 import { extractTarball } from '../../src/source/index.ts';
@@ -63,6 +64,7 @@ export async function startPipeline(
     logs,
     appLogs,
     logger,
+    disk: diskSpace(home, { bytes: 0 }),
     settings: {
       domain: 'localhost',
       routerUrl: (app) => `http://${app}.localhost:${router.address.port}`,

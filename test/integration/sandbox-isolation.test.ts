@@ -37,6 +37,24 @@ function appProcesses(app: string, comm: string): HostProcess[] {
   return found;
 }
 
+/** The id of the container a host process runs in: the name of its cgroup (slipway/<home>/<id>). */
+function containerIdOf(pid: number): string | undefined {
+  const cgroups = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  return /:memory:\/.*\/([^/\n]+)$/m.exec(cgroups)?.[1];
+}
+
+/** The names in the root of a layer image's `upper/` (its container's /app changes), read by debugfs. */
+async function layerUpperEntries(image: string): Promise<string[]> {
+  const lines: string[] = [];
+  await runProcess(['debugfs', '-R', 'ls -p /upper', image], {
+    env: HELPER_ENV,
+    onLine: (stream, line) => stream === 'stdout' && lines.push(line),
+    timeoutMs: 10_000,
+  });
+  // -p: /inode/mode/uid/gid/name/size/
+  return lines.map((line) => line.split('/')[5] ?? '').filter((name) => name !== '' && name !== '.' && name !== '..');
+}
+
 /** Runs argv on the host as `uid` (no groups): what that app's user could do even with the path in reach. */
 async function asUser(uid: number, argv: string[]): Promise<{ code: number | null; output: string }> {
   const lines: string[] = [];
@@ -99,11 +117,9 @@ describe('sandbox isolation', { skip }, () => {
     const [alpha] = appProcesses('alpha', 'node');
     assert.ok(bravo && alpha);
     assert.notEqual(alpha.uid, bravo.uid, 'two apps share a uid');
-    const bravoLayer = fs
-      .readdirSync(path.join(home, 'containers'))
-      .map((id) => path.join(home, 'containers', id, 'upper'))
-      .find((upper) => fs.existsSync(upper) && fs.statSync(upper).uid === bravo.uid);
-    assert.ok(bravoLayer, 'bravo’s writable layer was not found');
+    // Its own file system, in an image only root can read (the home is root's, 0700).
+    const bravoLayer = path.join(home, 'containers', containerIdOf(bravo.pid) ?? 'unknown', 'layer.img');
+    assert.ok(fs.existsSync(bravoLayer), 'bravo’s writable layer was not found');
     const database = path.join(home, 'slipway.db');
 
     // From inside alpha's container, none of it is even there.
@@ -133,11 +149,12 @@ describe('sandbox isolation', { skip }, () => {
     assert.equal(await get('charlie', `/exists?path=${encodeURIComponent('/app/server.js')}`), true);
     assert.equal(await get('charlie', `/exists?path=${encodeURIComponent('/app/x')}`), false);
     // Only live web containers keep a layer; nothing anywhere holds the hook's /app/x.
-    const layers = fs.readdirSync(path.join(slipway.home, 'containers'));
+    const layers = fs.readdirSync(path.join(slipway.home, 'containers')).filter((name) => !name.startsWith('.'));
     const webs = ['alpha', 'bravo', 'charlie'].flatMap((app) => appProcesses(app, 'node'));
     assert.equal(layers.length, webs.length, `layers ${layers.join(', ')} for ${webs.length} web containers`);
     for (const id of layers) {
-      assert.equal(fs.existsSync(path.join(slipway.home, 'containers', id, 'upper', 'x')), false);
+      const entries = await layerUpperEntries(path.join(slipway.home, 'containers', id, 'layer.img'));
+      assert.equal(entries.includes('x'), false, `${id}: ${entries.join(', ')}`);
     }
   });
 

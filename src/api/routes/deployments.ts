@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SlipwayError } from '../../core/errors.ts';
 import { isFinal } from '../../core/lifecycle.ts';
+import type { Deployment } from '../../core/types.ts';
 import type { ApiContext } from '../api-context.ts';
 import { deployFromUrl, isUrlRequest } from '../deploy-from-url.ts';
 import { receiveUpload } from '../receive-upload.ts';
@@ -35,6 +36,9 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
     '/api/apps/:app/deployments',
     async (request, reply) => {
       await store.apps.require(request.params.app);
+      const length = request.headers['content-length'];
+      // Before a byte of the upload (or download) is written.
+      ctx.disk.check('the deployment', length ? Number(length) || 0 : 0);
       if (isUrlRequest(request.body)) {
         reply.code(201);
         return deploymentJson(await deployFromUrl(ctx, request.params.app, request.body, request.author));
@@ -51,21 +55,21 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
         throw new SlipwayError('request.invalid', 'commit_sha must be a hex commit id');
       if (ref !== undefined && !REF.test(ref))
         throw new SlipwayError('request.invalid', 'git_ref has invalid characters');
-      const length = request.headers['content-length'];
       const upload = await receiveUpload(body, ctx.spoolDir, ctx.maxUploadBytes, length ? Number(length) : undefined);
       const { file } = upload;
+      let deployment: Deployment;
       try {
         await ctx.checkArchive(upload.bytes ?? file);
+        deployment = await pipeline.deployArchive(request.params.app, file, {
+          source: 'upload',
+          commitSha: sha?.toLowerCase() ?? null,
+          gitRef: ref ?? null,
+          author: request.author,
+        });
       } catch (err) {
-        await fs.promises.rm(file, { force: true });
+        await fs.promises.rm(file, { force: true }); // the deployment's, once it exists
         throw err;
       }
-      const deployment = await pipeline.deployArchive(request.params.app, file, {
-        source: 'upload',
-        commitSha: sha?.toLowerCase() ?? null,
-        gitRef: ref ?? null,
-        author: request.author,
-      });
       reply.code(201);
       return deploymentJson(deployment);
     },

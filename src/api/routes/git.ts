@@ -10,7 +10,7 @@ import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
 import type { App } from '../../core/types.ts';
 import { AppLocks } from '../../pipeline/app-lock.ts';
-import { type PushDeployer, receivePush } from '../../source/git-push.ts';
+import { type PushDeployer, receivePush, refusePush } from '../../source/git-push.ts';
 import { ensureRepo, removeRepo } from '../../source/git-repo.ts';
 import { advertiseRefs, type GitService, isGitService, startService } from '../../source/git-service.ts';
 import type { ApiContext } from '../api-context.ts';
@@ -41,6 +41,8 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
         throw new SlipwayError('request.invalid', 'only the smart HTTP protocol is served: use git 1.7 or later');
       }
       const { repo } = await open(request);
+      // A push is refused here, its first request, while the disk is under the reserve: git shows the text.
+      if (service === 'git-receive-pack') ctx.disk.check('git push');
       const body = await advertiseRefs(ctx.reposDir, repo, service);
       return reply.type(`application/x-${service}-advertisement`).header('cache-control', 'no-cache').send(body);
     }),
@@ -57,6 +59,12 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
   api.post<RepoParams>('/git/:repo/git-receive-pack', git, (request, reply) =>
     answer(reply, async () => {
       const { app, author, repo } = await open(request);
+      const refused = diskRefusal(ctx);
+      if (refused !== null) {
+        // The reserve was reached since info/refs: an answer git understands, nothing stored.
+        const answer = await refusePush(requestBody(request, ctx), refused, 'refused: server disk nearly full');
+        return sendResult(reply, 'git-receive-pack').send(answer);
+      }
       const received = await receivePush({
         reposDir: ctx.reposDir,
         repo,
@@ -79,6 +87,17 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
     if (request.method !== 'DELETE' || request.routeOptions.url !== '/api/apps/:app' || reply.statusCode >= 300) return;
     await removeRepo(ctx.reposDir, (request.params as { app: string }).app);
   });
+}
+
+/** The reason a push is refused for want of disk space, or null. */
+function diskRefusal(ctx: ApiContext): string | null {
+  try {
+    ctx.disk.check('git push');
+    return null;
+  } catch (err) {
+    if (isSlipwayError(err, 'disk.reserve_reached')) return err.message;
+    throw err;
+  }
 }
 
 function sendResult(reply: FastifyReply, service: GitService): FastifyReply {

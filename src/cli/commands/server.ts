@@ -27,6 +27,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       '--router-workers <n>',
       'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default 1)',
     )
+    .option(
+      '--disk-reserve <size>',
+      'free space kept for the server: under it, deployments and pushes are refused (SLIPWAY_DISK_RESERVE; default 1g, or e.g. 5%)',
+    )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;
       // Loaded here so that every other command starts without the server's modules.

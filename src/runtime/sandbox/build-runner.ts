@@ -1,12 +1,14 @@
 // Build steps in the sandbox, shaped like build/'s BuildRunner: the build and
 // its cache are handed to the app's own user first (the source was unpacked
 // by root), then every step runs sandboxed as that user, with the build
-// directory and the app's build cache as its only writable places.
+// directory and the app's build cache as its only writable places, each
+// bounded by an image of its own where the host can make them (build-layer.ts).
 
 import { type Dirent, lchownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { HELPER_ENV, type RunOptions, type RunResult, runChecked } from '../../exec/index.ts';
+import { type BuildLayer, createBuildLayer } from './build-layer.ts';
 import { runSandboxed } from './run-sandboxed.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -24,14 +26,23 @@ export function sandboxBuildRunner(
   limits: ContainerLimits = BUILD_LIMITS,
 ) {
   let dirs: BuildDirs | undefined;
+  let layer: BuildLayer | null = null;
   return {
-    async prepare(prepared: BuildDirs): Promise<void> {
+    async prepare(prepared: BuildDirs, signal?: AbortSignal): Promise<void> {
       dirs = prepared;
-      await chownTrees([prepared.buildDir, prepared.cacheDir], user);
+      await chownTrees([prepared.buildDir, prepared.cacheDir], user, signal);
+      layer = createBuildLayer(sandbox, { ...prepared, owner: user });
     },
     run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult> {
       if (dirs === undefined) throw new Error('sandboxBuildRunner: prepare() must run first');
-      return runSandboxed(sandbox, argv, { ...options, ...user, limits, ...dirs });
+      return runSandboxed(sandbox, argv, { ...options, ...user, limits, ...dirs, layer });
+    },
+    /** Puts what the steps wrote (in their bounded layer) into the build directory. */
+    async finish(options: { readonly signal?: AbortSignal; readonly timeoutMs: number }): Promise<void> {
+      await layer?.collect(options);
+    },
+    async dispose(): Promise<void> {
+      await layer?.release();
     },
   };
 }
@@ -43,7 +54,11 @@ export function sandboxBuildRunner(
 const IN_PROCESS_MAX_ENTRIES = 256;
 
 /** Gives every entry of the trees to the user; symlinks themselves change, their targets never. */
-async function chownTrees(roots: readonly string[], user: { readonly uid: number; readonly gid: number }) {
+async function chownTrees(
+  roots: readonly string[],
+  user: { readonly uid: number; readonly gid: number },
+  signal?: AbortSignal,
+) {
   const entries = smallTree(roots);
   if (entries !== null) {
     for (const entry of entries) lchownSync(entry, user.uid, user.gid);
@@ -52,6 +67,7 @@ async function chownTrees(roots: readonly string[], user: { readonly uid: number
   // -P: never follow a symlink the source may contain; change the link itself.
   await runChecked(['chown', '-R', '-P', '--no-dereference', `${user.uid}:${user.gid}`, '--', ...roots], {
     env: HELPER_ENV,
+    signal,
   });
 }
 

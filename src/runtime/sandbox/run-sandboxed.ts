@@ -7,9 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import type { ContainerLimits } from '../../core/container-size.ts';
 import type { RunOptions, RunResult } from '../../exec/index.ts';
+import type { BuildLayer } from './build-layer.ts';
 import { killQuietly } from './cgroup-v1.ts';
 import type { Sandbox } from './sandbox.ts';
-import { decodeExit } from './sandbox-argv.ts';
+import { decodeExit, type SetupMount } from './sandbox-argv.ts';
 
 export interface SandboxedRunOptions extends RunOptions {
   readonly cwd: string;
@@ -18,6 +19,8 @@ export interface SandboxedRunOptions extends RunOptions {
   readonly limits: ContainerLimits;
   readonly buildDir: string;
   readonly cacheDir: string;
+  /** Bounds what the step writes (build-layer.ts); without it, the directories are bound from the host. */
+  readonly layer?: BuildLayer | null;
 }
 
 export async function runSandboxed(
@@ -26,16 +29,19 @@ export async function runSandboxed(
   options: SandboxedRunOptions,
 ): Promise<RunResult> {
   const { mountPoints } = sandbox;
+  const setupMounts: SetupMount[] = options.layer
+    ? await options.layer.mounts()
+    : [
+        { kind: 'bind', source: options.buildDir, target: mountPoints.build },
+        { kind: 'bind', source: options.cacheDir, target: mountPoints.cache },
+      ];
   const { proc, cgroup, destroy } = await sandbox.spawn(
     `build-${randomBytes(6).toString('hex')}`,
     options.limits,
     {
       uid: options.uid,
       gid: options.gid,
-      setupMounts: [
-        { kind: 'bind', source: options.buildDir, target: mountPoints.build },
-        { kind: 'bind', source: options.cacheDir, target: mountPoints.cache },
-      ],
+      setupMounts,
       binds: [
         [mountPoints.build, options.buildDir],
         [mountPoints.cache, options.cacheDir],

@@ -4,7 +4,8 @@
 //   unshare -m   a private mount namespace, so the mounts below never show on
 //                the host and vanish with the container's last process;
 //   sh (setup)   joins the container's cgroups (before anything else runs),
-//                mounts the overlay / binds the build directories, as root;
+//                mounts the layer's file system (layer-images.ts) and the
+//                overlay / binds the build directories, as root;
 //   nsenter --net -S -G  joins the container's own network namespace
 //                (netns-pool.ts), then becomes the app's uid/gid with no
 //                supplementary groups (leaving uid 0 clears every
@@ -33,7 +34,12 @@ export interface SandboxTools {
 /** A mount the setup step makes as root inside the private mount namespace. */
 export type SetupMount =
   | { readonly kind: 'overlay'; readonly options: string; readonly target: string }
-  | { readonly kind: 'bind'; readonly source: string; readonly target: string };
+  | { readonly kind: 'bind'; readonly source: string; readonly target: string }
+  /**
+   * A layer image's ext4 file system, on a loop device that `mount` attaches and the kernel detaches
+   * once it is unmounted (with the namespace): writes past its size fail with ENOSPC.
+   */
+  | { readonly kind: 'ext4'; readonly source: string; readonly target: string };
 
 export interface SandboxInvocation {
   readonly tools: SandboxTools;
@@ -65,6 +71,7 @@ const SETUP_SCRIPT = [
   '  case $1 in',
   '    overlay) "$mount" -t overlay overlay -o "$2" "$3" ;;',
   '    bind) "$mount" --bind "$2" "$3" ;;',
+  '    ext4) "$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable,errors=remount-ro "$2" "$3" ;;',
   '    *) echo "sandbox setup: unknown mount $1" >&2; exit 125 ;;',
   '  esac',
   '  shift 3',

@@ -5,7 +5,6 @@
 // process the container started. Network: its own namespace on the home's
 // bridge; the container is reached at its address there (docs/sandbox.md).
 
-import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -13,11 +12,11 @@ import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
-import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import { killQuietly } from './cgroup-v1.ts';
+import { prepareLayer } from './container-layer.ts';
 import type { PreparedSandbox, Sandbox, SandboxProcess } from './sandbox.ts';
 import { decodeExit } from './sandbox-argv.ts';
 
@@ -40,36 +39,6 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   const containers = createContainerRegistry();
   const { live } = containers;
 
-  /**
-   * containerDir/{upper,work}: the container's writable layer, owned by the app where the app sees it.
-   * Synchronous calls: a handful of metadata writes of microseconds each, where as many trips to the
-   * thread pool cost milliseconds on a busy host, on the way to every container start.
-   */
-  async function prepareLayer(spec: ContainerSpec, uid: number, gid: number): Promise<void> {
-    const slugDir = path.resolve(spec.slugDir);
-    if (!isDirectory(slugDir)) throw new Error(`slug ${slugDir} is not a directory`);
-    const containerDir = path.join(containersDir, spec.id);
-    const upper = path.join(containerDir, 'upper');
-    const work = path.join(containerDir, 'work');
-    mkdirSync(containersDir, { recursive: true, mode: 0o700 });
-    try {
-      mkdirSync(containerDir, { mode: 0o700 });
-    } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'EEXIST'
-        ? new Error(`container directory ${containerDir} already exists`)
-        : err;
-    }
-    try {
-      mkdirSync(upper, { mode: 0o755 });
-      mkdirSync(work, { mode: 0o700 });
-      // The upper root carries /app's own owner and mode: the app may create and delete files there.
-      chownSync(upper, uid, gid);
-    } catch (err) {
-      await rm(containerDir, { recursive: true, force: true });
-      throw err;
-    }
-  }
-
   /** Port, layer and cgroups; with `early`, the container is spawned too and its command held until start(). */
   async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
     const port = spec.exposePort ? await ports.allocate() : undefined;
@@ -89,38 +58,30 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   ): Promise<PreparedContainer> {
     const { uid, gid } = spec.user ?? FALLBACK_USER;
     const limits: ContainerLimits = spec.limits ?? limitsOf('M');
-    const containerDir = path.join(containersDir, spec.id);
-    // An overlay option string is checked before anything is created.
-    const slugDir = path.resolve(spec.slugDir);
-    const overlay = overlayOptions({
-      lower: slugDir,
-      upper: path.join(containerDir, 'upper'),
-      work: path.join(containerDir, 'work'),
-      target: sandbox.mountPoints.app,
-    });
-    const layer = prepareLayer(spec, uid, gid);
+    const layer = prepareLayer({ sandbox, containersDir, spec, uid, gid, limits });
     let prepared: PreparedSandbox;
     try {
-      prepared = await sandbox.prepare(spec.id, limits, layer);
+      prepared = await sandbox.prepare(spec.id, limits, layer.ready);
     } catch (err) {
       // A layer that failed cleaned up after itself; one that was made (for a cgroup that failed) goes here.
-      if (await layer.then(() => true).catch(() => false)) await rm(containerDir, { recursive: true, force: true });
+      if (await layer.ready.then(() => true).catch(() => false)) await layer.remove();
       throw err;
     }
     const discard = async () => {
-      await prepared.destroy(() => rm(containerDir, { recursive: true, force: true }));
+      await prepared.destroy(layer.remove);
       if (port !== undefined) ports.release(port);
     };
     const spawnOrDiscard = async (held: boolean) => {
       const command = containerCommand(spec, held);
       let started: SandboxProcess;
       try {
+        const setupMounts = await layer.mounts();
         containers.throwIfClosed();
         started = prepared.spawn(
           {
             uid,
             gid,
-            setupMounts: [{ kind: 'overlay', options: overlay, target: sandbox.mountPoints.app }],
+            setupMounts,
             binds: [[sandbox.mountPoints.app, APP_DIR]],
             cwd: APP_DIR,
             hostname: spec.name,
@@ -133,7 +94,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
         throw err;
       }
       const address = port === undefined ? null : { host: prepared.address, port };
-      return { handle: track(spec, started, containerDir, address, held), stdin: started.proc.stdin };
+      return { handle: track(spec, started, layer.remove, address, held), stdin: started.proc.stdin };
     };
     return preparedContainer(spec, early, spawnOrDiscard, discard);
   }
@@ -142,7 +103,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   function track(
     spec: ContainerSpec,
     started: SandboxProcess,
-    containerDir: string,
+    removeLayer: () => Promise<void>,
     address: ContainerHandle['address'],
     held: boolean,
   ): ContainerHandle {
@@ -167,7 +128,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     const exited = ended.then(async (result): Promise<ContainerExit> => {
       try {
         // The overlay lived only in the container's mount namespace, gone with its last process.
-        await started.destroy(() => rm(containerDir, { recursive: true, force: true }));
+        await started.destroy(removeLayer);
       } catch (err) {
         log?.error({ ...context, err }, 'could not clean up the container; left in place');
       }
@@ -227,25 +188,19 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     async sweep() {
-      // Processes first (their cgroups), then the layers they wrote in.
+      // Processes first (their cgroups), then the layers they wrote in (any loop device still on one, then the files).
       const cgroups = await sandbox.sweep();
+      await sandbox.layers?.detachUnder(containersDir);
       const dirs = await readdir(containersDir).catch(() => []);
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
-      return Math.max(cgroups, dirs.length);
+      // Dot entries are the sandbox's own (its spare layers), not containers.
+      return Math.max(cgroups, dirs.filter((dir) => !dir.startsWith('.')).length);
     },
     async close(graceMs) {
       await containers.close(graceMs);
       await sandbox.close();
     },
   };
-}
-
-function isDirectory(dir: string): boolean {
-  try {
-    return statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** The parent pid from /proc/<pid>/stat, or null when the process is gone. */

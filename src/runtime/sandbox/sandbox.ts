@@ -21,6 +21,7 @@ import {
 } from './cgroup-v1.ts';
 import { createContainerNetwork, type NetworkState } from './container-network.ts';
 import { createEtcView, onlyLoopbackResolvers } from './etc-view.ts';
+import { createLayerImages, type LayerImage, type LayerImages, layerImagesMissing } from './layer-images.ts';
 import type { NetnsLease } from './netns-pool.ts';
 import type { NetworkTools } from './network-plan.ts';
 import {
@@ -47,6 +48,10 @@ export interface SandboxOptions {
   readonly allowHostPorts?: readonly number[];
   /** Name of the cgroup Slipway nests its containers' cgroups under. */
   readonly cgroupParent?: string;
+  /** Where the layers' image files live (layer-images.ts); default `<scratchDir>/.layers`. */
+  readonly layersDir?: string;
+  /** Loop devices backed by files under this directory are this home's (a sweep detaches any left); default `layersDir`. */
+  readonly loopRoot?: string;
 }
 
 export interface SandboxProcess {
@@ -81,8 +86,16 @@ export interface PreparedSandbox {
 }
 
 export interface Sandbox {
-  /** Mount points (in private namespaces only) for the app view, the build and its cache. */
-  readonly mountPoints: { readonly app: string; readonly build: string; readonly cache: string };
+  /** Mount points (in private namespaces only) for the app view, its layer's file system, the build and its cache. */
+  readonly mountPoints: {
+    readonly app: string;
+    readonly layer: string;
+    readonly build: string;
+    readonly cache: string;
+  };
+  /** Bounded layers (layer-images.ts); null when this host cannot make them (`layersMissing` says why). */
+  readonly layers: LayerImages | null;
+  readonly layersMissing: string | null;
   /**
    * Creates the cgroup, takes a network namespace and finds the current /etc view. `ready`
    * (say, the container's layer being prepared) is awaited alongside; if anything fails,
@@ -96,11 +109,11 @@ export interface Sandbox {
     command: SandboxCommand,
     options: SandboxSpawnOptions & { readonly ready?: Promise<unknown> },
   ): Promise<SandboxProcess>;
-  /** Kills and removes every container and build cgroup (and namespace) left by an earlier run; returns how many. */
+  /** Kills and removes every container and build cgroup (and namespace, and layer) left by an earlier run; returns how many. */
   sweep(): Promise<number>;
   /** Host TCP ports containers may connect to (the router's), on the bridge's address. */
   allowHostPorts(ports: readonly number[]): Promise<void>;
-  /** Removes the home's container network and Slipway's (then empty) parent cgroups; a later use makes them again. */
+  /** Removes the home's container network, the spare layers and Slipway's (then empty) parent cgroups. */
   close(): Promise<void>;
 }
 
@@ -141,6 +154,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   const mountRoot = options.mountRoot ?? '/run/slipway-sandbox';
   const mountPoints = {
     app: path.join(mountRoot, 'app'),
+    layer: path.join(mountRoot, 'layer'),
     build: path.join(mountRoot, 'build'),
     cache: path.join(mountRoot, 'cache'),
   };
@@ -151,9 +165,18 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
   }
   const layout = await topLevelLayout();
   const etc = createEtcView(mountRoot);
+  const layersDir = options.layersDir ?? path.join(options.scratchDir, '.layers');
+  const images = createLayerImages({ dir: layersDir, sweepRoot: options.loopRoot ?? layersDir });
+  let layersMissing: string | null = null;
 
   const sandbox: Sandbox = {
     mountPoints,
+    get layers() {
+      return layersMissing === null ? images : null;
+    },
+    get layersMissing() {
+      return layersMissing;
+    },
     async prepare(id, limits, ready) {
       const [made, readied, etcDir, leased] = await Promise.allSettled([
         createCgroup(parents, id, limits),
@@ -213,25 +236,60 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
       }
     },
     async sweep() {
-      // Processes first (their cgroups), then the namespaces they ran in.
+      // Processes first (their cgroups), then the namespaces they ran in and the layers they wrote
+      // (and any loop device still holding one).
       const cgroups = (await sweepCgroups(parents)).length;
-      return Math.max(cgroups, await network.sweep());
+      const [namespaces, layers] = await Promise.all([network.sweep(), images.sweep()]);
+      return Math.max(cgroups, namespaces, layers);
     },
     allowHostPorts: (ports) => network.allowHostPorts(ports),
     close: async () => {
-      await network.close();
+      await Promise.all([network.close(), images.close()]);
       await Promise.all(Object.values(parents).map((dir) => rmdir(dir).catch(() => {})));
     },
   };
 
-  // Before the probe, so that the probe's own start is already the fast kind.
-  const [opened, dynamicCgroups] = await Promise.all([networkReady, favorDynamicCgroups()]);
-  if ('missing' in opened) return fail(opened.missing);
-  const problem = await probe(sandbox);
-  if (problem !== null) return fail(problem);
+  // Before the probe, so that the probe's own start is already the fast kind; a layer for it meanwhile.
+  const lacking = layerImagesMissing();
+  const [opened, dynamicCgroups, probeLayer] = await Promise.all([
+    networkReady,
+    favorDynamicCgroups(),
+    lacking !== null
+      ? new Error(lacking)
+      : images.take(PROBE_LAYER_BYTES, { uid: PROBE_ID, gid: PROBE_ID }, { spare: false }).catch((err: Error) => err),
+  ]);
+  const failWithLayers = async (missing: string) => {
+    await images.close().catch(() => {});
+    return fail(missing);
+  };
+  if ('missing' in opened) {
+    if (!(probeLayer instanceof Error)) await images.release(probeLayer).catch(() => {});
+    return failWithLayers(opened.missing);
+  }
+  let problem: string | null;
+  if (probeLayer instanceof Error) {
+    layersMissing = lacking ?? `cannot make a layer image: ${firstLine(probeLayer.message)}`;
+    problem = await probe(sandbox, null);
+  } else {
+    // One probe proves the layer mounts too; if only that fails, the sandbox runs with unbounded layers.
+    problem = await probe(sandbox, { layer: probeLayer, target: mountPoints.layer });
+    await images.release(probeLayer).catch(() => {});
+    if (problem !== null) {
+      layersMissing = `a layer image does not mount: ${problem}`;
+      problem = await probe(sandbox, null);
+    }
+  }
+  if (problem !== null) return failWithLayers(problem);
   const resolvConf = await readFile(path.join(await etc.current(), 'resolv.conf'), 'utf8').catch(() => '');
   const resolver = onlyLoopbackResolvers(resolvConf) ? 'loopback' : 'reachable';
   return { sandbox, dynamicCgroups, network: { ...opened.state, resolver } };
+}
+
+/** The probe's layer: small, since nothing is written to it. */
+const PROBE_LAYER_BYTES = 16 * 1024 * 1024;
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
 }
 
 /** Each tool the sandbox runs, and the Debian package that has it. */
@@ -279,17 +337,23 @@ async function topLevelLayout(): Promise<TopLevelLayout> {
   return layout;
 }
 
-/** Runs `id -u` in a real sandbox: proves user namespaces, cgroups and bwrap work together. */
-async function probe(sandbox: Sandbox): Promise<string | null> {
+/**
+ * Runs `id -u` in a real sandbox: proves user namespaces, cgroups and bwrap
+ * work together (and, given a layer, that its file system mounts).
+ */
+async function probe(
+  sandbox: Sandbox,
+  layer: { readonly layer: LayerImage; readonly target: string } | null,
+): Promise<string | null> {
   const lines: string[] = [];
   try {
     const { proc, destroy } = await sandbox.spawn(
       `probe-${randomBytes(4).toString('hex')}`,
-      { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128 },
+      { memoryBytes: 64 * 1024 * 1024, pids: 16, cpuShares: 128, diskBytes: PROBE_LAYER_BYTES },
       {
         uid: PROBE_ID,
         gid: PROBE_ID,
-        setupMounts: [],
+        setupMounts: layer === null ? [] : [{ kind: 'ext4', source: layer.layer.file, target: layer.target }],
         binds: [],
         cwd: '/',
         hostname: 'probe',
