@@ -127,8 +127,25 @@ export async function startServer(
   ]);
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
+  const intake = {
+    pipeline,
+    deployment: (id: string) => store.deployments.get(id),
+    logs,
+    logger,
+    disk,
+    spoolDir: paths.builds,
+    fetchLimits: {
+      maxBytes: settings.maxUploadBytes,
+      ...DEFAULT_FETCH_TIMEOUTS,
+      destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
+    },
+    checkArchive: (archive: string | Buffer) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
+    webUrl: routerUrlOf,
+    github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
+  };
   const apiContext = {
     pipeline,
+    intake,
     store,
     logs,
     appLogs,
@@ -136,15 +153,8 @@ export async function startServer(
     disk,
     spoolDir: paths.builds,
     maxUploadBytes: settings.maxUploadBytes,
-    fetchLimits: {
-      maxBytes: settings.maxUploadBytes,
-      ...DEFAULT_FETCH_TIMEOUTS,
-      destinations: settings.allowPrivateFetch ? anyDestination : publicOnly,
-    },
     reposDir: paths.repos,
-    checkArchive: (archive: string | Buffer) => checkTarball(archive, { maxBytes: settings.maxUnpackedBytes }),
     webUrl: routerUrlOf,
-    github: { url: settings.githubUrl, apiUrl: settings.githubApiUrl },
   };
   // One budget of failed authentications per client, whichever way it tries (API, git, sign-in).
   const failures = new AuthFailures();

@@ -10,6 +10,7 @@ import { validateConfigKey, validateConfigValue } from '../core/names.ts';
 import { releaseName } from '../core/types.ts';
 import { type ContainerExit, describeExit } from '../runtime/types.ts';
 import { baseSpec } from './container-spec.ts';
+import { liveRelease } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -80,8 +81,7 @@ export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
   async function start(appName: string, request: OneOffRequest): Promise<OneOffRun> {
     const extraEnv = validateRequest(request);
     const app = await deps.store.apps.require(appName);
-    const current =
-      app.currentRelease === null ? undefined : await deps.store.releases.get(app.name, app.currentRelease);
+    const current = await liveRelease(deps.store, app.name);
     if (!current) {
       throw new SlipwayError('app.no_release', `${app.name} has no current release: deploy it before running commands`);
     }

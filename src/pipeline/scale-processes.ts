@@ -8,6 +8,7 @@ import { containerName } from '../core/container-env.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { Release } from '../core/types.ts';
 import { bootRelease, type PlannedContainer, plannedContainers } from './boot-release.ts';
+import { currentRelease } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
 import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
@@ -15,16 +16,6 @@ import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts'
 /** At most this many containers of one process type, and of one app (all types together). */
 export const MAX_QUANTITY = 100;
 export const MAX_CONTAINERS_PER_APP = 100;
-
-export async function currentRelease(deps: PipelineDeps, app: string): Promise<Release> {
-  const record = await deps.store.apps.require(app);
-  const release =
-    record.currentRelease === null ? undefined : await deps.store.releases.get(app, record.currentRelease);
-  if (!release) {
-    throw new SlipwayError('app.no_release', `${app} has no release yet: deploy it first`, { app });
-  }
-  return release;
-}
 
 /** Checks new quantities against the release's types and the caps; `stored` is today's formation. */
 export function validateQuantities(
@@ -62,7 +53,7 @@ export function validateQuantities(
 
 /** Brings the live containers of the current release in line with the stored formation. */
 export async function applyFormation(deps: PipelineDeps, live: LiveContainers, app: string): Promise<void> {
-  const release = await currentRelease(deps, app);
+  const release = await currentRelease(deps.store, app);
   const planned = await plannedContainers(deps, release);
   const wanted = new Set(planned.map(containerName));
   const current = live.get(app);
@@ -84,7 +75,7 @@ export async function restartProcesses(
   app: string,
   type: string | undefined,
 ): Promise<number> {
-  const release = await currentRelease(deps, app);
+  const release = await currentRelease(deps.store, app);
   if (type !== undefined && !Object.hasOwn(release.processes, type)) {
     throw new SlipwayError('formation.invalid', `no process type "${type}" in ${app}'s current release`);
   }
@@ -101,13 +92,16 @@ export async function restartProcesses(
   return targets.length;
 }
 
-/** Boots some containers of a release; on failure stops them and rethrows. */
-async function bootPart(
+/**
+ * Boots containers of a release (by default its whole formation: a restart of
+ * the control plane), logging to the app log; on failure stops them and rethrows.
+ */
+export async function bootPart(
   deps: PipelineDeps,
   release: Release,
-  plan: readonly PlannedContainer[],
+  plan?: readonly PlannedContainer[],
 ): Promise<LiveContainer[]> {
-  if (plan.length === 0) return [];
+  if (plan?.length === 0) return [];
   const started: LiveContainer[] = [];
   try {
     const booted = await bootRelease(deps, release, {

@@ -7,14 +7,20 @@
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api/api-context.ts';
-import { type AppManifest, resolveManifestEnv } from '../core/app-manifest.ts';
-import { SlipwayError } from '../core/errors.ts';
-import { validateAppName, validateConfigValue } from '../core/names.ts';
-import { fetchSource } from '../source/fetch-source.ts';
-import { parseSourceUrl } from '../source/fetch-url.ts';
+import type { AppManifest } from '../core/app-manifest.ts';
+import { isSlipwayError } from '../core/errors.ts';
+import type { Deployment } from '../core/types.ts';
+import { deployFromButton, fetchWithManifest, planButtonApp } from '../intake/deploy-button.ts';
 import { csrfField, errorBox, type Html, html } from './html.ts';
-import { readSourceManifest } from './read-source-manifest.ts';
 import { type Form, sendPage } from './send-page.ts';
+
+/** What the setup form shows again with its reason: nothing was made. */
+const FORM_ERRORS: ReadonlySet<string> = new Set([
+  'app.already_exists',
+  'app.invalid_name',
+  'config.invalid_key',
+  'config.invalid_value',
+]);
 
 type DeployQuery = { Querystring: { source?: string; ref?: string } };
 
@@ -32,7 +38,7 @@ export function deployButton(web: FastifyInstance, ctx: ApiContext): void {
   web.get<DeployQuery>('/deploy', async (request, reply) => {
     const { source, ref } = request.query;
     if (!source) return sendPage(reply, request, 'Deploy', sourceForm(request));
-    const fetched = await fetchWithManifest(ctx, source, ref || null);
+    const fetched = await fetchWithManifest(ctx.intake, source, ref || null);
     await fs.promises.rm(fetched.file, { force: true });
     const form = { source, ref: ref ?? '', name: defaultName(fetched.manifest) };
     return sendPage(reply, request, 'Deploy', setupForm(request, fetched.manifest, form));
@@ -40,67 +46,23 @@ export function deployButton(web: FastifyInstance, ctx: ApiContext): void {
 
   web.post('/deploy', async (request, reply) => {
     const form = request.body as Form;
-    const fetched = await fetchWithManifest(ctx, form.source ?? '', form.ref || null);
-    let env: Record<string, string>;
-    let name: string;
+    const fetched = await fetchWithManifest(ctx.intake, form.source ?? '', form.ref || null);
+    const given = Object.fromEntries(
+      Object.keys(fetched.manifest?.env ?? {}).map((key) => [key, form[`env_${key}`] ?? '']),
+    );
+    let deployment: Deployment;
     try {
-      name = validateAppName(form.name?.trim() ?? '');
-      if (await ctx.store.apps.get(name)) throw new SlipwayError('app.already_exists', `app ${name} already exists`);
-      const given = Object.fromEntries(
-        Object.keys(fetched.manifest?.env ?? {}).map((key) => [key, form[`env_${key}`] ?? '']),
-      );
-      env = fetched.manifest ? resolveManifestEnv(fetched.manifest, { app: name, url: ctx.webUrl(name), given }) : {};
-      for (const [key, value] of Object.entries(env)) validateConfigValue(key, value); // before anything exists
+      const plan = planButtonApp(ctx.intake, fetched.manifest, { name: form.name ?? '', given });
+      deployment = await deployFromButton(ctx.intake, plan, fetched, request.session?.author ?? null);
     } catch (err) {
       await fs.promises.rm(fetched.file, { force: true });
-      if (!(err instanceof SlipwayError)) throw err;
+      // A name taken or a value refused (nothing was made): the form again, with the reason.
+      if (!isSlipwayError(err) || !FORM_ERRORS.has(err.code)) throw err;
       reply.code(422);
       return sendPage(reply, request, 'Deploy', setupForm(request, fetched.manifest, form, err.message));
     }
-    const author = request.session?.author ?? null;
-    try {
-      await ctx.pipeline.createApp(name);
-      if (Object.keys(env).length > 0) await ctx.pipeline.updateConfig(name, env, author);
-      await applyManifestFormation(ctx, name, fetched.manifest);
-      const deployment = await ctx.pipeline.deployArchive(name, fetched.file, {
-        source: 'url',
-        commitSha: fetched.commitSha,
-        gitRef: fetched.gitRef,
-        author,
-      });
-      ctx.logs.append(deployment.id, `-----> ${fetched.summary}`);
-      return reply.redirect(`/apps/${name}/deployments/${deployment.id}`, 303);
-    } finally {
-      await fs.promises.rm(fetched.file, { force: true }); // moved away when the deployment took it
-    }
+    return reply.redirect(`/apps/${deployment.app}/deployments/${deployment.id}`, 303);
   });
-}
-
-async function fetchWithManifest(ctx: ApiContext, source: string, ref: string | null) {
-  const fetched = await fetchSource({
-    url: parseSourceUrl(source),
-    ref,
-    spoolDir: ctx.spoolDir,
-    limits: ctx.fetchLimits,
-    checkArchive: ctx.checkArchive,
-  });
-  try {
-    return { ...fetched, manifest: await readSourceManifest(fetched.file) };
-  } catch (err) {
-    await fs.promises.rm(fetched.file, { force: true });
-    throw err;
-  }
-}
-
-async function applyManifestFormation(ctx: ApiContext, app: string, manifest: AppManifest | null): Promise<void> {
-  const formation = manifest?.formation ?? {};
-  const quantities = Object.fromEntries(
-    Object.entries(formation).flatMap(([type, f]) => (f.quantity === null ? [] : [[type, f.quantity]])),
-  );
-  if (Object.keys(quantities).length > 0) await ctx.store.formation.set(app, quantities);
-  // One size per app: the web process's, else the first one given.
-  const size = formation.web?.size ?? Object.values(formation).find((f) => f.size)?.size;
-  if (size) await ctx.store.apps.update(app, { containerSize: size });
 }
 
 function defaultName(manifest: AppManifest | null): string {

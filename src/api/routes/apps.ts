@@ -6,6 +6,7 @@ import { parseDuration } from '../../config/settings.ts';
 import { DEFAULT_CONTAINER_SIZE, parseContainerSize } from '../../core/container-size.ts';
 import { SlipwayError } from '../../core/errors.ts';
 import { type App, type Deployment, releaseName } from '../../core/types.ts';
+import { removeRepo } from '../../source/git-repo.ts';
 import type { ApiContext } from '../api-context.ts';
 import { containerJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
@@ -20,7 +21,7 @@ const updateBody = z
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, size or hook_size');
 
-export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: ApiContext): void {
+export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
@@ -73,7 +74,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
       if (ms < 1000 || ms > 24 * 3_600_000)
         throw new SlipwayError('request.invalid', 'hook_timeout must be between 1s and 24h');
     }
-    await store.apps.update(request.params.app, {
+    await pipeline.updateApp(request.params.app, {
       hookTimeoutMs: ms,
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
@@ -88,6 +89,8 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl }: Api
 
   api.delete<{ Params: { app: string } }>('/api/apps/:app', async (request, reply) => {
     await pipeline.destroyApp(request.params.app);
+    // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
+    await removeRepo(reposDir, request.params.app);
     reply.code(204);
   });
 }

@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { SlipwayError } from '../../core/errors.ts';
 import { isFinal } from '../../core/lifecycle.ts';
 import type { Deployment } from '../../core/types.ts';
+import { deployFromUrl, isUrlRequest } from '../../intake/deploy-from-url.ts';
+import { deploySource } from '../../intake/deploy-source.ts';
 import type { ApiContext } from '../api-context.ts';
-import { deployFromUrl, isUrlRequest } from '../deploy-from-url.ts';
 import { receiveUpload } from '../receive-upload.ts';
 import { deploymentJson } from '../serialize.ts';
 import { openSse } from '../sse.ts';
@@ -41,7 +42,7 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
       ctx.disk.check('the deployment', length ? Number(length) || 0 : 0);
       if (isUrlRequest(request.body)) {
         reply.code(201);
-        return deploymentJson(await deployFromUrl(ctx, request.params.app, request.body, request.author));
+        return deploymentJson(await deployFromUrl(ctx.intake, request.params.app, request.body, request.author));
       }
       const body = request.body as Readable | undefined;
       if (!body || typeof (body as Readable).pipe !== 'function') {
@@ -56,20 +57,12 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
       if (ref !== undefined && !REF.test(ref))
         throw new SlipwayError('request.invalid', 'git_ref has invalid characters');
       const upload = await receiveUpload(body, ctx.spoolDir, ctx.maxUploadBytes, length ? Number(length) : undefined);
-      const { file } = upload;
-      let deployment: Deployment;
-      try {
-        await ctx.checkArchive(upload.bytes ?? file);
-        deployment = await pipeline.deployArchive(request.params.app, file, {
-          source: 'upload',
-          commitSha: sha?.toLowerCase() ?? null,
-          gitRef: ref ?? null,
-          author: request.author,
-        });
-      } catch (err) {
-        await fs.promises.rm(file, { force: true }); // the deployment's, once it exists
-        throw err;
-      }
+      const deployment = await deploySource(
+        ctx.intake,
+        request.params.app,
+        { file: upload.file, bytes: upload.bytes, summary: null },
+        { source: 'upload', commitSha: sha?.toLowerCase() ?? null, gitRef: ref ?? null, author: request.author },
+      );
       reply.code(201);
       return deploymentJson(deployment);
     },

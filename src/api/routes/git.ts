@@ -8,20 +8,17 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
-import type { App } from '../../core/types.ts';
-import { AppLocks } from '../../pipeline/app-lock.ts';
+import { pushDeployer } from '../../intake/push-deployer.ts';
 import { type PushDeployer, receivePush, refusePush } from '../../source/git-push.ts';
-import { ensureRepo, removeRepo } from '../../source/git-repo.ts';
+import { ensureRepo } from '../../source/git-repo.ts';
 import { advertiseRefs, type GitService, isGitService, startService } from '../../source/git-service.ts';
 import type { ApiContext } from '../api-context.ts';
 import { httpStatusOf } from '../error-status.ts';
-import { waitForDeployment } from '../wait-deployment.ts';
 
 type RepoParams = { Params: { repo: string } };
 const REQUEST_TYPES = ['application/x-git-upload-pack-request', 'application/x-git-receive-pack-request'];
 
 export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
-  const locks = new AppLocks();
   api.addContentTypeParser(REQUEST_TYPES, (_request, payload, done) => done(null, payload));
 
   /** Finds the app and its repository (created on first use). */
@@ -70,23 +67,17 @@ export function gitRoutes(api: FastifyInstance, ctx: ApiContext): void {
         repo,
         spoolDir: ctx.spoolDir,
         body: requestBody(request, ctx),
-        lock: (fn) => locks.with(app.name, fn),
+        lock: (fn) => ctx.pipeline.serializeIntake(app.name, fn),
       });
       const out = new PassThrough();
       sendResult(reply, 'git-receive-pack').send(out);
       received
-        .finish(pushDeployer(ctx, app, author), (chunk) => out.write(chunk))
+        .finish(pushDeployer(ctx.intake, app.name, author), (chunk) => out.write(chunk))
         .catch((err) => request.log.error({ err, app: app.name }, 'git push failed after receive-pack'))
         .finally(() => out.end());
       return reply;
     }),
   );
-
-  // The repository goes with its app (a new app of the same name starts empty anyway: see ensureRepo).
-  api.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'DELETE' || request.routeOptions.url !== '/api/apps/:app' || reply.statusCode >= 300) return;
-    await removeRepo(ctx.reposDir, (request.params as { app: string }).app);
-  });
 }
 
 /** The reason a push is refused for want of disk space, or null. */
@@ -133,28 +124,4 @@ function requestBody(request: FastifyRequest, ctx: ApiContext): Readable {
   });
   decoded.on('error', (err) => limited.destroy(err));
   return decoded.pipe(limited);
-}
-
-function pushDeployer(ctx: ApiContext, app: App, author: string): PushDeployer {
-  return {
-    async currentCommit() {
-      const current = (await ctx.store.apps.get(app.name))?.currentRelease ?? null;
-      return current === null ? null : ((await ctx.store.releases.get(app.name, current))?.commitSha ?? null);
-    },
-    async deploy(archive, commit, onLine) {
-      await ctx.checkArchive(archive);
-      const deployment = await ctx.pipeline.deployArchive(app.name, archive, {
-        source: 'git',
-        commitSha: commit.sha,
-        gitRef: commit.ref.replace(/^refs\/heads\//, ''),
-        author,
-      });
-      ctx.logs.append(deployment.id, `-----> Commit ${commit.sha} by ${commit.author}: ${commit.subject}`);
-      const final = await waitForDeployment(ctx, deployment.id, onLine);
-      if (final?.status === 'success')
-        return { ok: true, summary: `Deployed ${commit.sha.slice(0, 7)} to ${app.name}` };
-      const why = final?.error?.message ?? final?.status ?? 'unknown outcome';
-      return { ok: false, summary: `Deployment ${deployment.id} failed (${final?.status}): ${why}` };
-    },
-  };
 }

@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SlipwayError } from '../../core/errors.ts';
+import { githubDeployer } from '../../intake/github-deploy.ts';
 import { isValidRef } from '../../source/fetch-git.ts';
 import { ignoreReason, parsePush, payloadRepo } from '../../source/github-push-event.ts';
 import { readSignedBody, SIGNATURE_HEADER } from '../../source/github-signature.ts';
 import type { GithubLink } from '../../store/types.ts';
 import type { ApiContext } from '../api-context.ts';
-import { githubDeployer } from '../github-deploy.ts';
 
 type AppParams = { Params: { app: string } };
 type LinkBody = { repo?: unknown; branch?: unknown; auto_deploy?: unknown; token?: unknown };
@@ -74,7 +74,7 @@ export function githubRoutes(api: FastifyInstance, ctx: ApiContext): void {
 
   // The webhook gets its own parser (in its own plugin scope) that hands over the raw stream: the
   // body is signed as it arrives, with a cap on bodies in flight, and parsed only once signed.
-  const deployer = githubDeployer(ctx);
+  const deployer = githubDeployer(ctx.intake);
   let inFlight = 0;
   api.register(async (hooks) => {
     hooks.addContentTypeParser('application/json', (_request, payload, done) => done(null, payload));

@@ -3,40 +3,33 @@
 // queue its deployment, and report commit statuses with the link's token:
 // `pending` once queued, then `success`, `failure` or `error` (aborted, or the
 // commit could not be fetched). Pushes to one app are fetched and queued one at
-// a time, in the order their webhooks arrived. Reporting is best effort: a
+// a time, in the order their webhooks arrived (the pipeline's intake scope,
+// shared with git pushes). Reporting is best effort: a
 // failure is logged and never changes the deployment.
 
 import { isSlipwayError } from '../core/errors.ts';
 import type { DeploymentStatus } from '../core/lifecycle.ts';
-import { AppLocks } from '../pipeline/app-lock.ts';
 import type { PushEvent } from '../source/github-push-event.ts';
 import { postCommitStatus, type StatusState } from '../source/github-status.ts';
 import type { GithubLink } from '../store/types.ts';
-import type { ApiContext } from './api-context.ts';
 import { deployUrl } from './deploy-from-url.ts';
+import type { IntakeContext } from './intake-context.ts';
 import { waitForDeployment } from './wait-deployment.ts';
 
 const FINAL_STATE: Partial<Record<DeploymentStatus, StatusState>> = { success: 'success', aborted: 'error' };
 
-export function githubDeployer(ctx: ApiContext) {
-  const locks = new AppLocks();
+export function githubDeployer(ctx: IntakeContext) {
   return {
     /** Starts the deployment of a push; `baseUrl` is Slipway's URL as GitHub reached it (for log links). */
     start(link: GithubLink, push: PushEvent, baseUrl: string): void {
-      void deployPush(ctx, locks, link, push, baseUrl).catch((err) =>
+      void deployPush(ctx, link, push, baseUrl).catch((err) =>
         ctx.logger.error({ err, app: link.app }, 'GitHub push deployment failed'),
       );
     },
   };
 }
 
-async function deployPush(
-  ctx: ApiContext,
-  locks: AppLocks,
-  link: GithubLink,
-  push: PushEvent,
-  baseUrl: string,
-): Promise<void> {
+async function deployPush(ctx: IntakeContext, link: GithubLink, push: PushEvent, baseUrl: string): Promise<void> {
   const { app } = link;
   const report = async (state: StatusState, description: string, targetUrl: string) => {
     if (!link.token) return;
@@ -54,7 +47,7 @@ async function deployPush(
   };
   let deployment: Awaited<ReturnType<typeof deployUrl>>;
   try {
-    deployment = await locks.with(app, () =>
+    deployment = await ctx.pipeline.serializeIntake(app, () =>
       deployUrl(ctx, app, {
         url: `${ctx.github.url}/${push.repo}.git`,
         ref: push.sha,

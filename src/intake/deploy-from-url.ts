@@ -3,12 +3,12 @@
 // the request (the API answers once it is fetched and checked), then deployed
 // like an upload.
 
-import fs from 'node:fs';
 import { SlipwayError } from '../core/errors.ts';
 import type { Deployment } from '../core/types.ts';
 import { fetchSource } from '../source/fetch-source.ts';
 import { parseSourceUrl } from '../source/fetch-url.ts';
-import type { ApiContext } from './api-context.ts';
+import { deploySource } from './deploy-source.ts';
+import type { IntakeContext } from './intake-context.ts';
 
 export interface UrlRequest {
   readonly source_url: unknown;
@@ -29,7 +29,7 @@ export interface UrlDeploy {
 }
 
 export async function deployFromUrl(
-  ctx: ApiContext,
+  ctx: IntakeContext,
   app: string,
   body: UrlRequest,
   author: string | null,
@@ -41,7 +41,7 @@ export async function deployFromUrl(
   return deployUrl(ctx, app, { url: body.source_url as string, ref, source: 'url', author });
 }
 
-export async function deployUrl(ctx: ApiContext, app: string, request: UrlDeploy): Promise<Deployment> {
+export async function deployUrl(ctx: IntakeContext, app: string, request: UrlDeploy): Promise<Deployment> {
   ctx.disk.check('the deployment'); // before anything is downloaded
   const fetched = await fetchSource({
     url: parseSourceUrl(request.url),
@@ -51,17 +51,10 @@ export async function deployUrl(ctx: ApiContext, app: string, request: UrlDeploy
     checkArchive: ctx.checkArchive,
     token: request.token ?? null,
   });
-  const deployment = await ctx.pipeline
-    .deployArchive(app, fetched.file, {
-      source: request.source,
-      commitSha: fetched.commitSha,
-      gitRef: fetched.gitRef,
-      author: request.author,
-    })
-    .catch(async (err) => {
-      await fs.promises.rm(fetched.file, { force: true });
-      throw err;
-    });
-  ctx.logs.append(deployment.id, `-----> ${fetched.summary}`);
-  return deployment;
+  return deploySource(
+    ctx,
+    app,
+    { file: fetched.file, checked: true, summary: fetched.summary },
+    { source: request.source, commitSha: fetched.commitSha, gitRef: fetched.gitRef, author: request.author },
+  );
 }

@@ -3,10 +3,10 @@
 
 import { isFinal } from '../core/lifecycle.ts';
 import type { Deployment } from '../core/types.ts';
-import type { ApiContext } from './api-context.ts';
+import type { IntakeContext } from './intake-context.ts';
 
 export async function waitForDeployment(
-  ctx: Pick<ApiContext, 'logs' | 'store'>,
+  ctx: Pick<IntakeContext, 'logs' | 'deployment'>,
   id: string,
   onLine: (line: string) => void = () => {},
 ): Promise<Deployment | undefined> {
@@ -15,9 +15,9 @@ export async function waitForDeployment(
       stop();
       resolve();
     });
-    void ctx.store.deployments.get(id).then((now) => {
+    void ctx.deployment(id).then((now) => {
       if (now && isFinal(now.status) && !ctx.logs.isOpen(id)) resolve();
     });
   });
-  return ctx.store.deployments.get(id);
+  return ctx.deployment(id);
 }
