@@ -1,12 +1,10 @@
 // /api/apps/:app/deployments: upload a .tar.gz to deploy, list, show, and read
 // or follow (SSE) a deployment's log.
 
-import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SlipwayError } from '../../core/errors.ts';
 import { isFinal } from '../../core/lifecycle.ts';
-import type { Deployment } from '../../core/types.ts';
 import { deployFromUrl, isUrlRequest } from '../../intake/deploy-from-url.ts';
 import { deploySource } from '../../intake/deploy-source.ts';
 import type { ApiContext } from '../api-context.ts';

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
 import { pushDeployer } from '../../intake/push-deployer.ts';
-import { type PushDeployer, receivePush, refusePush } from '../../source/git-push.ts';
+import { receivePush, refusePush } from '../../source/git-push.ts';
 import { ensureRepo } from '../../source/git-repo.ts';
 import { advertiseRefs, type GitService, isGitService, startService } from '../../source/git-service.ts';
 import type { ApiContext } from '../api-context.ts';
