@@ -7,6 +7,8 @@
 // seen is then the host's end of the pair.
 
 import { randomBytes, randomInt } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { HELPER_ENV, type ProcessHandle, runChecked, spawnProcess } from '../../src/exec/index.ts';
 import { intToIp, ipToInt } from '../../src/runtime/sandbox/network-plan.ts';
@@ -19,24 +21,43 @@ export interface OutsideHost {
   /** The host's end of the veth pair: where NATed traffic appears to come from. */
   readonly hostAddress: string;
   readonly netns: string;
+  /** The requests it has received so far, oldest first. */
+  requests(): SeenRequest[];
   close(): Promise<void>;
 }
 
+// Every request is printed as one JSON line (method, path, body) for the test to read. A
+// gate: GET /gate answers 503 until someone POSTs /open, so a container can wait on the test.
 const SERVER = `
-import http.server, sys
+import http.server, json, sys
+state = {"open": False}
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("outside saw " + self.client_address[0]).encode()
-        self.send_response(200)
-        self.send_header("content-length", str(len(body)))
+    def answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        print(json.dumps({"method": self.command, "path": self.path, "body": body}), flush=True)
+        if self.command == "POST" and self.path == "/open":
+            state["open"] = True
+        status = 503 if self.path == "/gate" and not state["open"] else 200
+        text = ("outside saw " + self.client_address[0]).encode()
+        self.send_response(status)
+        self.send_header("content-length", str(len(text)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(text)
+    do_GET = answer
+    do_POST = answer
     def log_message(self, *args):
         pass
-server = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
+server = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
 print("ready", flush=True)
 server.serve_forever()
 `;
+
+export interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: string;
+}
 
 /** Ranges to put the pair in: a benchmarking range (RFC 2544) like any outside host, or link-local (cloud metadata). */
 const RANGES = {
@@ -64,6 +85,7 @@ export async function startOutsideHost(range: keyof typeof RANGES = 'outside'): 
   const hostAddress = intToIp(network + 1);
   const address = intToIp(network + 2);
   let server: ProcessHandle | undefined;
+  const seen: SeenRequest[] = [];
   const close = async () => {
     await server?.stop(0);
     // The pair goes with either end; the namespace last.
@@ -77,12 +99,56 @@ export async function startOutsideHost(range: keyof typeof RANGES = 'outside'): 
     const log = lineLog();
     server = spawnProcess(['ip', 'netns', 'exec', netns, '/usr/bin/python3', '-c', SERVER, address, String(PORT)], {
       env: HELPER_ENV,
-      onLine: log.onLine,
+      onLine: (stream, line) => {
+        if (stream === 'stdout' && line.startsWith('{')) seen.push(JSON.parse(line) as SeenRequest);
+        else log.onLine(stream, line);
+      },
     });
     await log.waitFor(([, line]) => line === 'ready', 10_000);
   } catch (err) {
     await close();
     throw err;
   }
-  return { address, port: PORT, hostAddress, netns, close };
+  return { address, port: PORT, hostAddress, netns, requests: () => [...seen], close };
+}
+
+/**
+ * A third party an app's containers can reach, as a deployed app reaches a
+ * service on the internet: an outside host in its own network namespace
+ * where the test can make one (root, iproute2), else a server on loopback
+ * (then Slipway runs the process runtime, whose containers share the
+ * host's network). The same gate and request log either way.
+ */
+export async function startThirdParty(): Promise<OutsideHost> {
+  try {
+    return await startOutsideHost();
+  } catch {
+    return startLoopbackParty();
+  }
+}
+
+async function startLoopbackParty(): Promise<OutsideHost> {
+  const seen: SeenRequest[] = [];
+  let open = false;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', path: req.url ?? '', body });
+      if (req.method === 'POST' && req.url === '/open') open = true;
+      res.statusCode = req.url === '/gate' && !open ? 503 : 200;
+      res.end(`outside saw ${req.socket.remoteAddress}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    hostAddress: '127.0.0.1',
+    netns: '',
+    requests: () => [...seen],
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type ProcessHandle, spawnProcess } from '../../src/exec/index.ts';
-import { deadPort } from '../helpers/local-http.ts';
+import { startThirdParty } from '../helpers/outside-host.ts';
 import { BIN, baseEnv, fixtureCopy, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -204,10 +204,12 @@ describe('slipway logs', () => {
   });
 
   test('deployments:logs -f replays a running deployment, then follows it to the end', async () => {
-    // The gate is a loopback port the hook polls (containers share the host's network but not
-    // its files): the hook goes on once the test starts listening there.
-    const port = await deadPort();
-    const poll = `const go=()=>fetch('http://127.0.0.1:${port}/').then(()=>process.exit(0),()=>setTimeout(go,100));go()`;
+    // The gate is a third party's /gate the hook polls (containers reach the outside, not the
+    // host nor its files): the hook goes on once the test opens it.
+    const party = await startThirdParty();
+    after(() => party.close());
+    const gateUrl = `http://${party.address}:${party.port}`;
+    const poll = `const go=()=>fetch('${gateUrl}/gate').then((r)=>r.ok?process.exit(0):setTimeout(go,100),()=>setTimeout(go,100));go()`;
     const hook = `echo "hook waiting"; node -e "${poll}"; echo "hook done"`;
     const dir = fixtureCopy('logs-app', {
       Procfile: `web: node server.js\nworker: node worker.js\npostdeploy: ${hook}\n`,
@@ -241,11 +243,7 @@ describe('slipway logs', () => {
     assert.doesNotMatch(printed(), /^\s*hook done$/m);
     assert.equal(follower.exitCode, undefined, 'still following a running deployment');
 
-    const gate = http.createServer((_req, res) => res.end('open'));
-    gate.listen(port, '127.0.0.1');
-    after(() => {
-      gate.close();
-    });
+    assert.equal((await fetch(`${gateUrl}/open`, { method: 'POST' })).status, 200);
     await waitFor(() => follower.exitCode !== undefined, 'the follower to end with the deployment', 30_000, 50);
     assert.equal(follower.exitCode, 0);
     const text = printed();

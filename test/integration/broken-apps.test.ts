@@ -3,9 +3,8 @@
 // answering 503.
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { startThirdParty } from '../helpers/outside-host.ts';
 import { FIXTURES, fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { delay } from '../helpers/wait.ts';
 
@@ -47,14 +46,11 @@ describe('broken apps', () => {
   test('a web process that crashes while the hook waits, prepared, never lets the hook run', async () => {
     // The hook's container is made ready while the web boots; here the web dies after that. The
     // hook, if it ran at all, would call this server (containers share the host's network).
-    let hits = 0;
-    const witness = http.createServer((_req, res) => {
-      hits++;
-      res.end('ran');
-    });
-    await new Promise<void>((resolve) => witness.listen(0, '127.0.0.1', resolve));
+    // A witness a hook that slipped through would call: a third party outside (its own network
+    // namespace), which containers reach, as they reach the internet.
+    const witness = await startThirdParty();
     try {
-      const url = `http://127.0.0.1:${(witness.address() as AddressInfo).port}/hook-ran`;
+      const url = `http://${witness.address}:${witness.port}/hook-ran`;
       const dir = fixtureCopy('web-crashes', {
         Procfile: [
           'web: sleep 0.5 && exit 1',
@@ -70,12 +66,13 @@ describe('broken apps', () => {
       assert.equal(list[0].status, 'crashed-error');
       assertHookNeverRan(list[0], result.stdout);
       await delay(1000); // long enough for a hook that slipped through to have called
-      assert.equal(hits, 0, 'the postdeploy hook ran although the boot failed');
-      // The witness itself works: the same request from the test reaches it.
+      assert.deepEqual(witness.requests(), [], 'the postdeploy hook ran although the boot failed');
+      // The witness itself works: the same request from the test reaches it (containers reach such
+      // hosts too: test/integration/sandbox-network.test.ts).
       assert.equal((await fetch(url)).status, 200);
-      assert.equal(hits, 1);
+      assert.equal(witness.requests().length, 1);
     } finally {
-      witness.close();
+      await witness.close();
     }
   });
 

@@ -29,8 +29,23 @@ const skip =
 const MiB = 1024 * 1024;
 const RESERVE = 256 * MiB;
 
-/** Everything a user can read back about the apps: must not change when a request is refused. */
+/**
+ * Everything a user can read back about the apps: must not change when a request is refused.
+ * Taken once every deployment of theirs has finished all its steps (a retirement goes on after
+ * the deployment's success, and records its end).
+ */
 async function storeSnapshot(slipway: Slipway, apps: string[]) {
+  for (const app of apps) {
+    await waitFor(
+      async () =>
+        (
+          (await slipway.api('GET', `/api/apps/${app}/deployments`)).json as { steps: { finished_at: unknown }[] }[]
+        ).every((d) => d.steps.every((step) => step.finished_at !== null)),
+      `${app}'s deployments to finish every step`,
+      30_000,
+      50,
+    );
+  }
   const snapshot: Record<string, unknown> = {};
   for (const app of apps) {
     snapshot[app] = {

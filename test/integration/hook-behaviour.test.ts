@@ -2,9 +2,8 @@
 // their precedence, shell semantics, its exact environment, and each example.
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { startThirdParty } from '../helpers/outside-host.ts';
 import { fixtureCopy, ROOT, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 
 const WEB = 'web: node server.js\n';
@@ -131,20 +130,10 @@ describe('the postdeploy hook', () => {
   });
 
   test('docs example: notify a third party with curl and $CONTAINER_VERSION', async () => {
-    const received: string[] = [];
-    const tracker = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        received.push(`${req.method} ${req.url} ${body}`);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => tracker.listen(0, '127.0.0.1', resolve));
+    // The tracker is a host outside (its own network namespace): containers reach the internet, not the host.
+    const tracker = await startThirdParty();
     try {
-      const url = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}/deploys`;
+      const url = `http://${tracker.address}:${tracker.port}/deploys`;
       assert.equal((await slipway.cli(['apps:create', 'notifier'])).code, 0);
       assert.equal((await slipway.cli(['env:set', `TRACKER_URL=${url}`, '-a', 'notifier'])).code, 0);
       const { deployment, result } = await deploy('notifier', {
@@ -152,9 +141,9 @@ describe('the postdeploy hook', () => {
         Procfile: `${WEB}postdeploy: curl -fsS -X POST "$TRACKER_URL" -d "app=$APP&revision=$CONTAINER_VERSION"\n`,
       });
       assert.equal(deployment.status, 'success', result.stdout);
-      assert.deepEqual(received, ['POST /deploys app=notifier&revision=v1']);
+      assert.deepEqual(tracker.requests(), [{ method: 'POST', path: '/deploys', body: 'app=notifier&revision=v1' }]);
     } finally {
-      tracker.close();
+      await tracker.close();
     }
   });
 
