@@ -1,5 +1,7 @@
 // Bad input gets a clear error with a fitting HTTP status and CLI exit code,
-// and nothing is written outside the build directory.
+// and nothing is written outside the build directory. The server runs in the
+// test's process: the API answers through inject() (no socket, where one adds
+// nothing), the CLI and the cut-off uploads use its real port.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -10,14 +12,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { type RawEntry, rawTarball } from '../helpers/hostile-tarball.ts';
+import { type InProcessServer, startInProcess } from '../helpers/in-process.ts';
 import { eventually } from '../helpers/runtime-helpers.ts';
-import { type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { TOKEN } from '../helpers/slipway.ts';
 import { delay } from '../helpers/wait.ts';
 
 describe('bad input', () => {
-  let slipway: Slipway;
+  let slipway: InProcessServer;
   before(async () => {
-    slipway = await startSlipway({ env: { SLIPWAY_MAX_UPLOAD: '256kb' } });
+    slipway = await startInProcess({ maxUpload: '256kb' });
     assert.equal((await slipway.cli(['apps:create', 'target'])).code, 0);
   });
   after(async () => {
@@ -25,24 +28,25 @@ describe('bad input', () => {
   });
 
   async function upload(app: string, body: Buffer) {
-    const res = await fetch(`${slipway.apiUrl}/api/apps/${app}/deployments`, {
+    const res = await slipway.api.inject({
       method: 'POST',
-      headers: { authorization: `Bearer test-admin-token-0123456789`, 'content-type': 'application/gzip' },
-      body,
+      url: `/api/apps/${app}/deployments`,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/gzip' },
+      payload: body,
     });
-    return { status: res.status, json: (await res.json()) as { error?: { code: string; message: string } } };
+    return { status: res.statusCode, json: res.json() as { error?: { code: string; message: string } } };
   }
 
   test('invalid app names are refused (422, exit 6) and nothing is created', async () => {
     for (const name of ['Bad_Name', '1abc', 'a', 'trailing-', 'double--dash', 'x'.repeat(31), '../etc']) {
-      const res = await slipway.api('POST', '/api/apps', { name });
+      const res = await slipway.request('POST', '/api/apps', { name });
       assert.equal(res.status, 422, name);
       assert.equal(res.json.error.code, 'app.invalid_name');
     }
     const cli = await slipway.cli(['apps:create', 'Bad_Name']);
     assert.equal(cli.code, 6);
     assert.match(cli.stderr, /^error: invalid app name "Bad_Name"/);
-    const { json: apps } = await slipway.api('GET', '/api/apps');
+    const { json: apps } = await slipway.request('GET', '/api/apps');
     assert.deepEqual(
       apps.map((a: { name: string }) => a.name),
       ['target'],
@@ -50,12 +54,12 @@ describe('bad input', () => {
   });
 
   test('a duplicate app is a conflict (409, exit 5)', async () => {
-    assert.equal((await slipway.api('POST', '/api/apps', { name: 'target' })).status, 409);
+    assert.equal((await slipway.request('POST', '/api/apps', { name: 'target' })).status, 409);
     assert.equal((await slipway.cli(['apps:create', 'target'])).code, 5);
   });
 
   test('unknown apps are 404 (exit 4)', async () => {
-    const res = await slipway.api('GET', '/api/apps/ghost');
+    const res = await slipway.request('GET', '/api/apps/ghost');
     assert.equal(res.status, 404);
     assert.deepEqual(res.json, { error: { code: 'app.not_found', message: 'app "ghost" not found' } });
     const cli = await slipway.cli(['apps:info', '-a', 'ghost']);
@@ -65,45 +69,44 @@ describe('bad input', () => {
   });
 
   test('a missing or wrong token is 401 (exit 3); /healthz needs none', async () => {
-    const missing = await slipway.api('GET', '/api/apps', undefined, null);
+    const missing = await slipway.request('GET', '/api/apps', undefined, null);
     assert.equal(missing.status, 401);
     assert.equal(missing.json.error.code, 'auth.missing_token');
-    const wrong = await slipway.api('GET', '/api/apps', undefined, 'not-the-token');
+    const wrong = await slipway.request('GET', '/api/apps', undefined, 'not-the-token');
     assert.equal(wrong.status, 401);
     assert.equal(wrong.json.error.code, 'auth.invalid_token');
     const cli = await slipway.cli(['apps'], { token: 'not-the-token' });
     assert.equal(cli.code, 3);
     assert.equal(cli.stderr, 'error: invalid API token');
-    assert.equal((await slipway.api('GET', '/healthz', undefined, null)).status, 200);
+    assert.equal((await slipway.request('GET', '/healthz', undefined, null)).status, 200);
   });
 
   test('a client that keeps failing auth gets 429 with Retry-After; a valid token still works', async () => {
-    let last = { status: 0, headers: new Headers() };
-    for (let i = 0; i < 25 && last.status !== 429; i++) {
-      const res = await fetch(`${slipway.apiUrl}/api/apps`, { headers: { authorization: 'Bearer guess' } });
-      await res.text();
-      last = res;
+    let last = { statusCode: 0, headers: {} as Record<string, unknown> };
+    for (let i = 0; i < 25 && last.statusCode !== 429; i++) {
+      last = await slipway.api.inject({ method: 'GET', url: '/api/apps', headers: { authorization: 'Bearer guess' } });
     }
-    assert.equal(last.status, 429);
-    assert.match(last.headers.get('retry-after') ?? '', /^\d+$/);
+    assert.equal(last.statusCode, 429);
+    assert.match(String(last.headers['retry-after'] ?? ''), /^\d+$/);
     const cli = await slipway.cli(['apps'], { token: 'still-guessing' });
     assert.equal(cli.code, 3);
     assert.match(cli.stderr, /too many failed authentications: try again in \d+s/);
-    assert.equal((await slipway.api('GET', '/api/apps')).status, 200, 'the real token is never locked out');
+    assert.equal((await slipway.request('GET', '/api/apps')).status, 200, 'the real token is never locked out');
   });
 
   test('malformed requests are 400 with a JSON error', async () => {
-    assert.equal((await slipway.api('POST', '/api/apps', { nom: 'x' })).status, 400);
-    const env = await slipway.api('PATCH', '/api/apps/target/env', { 'BAD-KEY': 'x' });
+    assert.equal((await slipway.request('POST', '/api/apps', { nom: 'x' })).status, 400);
+    const env = await slipway.request('PATCH', '/api/apps/target/env', { 'BAD-KEY': 'x' });
     assert.equal(env.status, 422);
     assert.equal(env.json.error.code, 'config.invalid_key');
-    const noBody = await fetch(`${slipway.apiUrl}/api/apps/target/deployments`, {
+    const noBody = await slipway.api.inject({
       method: 'POST',
-      headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'text/plain' },
-      body: 'hello',
+      url: '/api/apps/target/deployments',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' },
+      payload: 'hello',
     });
-    assert.ok(noBody.status >= 400 && noBody.status < 500);
-    assert.ok(((await noBody.json()) as { error: { code: string } }).error.code);
+    assert.ok(noBody.statusCode >= 400 && noBody.statusCode < 500);
+    assert.ok((noBody.json() as { error: { code: string } }).error.code);
   });
 
   const sentinel = path.join(os.tmpdir(), `slipway-escape-${crypto.randomBytes(4).toString('hex')}`);
@@ -159,7 +162,7 @@ describe('bad input', () => {
     const cli = await slipway.cli(['deploy', file, '-a', 'target']);
     assert.equal(cli.code, 6);
     assert.match(cli.stderr, /larger than the limit/);
-    const { json: list } = await slipway.api('GET', '/api/apps/target/deployments');
+    const { json: list } = await slipway.request('GET', '/api/apps/target/deployments');
     assert.deepEqual(list, [], 'no deployment was created by any refused upload');
   });
 
@@ -171,7 +174,7 @@ describe('bad input', () => {
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.write(
         'POST /api/apps/target/deployments HTTP/1.1\r\n' +
-          `Host: ${url.host}\r\nAuthorization: Bearer test-admin-token-0123456789\r\n` +
+          `Host: ${url.host}\r\nAuthorization: Bearer ${TOKEN}\r\n` +
           `Content-Type: application/gzip\r\nContent-Length: ${declared}\r\n\r\n`,
       );
       socket.write(gzipSync(crypto.randomBytes(200)).subarray(0, 100));
@@ -184,9 +187,9 @@ describe('bad input', () => {
         3000,
       );
       assert.deepEqual(left, [], 'no upload left behind');
-      const { json: list } = await slipway.api('GET', '/api/apps/target/deployments');
+      const { json: list } = await slipway.request('GET', '/api/apps/target/deployments');
       assert.deepEqual(list, []);
-      const health = await fetch(`${slipway.apiUrl}/healthz`);
+      const health = await fetch(`${slipway.apiUrl}/healthz`); // through its socket, as a client would
       assert.equal(health.status, 200, 'the server carries on');
     });
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   BRIDGE_NAME,
+  bridgeBatch,
   candidateSubnets,
   contains,
   createNetnsBatch,
@@ -99,6 +100,12 @@ test('the host’s routes and name servers are read as the kernel and resolv.con
 test('a container’s MAC comes from its address, so a reused address never meets a stale neighbour entry', () => {
   assert.equal(macOf(ipToInt('10.201.0.3')), '02:53:0a:c9:00:03');
   assert.notEqual(macOf(ipToInt('10.201.0.3')), macOf(ipToInt('10.201.0.4')));
+});
+
+test('the bridge has a MAC of its own (from the gateway), so it never changes as ports come and go', () => {
+  const names = networkNames('/h');
+  const batch = bridgeBatch(names, subnet('10.201.0.0/20'), 1400).split('\n');
+  assert.equal(batch[0], `link add name ${names.bridge} mtu 1400 address 02:53:0a:c9:00:01 type bridge`);
 });
 
 test('a namespace: eth0 in it, an isolated bridge port outside, an address and a default route via the bridge', () => {

@@ -151,10 +151,17 @@ function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
-/** `ip -batch` lines: the bridge, its address (the gateway) and no IPv6 link-local address. */
+/**
+ * `ip -batch` lines: the bridge, its address (the gateway) and no IPv6
+ * link-local address. Its MAC is set (from the gateway's address): a bridge
+ * left to itself takes the lowest MAC of its ports, which changes as
+ * containers come and go, and a namespace reused from the pool would keep
+ * sending to the old one (its neighbour entry for the gateway) until it
+ * noticed, seconds later: its connections out time out meanwhile.
+ */
 export function bridgeBatch(names: NetworkNames, subnet: Subnet, mtu: number): string {
   return lines([
-    `link add name ${names.bridge} mtu ${mtu} type bridge`,
+    `link add name ${names.bridge} mtu ${mtu} address ${macOf(gatewayOf(subnet))} type bridge`,
     `link set dev ${names.bridge} addrgenmode none`,
     `addr add ${intToIp(gatewayOf(subnet))}/${subnet.prefix} dev ${names.bridge}`,
     `link set dev ${names.bridge} up`,
