@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   clientAddress,
+  emptyScan,
   originForm,
   responseHeaders,
   type ScannedRequest,
@@ -11,14 +12,7 @@ import {
 } from '../../src/router/builtin/forward-headers.ts';
 
 function scan(raw: string[], upgrade = false): ScannedRequest & { map: Map<string, string> } {
-  const target: ScannedRequest = {
-    host: undefined,
-    duplicateHost: false,
-    requestId: '',
-    hasBody: false,
-    chunkedBody: false,
-    headers: [],
-  };
+  const target = emptyScan();
   scanRequestHeaders(raw, target, '10.0.0.9', '8080', upgrade);
   const map = new Map<string, string>();
   for (let i = 0; i < target.headers.length; i += 2) {
@@ -131,14 +125,7 @@ test("Forwarded and X-Real-IP are the router's own; IPv6 and host:port are quote
   const v4 = scan(['Host', 'a.localhost', 'Forwarded', 'for=6.6.6.6', 'X-Real-IP', '6.6.6.6']);
   assert.equal(v4.map.get('x-real-ip'), '10.0.0.9');
   assert.equal(v4.map.get('forwarded'), 'for=10.0.0.9;host=a.localhost;proto=http');
-  const target: ScannedRequest = {
-    host: undefined,
-    duplicateHost: false,
-    requestId: '',
-    hasBody: false,
-    chunkedBody: false,
-    headers: [],
-  };
+  const target = emptyScan();
   scanRequestHeaders(['Host', 'a.localhost:8080'], target, '::1', '8080', false);
   assert.ok(target.headers.includes('for="[::1]";host="a.localhost:8080";proto=http'), target.headers.join(' '));
 });

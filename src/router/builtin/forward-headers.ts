@@ -21,6 +21,11 @@ export interface ScannedRequest {
   headers: string[];
 }
 
+/** A scan target with nothing found yet (scanRequestHeaders fills it). */
+export function emptyScan(): ScannedRequest {
+  return { host: undefined, duplicateHost: false, requestId: '', hasBody: false, chunkedBody: false, headers: [] };
+}
+
 const FORWARD = 0;
 const DROP = 1;
 const HOST = 2;

@@ -8,13 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { writeRawErrorPage } from '../error-pages.ts';
-import {
-  clientAddress,
-  originForm,
-  type ScannedRequest,
-  scanRequestHeaders,
-  serializeRequestHead,
-} from './forward-headers.ts';
+import { clientAddress, emptyScan, originForm, scanRequestHeaders, serializeRequestHead } from './forward-headers.ts';
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
 import type { BackendState } from './upstream/backend-pool.ts';
@@ -27,14 +21,7 @@ const STATUS_LINE_PREFIX = 12;
 export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): void {
   // Node removed its own listeners when it handed the socket over.
   socket.on('error', ignoreError);
-  const scan: ScannedRequest = {
-    host: undefined,
-    duplicateHost: false,
-    requestId: '',
-    hasBody: false,
-    chunkedBody: false,
-    headers: [],
-  };
+  const scan = emptyScan();
   const target = originForm(req.url ?? '');
   scanRequestHeaders(
     req.rawHeaders,
