@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
  * - `git`: HTTP basic auth with the API token as password (git smart HTTP).
  * - `session`: a dashboard session cookie, and its CSRF token on every form post.
  */
-export const ACCESS_KINDS = ['public', 'token', 'git', 'session'] as const;
+const ACCESS_KINDS = ['public', 'token', 'git', 'session'] as const;
 export type Access = (typeof ACCESS_KINDS)[number];
 
 declare module 'fastify' {
@@ -42,7 +42,7 @@ export interface RouteAccess {
   readonly access: Access;
 }
 
-export const accessOf = (request: FastifyRequest): Access => request.routeOptions.config?.access ?? 'token';
+const accessOf = (request: FastifyRequest): Access => request.routeOptions.config?.access ?? 'token';
 
 /**
  * Installs the gate on the root instance (so it runs for every route of every
