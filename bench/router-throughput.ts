@@ -18,7 +18,6 @@
 // BENCH_THREADS change the load; BENCH_MODULE=0 skips the secondary line.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { routerGet, type Slipway, startSlipway } from '../test/helpers/slipway.ts';
@@ -264,7 +263,7 @@ async function main() {
       },
     ];
     for (const t of targets) {
-      const res = await getOnce(t.address ?? '127.0.0.1', t.port).catch((err: Error) => ({
+      const res = await routerGet(t.port, HOST, '/', t.address).catch((err: Error) => ({
         status: 0,
         body: err.message,
       }));
@@ -312,19 +311,3 @@ async function main() {
 }
 
 await main();
-
-/** One GET / with the app's Host header, to `address:port` (a bridge address for the direct target). */
-function getOnce(address: string, port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: address, port, path: '/', headers: { host: HOST }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
-  });
-}

@@ -5,7 +5,6 @@
 // deployments in the store, answers through the router, the deployment log.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -23,7 +22,7 @@ import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin
 import { createProcessDriver } from '../../src/runtime/process/index.ts';
 import { extractTarball } from '../../src/source/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
-import { fixtureCopy } from './slipway.ts';
+import { fixtureCopy, routerGet } from './slipway.ts';
 import { waitFor } from './wait.ts';
 
 export interface PipelineHarness {
@@ -83,7 +82,6 @@ export async function startPipeline(
   });
   await pipeline.start();
 
-  const agent = new http.Agent({ keepAlive: false });
   return {
     pipeline,
     store,
@@ -110,22 +108,7 @@ export async function startPipeline(
       );
       return found as Deployment;
     },
-    get(app, urlPath = '/') {
-      return new Promise((resolve, reject) => {
-        const req = http.get(
-          { host: '127.0.0.1', port: router.address.port, path: urlPath, headers: { host: `${app}.localhost` }, agent },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk) => {
-              body += chunk;
-            });
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          },
-        );
-        req.on('error', reject);
-      });
-    },
+    get: (app, urlPath = '/') => routerGet(router.address.port, `${app}.localhost`, urlPath),
     async close() {
       await pipeline.close();
       await runtime.close(1000);

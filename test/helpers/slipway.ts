@@ -178,10 +178,15 @@ export function fixtureCopy(name: string, files: Record<string, string> = {}): s
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
-/** A request through the router, with the app's hostname. */
-export function routerGet(port: number, host: string, urlPath = '/'): Promise<{ status: number; body: string }> {
+/** A request through the router (or to `address`: an app's own), with the app's hostname. */
+export function routerGet(
+  port: number,
+  host: string,
+  urlPath = '/',
+  address = '127.0.0.1',
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent }, (res) => {
+    const req = http.get({ host: address, port, path: urlPath, headers: { host }, agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => {
