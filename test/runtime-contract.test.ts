@@ -183,6 +183,29 @@ function runtimeContract(
       ]);
     });
 
+    it('names the TCP ports a container listens on: its PORT, or another', TEST_TIMEOUT, async () => {
+      const [handle, log] = await startContainer('node server.js', {
+        exposePort: true,
+        env: { APP: 'demo', CONTAINER: 'web-1', LISTEN_HOST: '127.0.0.1' },
+      });
+      assert.ok(handle.address);
+      assert.equal(await waitForPort(handle.address.host, handle.address.port, { timeoutMs: 5000 }), true);
+      assert.deepEqual(handle.listeningPorts?.(), [handle.address.port], JSON.stringify(log.lines));
+      await handle.stop(0);
+      const [other] = await startContainer(
+        `node -e "const s=require('net').createServer().listen(0,()=>console.log('on',s.address().port))"`,
+        { exposePort: true },
+      );
+      const port = await eventually(
+        async () => other.listeningPorts?.() ?? [],
+        (ports) => ports.length > 0,
+        5000,
+      );
+      assert.equal(port.length, 1);
+      assert.notEqual(port[0], other.address?.port);
+      await other.stop(0);
+    });
+
     it('captures stdout and stderr line by line, in the order they were printed', TEST_TIMEOUT, async () => {
       // The pauses make the order across the two pipes observable.
       const command = [

@@ -10,7 +10,7 @@ import { type ContainerExit, describeExit } from '../runtime/types.ts';
 import { waitForPort } from '../runtime/wait-for-port.ts';
 import { baseSpec } from './container-spec.ts';
 import type { PipelineDeps } from './deps.ts';
-import type { LiveContainer } from './live-containers.ts';
+import { type LiveContainer, OUTPUT_TAIL_LINES } from './live-containers.ts';
 
 export interface BootedRelease {
   readonly containers: readonly LiveContainer[];
@@ -45,11 +45,16 @@ export async function startContainer(
 ): Promise<LiveContainer> {
   const base = baseSpec(deps, app, release, plan);
   const { id, name } = base;
+  const recentOutput: string[] = [];
   const handle = await deps.runtime.start({
     ...base,
     command: plan.command,
     exposePort: plan.type === 'web',
-    onLine: (_stream, line) => deps.appLogs.write(release.app, name, line),
+    onLine: (_stream, line) => {
+      deps.appLogs.write(release.app, name, line);
+      recentOutput.push(line);
+      if (recentOutput.length > OUTPUT_TAIL_LINES) recentOutput.shift();
+    },
   });
   const startedAt = new Date().toISOString();
   await deps.store.containers.put({
@@ -64,7 +69,17 @@ export async function startContainer(
     startedAt,
     restarts,
   });
-  return { id, name, type: plan.type, index: plan.index, releaseVersion: release.version, handle, startedAt, restarts };
+  return {
+    id,
+    name,
+    type: plan.type,
+    index: plan.index,
+    releaseVersion: release.version,
+    handle,
+    startedAt,
+    restarts,
+    recentOutput,
+  };
 }
 
 export interface BootOptions {
@@ -100,7 +115,9 @@ export async function bootRelease(
   const crashed = new Promise<never>((_resolve, reject) => {
     for (const container of started) {
       container.handle.exited.then((exit) => {
-        if (armed) reject(crashError(container.name, exit));
+        if (!armed) return;
+        logLastLines(log, release.app, container, describeExit(exit));
+        reject(crashError(container.name, exit));
       });
     }
   });
@@ -113,11 +130,17 @@ export async function bootRelease(
     webs.map(async (c) => {
       const address = c.handle.address;
       if (!address) return;
-      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal });
+      const watch = watchOtherPorts(c, address.port, (ports) =>
+        log(`       ${c.name} listens on ${ports.join(', ')}, not on PORT ${address.port}: still waiting for PORT`),
+      );
+      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal }).finally(watch.stop);
       if (!up && !signal.aborted) {
+        const elsewhere =
+          watch.seen.length > 0 ? `; it listens on ${watch.seen.join(', ')}: make it listen on $PORT` : '';
+        logLastLines(log, release.app, c, 'did not accept connections in time');
         throw new SlipwayError(
           'deploy.boot_timeout',
-          `${c.name} did not accept connections on PORT ${address.port} within ${formatSeconds(deadline)} (boot timeout)`,
+          `${c.name} did not accept connections on PORT ${address.port} within ${formatSeconds(deadline)} (boot timeout)${elsewhere}`,
         );
       }
       log(`       ${c.name} is accepting connections on PORT ${address.port}`);
@@ -133,6 +156,34 @@ export async function bootRelease(
       armed = false;
     },
   };
+}
+
+/** Under a failure: the container's last lines, and where all of its output is. */
+function logLastLines(log: (line: string) => void, app: string, c: LiveContainer, what: string): void {
+  if (c.recentOutput.length === 0) {
+    log(`       ${c.name} ${what} without printing anything`);
+    return;
+  }
+  log(`       ${c.name} ${what}; its last ${c.recentOutput.length} line(s):`);
+  for (const line of c.recentOutput) log(`       | ${line}`);
+  log(`       all of its output: slipway logs -a ${app} --type ${c.name}`);
+}
+
+/**
+ * Looks, a second after the start and then every second, for ports the
+ * container listens on other than its PORT, and says so once when it finds
+ * some (an app that took its framework's default port, say).
+ */
+function watchOtherPorts(c: LiveContainer, port: number, report: (ports: number[]) => void) {
+  const state = { seen: [] as number[], stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    const others = (c.handle.listeningPorts?.() ?? []).filter((p) => p !== port);
+    if (others.length === 0 || state.seen.length > 0) return;
+    state.seen = others;
+    report(others);
+  }, 1000);
+  timer.unref();
+  return state;
 }
 
 function crashError(name: string, exit: ContainerExit): SlipwayError {

@@ -16,7 +16,11 @@ export interface LiveContainer {
   readonly handle: ContainerHandle;
   readonly startedAt: string;
   readonly restarts: number;
+  /** Its last lines of output (at most OUTPUT_TAIL_LINES), to say why it ended. */
+  readonly recentOutput: readonly string[];
 }
+
+export const OUTPUT_TAIL_LINES = 30;
 
 export type ExitListener = (app: string, container: LiveContainer, exit: ContainerExit) => void;
 

@@ -62,6 +62,8 @@ export interface ContainerHandle {
   readonly exited: Promise<ContainerExit>;
   /** With `spec.tty`: gives the container's terminal a new size (its programs get SIGWINCH). */
   resize?(size: { readonly cols: number; readonly rows: number }): Promise<void>;
+  /** The TCP ports its processes listen on now (to tell a user whose app took another port than $PORT). */
+  listeningPorts?(): number[];
   /** SIGTERM to every process of the container, SIGKILL after `graceMs` (0 = kill now). */
   stop(graceMs: number): Promise<ContainerExit>;
 }

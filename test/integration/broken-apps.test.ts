@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startThirdParty } from '../helpers/outside-host.ts';
 import { FIXTURES, fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
-import { delay } from '../helpers/wait.ts';
+import { delay, waitFor } from '../helpers/wait.ts';
 
 describe('broken apps', () => {
   let slipway: Slipway;
@@ -43,9 +43,49 @@ describe('broken apps', () => {
     assert.equal((await routerGet(slipway.routerPort, 'crasher.localhost')).status, 503);
   });
 
+  test('a web process that says why it cannot start: its last 30 lines are under the failure', async () => {
+    const { result, deployment } = await deployFixture('says-why', 'web-says-why');
+    assert.equal(result.code, 7);
+    assert.equal(deployment.status, 'crashed-error');
+    const { json: log } = await slipway.api('GET', `/api/apps/says-why/deployments/${deployment.id}/logs`);
+    for (const text of [result.stdout, String(log)]) {
+      assert.match(text, /web-1 exited with code 1; its last 30 line\(s\):/);
+      assert.match(text, /^ +\| Error: Missing environment variables: JWT_SECRET$/m);
+      assert.match(text, /^ +\| boot line 13$/m);
+      assert.doesNotMatch(text, /\| boot line 12$/m, 'only the last 30 lines');
+      assert.match(text, /all of its output: slipway logs -a says-why --type web-1/);
+    }
+  });
+
+  test('a web process listening on another port than $PORT is named while the boot still waits', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'elsewhere'])).code, 0);
+    const deploying = slipway.cli(['deploy', `${FIXTURES}/web-wrong-port`, '-a', 'elsewhere']);
+    let seenWhileStarting = '';
+    await waitFor(
+      async () => {
+        const { json: list } = await slipway.api('GET', '/api/apps/elsewhere/deployments');
+        const d = list[0];
+        if (!d || d.status !== 'starting') return false;
+        const { json: log } = await slipway.api('GET', `/api/apps/elsewhere/deployments/${d.id}/logs`);
+        seenWhileStarting =
+          /web-1 listens on \d+, not on PORT \d+: still waiting for PORT/.exec(String(log))?.[0] ?? '';
+        return seenWhileStarting !== '';
+      },
+      'the other port to be named during the boot',
+      4000,
+      100,
+    );
+    const result = await deploying;
+    assert.equal(result.code, 7);
+    const { json: list } = await slipway.api('GET', '/api/apps/elsewhere/deployments');
+    assert.equal(list[0].status, 'timeout-error');
+    assert.match(list[0].error.message, /it listens on \d+: make it listen on \$PORT/);
+    assert.match(result.stdout, /\| listening on \d+, ignoring PORT=\d+/);
+  });
+
   test('a web process that crashes while the hook waits, prepared, never lets the hook run', async () => {
     // The hook's container is made ready while the web boots; here the web dies after that. The
-    // hook, if it ran at all, would call this server (containers share the host's network).
+    // hook, if it ran at all, would call the witness below.
     // A witness a hook that slipped through would call: a third party outside (its own network
     // namespace), which containers reach, as they reach the internet.
     const witness = await startThirdParty();

@@ -10,6 +10,7 @@ import { type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
+import { listeningPorts } from '../listening-ports.ts';
 import { probeOverlay } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
@@ -101,6 +102,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
       pid: proc.pid,
       address: port === undefined ? null : { host, port },
       stdin: held ? null : proc.stdin,
+      listeningPorts: () => (proc.pid === undefined ? [] : listeningPorts(proc.pid)),
       ended,
       exited,
       async stop(graceMs: number) {

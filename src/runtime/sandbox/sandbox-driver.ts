@@ -12,6 +12,7 @@ import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer } from '../container-command.ts';
 import { createContainerRegistry } from '../container-registry.ts';
+import { listeningPorts } from '../listening-ports.ts';
 import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
@@ -160,6 +161,7 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       address,
       stdin: held ? null : proc.stdin,
       ...(spec.tty ? { resize: terminalResizer(proc.pid, spec.tty) } : {}),
+      listeningPorts: () => (proc.pid === undefined ? [] : listeningPorts(proc.pid)),
       ended,
       exited,
       async stop(graceMs: number) {
