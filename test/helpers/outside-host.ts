@@ -10,6 +10,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { HELPER_ENV, type ProcessHandle, runChecked, spawnProcess } from '../../src/exec/index.ts';
 import { intToIp, ipToInt } from '../../src/runtime/sandbox/network-plan.ts';
 import { lineLog } from './runtime-helpers.ts';
@@ -23,6 +24,11 @@ export interface OutsideHost {
   readonly netns: string;
   /** The requests it has received so far, oldest first. */
   requests(): SeenRequest[];
+  /**
+   * The requests once there are at least `count` (the server's log line can
+   * reach the test after the client already has its answer).
+   */
+  waitForRequests(count: number, timeoutMs?: number): Promise<SeenRequest[]>;
   close(): Promise<void>;
 }
 
@@ -109,7 +115,18 @@ export async function startOutsideHost(range: keyof typeof RANGES = 'outside'): 
     await close();
     throw err;
   }
-  return { address, port: PORT, hostAddress, netns, requests: () => [...seen], close };
+  return { address, port: PORT, hostAddress, netns, ...requestLog(seen), close };
+}
+
+function requestLog(seen: SeenRequest[]): Pick<OutsideHost, 'requests' | 'waitForRequests'> {
+  return {
+    requests: () => [...seen],
+    waitForRequests: async (count, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (seen.length < count && Date.now() < deadline) await delay(20);
+      return [...seen];
+    },
+  };
 }
 
 /**
@@ -148,7 +165,7 @@ async function startLoopbackParty(): Promise<OutsideHost> {
     port: (server.address() as AddressInfo).port,
     hostAddress: '127.0.0.1',
     netns: '',
-    requests: () => [...seen],
+    ...requestLog(seen),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -110,7 +110,7 @@ describe('broken apps', () => {
       // The witness itself works: the same request from the test reaches it (containers reach such
       // hosts too: test/integration/sandbox-network.test.ts).
       assert.equal((await fetch(url)).status, 200);
-      assert.equal(witness.requests().length, 1);
+      assert.equal((await witness.waitForRequests(1)).length, 1);
     } finally {
       await witness.close();
     }

@@ -141,7 +141,9 @@ describe('the postdeploy hook', () => {
         Procfile: `${WEB}postdeploy: curl -fsS -X POST "$TRACKER_URL" -d "app=$APP&revision=$CONTAINER_VERSION"\n`,
       });
       assert.equal(deployment.status, 'success', result.stdout);
-      assert.deepEqual(tracker.requests(), [{ method: 'POST', path: '/deploys', body: 'app=notifier&revision=v1' }]);
+      assert.deepEqual(await tracker.waitForRequests(1), [
+        { method: 'POST', path: '/deploys', body: 'app=notifier&revision=v1' },
+      ]);
     } finally {
       await tracker.close();
     }
