@@ -188,6 +188,7 @@ export function storeContract(newStore: NewStore): void {
             config: { B: '2', A: '1' },
             processes: { web: 'npm start', worker: 'node worker.js' },
             procfilePostdeploy: './migrate.sh && echo ok',
+            releaseCommand: 'npm run migrate',
             manifest,
             commitSha: 'abc123',
             deploymentId: 'd-aaaaaaaaaaaa',
@@ -197,6 +198,7 @@ export function storeContract(newStore: NewStore): void {
         assert.deepEqual(r1.config, { B: '2', A: '1' });
         assert.deepEqual(r1.processes, { web: 'npm start', worker: 'node worker.js' });
         assert.equal(r1.procfilePostdeploy, './migrate.sh && echo ok');
+        assert.equal(r1.releaseCommand, 'npm run migrate');
         assert.deepEqual(r1.manifest, manifest);
         assert.equal(r1.commitSha, 'abc123');
         assert.equal(r1.deploymentId, 'd-aaaaaaaaaaaa');
@@ -211,6 +213,7 @@ export function storeContract(newStore: NewStore): void {
         );
         assert.deepEqual(await store.releases.get('shop', 1), r1);
         assert.equal((await store.releases.get('shop', 2))?.manifest, null);
+        assert.equal((await store.releases.get('shop', 2))?.releaseCommand, null);
         assert.equal(await store.releases.get('shop', 9), undefined);
       }));
 
@@ -572,7 +575,7 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      ['001-initial', '002-day-two', '003-github-links'],
+      ['001-initial', '002-day-two', '003-github-links', '004-release-phase'],
     );
 
     const second = await openSqliteStore({ file });

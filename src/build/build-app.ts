@@ -31,6 +31,7 @@ export interface BuildOptions {
 export interface BuildResult {
   readonly processes: Record<string, string>;
   readonly procfilePostdeploy: string | null;
+  readonly procfileRelease: string | null;
   readonly manifest: ManifestScripts | null;
   /** What was built: "Node.js", or "none" when there was nothing to install. */
   readonly detected: string;
@@ -97,6 +98,8 @@ async function build(options: BuildOptions): Promise<BuildResult> {
   if (procfile !== null) {
     const types = Object.keys(processes);
     onLine(`${INDENT}Procfile declares types -> ${types.length > 0 ? types.join(', ') : '(none)'}`);
+    if (procfile.release !== null)
+      onLine(`${INDENT}Procfile declares a release phase (runs before the new containers boot)`);
     if (procfile.postdeploy !== null) onLine(`${INDENT}Procfile declares a postdeploy hook`);
   }
   if (processes.web === undefined && pkg?.scripts.start !== undefined) {
@@ -112,6 +115,7 @@ async function build(options: BuildOptions): Promise<BuildResult> {
   return {
     processes,
     procfilePostdeploy: procfile?.postdeploy ?? null,
+    procfileRelease: procfile?.release ?? null,
     manifest,
     detected: pkg === null ? 'none' : 'Node.js',
   };

@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   'deploy.boot_timeout',
   'deploy.hook_failed',
   'deploy.hook_timeout',
+  'deploy.release_failed',
+  'deploy.release_timeout',
   'deploy.aborted',
   'deploy.no_release',
   'deploy.no_processes',

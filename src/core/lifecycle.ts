@@ -25,7 +25,7 @@ export const FINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set([
   'aborted',
 ]);
 
-export const STEPS = ['fetch', 'build', 'slug', 'boot', 'hook', 'switch', 'retire'] as const;
+export const STEPS = ['fetch', 'build', 'slug', 'release', 'boot', 'hook', 'switch', 'retire'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** The status a deployment is in while a step runs. */
@@ -33,6 +33,7 @@ export const STATUS_OF_STEP: Readonly<Record<Step, DeploymentStatus>> = {
   fetch: 'building',
   build: 'building',
   slug: 'pushing',
+  release: 'pushing',
   boot: 'starting',
   hook: 'starting',
   switch: 'starting',
@@ -63,6 +64,8 @@ export function failureStatus(code: ErrorCode): DeploymentStatus {
       return 'timeout-error';
     case 'deploy.hook_failed':
     case 'deploy.hook_timeout':
+    case 'deploy.release_failed':
+    case 'deploy.release_timeout':
       return 'hook-error';
     case 'deploy.aborted':
       return 'aborted';

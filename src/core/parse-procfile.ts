@@ -1,14 +1,17 @@
 // Procfile parser (Heroku/foreman grammar): `type: command` per line, types
 // [A-Za-z0-9_-]+, `#` comments, blank lines, CRLF. Errors name the line.
-// The `postdeploy` entry is the deploy hook, never a process type.
+// The `postdeploy` entry is the deploy hook and `release` Heroku's release
+// phase: one-off commands, never process types.
 
 import { SlipwayError } from './errors.ts';
 
 export interface Procfile {
-  /** Process types in file order, `postdeploy` excluded. */
+  /** Process types in file order, `postdeploy` and `release` excluded. */
   readonly processes: Readonly<Record<string, string>>;
   /** The `postdeploy:` command, when the Procfile declares one. */
   readonly postdeploy: string | null;
+  /** The `release:` command (Heroku's release phase), when declared. */
+  readonly release: string | null;
 }
 
 const LINE = /^([^:\s]+)[ \t]*:[ \t]*(.*)$/;
@@ -18,12 +21,14 @@ export const MAX_PROCESS_TYPES = 20;
 export const MAX_COMMAND_BYTES = 4096;
 const TYPE = /^[A-Za-z0-9_-]+$/;
 export const HOOK_TYPE = 'postdeploy';
+export const RELEASE_TYPE = 'release';
 
 export function parseProcfile(text: string): Procfile {
   // Entries first, object last: Object.fromEntries defines own properties, so a
   // type named `__proto__` or `constructor` is just a name, never a prototype.
   const entries: [string, string][] = [];
   let postdeploy: string | null = null;
+  let release: string | null = null;
   const seen = new Map<string, number>();
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
 
@@ -80,6 +85,7 @@ export function parseProcfile(text: string): Procfile {
     }
     seen.set(type, lineNo);
     if (type === HOOK_TYPE) postdeploy = command.trim();
+    else if (type === RELEASE_TYPE) release = command.trim();
     else entries.push([type, command.trim()]);
     if (entries.length > MAX_PROCESS_TYPES) {
       throw new SlipwayError(
@@ -90,5 +96,5 @@ export function parseProcfile(text: string): Procfile {
     }
   });
 
-  return { processes: Object.fromEntries(entries), postdeploy };
+  return { processes: Object.fromEntries(entries), postdeploy, release };
 }

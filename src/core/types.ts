@@ -36,6 +36,8 @@ export interface Release {
   /** Process types from the Procfile (plus the `web` default), never `postdeploy`. */
   readonly processes: Readonly<Record<string, string>>;
   readonly procfilePostdeploy: string | null;
+  /** The Procfile's `release:` command: run once before the release's containers boot. */
+  readonly releaseCommand: string | null;
   readonly manifest: ManifestScripts | null;
   readonly commitSha: string | null;
   readonly description: string;

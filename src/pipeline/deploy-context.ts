@@ -14,6 +14,7 @@ const STEP_TITLES: Record<Step, string> = {
   fetch: 'Fetching source',
   build: 'Building',
   slug: 'Storing slug',
+  release: 'Running release phase',
   boot: 'Starting containers',
   hook: 'Running postdeploy hook',
   switch: 'Switching traffic',
@@ -136,6 +137,7 @@ const DEADLINE_ERRORS: Readonly<Record<Step, ErrorCode>> = {
   fetch: 'build.failed',
   build: 'build.failed',
   slug: 'build.failed',
+  release: 'deploy.release_timeout',
   boot: 'deploy.boot_timeout',
   hook: 'deploy.hook_timeout',
   switch: 'deploy.boot_timeout',
@@ -158,6 +160,7 @@ export function stepDeadlineMs(deps: PipelineDeps, step: Step): number {
       return settings.buildTimeoutMs + DEADLINE_MARGIN_MS;
     case 'boot':
       return settings.bootTimeoutMs + DEADLINE_MARGIN_MS;
+    case 'release':
     case 'hook':
       // The hook step passes its app's own timeout, which may differ.
       return settings.hookTimeoutMs + DEADLINE_MARGIN_MS;

@@ -12,6 +12,7 @@ import type { DiskSpace } from './disk-reserve.ts';
 export interface BuildOutput {
   readonly processes: Record<string, string>;
   readonly procfilePostdeploy: string | null;
+  readonly procfileRelease: string | null;
   readonly manifest: ManifestScripts | null;
 }
 

@@ -1,5 +1,5 @@
 // One deployment, start to end, in exactly the order of DESIGN §1:
-// fetch → build → slug → boot → hook → switch → retire. Any failure before
+// fetch → build → slug → release → boot → hook → switch → retire. Any failure before
 // the switch stops the new containers and leaves the old release serving.
 
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import { bootRelease } from './boot-release.ts';
 import { chaosPause, DEADLINE_MARGIN_MS, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
-import { prepareHookContainer, runPostdeploy } from './run-postdeploy.ts';
+import { type OneOffCommand, prepareOneOff, rejectOnAbort, runOneOff } from './run-one-off-command.ts';
 import { applyFormation } from './scale-processes.ts';
 import { retireContainers, routeApp, stopContainers } from './switch-traffic.ts';
 
@@ -44,11 +44,12 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
   const t0 = Date.now();
   try {
     const release = ctx.deployment.kind === 'build' ? await buildRelease(ctx) : await existingRelease(ctx);
+    await runReleasePhase(ctx, release);
     const hook = ctx.deployment.runHook ? await planHook(ctx, release) : null;
     // The hook's container is made ready while the new containers boot, so the hook step only starts it.
     const prepareHook = () => {
       if (!hook) return;
-      hookContainer = prepareHookContainer(deps, hook.app, release, hook.plan, ctx);
+      hookContainer = prepareOneOff(deps, hook.app, release, hookCommand(hook), ctx);
       hookContainer.catch(() => {}); // a failed preparation is reported by the hook step
     };
     const booted = await ctx.step('boot', (signal) =>
@@ -138,6 +139,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
             config: await tx.config.get(ctx.app),
             processes: built.processes,
             procfilePostdeploy: built.procfilePostdeploy,
+            releaseCommand: built.procfileRelease,
             manifest: built.manifest,
             commitSha: sha,
             description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
@@ -212,26 +214,52 @@ async function runHookStep(
     ctx.log('-----> No postdeploy hook defined (Procfile "postdeploy:" or app.json scripts.postdeploy)');
     return;
   }
-  const container = prepared ?? prepareHookContainer(ctx.deps, hook.app, release, hook.plan, ctx);
+  const container = prepared ?? prepareOneOff(ctx.deps, hook.app, release, hookCommand(hook), ctx);
   const { plan, app } = hook;
   await ctx.update({ hook: { command: plan.command, source: plan.source, exitCode: null } });
   const timeoutMs = app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs;
   const deadline = { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS };
   await ctx.step(
     'hook',
-    (signal) => {
-      const aborted = new Promise<never>((_resolve, reject) => {
-        const onAbort = () =>
-          reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`));
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      });
-      aborted.catch(() => {});
-      return runPostdeploy(container, plan, timeoutMs, ctx, Promise.race([crashed, aborted]), (exitCode) =>
-        ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
-      );
-    },
+    (signal) =>
+      runOneOff(
+        container,
+        hookCommand(hook),
+        timeoutMs,
+        ctx,
+        Promise.race([crashed, rejectOnAbort(signal)]),
+        (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
+      ),
     deadline,
+  );
+}
+
+const hookCommand = ({ plan }: PlannedHook): OneOffCommand => ({ type: 'postdeploy', ...plan });
+
+/**
+ * Heroku's release phase (DESIGN §1, 2b): the release's `release:` command,
+ * once, in a one-off container of the new release, before any of its
+ * containers boot; on builds, config changes, rollbacks and redeploys alike.
+ * Its failure keeps the current release serving (`hook-error`, step `release`).
+ */
+async function runReleasePhase(ctx: DeployContext, release: Release): Promise<void> {
+  const command = release.releaseCommand;
+  if (!command) return;
+  const app = await ctx.deps.store.apps.require(ctx.app);
+  const timeoutMs = app.hookTimeoutMs ?? ctx.deps.settings.hookTimeoutMs;
+  const oneOff: OneOffCommand = { type: 'release', command, source: 'Procfile' };
+  await ctx.step(
+    'release',
+    (signal) =>
+      runOneOff(
+        prepareOneOff(ctx.deps, app, release, oneOff, ctx),
+        oneOff,
+        timeoutMs,
+        ctx,
+        rejectOnAbort(signal),
+        async () => {},
+      ),
+    { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS },
   );
 }
 
@@ -314,6 +342,6 @@ async function recordFailure(
 
 function statusOfUnexpected(step: Step | null): DeploymentStatus {
   if (step === 'boot') return 'crashed-error';
-  if (step === 'hook') return 'hook-error';
+  if (step === 'hook' || step === 'release') return 'hook-error';
   return 'build-error';
 }

@@ -1,49 +1,67 @@
-// The postdeploy hook (DESIGN §1 step 4): a one-off container of the new
-// release runs `/bin/sh -c "<command>"`, its output streamed into the
-// deployment log as it happens. It must exit 0 within the timeout, else the
-// deployment ends `hook-error` and its whole process tree is killed.
+// The one-off commands of a deployment, each in a one-off container of the
+// new release running `/bin/sh -c "<command>"`, its output streamed into the
+// deployment log as it happens: Heroku's release phase (`release:`, before
+// the new containers boot) and the postdeploy hook (DESIGN §1 step 4, after
+// they boot). Each must exit 0 within its timeout, else the deployment ends
+// `hook-error` and the command's whole process tree is killed.
 
 import { DEFAULT_CONTAINER_SIZE } from '../core/container-size.ts';
-import { SlipwayError } from '../core/errors.ts';
-import type { HookPlan } from '../core/resolve-hook.ts';
+import { type ErrorCode, SlipwayError } from '../core/errors.ts';
 import type { App, Release } from '../core/types.ts';
 import { describeExit, type PreparedContainer } from '../runtime/types.ts';
 import { baseSpec } from './container-spec.ts';
 import { formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 
+/** One of the deployment's one-off commands. */
+export interface OneOffCommand {
+  /** The container's type: `postdeploy-1` or `release-1`. */
+  readonly type: 'postdeploy' | 'release';
+  readonly command: string;
+  /** Where it was declared: `Procfile`, `app.json scripts.postdeploy`... */
+  readonly source: string;
+}
+
+const NAMES = { postdeploy: 'postdeploy hook', release: 'release phase' } as const;
+const ERRORS: Record<OneOffCommand['type'], { failed: ErrorCode; timedOut: ErrorCode }> = {
+  postdeploy: { failed: 'deploy.hook_failed', timedOut: 'deploy.hook_timeout' },
+  release: { failed: 'deploy.release_failed', timedOut: 'deploy.release_timeout' },
+};
+
 /**
- * The hook's one-off container, made ready to run (view, cgroups) without
- * running anything: the deployment prepares it while the new containers boot.
+ * The command's one-off container, made ready to run (view, cgroups) without
+ * running anything: the deployment prepares the hook's while the new
+ * containers boot. It runs in the size of the app's hook.
  */
-export function prepareHookContainer(
+export function prepareOneOff(
   deps: PipelineDeps,
   app: App,
   release: Release,
-  hook: HookPlan,
+  oneOff: OneOffCommand,
   log: { output(line: string): void },
 ): Promise<PreparedContainer> {
   return deps.runtime.prepare({
-    ...baseSpec(deps, app, release, { type: 'postdeploy', index: 1 }, app.hookSize ?? DEFAULT_CONTAINER_SIZE),
-    command: hook.command,
+    ...baseSpec(deps, app, release, { type: oneOff.type, index: 1 }, app.hookSize ?? DEFAULT_CONTAINER_SIZE),
+    command: oneOff.command,
     exposePort: false,
     onLine: (_stream, line) => log.output(`       ${line}`),
   });
 }
 
 /**
- * Runs the prepared hook container until its command ends; resolves when it
+ * Runs the prepared container until its command ends; resolves when it
  * exited 0. Its view is removed in the background: the driver tracks it.
  */
-export async function runPostdeploy(
+export async function runOneOff(
   container: Promise<PreparedContainer>,
-  hook: HookPlan,
+  oneOff: OneOffCommand,
   timeoutMs: number,
   log: { log(line: string): void },
   interrupt: Promise<never>,
   onExitCode: (code: number | null) => Promise<void>,
 ): Promise<void> {
-  log.log(`       command (from ${hook.source}): ${hook.command}`);
+  const name = NAMES[oneOff.type];
+  log.log(`       command (from ${oneOff.source}): ${oneOff.command}`);
   const handle = await (await container).start();
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
@@ -56,20 +74,31 @@ export async function runPostdeploy(
       await handle.stop(0);
       await onExitCode(null);
       throw new SlipwayError(
-        'deploy.hook_timeout',
-        `postdeploy hook ran past its timeout of ${formatMs(timeoutMs)} and was killed with its child processes`,
+        ERRORS[oneOff.type].timedOut,
+        `${name} ran past its timeout of ${formatMs(timeoutMs)} and was killed with its child processes`,
       );
     }
     ended = true;
     await onExitCode(winner.code);
     if (winner.code !== 0) {
-      throw new SlipwayError('deploy.hook_failed', `postdeploy hook ${describeExit(winner)}`, {
+      throw new SlipwayError(ERRORS[oneOff.type].failed, `${name} ${describeExit(winner)}`, {
         exitCode: winner.code,
       });
     }
-    log.log(`       postdeploy hook succeeded`);
+    log.log(`       ${name} succeeded`);
   } finally {
     clearTimeout(timer);
     if (!ended) await handle.stop(0); // kills it on interrupt; a no-op after the timeout's stop
   }
+}
+
+/** Rejects with `deploy.aborted` once `signal` aborts (observed, so never unhandled). */
+export function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  const aborted = new Promise<never>((_resolve, reject) => {
+    const onAbort = () => reject(new SlipwayError('deploy.aborted', `deployment aborted: ${String(signal.reason)}`));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  return aborted;
 }

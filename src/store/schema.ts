@@ -36,6 +36,8 @@ export interface ReleasesTable {
   /** JSON object: process type → command. */
   processes: string;
   procfile_postdeploy: string | null;
+  /** The Procfile's `release:` command (migration 004). */
+  release_command: string | null;
   /** JSON ManifestScripts, or null when the app has no manifest. */
   manifest: string | null;
   commit_sha: string | null;

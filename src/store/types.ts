@@ -21,6 +21,8 @@ export interface NewRelease {
   readonly config: ConfigVars;
   readonly processes: Readonly<Record<string, string>>;
   readonly procfilePostdeploy: string | null;
+  /** Absent on releases made before the release phase existed. */
+  readonly releaseCommand?: string | null;
   readonly manifest: ManifestScripts | null;
   readonly commitSha: string | null;
   readonly description: string;

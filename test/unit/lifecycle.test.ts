@@ -97,7 +97,7 @@ describe('failureStatus', () => {
 
 describe('steps', () => {
   test('run in DESIGN order', () => {
-    assert.deepEqual([...STEPS], ['fetch', 'build', 'slug', 'boot', 'hook', 'switch', 'retire']);
+    assert.deepEqual([...STEPS], ['fetch', 'build', 'slug', 'release', 'boot', 'hook', 'switch', 'retire']);
   });
 
   test('map to the status a user sees while they run', () => {
@@ -105,6 +105,7 @@ describe('steps', () => {
       fetch: 'building',
       build: 'building',
       slug: 'pushing',
+      release: 'pushing',
       boot: 'starting',
       hook: 'starting',
       switch: 'starting',

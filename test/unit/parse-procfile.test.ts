@@ -37,7 +37,7 @@ describe('parseProcfile: accepted input', () => {
   });
 
   test('an empty Procfile has no processes and no hook', () => {
-    assert.deepEqual(parseProcfile(''), { processes: {}, postdeploy: null });
+    assert.deepEqual(parseProcfile(''), { processes: {}, postdeploy: null, release: null });
   });
 
   test('CRLF line endings do not leak into commands', () => {
@@ -79,7 +79,11 @@ describe('parseProcfile: accepted input', () => {
   });
 
   test('a Procfile with only a hook has no processes', () => {
-    assert.deepEqual(parseProcfile('postdeploy: ./migrate\n'), { processes: {}, postdeploy: './migrate' });
+    assert.deepEqual(parseProcfile('postdeploy: ./migrate\n'), {
+      processes: {},
+      postdeploy: './migrate',
+      release: null,
+    });
   });
 });
 
@@ -144,5 +148,15 @@ describe('parseProcfile: limits', () => {
     const long = `web: echo ${'x'.repeat(MAX_COMMAND_BYTES)}\n`;
     assert.match(parseError(long, 'procfile.invalid_line').message, /line 1: .*longer than 4096 bytes/);
     assert.equal(parseProcfile(`web: ${'x'.repeat(MAX_COMMAND_BYTES)}\n`).processes.web?.length, MAX_COMMAND_BYTES);
+  });
+});
+
+describe('parseProcfile: the release phase', () => {
+  test('`release:` is the release phase, not a process type; alongside postdeploy', () => {
+    const p = parseProcfile('web: node server.js\nrelease: npm run migrate\npostdeploy: ./notify\n');
+    assert.deepEqual(p.processes, { web: 'node server.js' });
+    assert.equal(p.release, 'npm run migrate');
+    assert.equal(p.postdeploy, './notify');
+    assert.equal(parseProcfile('web: x\n').release, null);
   });
 });

@@ -8,11 +8,13 @@ import type { Database } from '../schema.ts';
 import * as initial from './001-initial.ts';
 import * as dayTwo from './002-day-two.ts';
 import * as githubLinks from './003-github-links.ts';
+import * as releasePhase from './004-release-phase.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-day-two': dayTwo,
   '003-github-links': githubLinks,
+  '004-release-phase': releasePhase,
 };
 
 const provider: MigrationProvider = {
