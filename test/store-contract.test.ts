@@ -8,8 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { ContainerRecord } from '../src/core/types.ts';
 import { type NewRelease, openSqliteStore, type Store } from '../src/store/index.ts';
+import { migrateToLatest } from '../src/store/migrations/index.ts';
+import type { Database } from '../src/store/schema.ts';
 
 type NewStore = () => Promise<Store>;
 
@@ -100,6 +103,22 @@ export function storeContract(newStore: NewStore): void {
         await assert.rejects(store.apps.setCurrentRelease('ghost', 1), { code: 'app.not_found' });
       }));
 
+    test('a release went live when it first became current, and stays so', () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        const v1 = await store.releases.create(release('shop'));
+        await store.releases.create(release('shop'));
+        assert.equal(v1.liveAt, null);
+        await store.apps.setCurrentRelease('shop', 1);
+        const wentLive = (await store.releases.get('shop', 1))?.liveAt;
+        assert.match(wentLive ?? '', ISO_UTC);
+        await store.apps.setCurrentRelease('shop', 2);
+        await store.apps.setCurrentRelease('shop', 1);
+        assert.equal((await store.releases.get('shop', 1))?.liveAt, wentLive, 'the first time is kept');
+        assert.notEqual((await store.releases.get('shop', 2))?.liveAt, null);
+        assert.equal((await store.releases.create(release('shop'))).liveAt, null);
+      }));
+
     test('each app gets its own uid; sizes and hook settings update and reset', () =>
       withStore(async (store) => {
         const a = await store.apps.create('a');
@@ -108,7 +127,14 @@ export function storeContract(newStore: NewStore): void {
         assert.notEqual(a.uid, b.uid);
         assert.equal(a.containerSize, 'M');
         assert.equal(a.hookSize, null);
-        const updated = await store.apps.update('a', { containerSize: 'L', hookSize: 'S', hookTimeoutMs: 5000 });
+        assert.equal(a.bootTimeoutMs, null);
+        const updated = await store.apps.update('a', {
+          containerSize: 'L',
+          hookSize: 'S',
+          hookTimeoutMs: 5000,
+          bootTimeoutMs: 90_000,
+        });
+        assert.equal(updated.bootTimeoutMs, 90_000);
         assert.deepEqual(
           [updated.containerSize, updated.hookSize, updated.hookTimeoutMs, updated.uid],
           ['L', 'S', 5000, a.uid],
@@ -575,7 +601,7 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      ['001-initial', '002-day-two', '003-github-links', '004-release-phase'],
+      ['001-initial', '002-day-two', '003-github-links', '004-release-phase', '005-boot-timeout-live-releases'],
     );
 
     const second = await openSqliteStore({ file });
@@ -586,6 +612,46 @@ describe('openSqliteStore', () => {
       await second.close();
     }
     assert.deepEqual(readMigrations(), applied);
+  });
+
+  test('migration 005 marks the releases that were live before it as live, and only those', async () => {
+    const file = path.join(dir, 'before-005.db');
+    const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) });
+    await migrateToLatest(old, '004-release-phase');
+    await old.destroy();
+    const raw = new SqliteDatabase(file);
+    const at = '2026-01-01T00:00:00.000Z';
+    raw
+      .prepare(
+        "insert into apps (name, created_at, current_release, uid, container_size) values ('shop', ?, 2, 20001, 'M')",
+      )
+      .run(at);
+    for (const version of [1, 2, 3, 4]) {
+      raw
+        .prepare(
+          "insert into releases (app, version, slug_id, config, processes, description, created_at) values ('shop', ?, 's', '{}', '{}', 'd', ?)",
+        )
+        .run(version, at);
+    }
+    // v1 went live once (a successful deployment), v2 is current, v3's deployment failed, v4 never got one.
+    const deployment = raw.prepare(
+      "insert into deployments (id, app, kind, status, source, release_version, created_at) values (?, 'shop', 'build', ?, 'upload', ?, ?)",
+    );
+    deployment.run('d-1', 'success', 1, at);
+    deployment.run('d-3', 'crashed-error', 3, at);
+    raw.close();
+    const store = await openSqliteStore({ file });
+    try {
+      const live = (await store.releases.list('shop')).map((r) => [r.version, r.liveAt]);
+      assert.deepEqual(live, [
+        [4, null],
+        [3, null],
+        [2, at],
+        [1, at],
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 
   test("':memory:' gives a working throwaway store", async () => {

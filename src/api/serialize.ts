@@ -1,7 +1,8 @@
 // Domain records → the JSON shapes of DESIGN §3 (snake_case, fixed names).
 
-import type { ContainerJson, DeploymentJson, ReleaseJson } from '../core/api-json.ts';
+import type { ContainerJson, DeploymentJson, ReleaseJson, RunDetachedJson } from '../core/api-json.ts';
 import { type ContainerRecord, type Deployment, type Release, releaseName } from '../core/types.ts';
+import type { OneOffRun } from '../pipeline/run-one-off.ts';
 
 export function deploymentJson(d: Deployment): DeploymentJson {
   return {
@@ -28,6 +29,8 @@ export function releaseJson(r: Release, currentVersion: number | null): ReleaseJ
   return {
     version: releaseName(r.version),
     current: r.version === currentVersion,
+    went_live: r.liveAt !== null,
+    live_at: r.liveAt,
     commit_sha: r.commitSha,
     description: r.description,
     author: r.author,
@@ -48,3 +51,10 @@ export function containerJson(c: ContainerRecord): ContainerJson {
     restarts: c.restarts,
   };
 }
+
+/** A one-off run once its container started: its name and release. */
+export const startedJson = (run: OneOffRun): RunDetachedJson => ({
+  container: run.name,
+  release: run.release,
+  current: run.current,
+});

@@ -5,13 +5,17 @@
 // gets the local size at start and follows its changes.
 
 import WebSocket from 'ws';
-import type { RunAttachClientMessage, RunAttachServerMessage, RunExitJson } from '../core/api-json.ts';
+import type { RunAttachClientMessage, RunAttachServerMessage, RunDetachedJson, RunExitJson } from '../core/api-json.ts';
 import { CliError } from './cli-error.ts';
 import type { Credentials } from './credentials.ts';
 
 export interface TerminalRun {
   readonly command: string;
   readonly env: Record<string, string>;
+  /** `v3`; default: the server's choice (the live release, else the newest). */
+  readonly release?: string;
+  /** Once the container runs: its name and release. */
+  readonly onStarted?: (started: RunDetachedJson) => void;
 }
 
 /** Runs the command attached to this terminal; resolves with how it ended. */
@@ -60,6 +64,7 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
         type: 'start',
         command: run.command,
         env: run.env,
+        release: run.release,
         cols: stdout.columns || 80,
         rows: stdout.rows || 24,
       };
@@ -75,7 +80,8 @@ export function attachTerminal(credentials: Credentials, app: string, run: Termi
         return;
       }
       const message = JSON.parse(data.toString('utf8')) as RunAttachServerMessage;
-      if (message.type === 'exit') exit = { code: message.code, signal: message.signal };
+      if (message.type === 'started') run.onStarted?.(message);
+      else if (message.type === 'exit') exit = { code: message.code, signal: message.signal };
       else if (message.type === 'error') failure = new CliError(message.error.code, message.error.message);
     });
     socket.on('close', () => {

@@ -29,6 +29,7 @@ export interface AppJson {
   current_release: string | null;
   /** Per-app postdeploy hook timeout in ms; null: the server default. */
   hook_timeout_ms: number | null;
+  boot_timeout_ms: number | null;
   /** Container size of the app's processes (S, M, L, XL, 2XL). */
   size: string;
   /** Container size of its postdeploy hook. */
@@ -53,6 +54,10 @@ export interface ContainerJson {
 export interface ReleaseJson {
   version: string;
   current: boolean;
+  /** Whether it was ever current; false while its deployment runs, and for ever when it failed. */
+  went_live: boolean;
+  /** When it first became current. */
+  live_at: string | null;
   commit_sha: string | null;
   description: string;
   author: string | null;
@@ -87,6 +92,8 @@ export interface RunExitJson {
 export interface RunDetachedJson {
   container: string;
   release: string;
+  /** Whether that release is the app's current one; false for a release that is not (or never was) live. */
+  current: boolean;
 }
 
 /**
@@ -95,7 +102,7 @@ export interface RunDetachedJson {
  * the client, terminal output from the server.
  */
 export type RunAttachClientMessage =
-  | { type: 'start'; command: string; env?: Record<string, string>; cols: number; rows: number }
+  | { type: 'start'; command: string; env?: Record<string, string>; release?: string; cols: number; rows: number }
   | { type: 'resize'; cols: number; rows: number };
 
 export type RunAttachServerMessage =

@@ -13,6 +13,8 @@ export interface App {
   readonly currentRelease: number | null;
   /** Per-app postdeploy hook timeout; null means the server default. */
   readonly hookTimeoutMs: number | null;
+  /** Per-app boot timeout (web containers accepting on $PORT); null means the server default. */
+  readonly bootTimeoutMs: number | null;
   /** The uid and gid the sandbox runs this app's containers as (unique per app). */
   readonly uid: number;
   /** Size of the app's process containers. */
@@ -23,6 +25,7 @@ export interface App {
 
 export interface AppSettingsPatch {
   readonly hookTimeoutMs?: number | null;
+  readonly bootTimeoutMs?: number | null;
   readonly containerSize?: ContainerSize;
   readonly hookSize?: ContainerSize | null;
 }
@@ -45,6 +48,8 @@ export interface Release {
   readonly deploymentId: string | null;
   /** Name of the API token that caused it. */
   readonly author: string | null;
+  /** When it first became current; null while it never went live (still deploying, or failed). */
+  readonly liveAt: string | null;
 }
 
 /**

@@ -124,7 +124,7 @@ export async function bootRelease(
   crashed.catch(() => {}); // observed by whoever races it; never an unhandled rejection
 
   whileBooting?.();
-  const deadline = deps.settings.bootTimeoutMs;
+  const deadline = bootTimeoutMs(deps, app);
   const webs = started.filter((c) => c.type === 'web');
   const ready = Promise.all(
     webs.map(async (c) => {
@@ -156,6 +156,11 @@ export async function bootRelease(
       armed = false;
     },
   };
+}
+
+/** How long an app's web containers have to accept connections on $PORT. */
+export function bootTimeoutMs(deps: PipelineDeps, app: App): number {
+  return app.bootTimeoutMs ?? deps.settings.bootTimeoutMs;
 }
 
 /** Under a failure: the container's last lines, and where all of its output is. */

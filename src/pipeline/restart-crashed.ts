@@ -8,7 +8,7 @@
 import { isSlipwayError } from '../core/errors.ts';
 import { describeExit } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
-import { bootRelease } from './boot-release.ts';
+import { bootRelease, bootTimeoutMs } from './boot-release.ts';
 import { formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
@@ -70,7 +70,7 @@ export function superviseCrashes(deps: PipelineDeps, live: LiveContainers, locks
       try {
         const booted = await bootRelease(deps, release, {
           log: () => {},
-          signal: AbortSignal.timeout(deps.settings.bootTimeoutMs + 5000),
+          signal: AbortSignal.timeout(bootTimeoutMs(deps, await deps.store.apps.require(app)) + 5000),
           started,
           plan: [{ type: dead.type, index: dead.index, command }],
           restarts: dead.restarts + 1,

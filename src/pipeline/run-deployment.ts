@@ -11,7 +11,7 @@ import { type HookPlan, resolveHook } from '../core/resolve-hook.ts';
 import { type App, type Release, releaseName } from '../core/types.ts';
 import type { PreparedContainer } from '../runtime/types.ts';
 import type { AppLocks } from './app-lock.ts';
-import { bootRelease } from './boot-release.ts';
+import { bootRelease, bootTimeoutMs } from './boot-release.ts';
 import { chaosPause, DEADLINE_MARGIN_MS, type DeployContext, formatMs } from './deploy-context.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
@@ -52,13 +52,17 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
       hookContainer = prepareOneOff(deps, hook.app, release, hookCommand(hook), ctx);
       hookContainer.catch(() => {}); // a failed preparation is reported by the hook step
     };
-    const booted = await ctx.step('boot', (signal) =>
-      bootRelease(deps, release, {
-        log: (line) => ctx.log(line),
-        signal,
-        started,
-        whileBooting: prepareHook,
-      }),
+    const app = await deps.store.apps.require(ctx.app);
+    const booted = await ctx.step(
+      'boot',
+      (signal) =>
+        bootRelease(deps, release, {
+          log: (line) => ctx.log(line),
+          signal,
+          started,
+          whileBooting: prepareHook,
+        }),
+      { deadlineMs: bootTimeoutMs(deps, app) + DEADLINE_MARGIN_MS },
     );
     if (ctx.deployment.runHook) await runHookStep(ctx, release, hook, hookContainer, booted.crashed);
     booted.disarm();

@@ -1,5 +1,6 @@
 // One-off runs (`slipway run`, DESIGN §1): an isolated container of the app's
-// current release with the app's exact environment plus `CONTAINER=one-off-<n>`,
+// current release (or of the release asked for; on an app with nothing live
+// yet, of its newest release: the one a failed first deployment built) with the app's exact environment plus `CONTAINER=one-off-<n>`,
 // where n is the lowest index no running one-off of that app uses. Its record
 // sits in the store (type `one-off`, state `up`) while it runs, so it shows in
 // the container list, and is removed when it ends.
@@ -7,7 +8,7 @@
 import type { Writable } from 'node:stream';
 import { SlipwayError } from '../core/errors.ts';
 import { validateConfigKey, validateConfigValue } from '../core/names.ts';
-import { releaseName } from '../core/types.ts';
+import { type App, type Release, releaseName } from '../core/types.ts';
 import { type ContainerExit, describeExit } from '../runtime/types.ts';
 import { baseSpec } from './container-spec.ts';
 import { liveRelease } from './current-release.ts';
@@ -18,6 +19,8 @@ export const MAX_COMMAND_BYTES = 64 * 1024;
 export interface OneOffRequest {
   /** Run as `/bin/sh -c <command>` from the app root. */
   readonly command: string;
+  /** The release to run (its version); default: the live one, else the newest. */
+  readonly release?: number;
   /** Variables for this run only, laid over the release's config vars. */
   readonly env?: Readonly<Record<string, string>>;
   /** Whether the caller writes the command's stdin (`run.stdin`); closed otherwise. */
@@ -35,6 +38,8 @@ export interface OneOffRun {
   readonly name: string;
   /** `v3` */
   readonly release: string;
+  /** Whether that release is the app's current one (it serves the app's traffic). */
+  readonly current: boolean;
   readonly stdin: Writable | null;
   /** Settles once the container is gone (processes, view and store record). */
   readonly exited: Promise<ContainerExit>;
@@ -81,10 +86,7 @@ export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
   async function start(appName: string, request: OneOffRequest): Promise<OneOffRun> {
     const extraEnv = validateRequest(request);
     const app = await deps.store.apps.require(appName);
-    const current = await liveRelease(deps.store, app.name);
-    if (!current) {
-      throw new SlipwayError('app.no_release', `${app.name} has no current release: deploy it before running commands`);
-    }
+    const current = await releaseToRun(deps, app, request.release);
     const [index, free] = reserve(app.name);
     try {
       const base = baseSpec(deps, app, current, { type: 'one-off', index }, app.containerSize, extraEnv);
@@ -134,6 +136,7 @@ export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
       const run: OneOffRun = {
         name: base.name,
         release: releaseName(current.version),
+        current: current.version === app.currentRelease,
         stdin: handle.stdin,
         exited,
         async stop() {
@@ -163,6 +166,27 @@ export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
       await Promise.all([...(running.get(app) ?? [])].map((run) => run.stop()));
     },
   };
+}
+
+/** The release asked for; else the live one; else, nothing being live yet, the newest. */
+async function releaseToRun(deps: PipelineDeps, app: App, version: number | undefined): Promise<Release> {
+  if (version !== undefined) {
+    const release = await deps.store.releases.get(app.name, version);
+    if (!release) {
+      throw new SlipwayError('release.not_found', `${app.name} has no release ${releaseName(version)}`, {
+        app: app.name,
+        version,
+      });
+    }
+    return release;
+  }
+  const release = (await liveRelease(deps.store, app.name)) ?? (await deps.store.releases.list(app.name))[0];
+  if (!release) {
+    throw new SlipwayError('app.no_release', `${app.name} has no release yet: deploy it before running commands`, {
+      app: app.name,
+    });
+  }
+  return release;
 }
 
 function validateRequest(request: OneOffRequest): Record<string, string> {

@@ -7,7 +7,7 @@
 import { containerName } from '../core/container-env.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { Release } from '../core/types.ts';
-import { bootRelease, type PlannedContainer, plannedContainers } from './boot-release.ts';
+import { bootRelease, bootTimeoutMs, type PlannedContainer, plannedContainers } from './boot-release.ts';
 import { currentRelease } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { LiveContainer, LiveContainers } from './live-containers.ts';
@@ -106,7 +106,7 @@ export async function bootPart(
   try {
     const booted = await bootRelease(deps, release, {
       log: (line) => deps.appLogs.write(release.app, 'slipway', `[slipway] ${line.trim()}`),
-      signal: AbortSignal.timeout(deps.settings.bootTimeoutMs + 5000),
+      signal: AbortSignal.timeout(bootTimeoutMs(deps, await deps.store.apps.require(release.app)) + 5000),
       started,
       plan,
     });

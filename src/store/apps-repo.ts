@@ -16,6 +16,7 @@ function toApp(row: Selectable<AppsTable>): App {
     createdAt: row.created_at,
     currentRelease: row.current_release,
     hookTimeoutMs: row.hook_timeout_ms,
+    bootTimeoutMs: row.boot_timeout_ms,
     uid: row.uid,
     containerSize: sizeOf(row.container_size) ?? DEFAULT_CONTAINER_SIZE,
     hookSize: sizeOf(row.hook_size),
@@ -60,6 +61,7 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
               created_at: new Date().toISOString(),
               current_release: null,
               hook_timeout_ms: null,
+              boot_timeout_ms: null,
               uid,
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
@@ -94,11 +96,24 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
       if (result.numDeletedRows === 0n) throw appNotFound(name);
     },
 
-    setCurrentRelease: (name, version) => updateApp(db, name, { current_release: version }),
+    // The release it makes current went live now, unless it already had.
+    setCurrentRelease: (name, version) =>
+      inTransaction(db, async (trx) => {
+        await updateApp(trx, name, { current_release: version });
+        if (version === null) return;
+        await trx
+          .updateTable('releases')
+          .set({ live_at: new Date().toISOString() })
+          .where('app', '=', name)
+          .where('version', '=', version)
+          .where('live_at', 'is', null)
+          .execute();
+      }),
 
     async update(name, patch: AppSettingsPatch) {
       const row: Updateable<AppsTable> = {};
       if (patch.hookTimeoutMs !== undefined) row.hook_timeout_ms = patch.hookTimeoutMs;
+      if (patch.bootTimeoutMs !== undefined) row.boot_timeout_ms = patch.bootTimeoutMs;
       if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
       if (Object.keys(row).length > 0) await updateApp(db, name, row);

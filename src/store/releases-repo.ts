@@ -24,6 +24,7 @@ function toRelease(row: Selectable<ReleasesTable>): Release {
     createdAt: row.created_at,
     deploymentId: row.deployment_id,
     author: row.author,
+    liveAt: row.live_at,
   };
 }
 
@@ -56,6 +57,7 @@ export function releasesRepo(db: Kysely<Database>): Store['releases'] {
               created_at: new Date().toISOString(),
               deployment_id: release.deploymentId,
               author: release.author ?? null,
+              live_at: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();

@@ -9,6 +9,8 @@ export interface AppsTable {
   created_at: string;
   current_release: number | null;
   hook_timeout_ms: number | null;
+  /** Migration 005; null: the server's boot timeout. */
+  boot_timeout_ms: number | null;
   /** The uid (and gid) the sandbox runs this app's containers as. */
   uid: number;
   container_size: string;
@@ -38,6 +40,8 @@ export interface ReleasesTable {
   procfile_postdeploy: string | null;
   /** The Procfile's `release:` command (migration 004). */
   release_command: string | null;
+  /** When it first became current (migration 005); null: it never went live. */
+  live_at: string | null;
   /** JSON ManifestScripts, or null when the app has no manifest. */
   manifest: string | null;
   commit_sha: string | null;

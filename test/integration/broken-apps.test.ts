@@ -125,6 +125,32 @@ describe('broken apps', () => {
     assert.deepEqual(containers, []);
   });
 
+  test('the boot timeout is set per app: longer for a slow web, shorter to fail fast', async () => {
+    assert.equal((await slipway.cli(['apps:create', 'slowboot'])).code, 0);
+    // The server's boot timeout is 5 s in these tests; this web takes 6 s to listen.
+    const slow = fixtureCopy('web-worker-hook', { Procfile: 'web: sleep 6 && node server.js\n' });
+    const raised = await slipway.cli(['apps:update', '--boot-timeout', '20s', '-a', 'slowboot']);
+    assert.deepEqual([raised.code, raised.stdout], [0, 'slowboot: boot timeout set to 20s']);
+    assert.match((await slipway.cli(['apps:info', '-a', 'slowboot'])).stdout, /^Boot timeout: +20s$/m);
+    const deployed = await slipway.cli(['deploy', slow, '-a', 'slowboot']);
+    assert.equal(deployed.code, 0, deployed.stdout);
+
+    assert.equal((await slipway.cli(['apps:update', '--boot-timeout', '2s', '-a', 'slowboot'])).code, 0);
+    const failed = await slipway.cli(['deploy', slow, '-a', 'slowboot']);
+    assert.equal(failed.code, 7);
+    const { json: list } = await slipway.api('GET', '/api/apps/slowboot/deployments');
+    assert.equal(list[0].status, 'timeout-error');
+    assert.match(list[0].error.message, /web-1 did not accept connections on PORT \d+ within 2s/);
+
+    const reset = await slipway.cli(['apps:update', '--boot-timeout', 'default', '-a', 'slowboot']);
+    assert.equal(reset.stdout, 'slowboot: boot timeout is the server default');
+    for (const bad of ['0s', '2h', 'soon']) {
+      const refused = await slipway.api('PATCH', '/api/apps/slowboot', { boot_timeout: bad });
+      assert.equal(refused.status, 400, bad);
+      assert.match(refused.json.error.message, /boot_timeout/);
+    }
+  });
+
   test('a failing build ends build-error with the build output in the log', async () => {
     const { result, deployment } = await deployFixture('badbuild', 'build-fails');
     assert.equal(result.code, 7);

@@ -258,12 +258,40 @@ describe('slipway run', () => {
     assert.equal((await slipway.cli(['apps:create', 'norelease'])).code, 0);
     const result = await slipway.cli(['run', '-a', 'norelease', '--', 'true']);
     assert.equal(result.code, 5);
-    assert.match(result.stderr, /norelease has no current release: deploy it/);
+    assert.equal(result.stderr, 'error: norelease has no release yet: deploy it before running commands');
     const api = await slipway.api('POST', '/api/apps/norelease/run', { command: 'true' });
     assert.equal(api.status, 409);
     assert.equal(api.json.error.code, 'app.no_release');
     const missing = await slipway.cli(['run', '-a', 'nosuchapp', '--', 'true']);
     assert.equal(missing.code, 4);
+  });
+
+  test('after a failed first deployment, run uses the release it built, and says so', async () => {
+    const app = 'firstcrash';
+    assert.equal((await slipway.cli(['apps:create', app])).code, 0);
+    assert.equal((await slipway.cli(['deploy', fixtureCopy('web-says-why'), '-a', app])).code, 7);
+    const result = await slipway.cli(['run', '-a', app, '--', 'echo $CONTAINER_VERSION; ls server.js']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'v1\nserver.js');
+    assert.equal(result.stderr, `Running on v1, which is not ${app}'s live release.`);
+    const detached = await slipway.api('POST', `/api/apps/${app}/run`, { command: 'true', detached: true });
+    assert.deepEqual(detached.json, { container: 'one-off-1', release: 'v1', current: false });
+  });
+
+  test("--release runs any release, with that release's config; an unknown one is refused", async () => {
+    // v1 is the first deploy, v2 added GREETING: v1's config does not have it.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for the container's sh
+    const old = await slipway.cli(['run', '-a', APP, '--release', 'v1', '--', 'echo "${GREETING-unset}"']);
+    assert.equal(old.code, 0, old.stderr);
+    assert.equal(old.stdout, 'unset');
+    assert.equal(old.stderr, `Running on v1, which is not ${APP}'s live release.`);
+    const live = await slipway.cli(['run', '-a', APP, '--release', 'v2', '--', 'echo "$GREETING"']);
+    assert.deepEqual([live.code, live.stdout, live.stderr], [0, 'hello there', '']);
+    const unknown = await slipway.cli(['run', '-a', APP, '--release', 'v99', '--', 'true']);
+    assert.equal(unknown.code, 4);
+    assert.match(unknown.stderr, /runner has no release v99/);
+    const invalid = await slipway.api('POST', `/api/apps/${APP}/run`, { command: 'true', release: 'latest' });
+    assert.equal(invalid.status, 400);
   });
 
   test('destroying an app stops its detached runs', async () => {

@@ -15,11 +15,33 @@ const createBody = z.object({ name: z.string() });
 const updateBody = z
   .object({
     hook_timeout: z.union([z.string(), z.number().positive(), z.null()]).optional(),
+    boot_timeout: z.union([z.string(), z.number().positive(), z.null()]).optional(),
     size: z.string().optional(),
     /** null: back to the default hook size (M). */
     hook_size: z.union([z.string(), z.null()]).optional(),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, size or hook_size');
+  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
+
+const HOUR_MS = 3_600_000;
+
+/** A timeout setting: a duration ("90s", "30m") or milliseconds, within bounds; null is the server's. */
+function timeoutSetting(
+  name: string,
+  value: string | number | null | undefined,
+  maxMs: number,
+): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    throw new SlipwayError('request.invalid', `${name}: ${(err as Error).message}`);
+  }
+  if (ms < 1000 || ms > maxMs) {
+    throw new SlipwayError('request.invalid', `${name} must be between 1s and ${maxMs / HOUR_MS}h`);
+  }
+  return ms;
+}
 
 export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
   const appJson = async (name: string) => {
@@ -33,6 +55,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
       created_at: app.createdAt,
       current_release: app.currentRelease === null ? null : releaseName(app.currentRelease),
       hook_timeout_ms: app.hookTimeoutMs,
+      boot_timeout_ms: app.bootTimeoutMs,
       size: app.containerSize,
       hook_size: app.hookSize ?? DEFAULT_CONTAINER_SIZE,
       web_url: webUrl(app.name),
@@ -63,19 +86,9 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
 
   api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
     const body = parseBody(updateBody, request.body);
-    const value = body.hook_timeout;
-    let ms: number | null | undefined = value === undefined ? undefined : null;
-    if (value !== undefined && value !== null) {
-      try {
-        ms = parseDuration(value);
-      } catch (err) {
-        throw new SlipwayError('request.invalid', `hook_timeout: ${(err as Error).message}`);
-      }
-      if (ms < 1000 || ms > 24 * 3_600_000)
-        throw new SlipwayError('request.invalid', 'hook_timeout must be between 1s and 24h');
-    }
     await pipeline.updateApp(request.params.app, {
-      hookTimeoutMs: ms,
+      hookTimeoutMs: timeoutSetting('hook_timeout', body.hook_timeout, 24 * HOUR_MS),
+      bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, HOUR_MS),
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
     });

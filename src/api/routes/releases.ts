@@ -3,26 +3,16 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SlipwayError } from '../../core/errors.ts';
 import type { ApiContext } from '../api-context.ts';
 import { deploymentJson, releaseJson } from '../serialize.ts';
-import { parseBody } from '../validate.ts';
+import { parseBody, parseVersion, releaseVersionField } from '../validate.ts';
 
 type AppParams = { Params: { app: string } };
 
 const rollbackBody = z.object({
-  version: z.union([z.string(), z.number().int().positive()]),
+  version: releaseVersionField,
   hook: z.boolean().default(true),
 });
-
-/** `v3`, `3` or 3 → 3. */
-function parseVersion(value: string | number): number {
-  const match = /^v?(\d{1,9})$/i.exec(String(value).trim());
-  const version = match ? Number(match[1]) : 0;
-  if (version < 1)
-    throw new SlipwayError('request.invalid', `invalid release version ${JSON.stringify(value)}: use e.g. v3`);
-  return version;
-}
 
 export function releaseRoutes(api: FastifyInstance, { pipeline, store }: ApiContext): void {
   api.get<AppParams>('/api/apps/:app/releases', async (request) => {

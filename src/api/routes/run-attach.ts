@@ -15,12 +15,14 @@ import type { RunAttachServerMessage } from '../../core/api-json.ts';
 import { isSlipwayError, SlipwayError } from '../../core/errors.ts';
 import type { OneOffRun } from '../../pipeline/run-one-off.ts';
 import type { ApiContext } from '../api-context.ts';
-import { parseBody } from '../validate.ts';
+import { startedJson } from '../serialize.ts';
+import { parseBody, parseVersion, releaseVersionField } from '../validate.ts';
 
 const startMessage = z.object({
   type: z.literal('start'),
   command: z.string(),
   env: z.record(z.string(), z.string()).optional(),
+  release: releaseVersionField.optional(),
   cols: z.number(),
   rows: z.number(),
 });
@@ -80,6 +82,7 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
     run = await ctx.pipeline.runOneOff(app, {
       command: body.command,
       env: body.env,
+      release: body.release === undefined ? undefined : parseVersion(body.release),
       tty: { cols: body.cols, rows: body.rows },
       onData: (chunk) => {
         if (socket.readyState === socket.OPEN) socket.send(chunk, { binary: true });
@@ -89,7 +92,7 @@ function attach(ctx: ApiContext, app: string, socket: WebSocket): void {
       await run.stop(); // the client left while the container was starting
       return;
     }
-    send({ type: 'started', container: run.name, release: run.release });
+    send({ type: 'started', ...startedJson(run) });
     void run.exited.then((exit) => {
       finished = true;
       send({ type: 'exit', code: exit.code, signal: exit.signal });

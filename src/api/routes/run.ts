@@ -7,16 +7,18 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { RunDetachedJson, RunExitJson, RunOutputJson } from '../../core/api-json.ts';
+import type { RunExitJson, RunOutputJson } from '../../core/api-json.ts';
 import type { ApiContext } from '../api-context.ts';
+import { startedJson } from '../serialize.ts';
 import { openSse } from '../sse.ts';
-import { parseBody } from '../validate.ts';
+import { parseBody, parseVersion, releaseVersionField } from '../validate.ts';
 import { runAttachRoutes } from './run-attach.ts';
 
 const runBody = z.object({
   command: z.string(),
   env: z.record(z.string(), z.string()).optional(),
   detached: z.boolean().optional(),
+  release: releaseVersionField.optional(),
 });
 
 export function runRoutes(api: FastifyInstance, ctx: ApiContext): void {
@@ -24,11 +26,11 @@ export function runRoutes(api: FastifyInstance, ctx: ApiContext): void {
   runAttachRoutes(api, ctx); // the interactive twin: GET /api/apps/:app/run/attach
   api.post<{ Params: { app: string } }>('/api/apps/:app/run', async (request, reply) => {
     const body = parseBody(runBody, request.body);
+    const release = body.release === undefined ? undefined : parseVersion(body.release);
     if (body.detached) {
-      const run = await pipeline.runOneOff(request.params.app, { command: body.command, env: body.env });
+      const run = await pipeline.runOneOff(request.params.app, { command: body.command, env: body.env, release });
       reply.code(202);
-      const json: RunDetachedJson = { container: run.name, release: run.release };
-      return json;
+      return startedJson(run);
     }
 
     // Lines printed before the stream is open wait here, in order.
@@ -39,9 +41,11 @@ export function runRoutes(api: FastifyInstance, ctx: ApiContext): void {
     const run = await pipeline.runOneOff(request.params.app, {
       command: body.command,
       env: body.env,
+      release,
       onLine: (stream, line) => send({ stream, line }),
     });
     const sse = openSse(reply);
+    sse.send(JSON.stringify(startedJson(run)), 'started');
     send = (output) => sse.send(JSON.stringify(output), 'output');
     for (const output of early) send(output);
     let finished = false;

@@ -53,7 +53,8 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       io.out(
         `Last deployment: ${app.last_deployment ? `${app.last_deployment.id} ${app.last_deployment.status}` : '(none)'}`,
       );
-      io.out(`Hook timeout:    ${app.hook_timeout_ms === null ? 'server default' : `${app.hook_timeout_ms / 1000}s`}`);
+      io.out(`Hook timeout:    ${seconds(app.hook_timeout_ms) ?? 'server default'}`);
+      io.out(`Boot timeout:    ${seconds(app.boot_timeout_ms) ?? 'server default'}`);
       io.out(`Sizes:           ${app.size} (postdeploy hook: ${app.hook_size})`);
       if (app.domains?.length) io.out(`Domains:         ${app.domains.join(', ')}`);
       io.out(`Created:         ${app.created_at}`);
@@ -74,30 +75,39 @@ export function appCommands(program: Command, ctx: CommandContext): void {
     .description("change an app's settings")
     .option('-a, --app <app>', 'app name')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout, e.g. 90s or 30m; "default" for the server default')
+    .option(
+      '--boot-timeout <duration>',
+      'how long web containers have to accept connections on $PORT, e.g. 180s; "default" for the server default',
+    )
     .option('--size <size>', `container size of the app's processes: ${SIZES}`)
     .option('--hook-size <size>', `container size of the postdeploy hook: ${SIZES}; "default" for M`)
-    .action(async (opts: { app?: string; hookTimeout?: string; size?: string; hookSize?: string }) => {
-      if (opts.hookTimeout === undefined && opts.size === undefined && opts.hookSize === undefined)
-        throw new CliError('cli.usage', 'nothing to update: pass --hook-timeout, --size or --hook-size');
-      const orDefault = (value: string | undefined) => (value === 'default' ? null : value);
-      const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
-        json: {
-          hook_timeout: orDefault(opts.hookTimeout),
-          size: opts.size === undefined ? undefined : parseContainerSize(opts.size),
-          hook_size:
-            opts.hookSize === undefined || opts.hookSize === 'default'
-              ? orDefault(opts.hookSize)
-              : parseContainerSize(opts.hookSize),
-        },
-      });
-      if (opts.hookTimeout !== undefined)
-        io.out(
-          `${app.name}: postdeploy hook timeout ${app.hook_timeout_ms === null ? 'is the server default' : `set to ${app.hook_timeout_ms / 1000}s`}`,
-        );
-      if (opts.size !== undefined)
-        io.out(`${app.name}: container size set to ${app.size} (applies from the next deployment)`);
-      if (opts.hookSize !== undefined) io.out(`${app.name}: postdeploy hook size set to ${app.hook_size}`);
-    });
+    .action(
+      async (opts: { app?: string; hookTimeout?: string; bootTimeout?: string; size?: string; hookSize?: string }) => {
+        if ([opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize].every((v) => v === undefined))
+          throw new CliError(
+            'cli.usage',
+            'nothing to update: pass --hook-timeout, --boot-timeout, --size or --hook-size',
+          );
+        const orDefault = (value: string | undefined) => (value === 'default' ? null : value);
+        const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
+          json: {
+            hook_timeout: orDefault(opts.hookTimeout),
+            boot_timeout: orDefault(opts.bootTimeout),
+            size: opts.size === undefined ? undefined : parseContainerSize(opts.size),
+            hook_size:
+              opts.hookSize === undefined || opts.hookSize === 'default'
+                ? orDefault(opts.hookSize)
+                : parseContainerSize(opts.hookSize),
+          },
+        });
+        if (opts.hookTimeout !== undefined)
+          io.out(`${app.name}: postdeploy hook timeout ${setTo(app.hook_timeout_ms)}`);
+        if (opts.bootTimeout !== undefined) io.out(`${app.name}: boot timeout ${setTo(app.boot_timeout_ms)}`);
+        if (opts.size !== undefined)
+          io.out(`${app.name}: container size set to ${app.size} (applies from the next deployment)`);
+        if (opts.hookSize !== undefined) io.out(`${app.name}: postdeploy hook size set to ${app.hook_size}`);
+      },
+    );
 
   program
     .command('apps:destroy')
@@ -113,3 +123,6 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       io.out(`Destroyed ${app}`);
     });
 }
+
+const seconds = (ms: number | null) => (ms === null ? null : `${ms / 1000}s`);
+const setTo = (ms: number | null) => (ms === null ? 'is the server default' : `set to ${seconds(ms)}`);

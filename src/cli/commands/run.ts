@@ -19,6 +19,7 @@ interface RunOptions {
   env: string[];
   detached?: boolean;
   tty: boolean;
+  release?: string;
 }
 
 export function runCommand(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
@@ -30,29 +31,40 @@ export function runCommand(program: Command, ctx: CommandContext, setExit: (code
     .option('-e, --env <KEY=VALUE>', 'a variable for this run only (repeatable)', collect, [])
     .option('-d, --detached', 'run in the background; the output goes to the app log')
     .option('--no-tty', 'do not attach this terminal even when stdin is one (stdin stays closed)')
+    .option(
+      '--release <vN>',
+      'run on this release, live or not (default: the live release; with none yet, the newest, e.g. a failed first deploy)',
+    )
     .action(async (words: string[], opts: RunOptions) => {
       const { io } = ctx;
       const app = ctx.app(opts.app);
-      const body = { command: commandLine(words), env: parseEnv(opts.env) };
+      const body = { command: commandLine(words), env: parseEnv(opts.env), release: opts.release };
+      // Said on stderr, so that the command's own output stays as it is.
+      const sayRelease = (started: RunDetachedJson) => {
+        if (!started.current) io.err(`Running on ${started.release}, which is not ${app}'s live release.`);
+      };
       const client = ctx.client();
       if (opts.detached) {
         const run = await client.request<RunDetachedJson>('POST', `/api/apps/${app}/run`, {
           json: { ...body, detached: true },
         });
-        io.out(`Running \`${body.command}\` on ${app} as ${run.container} (${run.release}), detached.`);
+        io.out(
+          `Running \`${body.command}\` on ${app} as ${run.container} (${run.release}${run.current ? '' : ', not the live release'}), detached.`,
+        );
         io.out('Its output goes to the app log.');
         return;
       }
       if (opts.tty && process.stdin.isTTY) {
         const env = io.env.TERM && !('TERM' in body.env) ? { TERM: io.env.TERM, ...body.env } : body.env;
-        const exit = await attachTerminal(loadCredentials(io.env), app, { command: body.command, env });
+        const exit = await attachTerminal(loadCredentials(io.env), app, { ...body, env, onStarted: sayRelease });
         return setExit(exitCodeOfRun(exit));
       }
       let exit: RunExitJson | undefined;
       await client.events(
         `/api/apps/${app}/run`,
         (event, data) => {
-          if (event === 'exit') exit = JSON.parse(data) as RunExitJson;
+          if (event === 'started') sayRelease(JSON.parse(data) as RunDetachedJson);
+          else if (event === 'exit') exit = JSON.parse(data) as RunExitJson;
           else if (event === 'output') {
             const { stream, line } = JSON.parse(data) as RunOutputJson;
             if (stream === 'stderr') io.err(line);

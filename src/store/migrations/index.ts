@@ -9,22 +9,27 @@ import * as initial from './001-initial.ts';
 import * as dayTwo from './002-day-two.ts';
 import * as githubLinks from './003-github-links.ts';
 import * as releasePhase from './004-release-phase.ts';
+import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-day-two': dayTwo,
   '003-github-links': githubLinks,
   '004-release-phase': releasePhase,
+  '005-boot-timeout-live-releases': bootTimeoutLiveReleases,
 };
 
 const provider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),
 };
 
-/** Applies every pending migration; returns the names it ran (empty when up to date). */
-export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+/**
+ * Applies every pending migration (or those up to `target`, for tests of a
+ * migration's data changes); returns the names it ran (empty when up to date).
+ */
+export async function migrateToLatest(db: Kysely<Database>, target?: string): Promise<string[]> {
   const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = target === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(target);
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`store migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
