@@ -21,6 +21,7 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'domain.taken': 409,
   'deployment.not_cancellable': 409,
   'app.no_release': 409,
+  'release.never_live': 409,
   'request.invalid': 400,
   'request.too_large': 413,
   'request.busy': 503,

@@ -1,6 +1,7 @@
 // Request body validation with zod, turned into `request.invalid` errors.
 
 import { z } from 'zod';
+import { parseDuration } from '../config/settings.ts';
 import { SlipwayError } from '../core/errors.ts';
 
 /** A release version in a body: `"v3"`, `"3"` or 3; made a number by `parseVersion`. */
@@ -23,4 +24,27 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
     throw new SlipwayError('request.invalid', `invalid request: ${where}: ${issue?.message ?? 'invalid'}`);
   }
   return result.data;
+}
+
+const HOUR_MS = 3_600_000;
+export const MAX_HOOK_TIMEOUT_MS = 24 * HOUR_MS;
+export const MAX_BOOT_TIMEOUT_MS = HOUR_MS;
+
+/** A timeout setting: a duration ("90s", "30m") or milliseconds, within bounds; null is the server's. */
+export function timeoutSetting(
+  name: string,
+  value: string | number | null | undefined,
+  maxMs: number,
+): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    throw new SlipwayError('request.invalid', `${name}: ${(err as Error).message}`);
+  }
+  if (ms < 1000 || ms > maxMs) {
+    throw new SlipwayError('request.invalid', `${name} must be between 1s and ${maxMs / HOUR_MS}h`);
+  }
+  return ms;
 }

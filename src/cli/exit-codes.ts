@@ -19,6 +19,7 @@ const CONFLICTS = new Set([
   'domain.taken',
   'deployment.not_cancellable',
   'app.no_release',
+  'release.never_live',
 ]);
 
 export function exitCodeOf(code: string): number {

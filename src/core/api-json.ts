@@ -109,3 +109,15 @@ export type RunAttachServerMessage =
   | ({ type: 'started' } & RunDetachedJson)
   | ({ type: 'exit' } & RunExitJson)
   | { type: 'error'; error: { code: string; message: string } };
+
+/** GET /api/apps/:app/env/state: the config that runs, and a stored change that does not (yet). */
+export interface ConfigStateJson {
+  /** `live`: nothing unapplied; `pending`: a deployment rolls a change out; `failed`: it did not go live; `not-deployed`: no release is live. */
+  status: 'live' | 'pending' | 'failed' | 'not-deployed';
+  /** The live release (`v3`), whose config `env` is; null when none is live. */
+  release: string | null;
+  env: Record<string, string>;
+  /** What the next deployment changes: key → new value, or null when it removes the key. */
+  unapplied: Record<string, string | null>;
+  deployment: DeploymentJson | null;
+}

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'deployment.not_found',
   'deployment.not_cancellable',
   'release.not_found',
+  'release.never_live',
   'domain.invalid',
   'domain.taken',
   'domain.not_found',

@@ -30,6 +30,25 @@ export interface AppSettingsPatch {
   readonly hookSize?: ContainerSize | null;
 }
 
+/**
+ * An app's config as it runs, and what is stored but not live (DESIGN §1:
+ * config belongs to releases). `vars` is the current release's config; with
+ * no release live yet, the stored config its first deployment will use.
+ * `unapplied` is what the next deployment applies on top of `vars`: a change
+ * a deployment is rolling out (`pending`) or whose deployment did not go
+ * live (`failed`).
+ */
+export interface ConfigState {
+  readonly vars: ConfigVars;
+  /** The release whose config `vars` is; null when none is live. */
+  readonly liveRelease: number | null;
+  readonly status: 'live' | 'pending' | 'failed' | 'not-deployed';
+  /** Key → the value the next deployment gives it, null when it removes it. */
+  readonly unapplied: Readonly<Record<string, string | null>>;
+  /** The deployment rolling the change out, or the one that failed to. */
+  readonly deployment: Deployment | null;
+}
+
 export interface Release {
   readonly app: string;
   readonly version: number;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateAppName, validateHostname } from '../core/names.ts';
-import { liveRelease } from './current-release.ts';
+import { configState, liveRelease } from './current-release.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { routeApp } from './switch-traffic.ts';
@@ -50,10 +50,7 @@ export function appOperations(state: PipelineState): AppOperations {
 
     currentRelease: (app) => liveRelease(store, app),
 
-    async config(app) {
-      await store.apps.require(app);
-      return store.config.get(app);
-    },
+    config: (app) => configState(store, app),
 
     async domains(app) {
       await store.apps.require(app);

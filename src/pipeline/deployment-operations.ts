@@ -3,6 +3,7 @@
 // cancel one, and serialize an app's intake.
 
 import fs from 'node:fs';
+import { configChanges, describeChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { FINAL_STATUSES } from '../core/lifecycle.ts';
 import { validateConfigKey, validateConfigValue } from '../core/names.ts';
@@ -29,9 +30,10 @@ export function deploymentOperations(state: PipelineState): DeploymentOperations
   const { store } = deps;
 
   /** Writes the release and its deployment together (or neither), then announces and queues it. */
-  const queueRelease = async (request: ReleaseDeploymentRequest): Promise<Deployment> => {
+  const queueRelease = async (request: ReleaseDeploymentRequest, notes: string[] = []): Promise<Deployment> => {
     const queued = await store.transaction((tx) => queueReleaseDeployment(deps, request, tx));
     announceQueued(deps, queued);
+    for (const note of notes) deps.logs.append(queued.deployment.id, `       ${note}`);
     queue.kick(request.base.app);
     return queued.deployment;
   };
@@ -75,16 +77,36 @@ export function deploymentOperations(state: PipelineState): DeploymentOperations
       return { config, deployment: queued?.deployment ?? null };
     },
 
-    async rollback(app, version, runHook, author) {
+    async rollback(app, version, { runHook, keepConfig = false, force = false }, author) {
       const base = await rollbackTarget(deps, app, version);
+      const name = releaseName(version);
+      if (base.liveAt === null && !force) {
+        throw new SlipwayError(
+          'release.never_live',
+          `${name} never went live (its deployment failed or did not finish): roll back to it anyway with --force`,
+          { app, version },
+        );
+      }
       deps.disk.check('the rollback');
-      return queueRelease({
-        kind: 'rollback',
-        base,
-        description: `Rollback to ${releaseName(version)}`,
-        runHook,
-        author,
-      });
+      const stored = await store.config.get(app);
+      const changes = describeChanges(stored, configChanges(stored, base.config));
+      const restores = keepConfig
+        ? `${name}'s code, with the current config (--keep-config)`
+        : `${name}'s code and config${changes ? ` (config vars changing: ${changes})` : ' (the same config as now)'}`;
+      return queueRelease(
+        {
+          kind: 'rollback',
+          base,
+          description: `Rollback to ${name}`,
+          runHook,
+          author,
+          config: keepConfig ? undefined : base.config,
+        },
+        [
+          `Restores ${restores}.`,
+          `Database migrations are not reversed: ${name}'s code runs against the database as later releases left it.`,
+        ],
+      );
     },
 
     async redeploy(app, author) {

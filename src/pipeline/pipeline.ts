@@ -3,7 +3,7 @@
 // directly). create-pipeline.ts puts it together from its parts: apps,
 // deployments, processes, and start-up recovery.
 
-import type { App, AppSettingsPatch, ConfigVars, Deployment, Release } from '../core/types.ts';
+import type { App, AppSettingsPatch, ConfigState, ConfigVars, Deployment, Release } from '../core/types.ts';
 import type { OneOffRequest, OneOffRun } from './run-one-off.ts';
 
 export interface DeployMeta {
@@ -11,6 +11,14 @@ export interface DeployMeta {
   readonly commitSha?: string | null;
   readonly gitRef?: string | null;
   readonly author?: string | null;
+}
+
+export interface RollbackOptions {
+  readonly runHook: boolean;
+  /** Keep the app's current config instead of the release's own. */
+  readonly keepConfig?: boolean;
+  /** Allow a release that never went live (its deployment failed, or never ran). */
+  readonly force?: boolean;
 }
 
 export interface Pipeline {
@@ -22,7 +30,8 @@ export interface Pipeline {
   updateApp(name: string, patch: AppSettingsPatch): Promise<App>;
   /** The release that serves the app, or null before its first successful deployment. */
   currentRelease(app: string): Promise<Release | null>;
-  config(app: string): Promise<ConfigVars>;
+  /** The config the app runs with (its live release's), and a stored change not live yet. */
+  config(app: string): Promise<ConfigState>;
   domains(app: string): Promise<string[]>;
   addDomain(app: string, hostname: string): Promise<string>;
   removeDomain(app: string, hostname: string): Promise<void>;
@@ -36,8 +45,11 @@ export interface Pipeline {
     changes: Record<string, string | null>,
     author?: string | null,
   ): Promise<{ config: ConfigVars; deployment: Deployment | null }>;
-  /** Deploys release `version`'s slug with the current config; the hook runs unless `runHook` is false. */
-  rollback(app: string, version: number, runHook: boolean, author: string | null): Promise<Deployment>;
+  /**
+   * Deploys release `version`'s slug and config (the current config with `keepConfig`); the hook
+   * runs unless `runHook` is false. A release that never went live needs `force`.
+   */
+  rollback(app: string, version: number, options: RollbackOptions, author: string | null): Promise<Deployment>;
   /** Boot, hook and switch again for the latest code release, without rebuilding, with the current config. */
   redeploy(app: string, author: string | null): Promise<Deployment>;
   /** Cancels a queued or running deployment: it ends `aborted` and the current release keeps serving. */

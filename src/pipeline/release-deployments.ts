@@ -3,8 +3,9 @@
 // existing slug with the app's current config, then queue a deployment that
 // boots it (with the hook for rollback and redeploy) and switches.
 
+import { configChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
-import { type Deployment, type DeploymentKind, type Release, releaseName } from '../core/types.ts';
+import { type ConfigVars, type Deployment, type DeploymentKind, type Release, releaseName } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import type { PipelineDeps } from './deps.ts';
 
@@ -15,6 +16,8 @@ export interface ReleaseDeploymentRequest {
   readonly description: string;
   readonly runHook: boolean;
   readonly author: string | null;
+  /** The config to deploy, which becomes the app's config too; default: the app's config. */
+  readonly config?: ConfigVars;
 }
 
 /**
@@ -28,9 +31,12 @@ export async function queueReleaseDeployment(
   store: Store = deps.store,
 ): Promise<{ release: Release; deployment: Deployment }> {
   const { base } = request;
+  const stored = await store.config.get(base.app);
+  const config = request.config ?? stored;
+  if (request.config) await store.config.update(base.app, configChanges(stored, request.config));
   const release = await store.releases.create({
     ...base,
-    config: await store.config.get(base.app),
+    config,
     description: request.description,
     deploymentId: null,
     author: request.author,

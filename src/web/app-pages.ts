@@ -1,11 +1,14 @@
-// Dashboard pages: the apps list and an app's page (deployments, env editor,
-// processes with scale controls, releases with rollback and redeploy), and
-// the form posts behind them. Every post answers with a redirect.
+// Dashboard pages: the apps list and an app's page (deployments, env editor
+// with any change not live, processes with scale controls, releases with
+// rollback and redeploy, settings), and the form posts behind them. Every
+// post answers with a redirect.
 
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/api-context.ts';
+import { MAX_BOOT_TIMEOUT_MS, MAX_HOOK_TIMEOUT_MS, timeoutSetting } from '../api/validate.ts';
+import { describeChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
-import { releaseName } from '../core/types.ts';
+import { type App, type ConfigState, releaseName } from '../core/types.ts';
 import { deploymentFacts, deploymentPage } from './deployment-page.ts';
 import { csrfField, type Html, html } from './html.ts';
 import { type Form, sendPage } from './send-page.ts';
@@ -41,7 +44,7 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
     const app = await store.apps.require(request.params.app);
     const [deployments, config, containers, formation, releases] = await Promise.all([
       store.deployments.list(app.name, 20),
-      store.config.get(app.name),
+      pipeline.config(app.name),
       store.containers.list(app.name),
       store.formation.get(app.name),
       store.releases.list(app.name),
@@ -70,22 +73,27 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
             )
           : html`<p>No deployments yet.</p>`
       }</section>
-<h2>Config vars</h2><section id="env">${envEditor(config, csrf, app.name)}</section>
+<h2>Config vars</h2><section id="env">${unappliedNotice(config)}${envEditor(config.vars, csrf, app.name)}</section>
 <h2>Processes</h2><section id="processes">${processes(types, formation, containers, csrf, app.name)}</section>
 <h2>Releases</h2><section id="releases"><table><tbody>${releases
         .slice()
         .reverse()
         .slice(0, 20)
         .map(
-          (
-            r,
-          ) => html`<tr><td>${releaseName(r.version)}${r.version === app.currentRelease ? ' (current)' : ''}</td><td>${r.description}</td>
+          (r) => html`<tr><td>${releaseName(r.version)}${
+            r.version === app.currentRelease ? ' (current)' : r.liveAt === null ? ' (never live)' : ''
+          }</td><td>${r.description}</td>
 <td class="wide">${r.createdAt}</td><td>${
             r.version === app.currentRelease
               ? html`<form class="inline" method="post" action="/apps/${app.name}/redeploy">${csrf}<button class="secondary">Redeploy</button></form>`
-              : html`<form class="inline" method="post" action="/apps/${app.name}/releases/${r.version}/rollback">${csrf}<button class="secondary">Roll back</button></form>`
+              : html`<form class="inline" method="post" action="/apps/${app.name}/releases/${r.version}/rollback">${csrf}${
+                  r.liveAt === null
+                    ? html`<input type="hidden" name="force" value="1"><button class="secondary">Roll back anyway</button>`
+                    : html`<button class="secondary">Roll back</button>`
+                }</form>`
           }</td></tr>`,
-        )}</tbody></table></section>`,
+        )}</tbody></table><p class="hint">A rollback restores the release's code and config; database migrations are not reversed.</p></section>
+<h2>Settings</h2><section id="settings">${settingsForm(app, csrf)}</section>`,
     );
   });
 
@@ -98,6 +106,18 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
       deployment ? `/apps/${request.params.app}/deployments/${deployment.id}` : `/apps/${request.params.app}`,
       303,
     );
+  });
+
+  web.post<AppParams>('/apps/:app/settings', async (request, reply) => {
+    const form = request.body as Form;
+    // An empty field is the server's default.
+    const timeout = (name: string, value: string | undefined, maxMs: number) =>
+      timeoutSetting(name, value?.trim() ? value.trim() : null, maxMs);
+    await pipeline.updateApp(request.params.app, {
+      bootTimeoutMs: timeout('boot timeout', form.boot_timeout, MAX_BOOT_TIMEOUT_MS),
+      hookTimeoutMs: timeout('hook timeout', form.hook_timeout, MAX_HOOK_TIMEOUT_MS),
+    });
+    return reply.redirect(`/apps/${request.params.app}`, 303);
   });
 
   web.post<AppParams>('/apps/:app/scale', async (request, reply) => {
@@ -116,7 +136,13 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
     async (request, reply) => {
       const version = Number(request.params.version);
       if (!Number.isInteger(version)) throw new SlipwayError('request.invalid', 'release version must be a number');
-      const d = await pipeline.rollback(request.params.app, version, true, request.session?.author ?? null);
+      const form = request.body as Form;
+      const d = await pipeline.rollback(
+        request.params.app,
+        version,
+        { runHook: true, force: form.force === '1' },
+        request.session?.author ?? null,
+      );
       return reply.redirect(`/apps/${request.params.app}/deployments/${d.id}`, 303);
     },
   );
@@ -125,6 +151,32 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
     const d = await pipeline.redeploy(request.params.app, request.session?.author ?? null);
     return reply.redirect(`/apps/${request.params.app}/deployments/${d.id}`, 303);
   });
+}
+
+/** A stored change that is not live: which vars (names only), and why. */
+function unappliedNotice(state: ConfigState): Html | string {
+  const changed = describeChanges(state.vars, state.unapplied);
+  if (!changed) return '';
+  const d = state.deployment;
+  const why =
+    state.status === 'pending'
+      ? html`being rolled out by <a href="/apps/${d?.app}/deployments/${d?.id}">${d?.id}</a>`
+      : d
+        ? html`not live: <a href="/apps/${d.app}/deployments/${d.id}">${d.id}</a> ended ${status(d.status)}`
+        : 'not live';
+  return html`<p class="notice" id="env-unapplied">The values below are the live release's. A change is ${why}: <code>${changed}</code>${
+    state.status === 'failed' ? '. The next deployment applies it.' : ''
+  }</p>`;
+}
+
+/** Timeouts: empty for the server's default. */
+function settingsForm(app: App, csrf: Html): Html {
+  const seconds = (ms: number | null) => (ms === null ? '' : `${ms / 1000}s`);
+  return html`<form method="post" action="/apps/${app.name}/settings" id="settings-form">${csrf}
+<label for="boot_timeout">Boot timeout</label><input id="boot_timeout" name="boot_timeout" type="text" placeholder="server default" value="${seconds(app.bootTimeoutMs)}">
+<label for="hook_timeout">Postdeploy hook timeout</label><input id="hook_timeout" name="hook_timeout" type="text" placeholder="server default" value="${seconds(app.hookTimeoutMs)}">
+<p class="hint">A duration such as 90s or 5m; empty for the server's default.</p>
+<p><button>Save</button></p></form>`;
 }
 
 /** Values are masked until revealed (a <details>, no script needed). */

@@ -48,6 +48,7 @@ button.secondary{background:#fff;color:#2d5bd2}
 form.inline{display:inline}
 .hint{color:#5b6472;font-size:.9rem;margin:.1rem 0}
 .error{background:#fdecec;border:1px solid #e3a3a3;color:#8a1c1c;padding:.6rem .8rem;border-radius:4px}
+.notice{background:#fff7e0;border:1px solid #e6c867;padding:.5rem .8rem;border-radius:4px}
 .status{display:inline-block;padding:0 .45rem;border-radius:3px;font-size:.85rem;background:#e7eaef}
 .status-success{background:#dff3e4;color:#1d6b34}
 .status-hook-error,.status-build-error,.status-crashed,.status-boot-timeout,.status-aborted,.status-timeout-error{background:#fdecec;color:#8a1c1c}

@@ -65,7 +65,7 @@ describe('broken apps', () => {
       async () => {
         const { json: list } = await slipway.api('GET', '/api/apps/elsewhere/deployments');
         const d = list[0];
-        if (!d || d.status !== 'starting') return false;
+        if (d?.status !== 'starting') return false;
         const { json: log } = await slipway.api('GET', `/api/apps/elsewhere/deployments/${d.id}/logs`);
         seenWhileStarting =
           /web-1 listens on \d+, not on PORT \d+: still waiting for PORT/.exec(String(log))?.[0] ?? '';

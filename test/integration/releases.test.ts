@@ -28,14 +28,16 @@ describe('releases, rollback, redeploy, cancel and domains', () => {
     await slipway?.stop();
   });
 
-  test('rollback v1 serves v1 code with the current config, runs the hook, and is listed', async () => {
+  test("rollback v1 serves v1's code and config, runs the hook, and is listed", async () => {
     const result = await slipway.cli(['rollback', 'v1', '-a', APP]);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /Deploying v4: Rollback to v1/);
     assert.match(result.stdout, /migrating database for relly/, 'the hook ran');
     assert.doesNotMatch(result.stdout, /Building/, 'no rebuild');
     assert.equal(await body(), 'v-one web-1\n');
-    assert.equal(JSON.parse(await body('/env')).GREETING, 'hello', 'current config, not v1 config');
+    assert.equal(JSON.parse(await body('/env')).GREETING, undefined, "v1's config, which had no GREETING");
+    const { json: env } = await slipway.api('GET', `/api/apps/${APP}/env`);
+    assert.equal(env.GREETING, undefined, 'env shows what runs');
 
     const releases = await slipway.cli(['releases', '-a', APP]);
     assert.match(releases.stdout, /^v4 \* +Rollback to v1 +\S+ +admin /m);

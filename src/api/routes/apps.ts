@@ -2,14 +2,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseDuration } from '../../config/settings.ts';
 import { DEFAULT_CONTAINER_SIZE, parseContainerSize } from '../../core/container-size.ts';
-import { SlipwayError } from '../../core/errors.ts';
 import { type App, type Deployment, releaseName } from '../../core/types.ts';
 import { removeRepo } from '../../source/git-repo.ts';
 import type { ApiContext } from '../api-context.ts';
 import { containerJson } from '../serialize.ts';
-import { parseBody } from '../validate.ts';
+import { MAX_BOOT_TIMEOUT_MS, MAX_HOOK_TIMEOUT_MS, parseBody, timeoutSetting } from '../validate.ts';
 
 const createBody = z.object({ name: z.string() });
 const updateBody = z
@@ -21,27 +19,6 @@ const updateBody = z
     hook_size: z.union([z.string(), z.null()]).optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
-
-const HOUR_MS = 3_600_000;
-
-/** A timeout setting: a duration ("90s", "30m") or milliseconds, within bounds; null is the server's. */
-function timeoutSetting(
-  name: string,
-  value: string | number | null | undefined,
-  maxMs: number,
-): number | null | undefined {
-  if (value === undefined || value === null) return value;
-  let ms: number;
-  try {
-    ms = parseDuration(value);
-  } catch (err) {
-    throw new SlipwayError('request.invalid', `${name}: ${(err as Error).message}`);
-  }
-  if (ms < 1000 || ms > maxMs) {
-    throw new SlipwayError('request.invalid', `${name} must be between 1s and ${maxMs / HOUR_MS}h`);
-  }
-  return ms;
-}
 
 export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
   const appJson = async (name: string) => {
@@ -87,8 +64,8 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
   api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
     const body = parseBody(updateBody, request.body);
     await pipeline.updateApp(request.params.app, {
-      hookTimeoutMs: timeoutSetting('hook_timeout', body.hook_timeout, 24 * HOUR_MS),
-      bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, HOUR_MS),
+      hookTimeoutMs: timeoutSetting('hook_timeout', body.hook_timeout, MAX_HOOK_TIMEOUT_MS),
+      bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, MAX_BOOT_TIMEOUT_MS),
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
     });

@@ -12,6 +12,10 @@ type AppParams = { Params: { app: string } };
 const rollbackBody = z.object({
   version: releaseVersionField,
   hook: z.boolean().default(true),
+  /** Keep the app's current config instead of the release's own. */
+  keep_config: z.boolean().default(false),
+  /** Allow a release that never went live. */
+  force: z.boolean().default(false),
 });
 
 export function releaseRoutes(api: FastifyInstance, { pipeline, store }: ApiContext): void {
@@ -25,7 +29,7 @@ export function releaseRoutes(api: FastifyInstance, { pipeline, store }: ApiCont
     const deployment = await pipeline.rollback(
       request.params.app,
       parseVersion(body.version),
-      body.hook,
+      { runHook: body.hook, keepConfig: body.keep_config, force: body.force },
       request.author,
     );
     reply.code(201);

@@ -1,4 +1,4 @@
-// releases, rollback vN [--no-hook], redeploy: each rollback and redeploy is
+// releases, rollback vN [--no-hook] [--keep-config] [--force], redeploy: each rollback and redeploy is
 // a deployment whose log is streamed; the exit code is 0 only on success.
 
 import type { Command } from 'commander';
@@ -6,6 +6,14 @@ import type { DeploymentJson, ReleaseJson } from '../../core/api-json.ts';
 import type { CommandContext } from '../context.ts';
 import { followToOutcome } from '../follow-deployment.ts';
 import { ago, table } from '../output.ts';
+
+interface RollbackOptions {
+  app?: string;
+  hook: boolean;
+  keepConfig?: boolean;
+  force?: boolean;
+  json?: boolean;
+}
 
 export function releaseCommands(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
   const { io } = ctx;
@@ -21,7 +29,7 @@ export function releaseCommands(program: Command, ctx: CommandContext, setExit: 
       io.out(
         table(
           list.map((r) => [
-            `${r.version}${r.current ? ' *' : ''}`,
+            `${r.version}${r.current ? ' *' : r.went_live ? '' : ' (never live)'}`,
             r.description,
             r.commit_sha?.slice(0, 7),
             r.author,
@@ -34,16 +42,20 @@ export function releaseCommands(program: Command, ctx: CommandContext, setExit: 
 
   program
     .command('rollback')
-    .description("deploy an earlier release's code with the current config (runs the postdeploy hook)")
+    .description(
+      "deploy an earlier release's code and config (runs the postdeploy hook; database migrations are not reversed)",
+    )
     .argument('<version>', 'release to go back to, e.g. v3')
     .option('-a, --app <app>', 'app name')
     .option('--no-hook', 'skip the postdeploy hook')
+    .option('--keep-config', "keep the app's current config instead of the release's")
+    .option('--force', 'allow a release that never went live')
     .option('--json', 'print the final deployment as JSON instead of its log')
-    .action(async (version: string, opts: { app?: string; hook: boolean; json?: boolean }) => {
+    .action(async (version: string, opts: RollbackOptions) => {
       const app = ctx.app(opts.app);
       const client = ctx.client();
       const deployment = await client.request<DeploymentJson>('POST', `/api/apps/${app}/rollback`, {
-        json: { version, hook: opts.hook },
+        json: { version, hook: opts.hook, keep_config: opts.keepConfig === true, force: opts.force === true },
       });
       await followToOutcome(client, io, deployment, opts.json, setExit);
     });
