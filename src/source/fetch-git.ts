@@ -10,12 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isSlipwayError } from '../core/errors.ts';
 import { runChecked } from '../exec/index.ts';
-import { anyDestination, type DestinationPolicy, hostOf, resolveAllowed } from './check-destination.ts';
-import { displayUrl, type FetchLimits, fetchFailed } from './fetch-url.ts';
+import { anyDestination, hostOf, resolveAllowed } from './check-destination.ts';
+import { connectFailure, displayUrl, type FetchLimits, fetchFailed } from './fetch-url.ts';
 import { type CommitInfo, commitInfo, exportCommit, gitEnv } from './git-repo.ts';
 
-const CONNECT_FAILURE =
-  /failed to connect|could not resolve|couldn't connect|connection (refused|timed out|reset)|timed out|unreachable|no route to host/i;
 const REF = /^(?!-)[A-Za-z0-9._/-]{1,200}$/;
 
 export function isValidRef(ref: string): boolean {
@@ -44,7 +42,7 @@ export async function fetchGitCommit(
     GIT_ALLOW_PROTOCOL: 'http:https',
     ...gitConfig([
       ...authConfig(token),
-      ...(limits.destinations === anyDestination ? [] : await pinnedDestination(url, limits.destinations)),
+      ...(limits.destinations === anyDestination ? [] : await pinnedDestination(url, limits)),
     ]),
   });
   try {
@@ -55,10 +53,8 @@ export async function fetchGitCommit(
         timeoutMs: limits.totalTimeoutMs,
       });
     } catch (err) {
-      const last = lastLine((err as Error).message);
-      // As for downloads: one message whatever kept the connection from being made.
-      const why = CONNECT_FAILURE.test(last) ? `no answer from ${url.host}` : last;
-      throw fetchFailed(displayUrl(url), `git fetch of ${ref} failed: ${why}`);
+      // git's own reason: its last line ("repository '…' not found", "couldn't find remote ref x").
+      throw fetchFailed(displayUrl(url), `git fetch of ${ref} failed: ${lastLine((err as Error).message)}`);
     }
     const commit = await commitInfo(spoolDir, repo, 'FETCH_HEAD');
     await exportCommit(spoolDir, repo, commit.sha, file);
@@ -86,10 +82,10 @@ function authConfig(token: string | null): ConfigEntry[] {
  * host is resolved and checked here (check-destination.ts), curl is pinned
  * to the checked addresses, and redirects are not followed.
  */
-async function pinnedDestination(url: URL, allowed: DestinationPolicy): Promise<ConfigEntry[]> {
+async function pinnedDestination(url: URL, limits: FetchLimits): Promise<ConfigEntry[]> {
   const host = hostOf(url);
-  const addresses = await resolveAllowed(host, allowed).catch((err) => {
-    throw isSlipwayError(err) ? err : fetchFailed(displayUrl(url), `no answer from ${url.host}`);
+  const addresses = await resolveAllowed(host, limits.destinations).catch((err) => {
+    throw isSlipwayError(err) ? err : fetchFailed(displayUrl(url), connectFailure(err, url, limits.connectTimeoutMs));
   });
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const pinned = addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
@@ -111,5 +107,9 @@ function gitConfig(entries: readonly ConfigEntry[]): Record<string, string> {
 
 function lastLine(message: string): string {
   const lines = message.split('\n').filter((l) => l.trim() !== '');
-  return (lines.at(-1) ?? message).replace(/^.*failed: /, '').slice(0, 300);
+  return (lines.at(-1) ?? message)
+    .replace(/^.*failed: /, '')
+    .replace(/^(fatal|error): /, '')
+    .replace(/^unable to access '[^']*': /, '') // the URL is already in the message
+    .slice(0, 300);
 }

@@ -1,15 +1,17 @@
 // Turns a source URL (+ ref) into a checked .tar.gz ready for
-// pipeline.deployArchive: a git repository is fetched by git, a tarball is
-// downloaded, refused like an upload when unsafe (checkArchive), and unwrapped
-// when it holds a single top folder (GitHub's `owner-repo-sha/`).
+// pipeline.deployArchive: a git repository (locate-source.ts says which URLs
+// are) is fetched by git, a tarball is downloaded, refused like an upload when
+// unsafe (checkArchive), and unwrapped when it holds a single top folder
+// (GitHub's `owner-repo-sha/`).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { create } from 'tar';
-import { SlipwayError } from '../core/errors.ts';
+import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { extractTarball } from './extract-tarball.ts';
 import { fetchGitCommit, isValidRef } from './fetch-git.ts';
-import { displayUrl, downloadTarball, type FetchLimits, isGitUrl } from './fetch-url.ts';
+import { displayUrl, downloadTarball, type FetchLimits } from './fetch-url.ts';
+import { answersGit, locateSource } from './locate-source.ts';
 import { unwrapSingleTopDir } from './unwrap-single-top-dir.ts';
 
 export interface SourceRequest {
@@ -33,11 +35,15 @@ export interface FetchedSource {
 }
 
 export async function fetchSource(request: SourceRequest): Promise<FetchedSource> {
-  const { url, ref, spoolDir, limits } = request;
-  if (ref !== null && !isValidRef(ref)) throw new SlipwayError('request.invalid', 'git_ref has invalid characters');
+  const { spoolDir, limits } = request;
+  const { url, ref, kind } = locateSource(request.url, request.ref);
+  if (ref !== null && !isValidRef(ref)) {
+    throw new SlipwayError('request.invalid', `the git ref ${JSON.stringify(ref)} has invalid characters`);
+  }
+  const git = kind === 'ask' ? await answersGit(url, limits) : kind === 'git';
   let file: string;
   let fetched: Omit<FetchedSource, 'file'>;
-  if (isGitUrl(url, ref)) {
+  if (git) {
     const commit = await fetchGitCommit(url, ref ?? 'HEAD', spoolDir, limits, request.token ?? null);
     file = commit.file;
     fetched = {
@@ -50,8 +56,15 @@ export async function fetchSource(request: SourceRequest): Promise<FetchedSource
     fetched = { commitSha: null, gitRef: ref, summary: `Fetched ${displayUrl(url)}` };
   }
   try {
-    await request.checkArchive(file);
-    if (!isGitUrl(url, ref)) file = await unwrapTarball(file, spoolDir);
+    await request.checkArchive(file).catch((err) => {
+      // A URL that named neither: say that it was tried as both.
+      if (kind !== 'ask' || !isSlipwayError(err) || err.code !== 'source.invalid_archive') throw err;
+      throw new SlipwayError(
+        'source.invalid_archive',
+        `${displayUrl(url)} is not a git repository (no answer to git's smart HTTP), and not a .tar.gz archive: ${err.message}`,
+      );
+    });
+    if (!git) file = await unwrapTarball(file, spoolDir);
     return { file, ...fetched };
   } catch (err) {
     await fs.promises.rm(file, { force: true });

@@ -1,6 +1,7 @@
 // Deploying from a URL: which URLs are accepted (http and https only, never
-// file:// or a local path), whether one names a git repository or a tarball,
-// and downloading a tarball with a size cap, timeouts and a destination check.
+// file:// or a local path), and downloading a tarball with a size cap,
+// timeouts and a destination check (whether a URL names a git repository or a
+// tarball: locate-source.ts). A failure says what happened.
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -23,9 +24,6 @@ export interface FetchLimits {
 
 export const DEFAULT_FETCH_TIMEOUTS = { connectTimeoutMs: 30_000, totalTimeoutMs: 10 * 60_000 } as const;
 
-const TARBALL_PATH = /\.(tar\.gz|tgz)$/i;
-const GIT_PATH = /\.git\/?$/i;
-
 /** Parses a source URL; anything but an absolute http(s) URL is `source.invalid_url`. */
 export function parseSourceUrl(raw: unknown): URL {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2000) {
@@ -43,20 +41,12 @@ export function parseSourceUrl(raw: unknown): URL {
   return url;
 }
 
-/**
- * A git repository when the path ends in `.git`, or when a ref is given and the
- * path does not end in `.tar.gz`/`.tgz`; a tarball otherwise.
- */
-export function isGitUrl(url: URL, ref: string | null): boolean {
-  if (GIT_PATH.test(url.pathname)) return true;
-  return ref !== null && !TARBALL_PATH.test(url.pathname);
-}
-
-/** The URL without credentials, for logs and messages. */
+/** The URL without credentials (nor fragment), for logs and messages. */
 export function displayUrl(url: URL): string {
   const copy = new URL(url.href);
   copy.username = '';
   copy.password = '';
+  copy.hash = '';
   return copy.href;
 }
 
@@ -103,11 +93,16 @@ export async function downloadTarball(url: URL, spoolDir: string, limits: FetchL
 }
 
 /**
- * One GET, answered with its response head. Every way of not getting one
- * (refused, unreachable, no name, no answer in time) is the same message, so
- * that errors never tell open, closed and filtered ports apart.
+ * One GET, answered with its response head; not getting one is
+ * `source.fetch_failed` saying why (connectFailure).
  */
-function requestOnce(url: URL, limits: FetchLimits, total: AbortSignal, shown: string): Promise<IncomingMessage> {
+export function requestOnce(
+  url: URL,
+  limits: FetchLimits,
+  total: AbortSignal,
+  shown: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<IncomingMessage> {
   const host = hostOf(url);
   if (isIP(host) && !limits.destinations(host)) throw deniedDestination(host);
   const client = url.protocol === 'https:' ? https : http;
@@ -116,18 +111,46 @@ function requestOnce(url: URL, limits: FetchLimits, total: AbortSignal, shown: s
       agent: false,
       lookup: checkedLookup(limits.destinations),
       signal: total,
-      headers: { 'user-agent': 'slipway', accept: '*/*', 'accept-encoding': 'identity' },
+      headers: { 'user-agent': 'slipway', accept: '*/*', 'accept-encoding': 'identity', ...headers },
     });
-    const timer = setTimeout(() => request.destroy(new Error('no answer in time')), limits.connectTimeoutMs);
+    const timer = setTimeout(() => request.destroy(new NoAnswer()), limits.connectTimeoutMs);
     request.once('response', (response) => {
       clearTimeout(timer);
       resolve(response);
     });
     request.once('error', (err) => {
       clearTimeout(timer);
-      reject(isSlipwayError(err) ? err : fetchFailed(shown, `no answer from ${url.host}`));
+      reject(isSlipwayError(err) ? err : fetchFailed(shown, connectFailure(err, url, limits.connectTimeoutMs)));
     });
   });
+}
+
+class NoAnswer extends Error {}
+
+const BY_ERRNO: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'the connection timed out',
+  EPIPE: 'the connection was closed',
+};
+
+/**
+ * Why a request got no answer, in a user's words. The address check
+ * (check-destination.ts) is what keeps fetches out of the server's network:
+ * saying "refused" or "no answer" about an allowed address tells an API user
+ * nothing an app of theirs could not find out by connecting itself.
+ */
+export function connectFailure(err: NodeJS.ErrnoException, url: URL, timeoutMs: number): string {
+  const timedOut = err instanceof NoAnswer || err.name === 'AbortError';
+  if (timedOut) return `no answer from ${url.host} within ${timeoutMs / 1000} s`;
+  if (err.code === 'ENOTFOUND') return `no such host ${url.hostname}`;
+  if (err.code === 'EAI_AGAIN') return `could not resolve ${url.hostname} (DNS lookup failed)`;
+  const known = err.code ? BY_ERRNO[err.code] : undefined;
+  if (known) return known;
+  const tls = err.code?.startsWith('ERR_TLS') || /certificate|ssl|tls/i.test(err.message);
+  return tls ? `TLS: ${err.message}` : err.message;
 }
 
 export function fetchFailed(shown: string, why: string): SlipwayError {

@@ -29,8 +29,13 @@ export function webRoutes(api: FastifyInstance, ctx: ApiContext, sessions: Sessi
     );
     web.setErrorHandler((err: FastifyError, request, reply) => {
       const status = isSlipwayError(err) ? httpStatusOf(err.code) : (err.statusCode ?? 500);
-      if (status >= 500) request.log.error({ err }, 'web request failed');
-      const message = status >= 500 ? 'internal error (see the server log)' : err.message;
+      // A SlipwayError's message is written for the user, whatever its status (a source that
+      // cannot be fetched is a 502, a full disk a 507); anything else is a fault of ours.
+      const fault = status >= 500 && !isSlipwayError(err);
+      if (fault) request.log.error({ err }, 'web request failed');
+      const message = fault
+        ? `The server failed on this page: ${err.message} (details in the server log)`
+        : err.message;
       return reply
         .code(status)
         .type('text/html')
@@ -44,6 +49,12 @@ export function webRoutes(api: FastifyInstance, ctx: ApiContext, sessions: Sessi
   });
 }
 
+/** A redirect to sign-in keeps the page's fragment (a deploy button's `#branch`): so does `next`. */
+const KEEP_FRAGMENT = `(function () {
+  var next = document.querySelector('input[name=next]');
+  if (location.hash.length > 1 && next.value.indexOf('#') < 0) next.value += location.hash;
+})();`;
+
 function signInRoutes(web: FastifyInstance, ctx: ApiContext, sessions: Sessions, failures: AuthFailures): void {
   const form = (next: string, error?: string) =>
     page(
@@ -54,7 +65,7 @@ function signInRoutes(web: FastifyInstance, ctx: ApiContext, sessions: Sessions,
 <label for="token">API token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required>
 <p class="hint">The token <code>slipway login</code> uses (printed at the server's first start).</p>
-<p><button>Sign in</button></p></form></section>`,
+<p><button>Sign in</button></p></form></section><script>${{ __html: KEEP_FRAGMENT }}</script>`,
     );
 
   web.get<{ Querystring: { next?: string } }>('/sign-in', { config: { access: 'public' } }, async (request, reply) =>

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { create } from 'tar';
+import { launchChromium, submitToken, withoutChromium } from '../helpers/chromium.ts';
 import { type LocalServer, startRecorder } from '../helpers/local-http.ts';
 import { fixtureCopy, ROOT, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const WIDTHS = [1280, 390] as const;
 const DEPLOY_TIMEOUT = 90_000;
@@ -26,9 +26,7 @@ async function tarballOf(fixture: string, files: Record<string, string> = {}): P
   return fs.readFileSync(file);
 }
 
-describe('deploy button and dashboard (browser)', {
-  skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is not installed`,
-}, () => {
+describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () => {
   let slipway: Slipway;
   let files: LocalServer;
   let browser: Browser;
@@ -88,7 +86,7 @@ describe('deploy button and dashboard (browser)', {
       const body = served.get(req.url);
       return body ? { status: 200, body, type: 'application/gzip' } : { status: 404, body: 'not found' };
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
   after(async () => {
@@ -117,11 +115,9 @@ describe('deploy button and dashboard (browser)', {
   test('a wrong token is refused; the right one signs in and returns to the page asked for', async () => {
     await page.goto(`${slipway.apiUrl}/apps`);
     assert.match(page.url(), /\/sign-in\?next=%2Fapps$/);
-    await page.fill('#token', 'wrong-token');
-    await page.click('button');
+    await submitToken(page, 'wrong-token');
     assert.match((await page.textContent('.error')) ?? '', /Invalid API token/);
-    await page.fill('#token', TOKEN);
-    await page.click('main button');
+    await submitToken(page);
     await page.waitForURL(/\/apps$/);
     for (const next of ['//evil.example/', '/\\evil.example/', 'https://evil.example/']) {
       const res = await fetch(`${slipway.apiUrl}/sign-in`, {
@@ -156,16 +152,14 @@ describe('deploy button and dashboard (browser)', {
     for (const next of tries) {
       const visit = await browser.newPage();
       await visit.goto(`${slipway.apiUrl}/sign-in?next=${encodeURIComponent(next)}`);
-      await visit.fill('#token', TOKEN);
-      await Promise.all([visit.waitForNavigation(), visit.click('main button')]);
+      await Promise.all([visit.waitForNavigation(), submitToken(visit)]);
       assert.equal(new URL(visit.url()).origin, origin, `next=${JSON.stringify(next)} led to ${visit.url()}`);
       await visit.close();
     }
     // A path of this origin is kept, query included.
     const visit = await browser.newPage();
     await visit.goto(`${slipway.apiUrl}/sign-in?next=${encodeURIComponent('/apps?x=1')}`);
-    await visit.fill('#token', TOKEN);
-    await Promise.all([visit.waitForNavigation(), visit.click('main button')]);
+    await Promise.all([visit.waitForNavigation(), submitToken(visit)]);
     assert.equal(visit.url(), `${origin}/apps?x=1`);
     await visit.close();
   });

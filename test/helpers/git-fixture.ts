@@ -1,7 +1,10 @@
 // Real git for tests: a directory turned into a repository with one commit
-// (so a deployment of it carries a commit SHA), and a git user's environment
-// and runner for pushing to a test server.
+// (so a deployment of it carries a commit SHA), more branches, a bare copy for
+// a git server (local-http.ts), and a git user's environment and runner for
+// pushing to a test server.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { runChecked, runProcess } from '../../src/exec/index.ts';
 import { baseEnv, TOKEN } from './slipway.ts';
 
@@ -55,4 +58,22 @@ export async function commitAll(dir: string, message = 'fixture'): Promise<strin
   await runChecked(['git', 'add', '-A'], { cwd: dir, env: GIT_ENV });
   await runChecked(['git', 'commit', '-q', '-m', message], { cwd: dir, env: GIT_ENV });
   return (await runChecked(['git', 'rev-parse', 'HEAD'], { cwd: dir, env: GIT_ENV })).trim();
+}
+
+/** Commits `files` (path → content) on a new branch `branch` of the repository in `dir`; back on the branch it was on. */
+export async function commitBranch(dir: string, branch: string, files: Record<string, string>): Promise<string> {
+  const git = (args: string[]) => runChecked(['git', ...args], { cwd: dir, env: GIT_ENV });
+  const before = (await git(['rev-parse', '--abbrev-ref', 'HEAD'])).trim();
+  await git(['checkout', '-q', '-b', branch]);
+  for (const [file, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), content);
+  await git(['commit', '-q', '-a', '-m', `on ${branch}`]);
+  const sha = (await git(['rev-parse', 'HEAD'])).trim();
+  await git(['checkout', '-q', before]);
+  return sha;
+}
+
+/** A bare clone of the repository in `dir` at `<root>/<name>.git` (name: `owner/repo`), as startGitServer serves it. */
+export async function bareCopy(dir: string, root: string, name: string): Promise<void> {
+  fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+  await runChecked(['git', 'clone', '-q', '--bare', dir, path.join(root, `${name}.git`)], { env: GIT_ENV });
 }

@@ -1,8 +1,10 @@
 // Deploying from a URL, against real local HTTP servers: a GitHub-style
 // tarball (one top folder) is unwrapped and deployed by `slipway deploy URL`;
-// a git repository URL + ref is fetched with git; a hostile tarball, a URL
-// that is not http(s), and a download that fails are refused before any
-// deployment exists.
+// a git repository URL + ref is fetched with git, and so is a GitHub-style
+// repository URL without `.git` (#ref, /tree/ref, or asked over smart HTTP); a
+// tarball URL without an archive extension is still a tarball; a hostile
+// tarball, a URL that is not http(s), and a download that fails are refused,
+// with the reason, before any deployment exists.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,11 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { create } from 'tar';
-import { runChecked } from '../../src/exec/index.ts';
-import { commitAll } from '../helpers/git-fixture.ts';
+import { bareCopy, commitAll } from '../helpers/git-fixture.ts';
 import { rawTarball } from '../helpers/hostile-tarball.ts';
-import { type LocalServer, startGitServer, startRecorder } from '../helpers/local-http.ts';
-import { baseEnv, fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { deadPort, type LocalServer, startGitServer, startRecorder } from '../helpers/local-http.ts';
+import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 
 const APP = 'fromurl';
 const HOST = `${APP}.localhost`;
@@ -35,6 +36,7 @@ describe('deploying from a URL', () => {
     slipway = await startSlipway({ env: { SLIPWAY_ALLOW_PRIVATE_FETCH: '1' } });
     assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
     files = await startRecorder((req) => {
+      if (req.url === '/a/page') return { status: 200, body: '<!doctype html><p>a page</p>', type: 'text/html' };
       const body = served.get(req.url);
       return body ? { status: 200, body, type: 'application/gzip' } : { status: 404, body: 'not found' };
     });
@@ -47,6 +49,7 @@ describe('deploying from a URL', () => {
     const tarball = path.join(parent, 'main.tar.gz');
     await create({ gzip: true, cwd: parent, portable: true, file: tarball }, [path.basename(top)]);
     served.set('/acme/shop/archive/main.tar.gz', fs.readFileSync(tarball));
+    served.set('/download/shop', fs.readFileSync(tarball)); // as codeload.github.com/OWNER/REPO/tar.gz/REF
     served.set(
       '/evil.tar.gz',
       rawTarball([
@@ -58,10 +61,7 @@ describe('deploying from a URL', () => {
     // A git repository served over smart HTTP, as github.com serves clone URLs.
     const work = fixtureCopy('web-worker-hook', { 'label.txt': 'v-git\n' });
     gitSha = await commitAll(work, 'from git');
-    fs.mkdirSync(path.join(gitRoot, 'acme'));
-    await runChecked(['git', 'clone', '-q', '--bare', work, path.join(gitRoot, 'acme', 'shop.git')], {
-      env: baseEnv({ GIT_CONFIG_NOSYSTEM: '1' }),
-    });
+    await bareCopy(work, gitRoot, 'acme/shop');
     gitServer = await startGitServer(gitRoot);
   });
   after(async () => {
@@ -114,18 +114,85 @@ describe('deploying from a URL', () => {
     assert.equal(await deploymentCount(), before);
   });
 
-  test('a download that fails (404, nothing listening, unknown ref) is source.fetch_failed (502)', async () => {
-    const closed = await startRecorder();
-    await closed.close();
+  test('a GitHub-style repository URL without .git is fetched with git: asked, #ref or /tree/ref', async () => {
+    const result = await slipway.cli(['deploy', `${gitServer.url}/acme/shop`, '-a', APP]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, new RegExp(`Commit ${gitSha} by Slipway Test`));
+    assert.ok(
+      gitServer.requests.some((r) => r.url === '/acme/shop/info/refs?service=git-upload-pack'),
+      'the server was asked whether it serves git',
+    );
     for (const [url, ref] of [
-      [`${files.url}/missing.tar.gz`, undefined],
-      [`${closed.url}/x.tar.gz`, undefined],
-      [`${gitServer.url}/acme/shop.git`, 'no-such-branch'],
+      [`${gitServer.url}/acme/shop#main`, 'main'],
+      [`${gitServer.url}/acme/shop/tree/main`, 'main'],
+      [`${gitServer.url}/acme/shop#main`, gitSha], // a git_ref beside the URL wins
     ]) {
       const res = await slipway.api('POST', `/api/apps/${APP}/deployments`, { source_url: url, git_ref: ref });
-      assert.equal(res.status, 502, `${url}: ${JSON.stringify(res.json)}`);
-      assert.equal(res.json.error.code, 'source.fetch_failed');
+      assert.equal(res.status, 201, `${url}: ${JSON.stringify(res.json)}`);
+      assert.deepEqual([res.json.commit_sha, res.json.git_ref], [gitSha, ref], url);
     }
+  });
+
+  test('a tarball URL without an archive extension is downloaded once the server says it is no git repository', async () => {
+    const result = await slipway.cli(['deploy', `${files.url}/download/shop`, '-a', APP]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /Fetched http:\/\/127\.0\.0\.1:\d+\/download\/shop/);
+    assert.equal(await label(), 'v-tarball');
+    assert.deepEqual(
+      files.requests.filter((r) => r.url.startsWith('/download/shop')).map((r) => r.url),
+      ['/download/shop/info/refs?service=git-upload-pack', '/download/shop'],
+    );
+  });
+
+  test('a download that fails says why: HTTP status, connection refused, git, neither git nor archive', async () => {
+    const before = await deploymentCount();
+    const dead = `http://127.0.0.1:${await deadPort()}`;
+    const cases: [string, string | undefined, number, string, RegExp][] = [
+      [`${files.url}/missing.tar.gz`, undefined, 502, 'source.fetch_failed', /: HTTP 404$/],
+      [
+        `${dead}/x.tar.gz`,
+        undefined,
+        502,
+        'source.fetch_failed',
+        /^could not fetch .*\/x\.tar\.gz: connection refused$/,
+      ],
+      [`${dead}/acme/shop`, undefined, 502, 'source.fetch_failed', /: connection refused$/],
+      [
+        `${gitServer.url}/acme/shop.git`,
+        'no-such-branch',
+        502,
+        'source.fetch_failed',
+        /couldn't find remote ref no-such-branch$/,
+      ],
+      [
+        `${gitServer.url}/acme/none.git`,
+        undefined,
+        502,
+        'source.fetch_failed',
+        /repository '.*\/acme\/none\.git\/' not found$/,
+      ],
+      // The fragment is a ref like any other: never an option to git.
+      [
+        `${gitServer.url}/acme/shop#--upload-pack=touch%20/tmp/x`,
+        undefined,
+        400,
+        'request.invalid',
+        /invalid characters/,
+      ],
+      [
+        `${files.url}/a/page`,
+        undefined,
+        422,
+        'source.invalid_archive',
+        /\/a\/page is not a git repository .*, and not a \.tar\.gz archive: the archive is not gzip-compressed/,
+      ],
+    ];
+    for (const [url, ref, status, code, message] of cases) {
+      const res = await slipway.api('POST', `/api/apps/${APP}/deployments`, { source_url: url, git_ref: ref });
+      assert.deepEqual([res.status, res.json.error?.code], [status, code], `${url}: ${JSON.stringify(res.json)}`);
+      assert.match(res.json.error.message, message, url);
+    }
+    assert.equal(await deploymentCount(), before);
   });
 });
 
@@ -148,9 +215,13 @@ describe('deploying from a URL on a server with default settings', () => {
         const cli = await slipway.cli(['deploy', url, '-a', APP]);
         assert.equal(cli.code, 6, `${url}: ${cli.stderr}`);
         assert.match(cli.stderr, /is not a public address/);
-        const git = await slipway.api('POST', `/api/apps/${APP}/deployments`, { source_url: url, git_ref: 'main' });
-        assert.equal(git.status, 422);
-        assert.equal(git.json.error.code, 'source.denied_destination');
+        // Git repositories: asked over smart HTTP, named by a fragment, by .git.
+        for (const repo of ['/acme/shop', '/acme/shop#main', '/acme/shop.git']) {
+          const git = await slipway.api('POST', `/api/apps/${APP}/deployments`, {
+            source_url: `http://${host}:${port}${repo}`,
+          });
+          assert.deepEqual([git.status, git.json.error.code], [422, 'source.denied_destination'], `${host} ${repo}`);
+        }
       }
       assert.deepEqual(files.requests, [], 'the server never contacted them');
       assert.equal((await slipway.api('GET', `/api/apps/${APP}/deployments`)).json.length, 0);

@@ -1,7 +1,8 @@
 // URL fetches reach only allowed destinations: loopback, private,
 // link-local and reserved addresses are refused by default, in every
 // numeric spelling, by name (resolved first), and at every redirect hop; a
-// refused fetch sends nothing. Every failure to connect reads the same.
+// refused fetch sends nothing. A failure to connect to an allowed address says
+// what happened.
 // Servers here listen on loopback only; the "public" policy of the redirect
 // test is a stand-in that allows 127.0.0.1 and not 127.0.0.2.
 
@@ -22,6 +23,7 @@ import {
   type FetchLimits,
   parseSourceUrl,
 } from '../../src/source/fetch-url.ts';
+import { deadPort } from '../helpers/local-http.ts';
 
 const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-fetch-dest-'));
 const limits = (destinations = publicOnly, extra: Partial<FetchLimits> = {}): FetchLimits => ({
@@ -140,29 +142,40 @@ describe('fetch destinations', () => {
     assert.equal(b.hits.length, 1);
   });
 
-  test('a refused connection and one that never answers read the same', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const closedPort = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+  test('a refused connection and one that never answers each say so', async () => {
+    const closedPort = await deadPort();
     // "Filtered": accepts TCP (the backlog does) but never answers.
     const silent = net.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentPort = (silent.address() as AddressInfo).port;
     const fast = limits(anyDestination, { connectTimeoutMs: 300 });
+    const failure = (port: number) =>
+      refusal(downloadTarball(parseSourceUrl(`http://127.0.0.1:${port}/app.tar.gz`), spool, fast));
     try {
-      const messages = [];
-      for (const port of [closedPort, silentPort]) {
-        const { code, message } = await refusal(
-          downloadTarball(parseSourceUrl(`http://127.0.0.1:${port}/app.tar.gz`), spool, fast),
-        );
-        assert.equal(code, 'source.fetch_failed');
-        messages.push(message.replaceAll(String(port), 'PORT'));
-      }
-      assert.equal(messages[0], messages[1]);
+      assert.deepEqual(await failure(closedPort), {
+        code: 'source.fetch_failed',
+        message: `could not fetch http://127.0.0.1:${closedPort}/app.tar.gz: connection refused`,
+      });
+      assert.deepEqual(await failure(silentPort), {
+        code: 'source.fetch_failed',
+        message: `could not fetch http://127.0.0.1:${silentPort}/app.tar.gz: no answer from 127.0.0.1:${silentPort} within 0.3 s`,
+      });
     } finally {
       silent.close();
     }
+  });
+
+  test("a git fetch that fails gives git's reason", async () => {
+    const closedPort = await deadPort();
+    const url = parseSourceUrl(`http://127.0.0.1:${closedPort}/acme/shop.git`);
+    const { code, message } = await refusal(fetchGitCommit(url, 'main', spool, limits(anyDestination)));
+    assert.equal(code, 'source.fetch_failed');
+    assert.match(
+      message,
+      new RegExp(
+        `^could not fetch ${url.href}: git fetch of main failed: Failed to connect to 127\\.0\\.0\\.1 port ${closedPort}`,
+      ),
+    );
   });
 
   test('git fetches are refused before git runs', async () => {

@@ -3,9 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isGitUrl, parseSourceUrl } from '../../src/source/fetch-url.ts';
+import { parseSourceUrl } from '../../src/source/fetch-url.ts';
 import { ignoreReason, parsePush } from '../../src/source/github-push-event.ts';
 import { signBody, verifySignature } from '../../src/source/github-signature.ts';
+import { locateSource } from '../../src/source/locate-source.ts';
 import type { GithubLink } from '../../src/store/types.ts';
 
 describe('source URLs', () => {
@@ -25,14 +26,34 @@ describe('source URLs', () => {
     }
   });
 
-  test('git when the path ends in .git, or a ref is given for a non-tarball path', () => {
-    const url = (u: string) => new URL(u);
-    assert.equal(isGitUrl(url('https://github.com/acme/shop.git'), null), true);
-    assert.equal(isGitUrl(url('https://github.com/acme/shop.git/'), 'main'), true);
-    assert.equal(isGitUrl(url('https://gitlab.example/acme/shop'), 'v1'), true);
-    assert.equal(isGitUrl(url('https://gitlab.example/acme/shop'), null), false);
-    assert.equal(isGitUrl(url('https://example.com/app.tar.gz'), 'main'), false);
-    assert.equal(isGitUrl(url('https://example.com/app.tgz'), null), false);
+  test('what a URL names: a tarball, a git repository at a ref, or only the server can tell', () => {
+    const located = (u: string, ref: string | null = null) => {
+      const { url, ref: at, kind } = locateSource(new URL(u), ref);
+      return [kind, url.href, at];
+    };
+    const cases: [string, string | null, (string | null)[]][] = [
+      ['https://example.com/app.tar.gz', null, ['tarball', 'https://example.com/app.tar.gz', null]],
+      ['https://example.com/app.tgz#main', 'v1', ['tarball', 'https://example.com/app.tgz', 'v1']],
+      ['https://github.com/acme/shop.git', null, ['git', 'https://github.com/acme/shop.git', null]],
+      ['https://github.com/acme/shop.git/', 'main', ['git', 'https://github.com/acme/shop.git/', 'main']],
+      // Scalingo's button: the branch in the fragment; a ref given beside it wins.
+      ['https://github.com/acme/shop#dev', null, ['git', 'https://github.com/acme/shop', 'dev']],
+      ['https://github.com/acme/shop#feature%2Fx', null, ['git', 'https://github.com/acme/shop', 'feature/x']],
+      ['https://github.com/acme/shop#dev', 'main', ['git', 'https://github.com/acme/shop', 'main']],
+      // Heroku's button: GitHub's browse URL of a branch (which may hold slashes).
+      ['https://github.com/acme/shop/tree/dev', null, ['git', 'https://github.com/acme/shop', 'dev']],
+      ['https://github.com/acme/shop/tree/feature/x/', null, ['git', 'https://github.com/acme/shop', 'feature/x']],
+      ['https://gitlab.example/acme/shop', 'v1', ['git', 'https://gitlab.example/acme/shop', 'v1']],
+      ['https://github.com/acme/shop', null, ['ask', 'https://github.com/acme/shop', null]],
+      [
+        'https://codeload.github.com/acme/shop/tar.gz/main',
+        null,
+        ['ask', 'https://codeload.github.com/acme/shop/tar.gz/main', null],
+      ],
+      // Deeper paths are not GitHub's /tree/: the server is asked.
+      ['https://example.com/a/b/c/tree/x', null, ['ask', 'https://example.com/a/b/c/tree/x', null]],
+    ];
+    for (const [url, ref, expected] of cases) assert.deepEqual(located(url, ref), expected, `${url} (ref ${ref})`);
   });
 });
 
