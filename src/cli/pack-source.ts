@@ -12,7 +12,8 @@ import { CliError } from './cli-error.ts';
 import { type SourceSelection, selectSourceFiles } from './select-source-files.ts';
 
 export interface Archive {
-  readonly stream: Readable;
+  /** Opens the file for reading, when the upload starts (not before: it may never start). */
+  open(): Readable;
   readonly size: number;
   /** Removes the temporary file, when there is one. */
   cleanup(): void;
@@ -47,5 +48,5 @@ export function openArchive(file: string): Archive {
   if (!/\.(tar\.gz|tgz)$/.test(file)) {
     throw new CliError('cli.usage', `${file}: expected a directory or a .tar.gz / .tgz archive`);
   }
-  return { stream: fs.createReadStream(file), size: fs.statSync(file).size, cleanup: () => {} };
+  return { open: () => fs.createReadStream(file), size: fs.statSync(file).size, cleanup: () => {} };
 }

@@ -54,9 +54,10 @@ describe('deploy DIR: what is packed', () => {
     });
 
     test('a clean tree ships what git tracks, records HEAD, and ignored files stay out', async () => {
-      const deployed = await slipway.cli(['deploy', dir, '-a', APP]);
+      // As a user runs it: the bin/slipway process.
+      const deployed = await slipway.cli(['deploy', dir, '-a', APP], { spawn: true });
       assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
-      assert.match(deployed.stdout, /Packing .+ as git sees it: 6 files/);
+      assert.match(deployed.stdout, /Packing .+ as git sees it: 6 files \(main at [0-9a-f]{7}\)/);
 
       const listed = await run(APP, 'ls -A');
       assert.equal(listed.code, 0, listed.stderr);
@@ -187,6 +188,16 @@ describe('deploy DIR: what is packed', () => {
       assert.notEqual(deployed.code, 0);
       assert.match(deployed.stderr, /private|not allowed|denied/i);
       assert.ok(!(await appNames()).includes('from-url'));
+    });
+
+    test('when the server cannot be reached, the CLI says so once the directory is packed', async () => {
+      // Port 1 fails at once (fetch refuses it), before the packed file would even be opened.
+      const deployed = await slipway.cli(['deploy', fixtureCopy('run-files'), '-a', 'x', '--create'], {
+        env: { SLIPWAY_URL: 'http://127.0.0.1:1' },
+      });
+      assert.equal(deployed.code, 8, deployed.stderr);
+      assert.match(deployed.stdout, /Packing .+: 2 files/);
+      assert.match(deployed.stderr, /^error: cannot reach Slipway at /);
     });
 
     test('an app that already existed stays when its upload is refused', async () => {

@@ -38,7 +38,7 @@ async function pack(dir: string, env = baseEnv()): Promise<{ names: string[]; no
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-pack-out-')), 'a.tar.gz');
     dirs.push(path.dirname(file));
     await new Promise<void>((resolve, reject) =>
-      packed.stream.pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject),
+      packed.open().pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject),
     );
     await list({ file, onReadEntry: (e) => names.push(e.path.replace(/^\.\//, '')) });
   } finally {

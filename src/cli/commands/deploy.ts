@@ -66,7 +66,7 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
             'POST',
             `/api/apps/${app}/deployments${query.size ? `?${query}` : ''}`,
             {
-              body: archive.stream,
+              body: archive.open(),
               contentType: 'application/gzip',
               contentLength: archive.size,
             },
@@ -82,10 +82,11 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
 
 function describePacking(source: string, selection: SourceSelection): string[] {
   const { commit } = selection;
+  const files = `${selection.files} file${selection.files === 1 ? '' : 's'}`;
   const what =
     selection.how === 'git'
-      ? `${source} as git sees it: ${selection.files} files${commit ? ` (${commitSummary(commit)})` : ' (no commit yet)'}`
-      : `${source}: ${selection.files} files (not a git work tree)`;
+      ? `${source} as git sees it: ${files}${commit ? ` (${commitSummary(commit)})` : ' (no commit yet)'}`
+      : `${source}: ${files} (not a git work tree)`;
   return [`-----> Packing ${what}`, ...selection.notes.map((note) => `       ${note}`)];
 }
 
