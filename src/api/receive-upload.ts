@@ -4,6 +4,7 @@
 
 import type { Readable } from 'node:stream';
 import { SlipwayError } from '../core/errors.ts';
+import { formatBytes } from '../core/format-bytes.ts';
 import { type SpoolOptions, spoolInMemory, spoolStream } from '../source/spool-stream.ts';
 
 /** Uploads declaring at most this many bytes are read into memory (spoolInMemory). */
@@ -39,11 +40,7 @@ export async function receiveUpload(
 }
 
 function tooLarge(maxBytes: number): SlipwayError {
-  return new SlipwayError(
-    'source.too_large',
-    `upload is larger than the limit of ${Math.round(maxBytes / 1024 / 1024)} MiB`,
-    {
-      limit: maxBytes,
-    },
-  );
+  return new SlipwayError('source.too_large', `upload is larger than the limit of ${formatBytes(maxBytes)}`, {
+    limit: maxBytes,
+  });
 }

@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { shortCommit } from '../core/commit-sha.ts';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
@@ -146,7 +147,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
             releaseCommand: built.procfileRelease,
             manifest: built.manifest,
             commitSha: sha,
-            description: sha ? `Deploy ${sha.slice(0, 7)}` : `Deploy ${ctx.id}`,
+            description: sha ? `Deploy ${shortCommit(sha)}` : `Deploy ${ctx.id}`,
             deploymentId: ctx.id,
             author: ctx.deployment.author,
           });

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/api-context.ts';
 import { openSse } from '../api/sse.ts';
+import { shortCommit } from '../core/commit-sha.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { isFinal } from '../core/lifecycle.ts';
 import type { Deployment } from '../core/types.ts';
@@ -103,7 +104,7 @@ export function deploymentFacts(d: Deployment): Html {
     (s) => html`<li>${s.name}: ${s.finishedAt ? seconds(s.startedAt, s.finishedAt) : 'running'}</li>`,
   );
   return html`<p class="hint">${d.kind} from ${d.source}${d.gitRef ? html` · ref <code>${d.gitRef}</code>` : ''}${
-    d.commitSha ? html` · commit <code>${d.commitSha.slice(0, 12)}</code>` : ''
+    d.commitSha ? html` · commit <code>${shortCommit(d.commitSha, 12)}</code>` : ''
   }${d.author ? ` · by ${d.author}` : ''} · ${d.createdAt}</p>
 ${steps.length ? html`<ul class="steps">${steps}</ul>` : ''}
 ${d.hook ? html`<p class="hint">Hook (${d.hook.source}): <code>${d.hook.command}</code> · exit code ${d.hook.exitCode ?? 'none'}</p>` : ''}`;

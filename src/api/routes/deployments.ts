@@ -3,6 +3,7 @@
 
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { COMMIT_SHA } from '../../core/commit-sha.ts';
 import { SlipwayError } from '../../core/errors.ts';
 import { isFinal } from '../../core/lifecycle.ts';
 import { deployFromUrl, isUrlRequest } from '../../intake/deploy-from-url.ts';
@@ -16,7 +17,6 @@ type AppParams = { Params: { app: string } };
 type DeploymentParams = { Params: { app: string; id: string } };
 
 const ARCHIVE_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', 'application/octet-stream'];
-const SHA = /^[0-9a-f]{7,64}$/i;
 const REF = /^[A-Za-z0-9._/-]{1,200}$/;
 
 export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
@@ -50,8 +50,8 @@ export function deploymentRoutes(api: FastifyInstance, ctx: ApiContext): void {
         );
       }
       const { commit_sha: sha, git_ref: ref } = request.query;
-      if (sha !== undefined && !SHA.test(sha))
-        throw new SlipwayError('request.invalid', 'commit_sha must be a hex commit id');
+      if (sha !== undefined && !COMMIT_SHA.test(sha))
+        throw new SlipwayError('request.invalid', 'commit_sha must be a hex commit id, optionally followed by -dirty');
       if (ref !== undefined && !REF.test(ref))
         throw new SlipwayError('request.invalid', 'git_ref has invalid characters');
       const upload = await receiveUpload(body, ctx.spoolDir, ctx.maxUploadBytes, length ? Number(length) : undefined);

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
+import { shortCommit } from '../../core/commit-sha.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { followDeployment } from '../follow-deployment.ts';
@@ -31,7 +32,7 @@ export function deploymentCommands(program: Command, ctx: CommandContext, setExi
             paintStatus(io, d.status),
             d.release,
             d.source,
-            d.commit_sha?.slice(0, 7),
+            d.commit_sha ? shortCommit(d.commit_sha) : null,
             ago(d.created_at),
           ]),
           ['ID', 'STATUS', 'RELEASE', 'SOURCE', 'COMMIT', 'CREATED'],

@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { HELPER_ENV, runProcess } from '../../exec/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
+import { runGit } from '../run-git.ts';
 
 const SLIPWAY_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/slipway');
 
@@ -24,15 +24,15 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
       const app = ctx.app(opts.app);
       await ctx.client().request('GET', `/api/apps/${encodeURIComponent(app)}`); // the app must exist
       const url = `${loadCredentials(io.env).url}/git/${app}.git`;
-      const git = (...args: string[]) => runGit(io.cwd, io.env, args);
-      await git('rev-parse', '--git-dir');
-      const existing = await git('remote').then((out) => out.split('\n'));
-      await git('remote', existing.includes(opts.remote) ? 'set-url' : 'add', opts.remote, url);
+      const inRepo = (...args: string[]) => git(io.cwd, io.env, args);
+      await inRepo('rev-parse', '--git-dir');
+      const existing = await inRepo('remote').then((out) => out.split('\n'));
+      await inRepo('remote', existing.includes(opts.remote) ? 'set-url' : 'add', opts.remote, url);
       const key = `credential.${url}.helper`;
-      await git('config', '--unset-all', key).catch(() => {});
+      await inRepo('config', '--unset-all', key).catch(() => {});
       // An empty helper first: no other helper (e.g. a global `store`) sees or saves the token.
-      await git('config', '--add', key, '');
-      await git('config', '--add', key, `!'${SLIPWAY_BIN.replaceAll("'", "'\\''")}' git:credentials`);
+      await inRepo('config', '--add', key, '');
+      await inRepo('config', '--add', key, `!'${SLIPWAY_BIN.replaceAll("'", "'\\''")}' git:credentials`);
       io.out(`Git remote ${opts.remote} added: ${url}`);
       io.out(`Deploy with: git push ${opts.remote} main`);
     });
@@ -47,17 +47,9 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
     });
 }
 
-async function runGit(cwd: string, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const userEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  const result = await runProcess(['git', ...args], {
-    cwd,
-    env: { PATH: HELPER_ENV.PATH ?? '', ...userEnv },
-    onLine: (stream, line) => (stream === 'stdout' ? out : err).push(line),
-    timeoutMs: 30_000,
-  });
-  if (result.spawnError) throw new CliError('cli.usage', 'git is not installed (or not on the PATH)');
-  if (result.code !== 0) throw new CliError('cli.usage', err.join('\n').replace(/^fatal: /, '') || 'git failed');
-  return out.join('\n');
+async function git(cwd: string, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<string> {
+  const result = await runGit(cwd, env, args);
+  if (!result.started) throw new CliError('cli.usage', 'git is not installed (or not on the PATH)');
+  if (result.code !== 0) throw new CliError('cli.usage', result.stderr || 'git failed');
+  return result.stdout.replace(/\n$/, '');
 }

@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import type { DeploymentJson, ReleaseJson } from '../../core/api-json.ts';
+import { shortCommit } from '../../core/commit-sha.ts';
 import type { CommandContext } from '../context.ts';
 import { followToOutcome } from '../follow-deployment.ts';
 import { ago, table } from '../output.ts';
@@ -31,7 +32,7 @@ export function releaseCommands(program: Command, ctx: CommandContext, setExit: 
           list.map((r) => [
             `${r.version}${r.current ? ' *' : r.went_live ? '' : ' (never live)'}`,
             r.description,
-            r.commit_sha?.slice(0, 7),
+            r.commit_sha ? shortCommit(r.commit_sha) : null,
             r.author,
             ago(r.created_at),
           ]),
