@@ -16,15 +16,21 @@ export interface ManifestScripts {
   readonly buildpacks?: readonly string[];
   /** Declared add-on plans (recorded, not provisioned). */
   readonly addons?: readonly string[];
+  /** Declared quantities per process type: the formation of the app's first deployment. */
+  readonly formation?: Readonly<Record<string, number>>;
 }
 
 export function manifestScripts(manifest: AppManifest): ManifestScripts {
+  const quantities = Object.entries(manifest.formation).flatMap(([type, f]) =>
+    f.quantity === null ? [] : [[type, f.quantity] as const],
+  );
   return {
     file: manifest.file,
     postdeploy: manifest.postdeploy,
     firstDeploy: manifest.firstDeploy,
     ...(manifest.buildpacks.length > 0 ? { buildpacks: manifest.buildpacks } : {}),
     ...(manifest.addons.length > 0 ? { addons: manifest.addons } : {}),
+    ...(quantities.length > 0 ? { formation: Object.fromEntries(quantities) } : {}),
   };
 }
 

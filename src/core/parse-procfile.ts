@@ -23,6 +23,11 @@ const TYPE = /^[A-Za-z0-9_-]+$/;
 export const HOOK_TYPE = 'postdeploy';
 export const RELEASE_TYPE = 'release';
 
+/** Whether `type` can name a process type: a Procfile's name rule, and not one of its one-off commands. */
+export function isProcessType(type: string): boolean {
+  return TYPE.test(type) && type.length <= 64 && type !== HOOK_TYPE && type !== RELEASE_TYPE;
+}
+
 export function parseProcfile(text: string): Procfile {
   // Entries first, object last: Object.fromEntries defines own properties, so a
   // type named `__proto__` or `constructor` is just a name, never a prototype.

@@ -117,7 +117,7 @@ export async function bootRelease(
       container.handle.exited.then((exit) => {
         if (!armed) return;
         logLastLines(log, release.app, container, describeExit(exit));
-        reject(crashError(container.name, exit));
+        reject(crashError(release.app, container, exit));
       });
     }
   });
@@ -191,8 +191,12 @@ function watchOtherPorts(c: LiveContainer, port: number, report: (ports: number[
   return state;
 }
 
-function crashError(name: string, exit: ContainerExit): SlipwayError {
-  return new SlipwayError('deploy.crashed', `${name} ${describeExit(exit)} during boot`, { container: name });
+function crashError(app: string, c: LiveContainer, exit: ContainerExit): SlipwayError {
+  // A web process is the app; another type can be left out while it is fixed.
+  const hint = c.type === 'web' ? '' : `; to deploy without it: slipway scale ${c.type}=0 -a ${app}`;
+  return new SlipwayError('deploy.crashed', `${c.name} ${describeExit(exit)} during boot${hint}`, {
+    container: c.name,
+  });
 }
 
 function formatSeconds(ms: number): string {

@@ -1,8 +1,9 @@
-// The pipeline's process operations: scale, a new app's formation, rolling
-// restarts and one-off runs, each on the current release.
+// The pipeline's process operations: scale (before the first release too: its
+// deployment uses it), a new app's formation, rolling restarts and one-off
+// runs, each on the current release.
 
 import { SlipwayError } from '../core/errors.ts';
-import { currentRelease } from './current-release.ts';
+import { liveRelease } from './current-release.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { applyFormation, MAX_CONTAINERS_PER_APP, restartProcesses, validateQuantities } from './scale-processes.ts';
@@ -14,10 +15,11 @@ export function processOperations(state: PipelineState): ProcessOperations {
   const { store } = deps;
   return {
     async scale(app, quantities) {
-      const release = await currentRelease(store, app);
-      const valid = validateQuantities(release, quantities, await store.formation.get(app));
+      // Before the first release, the formation is stored for the first deployment to use.
+      const release = await liveRelease(store, app);
+      const valid = validateQuantities(app, release, quantities, await store.formation.get(app));
       await store.formation.set(app, valid);
-      await locks.with(app, () => applyFormation(deps, live, app));
+      if (release) await locks.with(app, () => applyFormation(deps, live, app));
       return store.formation.get(app);
     },
 

@@ -45,6 +45,7 @@ export async function runDeployment(ctx: DeployContext, live: LiveContainers, lo
   const t0 = Date.now();
   try {
     const release = ctx.deployment.kind === 'build' ? await buildRelease(ctx) : await existingRelease(ctx);
+    await applyManifestFormation(ctx, release);
     await runReleasePhase(ctx, release);
     const hook = ctx.deployment.runHook ? await planHook(ctx, release) : null;
     // The hook's container is made ready while the new containers boot, so the hook step only starts it.
@@ -237,6 +238,24 @@ async function runHookStep(
       ),
     deadline,
   );
+}
+
+/**
+ * Until an app has a live release, its manifest's `formation` gives the
+ * quantities of the process types nobody has scaled yet (as an app's setup
+ * does on Heroku); after that, only `scale` changes them.
+ */
+async function applyManifestFormation(ctx: DeployContext, release: Release): Promise<void> {
+  const declared = release.manifest?.formation;
+  if (!declared) return;
+  const { store } = ctx.deps;
+  if ((await store.apps.require(ctx.app)).currentRelease !== null) return;
+  const stored = await store.formation.get(ctx.app);
+  const unset = Object.entries(declared).filter(([type]) => stored[type] === undefined && type in release.processes);
+  if (unset.length === 0) return;
+  await store.formation.set(ctx.app, Object.fromEntries(unset));
+  const list = unset.map(([type, n]) => `${type}=${n}`).join(' ');
+  ctx.log(`-----> ${release.manifest?.file} formation applies to this first deployment: ${list}`);
 }
 
 const hookCommand = ({ plan }: PlannedHook): OneOffCommand => ({ type: 'postdeploy', ...plan });

@@ -6,6 +6,7 @@
 
 import { containerName } from '../core/container-env.ts';
 import { SlipwayError } from '../core/errors.ts';
+import { isProcessType, MAX_PROCESS_TYPES } from '../core/parse-procfile.ts';
 import type { Release } from '../core/types.ts';
 import { bootRelease, bootTimeoutMs, type PlannedContainer, plannedContainers } from './boot-release.ts';
 import { currentRelease } from './current-release.ts';
@@ -19,19 +20,24 @@ export const MAX_CONTAINERS_PER_APP = 100;
 
 /** Checks new quantities against the release's types and the caps; `stored` is today's formation. */
 export function validateQuantities(
-  release: Release,
+  app: string,
+  release: Release | null,
   quantities: Readonly<Record<string, unknown>>,
   stored: Readonly<Record<string, number>>,
 ) {
   const entries = Object.entries(quantities);
   if (entries.length === 0) throw new SlipwayError('formation.invalid', 'give at least one TYPE=QUANTITY');
-  const known = Object.keys(release.processes);
+  const known = release ? Object.keys(release.processes) : null;
   for (const [type, quantity] of entries) {
-    if (!known.includes(type)) {
+    if (known && !known.includes(type)) {
       throw new SlipwayError(
         'formation.invalid',
-        `no process type "${type}" in ${release.app}'s release v${release.version} (it has: ${known.join(', ')})`,
+        `no process type "${type}" in ${app}'s release v${release?.version} (it has: ${known.join(', ')})`,
       );
+    }
+    // Before the first release, any name a Procfile could declare (its own release checks it then).
+    if (!known && !isProcessType(type)) {
+      throw new SlipwayError('formation.invalid', `"${type}" cannot be a process type name`);
     }
     if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
       throw new SlipwayError(
@@ -41,11 +47,15 @@ export function validateQuantities(
     }
   }
   const valid = Object.fromEntries(entries) as Record<string, number>;
-  const total = known.reduce((sum, type) => sum + (valid[type] ?? stored[type] ?? 1), 0);
+  const types = known ?? [...new Set([...Object.keys(stored), ...Object.keys(valid)])];
+  if (types.length > MAX_PROCESS_TYPES) {
+    throw new SlipwayError('formation.invalid', `at most ${MAX_PROCESS_TYPES} process types per app`);
+  }
+  const total = types.reduce((sum, type) => sum + (valid[type] ?? stored[type] ?? 1), 0);
   if (total > MAX_CONTAINERS_PER_APP) {
     throw new SlipwayError(
       'formation.invalid',
-      `${release.app} would run ${total} containers: at most ${MAX_CONTAINERS_PER_APP} per app, all process types together`,
+      `${app} would run ${total} containers: at most ${MAX_CONTAINERS_PER_APP} per app, all process types together`,
     );
   }
   return valid;

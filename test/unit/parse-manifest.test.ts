@@ -62,12 +62,12 @@ describe('parseManifest: scripts', () => {
     }
   });
 
-  test('fields the build does not use are ignored, whatever their shape; buildpacks and add-ons are recorded', () => {
+  test('fields the build does not use are ignored, whatever their shape; buildpacks, add-ons and quantities are recorded', () => {
     const text = JSON.stringify({
       name: 'demo',
       description: 'x',
       env: { SECRET: { generator: 'secret' } },
-      formation: { web: { quantity: 1 } },
+      formation: { web: { quantity: 1 }, worker: { size: 'L' } },
       addons: ['heroku-postgresql'],
       buildpacks: [{ url: 'heroku/nodejs' }],
       scripts: { postdeploy: 'npm run migrate', 'pr-predestroy': 'x', test: 42 },
@@ -78,6 +78,7 @@ describe('parseManifest: scripts', () => {
       firstDeploy: null,
       buildpacks: ['heroku/nodejs'],
       addons: ['heroku-postgresql'],
+      formation: { web: 1 },
     });
   });
 

@@ -3,6 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { releaseName } from '../../core/types.ts';
 import type { ApiContext } from '../api-context.ts';
 import { containerJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
@@ -22,7 +23,13 @@ export function processRoutes(api: FastifyInstance, { pipeline, store }: ApiCont
   api.patch<AppParams>('/api/apps/:app/formation', async (request) => {
     const body = parseBody(z.record(z.string(), z.unknown()), request.body ?? {});
     const formation = await pipeline.scale(request.params.app, body);
-    return { formation, containers: await containers(request.params.app) };
+    // `release` null: nothing runs yet; the formation applies from the first deployment.
+    const release = (await store.apps.require(request.params.app)).currentRelease;
+    return {
+      formation,
+      release: release === null ? null : releaseName(release),
+      containers: await containers(request.params.app),
+    };
   });
 
   api.post<AppParams>('/api/apps/:app/restart', async (request) => {

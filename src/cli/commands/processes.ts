@@ -48,17 +48,17 @@ export function processCommands(program: Command, ctx: CommandContext): void {
       }
       const reply = await ctx
         .client()
-        .request<{ formation: Record<string, number>; containers: ContainerJson[] }>(
+        .request<{ formation: Record<string, number>; release: string | null; containers: ContainerJson[] }>(
           'PATCH',
           `/api/apps/${ctx.app(opts.app)}/formation`,
           { json: quantities },
         );
       if (opts.json) return io.out(JSON.stringify(reply, null, 2));
-      io.out(
-        `Scaled to ${Object.entries(reply.formation)
-          .map(([t, n]) => `${t}=${n}`)
-          .join(' ')}`,
-      );
+      const scaled = Object.entries(reply.formation)
+        .map(([t, n]) => `${t}=${n}`)
+        .join(' ');
+      if (reply.release === null) return io.out(`Scaled to ${scaled} (no release yet: the first deployment uses it)`);
+      io.out(`Scaled to ${scaled}`);
       io.out(psTable(io, reply.containers));
     });
 
