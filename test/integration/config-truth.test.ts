@@ -11,18 +11,6 @@ import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/s
 
 const APP = 'truthful';
 const HOST = `${APP}.localhost`;
-// Refuses to start without JWT_SECRET, as real apps do; answers with the config it sees.
-const SERVER = `
-const http = require('node:http');
-if (!process.env.JWT_SECRET) {
-  console.error('Error: Missing environment variables: JWT_SECRET');
-  process.exit(1);
-}
-http
-  .createServer((req, res) => res.end(JSON.stringify({ jwt: process.env.JWT_SECRET, mode: process.env.MODE ?? null })))
-  .listen(process.env.PORT);
-`;
-
 describe('config that says what runs', () => {
   let slipway: Slipway;
   const cli = (...args: string[]) => slipway.cli([...args, '-a', APP]);
@@ -41,7 +29,7 @@ describe('config that says what runs', () => {
     const env = await cli('env');
     assert.equal(env.stdout, 'JWT_SECRET=first-secret');
     assert.equal(env.stderr, `${APP} has no live release yet: its first deployment uses this config.`);
-    const deployed = await cli('deploy', fixtureCopy('run-files', { 'server.js': SERVER }));
+    const deployed = await cli('deploy', fixtureCopy('needs-secret'));
     assert.equal(deployed.code, 0, deployed.stdout);
     assert.equal((await served()).jwt, 'first-secret');
     assert.equal((await state()).status, 'live');
