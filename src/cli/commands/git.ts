@@ -3,15 +3,12 @@
 // git:credentials`, which hands git the token of `slipway login` (or
 // SLIPWAY_TOKEN) when it asks. No token is ever written into .git/config.
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { HELPER_ENV, runProcess } from '../../exec/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
-
-const SLIPWAY_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/slipway');
+import { SLIPWAY_BIN } from '../self-command.ts';
 
 export function gitCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
