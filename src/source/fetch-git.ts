@@ -8,10 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { displayUrl } from '../core/display-url.ts';
 import { isSlipwayError } from '../core/errors.ts';
 import { runChecked } from '../exec/index.ts';
 import { anyDestination, type DestinationPolicy, hostOf, resolveAllowed } from './check-destination.ts';
-import { displayUrl, type FetchLimits, fetchFailed } from './fetch-url.ts';
+import { type FetchLimits, fetchFailed } from './fetch-url.ts';
 import { type CommitInfo, commitInfo, exportCommit, gitEnv } from './git-repo.ts';
 
 const CONNECT_FAILURE =

@@ -6,10 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { create } from 'tar';
+import { displayUrl } from '../core/display-url.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { extractTarball } from './extract-tarball.ts';
 import { fetchGitCommit, isValidRef } from './fetch-git.ts';
-import { displayUrl, downloadTarball, type FetchLimits, isGitUrl } from './fetch-url.ts';
+import { downloadTarball, type FetchLimits, isGitUrl } from './fetch-url.ts';
 import { unwrapSingleTopDir } from './unwrap-single-top-dir.ts';
 
 export interface SourceRequest {

@@ -5,6 +5,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { displayUrl } from '../core/display-url.ts';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import { checkedLookup, type DestinationPolicy, deniedDestination, hostOf } from './check-destination.ts';
@@ -35,7 +36,7 @@ export function parseSourceUrl(raw: unknown): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new SlipwayError('source.invalid_url', `${raw} is not a URL: give an http:// or https:// URL`);
+    throw new SlipwayError('source.invalid_url', `${displayUrl(raw)} is not a URL: give an http:// or https:// URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new SlipwayError('source.invalid_url', `${url.protocol} URLs are not accepted: only http:// and https://`);
@@ -50,14 +51,6 @@ export function parseSourceUrl(raw: unknown): URL {
 export function isGitUrl(url: URL, ref: string | null): boolean {
   if (GIT_PATH.test(url.pathname)) return true;
   return ref !== null && !TARBALL_PATH.test(url.pathname);
-}
-
-/** The URL without credentials, for logs and messages. */
-export function displayUrl(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
 }
 
 const MAX_REDIRECTS = 5;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
+import { displayUrl } from '../../core/display-url.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
@@ -32,7 +33,7 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
         // The server fetches it (and refuses anything but http and https).
         const client = ctx.client();
         if (opts.create) await createIfMissing(client, app, (line) => io.out(line));
-        if (!opts.json) io.out(`-----> Asking the server to fetch ${source} for ${app}`);
+        if (!opts.json) io.out(`-----> Asking the server to fetch ${displayUrl(source)} for ${app}`);
         const deployment = await client.request<DeploymentJson>('POST', `/api/apps/${app}/deployments`, {
           json: { source_url: source, ...(opts.ref ? { git_ref: opts.ref } : {}) },
         });

@@ -8,7 +8,7 @@ import { HELPER_ENV, runProcess } from '../../exec/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
-import { SLIPWAY_BIN } from '../self-command.ts';
+import { SLIPWAY_BIN, shellQuote } from '../self-command.ts';
 
 export function gitCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
@@ -31,7 +31,8 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
       await git('config', '--add', key, '');
       await git('config', '--add', key, `!'${SLIPWAY_BIN.replaceAll("'", "'\\''")}' git:credentials`);
       io.out(`Git remote ${opts.remote} added: ${url}`);
-      io.out(`Deploy with: git push ${opts.remote} main`);
+      const branch = await git('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => null); // null: detached
+      io.out(`Deploy with: git push ${shellQuote(opts.remote)} ${shellQuote(pushRefspec(branch))}`);
     });
 
   program
@@ -42,6 +43,16 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
       if (action !== 'get') return; // nothing to store or erase: the token lives in slipway's login
       io.out(`username=slipway\npassword=${loadCredentials(io.env).token}`);
     });
+}
+
+/**
+ * What to push from the checked-out branch so that it deploys: main, and
+ * master as well (the server deploys it while it has no main); any other
+ * branch, or a detached HEAD, onto main.
+ */
+export function pushRefspec(branch: string | null): string {
+  if (branch === 'main' || branch === 'master') return branch;
+  return branch === null ? 'HEAD:refs/heads/main' : `${branch}:main`;
 }
 
 async function runGit(cwd: string, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<string> {
