@@ -8,6 +8,7 @@ import { HELPER_ENV, runProcess } from '../../exec/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
+import { credentialAnswer } from '../git-credentials.ts';
 import { SLIPWAY_BIN, shellQuote } from '../self-command.ts';
 
 export function gitCommands(program: Command, ctx: CommandContext): void {
@@ -41,7 +42,7 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
     .argument('[action]', 'get, store or erase (git passes it)', 'get')
     .action((action: string) => {
       if (action !== 'get') return; // nothing to store or erase: the token lives in slipway's login
-      io.out(`username=slipway\npassword=${loadCredentials(io.env).token}`);
+      io.out(credentialAnswer(io.env));
     });
 }
 
