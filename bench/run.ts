@@ -15,6 +15,7 @@ const BENCHES = [
   'router-throughput',
   'deploy-overhead',
   'deploy-floor',
+  'git-push',
   'sandbox-start',
   'zero-downtime',
   'scale',

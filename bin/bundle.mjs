@@ -20,6 +20,8 @@ await build({
   entryPoints: {
     main: path.join(root, 'dist/cli/main.js'),
     'router-worker': path.join(root, 'dist/router/builtin/workers/worker-process.js'),
+    // git's credential helper (bin/slipway git:credentials get): the stored login, nothing else.
+    'git-credentials': path.join(root, 'dist/cli/git-credential-helper.js'),
   },
   // Same depth as dist/cli/commands/: code that finds bin/slipway relative to
   // its own file (cli/commands/git.ts) finds it from here too.

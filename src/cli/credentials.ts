@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { displayUrl } from '../core/display-url.ts';
 import { CliError } from './cli-error.ts';
 
 export interface Credentials {
@@ -34,7 +35,7 @@ export function loadCredentials(env: NodeJS.ProcessEnv): Credentials {
       throw new CliError('cli.usage', `${file} is not valid JSON: run slipway login again`);
     }
   }
-  const url = env.SLIPWAY_URL || stored.url || 'http://127.0.0.1:5100';
+  const url = serverUrl(env.SLIPWAY_URL || stored.url || 'http://127.0.0.1:5100');
   const token = env.SLIPWAY_TOKEN || stored.token;
   if (!token) {
     throw new CliError(
@@ -42,5 +43,31 @@ export function loadCredentials(env: NodeJS.ProcessEnv): Credentials {
       'not logged in: run `slipway login --url URL --token TOKEN` or set SLIPWAY_TOKEN',
     );
   }
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url, token };
+}
+
+/**
+ * The server's address as given (`--url`, SLIPWAY_URL), checked: http(s), and
+ * no user name or password in it (the token goes apart, in a header), so that
+ * no message ever shows a secret inside a URL.
+ */
+export function serverUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliError(
+      'cli.usage',
+      `${displayUrl(raw)} is not a URL: give the server's address, e.g. http://127.0.0.1:5100`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError('cli.usage', `${displayUrl(raw)}: the server's address is an http:// or https:// URL`);
+  if (url.username !== '' || url.password !== '')
+    throw new CliError(
+      'cli.usage',
+      `${displayUrl(raw)}: the server's address must not contain a user name or password; ` +
+        'the API token goes in --token (or SLIPWAY_TOKEN)',
+    );
+  return raw.replace(/\/+$/, '');
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { isSlipwayError } from '../core/errors.ts';
 import { runChecked } from '../exec/index.ts';
 import { anyDestination, hostOf, resolveAllowed } from './check-destination.ts';
-import { connectFailure, displayUrl, type FetchLimits, fetchFailed } from './fetch-url.ts';
+import { connectFailure, type FetchLimits, fetchFailed, shownUrl } from './fetch-url.ts';
 import { type CommitInfo, commitInfo, exportCommit, gitEnv } from './git-repo.ts';
 
 const REF = /^(?!-)[A-Za-z0-9._/-]{1,200}$/;
@@ -33,7 +33,7 @@ export async function fetchGitCommit(
   limits: FetchLimits,
   token: string | null = null,
 ): Promise<FetchedCommit> {
-  if (!isValidRef(ref)) throw fetchFailed(displayUrl(url), `invalid ref ${JSON.stringify(ref)}`);
+  if (!isValidRef(ref)) throw fetchFailed(shownUrl(url), `invalid ref ${JSON.stringify(ref)}`);
   await fs.promises.mkdir(spoolDir, { recursive: true, mode: 0o700 });
   const id = randomBytes(8).toString('hex');
   const repo = path.join(spoolDir, `fetch-${id}.git`);
@@ -54,12 +54,12 @@ export async function fetchGitCommit(
       });
     } catch (err) {
       // git's own reason: its last line ("repository '…' not found", "couldn't find remote ref x").
-      throw fetchFailed(displayUrl(url), `git fetch of ${ref} failed: ${lastLine((err as Error).message)}`);
+      throw fetchFailed(shownUrl(url), `git fetch of ${ref} failed: ${lastLine((err as Error).message)}`);
     }
     const commit = await commitInfo(spoolDir, repo, 'FETCH_HEAD');
     await exportCommit(spoolDir, repo, commit.sha, file);
     const { size } = await fs.promises.stat(file);
-    if (size > limits.maxBytes) throw fetchFailed(displayUrl(url), `the commit's tree is larger than the upload cap`);
+    if (size > limits.maxBytes) throw fetchFailed(shownUrl(url), `the commit's tree is larger than the upload cap`);
     return { ...commit, file };
   } catch (err) {
     await fs.promises.rm(file, { force: true });
@@ -85,7 +85,7 @@ function authConfig(token: string | null): ConfigEntry[] {
 async function pinnedDestination(url: URL, limits: FetchLimits): Promise<ConfigEntry[]> {
   const host = hostOf(url);
   const addresses = await resolveAllowed(host, limits.destinations).catch((err) => {
-    throw isSlipwayError(err) ? err : fetchFailed(displayUrl(url), connectFailure(err, url, limits.connectTimeoutMs));
+    throw isSlipwayError(err) ? err : fetchFailed(shownUrl(url), connectFailure(err, url, limits.connectTimeoutMs));
   });
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const pinned = addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');

@@ -10,7 +10,7 @@ import { create } from 'tar';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { extractTarball } from './extract-tarball.ts';
 import { fetchGitCommit, isValidRef } from './fetch-git.ts';
-import { displayUrl, downloadTarball, type FetchLimits } from './fetch-url.ts';
+import { downloadTarball, type FetchLimits, shownUrl } from './fetch-url.ts';
 import { answersGit, locateSource } from './locate-source.ts';
 import { unwrapSingleTopDir } from './unwrap-single-top-dir.ts';
 
@@ -53,7 +53,7 @@ export async function fetchSource(request: SourceRequest): Promise<FetchedSource
     };
   } else {
     file = await downloadTarball(url, spoolDir, limits);
-    fetched = { commitSha: null, gitRef: ref, summary: `Fetched ${displayUrl(url)}` };
+    fetched = { commitSha: null, gitRef: ref, summary: `Fetched ${shownUrl(url)}` };
   }
   try {
     await request.checkArchive(file).catch((err) => {
@@ -61,7 +61,7 @@ export async function fetchSource(request: SourceRequest): Promise<FetchedSource
       if (kind !== 'ask' || !isSlipwayError(err) || err.code !== 'source.invalid_archive') throw err;
       throw new SlipwayError(
         'source.invalid_archive',
-        `${displayUrl(url)} is not a git repository (no answer to git's smart HTTP), and not a .tar.gz archive: ${err.message}`,
+        `${shownUrl(url)} is not a git repository (no answer to git's smart HTTP), and not a .tar.gz archive: ${err.message}`,
       );
     });
     if (!git) file = await unwrapTarball(file, spoolDir);

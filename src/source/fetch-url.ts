@@ -6,6 +6,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { displayUrl } from '../core/display-url.ts';
 import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import { checkedLookup, type DestinationPolicy, deniedDestination, hostOf } from './check-destination.ts';
@@ -33,7 +34,7 @@ export function parseSourceUrl(raw: unknown): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new SlipwayError('source.invalid_url', `${raw} is not a URL: give an http:// or https:// URL`);
+    throw new SlipwayError('source.invalid_url', `${displayUrl(raw)} is not a URL: give an http:// or https:// URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new SlipwayError('source.invalid_url', `${url.protocol} URLs are not accepted: only http:// and https://`);
@@ -41,13 +42,11 @@ export function parseSourceUrl(raw: unknown): URL {
   return url;
 }
 
-/** The URL without credentials (nor fragment), for logs and messages. */
-export function displayUrl(url: URL): string {
+/** A source URL as messages show it: without credentials (core/display-url.ts) nor fragment. */
+export function shownUrl(url: URL): string {
   const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
   copy.hash = '';
-  return copy.href;
+  return displayUrl(copy);
 }
 
 const MAX_REDIRECTS = 5;
@@ -59,7 +58,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * like the first (http or https, a public destination unless allowed).
  */
 export async function downloadTarball(url: URL, spoolDir: string, limits: FetchLimits): Promise<string> {
-  const shown = displayUrl(url);
+  const shown = shownUrl(url);
   const total = AbortSignal.timeout(limits.totalTimeoutMs);
   let current = url;
   for (let hop = 0; ; hop++) {

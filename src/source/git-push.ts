@@ -77,7 +77,7 @@ export async function receivePush(options: PushOptions): Promise<ReceivedPush> {
   options.body.on('error', (err) => {
     bodyError = err;
   });
-  const { answer, updates, hasMain, exitCode } = await options.lock(async () => {
+  const { answer, updates, hasMain, exitCode, heads } = await options.lock(async () => {
     const before = await readBranches(reposDir, repo);
     const service = startService(reposDir, repo, 'git-receive-pack', { stdin: options.body });
     const { output, exit } = await collectOutput(service);
@@ -88,6 +88,7 @@ export async function receivePush(options: PushOptions): Promise<ReceivedPush> {
       updates: diffBranches(before, after),
       hasMain: after.has(DEPLOY_BRANCH),
       exitCode: exit.code,
+      heads: after,
     };
   });
   return {
@@ -104,9 +105,8 @@ export async function receivePush(options: PushOptions): Promise<ReceivedPush> {
       if (target?.newSha) {
         // An empty data packet now and then, as receive-pack does, so proxies don't drop a quiet push.
         const keepalive = answer.sideband ? setInterval(() => write(KEEPALIVE), KEEPALIVE_MS) : undefined;
-        const ok = await deployPush(options, deployer, target as RefUpdate & { newSha: string }, progress).finally(() =>
-          clearInterval(keepalive),
-        );
+        const pushed = { ...target, newSha: target.newSha, head: heads.get(target.ref) };
+        const ok = await deployPush(options, deployer, pushed, progress).finally(() => clearInterval(keepalive));
         if (!ok) {
           report = rejectRefs(report, new Set([target.ref]), 'deployment failed');
           progress('-----> Removing the rejected objects');
@@ -134,7 +134,7 @@ export function deployTarget(updates: readonly RefUpdate[], hasMain = false): Re
 async function deployPush(
   options: PushOptions,
   deployer: PushDeployer,
-  target: RefUpdate & { newSha: string },
+  target: RefUpdate & { newSha: string; head: CommitInfo | undefined },
   progress: (line: string) => void,
 ): Promise<boolean> {
   const { reposDir, repo } = options;
@@ -146,7 +146,7 @@ async function deployPush(
   let outcome: { ok: boolean; summary: string };
   const archive = path.join(options.spoolDir, `git-${randomBytes(8).toString('hex')}.tar.gz`);
   try {
-    const commit = await commitInfo(reposDir, repo, target.newSha);
+    const commit = target.head?.sha === target.newSha ? target.head : await commitInfo(reposDir, repo, target.newSha);
     await fs.promises.mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
     await exportCommit(reposDir, repo, target.newSha, archive);
     progress(`-----> Deploying ${short} (${target.ref.replace('refs/heads/', '')}): ${commit.subject}`);

@@ -54,13 +54,18 @@ export async function removeRepo(reposDir: string, app: string): Promise<void> {
   await fs.promises.rm(repoPath(reposDir, app), { recursive: true, force: true });
 }
 
-/** Branch name → commit SHA. */
-export async function readBranches(reposDir: string, repo: string): Promise<Map<string, string>> {
-  const out = await git(reposDir, repo, ['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/']);
-  const branches = new Map<string, string>();
+/**
+ * Branch name → its commit (SHA, author, subject), in one git process: a push
+ * reads them before and after receive-pack, and deploys with the commit's
+ * author and subject without asking git again.
+ */
+export async function readBranches(reposDir: string, repo: string): Promise<Map<string, CommitInfo>> {
+  const format = '%(objectname)%00%(refname)%00%(authorname) %(authoremail)%00%(contents:subject)';
+  const out = await git(reposDir, repo, ['for-each-ref', `--format=${format}`, 'refs/heads/']);
+  const branches = new Map<string, CommitInfo>();
   for (const line of out.split('\n')) {
-    const [sha, ref] = line.split(' ');
-    if (sha && ref) branches.set(ref, sha);
+    const [sha, ref, author = '', subject = ''] = line.split('\0');
+    if (sha && ref) branches.set(ref, { sha, author, subject });
   }
   return branches;
 }
@@ -73,12 +78,16 @@ export interface RefUpdate {
   readonly newSha: string | null;
 }
 
-export function diffBranches(before: Map<string, string>, after: Map<string, string>): RefUpdate[] {
+export function diffBranches(
+  before: ReadonlyMap<string, CommitInfo>,
+  after: ReadonlyMap<string, CommitInfo>,
+): RefUpdate[] {
   const updates: RefUpdate[] = [];
-  for (const [ref, sha] of after) {
-    if (before.get(ref) !== sha) updates.push({ ref, oldSha: before.get(ref) ?? null, newSha: sha });
+  for (const [ref, { sha }] of after) {
+    const old = before.get(ref)?.sha ?? null;
+    if (old !== sha) updates.push({ ref, oldSha: old, newSha: sha });
   }
-  for (const [ref, sha] of before) if (!after.has(ref)) updates.push({ ref, oldSha: sha, newSha: null });
+  for (const [ref, { sha }] of before) if (!after.has(ref)) updates.push({ ref, oldSha: sha, newSha: null });
   return updates;
 }
 
@@ -129,7 +138,10 @@ export async function exportCommit(reposDir: string, repo: string, sha: string, 
   await git(reposDir, repo, ['archive', '--format=tar.gz', `--output=${file}`, sha]);
 }
 
-/** Points HEAD (what a clone checks out) at the branch that was deployed. */
+/** Points HEAD (what a clone checks out) at the branch that was deployed, unless it points there already. */
 export async function setHead(reposDir: string, repo: string, ref: string): Promise<void> {
+  // Read as git writes it (`ref: refs/heads/main`): a git process less on the way to every push's answer.
+  const head = await fs.promises.readFile(path.join(repo, 'HEAD'), 'utf8').catch(() => '');
+  if (head.trim() === `ref: ${ref}`) return;
   await git(reposDir, repo, ['symbolic-ref', 'HEAD', ref]);
 }

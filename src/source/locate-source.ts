@@ -13,7 +13,7 @@
 // A ref given beside the URL wins over one the URL names.
 
 import type { FetchLimits } from './fetch-url.ts';
-import { displayUrl, requestOnce } from './fetch-url.ts';
+import { requestOnce, shownUrl } from './fetch-url.ts';
 
 export interface SourceLocation {
   /** The URL to fetch: the repository's (without fragment or /tree/REF), or the tarball's. */
@@ -62,7 +62,7 @@ export async function answersGit(url: URL, limits: FetchLimits): Promise<boolean
   probe.pathname = `${probe.pathname.replace(/\/+$/, '')}/info/refs`;
   probe.search = '?service=git-upload-pack';
   const total = AbortSignal.timeout(limits.connectTimeoutMs);
-  const response = await requestOnce(probe, limits, total, displayUrl(url), { 'user-agent': 'git/slipway' });
+  const response = await requestOnce(probe, limits, total, shownUrl(url), { 'user-agent': 'git/slipway' });
   response.destroy();
   return response.statusCode === 200 && (response.headers['content-type'] ?? '').startsWith(ADVERTISEMENT);
 }

@@ -59,6 +59,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Reuse a data directory (e.g. to restart a stopped server). */
   home?: string;
+  /** The server's working directory (default: its home). */
+  cwd?: string;
 }
 
 export async function startSlipway(options: StartOptions = {}): Promise<Slipway> {
@@ -86,7 +88,7 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
       ...(options.args ?? []),
     ],
     {
-      cwd: home,
+      cwd: options.cwd ?? home,
       env: baseEnv({
         SLIPWAY_TOKEN: TOKEN,
         SLIPWAY_STOP_GRACE: '2s',

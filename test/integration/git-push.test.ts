@@ -211,6 +211,28 @@ describe('git push edge cases', () => {
     assert.match((await routerGet(slipway.routerPort, 'legacy.localhost')).body, /^v-one web-1/);
   });
 
+  test('git:remote prints the push that deploys the branch checked out, and that push deploys', async () => {
+    const cases = [
+      { app: 'on-master', branch: 'master', push: 'git push slipway master' },
+      { app: 'on-trunk', branch: 'trunk', push: 'git push slipway trunk:main' },
+      { app: 'detached', branch: null, push: 'git push slipway HEAD:refs/heads/main' },
+    ];
+    for (const { app, branch, push } of cases) {
+      assert.equal((await slipway.cli(['apps:create', app])).code, 0);
+      const dir = fixtureCopy('web-worker-hook');
+      await commitAll(dir);
+      if (branch) assert.equal((await git(dir, ['branch', '-m', branch])).code, 0);
+      else assert.equal((await git(dir, ['checkout', '-q', '--detach'])).code, 0);
+      const remote = await slipway.cli(['git:remote', '-a', app], { cwd: dir });
+      assert.equal(remote.code, 0, remote.stderr);
+      const printed = /^Deploy with: (.+)$/m.exec(remote.stdout)?.[1];
+      assert.equal(printed, push, remote.stdout);
+      const pushed = await git(dir, push.split(' ').slice(1));
+      assert.equal(pushed.code, 0, pushed.output);
+      assert.match(pushed.output, new RegExp(`^remote: -----> Deployed [0-9a-f]{7} to ${app}`, 'm'));
+    }
+  });
+
   test('a push larger than the upload cap is refused and nothing is stored', async () => {
     const noise = Array.from({ length: 4000 }, (_, i) => `${i} ${Math.random().toString(36)}`).join('\n');
     const dir = await checkout('bulky', 'main', { 'noise.txt': noise.repeat(2) });

@@ -74,7 +74,7 @@ describe('the postdeploy hook', () => {
     assert.equal((await slipway.cli(['env:set', 'DATABASE_URL=postgres://db/x', '-a', 'envcheck'])).code, 0);
     const { result, deployment } = await deploy('envcheck', {
       'app.json': '{}',
-      Procfile: `${WEB}postdeploy: env | sort | sed 's/^/ENV /'\n`,
+      Procfile: `${WEB}postdeploy: env | sort | sed 's/^/ENV /' && npm config get update-notifier | sed 's/^/NPM update-notifier=/'\n`,
     });
     assert.equal(deployment.status, 'success', result.stdout);
     const env = Object.fromEntries(
@@ -88,6 +88,9 @@ describe('the postdeploy hook', () => {
     assert.equal(env.PORT, undefined, 'the hook does not serve traffic');
     assert.equal(env.SLIPWAY_TOKEN, undefined);
     assert.equal(env.SLIPWAY_URL, undefined);
+    // npm's "new version available" notice never reaches the hook's output (nor the app's).
+    assert.equal(env.npm_config_update_notifier, 'false');
+    assert.match(result.stdout, /^ *NPM update-notifier=false$/m);
     // Where the runtime enforces sizes (the sandbox), the hook is told its own: M by default.
     if (env.CONTAINER_MEMORY !== undefined) assert.equal(env.CONTAINER_MEMORY, String(512 * 1024 * 1024));
     const allowed = new Set([
@@ -99,6 +102,7 @@ describe('the postdeploy hook', () => {
       'DYNO',
       'PATH',
       'HOME',
+      'npm_config_update_notifier',
       'PWD',
       'SHLVL',
       '_',

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
 import { DIRTY_SUFFIX } from '../../core/commit-sha.ts';
+import { displayUrl } from '../../core/display-url.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../cli-error.ts';
@@ -37,7 +38,7 @@ export function deployCommand(program: Command, ctx: CommandContext, setExit: (c
         // The server fetches it (and refuses anything but http and https).
         const client = ctx.client();
         const deployment = await withApp(client, app, opts.create === true, say, () => {
-          say(`-----> Asking the server to fetch ${source} for ${app}`);
+          say(`-----> Asking the server to fetch ${displayUrl(source)} for ${app}`);
           return client.request<DeploymentJson>('POST', `/api/apps/${app}/deployments`, {
             json: { source_url: source, ...(opts.ref ? { git_ref: opts.ref } : {}) },
           });

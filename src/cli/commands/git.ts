@@ -3,15 +3,13 @@
 // git:credentials`, which hands git the token of `slipway login` (or
 // SLIPWAY_TOKEN) when it asks. No token is ever written into .git/config.
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
+import { credentialAnswer } from '../git-credentials.ts';
 import { runGit } from '../run-git.ts';
-
-const SLIPWAY_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/slipway');
+import { SLIPWAY_BIN, shellQuote } from '../self-command.ts';
 
 export function gitCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
@@ -34,7 +32,8 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
       await inRepo('config', '--add', key, '');
       await inRepo('config', '--add', key, `!'${SLIPWAY_BIN.replaceAll("'", "'\\''")}' git:credentials`);
       io.out(`Git remote ${opts.remote} added: ${url}`);
-      io.out(`Deploy with: git push ${opts.remote} main`);
+      const branch = await inRepo('symbolic-ref', '--quiet', '--short', 'HEAD').catch(() => null); // null: detached
+      io.out(`Deploy with: git push ${shellQuote(opts.remote)} ${shellQuote(pushRefspec(branch))}`);
     });
 
   program
@@ -43,13 +42,23 @@ export function gitCommands(program: Command, ctx: CommandContext): void {
     .argument('[action]', 'get, store or erase (git passes it)', 'get')
     .action((action: string) => {
       if (action !== 'get') return; // nothing to store or erase: the token lives in slipway's login
-      io.out(`username=slipway\npassword=${loadCredentials(io.env).token}`);
+      io.out(credentialAnswer(io.env));
     });
+}
+
+/**
+ * What to push from the checked-out branch so that it deploys: main, and
+ * master as well (the server deploys it while it has no main); any other
+ * branch, or a detached HEAD, onto main.
+ */
+export function pushRefspec(branch: string | null): string {
+  if (branch === 'main' || branch === 'master') return branch;
+  return branch === null ? 'HEAD:refs/heads/main' : `${branch}:main`;
 }
 
 async function git(cwd: string, env: NodeJS.ProcessEnv, args: readonly string[]): Promise<string> {
   const result = await runGit(cwd, env, args);
   if (!result.started) throw new CliError('cli.usage', 'git is not installed (or not on the PATH)');
-  if (result.code !== 0) throw new CliError('cli.usage', result.stderr || 'git failed');
+  if (result.code !== 0) throw new CliError('cli.usage', result.stderr.replace(/^fatal: /, '') || 'git failed');
   return result.stdout.replace(/\n$/, '');
 }

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.ts';
 import type { CommandContext } from '../context.ts';
-import { saveCredentials } from '../credentials.ts';
+import { saveCredentials, serverUrl } from '../credentials.ts';
 
 export function loginCommand(program: Command, ctx: CommandContext): void {
   program
@@ -12,7 +12,7 @@ export function loginCommand(program: Command, ctx: CommandContext): void {
     .requiredOption('--url <url>', 'Slipway API URL, e.g. http://127.0.0.1:5100')
     .requiredOption('--token <token>', 'API token printed at first start')
     .action(async (opts: { url: string; token: string }) => {
-      const credentials = { url: opts.url.replace(/\/+$/, ''), token: opts.token };
+      const credentials = { url: serverUrl(opts.url), token: opts.token };
       await new ApiClient(credentials).request('GET', '/api/apps');
       const file = saveCredentials(ctx.io.env, credentials);
       ctx.io.out(`Logged in to ${credentials.url} (saved in ${file})`);

@@ -13,6 +13,7 @@ import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { loadCredentials } from '../credentials.ts';
 import { EXIT } from '../exit-codes.ts';
+import { shellQuote } from '../self-command.ts';
 
 interface RunOptions {
   app?: string;
@@ -89,11 +90,6 @@ function collect(value: string, previous: string[]): string[] {
 export function commandLine(words: readonly string[]): string {
   if (words.length === 1) return words[0] ?? '';
   return words.map(shellQuote).join(' ');
-}
-
-function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 function parseEnv(pairs: readonly string[]): Record<string, string> {

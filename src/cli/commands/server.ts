@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
+import { selfCommand } from '../self-command.ts';
 
 /** The options below, by commander's names (the flag names of config/settings.ts). */
 type ServerFlags = Record<string, string | undefined>;
@@ -45,7 +46,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       if (server.adminToken) {
         io.out('');
         io.out(`Admin token (shown once, stored hashed): ${server.adminToken}`);
-        io.out(`Log in with: slipway login --url ${server.apiUrl} --token ${server.adminToken}`);
+        io.out(`Log in with: ${selfCommand(io.env, io.cwd)} login --url ${server.apiUrl} --token ${server.adminToken}`);
       }
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

@@ -2,13 +2,28 @@
 // `<containerDir>/app`. An overlay mount when the host allows it (instant, and
 // only the files a container changes take space); else a full copy. Either
 // way the slug is never modified and removing the view removes every trace.
+// Beside the app, a package.json ends what Node.js and npm see of the host's
+// tree (see APP_BOUNDARY).
 
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isMountPoint, mountThenExec, overlayOptions, unmount } from '../overlay-mount.ts';
 
 export type ViewKind = 'overlay' | 'copy';
+
+/**
+ * `<containerDir>/package.json`. Node.js takes a module's type from the nearest
+ * package.json above it, and npm its project from the nearest package.json:
+ * without this file, an app with none of its own would get those of whatever
+ * holds the Slipway home (Slipway's own `"type": "module"` in a checkout,
+ * where `require` is then undefined). This one declares nothing, as `/` does
+ * above a sandboxed container's /app, and is removed with the view.
+ */
+const APP_BOUNDARY = `${JSON.stringify({
+  description: "Slipway: the boundary of this container's app; Node.js and npm look no further up",
+  private: true,
+})}\n`;
 
 export interface WritableView {
   readonly kind: ViewKind;
@@ -58,6 +73,7 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
     },
   };
   try {
+    writeFileSync(path.join(containerDir, 'package.json'), APP_BOUNDARY);
     if (kind === 'overlay') {
       // Mounted by the container's first process (launch): one process start fewer per container.
       for (const dir of [upper, work, appDir]) mkdirSync(dir);
