@@ -159,6 +159,8 @@ const SETTINGS = {
   /** Token used as the admin token at first start (automation); never stored in clear. */
   initialToken: setting('SLIPWAY_TOKEN', text, undefined as string | undefined),
   logLevel: setting('SLIPWAY_LOG_LEVEL', oneOf(LOG_LEVELS), 'info'),
+  /** The server log's lines: `pretty` for people, `json` for machines; `auto`: pretty on a terminal. */
+  logFormat: setting('SLIPWAY_LOG_FORMAT', oneOf(['auto', 'json', 'pretty'] as const), 'auto'),
   /** GitHub (or GitHub Enterprise) web URL: repositories are fetched from `<githubUrl>/<owner>/<repo>.git`. */
   githubUrl: setting('SLIPWAY_GITHUB_URL', httpUrl, 'https://github.com'),
   /** GitHub API base URL, for commit statuses. */

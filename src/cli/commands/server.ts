@@ -29,6 +29,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default 1)',
     )
     .option(
+      '--log-format <format>',
+      'server log lines: pretty or json (SLIPWAY_LOG_FORMAT; default: pretty on a terminal, else json)',
+    )
+    .option(
       '--disk-reserve <size>',
       'free space kept for the server: under it, deployments and pushes are refused (SLIPWAY_DISK_RESERVE; default 1g, or e.g. 5%)',
     )
@@ -37,8 +41,9 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       // Loaded here so that every other command starts without the server's modules.
       const { loadSettings } = await import('../../config/settings.ts');
       const { startServer } = await import('../../server.ts');
+      const { serverLogger } = await import('../server-logger.ts');
       const settings = loadSettings(flags, io.env, io.cwd);
-      const server = await startServer(settings);
+      const server = await startServer(settings, await serverLogger(settings, process.stdout));
       io.out(`Slipway is running`);
       io.out(`  API and dashboard: ${server.apiUrl}`);
       io.out(`  Router:            http://<app>.${settings.domain}:${new URL(server.routerUrl).port}`);
