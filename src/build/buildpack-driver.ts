@@ -23,7 +23,7 @@ while [ "$(_sw_size)" -gt "$_sw_cap" ]; do
   rm -rf "$_sw_cache/buildpacks/$_sw_oldest"
   _sw_mark evicted "$_sw_oldest"
 done
-_sw_mark cache "$(_sw_size)"
+_sw_mark cache "$(_sw_size)" "$(ls -1 "$_sw_cache/buildpacks" | wc -l)"
 _sw_name=
 if [ "$_sw_mode" = auto ]; then
   _sw_found= _sw_c=0
@@ -76,7 +76,8 @@ _sw_mark done
 /** What the driver reported, in the order it did. */
 export type DriverEvent =
   | { readonly kind: 'evicted'; readonly key: string }
-  | { readonly kind: 'cache'; readonly kib: number }
+  /** The cache's size before the build, and how many buildpack caches it holds. */
+  | { readonly kind: 'cache'; readonly kib: number; readonly buildpacks: number }
   | { readonly kind: 'none' }
   /** Auto mode: the candidate (by its place in the arguments) that detected the app; it runs as number 0. */
   | { readonly kind: 'detected'; readonly index: number }
@@ -100,7 +101,7 @@ export function parseDriverLine(nonce: string, line: string): DriverEvent | null
     case 'evicted':
       return { kind: 'evicted', key: rest.join(' ') };
     case 'cache':
-      return { kind: 'cache', kib: Number(rest[0]) || 0 };
+      return { kind: 'cache', kib: Number(rest[0]) || 0, buildpacks: Number(rest[1]) || 0 };
     case 'none':
       return { kind: 'none' };
     case 'done':

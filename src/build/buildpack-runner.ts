@@ -101,7 +101,11 @@ function report(event: DriverEvent, run: BuildpackRun, events: readonly DriverEv
       onLine(`       build cache over its cap: removed the oldest buildpack cache (${event.key})`);
       break;
     case 'cache':
-      onLine(`-----> Build cache: ${formatBytes(event.kib * 1024)} (cap ${formatBytes(run.cacheCapBytes)})`);
+      onLine(
+        event.buildpacks === 0
+          ? '-----> Build cache: empty (a first build, or cleared by builds:clear-cache)'
+          : `-----> Build cache: ${formatBytes(event.kib * 1024)} in ${event.buildpacks} buildpack cache(s) (cap ${formatBytes(run.cacheCapBytes)})`,
+      );
       break;
     case 'compile': {
       onLine(`-----> Using buildpack: ${buildpackAt(run, events, event.index)?.label ?? '?'}`);

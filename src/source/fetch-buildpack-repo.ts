@@ -14,6 +14,7 @@ export function gitBuildpackFetcher(spoolDir: string, limits: FetchLimits) {
     async fetch(url: string, ref: string, dest: string): Promise<string> {
       const fetched = await fetchGitCommit(new URL(url), ref, spoolDir, limits);
       try {
+        await fs.promises.mkdir(dest, { mode: 0o700 });
         await extractTarball(fetched.file, dest, { maxBytes: limits.maxBytes });
       } finally {
         await fs.promises.rm(fetched.file, { force: true });
