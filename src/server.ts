@@ -93,11 +93,29 @@ export async function startServer(
     router,
     builder: {
       build: async (options) => {
-        const { buildApp } = await import('./build/build-app.ts');
-        if (sandbox === null) return buildApp(options);
+        const [{ buildApp }, { defaultBuiltinDir }, source] = await Promise.all([
+          import('./build/build-app.ts'),
+          import('./build/fetch-buildpack.ts'),
+          import('./source/index.ts'),
+        ]);
+        const limits = {
+          maxBytes: settings.maxUploadBytes,
+          ...source.DEFAULT_FETCH_TIMEOUTS,
+          destinations: settings.allowPrivateFetch ? source.anyDestination : source.publicOnly,
+        };
+        const build = {
+          ...options,
+          sources: {
+            builtinDir: defaultBuiltinDir(),
+            allowLocal: settings.allowLocalBuildpacks,
+            git: { cacheDir: paths.buildpacks, fetcher: source.gitBuildpackFetcher(paths.builds, limits) },
+          },
+          cacheCapBytes: settings.buildCacheMaxBytes,
+        };
+        if (sandbox === null) return buildApp(build);
         // Builds run sandboxed too, as the app's own user: the slug is then the app's own files.
         const app = await store.apps.require(options.app);
-        return buildApp({ ...options, runner: sandboxBuildRunner(sandbox, { uid: app.uid, gid: app.uid }) });
+        return buildApp({ ...build, runner: sandboxBuildRunner(sandbox, { uid: app.uid, gid: app.uid }) });
       },
     },
     slugs: createSlugStore(paths.slugs),

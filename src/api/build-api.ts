@@ -11,6 +11,7 @@ import { gitCheck, tokenCheck } from './auth.ts';
 import type { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
+import { buildpackRoutes } from './routes/buildpacks.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
@@ -82,6 +83,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
+  buildpackRoutes(api, ctx);
   logRoutes(api, ctx);
   runRoutes(api, ctx);
   gitRoutes(api, ctx);

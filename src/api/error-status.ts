@@ -11,6 +11,7 @@ const BY_PREFIX: readonly [string, number][] = [
   ['config.', 422],
   ['domain.invalid', 422],
   ['formation.', 422],
+  ['buildpack.', 422],
 ];
 
 const EXACT: Partial<Record<ErrorCode, number>> = {

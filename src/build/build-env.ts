@@ -1,8 +1,8 @@
 // The environment a build runs in, made from scratch: the server's own
 // variables (tokens, database URLs) never reach user code, except the few
-// network settings npm needs to reach a registry from this host.
+// network settings package managers need to reach a registry from this host.
+// The app's config reaches buildpacks as ENV_DIR (env-dir.ts), never here.
 
-import path from 'node:path';
 import { appSearchPath } from '../exec/index.ts';
 
 /** Host settings passed through when set: proxies, extra CAs, a registry mirror. */
@@ -29,10 +29,6 @@ export function buildEnv(options: BuildEnvOptions, hostEnv: NodeJS.ProcessEnv = 
   const env: Record<string, string> = {
     PATH: appSearchPath(options.buildDir),
     HOME: options.cacheDir,
-    npm_config_cache: path.join(options.cacheDir, 'npm'),
-    npm_config_update_notifier: 'false',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
     CI: 'true',
     APP: options.app,
   };

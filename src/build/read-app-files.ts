@@ -1,5 +1,5 @@
 // Reads the files that describe an app (Procfile, app.json / scalingo.json,
-// package.json) from its build directory. A file that is a symlink leading
+// .buildpacks, .slugignore) from its build directory. A file that is a symlink leading
 // out of the app, or not a regular file, is refused rather than read: its
 // content could end up in an error message the user sees.
 
@@ -8,10 +8,6 @@ import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { MANIFEST_FILES, type ManifestScripts, parseManifest } from '../core/parse-manifest.ts';
 import { type Procfile, parseProcfile } from '../core/parse-procfile.ts';
-
-export interface PackageJson {
-  readonly scripts: Readonly<Record<string, string>>;
-}
 
 /** Files up to this size are read with synchronous calls (see readAppFile). */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
@@ -53,24 +49,4 @@ export async function readManifest(buildDir: string): Promise<ManifestScripts | 
     if (text !== null) return parseManifest(file, text);
   }
   return null;
-}
-
-export async function readPackageJson(buildDir: string): Promise<PackageJson | null> {
-  const text = await readAppFile(buildDir, 'package.json');
-  if (text === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw new SlipwayError('build.failed', `package.json: not valid JSON (${(err as Error).message})`);
-  }
-  const rawScripts = isObject(json) && isObject(json.scripts) ? json.scripts : {};
-  const scripts = Object.fromEntries(
-    Object.entries(rawScripts).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== ''),
-  );
-  return { scripts };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

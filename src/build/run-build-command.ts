@@ -13,8 +13,17 @@ import { type OutputStream, type RunOptions, type RunResult, runProcess } from '
  * sandbox that bounds the build keeps it aside until then); `dispose` always,
  * last.
  */
+export interface BuildDirs {
+  /** Writable: the source, which becomes the slug. */
+  readonly buildDir: string;
+  /** Writable: the app's build cache, kept between builds. */
+  readonly cacheDir: string;
+  /** Read-only for the steps: the buildpacks' copies and ENV_DIR. */
+  readonly workspace?: string;
+}
+
 export interface BuildRunner {
-  prepare?(dirs: { readonly buildDir: string; readonly cacheDir: string }, signal?: AbortSignal): Promise<void>;
+  prepare?(dirs: BuildDirs, signal?: AbortSignal): Promise<void>;
   run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult>;
   finish?(options: { readonly signal?: AbortSignal; readonly timeoutMs: number }): Promise<void>;
   dispose?(): Promise<void>;
@@ -30,14 +39,16 @@ export interface BuildCommandOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
   readonly runner?: BuildRunner | undefined;
+  /** What the errors call the command (asked when one happens); default: its argv. */
+  readonly label?: () => string;
 }
 
 export async function runBuildCommand(argv: readonly string[], options: BuildCommandOptions): Promise<void> {
-  const label = argv.join(' ');
-  if (options.signal?.aborted) throw failed(`${label} was not started: the build was cancelled`);
+  const labelNow = () => options.label?.() ?? argv.join(' ');
+  if (options.signal?.aborted) throw failed(`${labelNow()} was not started: the build was cancelled`);
   const remaining = options.deadline - Date.now();
   if (remaining <= 0)
-    throw failed(`${label} was not started: the build timeout (${formatMs(options.timeoutMs)}) is used up`);
+    throw failed(`${labelNow()} was not started: the build timeout (${formatMs(options.timeoutMs)}) is used up`);
 
   const run = options.runner?.run ?? runProcess;
   const exit = await run(argv, {
@@ -48,6 +59,7 @@ export async function runBuildCommand(argv: readonly string[], options: BuildCom
     signal: options.signal,
   });
 
+  const label = labelNow();
   if (exit.timedOut)
     throw failed(`${label} ran past the build timeout of ${formatMs(options.timeoutMs)} and was killed`);
   if (exit.aborted) throw failed(`${label} was stopped: the build was cancelled`);

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.ts';
 import { appCommands } from './commands/apps.ts';
+import { buildpackCommands } from './commands/buildpacks.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
@@ -41,6 +42,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);
+  buildpackCommands(program, ctx);
   logsCommand(program, ctx);
   runCommand(program, ctx, setExit);
   gitCommands(program, ctx);

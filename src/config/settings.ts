@@ -167,6 +167,10 @@ const SETTINGS = {
   githubApiUrl: setting('SLIPWAY_GITHUB_API_URL', httpUrl, 'https://api.github.com'),
   /** Whether URL deploys may fetch from loopback, private and link-local addresses (off: SSRF). */
   allowPrivateFetch: setting('SLIPWAY_ALLOW_PRIVATE_FETCH', flag, false),
+  /** Whether a folder of this host may be an app's buildpack (off: apps could read the server's files). */
+  allowLocalBuildpacks: setting('SLIPWAY_ALLOW_LOCAL_BUILDPACKS', flag, false),
+  /** Each app's build cache is trimmed to this before a build, oldest buildpack caches first. */
+  buildCacheMaxBytes: setting('SLIPWAY_BUILD_CACHE_MAX', parseSize, 1024 ** 3, 'buildCacheMax'),
   /** Client connections per router process (null: 40% of the open-files limit). */
   routerMaxConnections: setting('SLIPWAY_ROUTER_MAX_CONNECTIONS', integer(16, 1_000_000), null as number | null),
   /** Client connections the API and dashboard accept at once. */
@@ -210,6 +214,8 @@ export function dataPaths(home: string) {
     database: path.join(home, 'slipway.db'),
     slugs: path.join(home, 'slugs'),
     cache: path.join(home, 'cache'),
+    /** Git buildpacks, one folder per commit (fetched once). */
+    buildpacks: path.join(home, 'buildpacks'),
     builds: path.join(home, 'builds'),
     containers: path.join(home, 'containers'),
     deploymentLogs: path.join(home, 'logs', 'deployments'),

@@ -38,7 +38,7 @@ export interface AppManifest {
   readonly formation: Readonly<Record<string, { quantity: number | null; size: ContainerSize | null }>>;
   readonly postdeploy: string | null;
   readonly firstDeploy: string | null;
-  /** Recorded for the build (Slipway's builder does not run buildpacks). */
+  /** The buildpacks the build runs (after the app's own list, BUILDPACK_URL and `.buildpacks`: docs/buildpacks.md). */
   readonly buildpacks: readonly string[];
   /** Recorded and shown as not provisioned (Slipway has no add-ons yet). */
   readonly addons: readonly string[];

@@ -42,6 +42,7 @@ export const ERROR_CODES = [
   'github.invalid_repo',
   'github.link_not_found',
   'auth.invalid_signature',
+  'buildpack.invalid',
   'build.failed',
   'deploy.crashed',
   'deploy.boot_timeout',

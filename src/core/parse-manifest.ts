@@ -12,7 +12,7 @@ export interface ManifestScripts {
   readonly file: ManifestFile;
   readonly postdeploy: string | null;
   readonly firstDeploy: string | null;
-  /** Declared buildpack URLs (recorded; absent in releases made before they were). */
+  /** Declared buildpacks (run by the build when nothing outranks them; absent in releases made before they were recorded). */
   readonly buildpacks?: readonly string[];
   /** Declared add-on plans (recorded, not provisioned). */
   readonly addons?: readonly string[];

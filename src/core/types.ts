@@ -21,6 +21,8 @@ export interface App {
   readonly containerSize: ContainerSize;
   /** Size of its postdeploy hook container; null means the default (M). */
   readonly hookSize: ContainerSize | null;
+  /** The buildpacks its builds run, in order (`slipway buildpacks:set`); empty: the build picks them. */
+  readonly buildpacks: readonly string[];
 }
 
 export interface AppSettingsPatch {
@@ -28,6 +30,8 @@ export interface AppSettingsPatch {
   readonly bootTimeoutMs?: number | null;
   readonly containerSize?: ContainerSize;
   readonly hookSize?: ContainerSize | null;
+  /** An empty list clears them. */
+  readonly buildpacks?: readonly string[];
 }
 
 /**

@@ -1,8 +1,10 @@
 // The pipeline's app operations: create and destroy an app, its settings,
-// config (read), domains, and which release serves it.
+// config (read), buildpacks, build cache, domains, and which release serves it.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseBuildpackSpec } from '../core/buildpack-spec.ts';
+import { SlipwayError } from '../core/errors.ts';
 import { validateAppName, validateHostname } from '../core/names.ts';
 import { configState, liveRelease } from './current-release.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -11,8 +13,29 @@ import { routeApp } from './switch-traffic.ts';
 
 type AppOperations = Pick<
   Pipeline,
-  'createApp' | 'destroyApp' | 'updateApp' | 'currentRelease' | 'config' | 'domains' | 'addDomain' | 'removeDomain'
+  | 'createApp'
+  | 'destroyApp'
+  | 'updateApp'
+  | 'setBuildpacks'
+  | 'clearBuildCache'
+  | 'currentRelease'
+  | 'config'
+  | 'domains'
+  | 'addDomain'
+  | 'removeDomain'
 >;
+
+const MAX_BUILDPACKS = 20;
+
+/**
+ * Removes an app's build cache: the directory, and the image a sandboxed
+ * build keeps it in. A build running meanwhile keeps what it has open (an
+ * image stays until it is unmounted); the next build starts empty.
+ */
+async function removeBuildCache(cacheDir: string, app: string): Promise<void> {
+  const cache = path.join(cacheDir, app);
+  await Promise.all([cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })));
+}
 
 export function appOperations(state: PipelineState): AppOperations {
   const { deps, live, locks, queue, oneOffs } = state;
@@ -39,14 +62,24 @@ export function appOperations(state: PipelineState): AppOperations {
       for (const release of releases) await deps.slugs.remove(name, release.slugId);
       for (const d of deployments) deps.logs.remove(d.id);
       await deps.appLogs.remove(name);
-      // Its build cache: the directory, and the image a sandboxed build keeps it in.
-      const cache = path.join(deps.settings.cacheDir, name);
-      await Promise.all(
-        [cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })),
-      );
+      await removeBuildCache(deps.settings.cacheDir, name);
     },
 
     updateApp: (name, patch) => store.apps.update(name, patch),
+
+    async setBuildpacks(name, buildpacks) {
+      if (buildpacks.length > MAX_BUILDPACKS)
+        throw new SlipwayError('buildpack.invalid', `at most ${MAX_BUILDPACKS} buildpacks per app`);
+      // Checked now, so that a typo fails here rather than at the next build.
+      const specs = buildpacks.map(parseBuildpackSpec);
+      const app = await store.apps.update(name, { buildpacks: specs.map((spec) => spec.text) });
+      return app.buildpacks;
+    },
+
+    async clearBuildCache(name) {
+      await store.apps.require(name);
+      await removeBuildCache(deps.settings.cacheDir, name);
+    },
 
     currentRelease: (app) => liveRelease(store, app),
 

@@ -14,6 +14,8 @@ export interface BuildOutput {
   readonly procfilePostdeploy: string | null;
   readonly procfileRelease: string | null;
   readonly manifest: ManifestScripts | null;
+  /** Config var defaults from the buildpacks (bin/release config_vars), for vars the app does not set. */
+  readonly configDefaults?: Readonly<Record<string, string>>;
 }
 
 export interface Builder {
@@ -22,6 +24,10 @@ export interface Builder {
     buildDir: string;
     sourceVersion: string | null;
     cacheDir: string;
+    /** The config the new release will run with (the buildpacks' ENV_DIR, BUILDPACK_URL). */
+    config: Readonly<Record<string, string>>;
+    /** The app's own buildpacks (`slipway buildpacks:set`); empty when none are set. */
+    appBuildpacks: readonly string[];
     onLine: (line: string) => void;
     timeoutMs?: number;
     signal?: AbortSignal;

@@ -28,6 +28,10 @@ export interface Pipeline {
   destroyApp(name: string): Promise<void>;
   /** Container sizes and the hook timeout, for the containers started from now on. */
   updateApp(name: string, patch: AppSettingsPatch): Promise<App>;
+  /** Sets the buildpacks the app's builds run, in order (checked: `buildpack.invalid`); empty clears them. */
+  setBuildpacks(name: string, buildpacks: readonly string[]): Promise<readonly string[]>;
+  /** Empties the app's build cache: the next build starts without one. */
+  clearBuildCache(name: string): Promise<void>;
   /** The release that serves the app, or null before its first successful deployment. */
   currentRelease(app: string): Promise<Release | null>;
   /** The config the app runs with (its live release's), and a stored change not live yet. */

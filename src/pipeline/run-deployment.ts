@@ -9,8 +9,9 @@ import { isSlipwayError, SlipwayError } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import { type DeploymentStatus, failureStatus, type Step } from '../core/lifecycle.ts';
 import { type HookPlan, resolveHook } from '../core/resolve-hook.ts';
-import { type App, type Release, releaseName } from '../core/types.ts';
+import { type App, type ConfigVars, type Release, releaseName } from '../core/types.ts';
 import type { PreparedContainer } from '../runtime/types.ts';
+import type { Store } from '../store/types.ts';
 import type { AppLocks } from './app-lock.ts';
 import { bootRelease, bootTimeoutMs } from './boot-release.ts';
 import { chaosPause, DEADLINE_MARGIN_MS, type DeployContext, formatMs } from './deploy-context.ts';
@@ -119,12 +120,14 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
       );
       ctx.log(`       ${stats.files} files, ${formatBytes(stats.bytes)}`);
     });
-    const built = await ctx.step('build', (signal) =>
+    const built = await ctx.step('build', async (signal) =>
       deps.builder.build({
         app: ctx.app,
         buildDir,
         sourceVersion: ctx.deployment.commitSha,
         cacheDir: path.join(deps.settings.cacheDir, ctx.app),
+        config: await deps.store.config.get(ctx.app),
+        appBuildpacks: (await deps.store.apps.require(ctx.app)).buildpacks,
         // The builder's own headers and notes come formatted; command output gets indented.
         onLine: (line) => ctx.output(/^(----->| {7})/.test(line) ? line : `       ${line}`),
         timeoutMs: deps.settings.buildTimeoutMs,
@@ -142,7 +145,7 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
           const created = await tx.releases.create({
             app: ctx.app,
             slugId,
-            config: await tx.config.get(ctx.app),
+            config: await withDefaults(ctx, tx, built.configDefaults ?? {}),
             processes: built.processes,
             procfilePostdeploy: built.procfilePostdeploy,
             releaseCommand: built.procfileRelease,
@@ -169,6 +172,23 @@ async function buildRelease(ctx: DeployContext): Promise<Release> {
     ctx.releaseBuildSlot();
     if (!stored) await fs.promises.rm(buildDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The app's config, with the buildpacks' defaults (bin/release config_vars)
+ * written into it for the vars it does not set: as on Heroku, they become the
+ * app's config vars, which `env:set` overrides and `env` shows.
+ */
+async function withDefaults(
+  ctx: DeployContext,
+  tx: Pick<Store, 'config'>,
+  defaults: Readonly<Record<string, string>>,
+): Promise<ConfigVars> {
+  const config = await tx.config.get(ctx.app);
+  const missing = Object.entries(defaults).filter(([key]) => config[key] === undefined);
+  if (missing.length === 0) return config;
+  ctx.log(`       config vars set from the buildpacks' defaults: ${missing.map(([key]) => key).join(', ')}`);
+  return tx.config.update(ctx.app, Object.fromEntries(missing));
 }
 
 /** A new empty private directory; one left over (the server restarts clean) is replaced. */

@@ -38,13 +38,7 @@ export async function fetchGitCommit(
   const id = randomBytes(8).toString('hex');
   const repo = path.join(spoolDir, `fetch-${id}.git`);
   const file = path.join(spoolDir, `git-${id}.tar.gz`);
-  const env = gitEnv(spoolDir, {
-    GIT_ALLOW_PROTOCOL: 'http:https',
-    ...gitConfig([
-      ...authConfig(token),
-      ...(limits.destinations === anyDestination ? [] : await pinnedDestination(url, limits)),
-    ]),
-  });
+  const env = await transportEnv(url, spoolDir, limits, token);
   try {
     await runChecked(['git', 'init', '-q', '--bare', repo], { env, timeoutMs: 30_000 });
     try {
@@ -67,6 +61,46 @@ export async function fetchGitCommit(
   } finally {
     await fs.promises.rm(repo, { recursive: true, force: true });
   }
+}
+
+/**
+ * The commit `ref` names on the remote now (`git ls-remote`, one request, no
+ * objects), or null when no branch, tag or HEAD of that name is there (it may
+ * still be a commit: fetch it to know).
+ */
+export async function resolveGitRef(
+  url: URL,
+  ref: string,
+  spoolDir: string,
+  limits: FetchLimits,
+): Promise<string | null> {
+  if (!isValidRef(ref)) throw fetchFailed(shownUrl(url), `invalid ref ${JSON.stringify(ref)}`);
+  await fs.promises.mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  const env = await transportEnv(url, spoolDir, limits, null);
+  let out: string;
+  try {
+    out = await runChecked(['git', 'ls-remote', '--', url.href, ref], { env, timeoutMs: limits.totalTimeoutMs });
+  } catch (err) {
+    throw fetchFailed(shownUrl(url), `git ls-remote failed: ${lastLine((err as Error).message)}`);
+  }
+  const refs = out
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split('\t') as [string, string]);
+  // An annotated tag's commit is its peeled entry (`refs/tags/v1^{}`).
+  const match = refs.find(([, name]) => name.endsWith('^{}')) ?? refs[0];
+  return match && /^[0-9a-f]{40}$/.test(match[0]) ? match[0] : null;
+}
+
+/** git's environment for talking to `url`: http(s) only, the token, and the checked destination. */
+async function transportEnv(url: URL, spoolDir: string, limits: FetchLimits, token: string | null) {
+  return gitEnv(spoolDir, {
+    GIT_ALLOW_PROTOCOL: 'http:https',
+    ...gitConfig([
+      ...authConfig(token),
+      ...(limits.destinations === anyDestination ? [] : await pinnedDestination(url, limits)),
+    ]),
+  });
 }
 
 type ConfigEntry = readonly [key: string, value: string];

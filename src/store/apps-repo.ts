@@ -20,7 +20,14 @@ function toApp(row: Selectable<AppsTable>): App {
     uid: row.uid,
     containerSize: sizeOf(row.container_size) ?? DEFAULT_CONTAINER_SIZE,
     hookSize: sizeOf(row.hook_size),
+    buildpacks: buildpacksOf(row.buildpacks),
   };
+}
+
+function buildpacksOf(value: string | null): string[] {
+  if (value === null) return [];
+  const list: unknown = JSON.parse(value);
+  return Array.isArray(list) ? list.filter((b): b is string => typeof b === 'string') : [];
 }
 
 function sizeOf(value: string | null): ContainerSize | null {
@@ -65,6 +72,7 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
               uid,
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
+              buildpacks: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -116,6 +124,8 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
       if (patch.bootTimeoutMs !== undefined) row.boot_timeout_ms = patch.bootTimeoutMs;
       if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
+      if (patch.buildpacks !== undefined)
+        row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
       if (Object.keys(row).length > 0) await updateApp(db, name, row);
       const app = await get(name);
       if (app === undefined) throw appNotFound(name);

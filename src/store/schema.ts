@@ -15,6 +15,8 @@ export interface AppsTable {
   uid: number;
   container_size: string;
   hook_size: string | null;
+  /** Migration 006: a JSON array of buildpacks (`slipway buildpacks:set`); null: none set. */
+  buildpacks: string | null;
 }
 
 export interface DomainsTable {

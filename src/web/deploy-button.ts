@@ -141,7 +141,7 @@ ${generated ? html`<p class="hint">Leave empty: ${generated}.</p>` : ''}`;
 <section>${manifest?.logo ? html`<img class="logo" src="${manifest.logo}" alt="">` : ''}
 ${manifest?.description ? html`<p id="description">${manifest.description}</p>` : ''}
 <p class="hint">Source: <code>${form.source}</code>${form.ref ? html` at <code>${form.ref}</code>` : ''}${manifest ? html` · manifest: <code>${manifest.file}</code>` : html` · no app.json`}</p>
-${manifest?.buildpacks.length ? html`<p class="hint">Buildpacks (recorded): ${manifest.buildpacks.join(', ')}</p>` : ''}
+${manifest?.buildpacks.length ? html`<p class="hint">Buildpacks (the build runs them): ${manifest.buildpacks.join(', ')}</p>` : ''}
 </section>
 <form method="post" action="/deploy">${csrfField(request.session?.csrf ?? '')}
 <input type="hidden" name="source" value="${form.source}"><input type="hidden" name="ref" value="${form.ref ?? ''}">

@@ -157,7 +157,8 @@ describe('broken apps', () => {
     assert.equal(deployment.status, 'build-error');
     assert.equal(deployment.step, 'build');
     assert.match(result.stdout, /compiling assets/);
-    assert.match(deployment.error.message, /npm run build/);
+    assert.equal(deployment.error.message, 'buildpack nodejs: bin/compile exited with code 2');
+    assert.match(result.stdout, /-----> Running build script/);
     assert.equal(deployment.release, null, 'no release is created for a failed build');
     assertHookNeverRan(deployment, result.stdout);
   });

@@ -114,23 +114,24 @@ describe('the postdeploy hook', () => {
     );
   });
 
-  test('app.json buildpacks and add-ons are recorded with the release and said to be not provisioned', async () => {
+  test('app.json buildpacks run the build and are recorded with the release; add-ons are said to be not provisioned', async () => {
     assert.equal((await slipway.cli(['apps:create', 'declared'])).code, 0);
     const manifest = {
       scripts: { postdeploy: 'echo ok' },
-      buildpacks: [{ url: 'heroku/nodejs' }],
+      buildpacks: [{ url: 'heroku/procfile' }],
       addons: ['heroku-postgresql:essential-0', { plan: 'heroku-redis' }],
     };
     const { result, deployment } = await deploy('declared', { 'app.json': JSON.stringify(manifest) });
     assert.equal(deployment.status, 'success', result.stdout);
-    assert.match(result.stdout, /app\.json buildpacks recorded .*: heroku\/nodejs$/m);
+    assert.match(result.stdout, /^-----> Buildpacks from app\.json buildpacks: heroku\/procfile$/m);
+    assert.match(result.stdout, /^-----> Using buildpack: procfile$/m);
     assert.match(
       result.stdout,
       /app\.json add-ons recorded, not provisioned: heroku-postgresql:essential-0, heroku-redis$/m,
     );
     const { json: releases } = await slipway.api('GET', '/api/apps/declared/releases');
     assert.deepEqual(releases[0].addons, ['heroku-postgresql:essential-0', 'heroku-redis']);
-    assert.deepEqual(releases[0].buildpacks, ['heroku/nodejs']);
+    assert.deepEqual(releases[0].buildpacks, ['heroku/procfile']);
   });
 
   test('docs example: notify a third party with curl and $CONTAINER_VERSION', async () => {

@@ -216,6 +216,43 @@ describe('sandbox driver specifics', { skip }, () => {
     assert.equal(statSync(cacheDir).uid, user.uid, 'the cache belongs to the app');
   });
 
+  it('runs buildpacks with their copies and ENV_DIR read-only, ENV_DIR the app’s alone', TIMEOUT, async () => {
+    if (!('sandbox' in opened)) return;
+    const base = await mkdtemp(path.join(root, 'workspace-'));
+    const buildDir = path.join(base, 'build');
+    await mkdir(path.join(buildDir, 'bin'), { recursive: true });
+    await writeFile(path.join(buildDir, 'Procfile'), 'web: node server.js\n');
+    // The app is its own buildpack (inline): it tries to write where it must not, and where it may.
+    const compile = [
+      '#!/bin/sh',
+      'bp_dir=$(cd "$(dirname "$0")/.." && pwd)',
+      '(touch "$3/NEW" 2>/dev/null && echo env-writable) || echo env-read-only',
+      'echo "env: $(cat "$3/SECRET")"',
+      'echo "env mode: $(stat -c %a "$3") $(stat -c %u "$3/SECRET")"',
+      'touch "$1/../escape" 2>/dev/null || :',
+      'echo "export OK=1" > "$bp_dir/export" && echo export-written',
+    ].join('\n');
+    await writeFile(path.join(buildDir, 'bin', 'compile'), `${compile}\n`, { mode: 0o755 });
+    const lines: string[] = [];
+    await buildApp({
+      app: 'demo',
+      buildDir,
+      cacheDir: path.join(base, 'cache'),
+      sourceVersion: null,
+      config: { SECRET: 's3cret' },
+      onLine: (line) => lines.push(line),
+      runner: sandboxBuildRunner(opened.sandbox, user),
+    });
+    const log = lines.join('\n');
+    assert.match(log, /-----> Inline app detected/);
+    assert.ok(lines.includes('env-read-only'), log);
+    assert.ok(lines.includes('env: s3cret'), log);
+    assert.ok(lines.includes(`env mode: 700 ${user.uid}`), log);
+    assert.ok(!existsSync(path.join(base, 'escape')), 'nothing is written beside the build on the host');
+    assert.ok(lines.includes('export-written'), log);
+    assert.ok(!existsSync(`${buildDir}.buildpacks`), 'the workspace is removed after the build');
+  });
+
   it(
     'hands small and large source trees to the app’s user, changing symlinks but never their targets',
     TIMEOUT,

@@ -38,6 +38,8 @@ const isJson = (line: string) => {
     return false;
   }
 };
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's colour codes
+const COLOURS = /\x1b\[[0-9;]*m/g;
 const logLines = (lines: string[]) => lines.filter((l) => /slipway is ready|Server listening/.test(l));
 
 describe('the server log format', () => {
@@ -46,11 +48,7 @@ describe('the server log format', () => {
     assert.ok(lines.length >= 2, lines.join('\n'));
     for (const line of lines) {
       assert.ok(!isJson(line), line);
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's colour codes
-      assert.match(
-        line.replace(/\x1b\[[0-9;]*m/g, ''),
-        /^\[\d\d:\d\d:\d\d\] INFO: (slipway is ready|Server listening)/,
-      );
+      assert.match(line.replace(COLOURS, ''), /^\[\d\d:\d\d:\d\d\] INFO: (slipway is ready|Server listening)/);
     }
   });
 

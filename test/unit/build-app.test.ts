@@ -83,7 +83,7 @@ test('package.json with "start" and no Procfile: npm install, web: npm start', a
   assert.ok(!lines.includes('-----> Running build script'), 'no build script, no build step');
 });
 
-test('a failing build script is build.failed, naming the command and its exit code', async () => {
+test('a failing build script is build.failed, naming the buildpack and its exit code', async () => {
   const dir = fixture({
     'package.json': pkg({ build: 'echo about to fail && exit 3', start: 'x' }),
     'package-lock.json': LOCKFILE,
@@ -91,7 +91,7 @@ test('a failing build script is build.failed, naming the command and its exit co
   const { run, lines } = await build(dir);
   await assert.rejects(run, (err) => {
     assert.ok(isSlipwayError(err, 'build.failed'), String(err));
-    assert.match(err.message, /npm run build exited with code 3/);
+    assert.match(err.message, /^buildpack nodejs: bin\/compile exited with code 3$/);
     return true;
   });
   assert.ok(lines.some((l) => l.includes('about to fail')));
@@ -108,7 +108,7 @@ test('a malformed Procfile fails with procfile.invalid_line and its line number,
   assert.ok(!lines.some((l) => l.includes('Installing')));
 });
 
-test('app.json scripts.postdeploy is returned as the manifest; no package.json means nothing to install', async () => {
+test('app.json scripts.postdeploy is returned as the manifest; a Procfile alone is built by the procfile buildpack', async () => {
   const dir = fixture({
     Procfile: 'web: python3 -m http.server $PORT\n',
     'app.json': { scripts: { postdeploy: 'echo from app.json' } },
@@ -116,7 +116,7 @@ test('app.json scripts.postdeploy is returned as the manifest; no package.json m
   const { run } = await build(dir);
   const result = await run;
   assert.deepEqual(result.manifest, { file: 'app.json', postdeploy: 'echo from app.json', firstDeploy: null });
-  assert.equal(result.detected, 'none');
+  assert.equal(result.detected, 'Procfile');
   assert.deepEqual(result.processes, { web: 'python3 -m http.server $PORT' });
 });
 
@@ -145,11 +145,23 @@ test('Procfile and manifest files of any size are read: small ones at once, big 
   assert.deepEqual(small.processes, { web: 'node server.js' });
 });
 
-test('no process types at all is build.failed with a hint', async () => {
+test('an app no built-in detects is build.failed naming the built-ins tried', async () => {
   const dir = fixture({ 'README.md': 'nothing to run\n' });
   await assert.rejects((await build(dir)).run, (err) => {
     assert.ok(isSlipwayError(err, 'build.failed'));
-    assert.match(err.message, /no process types: add a Procfile with a web process, or a "start" script/);
+    assert.match(err.message, /^no buildpack detected this app \(tried nodejs, inline, procfile\): add a Procfile/);
+    return true;
+  });
+});
+
+test('no process types at all is build.failed with a hint', async () => {
+  const dir = fixture({ 'package.json': pkg({}) });
+  await assert.rejects((await build(dir)).run, (err) => {
+    assert.ok(isSlipwayError(err, 'build.failed'));
+    assert.match(
+      err.message,
+      /no process types: add a Procfile with a web process, or use a buildpack whose bin\/release/,
+    );
     return true;
   });
 });
@@ -162,10 +174,11 @@ test('the build environment is made from scratch: server variables do not leak',
     await run;
     const output = lines.join('\n');
     assert.ok(!output.includes('SLIPWAY_TEST_LEAK_MARKER') && !output.includes('server-secret'), 'marker leaked');
-    for (const expected of ['APP=demo', 'SOURCE_VERSION=abc1234', `HOME=${cacheDir}`, 'CI=true']) {
+    for (const expected of ['APP=demo', 'SOURCE_VERSION=abc1234', `HOME=${cacheDir}`, 'CI=true', 'STACK=slipway-1']) {
       assert.ok(lines.includes(expected), `missing ${expected}`);
     }
-    assert.ok(fs.existsSync(path.join(cacheDir, 'npm')), 'npm cache lives in the app cache dir');
+    const npmCache = path.join(cacheDir, 'buildpacks', 'nodejs', 'npm');
+    assert.ok(fs.existsSync(npmCache), "npm's cache lives in the nodejs buildpack's cache dir");
   } finally {
     delete process.env.SLIPWAY_TEST_LEAK_MARKER;
   }
@@ -192,7 +205,7 @@ test('a build past its timeout is killed, process group included', async () => {
   const t0 = Date.now();
   await assert.rejects(run, (err) => {
     assert.ok(isSlipwayError(err, 'build.failed'));
-    assert.match(err.message, /npm run build ran past the build timeout of 6 s/);
+    assert.match(err.message, /^buildpack nodejs: bin\/compile ran past the build timeout of 6 s/);
     return true;
   });
   assert.ok(Date.now() - t0 < 15_000);
@@ -229,7 +242,7 @@ test('an aborted build stops its command and is build.failed', async () => {
   });
   await assert.rejects(run, (err) => {
     assert.ok(isSlipwayError(err, 'build.failed'), String(err));
-    assert.match(err.message, /npm run build .*cancelled/);
+    assert.match(err.message, /^buildpack nodejs: bin\/compile was stopped: the build was cancelled/);
     return true;
   });
 });

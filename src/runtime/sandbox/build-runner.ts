@@ -2,7 +2,8 @@
 // its cache are handed to the app's own user first (the source was unpacked
 // by root), then every step runs sandboxed as that user, with the build
 // directory and the app's build cache as its only writable places, each
-// bounded by an image of its own where the host can make them (build-layer.ts).
+// bounded by an image of its own where the host can make them (build-layer.ts);
+// the build's workspace (its buildpacks and ENV_DIR) is theirs to read only.
 
 import { type Dirent, lchownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,8 @@ export const BUILD_LIMITS: ContainerLimits = limitsOf('XL');
 export interface BuildDirs {
   readonly buildDir: string;
   readonly cacheDir: string;
+  /** Read-only inside: the buildpacks and ENV_DIR. */
+  readonly workspace?: string;
 }
 
 export function sandboxBuildRunner(
@@ -30,7 +33,9 @@ export function sandboxBuildRunner(
   return {
     async prepare(prepared: BuildDirs, signal?: AbortSignal): Promise<void> {
       dirs = prepared;
-      await chownTrees([prepared.buildDir, prepared.cacheDir], user, signal);
+      const trees = [prepared.buildDir, prepared.cacheDir];
+      if (prepared.workspace !== undefined) trees.push(prepared.workspace);
+      await chownTrees(trees, user, signal);
       layer = createBuildLayer(sandbox, { ...prepared, owner: user });
     },
     run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult> {

@@ -3,6 +3,7 @@
 // build directory and the app's build cache writable, at the same paths as on
 // the host (so the build environment needs no translation). Network: its own
 // namespace, like a container's: out through NAT (registries), not to the host.
+// The build's workspace (buildpacks, ENV_DIR), when it has one, is read-only.
 
 import { randomBytes } from 'node:crypto';
 import type { ContainerLimits } from '../../core/container-size.ts';
@@ -19,6 +20,8 @@ export interface SandboxedRunOptions extends RunOptions {
   readonly limits: ContainerLimits;
   readonly buildDir: string;
   readonly cacheDir: string;
+  /** Seen read-only at the same path (the buildpacks and ENV_DIR), when set. */
+  readonly workspace?: string | undefined;
   /** Bounds what the step writes (build-layer.ts); without it, the directories are bound from the host. */
   readonly layer?: BuildLayer | null;
 }
@@ -35,6 +38,9 @@ export async function runSandboxed(
         { kind: 'bind', source: options.buildDir, target: mountPoints.build },
         { kind: 'bind', source: options.cacheDir, target: mountPoints.cache },
       ];
+  // Bound as root first (the home's builds folder is root's alone), then read-only for the app's user.
+  const { workspace } = options;
+  if (workspace !== undefined) setupMounts.push({ kind: 'bind', source: workspace, target: mountPoints.workspace });
   const { proc, cgroup, destroy } = await sandbox.spawn(
     `build-${randomBytes(6).toString('hex')}`,
     options.limits,
@@ -46,6 +52,7 @@ export async function runSandboxed(
         [mountPoints.build, options.buildDir],
         [mountPoints.cache, options.cacheDir],
       ],
+      roBinds: workspace === undefined ? [] : [[mountPoints.workspace, workspace]],
       cwd: options.cwd,
       hostname: 'build',
       argv,

@@ -54,6 +54,8 @@ export interface SandboxInvocation {
   readonly setupMounts: readonly SetupMount[];
   /** Read-write binds into the sandbox: [path reachable by the app's uid, path inside]. */
   readonly binds: readonly (readonly [string, string])[];
+  /** Read-only binds, likewise (a build's buildpacks and ENV_DIR). */
+  readonly roBinds?: readonly (readonly [string, string])[];
   readonly cwd: string;
   readonly hostname: string;
   /** What runs inside (the driver passes the user's command through `sh -c`). */
@@ -118,6 +120,7 @@ export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): str
   bwrap.push('--ro-bind', inv.etcDir, '/etc');
   bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   for (const [source, dest] of inv.binds) bwrap.push('--bind', source, dest);
+  for (const [source, dest] of inv.roBinds ?? []) bwrap.push('--ro-bind', source, dest);
   bwrap.push('--chdir', inv.cwd, ...inv.argv);
 
   return [

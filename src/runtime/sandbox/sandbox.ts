@@ -86,12 +86,16 @@ export interface PreparedSandbox {
 }
 
 export interface Sandbox {
-  /** Mount points (in private namespaces only) for the app view, its layer's file system, the build and its cache. */
+  /**
+   * Mount points (in private namespaces only) for the app view, its layer's file system, the build,
+   * its cache and its workspace (the buildpacks and ENV_DIR, read-only).
+   */
   readonly mountPoints: {
     readonly app: string;
     readonly layer: string;
     readonly build: string;
     readonly cache: string;
+    readonly workspace: string;
   };
   /** Bounded layers (layer-images.ts); null when this host cannot make them (`layersMissing` says why). */
   readonly layers: LayerImages | null;
@@ -157,6 +161,7 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     layer: path.join(mountRoot, 'layer'),
     build: path.join(mountRoot, 'build'),
     cache: path.join(mountRoot, 'cache'),
+    workspace: path.join(mountRoot, 'workspace'),
   };
   try {
     for (const dir of [mountRoot, ...Object.values(mountPoints)]) await ensureRootDir(dir);

@@ -10,6 +10,7 @@ import * as dayTwo from './002-day-two.ts';
 import * as githubLinks from './003-github-links.ts';
 import * as releasePhase from './004-release-phase.ts';
 import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
+import * as appBuildpacks from './006-app-buildpacks.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003-github-links': githubLinks,
   '004-release-phase': releasePhase,
   '005-boot-timeout-live-releases': bootTimeoutLiveReleases,
+  '006-app-buildpacks': appBuildpacks,
 };
 
 const provider: MigrationProvider = {

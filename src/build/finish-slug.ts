@@ -1,0 +1,52 @@
+// What happens to the build directory once the buildpacks are done: the
+// paths `.slugignore` names (gitignore patterns, as on Heroku) are removed,
+// and the slug's size is measured, with a warning over SLUG_WARN_BYTES.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import ignore from 'ignore';
+import { HELPER_ENV, runProcess } from '../exec/index.ts';
+import { readAppFile } from './read-app-files.ts';
+
+/** Over this, the build log warns (Heroku's soft limit). */
+export const SLUG_WARN_BYTES = 500 * 1024 * 1024;
+
+/** Removes what `.slugignore` names; returns how many paths it removed. */
+export async function applySlugignore(buildDir: string, signal?: AbortSignal): Promise<number> {
+  const text = await readAppFile(buildDir, '.slugignore');
+  if (text === null) return 0;
+  const rules = ignore().add(text);
+  let removed = 0;
+  const walk = async (prefix: string): Promise<void> => {
+    signal?.throwIfAborted();
+    const entries = await fs.readdir(path.join(buildDir, prefix), { withFileTypes: true });
+    for (const entry of entries) {
+      const rel = prefix + entry.name;
+      // A Dirent describes the entry itself: a symlink is matched as a file and never followed.
+      const dir = entry.isDirectory();
+      if (rules.ignores(dir ? `${rel}/` : rel)) {
+        await fs.rm(path.join(buildDir, rel), { recursive: true, force: true });
+        removed++;
+      } else if (dir) {
+        await walk(`${rel}/`);
+      }
+    }
+  };
+  await walk('');
+  return removed;
+}
+
+/** The bytes the files of the directory hold (their apparent size), or null when `du` cannot tell. */
+export async function slugSize(buildDir: string, signal?: AbortSignal): Promise<number | null> {
+  let out = '';
+  const result = await runProcess(['du', '-s', '-b', '--', buildDir], {
+    env: HELPER_ENV,
+    signal,
+    timeoutMs: 60_000,
+    onLine: (stream, line) => {
+      if (stream === 'stdout') out = line;
+    },
+  });
+  const bytes = Number.parseInt(out, 10);
+  return result.code === 0 && Number.isFinite(bytes) ? bytes : null;
+}

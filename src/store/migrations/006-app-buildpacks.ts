@@ -1,0 +1,9 @@
+// Migration 006: the buildpacks an app runs, as set by `slipway buildpacks:set`
+// (a JSON array of names or URLs, in order); null: none set, the build picks
+// them (docs/buildpacks.md).
+
+import type { Kysely } from 'kysely';
+
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('apps').addColumn('buildpacks', 'text').execute();
+}
