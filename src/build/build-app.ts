@@ -23,6 +23,7 @@ import {
   locateBuildpack,
 } from './fetch-buildpack.ts';
 import { applySlugignore, SLUG_WARN_BYTES, slugSize } from './finish-slug.ts';
+import { nothingToBuild } from './nothing-to-build.ts';
 import { readManifest, readProcfile } from './read-app-files.ts';
 import { resolveBuildpacks } from './resolve-buildpacks.ts';
 import type { BuildRunner } from './run-build-command.ts';
@@ -107,32 +108,10 @@ async function build(options: BuildOptions, workspace: string): Promise<BuildRes
     for (const spec of choice.specs) located.push(await locateBuildpack(spec, sources, onLine));
   }
 
-  rmSync(workspace, { recursive: true, force: true });
-  mkdirSync(workspace, { mode: 0o700 });
-  writeEnvDir(path.join(workspace, 'env'), config);
-  const staged = stageBuildpacks(workspace, located);
-  // One metadata call: synchronous, where a trip to the thread pool costs milliseconds on a busy host.
-  mkdirSync(options.cacheDir, { recursive: true, mode: 0o700 });
-  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir, workspace }, options.signal);
-  const ran = await runBuildpacks(
-    {
-      mode: choice === null ? 'auto' : 'listed',
-      buildpacks: staged,
-      buildDir,
-      cacheDir: options.cacheDir,
-      workspace,
-      cacheCapBytes: options.cacheCapBytes ?? DEFAULT_CACHE_CAP_BYTES,
-    },
-    {
-      env: { ...buildEnv(options), STACK },
-      onLine,
-      deadline,
-      timeoutMs,
-      signal: options.signal,
-      runner: options.runner,
-    },
-  );
-  await options.runner?.finish?.({ signal: options.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
+  const ran =
+    choice === null && (await nothingToBuild(buildDir, located))
+      ? procfileOnly(onLine)
+      : await runInSandbox(options, workspace, located, choice === null ? 'auto' : 'listed', deadline, timeoutMs);
 
   if (manifest?.addons?.length) {
     onLine(`${INDENT}${manifest.file} add-ons recorded, not provisioned: ${manifest.addons.join(', ')}`);
@@ -154,6 +133,53 @@ async function build(options: BuildOptions, workspace: string): Promise<BuildRes
     detected: ran.map((bp) => bp.name).join(', '),
     configDefaults: Object.assign({}, ...ran.map((bp) => bp.release.configVars)),
   };
+}
+
+/** What the procfile buildpack says and does, without a sandbox to start (nothing-to-build.ts). */
+function procfileOnly(onLine: (line: string) => void): RanBuildpack[] {
+  onLine('-----> Using buildpack: procfile');
+  onLine('-----> Procfile app detected');
+  onLine('-----> Nothing to build: the Procfile says how to run the app');
+  return [{ label: 'procfile', name: 'Procfile', release: { defaultProcessTypes: {}, configVars: {} } }];
+}
+
+/** The buildpacks, run by the driver in one sandboxed process (buildpack-runner.ts). */
+async function runInSandbox(
+  options: BuildOptions,
+  workspace: string,
+  located: readonly LocatedBuildpack[],
+  mode: 'auto' | 'listed',
+  deadline: number,
+  timeoutMs: number,
+): Promise<RanBuildpack[]> {
+  const { buildDir } = options;
+  rmSync(workspace, { recursive: true, force: true });
+  mkdirSync(workspace, { mode: 0o700 });
+  writeEnvDir(path.join(workspace, 'env'), options.config ?? {});
+  const staged = stageBuildpacks(workspace, located);
+  // One metadata call: synchronous, where a trip to the thread pool costs milliseconds on a busy host.
+  mkdirSync(options.cacheDir, { recursive: true, mode: 0o700 });
+  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir, workspace }, options.signal);
+  const ran = await runBuildpacks(
+    {
+      mode,
+      buildpacks: staged,
+      buildDir,
+      cacheDir: options.cacheDir,
+      workspace,
+      cacheCapBytes: options.cacheCapBytes ?? DEFAULT_CACHE_CAP_BYTES,
+    },
+    {
+      env: { ...buildEnv(options), STACK },
+      onLine: options.onLine,
+      deadline,
+      timeoutMs,
+      signal: options.signal,
+      runner: options.runner,
+    },
+  );
+  await options.runner?.finish?.({ signal: options.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
+  return ran;
 }
 
 /** The Procfile (read again: a buildpack may have written it), then buildpack defaults for the types it lacks. */
