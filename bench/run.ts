@@ -19,6 +19,7 @@ const BENCHES = [
   'zero-downtime',
   'scale',
   'restart-recovery',
+  'buildpack-cache',
 ];
 const only = process.argv.slice(2);
 

@@ -20,7 +20,7 @@ setup_package_manager() {
     # Download caches live in the build cache.
     export YARN_CACHE_FOLDER=$cache_dir/yarn YARN_GLOBAL_FOLDER=$cache_dir/yarn-berry YARN_ENABLE_TELEMETRY=0
     # pnpm's store too; `copy` keeps the slug's files from being hard links into it.
-    pnpm_options=(--config.confirm-modules-purge=false --package-import-method=copy --store-dir "$cache_dir/pnpm-store")
+    pnpm_options=(--config.confirm-modules-purge=false --config.package-import-method=copy --config.store-dir="$cache_dir/pnpm-store")
     export COREPACK_HOME=$cache_dir/corepack
     export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 COREPACK_ENABLE_AUTO_PIN=0 COREPACK_ENABLE_STRICT=0
     export COREPACK_NPM_REGISTRY=${COREPACK_NPM_REGISTRY:-${npm_config_registry:-https://registry.npmjs.org}}
