@@ -20,6 +20,7 @@ const BENCHES = [
   'zero-downtime',
   'scale',
   'restart-recovery',
+  'buildpack-cache',
 ];
 const only = process.argv.slice(2);
 

@@ -158,7 +158,7 @@ describe('broken apps', () => {
     assert.equal(deployment.step, 'build');
     assert.match(result.stdout, /compiling assets/);
     assert.equal(deployment.error.message, 'buildpack nodejs: bin/compile exited with code 2');
-    assert.match(result.stdout, /-----> Running build script/);
+    assert.match(result.stdout, /^-----> Build\n +Running build$/m);
     assert.equal(deployment.release, null, 'no release is created for a failed build');
     assertHookNeverRan(deployment, result.stdout);
   });

@@ -1,0 +1,85 @@
+# node_modules kept in the build cache between builds, keyed by what an
+# install's result depends on (lockfile, package.json's dependency fields,
+# .npmrc & co, Node.js version and ABI, platform, package manager version):
+# when the key matches, the install is skipped entirely. One entry is kept
+# (the last install's), so the cache never holds more than one node_modules;
+# download caches of npm / yarn / pnpm are emptied when they grow past
+# DOWNLOAD_CACHE_MAX_MB. Sourced by bin/compile (build_dir, cache_dir, work_dir).
+
+DOWNLOAD_CACHE_MAX_MB=${DOWNLOAD_CACHE_MAX_MB:-512}
+cache_entry=$cache_dir/node_modules
+cache_key_file=$cache_dir/node_modules.key.json
+cache_prune=$cache_dir/node_modules.prune
+# restored: node_modules came from the cache entry; saved: they are what it holds; else none.
+cache_state=none
+
+# Copies the cached node_modules into the build when its key matches; else sets cache_miss_reason.
+restore_node_modules() {
+  app_info cache-key "$build_dir" "$pm_lockfile" "$pm_spec" >"$work_dir/key.json"
+  if [ "${NODE_MODULES_CACHE:-true}" = "false" ]; then
+    cache_miss_reason="NODE_MODULES_CACHE=false: the cache is not used"
+  elif [ -z "$pm_lockfile" ]; then
+    cache_miss_reason="No lockfile: nothing to cache node_modules by"
+  elif [ "$node_modules_in_source" = true ]; then
+    cache_miss_reason="node_modules is checked in with the source: the cache is not used"
+  elif [ ! -f "$cache_key_file" ] || [ ! -d "$cache_entry" ]; then
+    cache_miss_reason="No cached node_modules yet"
+  elif ! cache_miss_reason=$(app_info cache-compare "$cache_key_file" "$work_dir/key.json"); then
+    cache_miss_reason="Cached node_modules not used: $cache_miss_reason"
+  elif cp -a --reflink=auto "$cache_entry" "$build_dir/node_modules"; then
+    cache_state=restored
+    return 0
+  else
+    rm -rf "$build_dir/node_modules"
+    cache_miss_reason="The cached node_modules could not be copied"
+  fi
+  return 1
+}
+
+# Replaces the cache's entry with this install's node_modules (before the build scripts write into it).
+save_node_modules() {
+  [ "${NODE_MODULES_CACHE:-true}" != "false" ] && [ -n "$pm_lockfile" ] && [ "$node_modules_in_source" = false ] &&
+    [ -d "$build_dir/node_modules" ] || return 0
+  rm -f "$cache_key_file"
+  rm -rf "$cache_entry" "$cache_entry.tmp" "$cache_prune"
+  if cp -a --reflink=auto "$build_dir/node_modules" "$cache_entry.tmp" && mv "$cache_entry.tmp" "$cache_entry" &&
+    cp "$work_dir/key.json" "$cache_key_file"; then
+    cache_state=saved
+    info "node_modules cached for the next build ($(du -sm "$cache_entry" | cut -f1) MB)"
+  else
+    rm -rf "$cache_entry.tmp" "$cache_entry"
+    rm -f "$cache_key_file"
+    warn "node_modules could not be cached (is the cache full?): the next build installs again"
+  fi
+  local dir size
+  for dir in npm yarn yarn-berry pnpm-store; do
+    [ -d "$cache_dir/$dir" ] || continue
+    size=$(du -sm "$cache_dir/$dir" | cut -f1)
+    if [ "$size" -gt "$DOWNLOAD_CACHE_MAX_MB" ]; then
+      rm -rf "${cache_dir:?}/$dir"
+      info "The $dir download cache had grown to $size MB (over $DOWNLOAD_CACHE_MAX_MB MB): emptied"
+    fi
+  done
+}
+
+prune_replay() { node "$bp_dir/lib/prune-replay.mjs" "$@"; }
+
+# On node_modules restored from the cache: what the first prune of this entry did, again.
+replay_prune() {
+  [ "$cache_state" = restored ] && [ -f "$cache_prune/removed.json" ] &&
+    prune_replay replay "$build_dir/node_modules" "$cache_prune" >/dev/null
+}
+
+# The package manager's prune, recorded for the next builds when node_modules are the cache entry's.
+prune_and_record() {
+  [ "$cache_state" = none ] || prune_replay snapshot "$build_dir/node_modules" "$work_dir/before-prune.json" ||
+    cache_state=none
+  run_indented pm_prune
+  [ "$cache_state" != none ] || return 0
+  if prune_replay record "$work_dir/before-prune.json" "$build_dir/node_modules" "$cache_prune.tmp"; then
+    rm -rf "$cache_prune"
+    mv "$cache_prune.tmp" "$cache_prune"
+  else
+    rm -rf "$cache_prune.tmp"
+  fi
+}
