@@ -84,7 +84,8 @@ describe('non-web process types', () => {
   test('a worker that crashes at boot fails the deployment, saying how to deploy without it', async () => {
     assert.equal((await slipway.cli(['apps:create', 'crashworker'])).code, 0);
     const dir = fixtureCopy('web-worker-hook', {
-      Procfile: 'web: node server.js\nworker: echo "worker: no queue configured" >&2; exit 2\n',
+      // The web takes a second to listen: the worker's crash comes before the switch, as it does in real apps.
+      Procfile: 'web: sleep 1 && node server.js\nworker: echo "worker: no queue configured" >&2; exit 2\n',
     });
     const failed = await slipway.cli(['deploy', dir, '-a', 'crashworker']);
     assert.equal(failed.code, 7);
