@@ -601,7 +601,14 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      ['001-initial', '002-day-two', '003-github-links', '004-release-phase', '005-boot-timeout-live-releases'],
+      [
+        '001-initial',
+        '002-day-two',
+        '003-github-links',
+        '004-release-phase',
+        '005-boot-timeout-live-releases',
+        '006-app-buildpacks',
+      ],
     );
 
     const second = await openSqliteStore({ file });

@@ -210,8 +210,10 @@ describe('sandbox driver specifics', { skip }, () => {
     });
     assert.deepEqual(result.processes, { web: 'node server.js' });
     assert.equal(readFileSync(path.join(buildDir, 'built-by.txt'), 'utf8').trim(), String(user.uid), lines.join('\n'));
-    assert.ok(lines.includes('usr-read-only'), lines.join('\n'));
-    assert.ok(lines.includes('host-hidden'), lines.join('\n'));
+    // The build's output, as the nodejs buildpack indents it.
+    const said = lines.map((line) => line.trim());
+    assert.ok(said.includes('usr-read-only'), lines.join('\n'));
+    assert.ok(said.includes('host-hidden'), lines.join('\n'));
     assert.equal(statSync(path.join(buildDir, 'package.json')).uid, user.uid, 'the source is handed to the app');
     assert.equal(statSync(cacheDir).uid, user.uid, 'the cache belongs to the app');
   });

@@ -33,7 +33,7 @@ test('under the reserve, new work is refused with disk.reserve_reached and the f
     () => disk.check('the deployment'),
     (err: unknown) =>
       isSlipwayError(err, 'disk.reserve_reached') &&
-      /the deployment refused: the server's disk is nearly full \(900\.0 MiB free, 1024\.0 MiB kept for the server\)/.test(
+      /the deployment refused: the server's disk is nearly full \(900\.0 MiB free, 1\.00 GiB kept for the server\)/.test(
         (err as Error).message,
       ),
   );

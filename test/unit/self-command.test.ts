@@ -16,8 +16,11 @@ test('is ./bin/slipway from the checkout when no slipway is on the PATH', () => 
   assert.equal(selfCommand({ PATH: '/usr/bin:/bin' }, path.join(ROOT, 'bin')), './slipway');
 });
 
+// A directory outside the checkout, whatever holds the checkout (in CI, a clone may sit in /tmp).
+const ELSEWHERE = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-elsewhere-'));
+
 test('is the absolute path from anywhere else', () => {
-  assert.equal(selfCommand({ PATH: '/usr/bin' }, os.tmpdir()), SLIPWAY_BIN);
+  assert.equal(selfCommand({ PATH: '/usr/bin' }, ELSEWHERE), SLIPWAY_BIN);
   assert.equal(selfCommand({}, path.join(ROOT, 'src')), SLIPWAY_BIN);
 });
 
@@ -30,9 +33,9 @@ test('is slipway when the PATH finds this one (npm link), not when it finds anot
     fs.mkdirSync(other);
     fs.symlinkSync(SLIPWAY_BIN, path.join(linked, 'slipway'));
     fs.writeFileSync(path.join(other, 'slipway'), '#!/bin/sh\n', { mode: 0o755 });
-    assert.equal(selfCommand({ PATH: `/usr/bin:${linked}` }, os.tmpdir()), 'slipway');
-    assert.equal(selfCommand({ PATH: `${other}:/usr/bin` }, os.tmpdir()), SLIPWAY_BIN);
-    assert.equal(selfCommand({ PATH: `${other}:${linked}` }, os.tmpdir()), SLIPWAY_BIN, 'the first one found runs');
+    assert.equal(selfCommand({ PATH: `/usr/bin:${linked}` }, ELSEWHERE), 'slipway');
+    assert.equal(selfCommand({ PATH: `${other}:/usr/bin` }, ELSEWHERE), SLIPWAY_BIN);
+    assert.equal(selfCommand({ PATH: `${other}:${linked}` }, ELSEWHERE), SLIPWAY_BIN, 'the first one found runs');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
