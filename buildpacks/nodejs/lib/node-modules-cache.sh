@@ -62,7 +62,7 @@ save_node_modules() {
   done
 }
 
-prune_replay() { node "$bp_dir/lib/prune-replay.mjs" "$@"; }
+prune_replay() { env -u NODE_EXTRA_CA_CERTS node "$bp_dir/lib/prune-replay.mjs" "$@"; }
 
 # On node_modules restored from the cache: what the first prune of this entry did, again.
 replay_prune() {
