@@ -4,7 +4,7 @@
 import { configChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { FINAL_STATUSES } from '../core/lifecycle.ts';
-import type { ConfigState, Release } from '../core/types.ts';
+import { type ConfigState, type Release, releaseName } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 
 /** The app's current release, or null when it has none yet (throws `app.not_found`). */
@@ -18,6 +18,15 @@ export async function liveRelease(store: Store, app: string): Promise<Release | 
 export async function currentRelease(store: Store, app: string): Promise<Release> {
   const release = await liveRelease(store, app);
   if (!release) throw new SlipwayError('app.no_release', `${app} has no release yet: deploy it first`, { app });
+  return release;
+}
+
+/** Release `version` of the app; `release.not_found` when it has none of that number. */
+export async function releaseOf(store: Store, app: string, version: number): Promise<Release> {
+  const release = await store.releases.get(app, version);
+  if (!release) {
+    throw new SlipwayError('release.not_found', `${app} has no release ${releaseName(version)}`, { app, version });
+  }
   return release;
 }
 

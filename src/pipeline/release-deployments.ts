@@ -7,6 +7,7 @@ import { configChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { type ConfigVars, type Deployment, type DeploymentKind, type Release, releaseName } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
+import { releaseOf } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export interface ReleaseDeploymentRequest {
@@ -62,12 +63,8 @@ export function announceQueued(
 }
 
 /** `rollback vK`: release K must exist. */
-export async function rollbackTarget(deps: PipelineDeps, app: string, version: number): Promise<Release> {
-  const release = await deps.store.releases.get(app, version);
-  if (!release) {
-    throw new SlipwayError('release.not_found', `${app} has no release ${releaseName(version)}`, { app, version });
-  }
-  return release;
+export function rollbackTarget(deps: PipelineDeps, app: string, version: number): Promise<Release> {
+  return releaseOf(deps.store, app, version);
 }
 
 /**

@@ -11,7 +11,7 @@ import { validateConfigKey, validateConfigValue } from '../core/names.ts';
 import { type App, type Release, releaseName } from '../core/types.ts';
 import { type ContainerExit, describeExit } from '../runtime/types.ts';
 import { baseSpec } from './container-spec.ts';
-import { liveRelease } from './current-release.ts';
+import { liveRelease, releaseOf } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -170,16 +170,7 @@ export function createOneOffRunner(deps: PipelineDeps): OneOffRunner {
 
 /** The release asked for; else the live one; else, nothing being live yet, the newest. */
 async function releaseToRun(deps: PipelineDeps, app: App, version: number | undefined): Promise<Release> {
-  if (version !== undefined) {
-    const release = await deps.store.releases.get(app.name, version);
-    if (!release) {
-      throw new SlipwayError('release.not_found', `${app.name} has no release ${releaseName(version)}`, {
-        app: app.name,
-        version,
-      });
-    }
-    return release;
-  }
+  if (version !== undefined) return releaseOf(deps.store, app.name, version);
   const release = (await liveRelease(deps.store, app.name)) ?? (await deps.store.releases.list(app.name))[0];
   if (!release) {
     throw new SlipwayError('app.no_release', `${app.name} has no release yet: deploy it before running commands`, {
