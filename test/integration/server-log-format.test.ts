@@ -23,7 +23,10 @@ async function serverOutput(flags: string[], tty: boolean): Promise<string[]> {
     onLine: (_stream, line) => lines.push(line.replace(/\r$/, '')),
   });
   try {
-    await waitFor(() => lines.some((l) => l.startsWith('Log in with:')), 'the server to be ready', 30_000, 50);
+    // The log is written asynchronously: its 'ready' line may follow the login line.
+    const ready = () =>
+      lines.some((l) => l.startsWith('Log in with:')) && lines.some((l) => l.includes('slipway is ready'));
+    await waitFor(ready, 'the server to be ready', 30_000, 50);
     return lines;
   } finally {
     await server.stop(5000);
