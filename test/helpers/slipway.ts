@@ -186,6 +186,7 @@ export function routerGet(
   host: string,
   urlPath = '/',
   address = '127.0.0.1',
+  timeoutMs = 10_000,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: address, port, path: urlPath, headers: { host }, agent }, (res) => {
@@ -197,7 +198,7 @@ export function routerGet(
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('router request timed out')));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('router request timed out')));
   });
 }
 
