@@ -2,7 +2,8 @@
 // build sandboxed when this host can, the registry reached from inside): the
 // build script sees the devDependency, the slug does not ship it, the app runs
 // with NODE_ENV=production, and a redeploy with the same lockfile restores
-// node_modules from the cache without installing.
+// node_modules from the cache without installing (without a build script,
+// only the packages pruning keeps).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -48,5 +49,25 @@ describe('a Node.js app through a real server', () => {
     assert.match(again.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
     assert.doesNotMatch(again.stdout, /added \d+ package/, 'no install ran');
     assert.equal((await served()).devDependencyShipped, false);
+  });
+
+  test('without a build script, the redeploy copies only what pruning keeps', async () => {
+    // Scripts are not part of the cache key: the same cached node_modules, and nothing needs is-number.
+    const pkg = JSON.parse(fs.readFileSync(path.join(source, 'package.json'), 'utf8'));
+    delete pkg.scripts.build;
+    fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify(pkg, null, 2));
+    fs.writeFileSync(path.join(source, 'built.txt'), 'committed, not built');
+    const again = await deploy();
+    assert.equal(again.code, 0, again.stdout);
+    assert.match(again.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.match(again.stdout, /Restored already pruned, as the first build from this cached node_modules pruned it/);
+    assert.match(again.stdout, /node_modules: \d+ MB with devDependencies, \d+ MB without/);
+    assert.doesNotMatch(again.stdout, /added \d+ package/, 'no install ran');
+    assert.deepEqual(await served(), {
+      oneDay: 86_400_000,
+      built: 'committed, not built',
+      devDependencyShipped: false,
+      nodeEnv: 'production',
+    });
   });
 });

@@ -3,15 +3,18 @@
 // No dependencies of its own: semver ranges are read with the semver package
 // that npm itself bundles (npm ships with every Node, so it is always here).
 //
-//   engines BUILD_DIR                 check engines.node (and engines.npm) against this Node
-//   npm-version                       the version of the npm bundled with this Node
-//   manager BUILD_DIR                 "npm npm" | "yarn yarn@1.22.22" | "pnpm pnpm@9": by lockfile
-//   scripts BUILD_DIR NAME...         the NAMEs that package.json defines, one a line
-//   cache-key BUILD_DIR LOCKFILE SPEC what the installed node_modules depend on (JSON)
-//   cache-compare OLD NEW             exit 0 when two keys match, else print why they differ
-//   node-headers                      the prefix holding this Node's C headers (for node-gyp --nodedir)
-//   release BUILD_DIR                 bin/release's YAML
+//   plan BUILD_DIR NAME...   checks engines.node (and engines.npm) against this Node, then
+//                            prints shell assignments for bin/compile: nodedir (the prefix
+//                            holding this Node's C headers, for node-gyp --nodedir, or empty),
+//                            pm_name and pm_spec (npm npm | yarn yarn@1.22.22 | pnpm pnpm@9,
+//                            by lockfile), npm_version (the npm bundled with this Node), scripts
+//                            (the NAMEs package.json defines, one a line)
+//   cache-key BUILD_DIR LOCKFILE SPEC KEY [OLD]
+//                            writes what the installed node_modules depend on (JSON) to KEY;
+//                            with OLD (an earlier key), prints why they differ (nothing: same)
+//   release BUILD_DIR        bin/release's YAML
 //
+// One process answers all of bin/compile's questions at once: each node start costs tens of ms.
 // Messages for the build log go to stderr, in Heroku's style; a failure exits 1.
 
 import { createHash } from 'node:crypto';
@@ -181,16 +184,29 @@ function manager(buildDir) {
     name = names[0] ?? 'npm';
   }
   // npm is the one bundled with Node; yarn and pnpm come through corepack.
-  const spec = name === 'npm' ? 'npm' : (declared?.spec ?? specFromLockfile(buildDir, name));
-  process.stdout.write(`${name} ${spec}\n`);
+  return { name, spec: name === 'npm' ? 'npm' : (declared?.spec ?? specFromLockfile(buildDir, name)) };
 }
 
 function scripts(buildDir, names) {
   const pkg = readPackageJson(buildDir);
   const defined = pkg.scripts !== null && typeof pkg.scripts === 'object' ? pkg.scripts : {};
-  for (const name of names) {
-    if (typeof defined[name] === 'string') process.stdout.write(`${name}\n`);
-  }
+  return names.filter((name) => typeof defined[name] === 'string');
+}
+
+/** A value as a single-quoted shell word. */
+const shellWord = (value) => `'${String(value).replaceAll("'", "'\\''")}'`;
+
+function plan(buildDir, names) {
+  engines(buildDir);
+  const pm = manager(buildDir);
+  const answers = {
+    nodedir: nodeHeaders() ?? '',
+    pm_name: pm.name,
+    pm_spec: pm.spec,
+    npm_version: npmVersion(),
+    scripts: scripts(buildDir, names).join('\n'),
+  };
+  for (const [name, value] of Object.entries(answers)) process.stdout.write(`${name}=${shellWord(value)}\n`);
 }
 
 function sha256(data) {
@@ -229,7 +245,7 @@ const INSTALL_VARS = [
   'npm_config_nodedir',
 ];
 
-function cacheKey(buildDir, lockfile, spec) {
+function cacheKey(buildDir, lockfile, spec, keyFile, oldFile) {
   const pkg = readPackageJson(buildDir);
   const installFields = Object.fromEntries(INSTALL_FIELDS.map((field) => [field, pkg[field] ?? null]));
   const key = {
@@ -243,7 +259,8 @@ function cacheKey(buildDir, lockfile, spec) {
     package_manager: spec,
     env: Object.fromEntries(INSTALL_VARS.map((name) => [name, process.env[name] ?? null])),
   };
-  process.stdout.write(`${JSON.stringify(key)}\n`);
+  fs.writeFileSync(keyFile, `${JSON.stringify(key)}\n`);
+  if (oldFile !== undefined) process.stdout.write(keyDifferences(oldFile, key));
 }
 
 const KEY_LABELS = {
@@ -258,18 +275,16 @@ const KEY_LABELS = {
   env: 'an install setting (NPM_CONFIG_PRODUCTION, npm_config_build_from_source…) changed',
 };
 
-function cacheCompare(oldFile, newFile) {
+/** Why the key in `oldFile` differs from `now` ("the lockfile changed; …"), or '' when they match. */
+function keyDifferences(oldFile, now) {
   let old;
   try {
     old = JSON.parse(fs.readFileSync(oldFile, 'utf8'));
   } catch {
     old = {};
   }
-  const now = JSON.parse(fs.readFileSync(newFile, 'utf8'));
   const changed = Object.keys(KEY_LABELS).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k]));
-  if (changed.length === 0) process.exit(0);
-  process.stdout.write(`${changed.map((k) => KEY_LABELS[k]).join('; ')}\n`);
-  process.exit(1);
+  return changed.length === 0 ? '' : `${changed.map((k) => KEY_LABELS[k]).join('; ')}\n`;
 }
 
 /**
@@ -294,12 +309,9 @@ function nodeHeaders() {
     }
     const part = (name) => new RegExp(`#define NODE_${name}_VERSION (\\d+)`).exec(header)?.[1];
     const found = `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
-    if (found === want && fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) {
-      process.stdout.write(`${prefix}\n`);
-      return;
-    }
+    if (found === want && fs.existsSync(path.join(prefix, 'include', 'node', 'common.gypi'))) return prefix;
   }
-  process.exit(1);
+  return null;
 }
 
 function release(buildDir) {
@@ -317,26 +329,11 @@ function release(buildDir) {
 
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
-  case 'engines':
-    engines(args[0]);
-    break;
-  case 'manager':
-    manager(args[0]);
-    break;
-  case 'scripts':
-    scripts(args[0], args.slice(1));
+  case 'plan':
+    plan(args[0], args.slice(1));
     break;
   case 'cache-key':
-    cacheKey(args[0], args[1], args[2]);
-    break;
-  case 'cache-compare':
-    cacheCompare(args[0], args[1]);
-    break;
-  case 'npm-version':
-    process.stdout.write(`${npmVersion()}\n`);
-    break;
-  case 'node-headers':
-    nodeHeaders();
+    cacheKey(args[0], args[1], args[2], args[3], args[4]);
     break;
   case 'release':
     release(args[0]);

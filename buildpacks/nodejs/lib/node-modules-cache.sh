@@ -10,12 +10,18 @@ DOWNLOAD_CACHE_MAX_MB=${DOWNLOAD_CACHE_MAX_MB:-512}
 cache_entry=$cache_dir/node_modules
 cache_key_file=$cache_dir/node_modules.key.json
 cache_prune=$cache_dir/node_modules.prune
-# restored: node_modules came from the cache entry; saved: they are what it holds; else none.
+# restored: node_modules came from the cache entry; pruned: so did they, already pruned;
+# saved: they are what it holds; else none.
 cache_state=none
 
+prune_replay() { env -u NODE_EXTRA_CA_CERTS node "$bp_dir/lib/prune-replay.mjs" "$@"; }
+
 # Copies the cached node_modules into the build when its key matches; else sets cache_miss_reason.
+# With `pruned` (no script of the build needs devDependencies), only what pruning keeps is copied.
 restore_node_modules() {
-  app_info cache-key "$build_dir" "$pm_lockfile" "$pm_spec" >"$work_dir/key.json"
+  local differs
+  differs=$(app_info cache-key "$build_dir" "$pm_lockfile" "$pm_spec" "$work_dir/key.json" "$cache_key_file") ||
+    differs="its key could not be computed"
   if [ "${NODE_MODULES_CACHE:-true}" = "false" ]; then
     cache_miss_reason="NODE_MODULES_CACHE=false: the cache is not used"
   elif [ -z "$pm_lockfile" ]; then
@@ -24,9 +30,13 @@ restore_node_modules() {
     cache_miss_reason="node_modules is checked in with the source: the cache is not used"
   elif [ ! -f "$cache_key_file" ] || [ ! -d "$cache_entry" ]; then
     cache_miss_reason="No cached node_modules yet"
-  elif ! cache_miss_reason=$(app_info cache-compare "$cache_key_file" "$work_dir/key.json"); then
-    cache_miss_reason="Cached node_modules not used: $cache_miss_reason"
-  elif cp -a --reflink=auto "$cache_entry" "$build_dir/node_modules"; then
+  elif [ -n "$differs" ]; then
+    cache_miss_reason="Cached node_modules not used: $differs"
+  elif [ "${1:-}" = pruned ] && [ -f "$cache_prune/removed.json" ] &&
+    prune_replay restore "$cache_entry" "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"; then
+    cache_state=pruned
+    return 0
+  elif rm -rf "$build_dir/node_modules" && cp -a --reflink=auto "$cache_entry" "$build_dir/node_modules"; then
     cache_state=restored
     return 0
   else
@@ -62,12 +72,10 @@ save_node_modules() {
   done
 }
 
-prune_replay() { env -u NODE_EXTRA_CA_CERTS node "$bp_dir/lib/prune-replay.mjs" "$@"; }
-
 # On node_modules restored from the cache: what the first prune of this entry did, again.
 replay_prune() {
   [ "$cache_state" = restored ] && [ -f "$cache_prune/removed.json" ] &&
-    prune_replay replay "$build_dir/node_modules" "$cache_prune" >/dev/null
+    prune_replay replay "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"
 }
 
 # The package manager's prune, recorded for the next builds when node_modules are the cache entry's.
@@ -76,7 +84,7 @@ prune_and_record() {
     cache_state=none
   run_indented pm_prune
   [ "$cache_state" != none ] || return 0
-  if prune_replay record "$work_dir/before-prune.json" "$build_dir/node_modules" "$cache_prune.tmp"; then
+  if prune_replay record "$work_dir/before-prune.json" "$build_dir/node_modules" "$cache_prune.tmp" >"$work_dir/sizes"; then
     rm -rf "$cache_prune"
     mv "$cache_prune.tmp" "$cache_prune"
   else

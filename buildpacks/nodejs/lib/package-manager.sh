@@ -1,6 +1,6 @@
 # The package manager's commands, by lockfile: npm (bundled with Node.js),
 # yarn 1, yarn 2+ or pnpm through corepack. Sourced by bin/compile, which sets
-# build_dir, cache_dir and work_dir. setup_package_manager NAME SPEC defines
+# build_dir, cache_dir, work_dir and npm_version. setup_package_manager NAME SPEC defines
 # pm_install, pm_run SCRIPT, pm_prune, and pm_label, pm_lockfile.
 
 setup_package_manager() {
@@ -11,7 +11,7 @@ setup_package_manager() {
     pm_lockfile=''
     [ ! -f npm-shrinkwrap.json ] || pm_lockfile=npm-shrinkwrap.json
     [ ! -f package-lock.json ] || pm_lockfile=package-lock.json
-    pm_label="npm $(app_info npm-version) (bundled with Node.js)"
+    pm_label="npm $npm_version (bundled with Node.js)"
     ;;
   yarn | pnpm)
     pm_lockfile=yarn.lock

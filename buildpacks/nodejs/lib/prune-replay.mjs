@@ -7,9 +7,14 @@
 //   snapshot DIR FILE         list DIR's entries (type, size, mtime) into FILE
 //   record FILE DIR OUT       compare DIR with the snapshot: OUT/removed.json, OUT/files/ (changed files)
 //   replay DIR OUT            remove what was removed, put back the changed files
+//   restore ENTRY DEST OUT    copy ENTRY (the cached node_modules) to DEST as the replayed prune
+//                             leaves it: what it removes is never copied (for builds that run no
+//                             script needing devDependencies)
 //
+// record, replay and restore print node_modules' size with and without devDependencies.
 // The recording is kept beside the cache entry and dropped with it.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -26,6 +31,18 @@ function walk(root) {
   };
   visit('');
   return entries;
+}
+
+/** The bytes of a walk's files (their apparent size), in MB. */
+function megabytes(entries) {
+  let bytes = 0;
+  for (const meta of entries.values()) if (!meta.startsWith('d ')) bytes += Number(meta.split(' ')[1]);
+  return Math.round(bytes / 1024 / 1024);
+}
+
+function sizes(plan) {
+  if (typeof plan.mb_before !== 'number') return; // recorded before sizes were
+  process.stdout.write(`node_modules: ${plan.mb_before} MB with devDependencies, ${plan.mb_after} MB without\n`);
 }
 
 function snapshot(dir, file) {
@@ -51,19 +68,70 @@ function record(file, dir, out) {
   const replayable = added.length === 0;
   fs.writeFileSync(
     path.join(out, 'removed.json'),
-    JSON.stringify({ replayable, roots, changed: changed.map(([p]) => p) }),
+    JSON.stringify({
+      replayable,
+      roots,
+      changed: changed.map(([p]) => p),
+      mb_before: megabytes(before),
+      mb_after: megabytes(after),
+    }),
   );
+  sizes({ mb_before: megabytes(before), mb_after: megabytes(after) });
 }
 
-function replay(dir, out) {
+/** The recording of OUT, checked; exits 1 when it cannot be replayed. */
+function readPlan(out) {
   const plan = JSON.parse(fs.readFileSync(path.join(out, 'removed.json'), 'utf8'));
   if (!plan.replayable) process.exit(1);
   const inside = (p) => typeof p === 'string' && p !== '' && !path.isAbsolute(p) && !p.split('/').includes('..');
   if (![...plan.roots, ...plan.changed].every(inside))
     throw new Error('the recording names paths outside node_modules');
+  return plan;
+}
+
+function replay(dir, out) {
+  const plan = readPlan(out);
   for (const p of plan.roots) fs.rmSync(path.join(dir, p), { recursive: true, force: true });
   for (const p of plan.changed) fs.copyFileSync(path.join(out, 'files', p), path.join(dir, p));
-  process.stdout.write(`${plan.roots.length} paths removed\n`);
+  sizes(plan);
+}
+
+/** cp's arguments at a time: far under the kernel's limit on an argument list. */
+const COPY_BATCH = 500;
+
+/**
+ * Copies `entry` to `dest` without what the prune removes: every subtree
+ * holding no removed path is one `cp -a --parents` unit; a directory holding
+ * one is made and walked into. Then the changed files are put back.
+ */
+function restore(entry, dest, out) {
+  const plan = readPlan(out);
+  const removed = new Set(plan.roots);
+  const partial = new Set();
+  for (const p of plan.roots) {
+    for (let dir = path.posix.dirname(p); dir !== '.'; dir = path.posix.dirname(dir)) partial.add(dir);
+  }
+  const units = [];
+  const visit = (rel) => {
+    for (const name of fs.readdirSync(path.join(entry, rel))) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      if (removed.has(child)) continue;
+      if (partial.has(child)) visit(child);
+      else units.push(child);
+    }
+  };
+  visit('');
+  fs.mkdirSync(dest, { recursive: true });
+  for (const dir of partial) fs.mkdirSync(path.join(dest, dir), { recursive: true });
+  for (let i = 0; i < units.length; i += COPY_BATCH) {
+    const copy = spawnSync('cp', ['-a', '--parents', '-t', dest, '--', ...units.slice(i, i + COPY_BATCH)], {
+      cwd: entry,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (copy.status !== 0) throw new Error(`cp exited with ${copy.status ?? copy.signal}`);
+  }
+  for (const p of plan.changed) fs.copyFileSync(path.join(out, 'files', p), path.join(dest, p));
+  sizes(plan);
 }
 
 const [command, ...args] = process.argv.slice(2);
@@ -71,6 +139,7 @@ try {
   if (command === 'snapshot') snapshot(args[0], args[1]);
   else if (command === 'record') record(args[0], args[1], args[2]);
   else if (command === 'replay') replay(args[0], args[1]);
+  else if (command === 'restore') restore(args[0], args[1], args[2]);
   else throw new Error(`unknown command ${command}`);
 } catch (err) {
   process.stderr.write(`prune-replay ${command}: ${err.message}\n`);

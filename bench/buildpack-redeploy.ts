@@ -1,0 +1,99 @@
+// A cached Node.js redeploy as users run it (method and results in
+// BENCHMARKS.md, "A cached Node.js redeploy through a real server"): a real
+// `slipway server` with the sandbox runtime, the kutt-like fixture (522
+// packages, better-sqlite3 compiled from source) deployed once, then
+// redeployed BENCH_RUNS times (default 3) with one file changed and the same
+// lockfile. Each redeploy's build step (from the deployment's own step
+// times) is set beside the floor: a bare `cp -a` of the same node_modules
+// (the cache's, copied out of its image once) on the home's file system,
+// timed right after it. Medians.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { create } from 'tar';
+import { HELPER_ENV, runChecked } from '../src/exec/index.ts';
+import { startSlipway } from '../test/helpers/slipway.ts';
+import { deployUntilFinal, type FinalDeployment } from './deploy-archive.ts';
+import { median, ROOT } from './lib.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const APP = 'kutt-like';
+
+async function archiveOf(dir: string): Promise<Buffer> {
+  const file = path.join(os.tmpdir(), `slipway-bench-${process.pid}.tar.gz`);
+  await create({ gzip: true, cwd: dir, file, portable: true }, fs.readdirSync(dir));
+  const bytes = fs.readFileSync(file);
+  fs.rmSync(file);
+  return bytes;
+}
+
+const stepMs = (d: FinalDeployment, name: string) => {
+  const step = d.steps.find((s) => s.name === name);
+  if (step?.finished_at == null) throw new Error(`deployment ${d.id} has no finished ${name} step`);
+  return Date.parse(step.finished_at) - Date.parse(step.started_at);
+};
+
+async function deploy(apiUrl: string, source: string): Promise<FinalDeployment> {
+  const d = await deployUntilFinal(apiUrl, APP, await archiveOf(source));
+  if (d.status !== 'success') throw new Error(`deployment ${d.id} ended ${d.status}`);
+  return d;
+}
+
+/** The cache's node_modules, copied once out of its image (mounted read-only while no build runs). */
+async function cachedNodeModules(home: string, into: string): Promise<string> {
+  const image = path.join(home, 'cache', `${APP}.img`);
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cache-'));
+  await runChecked(['mount', '-o', 'loop,ro', image, mnt], { env: HELPER_ENV });
+  try {
+    const entry = path.join(mnt, 'buildpacks', 'nodejs', 'nodejs', 'node_modules');
+    await runChecked(['cp', '-a', entry, into], { env: HELPER_ENV });
+  } finally {
+    await runChecked(['umount', mnt], { env: HELPER_ENV });
+    fs.rmdirSync(mnt);
+  }
+  return into;
+}
+
+async function copyFloor(from: string): Promise<number> {
+  const to = `${from}.copy`;
+  const t0 = performance.now();
+  await runChecked(['cp', '-a', from, to], { env: HELPER_ENV });
+  const ms = performance.now() - t0;
+  fs.rmSync(to, { recursive: true, force: true });
+  return ms;
+}
+
+const slipway = await startSlipway({ args: ['--runtime', 'sandbox'] });
+const source = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-kutt-'));
+fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'buildpack-apps', APP), source, { recursive: true });
+try {
+  await slipway.cli(['apps:create', APP]);
+  const first = await deploy(slipway.apiUrl, source);
+  const floorDir = await cachedNodeModules(slipway.home, path.join(slipway.home, 'bench-node_modules'));
+  const builds: number[] = [];
+  const floors: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    fs.writeFileSync(path.join(source, 'bench-run.txt'), `${i}\n`);
+    const again = await deploy(slipway.apiUrl, source);
+    const log = (await slipway.cli(['deployments:logs', again.id, '-a', APP])).stdout;
+    if (!/restored node_modules from cache/.test(log)) throw new Error(`redeploy did not restore:\n${log}`);
+    builds.push(stepMs(again, 'build'));
+    floors.push(await copyFloor(floorDir));
+  }
+  const b = median(builds);
+  const f = median(floors);
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  process.stdout.write(
+    [
+      `fixture ${APP} through slipway server --runtime sandbox`,
+      `first build: ${s(stepMs(first, 'build'))}`,
+      `cached redeploys' build step: ${builds.map(s).join(', ')}; median ${s(b)} = ${(b / stepMs(first, 'build')).toFixed(3)}x the first`,
+      `floor, cp -a of the same node_modules: ${floors.map(s).join(', ')}; median ${s(f)}; build = ${(b / f).toFixed(2)}x the floor`,
+    ].join('\n') + '\n',
+  );
+} finally {
+  await slipway.stop();
+  fs.rmSync(source, { recursive: true, force: true });
+}
