@@ -35,10 +35,30 @@ const stepMs = (d: FinalDeployment, name: string) => {
   return Date.parse(step.finished_at) - Date.parse(step.started_at);
 };
 
-async function deploy(apiUrl: string, source: string): Promise<FinalDeployment> {
-  const d = await deployUntilFinal(apiUrl, APP, await archiveOf(source));
+/** Where a build's time goes: from the step's start, each phase up to a log line, as the lines arrive. */
+const PHASES: [string, RegExp][] = [
+  ['sandbox start and detect', /^-----> Creating runtime environment/],
+  ['checks', /^-----> Installing dependencies/],
+  ['restore', /restored node_modules from cache/],
+  ['build scripts', /^-----> Pruning devDependencies/],
+  ['prune', /^-----> Build succeeded!/],
+  ['release, sandbox end, collect', /^-----> Discovering process types/],
+  ['.slugignore, size', /^-----> Slug size/],
+];
+
+async function deploy(apiUrl: string, source: string): Promise<{ d: FinalDeployment; phases: number[] }> {
+  const seen: [number, string][] = [];
+  const d = await deployUntilFinal(apiUrl, APP, await archiveOf(source), (line) => seen.push([Date.now(), line]));
   if (d.status !== 'success') throw new Error(`deployment ${d.id} ended ${d.status}`);
-  return d;
+  const at = (pattern: RegExp) => seen.find(([, line]) => pattern.test(line))?.[0] ?? Number.NaN;
+  let previous = Date.parse(d.steps.find((step) => step.name === 'build')?.started_at ?? '');
+  const phases = PHASES.map(([, pattern]) => {
+    const t = at(pattern);
+    const ms = t - previous;
+    previous = t;
+    return ms;
+  });
+  return { d, phases };
 }
 
 /** The cache's node_modules, copied once out of its image (mounted read-only while no build runs). */
@@ -68,15 +88,26 @@ async function copyFloor(from: string): Promise<number> {
 const slipway = await startSlipway({ args: ['--runtime', 'sandbox'] });
 const source = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-kutt-'));
 fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'buildpack-apps', APP), source, { recursive: true });
+// The fixture is dependencies only: a server that loads the native module answers for it.
+fs.writeFileSync(
+  path.join(source, 'server.js'),
+  `const db = new (require('better-sqlite3'))(':memory:');
+require('express')()
+  .get('/', (q, s) => s.send('sqlite ' + db.prepare('select sqlite_version() v').get().v))
+  .listen(Number(process.env.PORT));
+`,
+);
 try {
   await slipway.cli(['apps:create', APP]);
-  const first = await deploy(slipway.apiUrl, source);
+  const { d: first } = await deploy(slipway.apiUrl, source);
   const floorDir = await cachedNodeModules(slipway.home, path.join(slipway.home, 'bench-node_modules'));
   const builds: number[] = [];
   const floors: number[] = [];
+  const phases: number[][] = PHASES.map(() => []);
   for (let i = 0; i < RUNS; i++) {
     fs.writeFileSync(path.join(source, 'bench-run.txt'), `${i}\n`);
-    const again = await deploy(slipway.apiUrl, source);
+    const { d: again, phases: these } = await deploy(slipway.apiUrl, source);
+    these.forEach((ms, p) => phases[p]?.push(ms));
     const log = (await slipway.cli(['deployments:logs', again.id, '-a', APP])).stdout;
     if (!/restored node_modules from cache/.test(log)) throw new Error(`redeploy did not restore:\n${log}`);
     builds.push(stepMs(again, 'build'));
@@ -91,6 +122,8 @@ try {
       `first build: ${s(stepMs(first, 'build'))}`,
       `cached redeploys' build step: ${builds.map(s).join(', ')}; median ${s(b)} = ${(b / stepMs(first, 'build')).toFixed(3)}x the first`,
       `floor, cp -a of the same node_modules: ${floors.map(s).join(', ')}; median ${s(f)}; build = ${(b / f).toFixed(2)}x the floor`,
+      "where the redeploys' build step goes (medians, as the log lines arrive):",
+      ...PHASES.map(([name], p) => `  ${name}: ${s(median(phases[p] ?? []))}`),
     ].join('\n') + '\n',
   );
 } finally {

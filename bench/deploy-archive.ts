@@ -28,10 +28,16 @@ export interface FinalDeployment {
 }
 
 /**
- * Deploys and follows the deployment's log stream, as `slipway deploy` does,
+ * Deploys and follows the deployment's log stream, as `slipway deploy` does
+ * (each log line to `onLine` as it arrives),
  * until its `end` event; resolves with the deployment as that event carries it.
  */
-export async function deployUntilFinal(apiUrl: string, app: string, archive: Buffer): Promise<FinalDeployment> {
+export async function deployUntilFinal(
+  apiUrl: string,
+  app: string,
+  archive: Buffer,
+  onLine?: (line: string) => void,
+): Promise<FinalDeployment> {
   const headers = { authorization: `Bearer ${TOKEN}` };
   const res = await fetch(`${apiUrl}/api/apps/${app}/deployments`, {
     method: 'POST',
@@ -50,6 +56,7 @@ export async function deployUntilFinal(apiUrl: string, app: string, archive: Buf
     for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
       const event = buffered.slice(0, end).split('\n');
       buffered = buffered.slice(end + 2);
+      if (event[0]?.startsWith('data: ')) for (const line of event) onLine?.(line.slice('data: '.length));
       if (event[0] !== 'event: end') continue;
       return JSON.parse(
         event

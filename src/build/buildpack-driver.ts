@@ -1,7 +1,8 @@
 // The one process a build is: a fixed shell script that runs the buildpacks
 // (Heroku buildpack API v2) in the build's sandbox, as Heroku runs them in one
 // build container. It trims the app's cache to its cap (oldest buildpack
-// caches out), copies each buildpack into a private writable folder (so it can
+// caches out; the cache's size is one statfs when it is a file system of its
+// own, its image, and a `du` walk only when that says it may be over), copies each buildpack into a private writable folder (so it can
 // write its `export` file), detects (`bin/detect BUILD_DIR`), compiles
 // (`bin/compile BUILD_DIR CACHE_DIR ENV_DIR`, with every earlier buildpack's
 // `export` sourced first) and asks for the release (`bin/release BUILD_DIR`).
@@ -14,16 +15,26 @@ _sw_nonce=$1 _sw_build=$2 _sw_cache=$3 _sw_env=$4 _sw_cap=$5 _sw_mode=$6
 shift 6
 _sw_mark() { printf '%s %s\\n' "$_sw_nonce" "$*"; }
 _sw_size() { du -sk "$_sw_cache" 2>/dev/null | cut -f1; }
+_sw_used() {
+  if mountpoint -q "$_sw_cache" 2>/dev/null; then
+    stat -f -c '%b %f %S' "$_sw_cache" | { read -r _b _f _s && echo $(((_b - _f) * _s / 1024)); }
+  else
+    _sw_size
+  fi
+}
 _sw_work=$(mktemp -d) || exit 70
 trap 'rm -rf "$_sw_work"' EXIT
 mkdir -p "$_sw_cache/buildpacks" || exit 71
-while [ "$(_sw_size)" -gt "$_sw_cap" ]; do
+_sw_kib=$(_sw_used)
+[ "\${_sw_kib:-0}" -le "$_sw_cap" ] || _sw_kib=$(_sw_size)
+while [ "$_sw_kib" -gt "$_sw_cap" ]; do
   _sw_oldest=$(ls -1tr "$_sw_cache/buildpacks" | head -n 1)
   [ -n "$_sw_oldest" ] || break
   rm -rf "$_sw_cache/buildpacks/$_sw_oldest"
   _sw_mark evicted "$_sw_oldest"
+  _sw_kib=$(_sw_size)
 done
-_sw_mark cache "$(_sw_size)" "$(ls -1 "$_sw_cache/buildpacks" | wc -l)"
+_sw_mark cache "$_sw_kib" "$(ls -1 "$_sw_cache/buildpacks" | wc -l)"
 _sw_name=
 if [ "$_sw_mode" = auto ]; then
   _sw_found= _sw_c=0

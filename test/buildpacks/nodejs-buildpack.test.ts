@@ -95,6 +95,30 @@ describe('nodejs buildpack: detect and release', () => {
       assert.deepEqual(parseRelease(without.stdout).processes, {});
     });
   });
+
+  test("after bin/compile, release answers from compile's note exactly as it does alone, for that build only", async () => {
+    await withBuild({}, async (dirs) => {
+      const alone = (await runStep('nodejs', 'release', dirs)).stdout;
+      assert.equal((await runStep('nodejs', 'compile', dirs)).code, 0);
+      assert.equal((await runStep('nodejs', 'release', dirs)).stdout, alone);
+      // Another build's release is not answered from this one's note: no start script there.
+      await withBuild({}, async (other) => {
+        await editPackageJson(other, (pkg) => {
+          delete pkg.scripts.start;
+        });
+        assert.deepEqual(parseRelease((await runStep('nodejs', 'release', other)).stdout).processes, {});
+      });
+    });
+    await compileEdited(
+      (pkg) => {
+        delete pkg.scripts.start;
+      },
+      async (compiled, dirs) => {
+        assert.equal(compiled.code, 0, compiled.output);
+        assert.deepEqual(parseRelease((await runStep('nodejs', 'release', dirs)).stdout).processes, {});
+      },
+    );
+  });
 });
 
 describe('nodejs buildpack: engines.node against the one Node.js here', () => {

@@ -98,6 +98,25 @@ describe('buildpacks', () => {
     assert.match(third.output, /Counter: build 1 with this cache/);
   });
 
+  test('a build cache over its cap loses its oldest buildpack cache before the next build (sandboxed: its image)', async () => {
+    const small = await startSlipway({
+      env: { SLIPWAY_ALLOW_LOCAL_BUILDPACKS: '1', SLIPWAY_BUILD_CACHE_MAX: '1kb' },
+    });
+    try {
+      assert.equal((await small.cli(['apps:create', 'bp-cap'])).code, 0);
+      assert.equal((await small.cli(['buildpacks:set', counter, '-a', 'bp-cap'])).code, 0);
+      const dir = fixtureCopy('buildpack-app');
+      for (const build of [1, 2]) {
+        const result = await small.cli(['deploy', dir, '-a', 'bp-cap']);
+        assert.equal(result.code, 0, result.stdout);
+        assert.match(result.stdout, /Counter: build 1 with this cache/, `build ${build} started from an empty cache`);
+        if (build === 2) assert.match(result.stdout, /build cache over its cap: removed the oldest buildpack cache/);
+      }
+    } finally {
+      await small.stop();
+    }
+  });
+
   test("two buildpacks chained through .buildpacks: the second sees the first one's export", async () => {
     const app = 'bp-chain';
     await create(app);
