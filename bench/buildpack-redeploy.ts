@@ -107,7 +107,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     fs.writeFileSync(path.join(source, 'bench-run.txt'), `${i}\n`);
     const { d: again, phases: these } = await deploy(slipway.apiUrl, source);
-    these.forEach((ms, p) => phases[p]?.push(ms));
+    for (const [p, ms] of these.entries()) phases[p]?.push(ms);
     const log = (await slipway.cli(['deployments:logs', again.id, '-a', APP])).stdout;
     if (!/restored node_modules from cache/.test(log)) throw new Error(`redeploy did not restore:\n${log}`);
     builds.push(stepMs(again, 'build'));

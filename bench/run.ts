@@ -21,6 +21,7 @@ const BENCHES = [
   'scale',
   'restart-recovery',
   'buildpack-cache',
+  'buildpack-redeploy',
 ];
 const only = process.argv.slice(2);
 
