@@ -96,6 +96,9 @@ describe('nodejs buildpack: yarn and pnpm lockfiles, through corepack', () => {
   const cases: [string, RegExp, string][] = [
     ['node-yarn', /Package manager: yarn 1\.22\.22 \(through corepack, yarn@1\.22\.22\)/, 'yarn/1.22.22'],
     ['node-pnpm', /Package manager: pnpm 9\.15\.9 \(through corepack, pnpm@9\.15\.9\)/, 'pnpm/9.15.9'],
+    // yarn 4 with the node-modules linker (Plug'n'Play apps have no node_modules: not supported).
+    // (its npm build calls itself 4.9.1-git.<date>.hash-<commit>)
+    ['node-yarn-berry', /Package manager: yarn 4\.9\.1\S* \(through corepack, yarn@4\.9\.1\)/, 'yarn/4.9.1'],
   ];
   for (const [fixture, label, agent] of cases) {
     test(`${fixture}: installed, built and pruned by its own manager; a changed lockfile installs again`, async (t) => {
@@ -118,11 +121,14 @@ describe('nodejs buildpack: yarn and pnpm lockfiles, through corepack', () => {
         assert.equal(restored.report.devDependencyPresent, false);
         await again.remove();
         again = await prepareBuild([fixture, 'deps-server'], {}, dirs.cacheDir);
-        const lockfile = path.join(again.buildDir, fixture === 'node-yarn' ? 'yarn.lock' : 'pnpm-lock.yaml');
-        await fs.appendFile(lockfile, '\n');
+        // yarn 4 refuses a lockfile it would rewrite (--immutable): its config file changes instead.
+        const berry = fixture === 'node-yarn-berry';
+        const changedFile = berry ? '.yarnrc.yml' : fixture === 'node-yarn' ? 'yarn.lock' : 'pnpm-lock.yaml';
+        await fs.appendFile(path.join(again.buildDir, changedFile), berry ? '# changed\n' : '\n');
         const changed = await runStep('nodejs', 'compile', again);
         assert.equal(changed.code, 0, changed.output);
-        assert.match(changed.output, /Cached node_modules not used: the lockfile changed: installing/);
+        const why = berry ? 'a package manager config file \\(.npmrc, .yarnrc.yml…\\) changed' : 'the lockfile changed';
+        assert.match(changed.output, new RegExp(`Cached node_modules not used: ${why}: installing`));
         t.diagnostic(`first ${compile.ms} ms, restored ${restored.compile.ms} ms, changed lockfile ${changed.ms} ms`);
       } finally {
         await again?.remove();
