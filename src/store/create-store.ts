@@ -1,6 +1,7 @@
 // Assembles the Store from the repositories over one kysely instance. It is
-// dialect-neutral: open-sqlite.ts (and later a PostgreSQL opener) builds the
-// Kysely<Database>, runs the migrations and hands it here. Every repository
+// dialect-neutral: open-sqlite.ts or open-postgres.ts builds the
+// Kysely<Database>, runs the migrations and hands it here (with the dialect,
+// for the few locks only PostgreSQL needs: store/dialect.ts). Every repository
 // call that fails for want of disk space throws `disk.full` (the write was
 // not made), never the driver's own error.
 
@@ -11,6 +12,7 @@ import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
 import { deploymentsRepo } from './deployments-repo.ts';
+import type { StoreDialect } from './dialect.ts';
 import { domainsRepo } from './domains-repo.ts';
 import { formationRepo } from './formation-repo.ts';
 import { githubLinksRepo } from './github-links-repo.ts';
@@ -19,11 +21,17 @@ import type { Database } from './schema.ts';
 import { tokensRepo } from './tokens-repo.ts';
 import type { Store } from './types.ts';
 
-export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
+export interface StoreOptions {
+  /** The uids new apps get (default 20001-30000). */
+  readonly uids?: UidRange | undefined;
+  readonly dialect: StoreDialect;
+}
+
+export function createStore(db: Kysely<Database>, options: StoreOptions): Store {
   return {
-    apps: guarded(appsRepo(db, uids)),
+    apps: guarded(appsRepo(db, options.dialect, options.uids)),
     config: guarded(configRepo(db)),
-    releases: guarded(releasesRepo(db)),
+    releases: guarded(releasesRepo(db, options.dialect)),
     deployments: guarded(deploymentsRepo(db)),
     formation: guarded(formationRepo(db)),
     containers: guarded(containersRepo(db)),
@@ -32,8 +40,8 @@ export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
     githubLinks: guarded(githubLinksRepo(db)),
     transaction: (fn) =>
       db.isTransaction
-        ? fn(createStore(db, uids))
-        : rethrowDiskFull(db.transaction().execute((trx) => fn(createStore(trx, uids)))),
+        ? fn(createStore(db, options))
+        : rethrowDiskFull(db.transaction().execute((trx) => fn(createStore(trx, options)))),
     close: () => db.destroy(),
   };
 }

@@ -1,0 +1,57 @@
+// Opens the store on a PostgreSQL database (SLIPWAY_DATABASE_URL): a pg
+// connection pool under kysely's PostgreSQL dialect, migrations applied (see
+// migrations/index.ts for several servers starting at once), Store returned.
+// The URL's password never appears in an error: only redactUrl's form does.
+
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { UidRange } from '../core/types.ts';
+import { createStore } from './create-store.ts';
+import { migrateToLatest } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './types.ts';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database` (libpq's URL form, `?host=/socket/dir` included). */
+  readonly url: string;
+  /** The uids new apps get (default 20001-30000). */
+  readonly uids?: UidRange;
+  /** Connections the pool keeps at most (default 10). */
+  readonly maxConnections?: number;
+  /** An idle connection that broke (the database restarted): the pool drops it and opens another. */
+  readonly onIdleError?: (err: Error) => void;
+}
+
+/** How long opening a connection may take before it fails (pg's default is to wait forever). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the database URL';
+  }
+}
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: 'slipway',
+  });
+  // Without a listener, an idle connection's error would end the process.
+  pool.on('error', (err) => options.onIdleError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrateToLatest(db, undefined, 'postgres');
+    return createStore(db, { uids: options.uids, dialect: 'postgres' });
+  } catch (err) {
+    await db.destroy();
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot open the store at ${redactUrl(options.url)}: ${why}`, { cause: err });
+  }
+}

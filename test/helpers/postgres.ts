@@ -1,0 +1,157 @@
+// A throwaway PostgreSQL cluster for tests: initdb into a temp dir, the
+// server on a free loopback port with password (scram) authentication, a
+// fresh database per `createDatabase()`, stopped and removed by `stop()`.
+// PostgreSQL refuses to run as root, so under root it runs as `nobody`.
+// Its collation is ICU's en-US, like a typical production database, so that
+// ordering the store leaves to the database's locale would show.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { type ProcessHandle, runChecked, spawnProcess } from '../../src/exec/index.ts';
+import { baseEnv } from './slipway.ts';
+
+const BIN = process.env.SLIPWAY_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const NOBODY = 65_534;
+const USER = 'slipway';
+
+export interface PostgresCluster {
+  readonly port: number;
+  /**
+   * A new database, empty or a copy of `template` (a database of this cluster
+   * no one is connected to); its `postgres://` URL, password included.
+   */
+  createDatabase(template?: string): Promise<string>;
+  readonly password: string;
+  stop(): Promise<void>;
+}
+
+/** Why the PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresSkipReason(): string | undefined {
+  if (!fs.existsSync(path.join(BIN, 'initdb')))
+    return `PostgreSQL binaries not found in ${BIN} (.ci/run installs them)`;
+  if (process.getuid?.() === 0 && !fs.existsSync('/usr/bin/setpriv')) return 'running as root without setpriv';
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(): Promise<PostgresCluster> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-pg-'));
+  const data = path.join(dir, 'data');
+  const password = randomBytes(12).toString('hex');
+  fs.writeFileSync(path.join(dir, 'pw'), `${password}\n`, { mode: 0o600 });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) for (const p of [dir, path.join(dir, 'pw')]) fs.chownSync(p, NOBODY, NOBODY);
+  const as = (argv: string[]) =>
+    asRoot ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv] : argv;
+  const env = baseEnv({ HOME: dir });
+
+  let server: ProcessHandle | undefined;
+  try {
+    await runChecked(
+      as([
+        path.join(BIN, 'initdb'),
+        `--pgdata=${data}`,
+        `--username=${USER}`,
+        `--pwfile=${path.join(dir, 'pw')}`,
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale-provider=icu',
+        '--icu-locale=en-US',
+        '--locale=C.UTF-8',
+        '--no-sync',
+      ]),
+      { env, cwd: dir, timeoutMs: 60_000 },
+    );
+    const port = await freePort();
+    const log: string[] = [];
+    let ready: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      ready = resolve;
+    });
+    server = spawnProcess(
+      as([
+        path.join(BIN, 'postgres'),
+        '-D',
+        data,
+        '-k',
+        dir,
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        // A test cluster: durability is not what is under test.
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+      ]),
+      {
+        env,
+        cwd: dir,
+        onLine: (_stream, line) => {
+          log.push(line);
+          if (line.includes('ready to accept connections')) ready();
+        },
+      },
+    );
+    const exited = server.exited.then((exit) => {
+      throw new Error(`postgres exited (${exit.code ?? exit.signal}):\n${log.join('\n')}`);
+    });
+    exited.catch(() => {});
+    const timeout = new Promise<never>((_r, reject) =>
+      setTimeout(() => reject(new Error(`postgres did not start:\n${log.join('\n')}`)), 30_000).unref(),
+    );
+    await Promise.race([started, exited, timeout]);
+
+    const running = server;
+    let n = 0;
+    const url = (database: string) => `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`;
+    return {
+      port,
+      password,
+      async createDatabase(template) {
+        const name = `store_${process.pid}_${++n}`;
+        const admin = new pg.Client({ connectionString: url('postgres') });
+        await admin.connect();
+        try {
+          const copy = template === undefined ? '' : ` template ${pg.escapeIdentifier(template)} strategy file_copy`;
+          await admin.query(`create database ${name}${copy}`);
+        } finally {
+          await admin.end();
+        }
+        return url(name);
+      },
+      async stop() {
+        // SIGINT: fast shutdown (SIGTERM would wait for every client to leave).
+        running.signal('SIGINT');
+        const stopped = await Promise.race([
+          running.exited.then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+        ]);
+        if (!stopped) await running.stop(0);
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await server?.stop(0);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
