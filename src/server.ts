@@ -221,7 +221,8 @@ async function openStore(settings: Settings, paths: DataPaths, uids: UidRange, l
   return openPostgresStore({
     url: settings.databaseUrl,
     uids,
-    onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection broke; the pool opens another'),
+    exclusive: true,
+    onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection broke'),
   });
 }
 

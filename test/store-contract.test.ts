@@ -637,6 +637,29 @@ describe('Store contract on PostgreSQL', { skip: postgresSkipReason() }, () => {
       }
     });
 
+    test('an exclusive store keeps the database to itself until closed, and names its holder', async () => {
+      const url = await fresh();
+      const first = await openPostgresStore({ url, exclusive: true });
+      await first.apps.create('shop');
+      await assert.rejects(openPostgresStore({ url, exclusive: true }), (err: Error) => {
+        assert.match(
+          err.message,
+          /: another Slipway server is using this database \(slipway server on [^,]+, from 127\.0\.0\.1, since \d{4}-\d\d-\d\dT[\d:]+Z\): one server runs per database, stop that one first$/,
+        );
+        return true;
+      });
+      await first.close();
+      const second = await openPostgresStore({ url, exclusive: true });
+      try {
+        assert.deepEqual(
+          (await second.apps.list()).map((a) => a.name),
+          ['shop'],
+        );
+      } finally {
+        await second.close();
+      }
+    });
+
     test('a wrong password or an unreachable server fails clearly, and never shows the password', async () => {
       const url = new URL(await fresh());
       url.password = 'not-the-password-42';

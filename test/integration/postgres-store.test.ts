@@ -76,6 +76,19 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
     assert.equal(env.stdout, 'JWT_SECRET=from-postgres');
   });
 
+  test('a second server against the same database refuses to start while the first runs', async () => {
+    const other = startSlipway({ env: { SLIPWAY_DATABASE_URL: url } });
+    await assert.rejects(other, (err: Error) => {
+      assert.match(
+        err.message,
+        /error: cannot open the store at postgres:\/\/slipway:\*\*\*@127\.0\.0\.1:\d+\/\w+: another Slipway server is using this database \(slipway server on /,
+      );
+      assert.doesNotMatch(err.message, new RegExp(cluster?.password ?? '-'));
+      return true;
+    });
+    assert.equal(await served(slipway as Slipway), 'from-postgres', 'the first one still serves');
+  });
+
   test('a server on another home sees the same apps; it serves a release once deployed there', async () => {
     await slipway?.stop({ keepHome: true });
     const s = await start();
