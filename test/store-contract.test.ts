@@ -588,6 +588,16 @@ describe('Store contract on SQLite', () => {
   storeContract(() => openSqliteStore({ file: path.join(dir, `store-${++n}.db`) }));
 });
 
+/** The names of the apps in the store that `opening` opens; the store is closed again. */
+async function appNames(opening: Promise<Store>): Promise<string[]> {
+  const store = await opening;
+  try {
+    return (await store.apps.list()).map((a) => a.name);
+  } finally {
+    await store.close();
+  }
+}
+
 describe('Store contract on PostgreSQL', { skip: postgresSkipReason() }, () => {
   let cluster: PostgresCluster | undefined;
   /** A database the opener migrated: each case gets a copy (a copy takes a third of migrating). */
@@ -626,15 +636,7 @@ describe('Store contract on PostgreSQL', { skip: postgresSkipReason() }, () => {
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
-      const reopened = await openPostgresStore({ url });
-      try {
-        assert.deepEqual(
-          (await reopened.apps.list()).map((a) => a.name),
-          ['shop'],
-        );
-      } finally {
-        await reopened.close();
-      }
+      assert.deepEqual(await appNames(openPostgresStore({ url })), ['shop']);
     });
 
     test('an exclusive store keeps the database to itself until closed, and names its holder', async () => {
@@ -649,15 +651,7 @@ describe('Store contract on PostgreSQL', { skip: postgresSkipReason() }, () => {
         return true;
       });
       await first.close();
-      const second = await openPostgresStore({ url, exclusive: true });
-      try {
-        assert.deepEqual(
-          (await second.apps.list()).map((a) => a.name),
-          ['shop'],
-        );
-      } finally {
-        await second.close();
-      }
+      assert.deepEqual(await appNames(openPostgresStore({ url, exclusive: true })), ['shop']);
     });
 
     test('a wrong password or an unreachable server fails clearly, and never shows the password', async () => {
