@@ -222,7 +222,7 @@ async function openStore(settings: Settings, paths: DataPaths, uids: UidRange, l
     url: settings.databaseUrl,
     uids,
     exclusive: true,
-    onIdleError: (err) => logger.warn({ err: err.message }, 'a database connection broke'),
+    warn: (message) => logger.warn(message),
   });
 }
 

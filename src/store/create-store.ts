@@ -3,14 +3,16 @@
 // Kysely<Database>, runs the migrations and hands it here (with the dialect,
 // for the few locks only PostgreSQL needs: store/dialect.ts). Every repository
 // call that fails for want of disk space throws `disk.full` (the write was
-// not made), never the driver's own error.
+// not made), one that cannot reach the database `store.unavailable` (HTTP
+// 503: try again), never the driver's own error.
 
 import type { Kysely } from 'kysely';
-import { diskFull, isOutOfSpace } from '../core/errors.ts';
+import { diskFull, isOutOfSpace, SlipwayError } from '../core/errors.ts';
 import type { UidRange } from '../core/types.ts';
 import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
+import { isDatabaseUnavailable } from './db-errors.ts';
 import { deploymentsRepo } from './deployments-repo.ts';
 import type { StoreDialect } from './dialect.ts';
 import { domainsRepo } from './domains-repo.ts';
@@ -41,25 +43,30 @@ export function createStore(db: Kysely<Database>, options: StoreOptions): Store 
     transaction: (fn) =>
       db.isTransaction
         ? fn(createStore(db, options))
-        : rethrowDiskFull(db.transaction().execute((trx) => fn(createStore(trx, options)))),
+        : rethrowStoreErrors(db.transaction().execute((trx) => fn(createStore(trx, options)))),
     close: () => db.destroy(),
   };
 }
 
-/** The repository with each method's out-of-space failure turned into `disk.full`. */
+/** The repository with each method's out-of-space and connection failures turned into SlipwayErrors. */
 function guarded<T extends object>(repo: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(repo)) {
     wrapped[name] =
-      typeof value === 'function' ? (...args: unknown[]) => rethrowDiskFull(value.apply(repo, args)) : value;
+      typeof value === 'function' ? (...args: unknown[]) => rethrowStoreErrors(value.apply(repo, args)) : value;
   }
   return wrapped as T;
 }
 
-async function rethrowDiskFull<T>(pending: Promise<T>): Promise<T> {
+async function rethrowStoreErrors<T>(pending: Promise<T>): Promise<T> {
   try {
     return await pending;
   } catch (err) {
-    throw isOutOfSpace(err) ? diskFull('this change in the database') : err;
+    if (isOutOfSpace(err)) throw diskFull('this change in the database');
+    if (isDatabaseUnavailable(err)) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new SlipwayError('store.unavailable', `the database is not answering (${why}): try again once it is back`);
+    }
+    throw err;
   }
 }

@@ -26,6 +26,8 @@ export interface PostgresCluster {
    */
   createDatabase(template?: string): Promise<string>;
   readonly password: string;
+  /** Stops the server (every connection to it breaks), waits `downMs`, starts it again on the same port. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,23 +50,82 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The postgres server on `port`, once it accepts connections. */
+async function launch(as: (argv: string[]) => string[], dir: string, port: number): Promise<ProcessHandle> {
+  const log: string[] = [];
+  let ready: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  const server = spawnProcess(
+    as([
+      path.join(BIN, 'postgres'),
+      '-D',
+      path.join(dir, 'data'),
+      '-k',
+      dir,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      // A test cluster: durability is not what is under test.
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ]),
+    {
+      env: baseEnv({ HOME: dir }),
+      cwd: dir,
+      onLine: (_stream, line) => {
+        log.push(line);
+        if (line.includes('ready to accept connections')) ready();
+      },
+    },
+  );
+  const exited = server.exited.then((exit) => {
+    throw new Error(`postgres exited (${exit.code ?? exit.signal}):\n${log.join('\n')}`);
+  });
+  exited.catch(() => {});
+  const timeout = new Promise<never>((_r, reject) =>
+    setTimeout(() => reject(new Error(`postgres did not start:\n${log.join('\n')}`)), 30_000).unref(),
+  );
+  try {
+    await Promise.race([started, exited, timeout]);
+  } catch (err) {
+    await server.stop(0);
+    throw err;
+  }
+  return server;
+}
+
+/** A fast shutdown (SIGINT: SIGTERM would wait for every client to leave), SIGKILL after 10 s. */
+async function shutDown(server: ProcessHandle): Promise<void> {
+  server.signal('SIGINT');
+  const stopped = await Promise.race([
+    server.exited.then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+  ]);
+  if (!stopped) await server.stop(0);
+}
+
 export async function startPostgres(): Promise<PostgresCluster> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-pg-'));
-  const data = path.join(dir, 'data');
   const password = randomBytes(12).toString('hex');
   fs.writeFileSync(path.join(dir, 'pw'), `${password}\n`, { mode: 0o600 });
   const asRoot = process.getuid?.() === 0;
   if (asRoot) for (const p of [dir, path.join(dir, 'pw')]) fs.chownSync(p, NOBODY, NOBODY);
   const as = (argv: string[]) =>
     asRoot ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv] : argv;
-  const env = baseEnv({ HOME: dir });
 
   let server: ProcessHandle | undefined;
   try {
     await runChecked(
       as([
         path.join(BIN, 'initdb'),
-        `--pgdata=${data}`,
+        `--pgdata=${path.join(dir, 'data')}`,
         `--username=${USER}`,
         `--pwfile=${path.join(dir, 'pw')}`,
         '--auth-local=trust',
@@ -75,52 +136,12 @@ export async function startPostgres(): Promise<PostgresCluster> {
         '--locale=C.UTF-8',
         '--no-sync',
       ]),
-      { env, cwd: dir, timeoutMs: 60_000 },
+      { env: baseEnv({ HOME: dir }), cwd: dir, timeoutMs: 60_000 },
     );
     const port = await freePort();
-    const log: string[] = [];
-    let ready: () => void = () => {};
-    const started = new Promise<void>((resolve) => {
-      ready = resolve;
-    });
-    server = spawnProcess(
-      as([
-        path.join(BIN, 'postgres'),
-        '-D',
-        data,
-        '-k',
-        dir,
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        // A test cluster: durability is not what is under test.
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ]),
-      {
-        env,
-        cwd: dir,
-        onLine: (_stream, line) => {
-          log.push(line);
-          if (line.includes('ready to accept connections')) ready();
-        },
-      },
-    );
-    const exited = server.exited.then((exit) => {
-      throw new Error(`postgres exited (${exit.code ?? exit.signal}):\n${log.join('\n')}`);
-    });
-    exited.catch(() => {});
-    const timeout = new Promise<never>((_r, reject) =>
-      setTimeout(() => reject(new Error(`postgres did not start:\n${log.join('\n')}`)), 30_000).unref(),
-    );
-    await Promise.race([started, exited, timeout]);
+    server = await launch(as, dir, port);
 
-    const running = server;
+    let running = server;
     let n = 0;
     const url = (database: string) => `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`;
     return {
@@ -138,14 +159,13 @@ export async function startPostgres(): Promise<PostgresCluster> {
         }
         return url(name);
       },
+      async restart(downMs = 0) {
+        await shutDown(running);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        running = await launch(as, dir, port);
+      },
       async stop() {
-        // SIGINT: fast shutdown (SIGTERM would wait for every client to leave).
-        running.signal('SIGINT');
-        const stopped = await Promise.race([
-          running.exited.then(() => true),
-          new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
-        ]);
-        if (!stopped) await running.stop(0);
+        await shutDown(running);
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };

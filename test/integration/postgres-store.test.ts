@@ -1,7 +1,8 @@
 // The control plane on PostgreSQL (SLIPWAY_DATABASE_URL), through the real
 // `slipway server`: apps, config and releases live in the database, so a
 // restart finds them, and a server started on another home (the control plane
-// moved to another host) sees the same apps, tokens and config. Slugs and
+// moved to another host) sees the same apps, tokens and config; a database
+// restart under a running server is survived. Slugs and
 // logs stay in each home: that server cannot boot a release built elsewhere
 // until it is deployed there again, nor roll back to one (docs/scale-out.md).
 
@@ -11,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type PostgresCluster, postgresSkipReason, startPostgres } from '../helpers/postgres.ts';
 import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, waitForValue } from '../helpers/wait.ts';
 
 const APP = 'shared';
 const HOST = `${APP}.localhost`;
@@ -76,6 +77,32 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
     assert.equal(env.stdout, 'JWT_SECRET=from-postgres');
   });
 
+  test('while the database restarts the apps keep serving and the API says so; then all works again', async () => {
+    const s = slipway as Slipway;
+    const restarted = cluster?.restart(3000);
+    const down = await waitForValue(
+      async () => {
+        const apps = await s.cli(['apps']);
+        return apps.code === 0 ? undefined : apps;
+      },
+      'the API to notice',
+      5000,
+    );
+    assert.equal(down.code, 8, down.stderr);
+    assert.match(down.stderr, /^error: the database is not answering \(.+\): try again once it is back$/);
+    assert.equal(await served(s), 'from-postgres', 'the app serves while its database is down');
+    await restarted;
+    await waitFor(async () => (await s.cli(['apps'])).code === 0, 'the API back', 5000);
+    const set = await s.cli(['env:set', 'MODE=after-restart', '-a', APP]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(await served(s), 'from-postgres');
+    await waitFor(
+      () => s.serverOutput.some((line) => line.includes("this server's claim on the database is held again")),
+      'the claim taken again',
+      10_000,
+    );
+  });
+
   test('a second server against the same database refuses to start while the first runs', async () => {
     const other = startSlipway({ env: { SLIPWAY_DATABASE_URL: url } });
     await assert.rejects(other, (err: Error) => {
@@ -94,9 +121,9 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
     const s = await start();
     // The same token (stored hashed in the database), the same apps, config and releases.
     assert.match((await s.cli(['apps'])).stdout, new RegExp(`^${APP}\\b`, 'm'));
-    assert.equal((await s.cli(['env', '-a', APP])).stdout, 'JWT_SECRET=from-postgres');
-    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v1 \* /m);
-    // v1's slug is in the first home: this one cannot boot it, and says so; the app answers 503.
+    assert.equal((await s.cli(['env', '-a', APP])).stdout, 'JWT_SECRET=from-postgres\nMODE=after-restart');
+    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v2 \* /m);
+    // v2's slug is in the first home: this one cannot boot it, and says so; the app answers 503.
     assert.equal(await served(s), 'HTTP 503');
     assert.ok(
       s.serverOutput.some((line) => line.includes('could not restart the current release')),
@@ -105,8 +132,8 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
     const deployed = await s.cli(['deploy', fixtureCopy('needs-secret'), '-a', APP]);
     assert.equal(deployed.code, 0, deployed.stderr);
     assert.equal(await served(s), 'from-postgres');
-    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v2 \* /m);
-    // Rolling back to v1 here needs v1's slug, which this home never had: a failed deployment, v2 still serving.
+    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v3 \* /m);
+    // Rolling back to v1 here needs v1's slug, which this home never had: a failed deployment, v3 still serving.
     const rollback = await s.cli(['rollback', 'v1', '-a', APP]);
     assert.equal(rollback.code, 7);
     assert.match(
@@ -114,6 +141,6 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
       /failed with status crashed-error at step boot: cannot start web-1: slug \S+ is not a directory$/,
     );
     assert.equal(await served(s), 'from-postgres');
-    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v2 \* /m);
+    assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v3 \* /m);
   });
 });
