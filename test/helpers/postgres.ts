@@ -175,3 +175,31 @@ export async function startPostgres(): Promise<PostgresCluster> {
     throw err;
   }
 }
+
+let shared: Promise<PostgresCluster> | undefined;
+const databases = new Map<string, Promise<string>>();
+
+/**
+ * A database of a cluster shared by the whole test file, one per key (a
+ * server's home), for SLIPWAY_TEST_STORE=postgres (helpers/slipway.ts, which
+ * stops the cluster after the file's tests: stopSharedCluster).
+ */
+export function sharedDatabaseFor(key: string): Promise<string> {
+  const reason = postgresSkipReason();
+  if (reason !== undefined) throw new Error(`SLIPWAY_TEST_STORE=postgres: ${reason}`);
+  shared ??= startPostgres();
+  const cluster = shared;
+  let url = databases.get(key);
+  if (url === undefined) {
+    url = cluster.then((c) => c.createDatabase());
+    databases.set(key, url);
+  }
+  return url;
+}
+
+export async function stopSharedCluster(): Promise<void> {
+  const cluster = shared;
+  shared = undefined;
+  databases.clear();
+  await (await cluster?.catch(() => undefined))?.stop();
+}
