@@ -2,6 +2,9 @@
 // Migrations are in code (not read from a folder at run time) so that they
 // work from any working directory and under tsx without a build step.
 // Names sort in the order they run; a released migration is never edited.
+// Each runs on SQLite and PostgreSQL: `up(db, dialect)` declares text columns
+// with textType(dialect) and integer keys numbered by the database with
+// serialKey (store/dialect.ts); plain kysely schema calls do the rest.
 //
 // Each runs once per database, recorded in kysely's `kysely_migration` table.
 // Servers starting together against one PostgreSQL database are safe: kysely
