@@ -8,6 +8,8 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type PostgresCluster, postgresSkipReason, startPostgres } from '../helpers/postgres.ts';
@@ -142,5 +144,14 @@ describe('the store on PostgreSQL', { skip: postgresSkipReason() }, () => {
     );
     assert.equal(await served(s), 'from-postgres');
     assert.match((await s.cli(['releases', '-a', APP])).stdout, /^v3 \* /m);
+  });
+
+  test("a server on another home boots the current release at start once it has that home's slugs", async () => {
+    const previous = slipway as Slipway;
+    await previous.stop({ keepHome: true });
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+    fs.cpSync(path.join(previous.home, 'slugs'), path.join(home, 'slugs'), { recursive: true });
+    const s = await start(home);
+    await waitFor(async () => (await served(s)) === 'from-postgres', 'v3 served from the copied slug', 15_000);
   });
 });
