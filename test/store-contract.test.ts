@@ -598,7 +598,8 @@ async function appNames(opening: Promise<Store>): Promise<string[]> {
   }
 }
 
-describe('Store contract on PostgreSQL', { skip: postgresSkipReason() }, () => {
+// Four cases at a time (each has a database of its own): most of a case's time is the database's.
+describe('Store contract on PostgreSQL', { skip: postgresSkipReason(), concurrency: 4 }, () => {
   let cluster: PostgresCluster | undefined;
   /** A database the opener migrated: each case gets a copy (a copy takes a third of migrating). */
   let migrated = '';
