@@ -14,7 +14,19 @@ import pg from 'pg';
 import { type ProcessHandle, runChecked, spawnProcess } from '../../src/exec/index.ts';
 import { baseEnv } from './slipway.ts';
 
-const BIN = process.env.SLIPWAY_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** Debian's newest installed PostgreSQL (15 or later: the ICU options below), unless SLIPWAY_TEST_PG_BIN says. */
+function binaries(): string {
+  if (process.env.SLIPWAY_TEST_PG_BIN) return process.env.SLIPWAY_TEST_PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const versions = fs.existsSync(root)
+    ? fs
+        .readdirSync(root)
+        .map(Number)
+        .filter((v) => v >= 15)
+    : [];
+  return path.join(root, String(Math.max(15, ...versions)), 'bin');
+}
+const BIN = binaries();
 const NOBODY = 65_534;
 const USER = 'slipway';
 
