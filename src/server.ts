@@ -10,6 +10,7 @@ import { ensureAdminToken } from './api/auth.ts';
 import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
+import type { UidRange } from './core/types.ts';
 import { AppLogs } from './logs/app-log.ts';
 import { DeploymentLogs } from './logs/deployment-log.ts';
 import { routerAccessLine } from './logs/router-access-line.ts';
@@ -68,7 +69,7 @@ export async function startServer(
   try {
     const uids = await claimUidRange(settings.home);
     if (uids.warning) logger.warn({ uidRange: uids.index }, uids.warning);
-    store = await openSqliteStore({ file: paths.database, uids: uids.range });
+    store = await openStore(settings, paths, uids.range, logger);
     timer.mark('store');
     appLogs = new AppLogs(paths.appLogs, { logger });
     router = await startRouter(settings, paths, appLogs, logger);
@@ -211,6 +212,18 @@ export async function startServer(
       return closing;
     },
   };
+}
+
+/** SQLite in the home, or PostgreSQL when SLIPWAY_DATABASE_URL is set (pg loads only then). */
+async function openStore(settings: Settings, paths: DataPaths, uids: UidRange, logger: Logger): Promise<Store> {
+  if (settings.databaseUrl === null) return openSqliteStore({ file: paths.database, uids });
+  const { openPostgresStore } = await import('./store/open-postgres.ts');
+  return openPostgresStore({
+    url: settings.databaseUrl,
+    uids,
+    exclusive: true,
+    warn: (message) => logger.warn(message),
+  });
 }
 
 function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, logger: Logger): Promise<Router> {

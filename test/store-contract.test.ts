@@ -1,20 +1,35 @@
-// The Store contract: one suite every store implementation must pass
-// (SQLite now, PostgreSQL later), plus the SQLite opener's own promises
-// (file mode, WAL, migrations applied once). Runs on real database files.
+// The Store contract: one suite every store implementation must pass, run on
+// SQLite (a file per case) and on PostgreSQL (a database per case in a
+// cluster this file starts: test/helpers/postgres.ts), plus each opener's own
+// promises (SQLite: file mode, WAL, migrations applied once; PostgreSQL:
+// servers migrating at once, a clear error without the password).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import type { ContainerRecord } from '../src/core/types.ts';
 import { type NewRelease, openSqliteStore, type Store } from '../src/store/index.ts';
 import { migrateToLatest } from '../src/store/migrations/index.ts';
+import { openPostgresStore } from '../src/store/open-postgres.ts';
 import type { Database } from '../src/store/schema.ts';
+import { type PostgresCluster, postgresSkipReason, startPostgres } from './helpers/postgres.ts';
 
 type NewStore = () => Promise<Store>;
+
+/** Every migration, in the order they run. */
+const MIGRATIONS = [
+  '001-initial',
+  '002-day-two',
+  '003-github-links',
+  '004-release-phase',
+  '005-boot-timeout-live-releases',
+  '006-app-buildpacks',
+];
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -144,6 +159,18 @@ export function storeContract(newStore: NewStore): void {
         await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
       }));
 
+    test('concurrent creates all succeed, each with its own uid; a name taken twice at once, once', () =>
+      withStore(async (store) => {
+        const names = Array.from({ length: 8 }, (_, i) => `app-${i}`);
+        const made = await Promise.all(names.map((name) => store.apps.create(name)));
+        assert.equal(new Set(made.map((a) => a.uid)).size, names.length);
+        const twice = await Promise.allSettled([store.apps.create('twin'), store.apps.create('twin')]);
+        assert.deepEqual(twice.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+        const failure = twice.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        assert.equal(failure.reason.code, 'app.already_exists');
+        assert.equal((await store.apps.list()).length, names.length + 1);
+      }));
+
     test('delete removes everything of that app and nothing of others', () =>
       withStore(async (store) => {
         for (const name of ['doomed', 'kept']) {
@@ -194,6 +221,13 @@ export function storeContract(newStore: NewStore): void {
         assert.deepEqual(second, { ALPHA: 'changed', NEW: 'n', ZED: 'z' });
         assert.deepEqual(Object.keys(second), ['ALPHA', 'NEW', 'ZED']);
         assert.deepEqual(await store.config.get('shop'), second);
+      }));
+
+    test("keys are sorted byte by byte (as `env` in a shell), whatever the database's locale", () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        const config = await store.config.update('shop', { b: '1', B_X: '2', A: '3', a: '4', _z: '5' });
+        assert.deepEqual(Object.keys(config), ['A', 'B_X', '_z', 'a', 'b']);
       }));
 
     test('update of a missing app fails with app.not_found, even for unsets only', () =>
@@ -554,6 +588,95 @@ describe('Store contract on SQLite', () => {
   storeContract(() => openSqliteStore({ file: path.join(dir, `store-${++n}.db`) }));
 });
 
+/** The names of the apps in the store that `opening` opens; the store is closed again. */
+async function appNames(opening: Promise<Store>): Promise<string[]> {
+  const store = await opening;
+  try {
+    return (await store.apps.list()).map((a) => a.name);
+  } finally {
+    await store.close();
+  }
+}
+
+// Four cases at a time (each has a database of its own): most of a case's time is the database's.
+describe('Store contract on PostgreSQL', { skip: postgresSkipReason(), concurrency: 4 }, () => {
+  let cluster: PostgresCluster | undefined;
+  /** A database the opener migrated: each case gets a copy (a copy takes a third of migrating). */
+  let migrated = '';
+  before(async () => {
+    cluster = await startPostgres();
+    const url = await cluster.createDatabase();
+    await (await openPostgresStore({ url })).close();
+    migrated = new URL(url).pathname.slice(1);
+  });
+  after(() => cluster?.stop());
+  const fresh = async () => (cluster as PostgresCluster).createDatabase();
+  storeContract(async () => openPostgresStore({ url: await (cluster as PostgresCluster).createDatabase(migrated) }));
+
+  describe('openPostgresStore', () => {
+    test('servers starting at once against a new database migrate it once, and both work', async () => {
+      const url = await fresh();
+      const stores = await Promise.all(Array.from({ length: 3 }, () => openPostgresStore({ url })));
+      try {
+        await stores[0]?.apps.create('shop');
+        assert.deepEqual(
+          (await stores[2]?.apps.list())?.map((a) => a.name),
+          ['shop'],
+        );
+        const raw = new pg.Client({ connectionString: url });
+        await raw.connect();
+        try {
+          const { rows } = await raw.query('select name from kysely_migration order by name');
+          assert.deepEqual(
+            rows.map((r) => r.name),
+            MIGRATIONS,
+          );
+        } finally {
+          await raw.end();
+        }
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+      assert.deepEqual(await appNames(openPostgresStore({ url })), ['shop']);
+    });
+
+    test('an exclusive store keeps the database to itself until closed, and names its holder', async () => {
+      const url = await fresh();
+      const first = await openPostgresStore({ url, exclusive: true });
+      await first.apps.create('shop');
+      await assert.rejects(openPostgresStore({ url, exclusive: true }), (err: Error) => {
+        assert.match(
+          err.message,
+          /: another Slipway server is using this database \(slipway server on [^,]+, from 127\.0\.0\.1, since \d{4}-\d\d-\d\dT[\d:]+Z\): one server runs per database, stop that one first$/,
+        );
+        return true;
+      });
+      await first.close();
+      assert.deepEqual(await appNames(openPostgresStore({ url, exclusive: true })), ['shop']);
+    });
+
+    test('a wrong password or an unreachable server fails clearly, and never shows the password', async () => {
+      const url = new URL(await fresh());
+      url.password = 'not-the-password-42';
+      await assert.rejects(openPostgresStore({ url: url.toString() }), (err: Error) => {
+        assert.match(
+          err.message,
+          /^cannot open the store at postgres:\/\/slipway:\*\*\*@127\.0\.0\.1:\d+\/store_\w+: /,
+        );
+        assert.match(err.message, /password authentication failed/);
+        assert.doesNotMatch(err.message, /not-the-password-42/);
+        return true;
+      });
+      url.port = '1';
+      await assert.rejects(openPostgresStore({ url: url.toString() }), (err: Error) => {
+        assert.match(err.message, /ECONNREFUSED/);
+        assert.doesNotMatch(err.message, /not-the-password-42/);
+        return true;
+      });
+    });
+  });
+});
+
 describe('openSqliteStore', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-sqlite-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -601,14 +724,7 @@ describe('openSqliteStore', () => {
     const applied = readMigrations();
     assert.deepEqual(
       applied.map((m) => (m as { name: string }).name),
-      [
-        '001-initial',
-        '002-day-two',
-        '003-github-links',
-        '004-release-phase',
-        '005-boot-timeout-live-releases',
-        '006-app-buildpacks',
-      ],
+      MIGRATIONS,
     );
 
     const second = await openSqliteStore({ file });

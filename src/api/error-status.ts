@@ -26,6 +26,7 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'request.invalid': 400,
   'request.too_large': 413,
   'request.busy': 503,
+  'store.unavailable': 503,
   'source.fetch_failed': 502,
   'github.invalid_repo': 422,
   // 507 Insufficient Storage: the server's disk, not the request, is the problem; retry once there is room.

@@ -29,7 +29,7 @@ export function exitCodeOf(code: string): number {
   if (CONFLICTS.has(code)) return EXIT.conflict;
   if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;
   if (code === 'internal') return EXIT.failure;
-  if (code === 'cli.unreachable') return EXIT.unreachable;
+  if (code === 'cli.unreachable' || code === 'store.unavailable') return EXIT.unreachable;
   if (code === 'cli.usage') return EXIT.usage;
   return EXIT.invalidInput;
 }

@@ -71,6 +71,11 @@ const httpUrl = (v: string | number) => {
   if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(u)) throw new Error('must be an http(s) URL');
   return u.replace(/\/+$/, '');
 };
+const postgresUrl = (v: string | number) => {
+  const u = String(v);
+  if (!/^postgres(ql)?:\/\/\S*$/i.test(u)) throw new Error('must be a postgres:// URL');
+  return u;
+};
 const dnsName = (v: string | number) => {
   const d = String(v);
   if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
@@ -121,6 +126,8 @@ const setting = <T>(env: string, parse: (value: string | number) => T, fallback:
 const SETTINGS = {
   /** Data directory (DESIGN §2 layout), resolved against the working directory. */
   home: setting('SLIPWAY_HOME', text, './.slipway'),
+  /** The store on PostgreSQL (`postgres://...`); unset: SQLite in the home (docs/scale-out.md). */
+  databaseUrl: setting('SLIPWAY_DATABASE_URL', postgresUrl, null as string | null),
   host: setting('SLIPWAY_HOST', text, '127.0.0.1'),
   port: setting('SLIPWAY_PORT', port, 5100),
   routerHost: setting('SLIPWAY_ROUTER_HOST', text, '0.0.0.0'),

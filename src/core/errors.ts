@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   'runtime.start_failed',
   'disk.reserve_reached',
   'disk.full',
+  'store.unavailable',
   'internal',
 ] as const;
 

@@ -7,6 +7,7 @@ import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../
 import { SlipwayError } from '../core/errors.ts';
 import type { App, AppSettingsPatch, UidRange } from '../core/types.ts';
 import { appNotFound, inTransaction, isUniqueViolation } from './db-errors.ts';
+import { lockAppCreation, type StoreDialect } from './dialect.ts';
 import type { AppsTable, Database } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -38,7 +39,7 @@ function sizeOf(value: string | null): ContainerSize | null {
 export const LEGACY_UIDS: UidRange = { first: 20_001, last: 30_000 };
 
 /** A new app takes the next uid above the highest the home's range has in use. */
-export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): Store['apps'] {
+export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidRange = LEGACY_UIDS): Store['apps'] {
   const get = async (name: string): Promise<App | undefined> => {
     const row = await db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
     return row === undefined ? undefined : toApp(row);
@@ -48,6 +49,7 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
     async create(name) {
       try {
         const row = await inTransaction(db, async (trx) => {
+          await lockAppCreation(trx, dialect);
           const { max } = await trx
             .selectFrom('apps')
             .select((eb) => eb.fn.max('uid').as('max'))

@@ -1,16 +1,20 @@
 // Assembles the Store from the repositories over one kysely instance. It is
-// dialect-neutral: open-sqlite.ts (and later a PostgreSQL opener) builds the
-// Kysely<Database>, runs the migrations and hands it here. Every repository
+// dialect-neutral: open-sqlite.ts or open-postgres.ts builds the
+// Kysely<Database>, runs the migrations and hands it here (with the dialect,
+// for the few locks only PostgreSQL needs: store/dialect.ts). Every repository
 // call that fails for want of disk space throws `disk.full` (the write was
-// not made), never the driver's own error.
+// not made), one that cannot reach the database `store.unavailable` (HTTP
+// 503: try again), never the driver's own error.
 
 import type { Kysely } from 'kysely';
-import { diskFull, isOutOfSpace } from '../core/errors.ts';
+import { diskFull, isOutOfSpace, SlipwayError } from '../core/errors.ts';
 import type { UidRange } from '../core/types.ts';
 import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
+import { isDatabaseUnavailable } from './db-errors.ts';
 import { deploymentsRepo } from './deployments-repo.ts';
+import type { StoreDialect } from './dialect.ts';
 import { domainsRepo } from './domains-repo.ts';
 import { formationRepo } from './formation-repo.ts';
 import { githubLinksRepo } from './github-links-repo.ts';
@@ -19,11 +23,17 @@ import type { Database } from './schema.ts';
 import { tokensRepo } from './tokens-repo.ts';
 import type { Store } from './types.ts';
 
-export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
+export interface StoreOptions {
+  /** The uids new apps get (default 20001-30000). */
+  readonly uids?: UidRange | undefined;
+  readonly dialect: StoreDialect;
+}
+
+export function createStore(db: Kysely<Database>, options: StoreOptions): Store {
   return {
-    apps: guarded(appsRepo(db, uids)),
+    apps: guarded(appsRepo(db, options.dialect, options.uids)),
     config: guarded(configRepo(db)),
-    releases: guarded(releasesRepo(db)),
+    releases: guarded(releasesRepo(db, options.dialect)),
     deployments: guarded(deploymentsRepo(db)),
     formation: guarded(formationRepo(db)),
     containers: guarded(containersRepo(db)),
@@ -32,26 +42,31 @@ export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
     githubLinks: guarded(githubLinksRepo(db)),
     transaction: (fn) =>
       db.isTransaction
-        ? fn(createStore(db, uids))
-        : rethrowDiskFull(db.transaction().execute((trx) => fn(createStore(trx, uids)))),
+        ? fn(createStore(db, options))
+        : rethrowStoreErrors(db.transaction().execute((trx) => fn(createStore(trx, options)))),
     close: () => db.destroy(),
   };
 }
 
-/** The repository with each method's out-of-space failure turned into `disk.full`. */
+/** The repository with each method's out-of-space and connection failures turned into SlipwayErrors. */
 function guarded<T extends object>(repo: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(repo)) {
     wrapped[name] =
-      typeof value === 'function' ? (...args: unknown[]) => rethrowDiskFull(value.apply(repo, args)) : value;
+      typeof value === 'function' ? (...args: unknown[]) => rethrowStoreErrors(value.apply(repo, args)) : value;
   }
   return wrapped as T;
 }
 
-async function rethrowDiskFull<T>(pending: Promise<T>): Promise<T> {
+async function rethrowStoreErrors<T>(pending: Promise<T>): Promise<T> {
   try {
     return await pending;
   } catch (err) {
-    throw isOutOfSpace(err) ? diskFull('this change in the database') : err;
+    if (isOutOfSpace(err)) throw diskFull('this change in the database');
+    if (isDatabaseUnavailable(err)) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new SlipwayError('store.unavailable', `the database is not answering (${why}): try again once it is back`);
+    }
+    throw err;
   }
 }

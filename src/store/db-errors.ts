@@ -1,7 +1,8 @@
 // Recognising the few database errors the repositories turn into SlipwayErrors.
-// We match the driver's constraint code, never the message and never "any
-// error": better-sqlite3 reports `SQLITE_CONSTRAINT_*` codes, node-postgres
-// the SQLSTATE (`23505`, `23503`), so the same checks serve both stores.
+// We match the driver's constraint code, never "any error": better-sqlite3
+// reports `SQLITE_CONSTRAINT_*` codes, node-postgres the SQLSTATE (`23505`,
+// `23503`), so the same checks serve both stores. The one exception: the few
+// connection errors node-postgres raises without a code.
 
 import type { Kysely, Transaction } from 'kysely';
 import { SlipwayError } from '../core/errors.ts';
@@ -18,6 +19,31 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   const code = codeOf(err);
   return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
+
+/** A connection that could not open or broke (the system's errno codes). */
+const CONNECTION_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/** SQLSTATEs of a database going away: shutdown, crash, still starting, out of connections. */
+const UNAVAILABLE_SQLSTATE = new Set(['57P01', '57P02', '57P03', '53300']);
+/** node-postgres reports a connection that ended or timed out with these messages and no code. */
+const PG_CONNECTION_LOST = /^(Connection terminated|timeout exceeded when trying to connect)/;
+
+/** The database server cannot be reached now; the request may succeed once it is back. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = codeOf(err);
+  if (typeof code === 'string') {
+    return CONNECTION_ERRNO.has(code) || UNAVAILABLE_SQLSTATE.has(code) || /^08[0-9A-Z]{3}$/.test(code);
+  }
+  return err instanceof Error && PG_CONNECTION_LOST.test(err.message);
 }
 
 export function appNotFound(name: string): SlipwayError {

@@ -57,7 +57,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SlipwaySqliteDialect({ database: sqlite }) });
     await migrateToLatest(db);
-    return createStore(db, options.uids);
+    return createStore(db, { uids: options.uids, dialect: 'sqlite' });
   } catch (err) {
     // kysely closes the database only once it has used it; close it ourselves otherwise.
     if (db !== undefined) await db.destroy();

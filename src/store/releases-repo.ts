@@ -6,6 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ManifestScripts } from '../core/parse-manifest.ts';
 import type { Release } from '../core/types.ts';
 import { inTransaction, rethrowMissingApp } from './db-errors.ts';
+import { lockApp, type StoreDialect } from './dialect.ts';
 import type { Database, ReleasesTable } from './schema.ts';
 import type { Store } from './types.ts';
 
@@ -28,14 +29,15 @@ function toRelease(row: Selectable<ReleasesTable>): Release {
   };
 }
 
-export function releasesRepo(db: Kysely<Database>): Store['releases'] {
+export function releasesRepo(db: Kysely<Database>, dialect: StoreDialect): Store['releases'] {
   return {
     async create(release) {
       try {
         // On SQLite, kysely serialises everything through one connection, so
-        // this read-then-insert cannot interleave with another one in-process.
-        // A PostgreSQL store must lock the app row first (SELECT ... FOR UPDATE).
+        // this read-then-insert cannot interleave with another one in-process;
+        // on PostgreSQL the app's row is locked first.
         const row = await inTransaction(db, async (trx) => {
+          await lockApp(trx, dialect, release.app);
           const { max } = await trx
             .selectFrom('releases')
             .select((eb) => eb.fn.max('version').as('max'))

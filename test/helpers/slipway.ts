@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.ts';
 import { type ProcessHandle, runProcess, spawnProcess } from '../../src/exec/index.ts';
@@ -65,6 +66,7 @@ export interface StartOptions {
 
 export async function startSlipway(options: StartOptions = {}): Promise<Slipway> {
   const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const store = await storeEnv(home, options.env);
   const output: string[] = [];
   let resolveReady: (v: { api: string; router: number }) => void = () => {};
   const ready = new Promise<{ api: string; router: number }>((resolve) => {
@@ -94,6 +96,7 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
         SLIPWAY_STOP_GRACE: '2s',
         SLIPWAY_DRAIN_TIMEOUT: '5s',
         SLIPWAY_LOG_LEVEL: 'warn',
+        ...store,
         ...options.env,
       }),
       onLine: (_stream, line) => {
@@ -165,6 +168,22 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
       await server.stop(0);
     },
   };
+}
+
+/**
+ * With SLIPWAY_TEST_STORE=postgres, any suite runs on the PostgreSQL store:
+ * one cluster per test file, stopped after its tests, a database per home (a
+ * restart on the same home finds its own). Unset: SQLite in the home, as a
+ * user gets by default.
+ */
+if (process.env.SLIPWAY_TEST_STORE === 'postgres') {
+  after(async () => (await import('./postgres.ts')).stopSharedCluster());
+}
+
+async function storeEnv(home: string, env: Record<string, string> = {}): Promise<Record<string, string>> {
+  if (process.env.SLIPWAY_TEST_STORE !== 'postgres' || env.SLIPWAY_DATABASE_URL !== undefined) return {};
+  const { sharedDatabaseFor } = await import('./postgres.ts');
+  return { SLIPWAY_DATABASE_URL: await sharedDatabaseFor(home) };
 }
 
 /** A private copy of a fixture app, with files replaced or added. */

@@ -81,3 +81,19 @@ test('router workers: one process per core, at most 4, by default; the flag wins
   assert.equal(loadSettings({ routerWorkers: '1' }, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 1);
   assert.throws(() => loadSettings({ routerWorkers: '0' }, {}, '/srv'), /routerWorkers \(SLIPWAY_ROUTER_WORKERS\)/);
 });
+
+test('the store is SQLite in the home unless SLIPWAY_DATABASE_URL names a PostgreSQL database', () => {
+  assert.equal(loadSettings({}, {}, '/srv').databaseUrl, null);
+  const url = 'postgres://slipway:secret@db.internal:5432/slipway';
+  assert.equal(loadSettings({}, { SLIPWAY_DATABASE_URL: url }, '/srv').databaseUrl, url);
+  for (const wrong of ['mysql://slipway:secret@db/slipway', '/srv/slipway.db', 'postgres://has space']) {
+    assert.throws(
+      () => loadSettings({}, { SLIPWAY_DATABASE_URL: wrong }, '/srv'),
+      (err: Error) => {
+        assert.match(err.message, /SLIPWAY_DATABASE_URL.*must be a postgres:\/\/ URL/);
+        assert.doesNotMatch(err.message, /secret/, 'the password is not repeated');
+        return true;
+      },
+    );
+  }
+});

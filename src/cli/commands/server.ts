@@ -1,5 +1,6 @@
 // slipway server: starts the platform on its embedded defaults (SQLite, the
-// sandbox or process runtime, the built-in router) and runs until SIGINT/SIGTERM.
+// sandbox or process runtime, the built-in router; the store on PostgreSQL
+// with SLIPWAY_DATABASE_URL) and runs until SIGINT/SIGTERM.
 
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
@@ -35,6 +36,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option(
       '--disk-reserve <size>',
       'free space kept for the server: under it, deployments and pushes are refused (SLIPWAY_DISK_RESERVE; default 1g, or e.g. 5%)',
+    )
+    .addHelpText(
+      'after',
+      '\nThe store is SQLite in the data directory, or PostgreSQL with SLIPWAY_DATABASE_URL=postgres://... (an\nenvironment variable only, so that its password stays out of ps; docs/scale-out.md).',
     )
     .action(async (flags: ServerFlags) => {
       const { io } = ctx;

@@ -3,7 +3,9 @@
 // boot (DESIGN §1, 2b).
 
 import type { Kysely } from 'kysely';
+import { type StoreDialect, textType } from '../dialect.ts';
 
-export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('releases').addColumn('release_command', 'text').execute();
+export async function up(db: Kysely<unknown>, dialect: StoreDialect = 'sqlite'): Promise<void> {
+  const text = textType(dialect);
+  await db.schema.alterTable('releases').addColumn('release_command', text).execute();
 }

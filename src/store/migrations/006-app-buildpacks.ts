@@ -3,7 +3,9 @@
 // them (docs/buildpacks.md).
 
 import type { Kysely } from 'kysely';
+import { type StoreDialect, textType } from '../dialect.ts';
 
-export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('apps').addColumn('buildpacks', 'text').execute();
+export async function up(db: Kysely<unknown>, dialect: StoreDialect = 'sqlite'): Promise<void> {
+  const text = textType(dialect);
+  await db.schema.alterTable('apps').addColumn('buildpacks', text).execute();
 }
