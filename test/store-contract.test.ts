@@ -545,6 +545,39 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(await store.githubLinks.recordDelivery('d-1', 2), true, 'the oldest id was forgotten');
       }));
   });
+
+  describe('addons', () => {
+    test('add, get, list by name, remove; one name per app; gone with the app', () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        await store.apps.create('blog');
+        const db = await store.addons.add({ app: 'shop', name: 'DATABASE', provider: 'postgresql', resource: 'r1' });
+        assert.match(db.createdAt, ISO_UTC);
+        await store.addons.add({ app: 'shop', name: 'ANALYTICS', provider: 'postgresql', resource: 'r2' });
+        await store.addons.add({ app: 'blog', name: 'DATABASE', provider: 'postgresql', resource: 'r3' });
+        await assert.rejects(
+          store.addons.add({ app: 'shop', name: 'DATABASE', provider: 'postgresql', resource: 'r4' }),
+          { code: 'addon.already_exists' },
+        );
+        await assert.rejects(
+          store.addons.add({ app: 'ghost', name: 'DATABASE', provider: 'postgresql', resource: 'r5' }),
+          { code: 'app.not_found' },
+        );
+        assert.deepEqual(
+          (await store.addons.list('shop')).map((a) => [a.name, a.resource]),
+          [
+            ['ANALYTICS', 'r2'],
+            ['DATABASE', 'r1'],
+          ],
+        );
+        assert.equal((await store.addons.get('blog', 'DATABASE'))?.resource, 'r3');
+        assert.equal(await store.addons.remove('shop', 'ANALYTICS'), true);
+        assert.equal(await store.addons.remove('shop', 'ANALYTICS'), false);
+        await store.apps.delete('shop');
+        assert.deepEqual(await store.addons.list('shop'), []);
+        assert.equal((await store.addons.list('blog')).length, 1);
+      }));
+  });
 }
 
 describe('Store contract on SQLite', () => {
@@ -608,6 +641,7 @@ describe('openSqliteStore', () => {
         '004-release-phase',
         '005-boot-timeout-live-releases',
         '006-app-buildpacks',
+        '007-addons',
       ],
     );
 

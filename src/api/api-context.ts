@@ -1,6 +1,7 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
+import type { AddonOperations } from '../addons/addon-operations.ts';
 import type { IntakeContext } from '../intake/intake-context.ts';
 import type { AppLogs } from '../logs/app-log.ts';
 import type { DeploymentLogs } from '../logs/deployment-log.ts';
@@ -13,6 +14,8 @@ export interface ApiContext {
   /** Turning what a user sends into a queued deployment (src/intake). */
   readonly intake: IntakeContext;
   readonly store: Store;
+  /** Add-ons (docs/addons.md). */
+  readonly addons: AddonOperations;
   readonly logs: DeploymentLogs;
   readonly appLogs: AppLogs;
   readonly logger: Logger;

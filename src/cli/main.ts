@@ -4,6 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.ts';
+import { addonCommands } from './commands/addons.ts';
 import { appCommands } from './commands/apps.ts';
 import { buildpackCommands } from './commands/buildpacks.ts';
 import { deployCommand } from './commands/deploy.ts';
@@ -39,6 +40,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deployCommand(program, ctx, setExit);
   deploymentCommands(program, ctx, setExit);
   envCommands(program, ctx, setExit);
+  addonCommands(program, ctx, setExit);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);

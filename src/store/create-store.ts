@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import { diskFull, isOutOfSpace } from '../core/errors.ts';
 import type { UidRange } from '../core/types.ts';
+import { addonsRepo } from './addons-repo.ts';
 import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
@@ -30,6 +31,7 @@ export function createStore(db: Kysely<Database>, uids?: UidRange): Store {
     domains: guarded(domainsRepo(db)),
     tokens: guarded(tokensRepo(db)),
     githubLinks: guarded(githubLinksRepo(db)),
+    addons: guarded(addonsRepo(db)),
     transaction: (fn) =>
       db.isTransaction
         ? fn(createStore(db, uids))

@@ -2,4 +2,4 @@
 // server.ts picks the opener; everything else depends on `Store` only.
 
 export { openSqliteStore, type SqliteStoreOptions } from './open-sqlite.ts';
-export type { DeploymentPatch, NewDeployment, NewRelease, Store } from './types.ts';
+export type { AddonRecord, DeploymentPatch, NewDeployment, NewRelease, Store } from './types.ts';

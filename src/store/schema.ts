@@ -121,6 +121,16 @@ export interface GithubLinksTable {
   created_at: string;
 }
 
+export interface AddonsTable {
+  app: string;
+  /** What it is attached as: `DATABASE` (config var `DATABASE_URL`). */
+  name: string;
+  provider: string;
+  /** The provider's own name for it (a database and its role). */
+  resource: string;
+  created_at: string;
+}
+
 export interface GithubDeliveriesTable {
   seq: Generated<number>;
   id: string;
@@ -139,4 +149,5 @@ export interface Database {
   domains: DomainsTable;
   github_links: GithubLinksTable;
   github_deliveries: GithubDeliveriesTable;
+  addons: AddonsTable;
 }

@@ -20,7 +20,7 @@ const updateBody = z
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
 
-export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
+export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir, addons }: ApiContext): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
@@ -78,6 +78,9 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
   });
 
   api.delete<{ Params: { app: string } }>('/api/apps/:app', async (request, reply) => {
+    await store.apps.require(request.params.app);
+    // Its add-ons' data first: a failure leaves the app, and the command can be run again.
+    await addons.destroyAll(request.params.app);
     await pipeline.destroyApp(request.params.app);
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);

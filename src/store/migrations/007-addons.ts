@@ -1,0 +1,19 @@
+// Migration 007: add-ons (docs/addons.md). One row per add-on attached to an
+// app: its provider (`postgresql`), the name it is attached as (`DATABASE`,
+// whose URL is the config var `DATABASE_URL`) and the provider's own resource
+// name (the database and role). The row goes with the app (cascade); the
+// resource is the provider's to remove first.
+
+import type { Kysely } from 'kysely';
+
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('addons')
+    .addColumn('app', 'text', (c) => c.notNull().references('apps.name').onDelete('cascade'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('provider', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('addons_pk', ['app', 'name'])
+    .execute();
+}
