@@ -6,7 +6,7 @@ const { Pool } = require('pg');
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 5 });
 
 http
-  .createServer(async (req, res) => {
+  .createServer(async (_req, res) => {
     try {
       const { rows } = await pool.query('SELECT id, body FROM notes ORDER BY id DESC');
       res.setHeader('content-type', 'application/json');
