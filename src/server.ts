@@ -157,8 +157,14 @@ export async function startServer(
   ]);
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
+  const addonOps = addonOperations({
+    store,
+    providers: addons.providers,
+    updateConfig: (app, changes, author) => pipeline.updateConfig(app, changes, author),
+  });
   const intake = {
     pipeline,
+    addons: addonOps,
     deployment: (id: string) => store.deployments.get(id),
     logs,
     logger,
@@ -177,11 +183,7 @@ export async function startServer(
     pipeline,
     intake,
     store,
-    addons: addonOperations({
-      store,
-      providers: addons.providers,
-      updateConfig: (app, changes, author) => pipeline.updateConfig(app, changes, author),
-    }),
+    addons: addonOps,
     logs,
     appLogs,
     logger,

@@ -35,7 +35,12 @@ export interface AddonChange {
 
 export interface AddonOperations {
   readonly providers: readonly string[];
-  create(app: string, provider: string, as: string | null, author: string | null): Promise<AddonChange>;
+  /**
+   * Checks a plan and name before anything is made (the deploy button): the attachment name
+   * (`DATABASE`), else `addon.unknown_provider` or `addon.invalid_name`.
+   */
+  check(plan: string, as: string | null): string;
+  create(app: string, plan: string, as: string | null, author: string | null): Promise<AddonChange>;
   list(app: string): Promise<Addon[]>;
   info(app: string, name: string): Promise<{ addon: Addon; details: Readonly<Record<string, string | number>> }>;
   destroy(app: string, name: string, author: string | null): Promise<AddonChange>;
@@ -47,14 +52,25 @@ const ATTACHMENT = /^[A-Z][A-Z0-9_]{0,39}$/;
 
 export function addonOperations(deps: AddonDeps): AddonOperations {
   const { store } = deps;
-  const providerOf = (name: string) => {
+  /** `postgresql`, or a manifest's plan as Heroku and Scalingo spell it: `heroku-postgresql:mini`. */
+  const providerOf = (plan: string) => {
+    const name = (plan.split(':')[0] ?? '').replace(/^(heroku|scalingo)-/, '');
     const provider = deps.providers.find((p) => p.name === name);
     if (provider === undefined)
       throw new SlipwayError(
         'addon.unknown_provider',
-        `unknown add-on "${name}": available are ${deps.providers.map((p) => p.name).join(', ') || 'none'}`,
+        `unknown add-on "${plan}": available are ${deps.providers.map((p) => p.name).join(', ') || 'none'}`,
       );
     return provider;
+  };
+  const attachmentName = (provider: AddonProvider, as: string | null) => {
+    const name = (as ?? provider.defaultAs).toUpperCase();
+    if (!ATTACHMENT.test(name))
+      throw new SlipwayError(
+        'addon.invalid_name',
+        `invalid add-on name ${JSON.stringify(as)}: a letter, then letters, digits or _ (at most 40), e.g. DATABASE`,
+      );
+    return name;
   };
   const withVar = (record: AddonRecord): Addon => ({ ...record, configVar: `${record.name}_URL` });
   const requireAddon = async (app: string, name: string) => {
@@ -67,15 +83,12 @@ export function addonOperations(deps: AddonDeps): AddonOperations {
   return {
     providers: deps.providers.map((p) => p.name),
 
-    async create(app, providerName, as, author) {
+    check: (plan, as) => attachmentName(providerOf(plan), as),
+
+    async create(app, plan, as, author) {
       await store.apps.require(app);
-      const provider = providerOf(providerName);
-      const name = (as ?? provider.defaultAs).toUpperCase();
-      if (!ATTACHMENT.test(name))
-        throw new SlipwayError(
-          'addon.invalid_name',
-          `invalid add-on name ${JSON.stringify(as)}: a letter, then letters, digits or _ (at most 40), e.g. DATABASE`,
-        );
+      const provider = providerOf(plan);
+      const name = attachmentName(provider, as);
       const configVar = `${name}_URL`;
       if ((await store.addons.get(app, name)) !== undefined)
         throw new SlipwayError('addon.already_exists', `${app} already has an add-on named ${name} (${configVar})`);
