@@ -81,3 +81,15 @@ test('router workers: one process per core, at most 4, by default; the flag wins
   assert.equal(loadSettings({ routerWorkers: '1' }, { SLIPWAY_ROUTER_WORKERS: '3' }, '/srv').routerWorkers, 1);
   assert.throws(() => loadSettings({ routerWorkers: '0' }, {}, '/srv'), /routerWorkers \(SLIPWAY_ROUTER_WORKERS\)/);
 });
+
+test('SLIPWAY_POSTGRES_URL: unset by default (the embedded cluster); a postgres:// URL or a clear refusal', () => {
+  assert.equal(loadSettings({}, {}, '/srv').postgresUrl, undefined);
+  const url = 'postgres://admin:secret@db.internal:5432/postgres';
+  assert.equal(loadSettings({}, { SLIPWAY_POSTGRES_URL: url }, '/srv').postgresUrl, url);
+  for (const bad of ['db.internal:5432', 'mysql://db/x', 'postgres:///only-a-path'])
+    assert.throws(
+      () => loadSettings({}, { SLIPWAY_POSTGRES_URL: bad }, '/srv'),
+      /invalid setting postgresUrl \(SLIPWAY_POSTGRES_URL\): must be a postgres:\/\/user:password@host:port\/database URL/,
+      bad,
+    );
+});

@@ -71,6 +71,8 @@ export function postgresqlProvider(options: PostgresqlProviderOptions): AddonPro
           'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS',
       );
       try {
+        // An admin that is no superuser (CREATEROLE, CREATEDB) must be a member of a database's owner to make it.
+        await query(`GRANT ${name} TO CURRENT_USER`);
         await query(`CREATE DATABASE ${name} OWNER ${name}`);
         await query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
       } catch (err) {
