@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { addonOperations } from './addons/addon-operations.ts';
+import { addonBackups } from './addons/addon-backups.ts';
+import { addonOperations, findProvider } from './addons/addon-operations.ts';
 import { type OpenedAddons, openAddons } from './addons/open-addons.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import { createSlugStore } from './build/slug-store.ts';
@@ -97,6 +98,11 @@ export async function startServer(
   await startAddons(addons, logger);
   timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
+  const backups = addonBackups({
+    store,
+    providerOf: (plan) => findProvider(addons.providers, plan),
+    dir: paths.addonBackups,
+  });
   const logs = new DeploymentLogs(paths.deploymentLogs, { logger });
   const disk = diskSpace(settings.home, settings.diskReserve);
   const pipeline = createPipeline({
@@ -137,6 +143,7 @@ export async function startServer(
     logger,
     disk,
     settings: { ...settings, routerUrl: routerUrlOf, buildsDir: paths.builds, cacheDir: paths.cache },
+    backupBeforeHook: backups.beforeHook,
   });
   await pipeline.start(timer.mark);
   timer.mark('boot');
@@ -184,6 +191,7 @@ export async function startServer(
     intake,
     store,
     addons: addonOps,
+    backups,
     logs,
     appLogs,
     logger,

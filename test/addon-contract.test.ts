@@ -63,6 +63,27 @@ export function addonContract(
       }
     });
 
+    test('backup then restore brings the data back exactly, owned by the app as before', async () => {
+      const { provider } = it;
+      if (provider.backup === undefined || provider.restore === undefined) return;
+      const made = await provider.provision('kept', 'DATABASE');
+      await it.tryUrl(made.url, "create table notes (body text); insert into notes values ('before')");
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-backup-')), 'b1.dump');
+      await provider.backup(made.resource, file);
+      assert.ok(fs.statSync(file).size > 0);
+      await it.tryUrl(made.url, "insert into notes values ('after'); create table extra (x int)");
+      await provider.restore(made.resource, file);
+      assert.equal(await it.tryUrl(made.url, "select string_agg(body, ',') from notes"), 'before');
+      assert.equal(
+        await it.tryUrl(made.url, "select to_regclass('extra') is null"),
+        true,
+        'made after the backup: gone',
+      );
+      await it.tryUrl(made.url, "insert into notes values ('writable')"); // the app's role owns it again
+      await assert.rejects(provider.restore(made.resource, `${file}.missing`));
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    });
+
     test('deprovision removes database and role, and may be repeated', async () => {
       const made = await it.provider.provision('gone', 'DATABASE');
       await it.tryUrl(made.url); // a connection open meanwhile is no obstacle
@@ -82,8 +103,9 @@ async function query(url: string, sql = 'select 1'): Promise<unknown> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
-    const { rows } = await client.query({ text: sql, rowMode: 'array' });
-    return rows[0]?.[0];
+    const result = await client.query({ text: sql, rowMode: 'array' });
+    const last = Array.isArray(result) ? result.at(-1) : result; // several statements: several results
+    return last?.rows[0]?.[0];
   } finally {
     await client.end();
   }
@@ -115,7 +137,7 @@ addonContract(
     const provider = postgresqlProvider({
       target: async () => ({ adminUrl: cluster.adminUrl(), appHost: cluster.host, appPort: cluster.port }),
     });
-    return { provider, tryUrl: query, close: async () => (await provider.close(), await remove()) };
+    return { provider, tryUrl: query, close: () => provider.close().then(remove) };
   },
   { skip: missing, closedDatabases: ['postgres', 'template1'] },
 );
@@ -139,7 +161,7 @@ addonContract(
         appPort: cluster.port,
       }),
     });
-    return { provider, tryUrl: query, close: async () => (await provider.close(), await remove()) };
+    return { provider, tryUrl: query, close: () => provider.close().then(remove) };
   },
   // `postgres` grants CONNECT to PUBLIC on a server as installed (docs/addons.md).
   { skip: missing, closedDatabases: [] },

@@ -50,19 +50,21 @@ export interface AddonOperations {
 
 const ATTACHMENT = /^[A-Z][A-Z0-9_]{0,39}$/;
 
+/** `postgresql`, or a manifest's plan as Heroku and Scalingo spell it: `heroku-postgresql:mini`. */
+export function findProvider(providers: readonly AddonProvider[], plan: string): AddonProvider {
+  const name = (plan.split(':')[0] ?? '').replace(/^(heroku|scalingo)-/, '');
+  const provider = providers.find((p) => p.name === name);
+  if (provider === undefined)
+    throw new SlipwayError(
+      'addon.unknown_provider',
+      `unknown add-on "${plan}": available are ${providers.map((p) => p.name).join(', ') || 'none'}`,
+    );
+  return provider;
+}
+
 export function addonOperations(deps: AddonDeps): AddonOperations {
   const { store } = deps;
-  /** `postgresql`, or a manifest's plan as Heroku and Scalingo spell it: `heroku-postgresql:mini`. */
-  const providerOf = (plan: string) => {
-    const name = (plan.split(':')[0] ?? '').replace(/^(heroku|scalingo)-/, '');
-    const provider = deps.providers.find((p) => p.name === name);
-    if (provider === undefined)
-      throw new SlipwayError(
-        'addon.unknown_provider',
-        `unknown add-on "${plan}": available are ${deps.providers.map((p) => p.name).join(', ') || 'none'}`,
-      );
-    return provider;
-  };
+  const providerOf = (plan: string) => findProvider(deps.providers, plan);
   const attachmentName = (provider: AddonProvider, as: string | null) => {
     const name = (as ?? provider.defaultAs).toUpperCase();
     if (!ATTACHMENT.test(name))

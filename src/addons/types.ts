@@ -20,4 +20,8 @@ export interface AddonProvider {
   deprovision(resource: string): Promise<void>;
   /** Facts about it for `addons:info` (size, connections, version). */
   info(resource: string): Promise<Readonly<Record<string, string | number>>>;
+  /** Writes a backup of its data into `file` (providers that keep data: pg_dump's custom format). */
+  backup?(resource: string, file: string, signal?: AbortSignal): Promise<void>;
+  /** Replaces its data with a backup's. */
+  restore?(resource: string, file: string): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
+import type { AddonBackups } from '../addons/addon-backups.ts';
 import type { AddonOperations } from '../addons/addon-operations.ts';
 import type { IntakeContext } from '../intake/intake-context.ts';
 import type { AppLogs } from '../logs/app-log.ts';
@@ -16,6 +17,8 @@ export interface ApiContext {
   readonly store: Store;
   /** Add-ons (docs/addons.md). */
   readonly addons: AddonOperations;
+  /** Backups of the add-ons that keep data. */
+  readonly backups: AddonBackups;
   readonly logs: DeploymentLogs;
   readonly appLogs: AppLogs;
   readonly logger: Logger;

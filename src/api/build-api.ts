@@ -12,6 +12,7 @@ import type { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { addonRoutes } from './routes/addons.ts';
 import { appRoutes } from './routes/apps.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { buildpackRoutes } from './routes/buildpacks.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
@@ -81,6 +82,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   appRoutes(api, ctx);
   envRoutes(api, ctx);
   addonRoutes(api, ctx);
+  backupRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.ts';
 import { addonCommands } from './commands/addons.ts';
 import { appCommands } from './commands/apps.ts';
+import { backupCommands } from './commands/backups.ts';
 import { buildpackCommands } from './commands/buildpacks.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
@@ -41,6 +42,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deploymentCommands(program, ctx, setExit);
   envCommands(program, ctx, setExit);
   addonCommands(program, ctx, setExit);
+  backupCommands(program, ctx);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);

@@ -238,6 +238,8 @@ export function dataPaths(home: string) {
     nginx: path.join(home, 'router', 'nginx'),
     /** Add-ons' own data: the embedded PostgreSQL cluster (docs/addons.md). */
     addons: path.join(home, 'addons'),
+    /** Backups of add-ons' data, per app (docs/addons.md, "Backups"). */
+    addonBackups: path.join(home, 'addons', 'backups'),
   });
 }
 export type DataPaths = ReturnType<typeof dataPaths>;

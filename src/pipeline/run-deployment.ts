@@ -247,15 +247,25 @@ async function runHookStep(
   const deadline = { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS };
   await ctx.step(
     'hook',
-    (signal) =>
-      runOneOff(
-        container,
-        hookCommand(hook),
-        timeoutMs,
-        ctx,
-        Promise.race([crashed, rejectOnAbort(signal)]),
-        (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
-      ),
+    async (signal) => {
+      const backup = await ctx.deps.backupBeforeHook?.(ctx.app, signal);
+      for (const line of backup?.taken ?? []) ctx.log(`-----> Backed up ${line} before the hook`);
+      try {
+        await runOneOff(
+          container,
+          hookCommand(hook),
+          timeoutMs,
+          ctx,
+          Promise.race([crashed, rejectOnAbort(signal)]),
+          (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
+        );
+      } catch (err) {
+        if (backup)
+          ctx.log('-----> The hook may have changed the database: to go back, restore the backup taken before it:');
+        for (const line of backup?.onFailure ?? []) ctx.log(`       ${line}`);
+        throw err;
+      }
+    },
     deadline,
   );
 }

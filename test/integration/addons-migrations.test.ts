@@ -53,6 +53,7 @@ describe('examples/notes-postgres: migrations in the postdeploy hook', { timeout
     assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
     assert.match(deployed.stdout, /MIGRATION 1733500000000_create-notes \(UP\)/);
     assert.match(deployed.stdout, /Migrations complete!/);
+    assert.match(deployed.stdout, /Backed up DATABASE_URL: [\d.]+ [kM]?B in \d+ ms \(backup a1\) before the hook/);
     const res = await routerGet(slipway.routerPort, HOST);
     assert.equal(res.status, 200, res.body);
     const body = JSON.parse(res.body);
@@ -72,6 +73,7 @@ describe('examples/notes-postgres: migrations in the postdeploy hook', { timeout
     assert.equal(deployed.code, 7, deployed.stdout);
     assert.match(`${deployed.stdout}\n${deployed.stderr}`, /relation "nowhere" does not exist/);
     assert.match(deployed.stderr, /hook-error/);
+    assert.match(deployed.stdout, /slipway pg:backups:restore a2 --confirm notes/, 'the log names the backup');
     assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total} requests failed`);
 
     const res = await routerGet(slipway.routerPort, HOST);
@@ -85,5 +87,51 @@ describe('examples/notes-postgres: migrations in the postdeploy hook', { timeout
       'psql "$DATABASE_URL" -Atc "select name from pgmigrations"',
     ]);
     assert.equal(applied.stdout, '1733500000000_create-notes');
+  });
+
+  test('a non-transactional migration that half-applied is undone from the automatic backup, by command', async () => {
+    const halfway = exampleCopy({
+      'migrations/1733600000000_add-tag.js':
+        "exports.up = (pgm) => { pgm.noTransaction(); pgm.addColumn('notes', { tag: 'text' }); pgm.sql('SELECT * FROM nowhere'); };\n",
+    });
+    const deployed = await slipway.cli(['deploy', halfway, '-a', APP]);
+    assert.equal(deployed.code, 7, deployed.stdout);
+    assert.equal(await columns(), 'body,created_at,id,tag', 'half applied: the column is there');
+    const named = /slipway pg:backups:restore (a\d+) --confirm notes/.exec(deployed.stdout);
+    assert.ok(named, deployed.stdout);
+    const id = named[1] ?? '';
+
+    const unconfirmed = await slipway.cli(['pg:backups:restore', id, '-a', APP]);
+    assert.equal(unconfirmed.code, 2);
+    const restored = await slipway.cli(['pg:backups:restore', id, '--confirm', APP]);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, new RegExp(`Restored DATABASE_URL from backup ${id} in \\d+ ms`));
+    assert.equal(await columns(), 'body,created_at,id', 'the schema is the one before the hook');
+    await waitFor(
+      async () => (await routerGet(slipway.routerPort, HOST)).status === 200,
+      'the app to reconnect',
+      10_000,
+      100,
+    );
+    assert.deepEqual(JSON.parse((await routerGet(slipway.routerPort, HOST)).body).notes, [
+      { id: 1, body: 'migrated by the postdeploy hook' },
+    ]);
+
+    const captured = await slipway.cli(['pg:backups:capture', '-a', APP]);
+    assert.equal(captured.code, 0, captured.stderr);
+    assert.match(captured.stdout, /Backed up DATABASE_URL: .* \(backup b4\)/);
+    const list = JSON.parse((await slipway.cli(['pg:backups', '-a', APP, '--json'])).stdout);
+    assert.deepEqual(
+      list.map((b: { id: string; automatic: boolean }) => [b.id, b.automatic]),
+      [
+        ['b4', false],
+        ['a3', true],
+        ['a2', true],
+        ['a1', true],
+      ],
+    );
+    const missing = await slipway.cli(['pg:backups:restore', 'a99', '--confirm', APP]);
+    assert.equal(missing.code, 4);
+    assert.equal(missing.stderr, `error: ${APP} has no backup a99`);
   });
 });

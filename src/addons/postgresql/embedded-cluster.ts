@@ -113,7 +113,7 @@ export async function openEmbeddedCluster(options: EmbeddedClusterOptions): Prom
       if (fs.existsSync(path.join(paths.data, 'PG_VERSION'))) await ready();
     },
     adminUrl: () =>
-      `postgres://postgres:${encodeURIComponent(settings.password)}@/postgres?host=${encodeURIComponent(paths.sockets)}&port=${settings.port}`,
+      `postgres://postgres:${encodeURIComponent(settings.password)}@localhost/postgres?host=${encodeURIComponent(paths.sockets)}&port=${settings.port}`,
     async stop() {
       stopped = true;
       if (supervisor !== null) clearInterval(supervisor);

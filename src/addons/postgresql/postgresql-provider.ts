@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import type { Pool } from 'pg';
 import { SlipwayError } from '../../core/errors.ts';
 import type { AddonProvider } from '../types.ts';
+import { dumpDatabase, restoreDatabase } from './dump-restore.ts';
 
 export interface PostgresTarget {
   /** A superuser (or CREATEROLE + CREATEDB) connection URL, for Slipway only. */
@@ -104,6 +105,21 @@ export function postgresqlProvider(options: PostgresqlProviderOptions): AddonPro
         connections: Number(row.connections),
         connection_limit: Number(row.connection_limit),
       };
+    },
+
+    async backup(resource, file, signal) {
+      const { target } = await admin();
+      await dumpDatabase(target.adminUrl, ident(resource).slice(1, -1), file, signal);
+    },
+
+    async restore(resource, file) {
+      const { target } = await admin();
+      // The database is made again, empty, so that it ends exactly as the backup (tables made since go too).
+      const name = ident(resource);
+      await query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await query(`CREATE DATABASE ${name} OWNER ${name}`);
+      await query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
+      await restoreDatabase(target.adminUrl, resource, file);
     },
 
     async close() {

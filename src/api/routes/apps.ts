@@ -20,7 +20,10 @@ const updateBody = z
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
 
-export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir, addons }: ApiContext): void {
+export function appRoutes(
+  api: FastifyInstance,
+  { pipeline, store, webUrl, reposDir, addons, backups }: ApiContext,
+): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
@@ -82,6 +85,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
     // Its add-ons' data first: a failure leaves the app, and the command can be run again.
     await addons.destroyAll(request.params.app);
     await pipeline.destroyApp(request.params.app);
+    await backups.removeAll(request.params.app);
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);
     reply.code(204);
