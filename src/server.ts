@@ -92,6 +92,7 @@ export async function startServer(
       : { host: '127.0.0.1', clients: '127.0.0.1/32' },
     postgresUrl: settings.postgresUrl,
     logger,
+    allowHostPort: async (port) => sandbox?.allowHostPorts([port]),
   });
   // Containers reach the router (and the add-ons) on the bridge's address, and no other port of this host.
   await sandbox?.allowHostPorts([routerPort, ...addons.hostPorts]);

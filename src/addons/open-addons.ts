@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { ListenPlan } from './postgresql/cluster-files.ts';
 import { type EmbeddedCluster, openEmbeddedCluster } from './postgresql/embedded-cluster.ts';
 import { postgresqlProvider } from './postgresql/postgresql-provider.ts';
+import { redisInstances } from './redis/redis-instances.ts';
+import { redisProvider } from './redis/redis-provider.ts';
 import type { AddonProvider } from './types.ts';
 
 export interface AddonsOptions {
@@ -18,6 +20,8 @@ export interface AddonsOptions {
   /** SLIPWAY_POSTGRES_URL: an existing server instead of the embedded cluster. */
   readonly postgresUrl: string | undefined;
   readonly logger: Logger;
+  /** Lets containers reach a port of the host made after the start (a new redis server's). */
+  readonly allowHostPort: (port: number) => Promise<void>;
 }
 
 export interface OpenedAddons {
@@ -53,13 +57,21 @@ export async function openAddons(options: AddonsOptions): Promise<OpenedAddons> 
     };
   }
   const postgresql = postgresqlProvider({ target });
+  const servers = redisInstances({
+    dir: path.join(options.dir, 'redis'),
+    listen: options.listen,
+    logger: options.logger,
+  });
+  const redis = redisProvider({ instances: servers, host: options.listen.host, allowPort: options.allowHostPort });
   return {
-    providers: [postgresql],
-    hostPorts: cluster === null ? [] : [cluster.port],
-    start: async () => cluster?.startIfInitialised(),
+    providers: [postgresql, redis],
+    hostPorts: [...(cluster === null ? [] : [cluster.port]), ...servers.ports()],
+    async start() {
+      await Promise.all([cluster?.startIfInitialised(), servers.startAll()]);
+    },
     async close() {
       await postgresql.close();
-      await cluster?.stop();
+      await Promise.all([cluster?.stop(), servers.stopAll()]);
     },
   };
 }

@@ -183,7 +183,7 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
     await page.click('#deploy');
     assert.equal(
       await page.textContent('.error'),
-      'app.json: addons.0: unknown add-on "mysql": available are postgresql',
+      'app.json: addons.0: unknown add-on "mysql": available are postgresql, redis',
     );
     assert.deepEqual((await slipway.api('GET', '/api/apps')).json, []);
   });

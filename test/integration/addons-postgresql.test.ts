@@ -107,7 +107,7 @@ describe('postgresql add-on (embedded cluster)', { timeout: 300_000 }, () => {
   test('errors are clear: unknown provider, taken name, taken config var, bad name, no such add-on', async () => {
     const unknown = await slipway.cli(['addons:create', 'mysql', '-a', A]);
     assert.equal(unknown.code, 6);
-    assert.equal(unknown.stderr, 'error: unknown add-on "mysql": available are postgresql');
+    assert.equal(unknown.stderr, 'error: unknown add-on "mysql": available are postgresql, redis');
     const again = await slipway.api('POST', `/api/apps/${A}/addons`, { provider: 'postgresql', as: 'database' });
     assert.equal(again.status, 409);
     assert.equal(again.json.error.code, 'addon.already_exists');

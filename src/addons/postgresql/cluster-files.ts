@@ -11,8 +11,8 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { freePort } from '../free-port.ts';
 
 export interface ClusterSettings {
   readonly port: number;
@@ -44,17 +44,6 @@ export async function loadClusterSettings(dir: string, host: string): Promise<Cl
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(settings), { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
   return settings;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ host, port: 0 }, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ListenPlan {

@@ -4,7 +4,7 @@
 
 import { HELPER_ENV, runChecked } from '../../exec/index.ts';
 import { unavailable } from './embedded-cluster.ts';
-import { findPostgresBin } from './run-as-postgres.ts';
+import { findPostgresBin } from './find-postgres.ts';
 
 /** libpq's environment for the admin URL, aimed at `database`. */
 function libpqEnv(adminUrl: string, database: string): Record<string, string> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, runChecked } from '../../exec/index.ts';
+import { type ServiceRunner, serviceRunner, serviceUser } from '../run-as-service-user.ts';
 import {
   type ClusterSettings,
   clusterPaths,
@@ -17,7 +18,10 @@ import {
   loadClusterSettings,
   writeServerConfig,
 } from './cluster-files.ts';
-import { type ClusterRunner, clusterRunner, findPostgresBin, postgresUser } from './run-as-postgres.ts';
+import { findPostgresBin } from './find-postgres.ts';
+
+/** Where the cluster's folder appears for the postgres user when the server is root. */
+const MOUNT_POINT = '/run/slipway-postgresql';
 
 export interface EmbeddedClusterOptions {
   /** `<home>/addons/postgresql`. */
@@ -55,7 +59,7 @@ export async function openEmbeddedCluster(options: EmbeddedClusterOptions): Prom
 
   const start = async (): Promise<void> => {
     const tools = requireTools();
-    const runner = clusterRunner(paths.cluster, tools.owner);
+    const runner = serviceRunner(paths.cluster, tools.owner, MOUNT_POINT);
     if (!fs.existsSync(path.join(paths.data, 'PG_VERSION'))) await initialise(runner, tools.bin, paths, settings);
     fs.mkdirSync(paths.sockets, { recursive: true, mode: 0o700 });
     if (runner.owner !== null) fs.chownSync(paths.sockets, runner.owner.uid, runner.owner.gid);
@@ -139,7 +143,7 @@ function requireTools(): { bin: string; owner: ReturnType<typeof postgresUserOrN
 }
 
 function postgresUserOrNull() {
-  const user = postgresUser();
+  const user = serviceUser('postgres');
   if (user === 'missing')
     throw unavailable('PostgreSQL refuses to run as root and this host has no "postgres" user to run it as');
   return user;
@@ -151,7 +155,7 @@ export function unavailable(why: string): SlipwayError {
 
 /** initdb into `cluster/data`, owned by the postgres user, with the superuser's password. */
 async function initialise(
-  runner: ClusterRunner,
+  runner: ServiceRunner,
   bin: string,
   paths: ReturnType<typeof clusterPaths>,
   settings: ClusterSettings,
@@ -185,7 +189,7 @@ async function initialise(
   }
 }
 
-async function pgCtl(runner: ClusterRunner, bin: string, args: readonly string[]): Promise<void> {
+async function pgCtl(runner: ServiceRunner, bin: string, args: readonly string[]): Promise<void> {
   try {
     await runChecked(runner.argv(`${bin}/pg_ctl`, ['-D', `${runner.dir}/data`, ...args]), {
       env: HELPER_ENV,
