@@ -21,6 +21,7 @@ const BENCHES = [
   'scale',
   'restart-recovery',
   'buildpack-cache',
+  'addons',
 ];
 const only = process.argv.slice(2);
 
