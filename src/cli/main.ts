@@ -16,6 +16,7 @@ import { gitCommands } from './commands/git.ts';
 import { integrationCommands } from './commands/integration.ts';
 import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
+import { pgPsqlCommand } from './commands/pg-psql.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { runCommand } from './commands/run.ts';
@@ -43,6 +44,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   envCommands(program, ctx, setExit);
   addonCommands(program, ctx, setExit);
   backupCommands(program, ctx);
+  pgPsqlCommand(program, ctx, setExit);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);

@@ -77,6 +77,20 @@ describe('postgresql add-on (embedded cluster)', { timeout: 300_000 }, () => {
     assert.ok(info.json.size_bytes > 0);
   });
 
+  test('pg:psql runs psql on the database in a container of the app; SQL is passed as written', async () => {
+    const url = new URL((await envOf(A)).DATABASE_URL ?? '');
+    const ran = await slipway.cli(['pg:psql', '-a', A, '-c', "select current_database(), 'it''s $HOME `x`' as said"]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.ok(ran.stdout.includes(url.pathname.slice(1)), ran.stdout);
+    assert.ok(ran.stdout.includes("it's $HOME `x`"), ran.stdout);
+    const failed = await slipway.cli(['pg:psql', '-a', A, '-c', 'select nope']);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /column "nope" does not exist/);
+    const missing = await slipway.cli(['pg:psql', 'NOPE', '-a', A]);
+    assert.equal(missing.code, 4);
+    assert.equal(missing.stderr, `error: ${A} has no add-on named NOPE`);
+  });
+
   test('provisioning on a running cluster takes under 2 s; an app without a release gets it at its first deployment', async () => {
     const reply = await slipway.api('POST', `/api/apps/${B}/addons`, { provider: 'postgresql' });
     assert.equal(reply.status, 201, JSON.stringify(reply.json));
