@@ -128,6 +128,9 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(a.containerSize, 'M');
         assert.equal(a.hookSize, null);
         assert.equal(a.bootTimeoutMs, null);
+        assert.equal(a.restoreOnHookFailure, false);
+        assert.equal((await store.apps.update('a', { restoreOnHookFailure: true })).restoreOnHookFailure, true);
+        assert.equal((await store.apps.get('b'))?.restoreOnHookFailure, false);
         const updated = await store.apps.update('a', {
           containerSize: 'L',
           hookSize: 'S',
@@ -139,8 +142,15 @@ export function storeContract(newStore: NewStore): void {
           [updated.containerSize, updated.hookSize, updated.hookTimeoutMs, updated.uid],
           ['L', 'S', 5000, a.uid],
         );
-        const reset = await store.apps.update('a', { hookSize: null, hookTimeoutMs: null });
-        assert.deepEqual([reset.containerSize, reset.hookSize, reset.hookTimeoutMs], ['L', null, null]);
+        const reset = await store.apps.update('a', {
+          hookSize: null,
+          hookTimeoutMs: null,
+          restoreOnHookFailure: false,
+        });
+        assert.deepEqual(
+          [reset.containerSize, reset.hookSize, reset.hookTimeoutMs, reset.restoreOnHookFailure],
+          ['L', null, null, false],
+        );
         await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
       }));
 

@@ -24,6 +24,8 @@ export interface Backup {
 export interface HookBackupNote {
   readonly taken: readonly string[];
   readonly onFailure: readonly string[];
+  /** Restores the backups just taken; lines for the log. */
+  readonly restore: () => Promise<readonly string[]>;
 }
 
 export interface AddonBackups {
@@ -130,29 +132,32 @@ export function addonBackups(deps: {
     return { backup: strip(all[0] as Backup & { file: string; n: number }), ms };
   };
 
+  const restore: AddonBackups['restore'] = async (app, id) => {
+    await store.apps.require(app);
+    const found = read(app).find((b) => b.id === id);
+    if (found === undefined) throw new SlipwayError('addon.not_found', `${app} has no backup ${id}`);
+    const addon = await store.addons.get(app, found.addon);
+    const restorer = addon === undefined ? null : keeper(addon);
+    if (addon === undefined || restorer === null)
+      throw new SlipwayError('addon.not_found', `backup ${id} is of ${found.addon}, which ${app} no longer has`);
+    const began = performance.now();
+    await restorer.restore(addon.resource, found.file);
+    return { backup: strip(found), ms: Math.round(performance.now() - began) };
+  };
+
   return {
     capture,
     list: async (app) => {
       await store.apps.require(app);
       return read(app).map(strip);
     },
-    async restore(app, id) {
-      await store.apps.require(app);
-      const found = read(app).find((b) => b.id === id);
-      if (found === undefined) throw new SlipwayError('addon.not_found', `${app} has no backup ${id}`);
-      const addon = await store.addons.get(app, found.addon);
-      const restorer = addon === undefined ? null : keeper(addon);
-      if (addon === undefined || restorer === null)
-        throw new SlipwayError('addon.not_found', `backup ${id} is of ${found.addon}, which ${app} no longer has`);
-      const began = performance.now();
-      await restorer.restore(addon.resource, found.file);
-      return { backup: strip(found), ms: Math.round(performance.now() - began) };
-    },
+    restore,
     async beforeHook(app, signal) {
       const addons = (await store.addons.list(app)).filter((a) => keeper(a) !== null);
       if (addons.length === 0) return null;
       const taken: string[] = [];
       const onFailure: string[] = [];
+      const ids: string[] = [];
       for (const addon of addons) {
         const { backup, ms } = await capture(app, addon.name, true, signal).catch((err: Error) => {
           if (signal.aborted) throw err;
@@ -162,11 +167,20 @@ export function addonBackups(deps: {
           );
         });
         taken.push(`${addon.name}_URL: ${formatBytes(backup.bytes)} in ${ms} ms (backup ${backup.id})`);
+        ids.push(backup.id);
         onFailure.push(
           `slipway pg:backups:restore ${backup.id} --confirm ${app}   # ${addon.name}_URL as it was before the hook`,
         );
       }
-      return { taken, onFailure };
+      const restoreAll = async () => {
+        const lines: string[] = [];
+        for (const id of ids) {
+          const { backup, ms } = await restore(app, id);
+          lines.push(`Restored ${backup.addon}_URL from backup ${id} (taken before the hook) in ${ms} ms`);
+        }
+        return lines;
+      };
+      return { taken, onFailure, restore: restoreAll };
     },
     async removeAll(app) {
       fs.rmSync(appDir(app), { recursive: true, force: true });

@@ -105,10 +105,16 @@ export interface PipelineDeps {
   readonly settings: PipelineSettings;
   /**
    * Backs up the app's databases before its postdeploy hook (docs/addons.md): lines for the log
-   * now, and lines naming the restore commands if the hook then fails; null when it has none.
+   * now, lines naming the restore commands if the hook then fails, and the restore itself; null
+   * when it has none.
    */
   readonly backupBeforeHook?: (
     app: string,
     signal: AbortSignal,
-  ) => Promise<{ readonly taken: readonly string[]; readonly onFailure: readonly string[] } | null>;
+  ) => Promise<{
+    readonly taken: readonly string[];
+    readonly onFailure: readonly string[];
+    /** Restores those backups (apps:update --restore-on-hook-failure on); resolves to lines for the log. */
+    readonly restore: () => Promise<readonly string[]>;
+  } | null>;
 }

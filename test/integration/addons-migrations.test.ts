@@ -134,4 +134,29 @@ describe('examples/notes-postgres: migrations in the postdeploy hook', { timeout
     assert.equal(missing.code, 4);
     assert.equal(missing.stderr, `error: ${APP} has no backup a99`);
   });
+
+  test('with --restore-on-hook-failure on, the half-applied migration is undone by the deployment itself', async () => {
+    const bad = await slipway.cli(['apps:update', '--restore-on-hook-failure', 'maybe', '-a', APP]);
+    assert.equal(bad.code, 2);
+    const set = await slipway.cli(['apps:update', '--restore-on-hook-failure', 'on', '-a', APP]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal((await slipway.api('GET', `/api/apps/${APP}`)).json.restore_on_hook_failure, true);
+
+    const halfway = exampleCopy({
+      'migrations/1733600000000_add-tag.js':
+        "exports.up = (pgm) => { pgm.noTransaction(); pgm.addColumn('notes', { tag: 'text' }); pgm.sql('SELECT * FROM nowhere'); };\n",
+    });
+    const deployed = await slipway.cli(['deploy', halfway, '-a', APP]);
+    assert.equal(deployed.code, 7, deployed.stdout);
+    assert.match(deployed.stdout, /Restored DATABASE_URL from backup a5 \(taken before the hook\) in \d+ ms/);
+    assert.doesNotMatch(deployed.stdout, /slipway pg:backups:restore/, 'nothing left to restore by hand');
+    assert.equal(await columns(), 'body,created_at,id', 'restored before the deployment ended');
+    await waitFor(
+      async () => (await routerGet(slipway.routerPort, HOST)).status === 200,
+      'the app to reconnect',
+      10_000,
+      100,
+    );
+    assert.equal(JSON.parse((await routerGet(slipway.routerPort, HOST)).body).release, 'v1');
+  });
 });

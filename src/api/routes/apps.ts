@@ -17,8 +17,12 @@ const updateBody = z
     size: z.string().optional(),
     /** null: back to the default hook size (M). */
     hook_size: z.union([z.string(), z.null()]).optional(),
+    restore_on_hook_failure: z.boolean().optional(),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
+  .refine(
+    (b) => Object.values(b).some((v) => v !== undefined),
+    'give hook_timeout, boot_timeout, size, hook_size or restore_on_hook_failure',
+  );
 
 export function appRoutes(
   api: FastifyInstance,
@@ -38,6 +42,7 @@ export function appRoutes(
       boot_timeout_ms: app.bootTimeoutMs,
       size: app.containerSize,
       hook_size: app.hookSize ?? DEFAULT_CONTAINER_SIZE,
+      restore_on_hook_failure: app.restoreOnHookFailure,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
     };
@@ -71,6 +76,7 @@ export function appRoutes(
       bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, MAX_BOOT_TIMEOUT_MS),
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
+      restoreOnHookFailure: body.restore_on_hook_failure,
     });
     return appJson(request.params.app);
   });
