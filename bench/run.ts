@@ -22,6 +22,7 @@ const BENCHES = [
   'restart-recovery',
   'buildpack-cache',
   'buildpack-redeploy',
+  'addons',
 ];
 const only = process.argv.slice(2);
 

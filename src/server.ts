@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { addonBackups } from './addons/addon-backups.ts';
+import { addonOperations, findProvider } from './addons/addon-operations.ts';
+import { type OpenedAddons, openAddons } from './addons/open-addons.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import { createSlugStore } from './build/slug-store.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
@@ -80,12 +83,28 @@ export async function startServer(
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
     throw err;
   }
-  const { runtime, sandbox } = await runtimeReady;
+  const { runtime, sandbox, network } = await runtimeReady;
   const routerPort = router.address.port;
-  // Containers reach the router on the bridge's address (and no other port of this host).
-  await sandbox?.allowHostPorts([routerPort]);
+  // Add-ons listen where containers reach the host: the bridge's address, else loopback (docs/addons.md).
+  const addons = await openAddons({
+    dir: paths.addons,
+    listen: network
+      ? { host: network.gateway, clients: network.subnet }
+      : { host: '127.0.0.1', clients: '127.0.0.1/32' },
+    postgresUrl: settings.postgresUrl,
+    logger,
+    allowHostPort: async (port) => sandbox?.allowHostPorts([port]),
+  });
+  // Containers reach the router (and the add-ons) on the bridge's address, and no other port of this host.
+  await sandbox?.allowHostPorts([routerPort, ...addons.hostPorts]);
+  await startAddons(addons, logger);
   timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
+  const backups = addonBackups({
+    store,
+    providerOf: (plan) => findProvider(addons.providers, plan),
+    dir: paths.addonBackups,
+  });
   const logs = new DeploymentLogs(paths.deploymentLogs, { logger });
   const disk = diskSpace(settings.home, settings.diskReserve);
   const pipeline = createPipeline({
@@ -126,6 +145,7 @@ export async function startServer(
     logger,
     disk,
     settings: { ...settings, routerUrl: routerUrlOf, buildsDir: paths.builds, cacheDir: paths.cache },
+    backupBeforeHook: backups.beforeHook,
   });
   await pipeline.start(timer.mark);
   timer.mark('boot');
@@ -146,8 +166,14 @@ export async function startServer(
   ]);
   const adminToken = await ensureAdminToken(store, settings.initialToken);
   const { anyDestination, checkTarball, DEFAULT_FETCH_TIMEOUTS, publicOnly } = await import('./source/index.ts');
+  const addonOps = addonOperations({
+    store,
+    providers: addons.providers,
+    updateConfig: (app, changes, author) => pipeline.updateConfig(app, changes, author),
+  });
   const intake = {
     pipeline,
+    addons: addonOps,
     deployment: (id: string) => store.deployments.get(id),
     logs,
     logger,
@@ -166,6 +192,8 @@ export async function startServer(
     pipeline,
     intake,
     store,
+    addons: addonOps,
+    backups,
     logs,
     appLogs,
     logger,
@@ -205,6 +233,7 @@ export async function startServer(
         await api.close();
         await pipeline.close();
         await runtime.close(settings.stopGraceMs);
+        await addons.close();
         await router.close();
         await appLogs.close();
         await store.close();
@@ -250,7 +279,7 @@ async function pickRuntime(
   settings: Settings,
   paths: DataPaths,
   logger: Logger,
-): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null }> {
+): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null; network: SandboxNetwork | null }> {
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
     // Each Slipway home nests its cgroups under its own parent, and has its own bridge, subnet
@@ -278,7 +307,7 @@ async function pickRuntime(
           `containers' writable layers and builds are NOT bounded in disk space: ${opened.sandbox.layersMissing}. ` +
             'An app can fill the Slipway home; the server then refuses new deployments (disk reserve)',
         );
-      return { runtime, sandbox: opened.sandbox };
+      return { runtime, sandbox: opened.sandbox, network: opened.network };
     }
     if (settings.runtime === 'sandbox')
       throw new SlipwayError('runtime.start_failed', `the sandbox runtime cannot run here: ${opened.missing}`);
@@ -292,7 +321,19 @@ async function pickRuntime(
       "(every container can connect to every port of this host, Slipway's API and other apps' containers included)",
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
-  return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
+  return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null, network: null };
+}
+
+/**
+ * Starts what apps may already use (the embedded cluster, once initialised) before they boot. A
+ * failure leaves the server up for every app, and says so: their database connections fail.
+ */
+async function startAddons(addons: OpenedAddons, logger: Logger): Promise<void> {
+  try {
+    await addons.start();
+  } catch (err) {
+    logger.error({ err }, `add-ons did not start: apps cannot reach their databases (${(err as Error).message})`);
+  }
 }
 
 /**

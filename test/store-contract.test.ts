@@ -29,6 +29,7 @@ const MIGRATIONS = [
   '004-release-phase',
   '005-boot-timeout-live-releases',
   '006-app-buildpacks',
+  '007-addons',
 ];
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -143,6 +144,9 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(a.containerSize, 'M');
         assert.equal(a.hookSize, null);
         assert.equal(a.bootTimeoutMs, null);
+        assert.equal(a.restoreOnHookFailure, false);
+        assert.equal((await store.apps.update('a', { restoreOnHookFailure: true })).restoreOnHookFailure, true);
+        assert.equal((await store.apps.get('b'))?.restoreOnHookFailure, false);
         const updated = await store.apps.update('a', {
           containerSize: 'L',
           hookSize: 'S',
@@ -154,8 +158,15 @@ export function storeContract(newStore: NewStore): void {
           [updated.containerSize, updated.hookSize, updated.hookTimeoutMs, updated.uid],
           ['L', 'S', 5000, a.uid],
         );
-        const reset = await store.apps.update('a', { hookSize: null, hookTimeoutMs: null });
-        assert.deepEqual([reset.containerSize, reset.hookSize, reset.hookTimeoutMs], ['L', null, null]);
+        const reset = await store.apps.update('a', {
+          hookSize: null,
+          hookTimeoutMs: null,
+          restoreOnHookFailure: false,
+        });
+        assert.deepEqual(
+          [reset.containerSize, reset.hookSize, reset.hookTimeoutMs, reset.restoreOnHookFailure],
+          ['L', null, null, false],
+        );
         await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
       }));
 
@@ -577,6 +588,39 @@ export function storeContract(newStore: NewStore): void {
         assert.equal(await store.githubLinks.recordDelivery('d-3', 2), true);
         assert.equal(await store.githubLinks.recordDelivery('d-3', 2), false);
         assert.equal(await store.githubLinks.recordDelivery('d-1', 2), true, 'the oldest id was forgotten');
+      }));
+  });
+
+  describe('addons', () => {
+    test('add, get, list by name, remove; one name per app; gone with the app', () =>
+      withStore(async (store) => {
+        await store.apps.create('shop');
+        await store.apps.create('blog');
+        const db = await store.addons.add({ app: 'shop', name: 'DATABASE', provider: 'postgresql', resource: 'r1' });
+        assert.match(db.createdAt, ISO_UTC);
+        await store.addons.add({ app: 'shop', name: 'ANALYTICS', provider: 'postgresql', resource: 'r2' });
+        await store.addons.add({ app: 'blog', name: 'DATABASE', provider: 'postgresql', resource: 'r3' });
+        await assert.rejects(
+          store.addons.add({ app: 'shop', name: 'DATABASE', provider: 'postgresql', resource: 'r4' }),
+          { code: 'addon.already_exists' },
+        );
+        await assert.rejects(
+          store.addons.add({ app: 'ghost', name: 'DATABASE', provider: 'postgresql', resource: 'r5' }),
+          { code: 'app.not_found' },
+        );
+        assert.deepEqual(
+          (await store.addons.list('shop')).map((a) => [a.name, a.resource]),
+          [
+            ['ANALYTICS', 'r2'],
+            ['DATABASE', 'r1'],
+          ],
+        );
+        assert.equal((await store.addons.get('blog', 'DATABASE'))?.resource, 'r3');
+        assert.equal(await store.addons.remove('shop', 'ANALYTICS'), true);
+        assert.equal(await store.addons.remove('shop', 'ANALYTICS'), false);
+        await store.apps.delete('shop');
+        assert.deepEqual(await store.addons.list('shop'), []);
+        assert.equal((await store.addons.list('blog')).length, 1);
       }));
   });
 }

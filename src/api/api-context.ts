@@ -1,6 +1,8 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
+import type { AddonBackups } from '../addons/addon-backups.ts';
+import type { AddonOperations } from '../addons/addon-operations.ts';
 import type { IntakeContext } from '../intake/intake-context.ts';
 import type { AppLogs } from '../logs/app-log.ts';
 import type { DeploymentLogs } from '../logs/deployment-log.ts';
@@ -13,6 +15,10 @@ export interface ApiContext {
   /** Turning what a user sends into a queued deployment (src/intake). */
   readonly intake: IntakeContext;
   readonly store: Store;
+  /** Add-ons (docs/addons.md). */
+  readonly addons: AddonOperations;
+  /** Backups of the add-ons that keep data. */
+  readonly backups: AddonBackups;
   readonly logs: DeploymentLogs;
   readonly appLogs: AppLogs;
   readonly logger: Logger;

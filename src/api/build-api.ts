@@ -10,7 +10,9 @@ import type { ApiContext } from './api-context.ts';
 import { gitCheck, tokenCheck } from './auth.ts';
 import type { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
+import { addonRoutes } from './routes/addons.ts';
 import { appRoutes } from './routes/apps.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { buildpackRoutes } from './routes/buildpacks.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
@@ -79,6 +81,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   api.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
   appRoutes(api, ctx);
   envRoutes(api, ctx);
+  addonRoutes(api, ctx);
+  backupRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);

@@ -20,6 +20,8 @@ const CONFLICTS = new Set([
   'deployment.not_cancellable',
   'app.no_release',
   'release.never_live',
+  'addon.already_exists',
+  'addon.config_var_taken',
 ]);
 
 export function exitCodeOf(code: string): number {
@@ -28,7 +30,7 @@ export function exitCodeOf(code: string): number {
   if (code.endsWith('.not_found')) return EXIT.notFound;
   if (CONFLICTS.has(code)) return EXIT.conflict;
   if (code.startsWith('deploy.') || code === 'build.failed') return EXIT.deployFailed;
-  if (code === 'internal') return EXIT.failure;
+  if (code === 'internal' || code === 'addon.unavailable') return EXIT.failure;
   if (code === 'cli.unreachable' || code === 'store.unavailable') return EXIT.unreachable;
   if (code === 'cli.usage') return EXIT.usage;
   return EXIT.invalidInput;

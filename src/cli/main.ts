@@ -4,7 +4,9 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.ts';
+import { addonCommands } from './commands/addons.ts';
 import { appCommands } from './commands/apps.ts';
+import { backupCommands } from './commands/backups.ts';
 import { buildpackCommands } from './commands/buildpacks.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
@@ -14,6 +16,7 @@ import { gitCommands } from './commands/git.ts';
 import { integrationCommands } from './commands/integration.ts';
 import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
+import { pgPsqlCommand } from './commands/pg-psql.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { runCommand } from './commands/run.ts';
@@ -39,6 +42,9 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deployCommand(program, ctx, setExit);
   deploymentCommands(program, ctx, setExit);
   envCommands(program, ctx, setExit);
+  addonCommands(program, ctx, setExit);
+  backupCommands(program, ctx);
+  pgPsqlCommand(program, ctx, setExit);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);

@@ -71,15 +71,22 @@ const httpUrl = (v: string | number) => {
   if (!/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(u)) throw new Error('must be an http(s) URL');
   return u.replace(/\/+$/, '');
 };
-const postgresUrl = (v: string | number) => {
-  const u = String(v);
-  if (!/^postgres(ql)?:\/\/\S*$/i.test(u)) throw new Error('must be a postgres:// URL');
-  return u;
-};
 const dnsName = (v: string | number) => {
   const d = String(v);
   if (!/^[a-z0-9.-]+$/i.test(d)) throw new Error('must be a DNS name');
   return d.toLowerCase().replace(/^\.+|\.+$/g, '');
+};
+const postgresUrl = (v: string | number) => {
+  const u = String(v);
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw new Error('must be a postgres://user:password@host:port/database URL');
+  }
+  if (!['postgres:', 'postgresql:'].includes(parsed.protocol) || parsed.hostname === '' || /\s/.test(u))
+    throw new Error('must be a postgres://user:password@host:port/database URL');
+  return u;
 };
 /** `1g`, `500mb` (bytes, as parseSize) or `5%` of the file system. */
 export function parseDiskReserve(value: string | number): DiskReserve {
@@ -184,6 +191,8 @@ const SETTINGS = {
   apiMaxConnections: setting('SLIPWAY_API_MAX_CONNECTIONS', integer(16, 1_000_000), 512),
   /** Time a client of the router or the API has to send a request's headers. */
   headersTimeoutMs: setting('SLIPWAY_HEADERS_TIMEOUT', parseDuration, 30_000, 'headersTimeout'),
+  /** An existing PostgreSQL server's admin URL for the postgresql add-on, instead of the embedded cluster. */
+  postgresUrl: setting('SLIPWAY_POSTGRES_URL', postgresUrl, undefined as string | undefined),
 } as const;
 
 type Table = typeof SETTINGS;
@@ -229,6 +238,10 @@ export function dataPaths(home: string) {
     appLogs: path.join(home, 'logs', 'apps'),
     repos: path.join(home, 'repos'),
     nginx: path.join(home, 'router', 'nginx'),
+    /** Add-ons' own data: the embedded PostgreSQL cluster (docs/addons.md). */
+    addons: path.join(home, 'addons'),
+    /** Backups of add-ons' data, per app (docs/addons.md, "Backups"). */
+    addonBackups: path.join(home, 'addons', 'backups'),
   });
 }
 export type DataPaths = ReturnType<typeof dataPaths>;

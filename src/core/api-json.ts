@@ -34,6 +34,7 @@ export interface AppJson {
   size: string;
   /** Container size of its postdeploy hook. */
   hook_size: string;
+  restore_on_hook_failure: boolean;
   web_url: string;
   last_deployment: { id: string; status: string; created_at: string } | null;
   formation?: Record<string, number>;

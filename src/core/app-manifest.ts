@@ -40,8 +40,14 @@ export interface AppManifest {
   readonly firstDeploy: string | null;
   /** The buildpacks the build runs (after the app's own list, BUILDPACK_URL and `.buildpacks`: docs/buildpacks.md). */
   readonly buildpacks: readonly string[];
-  /** Recorded and shown as not provisioned (Slipway has no add-ons yet). */
-  readonly addons: readonly string[];
+  /** Provisioned by the deploy button before the first deployment (docs/addons.md). */
+  readonly addons: readonly ManifestAddon[];
+}
+
+/** `"postgresql"`, or `{"plan": "postgresql", "as": "DB"}`: attached as `as` (null: the provider's default name). */
+export interface ManifestAddon {
+  readonly plan: string;
+  readonly as: string | null;
 }
 
 const text = z.string().nullish();
@@ -92,8 +98,8 @@ const schema = z.looseObject({
     .nullish(),
   addons: z
     .array(
-      z.union([z.string().min(1), z.looseObject({ plan: z.string().min(1) })], {
-        error: 'must be a plan name or {plan}',
+      z.union([z.string().min(1), z.looseObject({ plan: z.string().min(1), as: z.string().min(1).nullish() })], {
+        error: 'must be a plan name or {plan, as}',
       }),
     )
     .nullish(),
@@ -159,7 +165,9 @@ export function parseAppManifest(file: ManifestFile, source: string): AppManifes
     postdeploy: m.scripts?.postdeploy ?? null,
     firstDeploy: m.scripts?.['first-deploy'] ?? null,
     buildpacks: (m.buildpacks ?? []).map((b) => (typeof b === 'string' ? b : b.url)),
-    addons: (m.addons ?? []).map((a) => (typeof a === 'string' ? a : a.plan)),
+    addons: (m.addons ?? []).map((a) =>
+      typeof a === 'string' ? { plan: a, as: null } : { plan: a.plan, as: a.as ?? null },
+    ),
   };
 }
 

@@ -14,7 +14,7 @@ export interface ManifestScripts {
   readonly firstDeploy: string | null;
   /** Declared buildpacks (run by the build when nothing outranks them; absent in releases made before they were recorded). */
   readonly buildpacks?: readonly string[];
-  /** Declared add-on plans (recorded, not provisioned). */
+  /** Declared add-on plans (the deploy button provisions them when it creates the app). */
   readonly addons?: readonly string[];
   /** Declared quantities per process type: the formation of the app's first deployment. */
   readonly formation?: Readonly<Record<string, number>>;
@@ -29,7 +29,7 @@ export function manifestScripts(manifest: AppManifest): ManifestScripts {
     postdeploy: manifest.postdeploy,
     firstDeploy: manifest.firstDeploy,
     ...(manifest.buildpacks.length > 0 ? { buildpacks: manifest.buildpacks } : {}),
-    ...(manifest.addons.length > 0 ? { addons: manifest.addons } : {}),
+    ...(manifest.addons.length > 0 ? { addons: manifest.addons.map((a) => a.plan) } : {}),
     ...(quantities.length > 0 ? { formation: Object.fromEntries(quantities) } : {}),
   };
 }

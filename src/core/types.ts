@@ -23,6 +23,8 @@ export interface App {
   readonly hookSize: ContainerSize | null;
   /** The buildpacks its builds run, in order (`slipway buildpacks:set`); empty: the build picks them. */
   readonly buildpacks: readonly string[];
+  /** Whether a failed postdeploy hook restores the databases' backups taken before it (docs/addons.md). */
+  readonly restoreOnHookFailure: boolean;
 }
 
 export interface AppSettingsPatch {
@@ -32,6 +34,7 @@ export interface AppSettingsPatch {
   readonly hookSize?: ContainerSize | null;
   /** An empty list clears them. */
   readonly buildpacks?: readonly string[];
+  readonly restoreOnHookFailure?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+export { inPrivateMounts } from './private-mounts.ts';
 export {
   appSearchPath,
   HELPER_ENV,

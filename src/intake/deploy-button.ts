@@ -4,7 +4,8 @@
 // anything exists; its formation and size), and the source deployed.
 
 import fs from 'node:fs';
-import { type AppManifest, resolveManifestEnv } from '../core/app-manifest.ts';
+import { type AppManifest, type ManifestAddon, resolveManifestEnv } from '../core/app-manifest.ts';
+import { SlipwayError } from '../core/errors.ts';
 import { validateAppName, validateConfigValue } from '../core/names.ts';
 import type { Deployment } from '../core/types.ts';
 import { type FetchedSource, fetchSource } from '../source/fetch-source.ts';
@@ -15,6 +16,12 @@ import { readSourceManifest } from './read-source-manifest.ts';
 
 export interface ButtonSource extends FetchedSource {
   readonly manifest: AppManifest | null;
+}
+
+export interface ButtonPlan {
+  readonly name: string;
+  readonly env: Record<string, string>;
+  readonly addons: readonly ManifestAddon[];
 }
 
 /** Fetches a source (checked like an upload) and reads its manifest; the file is the caller's. */
@@ -42,23 +49,36 @@ export function planButtonApp(
   ctx: IntakeContext,
   manifest: AppManifest | null,
   form: { readonly name: string; readonly given: Readonly<Record<string, string>> },
-): { name: string; env: Record<string, string> } {
+): ButtonPlan {
   const name = validateAppName(form.name.trim());
   const env = manifest ? resolveManifestEnv(manifest, { app: name, url: ctx.webUrl(name), given: form.given }) : {};
   for (const [key, value] of Object.entries(env)) validateConfigValue(key, value);
-  return { name, env };
+  const addons = manifest?.addons ?? [];
+  addons.forEach(({ plan, as }, i) => {
+    try {
+      ctx.addons.check(plan, as);
+    } catch (err) {
+      throw new SlipwayError('manifest.invalid', `${manifest?.file}: addons.${i}: ${(err as Error).message}`);
+    }
+  });
+  return { name, env, addons };
 }
 
-/** Makes the app (`app.already_exists` when taken), sets its env, formation and size, deploys the source. */
+/**
+ * Makes the app (`app.already_exists` when taken), provisions its manifest's add-ons (their URLs are
+ * config before the first deployment, so its hook can initialise them), sets its env, formation
+ * and size, deploys the source.
+ */
 export async function deployFromButton(
   ctx: IntakeContext,
-  plan: { name: string; env: Record<string, string> },
+  plan: ButtonPlan,
   source: ButtonSource,
   author: string | null,
 ): Promise<Deployment> {
   try {
     const { name, env } = plan;
     await ctx.pipeline.createApp(name);
+    for (const addon of plan.addons) await ctx.addons.create(name, addon.plan, addon.as, author);
     if (Object.keys(env).length > 0) await ctx.pipeline.updateConfig(name, env, author);
     const formation = source.manifest?.formation ?? {};
     await ctx.pipeline.setFormation(

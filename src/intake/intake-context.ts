@@ -3,6 +3,7 @@
 // root builds it; api/ and web/ hand it over, never their own context.
 
 import type { Logger } from 'pino';
+import type { AddonOperations } from '../addons/addon-operations.ts';
 import type { Deployment } from '../core/types.ts';
 import type { DiskSpace } from '../pipeline/disk-reserve.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
@@ -13,6 +14,8 @@ export interface IntakeContext {
     Pipeline,
     'createApp' | 'deployArchive' | 'currentRelease' | 'serializeIntake' | 'updateConfig' | 'setFormation' | 'updateApp'
   >;
+  /** A manifest's add-ons, checked before the app is made and provisioned before its first deployment. */
+  readonly addons: Pick<AddonOperations, 'check' | 'create'>;
   /** A deployment as it is now (to wait for its end). */
   readonly deployment: (id: string) => Promise<Deployment | undefined>;
   /** The deployment logs: a line of intake's own, and following one to its end. */

@@ -103,4 +103,18 @@ export interface PipelineDeps {
   /** The home's free space against the server's reserve. */
   readonly disk: DiskSpace;
   readonly settings: PipelineSettings;
+  /**
+   * Backs up the app's databases before its postdeploy hook (docs/addons.md): lines for the log
+   * now, lines naming the restore commands if the hook then fails, and the restore itself; null
+   * when it has none.
+   */
+  readonly backupBeforeHook?: (
+    app: string,
+    signal: AbortSignal,
+  ) => Promise<{
+    readonly taken: readonly string[];
+    readonly onFailure: readonly string[];
+    /** Restores those backups (apps:update --restore-on-hook-failure on); resolves to lines for the log. */
+    readonly restore: () => Promise<readonly string[]>;
+  } | null>;
 }

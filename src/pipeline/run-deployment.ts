@@ -247,15 +247,23 @@ async function runHookStep(
   const deadline = { deadlineMs: timeoutMs + DEADLINE_MARGIN_MS };
   await ctx.step(
     'hook',
-    (signal) =>
-      runOneOff(
-        container,
-        hookCommand(hook),
-        timeoutMs,
-        ctx,
-        Promise.race([crashed, rejectOnAbort(signal)]),
-        (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
-      ),
+    async (signal) => {
+      const backup = await ctx.deps.backupBeforeHook?.(ctx.app, signal);
+      for (const line of backup?.taken ?? []) ctx.log(`-----> Backed up ${line} before the hook`);
+      try {
+        await runOneOff(
+          container,
+          hookCommand(hook),
+          timeoutMs,
+          ctx,
+          Promise.race([crashed, rejectOnAbort(signal)]),
+          (exitCode) => ctx.update({ hook: { command: plan.command, source: plan.source, exitCode } }),
+        );
+      } catch (err) {
+        if (backup) await afterFailedHook(ctx, backup, app.restoreOnHookFailure);
+        throw err;
+      }
+    },
     deadline,
   );
 }
@@ -279,6 +287,29 @@ async function applyManifestFormation(ctx: DeployContext, release: Release): Pro
 }
 
 const hookCommand = ({ plan }: PlannedHook): OneOffCommand => ({ type: 'postdeploy', ...plan });
+
+type HookBackup = NonNullable<Awaited<ReturnType<NonNullable<DeployContext['deps']['backupBeforeHook']>>>>;
+
+/**
+ * After a failed hook of an app with databases: restores their pre-hook backups when the app asks
+ * for it (apps:update --restore-on-hook-failure on), else names the commands that would. A failed
+ * restore is logged with those commands; the deployment fails for its hook either way.
+ */
+async function afterFailedHook(ctx: DeployContext, backup: HookBackup, restore: boolean): Promise<void> {
+  if (restore) {
+    ctx.log(
+      '-----> The hook failed: restoring the databases from the backups taken before it (--restore-on-hook-failure)',
+    );
+    try {
+      for (const line of await backup.restore()) ctx.log(`-----> ${line}`);
+      return;
+    } catch (err) {
+      ctx.log(`-----> The restore failed: ${(err as Error).message}`);
+    }
+  }
+  ctx.log('-----> The hook may have changed the database: to go back, restore the backup taken before it:');
+  for (const line of backup.onFailure) ctx.log(`       ${line}`);
+}
 
 /**
  * Heroku's release phase (DESIGN §1, 2b): the release's `release:` command,

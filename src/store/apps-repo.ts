@@ -22,6 +22,7 @@ function toApp(row: Selectable<AppsTable>): App {
     containerSize: sizeOf(row.container_size) ?? DEFAULT_CONTAINER_SIZE,
     hookSize: sizeOf(row.hook_size),
     buildpacks: buildpacksOf(row.buildpacks),
+    restoreOnHookFailure: row.restore_on_hook_failure === 1,
   };
 }
 
@@ -126,6 +127,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
       if (patch.bootTimeoutMs !== undefined) row.boot_timeout_ms = patch.bootTimeoutMs;
       if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
+      if (patch.restoreOnHookFailure !== undefined) row.restore_on_hook_failure = patch.restoreOnHookFailure ? 1 : 0;
       if (patch.buildpacks !== undefined)
         row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
       if (Object.keys(row).length > 0) await updateApp(db, name, row);

@@ -9,6 +9,7 @@
 import type { Kysely } from 'kysely';
 import { diskFull, isOutOfSpace, SlipwayError } from '../core/errors.ts';
 import type { UidRange } from '../core/types.ts';
+import { addonsRepo } from './addons-repo.ts';
 import { appsRepo } from './apps-repo.ts';
 import { configRepo } from './config-repo.ts';
 import { containersRepo } from './containers-repo.ts';
@@ -40,6 +41,7 @@ export function createStore(db: Kysely<Database>, options: StoreOptions): Store 
     domains: guarded(domainsRepo(db)),
     tokens: guarded(tokensRepo(db)),
     githubLinks: guarded(githubLinksRepo(db)),
+    addons: guarded(addonsRepo(db)),
     transaction: (fn) =>
       db.isTransaction
         ? fn(createStore(db, options))

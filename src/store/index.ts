@@ -4,4 +4,4 @@
 // configured, so that a SQLite server never loads pg.
 
 export { openSqliteStore, type SqliteStoreOptions } from './open-sqlite.ts';
-export type { DeploymentPatch, NewDeployment, NewRelease, Store } from './types.ts';
+export type { AddonRecord, DeploymentPatch, NewDeployment, NewRelease, Store } from './types.ts';

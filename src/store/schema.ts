@@ -17,6 +17,8 @@ export interface AppsTable {
   hook_size: string | null;
   /** Migration 006: a JSON array of buildpacks (`slipway buildpacks:set`); null: none set. */
   buildpacks: string | null;
+  /** Migration 007: 1 restores the pre-hook backups when the hook fails. */
+  restore_on_hook_failure: Generated<number>;
 }
 
 export interface DomainsTable {
@@ -121,6 +123,16 @@ export interface GithubLinksTable {
   created_at: string;
 }
 
+export interface AddonsTable {
+  app: string;
+  /** What it is attached as: `DATABASE` (config var `DATABASE_URL`). */
+  name: string;
+  provider: string;
+  /** The provider's own name for it (a database and its role). */
+  resource: string;
+  created_at: string;
+}
+
 export interface GithubDeliveriesTable {
   seq: Generated<number>;
   id: string;
@@ -139,4 +151,5 @@ export interface Database {
   domains: DomainsTable;
   github_links: GithubLinksTable;
   github_deliveries: GithubDeliveriesTable;
+  addons: AddonsTable;
 }

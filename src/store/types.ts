@@ -68,6 +68,17 @@ export interface GithubLink {
 
 export type NewGithubLink = Omit<GithubLink, 'createdAt'>;
 
+/** An add-on attached to an app (docs/addons.md). */
+export interface AddonRecord {
+  readonly app: string;
+  /** What it is attached as (`DATABASE`): its URL is the config var `<name>_URL`. */
+  readonly name: string;
+  readonly provider: string;
+  /** The provider's own name for it (a database and its role). */
+  readonly resource: string;
+  readonly createdAt: string;
+}
+
 export interface Store {
   readonly apps: {
     /** Throws SlipwayError `app.already_exists` when taken. */
@@ -152,6 +163,15 @@ export interface Store {
     remove(app: string): Promise<boolean>;
     /** True the first time a delivery id is recorded; keeps only the newest `keep` ids. */
     recordDelivery(id: string, keep?: number): Promise<boolean>;
+  };
+  readonly addons: {
+    /** Throws `addon.already_exists` when the app has one of that name, `app.not_found`. */
+    add(addon: Omit<AddonRecord, 'createdAt'>): Promise<AddonRecord>;
+    get(app: string, name: string): Promise<AddonRecord | undefined>;
+    /** By name. */
+    list(app: string): Promise<AddonRecord[]>;
+    /** False when the app had none of that name. */
+    remove(app: string, name: string): Promise<boolean>;
   };
   /**
    * Runs `fn` with a store whose every write belongs to one transaction: all

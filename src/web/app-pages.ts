@@ -42,12 +42,13 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
 
   web.get<AppParams>('/apps/:app', async (request, reply) => {
     const app = await store.apps.require(request.params.app);
-    const [deployments, config, containers, formation, releases] = await Promise.all([
+    const [deployments, config, containers, formation, releases, addons] = await Promise.all([
       store.deployments.list(app.name, 20),
       pipeline.config(app.name),
       store.containers.list(app.name),
       store.formation.get(app.name),
       store.releases.list(app.name),
+      store.addons.list(app.name),
     ]);
     const csrf = csrfField(request.session?.csrf ?? '');
     const current = releases.find((r) => r.version === app.currentRelease);
@@ -59,8 +60,8 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
       html`<h1>${app.name}</h1><p><a href="${ctx.webUrl(app.name)}">${ctx.webUrl(app.name)}</a> · release ${
         app.currentRelease === null ? 'none' : releaseName(app.currentRelease)
       } · size ${app.containerSize}</p>${
-        current?.manifest?.addons?.length
-          ? html`<p>Add-ons declared in ${current.manifest.file} (not provisioned): ${current.manifest.addons.join(', ')}</p>`
+        addons.length
+          ? html`<p id="addons">Add-ons: ${addons.map((a) => `${a.name} (${a.provider}, ${a.name}_URL)`).join(', ')}</p>`
           : ''
       }
 <h2>Deployments</h2><section id="deployments">${

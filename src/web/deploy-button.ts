@@ -135,7 +135,9 @@ ${spec.description ? html`<p class="hint">${spec.description}</p>` : ''}
 ${generated ? html`<p class="hint">Leave empty: ${generated}.</p>` : ''}`;
   });
   const addons = manifest?.addons.length
-    ? html`<h2>Add-ons</h2><section><p>${manifest.addons.join(', ')}: <strong>not provisioned</strong> (Slipway has no add-ons yet).</p></section>`
+    ? html`<h2>Add-ons</h2><section><p id="addons">Made with the app, before its first deployment: ${manifest.addons
+        .map((a) => (a.as === null ? a.plan : `${a.plan} as ${a.as}`))
+        .join(', ')}</p></section>`
     : '';
   return html`<h1>Deploy ${manifest?.name ?? 'an app'}</h1>${error ? errorBox(error) : ''}
 <section>${manifest?.logo ? html`<img class="logo" src="${manifest.logo}" alt="">` : ''}

@@ -72,6 +72,10 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
       await tarballOf('button-app', manifest({ name: 'Bad Button App', env: { SECRET: { generator: 'uuid' } } })),
     );
     served.set(
+      '/button-bad-addon.tar.gz',
+      await tarballOf('button-app', manifest({ name: 'Bad Addon', addons: ['mysql'] })),
+    );
+    served.set(
       '/button-hook-fails.tar.gz',
       await tarballOf(
         'button-app',
@@ -173,6 +177,17 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
     assert.deepEqual((await slipway.api('GET', '/api/apps')).json, []);
   });
 
+  test('a manifest with an unknown add-on is refused when the form is sent, no app created', async () => {
+    await page.goto(`${slipway.apiUrl}/deploy?source=${encodeURIComponent(`${files.url}/button-bad-addon.tar.gz`)}`);
+    await page.fill('#name', 'bad-addon');
+    await page.click('#deploy');
+    assert.equal(
+      await page.textContent('.error'),
+      'app.json: addons.0: unknown add-on "mysql": available are postgresql, redis',
+    );
+    assert.deepEqual((await slipway.api('GET', '/api/apps')).json, []);
+  });
+
   test('the button deploys a source with app.json to a live app, with a generated secret and the hook output', async () => {
     await page.goto(`${slipway.apiUrl}/deploy?source=${encodeURIComponent(`${files.url}/button-app.tar.gz`)}`);
     assert.equal(await page.textContent('#description'), 'Slipway test fixture: deployed through the deploy button');
@@ -180,6 +195,7 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
     assert.equal(await page.getAttribute('#env_SECRET_KEY', 'placeholder'), 'generated (secret)');
     assert.equal(await page.inputValue('#env_GREETING'), 'hello');
     assert.equal(await page.getAttribute('#env_ADMIN_EMAIL', 'required'), '');
+    assert.equal(await page.textContent('#addons'), 'Made with the app, before its first deployment: postgresql');
     assert.match(
       (await page.textContent('#badge-markdown')) ?? '',
       /\[!\[Deploy on Slipway\]\(.*\/button\.svg\)\]\(.*\/deploy\?source=/,
@@ -196,6 +212,19 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
     assert.equal(await deployThroughButton('button-one'), 'success');
     const log = (await page.textContent('#log')) ?? '';
     assert.match(log, /init: seeding 2 rows for admin@button-one\.test/, 'the hook output is on the page');
+    assert.match(
+      log,
+      /init: posts table created in DATABASE_URL/,
+      'the manifest’s database exists before the first hook',
+    );
+    const seeded = await slipway.cli([
+      'run',
+      '-a',
+      'button-one',
+      '--',
+      'psql "$DATABASE_URL" -Atc "select count(*) from posts"',
+    ]);
+    assert.equal(seeded.stdout, '2', seeded.stderr);
     assert.match((await page.textContent('.hook')) ?? '', /Running postdeploy hook/, 'the hook section is highlighted');
     assert.match((await page.textContent('.steps')) ?? '', /hook: \d+\.\d s/, 'step durations');
     assert.match(
@@ -240,10 +269,7 @@ describe('deploy button and dashboard (browser)', { skip: withoutChromium }, () 
     await screenshot('apps-list');
     await page.goto(`${slipway.apiUrl}/apps/button-one`);
     assert.equal(await page.isVisible('#env code.value'), false, 'values are masked until revealed');
-    assert.match(
-      (await page.textContent('main')) ?? '',
-      /Add-ons declared in app\.json \(not provisioned\): postgresql/,
-    );
+    assert.equal(await page.textContent('#addons'), 'Add-ons: DATABASE (postgresql, DATABASE_URL)');
     await screenshot('app-page');
     await page.fill('#env-key', 'GREETING');
     await page.fill('#env-value', 'bonjour');

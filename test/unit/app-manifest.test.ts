@@ -35,7 +35,7 @@ const full = {
   formation: { web: { quantity: 2, size: 's' }, worker: { amount: 1 } },
   scripts: { postdeploy: 'node init.js', 'first-deploy': 'node seed.js' },
   buildpacks: [{ url: 'https://buildpacks.example.com/node' }, 'https://buildpacks.example.com/extra'],
-  addons: ['postgresql', { plan: 'redis:small' }],
+  addons: ['postgresql', { plan: 'redis:small' }, { plan: 'heroku-postgresql', as: 'ANALYTICS' }],
   success_url: '/welcome',
 };
 
@@ -60,7 +60,11 @@ describe('parseAppManifest', () => {
     assert.equal(m.postdeploy, 'node init.js');
     assert.equal(m.firstDeploy, 'node seed.js');
     assert.deepEqual(m.buildpacks, ['https://buildpacks.example.com/node', 'https://buildpacks.example.com/extra']);
-    assert.deepEqual(m.addons, ['postgresql', 'redis:small']);
+    assert.deepEqual(m.addons, [
+      { plan: 'postgresql', as: null },
+      { plan: 'redis:small', as: null },
+      { plan: 'heroku-postgresql', as: 'ANALYTICS' },
+    ]);
   });
 
   test('an empty manifest is valid', () => {
@@ -84,6 +88,11 @@ describe('parseAppManifest', () => {
       /^scalingo\.json: env\.X: must be a string or an object/,
     );
     assert.match(refused(JSON.stringify({ env: { X: { required: 'yes' } } })), /^app\.json: env\.X\.required: /);
+    assert.match(
+      refused(JSON.stringify({ addons: [{ as: 'DB' }] })),
+      /^app\.json: addons\.0: must be a plan name or \{plan, as\}/,
+    );
+    assert.match(refused(JSON.stringify({ addons: [{ plan: 'postgresql', as: 7 }] })), /^app\.json: addons\.0/);
   });
 
   test('bad values are refused with their JSON path', () => {

@@ -90,10 +90,22 @@ test('the store is SQLite in the home unless SLIPWAY_DATABASE_URL names a Postgr
     assert.throws(
       () => loadSettings({}, { SLIPWAY_DATABASE_URL: wrong }, '/srv'),
       (err: Error) => {
-        assert.match(err.message, /SLIPWAY_DATABASE_URL.*must be a postgres:\/\/ URL/);
+        assert.match(err.message, /SLIPWAY_DATABASE_URL.*must be a postgres:\/\/user:password@host:port\/database URL/);
         assert.doesNotMatch(err.message, /secret/, 'the password is not repeated');
         return true;
       },
     );
   }
+});
+
+test('SLIPWAY_POSTGRES_URL: unset by default (the embedded cluster); a postgres:// URL or a clear refusal', () => {
+  assert.equal(loadSettings({}, {}, '/srv').postgresUrl, undefined);
+  const url = 'postgres://admin:secret@db.internal:5432/postgres';
+  assert.equal(loadSettings({}, { SLIPWAY_POSTGRES_URL: url }, '/srv').postgresUrl, url);
+  for (const bad of ['db.internal:5432', 'mysql://db/x', 'postgres:///only-a-path'])
+    assert.throws(
+      () => loadSettings({}, { SLIPWAY_POSTGRES_URL: bad }, '/srv'),
+      /invalid setting postgresUrl \(SLIPWAY_POSTGRES_URL\): must be a postgres:\/\/user:password@host:port\/database URL/,
+      bad,
+    );
 });

@@ -17,10 +17,17 @@ const updateBody = z
     size: z.string().optional(),
     /** null: back to the default hook size (M). */
     hook_size: z.union([z.string(), z.null()]).optional(),
+    restore_on_hook_failure: z.boolean().optional(),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
+  .refine(
+    (b) => Object.values(b).some((v) => v !== undefined),
+    'give hook_timeout, boot_timeout, size, hook_size or restore_on_hook_failure',
+  );
 
-export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
+export function appRoutes(
+  api: FastifyInstance,
+  { pipeline, store, webUrl, reposDir, addons, backups }: ApiContext,
+): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
@@ -35,6 +42,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
       boot_timeout_ms: app.bootTimeoutMs,
       size: app.containerSize,
       hook_size: app.hookSize ?? DEFAULT_CONTAINER_SIZE,
+      restore_on_hook_failure: app.restoreOnHookFailure,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
     };
@@ -68,6 +76,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
       bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, MAX_BOOT_TIMEOUT_MS),
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
+      restoreOnHookFailure: body.restore_on_hook_failure,
     });
     return appJson(request.params.app);
   });
@@ -78,7 +87,11 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
   });
 
   api.delete<{ Params: { app: string } }>('/api/apps/:app', async (request, reply) => {
+    await store.apps.require(request.params.app);
+    // Its add-ons' data first: a failure leaves the app, and the command can be run again.
+    await addons.destroyAll(request.params.app);
     await pipeline.destroyApp(request.params.app);
+    await backups.removeAll(request.params.app);
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);
     reply.code(204);

@@ -81,13 +81,27 @@ export function appCommands(program: Command, ctx: CommandContext): void {
     )
     .option('--size <size>', `container size of the app's processes: ${SIZES}`)
     .option('--hook-size <size>', `container size of the postdeploy hook: ${SIZES}; "default" for M`)
+    .option(
+      '--restore-on-hook-failure <on|off>',
+      'on: a failed postdeploy hook restores the databases from the backups taken before it (docs/addons.md)',
+    )
     .action(
-      async (opts: { app?: string; hookTimeout?: string; bootTimeout?: string; size?: string; hookSize?: string }) => {
-        if ([opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize].every((v) => v === undefined))
+      async (opts: {
+        app?: string;
+        hookTimeout?: string;
+        bootTimeout?: string;
+        size?: string;
+        hookSize?: string;
+        restoreOnHookFailure?: string;
+      }) => {
+        const { restoreOnHookFailure: restore } = opts;
+        if ([opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize, restore].every((v) => v === undefined))
           throw new CliError(
             'cli.usage',
-            'nothing to update: pass --hook-timeout, --boot-timeout, --size or --hook-size',
+            'nothing to update: pass --hook-timeout, --boot-timeout, --size, --hook-size or --restore-on-hook-failure',
           );
+        if (restore !== undefined && restore !== 'on' && restore !== 'off')
+          throw new CliError('cli.usage', `--restore-on-hook-failure takes on or off, not ${JSON.stringify(restore)}`);
         const orDefault = (value: string | undefined) => (value === 'default' ? null : value);
         const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
           json: {
@@ -98,6 +112,7 @@ export function appCommands(program: Command, ctx: CommandContext): void {
               opts.hookSize === undefined || opts.hookSize === 'default'
                 ? orDefault(opts.hookSize)
                 : parseContainerSize(opts.hookSize),
+            restore_on_hook_failure: restore === undefined ? undefined : restore === 'on',
           },
         });
         if (opts.hookTimeout !== undefined)
@@ -106,6 +121,12 @@ export function appCommands(program: Command, ctx: CommandContext): void {
         if (opts.size !== undefined)
           io.out(`${app.name}: container size set to ${app.size} (applies from the next deployment)`);
         if (opts.hookSize !== undefined) io.out(`${app.name}: postdeploy hook size set to ${app.hook_size}`);
+        if (restore !== undefined)
+          io.out(
+            app.restore_on_hook_failure
+              ? `${app.name}: a failed postdeploy hook restores the databases' backups taken before it`
+              : `${app.name}: a failed postdeploy hook leaves the databases as it left them (the log names the backups)`,
+          );
       },
     );
 

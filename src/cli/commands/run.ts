@@ -37,46 +37,60 @@ export function runCommand(program: Command, ctx: CommandContext, setExit: (code
       'run on this release, live or not (default: the live release; with none yet, the newest, e.g. a failed first deploy)',
     )
     .action(async (words: string[], opts: RunOptions) => {
-      const { io } = ctx;
       const app = ctx.app(opts.app);
       const body = { command: commandLine(words), env: parseEnv(opts.env), release: opts.release };
-      // Said on stderr, so that the command's own output stays as it is.
-      const sayRelease = (started: RunDetachedJson) => {
-        if (!started.current) io.err(`Running on ${started.release}, which is not ${app}'s live release.`);
-      };
-      const client = ctx.client();
-      if (opts.detached) {
-        const run = await client.request<RunDetachedJson>('POST', `/api/apps/${app}/run`, {
-          json: { ...body, detached: true },
-        });
-        io.out(
-          `Running \`${body.command}\` on ${app} as ${run.container} (${run.release}${run.current ? '' : ', not the live release'}), detached.`,
-        );
-        io.out('Its output goes to the app log.');
-        return;
-      }
-      if (opts.tty && process.stdin.isTTY) {
-        const env = io.env.TERM && !('TERM' in body.env) ? { TERM: io.env.TERM, ...body.env } : body.env;
-        const exit = await attachTerminal(loadCredentials(io.env), app, { ...body, env, onStarted: sayRelease });
-        return setExit(exitCodeOfRun(exit));
-      }
-      let exit: RunExitJson | undefined;
-      await client.events(
-        `/api/apps/${app}/run`,
-        (event, data) => {
-          if (event === 'started') sayRelease(JSON.parse(data) as RunDetachedJson);
-          else if (event === 'exit') exit = JSON.parse(data) as RunExitJson;
-          else if (event === 'output') {
-            const { stream, line } = JSON.parse(data) as RunOutputJson;
-            if (stream === 'stderr') io.err(line);
-            else io.out(line);
-          }
-        },
-        { method: 'POST', json: body },
-      );
-      if (!exit) throw new CliError('internal', 'the connection to Slipway ended before the command finished');
-      setExit(exitCodeOfRun(exit));
+      await runInContainer(ctx, app, body, opts, setExit);
     });
+}
+
+/**
+ * Runs `body.command` in a one-off container (pg:psql does too): detached, attached to this
+ * terminal when stdin is one, else streamed; sets the command's exit code.
+ */
+export async function runInContainer(
+  ctx: CommandContext,
+  app: string,
+  body: { readonly command: string; readonly env: Record<string, string>; readonly release?: string | undefined },
+  opts: { readonly detached?: boolean | undefined; readonly tty: boolean },
+  setExit: (code: number) => void,
+): Promise<void> {
+  const { io } = ctx;
+  // Said on stderr, so that the command's own output stays as it is.
+  const sayRelease = (started: RunDetachedJson) => {
+    if (!started.current) io.err(`Running on ${started.release}, which is not ${app}'s live release.`);
+  };
+  const client = ctx.client();
+  if (opts.detached) {
+    const run = await client.request<RunDetachedJson>('POST', `/api/apps/${app}/run`, {
+      json: { ...body, detached: true },
+    });
+    io.out(
+      `Running \`${body.command}\` on ${app} as ${run.container} (${run.release}${run.current ? '' : ', not the live release'}), detached.`,
+    );
+    io.out('Its output goes to the app log.');
+    return;
+  }
+  if (opts.tty && process.stdin.isTTY) {
+    const env = io.env.TERM && !('TERM' in body.env) ? { TERM: io.env.TERM, ...body.env } : body.env;
+    const exit = await attachTerminal(loadCredentials(io.env), app, { ...body, env, onStarted: sayRelease });
+    return setExit(exitCodeOfRun(exit));
+  }
+  let exit: RunExitJson | undefined;
+  await client.events(
+    `/api/apps/${app}/run`,
+    (event, data) => {
+      if (event === 'started') sayRelease(JSON.parse(data) as RunDetachedJson);
+      else if (event === 'exit') exit = JSON.parse(data) as RunExitJson;
+      else if (event === 'output') {
+        const { stream, line } = JSON.parse(data) as RunOutputJson;
+        if (stream === 'stderr') io.err(line);
+        else io.out(line);
+      }
+    },
+    { method: 'POST', json: body },
+  );
+  if (!exit) throw new CliError('internal', 'the connection to Slipway ended before the command finished');
+  setExit(exitCodeOfRun(exit));
 }
 
 function collect(value: string, previous: string[]): string[] {

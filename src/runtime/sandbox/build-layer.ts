@@ -11,7 +11,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILD_CACHE_BYTES, BUILD_DISK_BYTES } from '../../core/container-size.ts';
 import { diskFull, SlipwayError } from '../../core/errors.ts';
-import { HELPER_ENV, runProcess } from '../../exec/index.ts';
+import { HELPER_ENV, inPrivateMounts, runProcess } from '../../exec/index.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import type { LayerImage, LayerImages, LayerOwner } from './layer-images.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -115,14 +115,7 @@ async function collectInto(
   const stderr: string[] = [];
   const result = await runProcess(
     [
-      'unshare',
-      '--mount',
-      '--propagation',
-      'private',
-      '/bin/sh',
-      '-c',
-      COLLECT_SCRIPT,
-      'slipway-collect',
+      ...inPrivateMounts(COLLECT_SCRIPT, 'slipway-collect'),
       'mount',
       layer.file,
       sandbox.mountPoints.layer,

@@ -21,6 +21,7 @@
 //   argv         the user's command (`sh -c ...`) or a build step.
 
 import { constants } from 'node:os';
+import { inPrivateMounts } from '../../exec/index.ts';
 
 export interface SandboxTools {
   readonly nsenter: string;
@@ -124,14 +125,7 @@ export function sandboxArgv(inv: SandboxInvocation, layout: TopLevelLayout): str
   bwrap.push('--chdir', inv.cwd, ...inv.argv);
 
   return [
-    tools.unshare,
-    '--mount',
-    '--propagation',
-    'private',
-    '/bin/sh',
-    '-c',
-    SETUP_SCRIPT,
-    'slipway-sandbox-setup',
+    ...inPrivateMounts(SETUP_SCRIPT, 'slipway-sandbox-setup', tools.unshare),
     ...setup,
     ...enterNetworkAsUser(tools, inv.netns, inv.uid, inv.gid),
     ...bwrap,

@@ -20,6 +20,7 @@ import * as githubLinks from './003-github-links.ts';
 import * as releasePhase from './004-release-phase.ts';
 import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
 import * as appBuildpacks from './006-app-buildpacks.ts';
+import * as addons from './007-addons.ts';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: StoreDialect): Promise<void> };
 
@@ -30,6 +31,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '004-release-phase': releasePhase,
   '005-boot-timeout-live-releases': bootTimeoutLiveReleases,
   '006-app-buildpacks': appBuildpacks,
+  '007-addons': addons,
 };
 
 function providerFor(dialect: StoreDialect): MigrationProvider {
