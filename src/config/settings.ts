@@ -125,6 +125,8 @@ const SETTINGS = {
   port: setting('SLIPWAY_PORT', port, 5100),
   routerHost: setting('SLIPWAY_ROUTER_HOST', text, '0.0.0.0'),
   routerPort: setting('SLIPWAY_ROUTER_PORT', port, 8080),
+  /** The built-in router's HTTPS listener (docs/https.md); null: none. */
+  routerTlsPort: setting('SLIPWAY_ROUTER_TLS_PORT', port, null as number | null),
   domain: setting('SLIPWAY_DOMAIN', dnsName, 'localhost'),
   /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
   runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),

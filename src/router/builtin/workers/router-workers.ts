@@ -31,7 +31,10 @@ export interface RouterWorkersOptions {
   readonly ackTimeoutMs?: number;
 }
 
-export type RouteChange = { readonly t: 'set'; app: string; route: AppRoute } | { readonly t: 'remove'; app: string };
+export type RouteChange =
+  | { readonly t: 'set'; app: string; route: AppRoute }
+  | { readonly t: 'remove'; app: string }
+  | { readonly t: 'challenge'; token: string; keyAuthorization: string | null };
 
 export interface RouterWorkers {
   /** Sends a route change to every worker that accepts connections. */

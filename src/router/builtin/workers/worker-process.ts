@@ -73,7 +73,7 @@ async function start(message: Extract<ToWorker, { t: 'init' }>, handle: Server):
   };
   const server = createProxyServer({ ...settings, logger, onAccess: settings.access ? onAccess : undefined });
   for (const [app, route] of message.routes) server.setRoute(app, route);
-  server.setForwardedPort(settings.port);
+  server.setForwardedPort(settings.port, settings.tlsPort);
   proxy = server;
   await listen(server.server, { handle });
   send({ t: 'listening', gen: message.gen });
@@ -103,6 +103,10 @@ process.on('message', (message: ToWorker, handle: unknown) => {
       return;
     case 'remove':
       proxy?.removeRoute(message.app);
+      send({ t: 'ack', gen: message.gen });
+      return;
+    case 'challenge':
+      proxy?.setChallenge(message.token, message.keyAuthorization);
       send({ t: 'ack', gen: message.gen });
       return;
     case 'drain': {

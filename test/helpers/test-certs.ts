@@ -1,0 +1,123 @@
+// Certificates for tests, made by openssl in a temp folder: a private root CA,
+// intermediates, leaves for given names with any validity window (expired and
+// not-yet-valid ones included: `openssl ca` takes explicit dates).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runChecked } from '../../src/exec/index.ts';
+
+const ENV = { PATH: '/usr/bin:/bin' };
+
+export interface TestCa {
+  readonly dir: string;
+  /** PEM of this CA's certificate. */
+  readonly cert: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface Issued {
+  readonly cert: string;
+  readonly key: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+const openssl = (args: string[], cwd: string) => runChecked(['openssl', ...args], { env: ENV, cwd });
+
+/** YYYYMMDDHHMMSSZ, what `openssl ca` takes, `days` from now. */
+export function opensslDate(days: number): string {
+  return `${new Date(Date.now() + days * 86_400_000).toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+}
+
+/** A self-signed root CA in a new temp folder (the test removes it with `removeCa`). */
+export async function makeRootCa(name = 'Slipway Test Root'): Promise<TestCa> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-ca-'));
+  const keyFile = path.join(dir, 'root.key');
+  const certFile = path.join(dir, 'root.pem');
+  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], dir);
+  await openssl(
+    ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${name}`, '-sha256'],
+    dir,
+  );
+  return { dir, cert: fs.readFileSync(certFile, 'utf8'), certFile, keyFile };
+}
+
+export function removeCa(ca: TestCa): void {
+  fs.rmSync(ca.dir, { recursive: true, force: true });
+}
+
+let serial = 0;
+
+/** A certificate signed by `ca`: a leaf for `names` (SANs), or with `isCa` an intermediate CA. */
+export async function issue(
+  ca: TestCa,
+  options: { names: readonly string[]; notBeforeDays?: number; notAfterDays?: number; isCa?: boolean },
+): Promise<Issued & TestCa> {
+  const dir = ca.dir;
+  const id = `c${process.pid}-${++serial}`;
+  const keyFile = path.join(dir, `${id}.key`);
+  const csr = path.join(dir, `${id}.csr`);
+  const certFile = path.join(dir, `${id}.pem`);
+  const ext = path.join(dir, `${id}.ext`);
+  const conf = path.join(dir, `${id}.cnf`);
+  const db = path.join(dir, `${id}-index.txt`);
+  fs.writeFileSync(db, '');
+  fs.writeFileSync(
+    conf,
+    [
+      '[ca]',
+      'default_ca = test',
+      '[test]',
+      `database = ${db}`,
+      `new_certs_dir = ${dir}`,
+      `serial = ${path.join(dir, `${id}.serial`)}`,
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      '[any]',
+      'commonName = supplied',
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(path.join(dir, `${id}.serial`), `${(Date.now() * 100 + serial).toString(16).padStart(16, '0')}\n`);
+  const sans = options.names.map((n) => `DNS:${n}`).join(',');
+  fs.writeFileSync(
+    ext,
+    options.isCa
+      ? '[v3]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n'
+      : `[v3]\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = serverAuth\nsubjectAltName = ${sans}\n`,
+  );
+  await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], dir);
+  const cn = options.isCa ? `Slipway Test Intermediate ${id}` : (options.names[0] ?? 'none');
+  await openssl(['req', '-new', '-key', keyFile, '-out', csr, '-subj', `/CN=${cn}`], dir);
+  await openssl(
+    [
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      conf,
+      '-cert',
+      ca.certFile,
+      '-keyfile',
+      ca.keyFile,
+      '-in',
+      csr,
+      '-out',
+      certFile,
+      '-startdate',
+      opensslDate(options.notBeforeDays ?? -1),
+      '-enddate',
+      opensslDate(options.notAfterDays ?? 20),
+      '-extfile',
+      ext,
+      '-extensions',
+      'v3',
+    ],
+    dir,
+  );
+  const cert = fs.readFileSync(certFile, 'utf8');
+  return { dir, cert, key: fs.readFileSync(keyFile, 'utf8'), certFile, keyFile };
+}
