@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { ensureAdminToken } from './api/auth.ts';
 import { createSlugStore } from './build/slug-store.ts';
+import { certFiles } from './certs/cert-files.ts';
+import { type CertService, createCertService } from './certs/cert-service.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
 import { AppLogs } from './logs/app-log.ts';
@@ -15,6 +17,7 @@ import { DeploymentLogs } from './logs/deployment-log.ts';
 import { routerAccessLine } from './logs/router-access-line.ts';
 import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
 import { diskSpace } from './pipeline/disk-reserve.ts';
+import { appHostnames } from './pipeline/switch-traffic.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import { headerDeadline, limitConnections } from './router/connection-budget.ts';
 import type { Router } from './router/types.ts';
@@ -67,6 +70,7 @@ export async function startServer(
   let store: Store;
   let router: Router;
   let appLogs: AppLogs;
+  let certs: CertService;
   try {
     const uids = await claimUidRange(settings.home);
     if (uids.warning) logger.warn({ uidRange: uids.index }, uids.warning);
@@ -77,6 +81,8 @@ export async function startServer(
     timer.mark('router');
     // Until its release runs again, each app answers 503 (no web process), not 404 (no such app).
     await routeAppsWithoutBackends({ store, router, settings });
+    certs = startCertificates(settings, paths, store, router, logger);
+    await certs.sync();
   } catch (err) {
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
     throw err;
@@ -175,6 +181,7 @@ export async function startServer(
     maxUploadBytes: settings.maxUploadBytes,
     reposDir: paths.repos,
     webUrl: routerUrlOf,
+    certs,
   };
   // One budget of failed authentications per client, whichever way it tries (API, git, sign-in).
   const failures = new AuthFailures();
@@ -193,6 +200,7 @@ export async function startServer(
   timer.mark('api');
   logger.debug(timer.phases, 'start-up timings');
   logger.info({ api: apiPort, router: routerPort, home: settings.home }, 'slipway is ready');
+  certs.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -205,6 +213,7 @@ export async function startServer(
     close() {
       closing ??= (async () => {
         await api.close();
+        await certs.close();
         await pipeline.close();
         await runtime.close(settings.stopGraceMs);
         await router.close();
@@ -235,6 +244,30 @@ function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, log
     maxConnections: settings.routerMaxConnections ?? undefined,
     headersTimeoutMs: settings.headersTimeoutMs,
     onAccess: (access) => access.app !== null && appLogs.write(access.app, 'router', routerAccessLine(access)),
+  });
+}
+
+/** The apps' certificates, installed in the router; ACME orders answered by it (docs/https.md). */
+function startCertificates(
+  settings: Settings,
+  paths: DataPaths,
+  store: Store,
+  router: Router,
+  logger: Logger,
+): CertService {
+  const files = certFiles(paths.certs);
+  return createCertService({
+    files,
+    store,
+    hostnames: (app) => appHostnames({ store, settings }, app),
+    install: (certificates) => router.setCertificates?.(certificates),
+    challenges: (token, keyAuthorization) => router.setChallenge?.(token, keyAuthorization),
+    acme: { directoryUrl: settings.acmeDirectoryUrl, email: settings.acmeEmail, accountKeyFile: files.accountKeyFile },
+    autoByDefault: settings.certsAuto,
+    renewBeforeMs: settings.certsRenewBeforeMs,
+    checkIntervalMs: settings.certsCheckIntervalMs,
+    retryMs: settings.certsRetryMs,
+    logger,
   });
 }
 

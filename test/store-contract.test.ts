@@ -608,6 +608,7 @@ describe('openSqliteStore', () => {
         '004-release-phase',
         '005-boot-timeout-live-releases',
         '006-app-buildpacks',
+        '008-app-https',
       ],
     );
 

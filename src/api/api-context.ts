@@ -1,6 +1,7 @@
 // What the API's route modules are handed by the composition root.
 
 import type { Logger } from 'pino';
+import type { CertService } from '../certs/cert-service.ts';
 import type { IntakeContext } from '../intake/intake-context.ts';
 import type { AppLogs } from '../logs/app-log.ts';
 import type { DeploymentLogs } from '../logs/deployment-log.ts';
@@ -24,4 +25,5 @@ export interface ApiContext {
   /** Where the apps' bare git repositories live (`repos/<app>.git`). */
   readonly reposDir: string;
   readonly webUrl: (app: string) => string;
+  readonly certs: CertService;
 }

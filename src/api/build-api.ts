@@ -12,6 +12,7 @@ import type { AuthFailures } from './auth-failures.ts';
 import { httpStatusOf } from './error-status.ts';
 import { appRoutes } from './routes/apps.ts';
 import { buildpackRoutes } from './routes/buildpacks.ts';
+import { certRoutes } from './routes/certs.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
@@ -83,6 +84,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
+  certRoutes(api, ctx);
   buildpackRoutes(api, ctx);
   logRoutes(api, ctx);
   runRoutes(api, ctx);

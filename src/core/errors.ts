@@ -56,6 +56,15 @@ export const ERROR_CODES = [
   'runtime.start_failed',
   'disk.reserve_reached',
   'disk.full',
+  'cert.not_pem',
+  'cert.key_invalid',
+  'cert.key_mismatch',
+  'cert.expired',
+  'cert.not_yet_valid',
+  'cert.chain_incomplete',
+  'cert.chain_invalid',
+  'cert.name_mismatch',
+  'cert.not_found',
   'internal',
 ] as const;
 

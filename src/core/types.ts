@@ -23,6 +23,12 @@ export interface App {
   readonly hookSize: ContainerSize | null;
   /** The buildpacks its builds run, in order (`slipway buildpacks:set`); empty: the build picks them. */
   readonly buildpacks: readonly string[];
+  /** ACME certificates for its hostnames (`slipway certs:auto`); null: the server's default. */
+  readonly certsAuto: boolean | null;
+  /** Plain HTTP requests are redirected to HTTPS (`apps:update --force-https`). */
+  readonly forceHttps: boolean;
+  /** HTTPS responses carry Strict-Transport-Security (`apps:update --hsts`). */
+  readonly hsts: boolean;
 }
 
 export interface AppSettingsPatch {
@@ -32,6 +38,9 @@ export interface AppSettingsPatch {
   readonly hookSize?: ContainerSize | null;
   /** An empty list clears them. */
   readonly buildpacks?: readonly string[];
+  readonly certsAuto?: boolean | null;
+  readonly forceHttps?: boolean;
+  readonly hsts?: boolean;
 }
 
 /**

@@ -21,6 +21,9 @@ function toApp(row: Selectable<AppsTable>): App {
     containerSize: sizeOf(row.container_size) ?? DEFAULT_CONTAINER_SIZE,
     hookSize: sizeOf(row.hook_size),
     buildpacks: buildpacksOf(row.buildpacks),
+    certsAuto: row.certs_auto === null ? null : row.certs_auto === 1,
+    forceHttps: row.force_https === 1,
+    hsts: row.hsts === 1,
   };
 }
 
@@ -73,6 +76,7 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
               buildpacks: null,
+              certs_auto: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -126,6 +130,9 @@ export function appsRepo(db: Kysely<Database>, uids: UidRange = LEGACY_UIDS): St
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
       if (patch.buildpacks !== undefined)
         row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
+      if (patch.certsAuto !== undefined) row.certs_auto = patch.certsAuto === null ? null : Number(patch.certsAuto);
+      if (patch.forceHttps !== undefined) row.force_https = Number(patch.forceHttps);
+      if (patch.hsts !== undefined) row.hsts = Number(patch.hsts);
       if (Object.keys(row).length > 0) await updateApp(db, name, row);
       const app = await get(name);
       if (app === undefined) throw appNotFound(name);

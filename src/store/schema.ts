@@ -17,6 +17,12 @@ export interface AppsTable {
   hook_size: string | null;
   /** Migration 006: a JSON array of buildpacks (`slipway buildpacks:set`); null: none set. */
   buildpacks: string | null;
+  /** Migration 008: 1/0 (`slipway certs:auto on|off`); null: the server's default. */
+  certs_auto: number | null;
+  /** Migration 008: 1 redirects plain HTTP to HTTPS. */
+  force_https: Generated<number>;
+  /** Migration 008: 1 adds Strict-Transport-Security to HTTPS answers. */
+  hsts: Generated<number>;
 }
 
 export interface DomainsTable {

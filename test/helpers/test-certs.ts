@@ -3,8 +3,10 @@
 // not-yet-valid ones included: `openssl ca` takes explicit dates).
 
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import type tls from 'node:tls';
 import { runChecked } from '../../src/exec/index.ts';
 
 const ENV = { PATH: '/usr/bin:/bin' };
@@ -38,7 +40,7 @@ export async function makeRootCa(name = 'Slipway Test Root'): Promise<TestCa> {
   const certFile = path.join(dir, 'root.pem');
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], dir);
   await openssl(
-    ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${name}`, '-sha256'],
+    ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '3650', '-subj', `/CN=${name}`, '-sha256'],
     dir,
   );
   return { dir, cert: fs.readFileSync(certFile, 'utf8'), certFile, keyFile };
@@ -110,7 +112,7 @@ export async function issue(
       '-startdate',
       opensslDate(options.notBeforeDays ?? -1),
       '-enddate',
-      opensslDate(options.notAfterDays ?? 20),
+      opensslDate(options.notAfterDays ?? 90),
       '-extfile',
       ext,
       '-extensions',
@@ -120,4 +122,88 @@ export async function issue(
   );
   const cert = fs.readFileSync(certFile, 'utf8');
   return { dir, cert, key: fs.readFileSync(keyFile, 'utf8'), certFile, keyFile };
+}
+
+export interface HttpsReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  /** The certificate the router presented. */
+  readonly peer: tls.PeerCertificate;
+}
+
+/** One HTTPS request to 127.0.0.1:`port` for `host` (SNI and Host), trusting `ca`. */
+export function httpsGet(
+  port: number,
+  host: string,
+  ca: string,
+  options: { path?: string; agent?: https.Agent | false } = {},
+): Promise<HttpsReply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1',
+      port,
+      servername: host,
+      headers: { host },
+      path: options.path ?? '/',
+      ca,
+      agent: options.agent ?? false,
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const peer = (res.socket as tls.TLSSocket).getPeerCertificate();
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer }));
+    });
+    req.end();
+  });
+}
+
+export interface LoopResult {
+  failures: number;
+  done: number;
+  /** SHA-256 fingerprints of the certificates the server presented. */
+  readonly fingerprints: Set<string>;
+}
+
+/**
+ * HTTPS requests in a loop (half over keep-alive connections, half over a new
+ * connection each) while `during` runs, counting failures: a failed handshake,
+ * a broken connection or a status other than 200.
+ */
+export async function httpsLoop(
+  port: number,
+  host: string,
+  ca: string,
+  during: () => Promise<void>,
+  loops = 4,
+): Promise<LoopResult> {
+  const keepAlive = new https.Agent({ keepAlive: true, maxSockets: loops });
+  const result: LoopResult = { failures: 0, done: 0, fingerprints: new Set() };
+  let stop = false;
+  const loop = async (agent: https.Agent | false) => {
+    while (!stop) {
+      try {
+        const reply = await httpsGet(port, host, ca, { agent });
+        if (reply.status !== 200) result.failures++;
+        result.fingerprints.add(reply.peer.fingerprint256);
+        result.done++;
+      } catch {
+        result.failures++;
+      }
+    }
+  };
+  const running = Array.from({ length: loops }, (_, i) => loop(i % 2 === 0 ? keepAlive : false));
+  try {
+    await during();
+  } finally {
+    stop = true;
+    await Promise.all(running);
+    keepAlive.destroy();
+  }
+  return result;
 }

@@ -4,50 +4,11 @@
 // request, ACME http-01 answers, the redirect to HTTPS and HSTS.
 
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin/index.ts';
-import { type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
+import { httpsGet, httpsLoop, type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
 import { request, startBackend } from './router-helpers.ts';
-
-interface HttpsReply {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-  /** The certificate the router presented. */
-  readonly peer: tls.PeerCertificate;
-}
-
-function httpsGet(
-  port: number,
-  host: string,
-  ca: string,
-  options: { path?: string; agent?: https.Agent | false } = {},
-): Promise<HttpsReply> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1',
-      port,
-      servername: host,
-      headers: { host },
-      path: options.path ?? '/',
-      ca,
-      agent: options.agent ?? false,
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const peer = (res.socket as tls.TLSSocket).getPeerCertificate();
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer }));
-    });
-    req.end();
-  });
-}
 
 function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -137,35 +98,16 @@ describe('the built-in router over HTTPS', () => {
   test('a certificate swapped under a request loop: no request fails, new handshakes get the new one', async (t) => {
     const router = await routerWithApps(t);
     const port = router.tlsAddress?.port as number;
-    const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 4 });
-    t.after(() => keepAlive.destroy());
-    const fingerprints = new Set<string>();
-    let failures = 0;
-    let done = 0;
-    let stop = false;
-    const loop = async (agent: https.Agent | false) => {
-      while (!stop) {
-        try {
-          const reply = await httpsGet(port, 'shop.example.test', ca.cert, { agent });
-          if (reply.status !== 200) failures++;
-          fingerprints.add(reply.peer.fingerprint256);
-          done++;
-        } catch {
-          failures++;
-        }
+    const { failures, done, fingerprints } = await httpsLoop(port, 'shop.example.test', ca.cert, async () => {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        const next = i % 2 === 0 ? renewed : exact;
+        router.setCertificates([
+          { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
+          { hostnames: ['*.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
+        ]);
       }
-    };
-    const loops = [loop(keepAlive), loop(keepAlive), loop(false), loop(false)];
-    for (let i = 0; i < 20; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 15));
-      const next = i % 2 === 0 ? renewed : exact;
-      router.setCertificates([
-        { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
-        { hostnames: ['*.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
-      ]);
-    }
-    stop = true;
-    await Promise.all(loops);
+    });
     assert.equal(failures, 0);
     assert.ok(done > 40, `only ${done} requests`);
     assert.equal(fingerprints.size, 2, 'both certificates were served');

@@ -17,10 +17,15 @@ const updateBody = z
     size: z.string().optional(),
     /** null: back to the default hook size (M). */
     hook_size: z.union([z.string(), z.null()]).optional(),
+    force_https: z.boolean().optional(),
+    hsts: z.boolean().optional(),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give hook_timeout, boot_timeout, size or hook_size');
+  .refine(
+    (b) => Object.values(b).some((v) => v !== undefined),
+    'give hook_timeout, boot_timeout, size, hook_size, force_https or hsts',
+  );
 
-export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir }: ApiContext): void {
+export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, reposDir, certs }: ApiContext): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
     const [last] = await store.deployments.list(name, 1);
@@ -37,12 +42,15 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
       hook_size: app.hookSize ?? DEFAULT_CONTAINER_SIZE,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
+      force_https: app.forceHttps,
+      hsts: app.hsts,
     };
   };
 
   api.post('/api/apps', async (request, reply) => {
     const { name } = parseBody(createBody, request.body);
     const app = await pipeline.createApp(name);
+    await certs.refresh(); // ACME certificates, when on by default
     reply.code(201);
     return appJson(app.name);
   });
@@ -68,6 +76,8 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
       bootTimeoutMs: timeoutSetting('boot_timeout', body.boot_timeout, MAX_BOOT_TIMEOUT_MS),
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
+      forceHttps: body.force_https,
+      hsts: body.hsts,
     });
     return appJson(request.params.app);
   });
@@ -81,6 +91,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
     await pipeline.destroyApp(request.params.app);
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);
+    certs.forgetApp(request.params.app);
     reply.code(204);
   });
 }

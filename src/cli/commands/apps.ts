@@ -81,12 +81,25 @@ export function appCommands(program: Command, ctx: CommandContext): void {
     )
     .option('--size <size>', `container size of the app's processes: ${SIZES}`)
     .option('--hook-size <size>', `container size of the postdeploy hook: ${SIZES}; "default" for M`)
+    .option('--force-https', 'redirect plain HTTP requests to HTTPS (ACME challenges excepted)')
+    .option('--no-force-https', 'serve plain HTTP requests again')
+    .option('--hsts', 'send Strict-Transport-Security (one year) on HTTPS answers')
+    .option('--no-hsts', 'stop sending Strict-Transport-Security')
     .action(
-      async (opts: { app?: string; hookTimeout?: string; bootTimeout?: string; size?: string; hookSize?: string }) => {
-        if ([opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize].every((v) => v === undefined))
+      async (opts: {
+        app?: string;
+        hookTimeout?: string;
+        bootTimeout?: string;
+        size?: string;
+        hookSize?: string;
+        forceHttps?: boolean;
+        hsts?: boolean;
+      }) => {
+        const given = [opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize, opts.forceHttps, opts.hsts];
+        if (given.every((v) => v === undefined))
           throw new CliError(
             'cli.usage',
-            'nothing to update: pass --hook-timeout, --boot-timeout, --size or --hook-size',
+            'nothing to update: pass --hook-timeout, --boot-timeout, --size, --hook-size, --[no-]force-https or --[no-]hsts',
           );
         const orDefault = (value: string | undefined) => (value === 'default' ? null : value);
         const app = await ctx.client().request<AppJson>('PATCH', `/api/apps/${ctx.app(opts.app)}`, {
@@ -98,6 +111,8 @@ export function appCommands(program: Command, ctx: CommandContext): void {
               opts.hookSize === undefined || opts.hookSize === 'default'
                 ? orDefault(opts.hookSize)
                 : parseContainerSize(opts.hookSize),
+            force_https: opts.forceHttps,
+            hsts: opts.hsts,
           },
         });
         if (opts.hookTimeout !== undefined)
@@ -106,6 +121,9 @@ export function appCommands(program: Command, ctx: CommandContext): void {
         if (opts.size !== undefined)
           io.out(`${app.name}: container size set to ${app.size} (applies from the next deployment)`);
         if (opts.hookSize !== undefined) io.out(`${app.name}: postdeploy hook size set to ${app.hook_size}`);
+        if (opts.forceHttps !== undefined)
+          io.out(`${app.name}: plain HTTP ${app.force_https ? 'is redirected to HTTPS' : 'is served'}`);
+        if (opts.hsts !== undefined) io.out(`${app.name}: HSTS ${app.hsts ? 'on' : 'off'}`);
       },
     );
 

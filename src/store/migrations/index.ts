@@ -11,6 +11,7 @@ import * as githubLinks from './003-github-links.ts';
 import * as releasePhase from './004-release-phase.ts';
 import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
 import * as appBuildpacks from './006-app-buildpacks.ts';
+import * as appHttps from './008-app-https.ts';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
@@ -19,6 +20,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '004-release-phase': releasePhase,
   '005-boot-timeout-live-releases': bootTimeoutLiveReleases,
   '006-app-buildpacks': appBuildpacks,
+  '008-app-https': appHttps,
 };
 
 const provider: MigrationProvider = {
