@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { runChecked } from '../../src/exec/index.ts';
+import { fixtureCopy, type Slipway } from './slipway.ts';
 
 const ENV = { PATH: '/usr/bin:/bin' };
 
@@ -206,4 +207,20 @@ export async function httpsLoop(
     keepAlive.destroy();
   }
   return result;
+}
+
+/** The web process of the HTTPS tests: answers with what the router told it (proto, port, host). */
+const ECHO_SERVER = `require('node:http').createServer((req, res) => {
+  const h = req.headers;
+  res.end(JSON.stringify({ proto: h['x-forwarded-proto'], port: h['x-forwarded-port'], host: h.host }));
+}).listen(process.env.PORT);
+`;
+
+/** Creates `app` and deploys the echo web process to it. */
+export async function deployEchoApp(slipway: Slipway, app: string): Promise<void> {
+  const created = await slipway.cli(['apps:create', app]);
+  if (created.code !== 0) throw new Error(created.stderr);
+  const dir = fixtureCopy('web-worker-hook', { Procfile: 'web: node server.js\n', 'server.js': ECHO_SERVER });
+  const deployed = await slipway.cli(['deploy', dir, '-a', app]);
+  if (deployed.code !== 0) throw new Error(deployed.stderr);
 }

@@ -9,16 +9,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runProcess } from '../../src/exec/index.ts';
-import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
-import { httpsGet, httpsLoop, type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
+import { routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import {
+  deployEchoApp,
+  httpsGet,
+  httpsLoop,
+  type Issued,
+  issue,
+  makeRootCa,
+  removeCa,
+  type TestCa,
+} from '../helpers/test-certs.ts';
 
 const APP = 'shop';
 const HOST = `${APP}.localhost`;
-const ECHO_SERVER = `require('node:http').createServer((req, res) => {
-  res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ proto: req.headers['x-forwarded-proto'], port: req.headers['x-forwarded-port'] }));
-}).listen(process.env.PORT);
-`;
 
 async function curl(args: string[]): Promise<{ code: number | null; out: string }> {
   const lines: string[] = [];
@@ -55,14 +59,7 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
     slipway = await startSlipway({ args: ['--router-tls-port', '0'] });
     tlsPort = slipway.routerTlsPort as number;
     assert.ok(tlsPort > 0, 'the server printed its HTTPS port');
-    assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
-    const deployed = await slipway.cli([
-      'deploy',
-      fixtureCopy('web-worker-hook', { Procfile: 'web: node server.js\n', 'server.js': ECHO_SERVER }),
-      '-a',
-      APP,
-    ]);
-    assert.equal(deployed.code, 0, deployed.stderr);
+    await deployEchoApp(slipway, APP);
   });
   after(async () => {
     await slipway?.stop();
@@ -124,7 +121,7 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
       `https://${HOST}:${tlsPort}/`,
     ]);
     assert.equal(served.code, 0, served.out);
-    assert.deepEqual(JSON.parse(served.out), { proto: 'https', port: String(tlsPort) });
+    assert.deepEqual(JSON.parse(served.out), { proto: 'https', port: String(tlsPort), host: `${HOST}:${tlsPort}` });
     const untrusted = await curl(['--resolve', `${HOST}:${tlsPort}:127.0.0.1`, `https://${HOST}:${tlsPort}/`]);
     assert.notEqual(untrusted.code, 0, 'without the CA curl refuses it');
 
