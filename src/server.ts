@@ -228,13 +228,13 @@ export async function startServer(
 function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, logger: Logger): Promise<Router> {
   const options = { host: settings.routerHost, port: settings.routerPort, domain: settings.domain, logger };
   if (settings.router === 'nginx') {
-    if (settings.routerTlsPort !== null)
-      throw new SlipwayError(
-        'request.invalid',
-        'HTTPS (--router-tls-port) is served by the built-in router only, for now',
-      );
     return import('./router/nginx/index.ts').then(({ startNginxRouter }) =>
-      startNginxRouter({ ...options, dir: paths.nginx, shutdownTimeoutMs: settings.drainTimeoutMs }),
+      startNginxRouter({
+        ...options,
+        dir: paths.nginx,
+        shutdownTimeoutMs: settings.drainTimeoutMs,
+        tlsPort: settings.routerTlsPort ?? undefined,
+      }),
     );
   }
   return startBuiltinRouter({
@@ -260,8 +260,14 @@ function startCertificates(
     files,
     store,
     hostnames: (app) => appHostnames({ store, settings }, app),
-    install: (certificates) => router.setCertificates?.(certificates),
-    challenges: (token, keyAuthorization) => router.setChallenge?.(token, keyAuthorization),
+    install: async (certificates) => {
+      router.setCertificates?.(certificates);
+      await router.settled?.(); // nginx reads them at a reload
+    },
+    challenges: async (token, keyAuthorization) => {
+      router.setChallenge?.(token, keyAuthorization);
+      await router.settled?.(); // nginx installs it with a reload
+    },
     acme: { directoryUrl: settings.acmeDirectoryUrl, email: settings.acmeEmail, accountKeyFile: files.accountKeyFile },
     autoByDefault: settings.certsAuto,
     renewBeforeMs: settings.certsRenewBeforeMs,

@@ -16,8 +16,8 @@ export interface AcmeOptions {
   readonly accountKeyFile: string;
 }
 
-/** Where the http-01 answers go (the router). */
-export type ChallengeSink = (token: string, keyAuthorization: string | null) => void;
+/** Where the http-01 answers go (the router); resolves once the router serves the change. */
+export type ChallengeSink = (token: string, keyAuthorization: string | null) => void | Promise<void>;
 
 // acme-client's HTTP client: a bounded wait on a CA that does not answer.
 acme.axios.defaults.timeout = 30_000;

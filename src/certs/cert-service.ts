@@ -23,8 +23,8 @@ export interface CertServiceDeps {
   readonly store: Pick<Store, 'apps'>;
   /** `<app>.<domain>` and the app's custom domains. */
   readonly hostnames: (app: string) => Promise<string[]>;
-  /** Replaces the router's certificate set. */
-  readonly install: (certificates: readonly ServedCertificate[]) => void;
+  /** Replaces the router's certificate set; resolves once the router serves it. */
+  readonly install: (certificates: readonly ServedCertificate[]) => void | Promise<void>;
   readonly challenges: ChallengeSink;
   readonly acme: AcmeOptions;
   /** Whether apps that never ran `certs:auto` get ACME certificates. */
@@ -92,7 +92,7 @@ export function createCertService(deps: CertServiceDeps) {
       }
     }
     try {
-      deps.install(served);
+      await deps.install(served);
     } catch (err) {
       // Checked when added, so this is a damaged file: the set before this change keeps serving.
       logger.error({ err }, 'the router refused the certificates; the previous ones keep serving');

@@ -173,7 +173,7 @@ export interface LoopResult {
 
 /**
  * HTTPS requests in a loop (half over keep-alive connections, half over a new
- * connection each) while `during` runs, counting failures: a failed handshake,
+ * connection each; with `keepAlive` false, all over new ones) while `during` runs, counting failures: a failed handshake,
  * a broken connection or a status other than 200.
  */
 export async function httpsLoop(
@@ -182,8 +182,9 @@ export async function httpsLoop(
   ca: string,
   during: () => Promise<void>,
   loops = 4,
+  keepAlive = true,
 ): Promise<LoopResult> {
-  const keepAlive = new https.Agent({ keepAlive: true, maxSockets: loops });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: loops });
   const result: LoopResult = { failures: 0, done: 0, fingerprints: new Set() };
   let stop = false;
   const loop = async (agent: https.Agent | false) => {
@@ -198,13 +199,13 @@ export async function httpsLoop(
       }
     }
   };
-  const running = Array.from({ length: loops }, (_, i) => loop(i % 2 === 0 ? keepAlive : false));
+  const running = Array.from({ length: loops }, (_, i) => loop(keepAlive && i % 2 === 0 ? agent : false));
   try {
     await during();
   } finally {
     stop = true;
     await Promise.all(running);
-    keepAlive.destroy();
+    agent.destroy();
   }
   return result;
 }

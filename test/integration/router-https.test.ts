@@ -4,11 +4,15 @@
 // request, ACME http-01 answers, the redirect to HTTPS and HSTS.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin/index.ts';
+import { startNginxRouter } from '../../src/router/nginx/index.ts';
 import { httpsGet, httpsLoop, type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
-import { request, startBackend } from './router-helpers.ts';
+import { NGINX_SKIP, request, startBackend } from './router-helpers.ts';
 
 function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -184,5 +188,65 @@ describe('the built-in router over HTTPS', () => {
       const redirect = await request(router, { host: 'shop.example.test', path: '/' });
       assert.equal(redirect.headers.location, `https://shop.example.test:${router.tlsAddress?.port}/`);
     }
+  });
+
+  test('the nginx driver: certificates by SNI, https to the app, swapped by a graceful reload', {
+    skip: NGINX_SKIP,
+  }, async (t) => {
+    const backend = await startBackend(t, 'web-1');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
+    const router = await startNginxRouter({
+      host: '127.0.0.1',
+      port: 0,
+      tlsPort: 0,
+      domain: 'example.test',
+      dir,
+      workers: 1,
+    });
+    t.after(async () => {
+      await router.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
+    router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
+    await router.settled();
+    const port = router.tlsAddress?.port as number;
+    const shop = await httpsGet(port, 'shop.example.test', ca.cert);
+    assert.equal(shop.status, 200);
+    const seen = JSON.parse(shop.body) as { headers: Record<string, string> };
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-forwarded-port'], String(port));
+    await assert.rejects(httpsGet(port, 'a.apps.example.test', ca.cert), 'no certificate for that name yet');
+    const plain = await request(router, { host: 'shop.example.test' });
+    assert.equal(
+      (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
+      'http',
+    );
+    const keyFiles = () => fs.readdirSync(path.join(dir, 'certs')).filter((f) => f.endsWith('.key'));
+    assert.equal(fs.statSync(path.join(dir, 'certs', keyFiles()[0] as string)).mode & 0o777, 0o600);
+
+    // New connections through swaps: each swap is a reload; no handshake or request fails.
+    const { failures, done, fingerprints } = await httpsLoop(
+      port,
+      'shop.example.test',
+      ca.cert,
+      async () => {
+        for (const next of [renewed, exact, renewed]) {
+          router.setCertificates([
+            { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
+            { hostnames: ['*.apps.example.test', 'a.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
+          ]);
+          await router.settled();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      },
+      4,
+      false,
+    );
+    assert.equal(failures, 0);
+    assert.ok(done > 10, `only ${done} requests`);
+    assert.equal(fingerprints.size, 2);
+    assert.equal((await httpsGet(port, 'a.apps.example.test', ca.cert)).status, 200);
+    assert.equal(keyFiles().length, 2, 'the files of certificates no longer served are removed');
   });
 });
