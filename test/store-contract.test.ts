@@ -144,6 +144,19 @@ export function storeContract(newStore: NewStore): void {
         await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
       }));
 
+    test("HTTPS settings: ACME certificates follow the server's default until set; redirect and HSTS off until set", () =>
+      withStore(async (store) => {
+        const a = await store.apps.create('a');
+        assert.deepEqual([a.certsAuto, a.forceHttps, a.hsts], [null, false, false]);
+        const on = await store.apps.update('a', { certsAuto: true, forceHttps: true, hsts: true });
+        assert.deepEqual([on.certsAuto, on.forceHttps, on.hsts], [true, true, true]);
+        const off = await store.apps.update('a', { certsAuto: false, hsts: false });
+        assert.deepEqual([off.certsAuto, off.forceHttps, off.hsts], [false, true, false]);
+        const back = await store.apps.update('a', { certsAuto: null });
+        assert.equal(back.certsAuto, null);
+        assert.equal((await store.apps.create('b')).forceHttps, false, 'another app keeps its own');
+      }));
+
     test('delete removes everything of that app and nothing of others', () =>
       withStore(async (store) => {
         for (const name of ['doomed', 'kept']) {

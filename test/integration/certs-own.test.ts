@@ -202,6 +202,7 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
     assert.equal(followed.code, 0, followed.out);
     assert.match(followed.out, /^strict-transport-security: max-age=31536000/im);
     assert.match(followed.out, /"proto":"https"/);
+    assert.match((await slipway.cli(['apps:info', '-a', APP])).stdout, /^HTTPS: +plain HTTP redirected, HSTS on$/m);
     const info = (await slipway.api('GET', `/api/apps/${APP}`)).json;
     assert.equal(info.force_https, true);
     assert.equal(info.hsts, true);

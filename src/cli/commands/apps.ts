@@ -57,6 +57,9 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       io.out(`Boot timeout:    ${seconds(app.boot_timeout_ms) ?? 'server default'}`);
       io.out(`Sizes:           ${app.size} (postdeploy hook: ${app.hook_size})`);
       if (app.domains?.length) io.out(`Domains:         ${app.domains.join(', ')}`);
+      io.out(
+        `HTTPS:           plain HTTP ${app.force_https ? 'redirected' : 'served'}, HSTS ${app.hsts ? 'on' : 'off'}`,
+      );
       io.out(`Created:         ${app.created_at}`);
       const containers = app.containers ?? [];
       if (containers.length > 0) {
