@@ -220,4 +220,11 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
     ]);
     assert.doesNotMatch(plain.out, /strict-transport-security/i);
   });
+
+  test('apps:destroy removes its certificates: files gone, no longer served', async () => {
+    assert.equal((await httpsGet(tlsPort, HOST, ca.cert)).status, 200);
+    assert.equal((await slipway.cli(['apps:destroy', '-a', APP, '--confirm', APP])).code, 0);
+    assert.ok(!fs.existsSync(path.join(slipway.home, 'certs', APP)));
+    await assert.rejects(httpsGet(tlsPort, HOST, ca.cert));
+  });
 });

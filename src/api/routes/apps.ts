@@ -92,6 +92,7 @@ export function appRoutes(api: FastifyInstance, { pipeline, store, webUrl, repos
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);
     certs.forgetApp(request.params.app);
+    await certs.sync(); // its certificates are no longer served
     reply.code(204);
   });
 }
