@@ -167,8 +167,25 @@ export function createCertService(deps: CertServiceDeps) {
     return notAfter - now().getTime() <= deps.renewBeforeMs;
   };
 
+  /** Own certificates are not renewed by Slipway: each check says which expire soon. */
+  const warnExpiring = (app: string): void => {
+    for (const entry of files.list(app)) {
+      if (entry.meta.source !== 'own' || entry.cert === undefined) continue;
+      const notAfter = new Date((parseChain(entry.cert)[0] as X509Certificate).validTo);
+      const daysLeft = Math.floor((notAfter.getTime() - now().getTime()) / 86_400_000);
+      if (daysLeft <= WARN_BEFORE_MS / 86_400_000)
+        logger.warn(
+          { app, certificate: entry.id, notAfter: notAfter.toISOString() },
+          daysLeft < 0
+            ? 'an own certificate has expired: add a new one'
+            : `an own certificate expires in ${daysLeft} days: add a new one`,
+        );
+    }
+  };
+
   async function checkAll(): Promise<void> {
     for (const app of (await deps.store.apps.list()).map((a) => a.name)) {
+      warnExpiring(app);
       if (closed || !(await autoOn(app))) continue;
       for (const hostname of await deps.hostnames(app)) {
         const entry = files.read(app, acmeId(hostname));

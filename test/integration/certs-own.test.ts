@@ -20,6 +20,7 @@ import {
   removeCa,
   type TestCa,
 } from '../helpers/test-certs.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const APP = 'shop';
 const HOST = `${APP}.localhost`;
@@ -56,7 +57,7 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
     });
     good = withRoot(await issue(ca, { names: [HOST, 'www.shop.test'] }), 'good.pem');
     other = withRoot(await issue(ca, { names: [HOST] }), 'other.pem');
-    slipway = await startSlipway({ args: ['--router-tls-port', '0'] });
+    slipway = await startSlipway({ args: ['--router-tls-port', '0'], env: { SLIPWAY_CERTS_CHECK_INTERVAL: '1s' } });
     tlsPort = slipway.routerTlsPort as number;
     assert.ok(tlsPort > 0, 'the server printed its HTTPS port');
     await deployEchoApp(slipway, APP);
@@ -219,6 +220,20 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
       `https://${HOST}:${tlsPort}/`,
     ]);
     assert.doesNotMatch(plain.out, /strict-transport-security/i);
+  });
+
+  test('an own certificate in its last 30 days is listed expiring and warned about in the server log', async () => {
+    const soon = await issue(ca, { names: [HOST], notAfterDays: 10 });
+    const added = await slipway.cli(['certs:add', write('soon.pem', soon.cert + ca.cert), soon.keyFile, '-a', APP]);
+    assert.equal(added.code, 0, added.stderr);
+    const id = /Added (own-[0-9a-f]{12})/.exec(added.stdout)?.[1] as string;
+    assert.match((await slipway.cli(['certs', '-a', APP])).stdout, new RegExp(`${id} +own +expiring`));
+    await waitFor(
+      () => slipway.serverOutput.some((l) => l.includes(id) && /an own certificate expires in (9|10) days/.test(l)),
+      'the expiry warning',
+      5_000,
+    );
+    assert.equal((await slipway.cli(['certs:remove', id, '-a', APP])).code, 0);
   });
 
   test('apps:destroy removes its certificates: files gone, no longer served', async () => {
