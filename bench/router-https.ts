@@ -85,16 +85,24 @@ async function waitForPort(port: number, output: () => string): Promise<void> {
 const ca = await makeRootCa('Bench Root');
 const leaf = await issue(ca, { names: [HOST] });
 const backend = await startBackendProcess();
-const router = await startBuiltinRouter({ host: '127.0.0.1', port: 0, tlsPort: 0, domain: 'localhost' });
-router.setRoute('bench', { hostnames: [HOST], backends: [{ id: 'web-1', host: '127.0.0.1', port: backend.port }] });
-// wrk sends the URL's host (127.0.0.1) as SNI: the certificate is installed for that name too.
-router.setCertificates([{ hostnames: [HOST, '127.0.0.1'], cert: leaf.cert + ca.cert, key: leaf.key }]);
+async function startBuiltin(workers: number) {
+  const router = await startBuiltinRouter({ host: '127.0.0.1', port: 0, tlsPort: 0, domain: 'localhost', workers });
+  await router.workersListening();
+  router.setRoute('bench', { hostnames: [HOST], backends: [{ id: 'web-1', host: '127.0.0.1', port: backend.port }] });
+  // wrk sends the URL's host (127.0.0.1) as SNI: the certificate is installed for that name too.
+  router.setCertificates([{ hostnames: [HOST, '127.0.0.1'], cert: leaf.cert + ca.cert, key: leaf.key }]);
+  await router.settled();
+  return router;
+}
+const router = await startBuiltin(1);
+const router2 = await startBuiltin(2);
 const nginxOne = await startNginxTls('nginx, 1 worker', '1', backend.port, leaf);
 const nginxAuto = await startNginxTls(`nginx, ${os.cpus().length} workers`, 'auto', backend.port, leaf);
 const targets: Target[] = [
   { name: 'built-in (1 process)', port: router.tlsAddress?.port as number },
   nginxOne,
   nginxAuto,
+  { name: 'built-in (2 processes)', port: router2.tlsAddress?.port as number },
 ];
 
 const loads = [
@@ -144,15 +152,21 @@ try {
       );
     }
     const builtin = runs.get(targets[0]?.name as string) as WrkFigures[];
-    for (const peer of targets.slice(1)) {
+    for (const peer of targets.slice(1, 3)) {
       const ratios = builtin.map((f, i) => f.rps / ((runs.get(peer.name) as WrkFigures[])[i]?.rps ?? 1));
       lines.push(
         `  built-in / ${peer.name}: ${fmt(median(ratios), 2)}× (rounds: ${ratios.map((x) => fmt(x, 2)).join(', ')})`,
       );
     }
+    const two = runs.get('built-in (2 processes)') as WrkFigures[];
+    const auto = runs.get(nginxAuto.name) as WrkFigures[];
+    const twoRatios = two.map((f, i) => f.rps / (auto[i]?.rps ?? 1));
+    lines.push(
+      `  built-in (2 processes) / ${nginxAuto.name}: ${fmt(median(twoRatios), 2)}× (rounds: ${twoRatios.map((x) => fmt(x, 2)).join(', ')})`,
+    );
   }
 } finally {
-  await Promise.all([nginxOne.stop(), nginxAuto.stop(), router.close(), backend.handle.stop(1_000)]);
+  await Promise.all([nginxOne.stop(), nginxAuto.stop(), router.close(), router2.close(), backend.handle.stop(1_000)]);
   removeCa(ca);
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -4,6 +4,7 @@
 // request, ACME http-01 answers, the redirect to HTTPS and HSTS.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -169,7 +170,7 @@ describe('the built-in router over HTTPS', () => {
     assert.equal(noHsts.headers['strict-transport-security'], 'max-age=5', "the app's own header passes untouched");
   });
 
-  test('with a router worker process, both processes answer challenges and redirect to HTTPS', async (t) => {
+  test('with a router worker process, both processes answer challenges, redirect and serve HTTPS', async (t) => {
     const backend = await startBackend(t, 'web-1');
     const router = await startBuiltinRouter({
       host: '127.0.0.1',
@@ -187,6 +188,31 @@ describe('the built-in router over HTTPS', () => {
       assert.equal(challenge.body.toString(), 'tok-w.thumbprint');
       const redirect = await request(router, { host: 'shop.example.test', path: '/' });
       assert.equal(redirect.headers.location, `https://shop.example.test:${router.tlsAddress?.port}/`);
+    }
+    // HTTPS is served by both processes: every new connection's handshake finds the certificates,
+    // through a swap (settled: the worker applied it too).
+    router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
+    await router.settled();
+    const port = router.tlsAddress?.port as number;
+    const { failures, done, fingerprints } = await httpsLoop(
+      port,
+      'shop.example.test',
+      ca.cert,
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        router.setCertificates([{ hostnames: ['shop.example.test'], cert: renewed.cert, key: renewed.key }]);
+        await router.settled();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      },
+      4,
+      false,
+    );
+    assert.equal(failures, 0);
+    assert.ok(done > 10);
+    assert.equal(fingerprints.size, 2);
+    for (let i = 0; i < 16; i++) {
+      const reply = await httpsGet(port, 'shop.example.test', ca.cert);
+      assert.equal(reply.peer.fingerprint256, new X509Certificate(renewed.cert).fingerprint256);
     }
   });
 

@@ -19,7 +19,7 @@ export interface BuiltinRouterOptions extends ProxyServerOptions {
   readonly port: number;
   /**
    * The HTTPS listener's port (0: a free one), on the same host; none when
-   * undefined. It is served by the server process (router workers serve HTTP only).
+   * undefined. Router worker processes serve it too.
    */
   readonly tlsPort?: number | undefined;
   readonly logger?: Logger;
@@ -60,6 +60,7 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
   proxy.setForwardedPort(bound.port, tlsBound?.port);
   logger?.debug({ host: bound.address, port: bound.port, tlsPort: tlsBound?.port }, 'router listening');
 
+  let certificatesNow: readonly TlsCertificate[] = [];
   const workerCount = Math.max(1, options.workers ?? 1) - 1;
   // Forked after listening: the server process serves at once, workers join as they load.
   const workers: RouterWorkers | null =
@@ -68,6 +69,8 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
       : startRouterWorkers({
           count: workerCount,
           listener: proxy.server,
+          tls:
+            proxy.tlsServer === null ? undefined : { listener: proxy.tlsServer, certificates: () => certificatesNow },
           settings: {
             domain: options.domain,
             upstreamTimeoutMs: options.upstreamTimeoutMs,
@@ -104,7 +107,9 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
       if (proxy.removeRoute(app)) workers?.publish({ t: 'remove', app });
     },
     setCertificates(certificates: readonly TlsCertificate[]): void {
-      proxy.setCertificates(certificates);
+      proxy.setCertificates(certificates); // throws on one node cannot load: nothing changes then
+      certificatesNow = certificates.map((c) => ({ hostnames: [...c.hostnames], cert: c.cert, key: c.key }));
+      workers?.publish({ t: 'certs', certificates: certificatesNow });
     },
     setChallenge(token: string, keyAuthorization: string | null): void {
       proxy.setChallenge(token, keyAuthorization);
