@@ -223,5 +223,6 @@ export async function deployEchoApp(slipway: Slipway, app: string): Promise<void
   if (created.code !== 0) throw new Error(created.stderr);
   const dir = fixtureCopy('web-worker-hook', { Procfile: 'web: node server.js\n', 'server.js': ECHO_SERVER });
   const deployed = await slipway.cli(['deploy', dir, '-a', app]);
+  fs.rmSync(dir, { recursive: true, force: true });
   if (deployed.code !== 0) throw new Error(deployed.stderr);
 }
