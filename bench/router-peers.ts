@@ -112,38 +112,48 @@ const tempDir = (name: string) => {
  * keep-alive connections, the default `combined` access log written to a file
  * (unbuffered, nginx's default), no cap on requests per connection either side.
  */
-export async function startNginx(options: PeerOptions): Promise<Peer> {
-  const dir = tempDir('nginx');
-  const port = await freePort();
-  const config = [
+/** An nginx configuration up to its `http {` block's servers: foreground, files under `dir`. */
+export function nginxHead(dir: string, workers: string, accessLog: string): string[] {
+  return [
     'daemon off;',
-    'worker_processes auto;',
+    `worker_processes ${workers};`,
     `pid ${dir}/nginx.pid;`,
     'error_log stderr warn;',
     'events { worker_connections 8192; }',
     'http {',
-    `  access_log ${dir}/access.log combined;`,
-    `  client_body_temp_path ${dir}/body;`,
-    `  proxy_temp_path ${dir}/proxy;`,
-    `  fastcgi_temp_path ${dir}/fastcgi;`,
-    `  uwsgi_temp_path ${dir}/uwsgi;`,
-    `  scgi_temp_path ${dir}/scgi;`,
+    `  access_log ${accessLog};`,
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+      (t) => `  ${t}_temp_path ${dir}/${t.replace('client_', '')};`,
+    ),
     '  keepalive_requests 100000;',
+  ];
+}
+
+/** nginx's `location /` proxying to the keep-alive upstream `app`, as usually set up; then the server and http blocks end. */
+export const NGINX_PROXY_TAIL = [
+  '    location / {',
+  '      proxy_pass http://app;',
+  '      proxy_http_version 1.1;',
+  '      proxy_set_header Connection "";',
+  '      proxy_set_header Host $host;',
+  '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  '      proxy_set_header X-Forwarded-Proto $scheme;',
+  '      proxy_set_header X-Forwarded-Host $host;',
+  '    }',
+  '  }',
+  '}',
+  '',
+];
+
+export async function startNginx(options: PeerOptions): Promise<Peer> {
+  const dir = tempDir('nginx');
+  const port = await freePort();
+  const config = [
+    ...nginxHead(dir, 'auto', `${dir}/access.log combined`),
     `  upstream app {\n    server ${hostPort(options.backend)};\n    keepalive 64;\n    keepalive_requests 100000;\n  }`,
     `  server {\n    listen 127.0.0.1:${port} default_server;\n    return 404;\n  }`,
     `  server {\n    listen 127.0.0.1:${port};\n    server_name ${options.hostname};`,
-    '    location / {',
-    '      proxy_pass http://app;',
-    '      proxy_http_version 1.1;',
-    '      proxy_set_header Connection "";',
-    '      proxy_set_header Host $host;',
-    '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-    '      proxy_set_header X-Forwarded-Proto $scheme;',
-    '      proxy_set_header X-Forwarded-Host $host;',
-    '    }',
-    '  }',
-    '}',
-    '',
+    ...NGINX_PROXY_TAIL,
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'nginx.conf'), config);
   const argv = ['nginx', '-p', `${dir}/`, '-e', 'stderr', '-c', `${dir}/nginx.conf`];

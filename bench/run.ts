@@ -13,6 +13,7 @@ import { wrkVersion } from './wrk.ts';
 
 const BENCHES = [
   'router-throughput',
+  'router-https',
   'deploy-overhead',
   'deploy-floor',
   'git-push',

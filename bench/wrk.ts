@@ -51,7 +51,9 @@ function doneScript(): string {
   return scriptPath;
 }
 
-export async function wrk(options: WrkLoad & { port: number; host: string; address?: string }): Promise<WrkFigures> {
+export async function wrk(
+  options: WrkLoad & { port: number; host: string; address?: string; https?: boolean; headers?: readonly string[] },
+): Promise<WrkFigures> {
   const argv = [
     'wrk',
     '-t',
@@ -64,9 +66,10 @@ export async function wrk(options: WrkLoad & { port: number; host: string; addre
     '5s',
     '-H',
     `Host: ${options.host}`,
+    ...(options.headers ?? []).flatMap((header) => ['-H', header]),
     '-s',
     doneScript(),
-    `http://${options.address ?? '127.0.0.1'}:${options.port}/`,
+    `${options.https ? 'https' : 'http'}://${options.address ?? '127.0.0.1'}:${options.port}/`,
   ];
   const out: string[] = [];
   const result = await runProcess(argv, {

@@ -30,6 +30,7 @@ const MIGRATIONS = [
   '005-boot-timeout-live-releases',
   '006-app-buildpacks',
   '007-addons',
+  '008-app-https',
 ];
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -180,6 +181,19 @@ export function storeContract(newStore: NewStore): void {
         const failure = twice.find((r) => r.status === 'rejected') as PromiseRejectedResult;
         assert.equal(failure.reason.code, 'app.already_exists');
         assert.equal((await store.apps.list()).length, names.length + 1);
+      }));
+
+    test("HTTPS settings: ACME certificates follow the server's default until set; redirect and HSTS off until set", () =>
+      withStore(async (store) => {
+        const a = await store.apps.create('a');
+        assert.deepEqual([a.certsAuto, a.forceHttps, a.hsts], [null, false, false]);
+        const on = await store.apps.update('a', { certsAuto: true, forceHttps: true, hsts: true });
+        assert.deepEqual([on.certsAuto, on.forceHttps, on.hsts], [true, true, true]);
+        const off = await store.apps.update('a', { certsAuto: false, hsts: false });
+        assert.deepEqual([off.certsAuto, off.forceHttps, off.hsts], [false, true, false]);
+        const back = await store.apps.update('a', { certsAuto: null });
+        assert.equal(back.certsAuto, null);
+        assert.equal((await store.apps.create('b')).forceHttps, false, 'another app keeps its own');
       }));
 
     test('delete removes everything of that app and nothing of others', () =>

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { AddonBackups } from '../addons/addon-backups.ts';
 import type { AddonOperations } from '../addons/addon-operations.ts';
+import type { CertService } from '../certs/cert-service.ts';
 import type { IntakeContext } from '../intake/intake-context.ts';
 import type { AppLogs } from '../logs/app-log.ts';
 import type { DeploymentLogs } from '../logs/deployment-log.ts';
@@ -30,4 +31,5 @@ export interface ApiContext {
   /** Where the apps' bare git repositories live (`repos/<app>.git`). */
   readonly reposDir: string;
   readonly webUrl: (app: string) => string;
+  readonly certs: CertService;
 }

@@ -14,6 +14,7 @@ import { addonRoutes } from './routes/addons.ts';
 import { appRoutes } from './routes/apps.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { buildpackRoutes } from './routes/buildpacks.ts';
+import { certRoutes } from './routes/certs.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { envRoutes } from './routes/env.ts';
@@ -87,6 +88,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   releaseRoutes(api, ctx);
   processRoutes(api, ctx);
   domainRoutes(api, ctx);
+  certRoutes(api, ctx);
   buildpackRoutes(api, ctx);
   logRoutes(api, ctx);
   runRoutes(api, ctx);

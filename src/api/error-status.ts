@@ -12,6 +12,7 @@ const BY_PREFIX: readonly [string, number][] = [
   ['domain.invalid', 422],
   ['formation.', 422],
   ['buildpack.', 422],
+  ['cert.', 422],
 ];
 
 const EXACT: Partial<Record<ErrorCode, number>> = {

@@ -8,6 +8,7 @@ import { addonCommands } from './commands/addons.ts';
 import { appCommands } from './commands/apps.ts';
 import { backupCommands } from './commands/backups.ts';
 import { buildpackCommands } from './commands/buildpacks.ts';
+import { certCommands } from './commands/certs.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { deploymentCommands } from './commands/deployments.ts';
 import { domainCommands } from './commands/domains.ts';
@@ -48,6 +49,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);
+  certCommands(program, ctx);
   buildpackCommands(program, ctx);
   logsCommand(program, ctx);
   runCommand(program, ctx, setExit);

@@ -13,10 +13,10 @@ export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** `60` (seconds), `500ms`, `30s`, `20m`, `1h` → milliseconds. */
+/** `60` (seconds), `500ms`, `30s`, `20m`, `1h`, `30d` → milliseconds. */
 export function parseDuration(value: string | number): number {
   const match = DURATION.exec(String(value).trim());
   if (!match) throw new Error(`invalid duration ${JSON.stringify(value)} (use e.g. 60, 500ms, 30s, 20m)`);
@@ -139,7 +139,26 @@ const SETTINGS = {
   port: setting('SLIPWAY_PORT', port, 5100),
   routerHost: setting('SLIPWAY_ROUTER_HOST', text, '0.0.0.0'),
   routerPort: setting('SLIPWAY_ROUTER_PORT', port, 8080),
+  /** The built-in router's HTTPS listener (docs/https.md); null: none. */
+  routerTlsPort: setting('SLIPWAY_ROUTER_TLS_PORT', port, null as number | null),
   domain: setting('SLIPWAY_DOMAIN', dnsName, 'localhost'),
+  /** Whether apps that never ran `certs:auto` get ACME certificates (docs/https.md). */
+  certsAuto: setting('SLIPWAY_CERTS_AUTO', flag, false),
+  /** The ACME directory: Let's Encrypt's production one by default (staging: docs/https.md). */
+  acmeDirectoryUrl: setting(
+    'SLIPWAY_ACME_DIRECTORY',
+    httpUrl,
+    'https://acme-v02.api.letsencrypt.org/directory',
+    'acmeDirectory',
+  ),
+  /** Contact address given to the ACME CA (expiry notices). */
+  acmeEmail: setting('SLIPWAY_ACME_EMAIL', text, undefined as string | undefined),
+  /** ACME certificates are renewed this long before they expire. */
+  certsRenewBeforeMs: setting('SLIPWAY_CERTS_RENEW_BEFORE', parseDuration, 30 * 86_400_000, 'certsRenewBefore'),
+  /** How often every app's certificates are looked at (orders due, renewals). */
+  certsCheckIntervalMs: setting('SLIPWAY_CERTS_CHECK_INTERVAL', parseDuration, 3_600_000, 'certsCheckInterval'),
+  /** First wait after a failed ACME attempt (doubles per failure, up to a day). */
+  certsRetryMs: setting('SLIPWAY_CERTS_RETRY', parseDuration, 60_000, 'certsRetry'),
   /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
   runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
@@ -242,6 +261,8 @@ export function dataPaths(home: string) {
     addons: path.join(home, 'addons'),
     /** Backups of add-ons' data, per app (docs/addons.md, "Backups"). */
     addonBackups: path.join(home, 'addons', 'backups'),
+    /** Certificates and the ACME account key (docs/https.md). */
+    certs: path.join(home, 'certs'),
   });
 }
 export type DataPaths = ReturnType<typeof dataPaths>;

@@ -37,10 +37,36 @@ export interface AppJson {
   restore_on_hook_failure: boolean;
   web_url: string;
   last_deployment: { id: string; status: string; created_at: string } | null;
+  /** Plain HTTP is redirected to HTTPS. */
+  force_https: boolean;
+  /** HTTPS answers carry Strict-Transport-Security. */
+  hsts: boolean;
   formation?: Record<string, number>;
   /** Custom hostnames (GET /api/apps/:app only). */
   domains?: string[];
   containers?: ContainerJson[];
+}
+
+/** GET /api/apps/:app/certs: one certificate (docs/https.md). */
+export interface CertJson {
+  id: string;
+  source: 'own' | 'acme';
+  /** ok, expiring (renewal due / under 30 days), expired, pending (ACME: not obtained yet), failing. */
+  status: string;
+  served_for: string[];
+  names: string[] | null;
+  issuer: string | null;
+  not_before: string | null;
+  not_after: string | null;
+  fingerprint: string | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+}
+
+export interface CertsJson {
+  /** ACME certificates for every hostname of the app. */
+  auto: boolean;
+  certificates: CertJson[];
 }
 
 export interface ContainerJson {

@@ -63,6 +63,15 @@ export const ERROR_CODES = [
   'disk.reserve_reached',
   'disk.full',
   'store.unavailable',
+  'cert.not_pem',
+  'cert.key_invalid',
+  'cert.key_mismatch',
+  'cert.expired',
+  'cert.not_yet_valid',
+  'cert.chain_incomplete',
+  'cert.chain_invalid',
+  'cert.name_mismatch',
+  'cert.not_found',
   'internal',
 ] as const;
 

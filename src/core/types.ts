@@ -25,6 +25,12 @@ export interface App {
   readonly buildpacks: readonly string[];
   /** Whether a failed postdeploy hook restores the databases' backups taken before it (docs/addons.md). */
   readonly restoreOnHookFailure: boolean;
+  /** ACME certificates for its hostnames (`slipway certs:auto`); null: the server's default. */
+  readonly certsAuto: boolean | null;
+  /** Plain HTTP requests are redirected to HTTPS (`apps:update --force-https`). */
+  readonly forceHttps: boolean;
+  /** HTTPS responses carry Strict-Transport-Security (`apps:update --hsts`). */
+  readonly hsts: boolean;
 }
 
 export interface AppSettingsPatch {
@@ -35,6 +41,9 @@ export interface AppSettingsPatch {
   /** An empty list clears them. */
   readonly buildpacks?: readonly string[];
   readonly restoreOnHookFailure?: boolean;
+  readonly certsAuto?: boolean | null;
+  readonly forceHttps?: boolean;
+  readonly hsts?: boolean;
 }
 
 /**

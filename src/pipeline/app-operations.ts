@@ -65,7 +65,12 @@ export function appOperations(state: PipelineState): AppOperations {
       await removeBuildCache(deps.settings.cacheDir, name);
     },
 
-    updateApp: (name, patch) => store.apps.update(name, patch),
+    async updateApp(name, patch) {
+      const app = await store.apps.update(name, patch);
+      // The redirect and HSTS live in the route.
+      if (patch.forceHttps !== undefined || patch.hsts !== undefined) await reroute(name);
+      return app;
+    },
 
     async setBuildpacks(name, buildpacks) {
       if (buildpacks.length > MAX_BUILDPACKS)

@@ -8,7 +8,7 @@ import { currentRelease } from './current-release.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { bootPart } from './scale-processes.ts';
-import { appHostnames, routeApp } from './switch-traffic.ts';
+import { appRoute, routeApp } from './switch-traffic.ts';
 
 export async function recoverAtStart(state: PipelineState, mark: (phase: string) => void = () => {}): Promise<void> {
   const { deps, queue } = state;
@@ -61,7 +61,7 @@ export async function routeAppsWithoutBackends(
   deps: Pick<PipelineDeps, 'store' | 'router'> & { readonly settings: { readonly domain: string } },
 ): Promise<void> {
   for (const app of await deps.store.apps.list()) {
-    deps.router.setRoute(app.name, { hostnames: await appHostnames(deps, app.name), backends: [] });
+    deps.router.setRoute(app.name, await appRoute(deps, app, []));
   }
   await deps.router.settled?.();
 }

@@ -3,6 +3,8 @@
 // first finish their in-flight requests, then get SIGTERM, then SIGKILL after
 // the grace period.
 
+import type { App } from '../core/types.ts';
+import type { AppRoute, Backend } from '../router/types.ts';
 import type { PipelineDeps, PipelineSettings } from './deps.ts';
 import { type LiveContainer, webBackends } from './live-containers.ts';
 
@@ -13,8 +15,19 @@ export async function appHostnames(deps: HostnameDeps, app: string): Promise<str
   return [`${app}.${deps.settings.domain}`, ...(await deps.store.domains.list(app))];
 }
 
+/** The app's route: its hostnames, these backends, its HTTPS settings. */
+export async function appRoute(
+  deps: HostnameDeps,
+  app: Pick<App, 'name'> & Partial<App>,
+  backends: readonly Backend[],
+): Promise<AppRoute> {
+  const https = { forceHttps: app.forceHttps === true, hsts: app.hsts === true };
+  return { hostnames: await appHostnames(deps, app.name), backends, ...https };
+}
+
 export async function routeApp(deps: PipelineDeps, app: string, containers: readonly LiveContainer[]): Promise<void> {
-  deps.router.setRoute(app, { hostnames: await appHostnames(deps, app), backends: webBackends(containers) });
+  const record = (await deps.store.apps.get(app)) ?? { name: app };
+  deps.router.setRoute(app, await appRoute(deps, record, webBackends(containers)));
   await deps.router.settled?.();
 }
 

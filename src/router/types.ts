@@ -14,6 +14,19 @@ export interface AppRoute {
   readonly hostnames: readonly string[];
   /** Live web containers; empty means the app exists but nothing serves it (503). */
   readonly backends: readonly Backend[];
+  /** Plain HTTP requests get a redirect to HTTPS (ACME challenges excepted). */
+  readonly forceHttps?: boolean;
+  /** HTTPS responses carry Strict-Transport-Security. */
+  readonly hsts?: boolean;
+}
+
+/** A certificate the router serves over HTTPS, for the names it covers (`*.example.com` included). */
+export interface TlsCertificate {
+  readonly hostnames: readonly string[];
+  /** PEM: the leaf first, then its intermediates. */
+  readonly cert: string;
+  /** PEM private key. */
+  readonly key: string;
 }
 
 export interface Router {
@@ -27,9 +40,21 @@ export interface Router {
    * router worker processes, nginx for its reload.
    */
   settled?(): Promise<void>;
+  /**
+   * Replaces the whole set of certificates served over HTTPS: new handshakes
+   * use the new set, open connections keep theirs. Drivers without HTTPS omit it.
+   */
+  setCertificates?(certificates: readonly TlsCertificate[]): void;
+  /**
+   * Answers `GET /.well-known/acme-challenge/<token>` over plain HTTP with
+   * `keyAuthorization` (ACME http-01), on every hostname; null stops answering it.
+   */
+  setChallenge?(token: string, keyAuthorization: string | null): void;
   /** Resolves once no request is in flight to these backends, or after `timeoutMs`. */
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
   /** The address the router listens on. */
   readonly address: { readonly host: string; readonly port: number };
+  /** The HTTPS listener's address, when the router has one. */
+  readonly tlsAddress?: { readonly host: string; readonly port: number } | undefined;
   close(): Promise<void>;
 }

@@ -23,6 +23,9 @@ function toApp(row: Selectable<AppsTable>): App {
     hookSize: sizeOf(row.hook_size),
     buildpacks: buildpacksOf(row.buildpacks),
     restoreOnHookFailure: row.restore_on_hook_failure === 1,
+    certsAuto: row.certs_auto === null ? null : row.certs_auto === 1,
+    forceHttps: row.force_https === 1,
+    hsts: row.hsts === 1,
   };
 }
 
@@ -76,6 +79,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
               buildpacks: null,
+              certs_auto: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -130,6 +134,9 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
       if (patch.restoreOnHookFailure !== undefined) row.restore_on_hook_failure = patch.restoreOnHookFailure ? 1 : 0;
       if (patch.buildpacks !== undefined)
         row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
+      if (patch.certsAuto !== undefined) row.certs_auto = patch.certsAuto === null ? null : Number(patch.certsAuto);
+      if (patch.forceHttps !== undefined) row.force_https = Number(patch.forceHttps);
+      if (patch.hsts !== undefined) row.hsts = Number(patch.hsts);
       if (Object.keys(row).length > 0) await updateApp(db, name, row);
       const app = await get(name);
       if (app === undefined) throw appNotFound(name);

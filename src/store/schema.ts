@@ -19,6 +19,12 @@ export interface AppsTable {
   buildpacks: string | null;
   /** Migration 007: 1 restores the pre-hook backups when the hook fails. */
   restore_on_hook_failure: Generated<number>;
+  /** Migration 008: 1/0 (`slipway certs:auto on|off`); null: the server's default. */
+  certs_auto: number | null;
+  /** Migration 008: 1 redirects plain HTTP to HTTPS. */
+  force_https: Generated<number>;
+  /** Migration 008: 1 adds Strict-Transport-Security to HTTPS answers. */
+  hsts: Generated<number>;
 }
 
 export interface DomainsTable {

@@ -37,6 +37,8 @@ export interface Slipway {
   readonly home: string;
   readonly apiUrl: string;
   readonly routerPort: number;
+  /** The router's HTTPS port, when started with `--router-tls-port`. */
+  readonly routerTlsPort: number | null;
   readonly serverOutput: string[];
   /**
    * The CLI: in the test's own process through `runCli` (the default), or with `spawn` as the
@@ -73,6 +75,7 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
     resolveReady = resolve;
   });
   let api = '';
+  let routerTlsPort: number | null = null;
   const server: ProcessHandle = spawnProcess(
     [
       BIN,
@@ -103,6 +106,8 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
         output.push(line);
         const apiMatch = /API and dashboard: (\S+)/.exec(line);
         if (apiMatch?.[1]) api = apiMatch[1];
+        const tlsMatch = /HTTPS: +https:\/\/<app>\.[^:]+:(\d+)/.exec(line);
+        if (tlsMatch?.[1]) routerTlsPort = Number(tlsMatch[1]);
         const routerMatch = /Router: +http:\/\/<app>\.[^:]+:(\d+)/.exec(line);
         if (routerMatch?.[1]) resolveReady({ api, router: Number(routerMatch[1]) });
       },
@@ -121,6 +126,7 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
     home,
     apiUrl: addresses.api,
     routerPort: addresses.router,
+    routerTlsPort,
     serverOutput: output,
     async cli(args, opts = {}) {
       const stdout: string[] = [];

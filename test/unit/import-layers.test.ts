@@ -24,6 +24,7 @@ const LAYERS: Record<string, number> = {
   addons: 3,
   runtime: 3,
   router: 3,
+  certs: 3,
   pipeline: 4,
   intake: 5,
   api: 6,

@@ -13,7 +13,7 @@ import {
 
 function scan(raw: string[], upgrade = false): ScannedRequest & { map: Map<string, string> } {
   const target = emptyScan();
-  scanRequestHeaders(raw, target, '10.0.0.9', '8080', upgrade);
+  scanRequestHeaders(raw, target, '10.0.0.9', '8080', 'http', upgrade);
   const map = new Map<string, string>();
   for (let i = 0; i < target.headers.length; i += 2) {
     map.set((target.headers[i] as string).toLowerCase(), target.headers[i + 1] as string);
@@ -126,7 +126,7 @@ test("Forwarded and X-Real-IP are the router's own; IPv6 and host:port are quote
   assert.equal(v4.map.get('x-real-ip'), '10.0.0.9');
   assert.equal(v4.map.get('forwarded'), 'for=10.0.0.9;host=a.localhost;proto=http');
   const target = emptyScan();
-  scanRequestHeaders(['Host', 'a.localhost:8080'], target, '::1', '8080', false);
+  scanRequestHeaders(['Host', 'a.localhost:8080'], target, '::1', '8080', 'http', false);
   assert.ok(target.headers.includes('for="[::1]";host="a.localhost:8080";proto=http'), target.headers.join(' '));
 });
 

@@ -18,15 +18,17 @@ const updateBody = z
     /** null: back to the default hook size (M). */
     hook_size: z.union([z.string(), z.null()]).optional(),
     restore_on_hook_failure: z.boolean().optional(),
+    force_https: z.boolean().optional(),
+    hsts: z.boolean().optional(),
   })
   .refine(
     (b) => Object.values(b).some((v) => v !== undefined),
-    'give hook_timeout, boot_timeout, size, hook_size or restore_on_hook_failure',
+    'give hook_timeout, boot_timeout, size, hook_size, restore_on_hook_failure, force_https or hsts',
   );
 
 export function appRoutes(
   api: FastifyInstance,
-  { pipeline, store, webUrl, reposDir, addons, backups }: ApiContext,
+  { pipeline, store, webUrl, reposDir, addons, backups, certs }: ApiContext,
 ): void {
   const appJson = async (name: string) => {
     const app = await store.apps.require(name);
@@ -45,12 +47,15 @@ export function appRoutes(
       restore_on_hook_failure: app.restoreOnHookFailure,
       web_url: webUrl(app.name),
       last_deployment: last ? { id: last.id, status: last.status, created_at: last.createdAt } : null,
+      force_https: app.forceHttps,
+      hsts: app.hsts,
     };
   };
 
   api.post('/api/apps', async (request, reply) => {
     const { name } = parseBody(createBody, request.body);
     const app = await pipeline.createApp(name);
+    await certs.refresh(); // ACME certificates, when on by default
     reply.code(201);
     return appJson(app.name);
   });
@@ -77,6 +82,8 @@ export function appRoutes(
       containerSize: body.size === undefined ? undefined : parseContainerSize(body.size),
       hookSize: body.hook_size == null ? body.hook_size : parseContainerSize(body.hook_size),
       restoreOnHookFailure: body.restore_on_hook_failure,
+      forceHttps: body.force_https,
+      hsts: body.hsts,
     });
     return appJson(request.params.app);
   });
@@ -94,6 +101,8 @@ export function appRoutes(
     await backups.removeAll(request.params.app);
     // Its git repository goes with it, before the answer (a new app of the same name starts empty anyway).
     await removeRepo(reposDir, request.params.app);
+    certs.forgetApp(request.params.app);
+    await certs.sync(); // its certificates are no longer served
     reply.code(204);
   });
 }

@@ -57,6 +57,9 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       io.out(`Boot timeout:    ${seconds(app.boot_timeout_ms) ?? 'server default'}`);
       io.out(`Sizes:           ${app.size} (postdeploy hook: ${app.hook_size})`);
       if (app.domains?.length) io.out(`Domains:         ${app.domains.join(', ')}`);
+      io.out(
+        `HTTPS:           plain HTTP ${app.force_https ? 'redirected' : 'served'}, HSTS ${app.hsts ? 'on' : 'off'}`,
+      );
       io.out(`Created:         ${app.created_at}`);
       const containers = app.containers ?? [];
       if (containers.length > 0) {
@@ -85,6 +88,10 @@ export function appCommands(program: Command, ctx: CommandContext): void {
       '--restore-on-hook-failure <on|off>',
       'on: a failed postdeploy hook restores the databases from the backups taken before it (docs/addons.md)',
     )
+    .option('--force-https', 'redirect plain HTTP requests to HTTPS (ACME challenges excepted)')
+    .option('--no-force-https', 'serve plain HTTP requests again')
+    .option('--hsts', 'send Strict-Transport-Security (one year) on HTTPS answers')
+    .option('--no-hsts', 'stop sending Strict-Transport-Security')
     .action(
       async (opts: {
         app?: string;
@@ -93,12 +100,23 @@ export function appCommands(program: Command, ctx: CommandContext): void {
         size?: string;
         hookSize?: string;
         restoreOnHookFailure?: string;
+        forceHttps?: boolean;
+        hsts?: boolean;
       }) => {
         const { restoreOnHookFailure: restore } = opts;
-        if ([opts.hookTimeout, opts.bootTimeout, opts.size, opts.hookSize, restore].every((v) => v === undefined))
+        const given = [
+          opts.hookTimeout,
+          opts.bootTimeout,
+          opts.size,
+          opts.hookSize,
+          restore,
+          opts.forceHttps,
+          opts.hsts,
+        ];
+        if (given.every((v) => v === undefined))
           throw new CliError(
             'cli.usage',
-            'nothing to update: pass --hook-timeout, --boot-timeout, --size, --hook-size or --restore-on-hook-failure',
+            'nothing to update: pass --hook-timeout, --boot-timeout, --size, --hook-size, --restore-on-hook-failure, --[no-]force-https or --[no-]hsts',
           );
         if (restore !== undefined && restore !== 'on' && restore !== 'off')
           throw new CliError('cli.usage', `--restore-on-hook-failure takes on or off, not ${JSON.stringify(restore)}`);
@@ -113,6 +131,8 @@ export function appCommands(program: Command, ctx: CommandContext): void {
                 ? orDefault(opts.hookSize)
                 : parseContainerSize(opts.hookSize),
             restore_on_hook_failure: restore === undefined ? undefined : restore === 'on',
+            force_https: opts.forceHttps,
+            hsts: opts.hsts,
           },
         });
         if (opts.hookTimeout !== undefined)
@@ -127,6 +147,9 @@ export function appCommands(program: Command, ctx: CommandContext): void {
               ? `${app.name}: a failed postdeploy hook restores the databases' backups taken before it`
               : `${app.name}: a failed postdeploy hook leaves the databases as it left them (the log names the backups)`,
           );
+        if (opts.forceHttps !== undefined)
+          io.out(`${app.name}: plain HTTP ${app.force_https ? 'is redirected to HTTPS' : 'is served'}`);
+        if (opts.hsts !== undefined) io.out(`${app.name}: HSTS ${app.hsts ? 'on' : 'off'}`);
       },
     );
 

@@ -17,6 +17,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--host <host>', 'API listen address (SLIPWAY_HOST, default 127.0.0.1)')
     .option('--port <n>', 'API port (SLIPWAY_PORT, default 5100)')
     .option('--router-port <n>', 'router port (SLIPWAY_ROUTER_PORT, default 8080)')
+    .option('--router-tls-port <n>', 'router HTTPS port (SLIPWAY_ROUTER_TLS_PORT; default: no HTTPS)')
     .option('--domain <domain>', 'apps answer at <app>.<domain> (SLIPWAY_DOMAIN, default localhost)')
     .option('--boot-timeout <duration>', 'how long a web container has to accept TCP on $PORT (default 60s)')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
@@ -51,6 +52,8 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       const server = await startServer(settings, await serverLogger(settings, process.stdout));
       io.out(`Slipway is running`);
       io.out(`  API and dashboard: ${server.apiUrl}`);
+      if (server.routerTlsPort !== null)
+        io.out(`  HTTPS:             https://<app>.${settings.domain}:${server.routerTlsPort}`);
       io.out(`  Router:            http://<app>.${settings.domain}:${new URL(server.routerUrl).port}`);
       io.out(`  Data:              ${settings.home}`);
       if (server.adminToken) {

@@ -83,6 +83,7 @@ export function scanRequestHeaders(
   target: ScannedRequest,
   clientIp: string,
   forwardedPort: string,
+  proto: 'http' | 'https',
   upgrade: boolean,
   authority?: string,
 ): void {
@@ -146,31 +147,35 @@ export function scanRequestHeaders(
     'X-Forwarded-For',
     forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`,
     'X-Forwarded-Proto',
-    'http',
+    proto,
     'X-Forwarded-Port',
     forwardedPort,
     'X-Request-Id',
     target.requestId,
   );
-  out.push('X-Real-IP', clientIp, 'Forwarded', forwardedElement(clientIp, host));
+  out.push('X-Real-IP', clientIp, 'Forwarded', forwardedElement(clientIp, host, proto));
   if (host !== undefined) out.push('X-Forwarded-Host', host);
   target.chunkedBody = chunked;
   target.hasBody = chunked || (contentLength !== undefined && contentLength !== '0');
   target.headers = out;
 }
 
+/** What an app's HTTPS responses carry with HSTS on: a year, as browsers' preload lists ask at least. */
+export const HSTS_VALUE = 'max-age=31536000';
+
 /**
  * The backend's response headers ([name, value, ...] as sent) for writeHead,
- * minus hop-by-hop ones, plus our X-Request-Id, in one pass.
+ * minus hop-by-hop ones, plus our X-Request-Id, in one pass; with `hsts`,
+ * our Strict-Transport-Security replaces the app's.
  */
-export function responseHeaders(raw: readonly string[], requestId: string): string[] {
+export function responseHeaders(raw: readonly string[], requestId: string, hsts = false): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (RESPONSE_DROPPED.has(lower) || lower.startsWith('proxy-')) {
+    if (RESPONSE_DROPPED.has(lower) || lower.startsWith('proxy-') || (hsts && lower === 'strict-transport-security')) {
       if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
@@ -178,16 +183,17 @@ export function responseHeaders(raw: readonly string[], requestId: string): stri
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
   out.push('X-Request-Id', requestId);
+  if (hsts) out.push('Strict-Transport-Security', HSTS_VALUE);
   return out;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** RFC 7239: `for=<client>;host=<host>;proto=http`, quoting what is not a token (IPv6, host:port). */
-function forwardedElement(clientIp: string, host: string | undefined): string {
+function forwardedElement(clientIp: string, host: string | undefined, proto: string): string {
   const quoted = (v: string) => (TOKEN.test(v) ? v : `"${v.replace(/[\\"]/g, '\\$&')}"`);
   const forIp = clientIp.includes(':') ? `"[${clientIp}]"` : quoted(clientIp);
-  return host === undefined ? `for=${forIp};proto=http` : `for=${forIp};host=${quoted(host)};proto=http`;
+  return host === undefined ? `for=${forIp};proto=${proto}` : `for=${forIp};host=${quoted(host)};proto=${proto}`;
 }
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import { writeRawErrorPage } from '../error-pages.ts';
 import { clientAddress, emptyScan, originForm, scanRequestHeaders, serializeRequestHead } from './forward-headers.ts';
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
@@ -23,11 +24,13 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
   socket.on('error', ignoreError);
   const scan = emptyScan();
   const target = originForm(req.url ?? '');
+  const secure = (socket as TLSSocket).encrypted === true;
   scanRequestHeaders(
     req.rawHeaders,
     scan,
     clientAddress(socket.remoteAddress),
-    ctx.forwardedPort,
+    secure ? (ctx.tlsPort as string) : ctx.forwardedPort,
+    secure ? 'https' : 'http',
     true,
     target?.authority,
   );

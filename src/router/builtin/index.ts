@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { assertValidRoute } from '../check-route.ts';
-import type { AppRoute, Backend, Router } from '../types.ts';
+import type { AppRoute, Backend, Router, TlsCertificate } from '../types.ts';
 import { createProxyServer, listen, type ProxyServerOptions } from './proxy-server.ts';
 import { type RouterWorkers, startRouterWorkers } from './workers/router-workers.ts';
 
@@ -17,6 +17,11 @@ export interface BuiltinRouterOptions extends ProxyServerOptions {
   readonly host: string;
   /** 0 picks a free port; `router.address.port` then tells which. */
   readonly port: number;
+  /**
+   * The HTTPS listener's port (0: a free one), on the same host; none when
+   * undefined. Router worker processes serve it too.
+   */
+  readonly tlsPort?: number | undefined;
   readonly logger?: Logger;
   /**
    * Processes serving router traffic, this one included (default 1): above
@@ -29,6 +34,8 @@ export interface BuiltinRouterOptions extends ProxyServerOptions {
 
 export interface BuiltinRouter extends Router {
   settled(): Promise<void>;
+  setCertificates(certificates: readonly TlsCertificate[]): void;
+  setChallenge(token: string, keyAuthorization: string | null): void;
   /** Resolves once every router worker process accepts connections (the server process does from the start). */
   workersListening(): Promise<void>;
   /** Process ids of the running router worker processes (none with `workers: 1`). */
@@ -37,12 +44,23 @@ export interface BuiltinRouter extends Router {
 
 export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise<BuiltinRouter> {
   const logger = options.logger;
-  const proxy = createProxyServer(options);
+  const proxy = createProxyServer({ ...options, tls: options.tlsPort !== undefined });
   await listen(proxy.server, { port: options.port, host: options.host });
   const bound = proxy.server.address() as AddressInfo;
-  proxy.setForwardedPort(bound.port);
-  logger?.debug({ host: bound.address, port: bound.port }, 'router listening');
+  let tlsBound: AddressInfo | undefined;
+  if (proxy.tlsServer !== null) {
+    try {
+      await listen(proxy.tlsServer, { port: options.tlsPort as number, host: options.host });
+    } catch (err) {
+      await proxy.close();
+      throw err;
+    }
+    tlsBound = proxy.tlsServer.address() as AddressInfo;
+  }
+  proxy.setForwardedPort(bound.port, tlsBound?.port);
+  logger?.debug({ host: bound.address, port: bound.port, tlsPort: tlsBound?.port }, 'router listening');
 
+  let certificatesNow: readonly TlsCertificate[] = [];
   const workerCount = Math.max(1, options.workers ?? 1) - 1;
   // Forked after listening: the server process serves at once, workers join as they load.
   const workers: RouterWorkers | null =
@@ -51,6 +69,8 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
       : startRouterWorkers({
           count: workerCount,
           listener: proxy.server,
+          tls:
+            proxy.tlsServer === null ? undefined : { listener: proxy.tlsServer, certificates: () => certificatesNow },
           settings: {
             domain: options.domain,
             upstreamTimeoutMs: options.upstreamTimeoutMs,
@@ -59,6 +79,7 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
             maxConnections: options.maxConnections,
             headersTimeoutMs: options.headersTimeoutMs,
             port: bound.port,
+            tlsPort: tlsBound?.port,
           },
           routes: () => proxy.routes(),
           logger,
@@ -69,15 +90,30 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
   let closing: Promise<void> | undefined;
   return {
     address: { host: bound.address, port: bound.port },
+    tlsAddress: tlsBound === undefined ? undefined : { host: tlsBound.address, port: tlsBound.port },
     setRoute(app: string, route: AppRoute): void {
       assertValidRoute(app, route);
       // Copied so later mutation by the caller cannot change a live table.
-      const copy: AppRoute = { hostnames: [...route.hostnames], backends: route.backends.map(copyBackend) };
+      const copy: AppRoute = {
+        hostnames: [...route.hostnames],
+        backends: route.backends.map(copyBackend),
+        forceHttps: route.forceHttps === true,
+        hsts: route.hsts === true,
+      };
       proxy.setRoute(app, copy);
       workers?.publish({ t: 'set', app, route: copy });
     },
     removeRoute(app: string): void {
       if (proxy.removeRoute(app)) workers?.publish({ t: 'remove', app });
+    },
+    setCertificates(certificates: readonly TlsCertificate[]): void {
+      proxy.setCertificates(certificates); // throws on one node cannot load: nothing changes then
+      certificatesNow = certificates.map((c) => ({ hostnames: [...c.hostnames], cert: c.cert, key: c.key }));
+      workers?.publish({ t: 'certs', certificates: certificatesNow });
+    },
+    setChallenge(token: string, keyAuthorization: string | null): void {
+      proxy.setChallenge(token, keyAuthorization);
+      workers?.publish({ t: 'challenge', token, keyAuthorization });
     },
     settled(): Promise<void> {
       return workers === null ? Promise.resolve() : workers.settled();

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { LogFn } from 'pino';
 import type { ErrorPages } from '../error-pages.ts';
+import type { CertificateSet } from './certificate-set.ts';
 import type { RouteTable } from './route-table.ts';
 import type { BackendPool } from './upstream/backend-pool.ts';
 
@@ -36,6 +37,12 @@ export interface ProxyContext {
   readonly upstreamTimeoutMs: number;
   /** The listening port as a string, for X-Forwarded-Port; set once listening. */
   forwardedPort: string;
+  /** The HTTPS listener's port as a string (X-Forwarded-Port, redirects), null without one. */
+  tlsPort: string | null;
+  /** What the HTTPS listener serves; replaced whole on a change. */
+  certificates: CertificateSet;
+  /** ACME http-01 tokens → key authorizations, answered on plain HTTP. */
+  readonly challenges: Map<string, string>;
   readonly logger: RouterLog | undefined;
   readonly onAccess: AccessHook | undefined;
   /** Both ends of every open upgraded tunnel, so close() can end them. */

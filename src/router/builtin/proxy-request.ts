@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
 import { sendErrorPage } from '../error-pages.ts';
 import {
   clientAddress,
@@ -41,6 +42,8 @@ class Exchange implements ScannedRequest, UpstreamHandler {
   upstream: UpstreamConnection | null = null;
   retried = false;
   clientClosed = false;
+  /** Our Strict-Transport-Security goes on the response (an HTTPS request to an app with HSTS on). */
+  hsts = false;
   /** A 'drain' listener is waiting to resume the upstream read. */
   awaitingDrain = false;
   readonly method: string;
@@ -59,7 +62,7 @@ class Exchange implements ScannedRequest, UpstreamHandler {
   }
 
   onHeaders(status: number, statusText: string, headers: string[]): void {
-    const out = responseHeaders(headers, this.requestId);
+    const out = responseHeaders(headers, this.requestId, this.hsts);
     if (statusText === '') this.res.writeHead(status, out);
     else this.res.writeHead(status, statusText, out);
   }
@@ -111,11 +114,13 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
   res.exchange = ex;
   res.on('close', onClientClose);
   const target = originForm(req.url as string);
+  const secure = (req.socket as TLSSocket).encrypted === true;
   scanRequestHeaders(
     req.rawHeaders,
     ex,
     clientAddress(req.socket.remoteAddress),
-    ctx.forwardedPort,
+    secure ? (ctx.tlsPort as string) : ctx.forwardedPort,
+    secure ? 'https' : 'http',
     false,
     target?.authority,
   );
@@ -123,12 +128,19 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
     sendErrorPage(res, 400, ctx.pages.badRequest, ex.requestId);
     return;
   }
+  const challenge = !secure && target.path.startsWith(CHALLENGE_PREFIX);
+  if (challenge && answerChallenge(ctx, target.path, res)) return;
   ex.hostKey = hostKey(ex.host);
   const entry = ctx.table.get(ex.hostKey);
   if (entry === undefined) {
     sendErrorPage(res, 404, ctx.pages.notFound, ex.requestId);
     return;
   }
+  if (!secure && entry.forceHttps && !challenge && ctx.tlsPort !== null) {
+    redirectToHttps(res, ex.hostKey, ctx.tlsPort, target.path, ex.requestId);
+    return;
+  }
+  ex.hsts = secure && entry.hsts;
   ex.app = entry.app;
   const backend = pickBackend(entry);
   if (backend === undefined) {
@@ -140,6 +152,27 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Proxy
   ctx.pool.begin(backend);
   // Errors come back through ex.onError.
   backend.pool.dispatch(ex);
+}
+
+const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+/** ACME http-01: true when the token is one of ours (answered); others go to the app, which may run its own. */
+function answerChallenge(ctx: ProxyContext, path: string, res: ProxyResponse): boolean {
+  if (ctx.challenges.size === 0) return false;
+  const query = path.indexOf('?');
+  const token = path.slice(CHALLENGE_PREFIX.length, query === -1 ? undefined : query);
+  const keyAuthorization = ctx.challenges.get(token);
+  if (keyAuthorization === undefined) return false;
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuthorization) });
+  res.end(keyAuthorization);
+  return true;
+}
+
+/** 308 keeps the method and body, unlike 301. */
+function redirectToHttps(res: ProxyResponse, host: string, tlsPort: string, path: string, requestId: string): void {
+  const location = `https://${host}${tlsPort === '443' ? '' : `:${tlsPort}`}${path}`;
+  res.writeHead(308, { location, 'content-length': 0, 'x-request-id': requestId });
+  res.end();
 }
 
 function onClientDrain(this: ProxyResponse): void {

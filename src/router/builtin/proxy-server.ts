@@ -4,7 +4,9 @@
 // only in how the listening socket reaches them and where routes come from.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { Server, Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   defaultRouterConnections,
@@ -12,7 +14,8 @@ import {
   limitConnections,
 } from '../connection-budget.ts';
 import { renderErrorPages } from '../error-pages.ts';
-import type { AppRoute } from '../types.ts';
+import type { AppRoute, TlsCertificate } from '../types.ts';
+import { buildCertificateSet, EMPTY_CERTIFICATES, TLS12_CIPHERS } from './certificate-set.ts';
 import { proxyUpgrade } from './forward-upgrade.ts';
 import type { AccessHook, ProxyContext, RouterLog } from './proxy-context.ts';
 import { ProxyResponse, proxyRequest } from './proxy-request.ts';
@@ -35,18 +38,25 @@ export interface ProxyServerOptions {
   readonly maxConnections?: number | undefined;
   /** Time a client has to send a request's headers. Default 30 s. */
   readonly headersTimeoutMs?: number | undefined;
+  /** Whether to make an HTTPS server too (`tlsServer`), serving the certificates of setCertificates. */
+  readonly tls?: boolean | undefined;
 }
 
 export interface ProxyServer {
   readonly server: Server;
+  /** The HTTPS server (TLS 1.2+, HTTP/1.1), when `tls` was asked for. */
+  readonly tlsServer: https.Server<typeof http.IncomingMessage, typeof ProxyResponse> | null;
   /** Installs or replaces one app's route (already validated and copied). */
   setRoute(app: string, route: AppRoute): void;
   /** False when the app had no route. */
   removeRoute(app: string): boolean;
   /** Every route, oldest-installed first: the order that settles hostname conflicts. */
   routes(): IterableIterator<[string, AppRoute]>;
-  /** The listening port, for X-Forwarded-Port; set once listening. */
-  setForwardedPort(port: number): void;
+  /** The listening ports, for X-Forwarded-Port and redirects to HTTPS; set once listening. */
+  setForwardedPort(port: number, tlsPort?: number): void;
+  /** Replaces the certificate set (throws, changing nothing, when one cannot be loaded). */
+  setCertificates(certificates: readonly TlsCertificate[]): void;
+  setChallenge(token: string, keyAuthorization: string | null): void;
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
   /** Stops accepting, cuts open connections and tunnels, destroys the pools. */
   close(): Promise<void>;
@@ -66,6 +76,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     pages: renderErrorPages(options.domain),
     upstreamTimeoutMs,
     forwardedPort: '0',
+    tlsPort: null,
+    certificates: EMPTY_CERTIFICATES,
+    challenges: new Map(),
     logger,
     onAccess: options.onAccess,
     tunnelSockets: new Set(),
@@ -77,15 +90,33 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     requestTimeout: 0,
     ...headerDeadline(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS),
   });
-  limitConnections(server, {
-    max: options.maxConnections ?? defaultRouterConnections(),
-    name: 'router',
-    log: logger,
-  });
-  server.on('request', (req: http.IncomingMessage, res: ProxyResponse) => proxyRequest(ctx, req, res));
-  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
-    proxyUpgrade(ctx, req, socket, head),
-  );
+  const tlsServer =
+    options.tls === true
+      ? https.createServer({
+          ServerResponse: ProxyResponse,
+          requestTimeout: 0,
+          ...headerDeadline(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS),
+          minVersion: 'TLSv1.2',
+          ciphers: TLS12_CIPHERS,
+          honorCipherOrder: true,
+          // HTTP/1.1 only: the data path (raw header arrays, upgrade tunnels) is HTTP/1.1's (docs/https.md).
+          ALPNProtocols: ['http/1.1'],
+          // No certificate for the name: the default context has none, and the handshake fails.
+          SNICallback: (servername, done) => done(null, ctx.certificates.lookup(servername)),
+        })
+      : null;
+  for (const [listener, name] of [
+    [server, 'router'],
+    [tlsServer, 'router-https'],
+  ] as const) {
+    if (listener === null) continue;
+    limitConnections(listener, { max: options.maxConnections ?? defaultRouterConnections(), name, log: logger });
+    listener.on('request', (req: http.IncomingMessage, res: ProxyResponse) => proxyRequest(ctx, req, res));
+    listener.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+      proxyUpgrade(ctx, req, socket, head),
+    );
+  }
+  const contexts = new Map<string, SecureContext>();
 
   // Insertion order matters: on a hostname conflict the latest setRoute wins.
   const routes = new Map<string, AppRoute>();
@@ -110,6 +141,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   let closing: Promise<void> | undefined;
   return {
     server,
+    tlsServer,
     setRoute(app, route) {
       routes.delete(app);
       routes.set(app, route);
@@ -121,14 +153,26 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return true;
     },
     routes: () => routes.entries(),
-    setForwardedPort(port) {
+    setForwardedPort(port, tlsPort) {
       ctx.forwardedPort = String(port);
+      ctx.tlsPort = tlsPort === undefined ? null : String(tlsPort);
+    },
+    setCertificates(certificates) {
+      ctx.certificates = buildCertificateSet(certificates, contexts);
+    },
+    setChallenge(token, keyAuthorization) {
+      if (keyAuthorization === null) ctx.challenges.delete(token);
+      else ctx.challenges.set(token, keyAuthorization);
     },
     drain: (backendIds, timeoutMs) => pool.drain(backendIds, timeoutMs),
     close() {
       closing ??= new Promise((resolve) => {
-        server.close(() => resolve());
+        let open = tlsServer === null ? 1 : 2;
+        const closed = () => --open === 0 && resolve();
+        server.close(closed);
         server.closeAllConnections();
+        tlsServer?.close(closed);
+        tlsServer?.closeAllConnections();
         for (const socket of ctx.tunnelSockets) socket.destroy();
         pool.close();
       });

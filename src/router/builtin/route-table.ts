@@ -8,6 +8,10 @@ import type { BackendState } from './upstream/backend-pool.ts';
 export interface RouteEntry {
   readonly app: string;
   readonly backends: readonly BackendState[];
+  /** Plain HTTP requests are redirected to HTTPS. */
+  readonly forceHttps: boolean;
+  /** HTTPS responses carry Strict-Transport-Security. */
+  readonly hsts: boolean;
   /** Round-robin cursor; the only mutable field, and harmless to share. */
   cursor: number;
 }
@@ -51,7 +55,13 @@ export function buildRouteTable(
   const table = new Map<string, RouteEntry>();
   const conflicts: HostConflict[] = [];
   for (const [app, route] of routes) {
-    const entry: RouteEntry = { app, backends: resolveBackends(app, route), cursor: 0 };
+    const entry: RouteEntry = {
+      app,
+      backends: resolveBackends(app, route),
+      forceHttps: route.forceHttps === true,
+      hsts: route.hsts === true,
+      cursor: 0,
+    };
     for (const name of route.hostnames) {
       const key = hostKey(name);
       if (key.length === 0) continue;

@@ -17,11 +17,12 @@
 // change has happened and every worker of an older generation has exited.
 // Both are bounded by the timeout.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { assertValidRoute } from '../check-route.ts';
-import type { AppRoute, Router } from '../types.ts';
+import type { AppRoute, Router, TlsCertificate } from '../types.ts';
 import { countInFlight, findLuaModules, pushRouteTable, routeTableText, socketPathProblem } from './live-backends.ts';
 import { LUA_MODULE_NAME, LUA_MODULE_SOURCE } from './lua-module.ts';
 import {
@@ -34,12 +35,17 @@ import {
   testConfig,
   workerPids,
 } from './master-process.ts';
-import { type LiveConfig, type NginxConfigOptions, renderNginxConfig } from './render-config.ts';
+import { type LiveConfig, type NginxConfigOptions, renderNginxConfig, type TlsConfig } from './render-config.ts';
 
 export interface NginxRouterOptions {
   readonly host: string;
   /** 0 picks a free port; `router.address.port` then tells which. */
   readonly port: number;
+  /**
+   * The HTTPS listener's port (0: a free one); none when undefined. Certificates
+   * are files nginx reads at a graceful reload (docs/https.md).
+   */
+  readonly tlsPort?: number | undefined;
   readonly domain: string;
   /** Working directory (config, pid file, temp files): `$SLIPWAY_HOME/router/nginx`. */
   readonly dir: string;
@@ -67,6 +73,8 @@ export interface NginxRouterOptions {
 export interface NginxRouter extends Router {
   /** Resolves once every route change made so far is live in nginx. */
   settled(): Promise<void>;
+  setCertificates(certificates: readonly TlsCertificate[]): void;
+  setChallenge(token: string, keyAuthorization: string | null): void;
 }
 
 const RELOAD_WAIT_MS = 15_000;
@@ -79,6 +87,11 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true, mode: 0o700 });
   }
   const port = options.port === 0 ? await freePort(options.host) : options.port;
+  const tlsPort =
+    options.tlsPort === undefined ? undefined : options.tlsPort === 0 ? await freePort(options.host) : options.tlsPort;
+  const certsDir = path.join(dir, 'certs');
+  const challenges = new Map<string, string>();
+  let tls: TlsConfig | undefined = tlsPort === undefined ? undefined : { port: tlsPort, certificates: [] };
   const configOptions: NginxConfigOptions = {
     dir,
     listenHost: options.host,
@@ -97,11 +110,11 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   const routes = new Map<string, AppRoute>();
   await stopStaleMaster(pidFile, file);
   let live = prepareLive(options, dir);
-  let settings: NginxConfigOptions = { ...configOptions, live: typeof live === 'string' ? undefined : live };
+  let settings: NginxConfigOptions = { ...configOptions, live: typeof live === 'string' ? undefined : live, tls };
   let invalid = await checkInitial(binary, dir, file, settings);
   if (invalid !== null && settings.live !== undefined) {
     live = `nginx rejected its configuration with the Lua module: ${invalid}`;
-    settings = configOptions;
+    settings = { ...configOptions, tls };
     invalid = await checkInitial(binary, dir, file, settings);
   }
   if (invalid !== null) throw new Error(`nginx rejected the initial configuration: ${invalid}`);
@@ -130,9 +143,10 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     const generation = wanted;
     // Backends first: a new app's server block must find them when it appears.
     await push();
-    const text = renderNginxConfig(routes, settings);
+    const text = renderNginxConfig(routes, { ...settings, tls, challenges });
     // A reload closes idle client connections: never reload for nothing.
     if (text !== liveText) await reload(text);
+    removeUnusedCertFiles(certsDir, tls);
     applied = generation;
     for (let i = waiters.length - 1; i >= 0; i--) {
       const waiter = waiters[i];
@@ -180,6 +194,28 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   let closing: Promise<void> | undefined;
   return {
     address: { host: options.host, port },
+    tlsAddress: tlsPort === undefined ? undefined : { host: options.host, port: tlsPort },
+    setChallenge(token: string, keyAuthorization: string | null): void {
+      // RFC 8555 tokens and key authorizations are base64url (and one dot): nothing nginx would read as syntax.
+      if (
+        !/^[A-Za-z0-9_-]+$/.test(token) ||
+        (keyAuthorization !== null && !/^[A-Za-z0-9_.-]+$/.test(keyAuthorization))
+      ) {
+        logger?.warn({ token }, 'nginx router: an ACME challenge with unexpected characters was not installed');
+        return;
+      }
+      if (keyAuthorization === null) challenges.delete(token);
+      else challenges.set(token, keyAuthorization);
+      schedule();
+    },
+    setCertificates(certificates: readonly TlsCertificate[]): void {
+      if (tlsPort === undefined) return;
+      tls = {
+        port: tlsPort,
+        certificates: certificates.map((c) => ({ hostnames: [...c.hostnames], ...writeCertFiles(certsDir, c) })),
+      };
+      schedule();
+    },
     setRoute(app: string, route: AppRoute): void {
       assertValidRoute(app, route);
       routes.delete(app);
@@ -240,6 +276,33 @@ function prepareLive(options: NginxRouterOptions, dir: string): LiveConfig | str
   fs.mkdirSync(luaDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(luaDir, `${LUA_MODULE_NAME}.lua`), LUA_MODULE_SOURCE, { mode: 0o600 });
   return { modules: found.modules, luaDir, controlSocket };
+}
+
+/** The certificate's files (named by their content, 0600), for nginx to read at its next reload. */
+function writeCertFiles(dir: string, certificate: TlsCertificate): { certFile: string; keyFile: string } {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = createHash('sha256')
+    .update(certificate.cert)
+    .update('\0')
+    .update(certificate.key)
+    .digest('hex')
+    .slice(0, 24);
+  const certFile = path.join(dir, `${name}.pem`);
+  const keyFile = path.join(dir, `${name}.key`);
+  if (!fs.existsSync(keyFile)) {
+    fs.writeFileSync(`${certFile}.tmp`, certificate.cert, { mode: 0o600 });
+    fs.renameSync(`${certFile}.tmp`, certFile);
+    fs.writeFileSync(`${keyFile}.tmp`, certificate.key, { mode: 0o600 });
+    fs.renameSync(`${keyFile}.tmp`, keyFile);
+  }
+  return { certFile, keyFile };
+}
+
+/** Once nginx runs a configuration: the files of certificates it no longer names. */
+function removeUnusedCertFiles(dir: string, tls: TlsConfig | undefined): void {
+  if (tls === undefined || !fs.existsSync(dir)) return;
+  const used = new Set(tls.certificates.flatMap((c) => [path.basename(c.certFile), path.basename(c.keyFile)]));
+  for (const file of fs.readdirSync(dir)) if (!used.has(file)) fs.rmSync(path.join(dir, file), { force: true });
 }
 
 function logFallback(logger: Logger | undefined, why: string): void {

@@ -31,7 +31,25 @@ export interface NginxConfigOptions {
   readonly keepalivePerApp: number;
   /** Backends pushed live over a control socket; absent: backends are written into the configuration. */
   readonly live?: LiveConfig;
+  /** The HTTPS listener and the certificates it serves (files written by the driver); absent: none. */
+  readonly tls?: TlsConfig;
+  /** ACME http-01 answers on plain HTTP, token → key authorization (both URL-safe characters only). */
+  readonly challenges?: ReadonlyMap<string, string>;
 }
+
+export interface TlsConfig {
+  readonly port: number;
+  readonly certificates: readonly {
+    readonly hostnames: readonly string[];
+    readonly certFile: string;
+    readonly keyFile: string;
+  }[];
+}
+
+/** The built-in router's TLS 1.2 suites (Mozilla "intermediate", forward-secret AEAD only). */
+const TLS12_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:' +
+  'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
 
 export interface LiveConfig {
   /** Absolute paths of the dynamic modules to load (ndk, then lua). */
@@ -89,26 +107,36 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     `    location @slipway_502 {\n${errorReturn(502, pages.badGateway, 6)}    }\n` +
     `    location @slipway_504 {\n${errorReturn(504, pages.gatewayTimeout, 6)}    }\n`;
   let index = 0;
+  const bodies = new Map<string, string>();
+  const challenges = [...(options.challenges ?? [])]
+    .map(
+      ([token, answer]) =>
+        `    location = /.well-known/acme-challenge/${token} {\n      default_type text/plain;\n      return 200 '${answer}';\n    }\n`,
+    )
+    .join('');
   for (const [app, route] of routes) {
     const names = namesByApp.get(app);
     if (names === undefined) continue;
     index++;
     const server = `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n`;
     if (options.live !== undefined) {
-      servers.push(
-        `${server}    set $slipway_app ${quote(encodeURIComponent(app))};\n    set $slipway_peer '';\n` +
+      bodies.set(
+        app,
+        `    set $slipway_app ${quote(encodeURIComponent(app))};\n    set $slipway_peer '';\n` +
           `    log_by_lua_block { require("${LUA_MODULE_NAME}").log() }\n` +
           `    location / {\n      access_by_lua_block { require("${LUA_MODULE_NAME}").access() }\n` +
           `      header_filter_by_lua_block { require("${LUA_MODULE_NAME}").check_answer() }\n` +
           `      proxy_pass http://slipway_balancer;\n    }\n${errorLocations(app)}` +
           // A refused answer: its 502 is sent from inside the header filter, which leaves the
           // client connection unusable for another request, so keep-alive is off here.
-          `    location @slipway_refused {\n      keepalive_timeout 0;\n${errorReturn(502, pages.badGateway, 6)}    }\n  }\n`,
+          `    location @slipway_refused {\n      keepalive_timeout 0;\n${errorReturn(502, pages.badGateway, 6)}    }\n`,
       );
+      servers.push(`${server}${challenges}${bodies.get(app)}  }\n`);
       continue;
     }
     if (route.backends.length === 0) {
-      servers.push(`${server}    location / {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n  }\n`);
+      bodies.set(app, `    location / {\n${errorReturn(503, pages.noBackend(app), 6)}    }\n`);
+      servers.push(`${server}${challenges}${bodies.get(app)}  }\n`);
       continue;
     }
     const upstream = `slipway_${index}_${app.replace(/[^a-zA-Z0-9_]/g, '_')}`;
@@ -117,8 +145,10 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
       `  upstream ${upstream} {\n    zone ${upstream} 64k;\n${members}` +
         `    keepalive ${options.keepalivePerApp};\n    keepalive_timeout 4s;\n  }\n`,
     );
-    servers.push(`${server}    location / {\n      proxy_pass http://${upstream};\n    }\n${errorLocations(app)}  }\n`);
+    bodies.set(app, `    location / {\n      proxy_pass http://${upstream};\n    }\n${errorLocations(app)}`);
+    servers.push(`${server}${challenges}${bodies.get(app)}  }\n`);
   }
+  if (options.tls !== undefined) servers.push(...tlsServers(options.tls, owners, bodies));
   if (options.live !== undefined)
     upstreams.push(...liveBlocks(options.live, options.keepalivePerApp * Math.max(1, index)));
 
@@ -181,11 +211,11 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '  proxy_set_header Connection $slipway_connection;',
     '  proxy_set_header Upgrade $http_upgrade;',
     '  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-    '  proxy_set_header X-Forwarded-Proto http;',
+    '  proxy_set_header X-Forwarded-Proto $scheme;',
     '  proxy_set_header X-Forwarded-Port $server_port;',
     '  proxy_set_header X-Forwarded-Host $slipway_host;',
     '  proxy_set_header X-Real-IP $remote_addr;',
-    '  proxy_set_header Forwarded "for=$slipway_forwarded_for;host=$slipway_forwarded_host;proto=http";',
+    '  proxy_set_header Forwarded "for=$slipway_forwarded_for;host=$slipway_forwarded_host;proto=$scheme";',
     '  proxy_set_header X-Request-Id $slipway_request_id;',
     '  proxy_set_header Keep-Alive "";',
     '  proxy_set_header TE "";',
@@ -204,14 +234,63 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '  error_page 502 @slipway_502;',
     '  error_page 504 @slipway_504;',
     ...(options.live !== undefined ? [`  error_page ${REFUSED_ANSWER_STATUS} =502 @slipway_refused;`] : []),
+    ...(options.tls === undefined
+      ? []
+      : [
+          '  ssl_protocols TLSv1.2 TLSv1.3;',
+          `  ssl_ciphers ${TLS12_CIPHERS};`,
+          '  ssl_prefer_server_ciphers on;',
+          '  ssl_session_cache shared:slipway_tls:10m;',
+        ]),
     '',
     ...upstreams,
-    `  server {\n    ${listen} default_server;\n    server_name _;\n` +
+    `  server {\n    ${listen} default_server;\n    server_name _;\n${challenges}` +
       `    location / {\n${errorReturn(404, pages.notFound, 6)}    }\n  }\n`,
     ...servers,
     '}',
     '',
   ].join('\n');
+}
+
+/**
+ * HTTPS: per certificate and app, a server block with the app's locations
+ * for the hostnames that certificate serves (nginx picks the block, so the
+ * certificate, by SNI); a name without one has its handshake refused.
+ */
+function tlsServers(
+  tls: TlsConfig,
+  owners: ReadonlyMap<string, string>,
+  bodies: ReadonlyMap<string, string>,
+): string[] {
+  const listen = `listen ${tls.port} ssl`;
+  const out = [`  server {\n    ${listen} default_server;\n    ssl_reject_handshake on;\n  }\n`];
+  const served = new Set<string>();
+  // The last certificate for a name wins, as in the built-in router.
+  const byName = new Map<string, (typeof tls.certificates)[number]>();
+  for (const certificate of tls.certificates) {
+    for (const name of certificate.hostnames) {
+      const key = configHostname(name);
+      if (key !== undefined) byName.set(key, certificate);
+    }
+  }
+  const groups = new Map<string, { app: string; names: string[]; certFile: string; keyFile: string }>();
+  for (const [name, certificate] of byName) {
+    const app = owners.get(name);
+    if (app === undefined || !bodies.has(app) || served.has(name)) continue;
+    served.add(name);
+    const key = `${app}\0${certificate.certFile}`;
+    const group = groups.get(key) ?? { app, names: [], ...certificate };
+    group.names.push(name);
+    groups.set(key, group);
+  }
+  for (const group of groups.values()) {
+    out.push(
+      `  server {\n    ${listen};\n    server_name ${group.names.join(' ')};\n` +
+        `    ssl_certificate ${quotePath(group.certFile)};\n    ssl_certificate_key ${quotePath(group.keyFile)};\n` +
+        `${bodies.get(group.app)}  }\n`,
+    );
+  }
+  return out;
 }
 
 /** The Lua pieces: module, shared dict, the balanced upstream, and the control server. */

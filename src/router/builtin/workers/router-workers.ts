@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../../exec/index.ts';
-import type { AppRoute } from '../../types.ts';
+import type { AppRoute, TlsCertificate } from '../../types.ts';
 import type { AccessHook } from '../proxy-context.ts';
 import type { FromWorker, ToWorker, WorkerSettings } from './worker-protocol.ts';
 
@@ -20,6 +20,8 @@ export interface RouterWorkersOptions {
   readonly count: number;
   /** The listening socket every worker accepts on. */
   readonly listener: Server;
+  /** The HTTPS listening socket, when the router has one, and its certificates now (for a worker that starts). */
+  readonly tls?: { readonly listener: Server; readonly certificates: () => readonly TlsCertificate[] } | undefined;
   readonly settings: Omit<WorkerSettings, 'access' | 'debug'>;
   /** The whole table, oldest-installed first, for a worker that starts. */
   readonly routes: () => Iterable<readonly [string, AppRoute]>;
@@ -31,7 +33,11 @@ export interface RouterWorkersOptions {
   readonly ackTimeoutMs?: number;
 }
 
-export type RouteChange = { readonly t: 'set'; app: string; route: AppRoute } | { readonly t: 'remove'; app: string };
+export type RouteChange =
+  | { readonly t: 'set'; app: string; route: AppRoute }
+  | { readonly t: 'remove'; app: string }
+  | { readonly t: 'challenge'; token: string; keyAuthorization: string | null }
+  | { readonly t: 'certs'; certificates: readonly TlsCertificate[] };
 
 export interface RouterWorkers {
   /** Sends a route change to every worker that accepts connections. */
@@ -117,6 +123,11 @@ export function startRouterWorkers(options: RouterWorkersOptions): RouterWorkers
         if (closing || !ipc) return;
         const init: ToWorker = { t: 'init', gen, settings, routes: [...options.routes()] };
         ipc.send(init, options.listener);
+        if (options.tls !== undefined)
+          ipc.send(
+            { t: 'tls', gen, certificates: options.tls.certificates() } satisfies ToWorker,
+            options.tls.listener,
+          );
         slot.live = true;
         return;
       }

@@ -71,9 +71,14 @@ async function start(message: Extract<ToWorker, { t: 'init' }>, handle: Server):
     warn: relayLog('warn', true),
     error: relayLog('error', true),
   };
-  const server = createProxyServer({ ...settings, logger, onAccess: settings.access ? onAccess : undefined });
+  const server = createProxyServer({
+    ...settings,
+    logger,
+    onAccess: settings.access ? onAccess : undefined,
+    tls: settings.tlsPort !== undefined,
+  });
   for (const [app, route] of message.routes) server.setRoute(app, route);
-  server.setForwardedPort(settings.port);
+  server.setForwardedPort(settings.port, settings.tlsPort);
   proxy = server;
   await listen(server.server, { handle });
   send({ t: 'listening', gen: message.gen });
@@ -103,6 +108,25 @@ process.on('message', (message: ToWorker, handle: unknown) => {
       return;
     case 'remove':
       proxy?.removeRoute(message.app);
+      send({ t: 'ack', gen: message.gen });
+      return;
+    case 'tls':
+      proxy?.setCertificates(message.certificates);
+      if (proxy?.tlsServer)
+        listen(proxy.tlsServer, { handle: handle as Server }).then(
+          () => send({ t: 'ack', gen: message.gen }),
+          (err: Error) => {
+            process.stderr.write(`router worker could not serve HTTPS: ${err.message}\n`);
+            process.exit(1);
+          },
+        );
+      return;
+    case 'certs':
+      proxy?.setCertificates(message.certificates);
+      send({ t: 'ack', gen: message.gen });
+      return;
+    case 'challenge':
+      proxy?.setChallenge(message.token, message.keyAuthorization);
       send({ t: 'ack', gen: message.gen });
       return;
     case 'drain': {

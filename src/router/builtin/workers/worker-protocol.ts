@@ -2,7 +2,7 @@
 // over the Node IPC channel (JSON). Route changes carry a generation number:
 // `settled()` waits until every worker acknowledged the latest one.
 
-import type { AppRoute } from '../../types.ts';
+import type { AppRoute, TlsCertificate } from '../../types.ts';
 import type { AccessEntry } from '../proxy-context.ts';
 
 export interface WorkerSettings {
@@ -14,6 +14,8 @@ export interface WorkerSettings {
   readonly headersTimeoutMs: number | undefined;
   /** The router's public port, for X-Forwarded-Port. */
   readonly port: number;
+  /** The server process's HTTPS port, for redirects to HTTPS (undefined: none). */
+  readonly tlsPort: number | undefined;
   /** Whether to relay access entries at all (the server has an access hook). */
   readonly access: boolean;
   /** Whether debug lines are wanted (warnings and errors always are). */
@@ -30,6 +32,12 @@ export type ToWorker =
     }
   | { readonly t: 'set'; readonly gen: number; readonly app: string; readonly route: AppRoute }
   | { readonly t: 'remove'; readonly gen: number; readonly app: string }
+  /** The HTTPS listening socket (as its handle) and the certificates; follows `init` when the router has HTTPS. */
+  | { readonly t: 'tls'; readonly gen: number; readonly certificates: readonly TlsCertificate[] }
+  /** The whole certificate set, replaced. */
+  | { readonly t: 'certs'; readonly gen: number; readonly certificates: readonly TlsCertificate[] }
+  /** An ACME http-01 answer (null: no longer). A worker started later does not get earlier ones: ACME retries. */
+  | { readonly t: 'challenge'; readonly gen: number; readonly token: string; readonly keyAuthorization: string | null }
   | { readonly t: 'drain'; readonly id: number; readonly backendIds: readonly string[]; readonly timeoutMs: number }
   | { readonly t: 'close' };
 

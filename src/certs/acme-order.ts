@@ -1,0 +1,94 @@
+// One ACME order (RFC 8555, through acme-client): a certificate for one
+// hostname, proven by an http-01 challenge that the router answers at
+// /.well-known/acme-challenge/<token>. The account key is made once (ECDSA
+// P-256) and kept under the home with mode 0600, beside the account's URL at
+// each directory (registered once: a CA may refuse a second registration).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import acme from 'acme-client';
+import { writeSecret } from './cert-files.ts';
+
+export interface AcmeOptions {
+  readonly directoryUrl: string;
+  /** Contact address for the CA's expiry notices; none when undefined. */
+  readonly email: string | undefined;
+  readonly accountKeyFile: string;
+}
+
+/** Where the http-01 answers go (the router); resolves once the router serves the change. */
+export type ChallengeSink = (token: string, keyAuthorization: string | null) => void | Promise<void>;
+
+// acme-client's HTTP client: a bounded wait on a CA that does not answer.
+acme.axios.defaults.timeout = 30_000;
+
+async function accountKey(file: string): Promise<Buffer> {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = await acme.crypto.createPrivateEcdsaKey('P-256');
+  writeSecret(file, key.toString());
+  return key;
+}
+
+type AccountUrls = Record<string, string>;
+
+function accountUrls(keyFile: string): AccountUrls {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(path.dirname(keyFile), 'accounts.json'), 'utf8')) as AccountUrls;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
+function rememberAccount(options: AcmeOptions, urls: AccountUrls, client: acme.Client): void {
+  let url: string;
+  try {
+    url = client.getAccountUrl();
+  } catch {
+    return; // the order failed before an account was registered
+  }
+  urls[options.directoryUrl] = url;
+  writeSecret(path.join(path.dirname(options.accountKeyFile), 'accounts.json'), `${JSON.stringify(urls, null, 2)}\n`);
+}
+
+/** Obtains a certificate (chain PEM) and its new key for `hostname`; throws the CA's reason on failure. */
+export async function orderCertificate(
+  options: AcmeOptions,
+  hostname: string,
+  challenges: ChallengeSink,
+): Promise<{ cert: string; key: string }> {
+  const urls = accountUrls(options.accountKeyFile);
+  const accountUrl = urls[options.directoryUrl];
+  const client = new acme.Client({
+    directoryUrl: options.directoryUrl,
+    accountKey: await accountKey(options.accountKeyFile),
+    ...(accountUrl === undefined ? {} : { accountUrl }),
+    backoffAttempts: 6,
+    backoffMin: 250,
+    backoffMax: 5_000,
+  });
+  const [key, csr] = await acme.crypto.createCsr(
+    { commonName: hostname, altNames: [hostname] },
+    await acme.crypto.createPrivateEcdsaKey('P-256'),
+  );
+  try {
+    const cert = await client.auto({
+      csr,
+      ...(options.email === undefined ? {} : { email: options.email }),
+      termsOfServiceAgreed: true,
+      challengePriority: ['http-01'],
+      // The CA checks the challenge itself; acme-client's own check would ask port 80 of this host.
+      skipChallengeVerification: true,
+      challengeCreateFn: async (_authz, challenge, keyAuthorization) => challenges(challenge.token, keyAuthorization),
+      challengeRemoveFn: async (_authz, challenge) => challenges(challenge.token, null),
+    });
+    return { cert, key: key.toString() };
+  } finally {
+    // Registered by this order (even one that failed afterwards): remembered for the next ones.
+    if (accountUrl === undefined) rememberAccount(options, urls, client);
+  }
+}
