@@ -1,7 +1,7 @@
 // The nodejs buildpack's replayed prune (buildpacks/nodejs/lib/prune-replay.mjs):
 // a restore that copies only what pruning keeps must leave exactly what a full
 // copy followed by the replayed prune leaves, nested removals, links and the
-// files the prune rewrote included.
+// files the prune rewrote included; a full copy is the entry as it is.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -88,6 +88,11 @@ test('restoring only what pruning keeps leaves what a full copy and the replayed
   assert.equal(tree(restored)['express/node_modules/debug/index.js'], undefined);
   assert.equal(tree(restored)['.bin/express'], '-> ../express/index.js');
   assert.equal(tree(entry)['eslint/index.js'], 'dev', 'the cache entry is left as it was');
+
+  // A build that needs devDependencies copies the whole entry (several cp at once), then replays.
+  const copied = path.join(work, 'copied', 'node_modules');
+  await replay('copy', entry, copied);
+  assert.deepEqual(tree(copied), tree(entry));
 });
 
 test('a recording that names a path outside node_modules is refused, and nothing is copied', async () => {

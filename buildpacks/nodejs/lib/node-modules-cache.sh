@@ -36,7 +36,7 @@ restore_node_modules() {
     prune_replay restore "$cache_entry" "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"; then
     cache_state=pruned
     return 0
-  elif rm -rf "$build_dir/node_modules" && cp -a --reflink=auto "$cache_entry" "$build_dir/node_modules"; then
+  elif rm -rf "$build_dir/node_modules" && prune_replay copy "$cache_entry" "$build_dir/node_modules"; then
     cache_state=restored
     return 0
   else
