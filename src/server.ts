@@ -80,10 +80,10 @@ export async function startServer(
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
     throw err;
   }
-  const { runtime, sandbox } = await runtimeReady;
+  const { runtime, sandbox, allowHostPorts } = await runtimeReady;
   const routerPort = router.address.port;
   // Containers reach the router on the bridge's address (and no other port of this host).
-  await sandbox?.allowHostPorts([routerPort]);
+  await (allowHostPorts ?? sandbox?.allowHostPorts)?.([routerPort]);
   timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
   const logs = new DeploymentLogs(paths.deploymentLogs, { logger });
@@ -250,7 +250,8 @@ async function pickRuntime(
   settings: Settings,
   paths: DataPaths,
   logger: Logger,
-): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null }> {
+): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null; allowHostPorts?: (ports: number[]) => Promise<void> }> {
+  if (settings.runtime === 'docker') return pickDocker(settings, paths, logger);
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
     // Each Slipway home nests its cgroups under its own parent, and has its own bridge, subnet
@@ -293,6 +294,32 @@ async function pickRuntime(
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
   return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null };
+}
+
+/**
+ * `--runtime docker`: containers run by dockerd (docs/docker.md); builds stay in the sandbox when
+ * this host can run it (else unisolated, as with the process runtime).
+ */
+async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger) {
+  const { openDocker } = await import('./runtime/docker/index.ts');
+  const opened = await openDocker({ key: homeKey(settings.home), containersDir: paths.containers, logger });
+  if ('missing' in opened)
+    throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
+  // The driver picked for builds runs no container; closing it closes the sandbox.
+  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger);
+  const { runtime, network } = opened;
+  logger.info({ runtime: 'docker', network: network.name }, 'containers run by dockerd (docker runtime)');
+  return {
+    sandbox: builds.sandbox,
+    allowHostPorts: (ports: number[]) => network.allowHostPorts(ports),
+    runtime: {
+      ...runtime,
+      close: async (graceMs: number) => {
+        await runtime.close(graceMs);
+        await builds.runtime.close(0);
+      },
+    },
+  };
 }
 
 /**

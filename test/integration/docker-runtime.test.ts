@@ -1,0 +1,92 @@
+// `slipway server --runtime docker` end to end (docs/docker.md): a deployment
+// whose postdeploy hook runs as a Docker container of the new release, web and
+// worker as Docker containers labelled with their app and release, run as the
+// app's uid with their size's limits; a failing hook keeps the old release
+// serving every request. Needs a real dockerd and the stack image (CI has both).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createEngine } from '../../src/runtime/docker/index.ts';
+import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { dockerSkipReason } from '../helpers/test-docker.ts';
+
+const APP = 'dockshop';
+const HOST = `${APP}.localhost`;
+const skip = (await dockerSkipReason()) ?? false;
+
+interface Listed {
+  Id: string;
+  Labels: Record<string, string>;
+  State: string;
+}
+interface Inspected {
+  Config: { User: string; Image: string };
+  HostConfig: { Memory: number; PidsLimit: number; CpuShares: number };
+}
+
+describe('the docker runtime through slipway server --runtime docker', { skip }, () => {
+  let slipway: Slipway;
+  const engine = createEngine();
+  const appContainers = async () => {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.app=${APP}`] }));
+    return engine.request<Listed[]>('GET', `/containers/json?filters=${filters}`);
+  };
+
+  before(async () => {
+    slipway = await startSlipway({ args: ['--runtime', 'docker'] });
+    assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  test('a deployment runs its hook in a container of the new release, then serves from containers', async () => {
+    const dir = fixtureCopy('web-worker-hook');
+    const result = await slipway.cli(['deploy', dir, '-a', APP]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /migrating database for dockshop/);
+    assert.match(result.stdout, /hook dockshop postdeploy-1 v1/);
+    assert.match(result.stdout, /succeeded: v1 is live/);
+    const res = await routerGet(slipway.routerPort, HOST);
+    assert.deepEqual([res.status, res.body], [200, 'v-one web-1\n']);
+    // The hook's changes stayed in its own container.
+    const files = JSON.parse((await routerGet(slipway.routerPort, HOST, '/files')).body);
+    assert.ok(files.includes('label.txt') && !files.includes('migrated.txt'), String(files));
+
+    const running = await appContainers();
+    assert.deepEqual(running.map((c) => c.Labels['slipway.container']).sort(), ['web-1', 'worker-1']);
+    const users = new Set<string>();
+    for (const container of running) {
+      assert.equal(container.Labels['slipway.release'], 'v1');
+      const inspected = await engine.request<Inspected>('GET', `/containers/${container.Id}/json`);
+      users.add(inspected.Config.User);
+      // The M size: 512 MiB, as in the sandbox.
+      assert.equal(inspected.HostConfig.Memory, 512 * 1024 * 1024);
+      assert.ok(inspected.HostConfig.PidsLimit > 0 && inspected.HostConfig.CpuShares > 0);
+    }
+    // The app's own user, never root.
+    assert.equal(users.size, 1);
+    assert.match([...users][0] ?? '', /^([1-9]\d+):\1$/);
+  });
+
+  test('a failing hook ends hook-error; the old containers keep serving every request', async () => {
+    const dir = fixtureCopy('web-worker-hook', {
+      'label.txt': 'v-two\n',
+      Procfile: 'web: node server.js\nworker: node worker.js\npostdeploy: echo "checking schema" && exit 3\n',
+    });
+    const deploy = slipway.cli(['deploy', dir, '-a', APP]);
+    const load = await loadLoop({ port: slipway.routerPort, host: HOST, until: deploy });
+    const result = await deploy;
+    assert.notEqual(result.code, 0);
+    assert.match(result.stdout, /checking schema/);
+    assert.match(result.stderr, /hook-error at step hook: postdeploy hook exited with code 3/);
+    assert.deepEqual(load.failures, []);
+    assert.deepEqual([...load.bodies.keys()], ['v-one'], 'only the old release answered');
+    const running = await appContainers();
+    assert.deepEqual(
+      running.map((c) => c.Labels['slipway.release']),
+      ['v1', 'v1'],
+      'the new containers are gone',
+    );
+  });
+});
