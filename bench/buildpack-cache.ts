@@ -62,14 +62,14 @@ try {
   const w = median(warm);
   const f = median(floor);
   process.stdout.write(
-    `${[
+    [
       `fixture ${FIXTURE}: ${packages} packages in package-lock.json, better-sqlite3 built from source`,
       `first compile (empty cache, npm ci + native build): ${(cold.ms / 1000).toFixed(1)} s`,
       `second compile (same lockfile, node_modules restored, prune replayed), median of ${RUNS}: ${(w / 1000).toFixed(2)} s = ${(w / cold.ms).toFixed(3)}x the first`,
       `  of which the restore's cp -a: ${(median(restore) / 1000).toFixed(2)} s`,
       `floor: cp -a of the same node_modules (${withDev.toFixed(0)} MB), median of ${RUNS}: ${(f / 1000).toFixed(2)} s; second compile = ${(w / f).toFixed(2)}x the floor`,
       `slug node_modules: ${pruned.toFixed(0)} MB without devDependencies, ${withDev.toFixed(0)} MB with them (${((pruned / withDev) * 100).toFixed(0)}%)`,
-    ].join('\n')}\n`,
+    ].join('\n') + '\n',
   );
 } finally {
   await first.remove();

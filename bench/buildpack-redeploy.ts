@@ -117,14 +117,14 @@ try {
   const f = median(floors);
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   process.stdout.write(
-    `${[
+    [
       `fixture ${APP} through slipway server --runtime sandbox`,
       `first build: ${s(stepMs(first, 'build'))}`,
       `cached redeploys' build step: ${builds.map(s).join(', ')}; median ${s(b)} = ${(b / stepMs(first, 'build')).toFixed(3)}x the first`,
       `floor, cp -a of the same node_modules: ${floors.map(s).join(', ')}; median ${s(f)}; build = ${(b / f).toFixed(2)}x the floor`,
       "where the redeploys' build step goes (medians, as the log lines arrive):",
       ...PHASES.map(([name], p) => `  ${name}: ${s(median(phases[p] ?? []))}`),
-    ].join('\n')}\n`,
+    ].join('\n') + '\n',
   );
 } finally {
   await slipway.stop();
