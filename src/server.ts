@@ -302,7 +302,12 @@ async function pickRuntime(
  */
 async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger) {
   const { openDocker } = await import('./runtime/docker/index.ts');
-  const opened = await openDocker({ key: homeKey(settings.home), containersDir: paths.containers, logger });
+  const opened = await openDocker({
+    key: homeKey(settings.home),
+    containersDir: paths.containers,
+    socket: settings.dockerSocket,
+    logger,
+  });
   if ('missing' in opened)
     throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
   // The driver picked for builds runs no container; closing it closes the sandbox.

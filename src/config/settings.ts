@@ -135,6 +135,8 @@ const SETTINGS = {
   domain: setting('SLIPWAY_DOMAIN', dnsName, 'localhost'),
   /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
   runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),
+  /** The docker runtime's dockerd (docs/docker.md). */
+  dockerSocket: setting('SLIPWAY_DOCKER_SOCKET', text, '/var/run/docker.sock'),
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
   router: setting('SLIPWAY_ROUTER', oneOf(['builtin', 'nginx'] as const), 'builtin'),
   /**

@@ -10,6 +10,8 @@ import {
   createDockerDriver,
   createEngine,
   DEFAULT_STACK_IMAGE,
+  type DockerNetwork,
+  type Engine,
   openDockerNetwork,
   probeEngine,
 } from '../../src/runtime/docker/index.ts';
@@ -18,7 +20,11 @@ import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import type { RuntimeDriver } from '../../src/runtime/types.ts';
 
 export type TestDocker =
-  | { readonly newDriver: (containersDir: string) => RuntimeDriver }
+  | {
+      readonly newDriver: (containersDir: string) => RuntimeDriver;
+      readonly engine: Engine;
+      readonly network: DockerNetwork;
+    }
   | { readonly missing: string };
 
 /** Why docker cannot run here, or null. */
@@ -43,6 +49,8 @@ export async function openTestDocker(): Promise<TestDocker> {
     rmSync(home, { recursive: true, force: true });
   });
   return {
+    engine,
+    network,
     newDriver: (containersDir) =>
       createDockerDriver({ engine, network, key, image: DEFAULT_STACK_IMAGE, containersDir }),
   };

@@ -5,9 +5,13 @@
 // serving every request. Needs a real dockerd and the stack image (CI has both).
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runProcess } from '../../src/exec/index.ts';
 import { createEngine } from '../../src/runtime/docker/index.ts';
-import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { BIN, baseEnv, fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { dockerSkipReason } from '../helpers/test-docker.ts';
 
 const APP = 'dockshop';
@@ -88,5 +92,42 @@ describe('the docker runtime through slipway server --runtime docker', { skip },
       ['v1', 'v1'],
       'the new containers are gone',
     );
+  });
+});
+
+describe('without a dockerd', () => {
+  /** The real binary, with SLIPWAY_DOCKER_SOCKET at a path where nothing listens. */
+  const run = async (args: string[]) => {
+    const home = mkdtempSync(path.join(tmpdir(), 'slipway-nodocker-'));
+    const lines: string[] = [];
+    try {
+      const result = await runProcess(
+        [BIN, ...args, ...(args[0] === 'server' ? ['--home', home, '--port', '0', '--router-port', '0'] : [])],
+        {
+          env: baseEnv({ SLIPWAY_DOCKER_SOCKET: path.join(home, 'no-docker.sock') }),
+          onLine: (stream, line) => lines.push(`${stream}: ${line}`),
+          timeoutMs: 30_000,
+        },
+      );
+      return { code: result.code, output: lines.join('\n') };
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  };
+
+  test('slipway server --runtime docker refuses to start and says why, without a stack trace', async () => {
+    const { code, output } = await run(['server', '--runtime', 'docker']);
+    assert.notEqual(code, 0);
+    assert.match(
+      output,
+      /the docker runtime cannot run here: cannot reach dockerd at .*no-docker\.sock.*is dockerd running\?/,
+    );
+    assert.doesNotMatch(output, /\n\s+at /, 'a stack trace');
+  });
+
+  test('slipway stack:build says dockerd does not answer', async () => {
+    const { code, output } = await run(['stack:build']);
+    assert.equal(code, 8, output);
+    assert.match(output, /^stderr: error: cannot reach dockerd at .*no-docker\.sock.*\(is dockerd running\?\)$/m);
   });
 });
