@@ -73,6 +73,27 @@ describe('the docker runtime through slipway server --runtime docker', { skip },
     assert.match([...users][0] ?? '', /^([1-9]\d+):\1$/);
   });
 
+  test('slipway run: a one-off container of the release, its output and its exit code', async () => {
+    const result = await slipway.cli([
+      'run',
+      '-a',
+      APP,
+      '--env',
+      'EXTRA=a\nb',
+      '--',
+      'echo "$APP $CONTAINER $EXTRA"; id -u; exit 5',
+    ]);
+    assert.equal(result.code, 5, result.stderr);
+    const [first, second, uid] = result.stdout.split('\n');
+    assert.deepEqual([first, second], [`${APP} one-off-1 a`, 'b'], 'a multi-line variable arrives whole');
+    assert.notEqual(uid, '0');
+    assert.deepEqual(
+      (await appContainers()).map((c) => c.Labels['slipway.container']).sort(),
+      ['web-1', 'worker-1'],
+      'the one-off container is gone',
+    );
+  });
+
   test('a failing hook ends hook-error; the old containers keep serving every request', async () => {
     const dir = fixtureCopy('web-worker-hook', {
       'label.txt': 'v-two\n',
