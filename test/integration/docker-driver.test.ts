@@ -4,7 +4,7 @@
 // reported as such. A real dockerd and the stack image; skipped, saying why, without.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,22 @@ describe('docker driver specifics', { skip: 'missing' in docker ? docker.missing
     assert.ok(other === 'timeout' || other === 'refused', `another container reached it: ${other}`);
     assert.equal(await probeFrom('169.254.169.254', 80), 'unreachable', 'link-local (cloud metadata)');
     await web.stop(0);
+  });
+
+  it('a later driver of the same home sweeps away what a crashed one left running', { timeout: 60_000 }, async () => {
+    if ('missing' in docker) return;
+    const containersDir = path.join(root, 'crashed');
+    const crashed = docker.newDriver(containersDir); // never closed: its server was SIGKILLed
+    const { spec: s, log } = spec('echo up; while :; do sleep 1; done');
+    const left = await crashed.start(s);
+    await log.waitFor(([, line]) => line === 'up');
+    const next = docker.newDriver(containersDir);
+    assert.equal(await next.sweep(), 1);
+    assert.deepEqual(await left.exited, { code: null, signal: 'SIGKILL' });
+    const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.id=${s.id}`] }));
+    assert.deepEqual(await docker.engine.request('GET', `/containers/json?all=1&filters=${filters}`), []);
+    assert.deepEqual(await readdir(containersDir), []);
+    assert.equal(await next.sweep(), 0);
   });
 
   it('a container that outgrows its memory is reported killed for it', { timeout: 60_000 }, async () => {
