@@ -250,6 +250,8 @@ async function pickRuntime(
   settings: Settings,
   paths: DataPaths,
   logger: Logger,
+  /** With --runtime docker: the driver picked here runs builds only, and its log lines say so. */
+  buildsOnly = false,
 ): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null; allowHostPorts?: (ports: number[]) => Promise<void> }> {
   if (settings.runtime === 'docker') return pickDocker(settings, paths, logger);
   let missing = 'the process runtime was chosen (--runtime process)';
@@ -271,7 +273,7 @@ async function pickRuntime(
       logNetwork(logger, opened.network);
       logger.info(
         { runtime: 'sandbox' },
-        'containers run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)',
+        `${buildsOnly ? 'builds' : 'containers'} run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)`,
       );
       if (opened.sandbox.layersMissing !== null)
         logger.warn(
@@ -287,7 +289,7 @@ async function pickRuntime(
   }
   logger.warn(
     { runtime: 'process', reason: missing },
-    `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
+    `${missing}. ${buildsOnly ? 'Builds' : 'Containers and builds'} run with the process runtime, WITHOUT isolation: as root, ` +
       'seeing the host file system and every process, in no namespaces, with no memory, process, CPU or disk limits ' +
       "(an app can fill the Slipway home; the server then refuses new deployments), sharing the host's network " +
       "(every container can connect to every port of this host, Slipway's API and other apps' containers included)",
@@ -311,7 +313,7 @@ async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger) 
   if ('missing' in opened)
     throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
   // The driver picked for builds runs no container; closing it closes the sandbox.
-  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger);
+  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
   const { runtime, network } = opened;
   logger.info({ runtime: 'docker', network: network.name }, 'containers run by dockerd (docker runtime)');
   return {
