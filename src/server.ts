@@ -306,6 +306,7 @@ async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger) 
   const { openDocker } = await import('./runtime/docker/index.ts');
   const opened = await openDocker({
     key: homeKey(settings.home),
+    home: settings.home,
     containersDir: paths.containers,
     socket: settings.dockerSocket,
     logger,

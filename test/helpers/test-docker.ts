@@ -43,7 +43,7 @@ export async function openTestDocker(): Promise<TestDocker> {
   const engine = createEngine();
   const home = mkdtempSync(path.join(tmpdir(), 'slipway-docker-home-'));
   const key = homeKey(home);
-  const network = await openDockerNetwork(engine, key);
+  const network = await openDockerNetwork(engine, key, home);
   after(async () => {
     await network.remove();
     rmSync(home, { recursive: true, force: true });

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { limitsOf } from '../../src/core/container-size.ts';
+import { openDockerNetwork } from '../../src/runtime/docker/index.ts';
+import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import type { ContainerSpec, RuntimeDriver } from '../../src/runtime/types.ts';
 import { lineLog, writeSlug } from '../helpers/runtime-helpers.ts';
 import { openTestDocker } from '../helpers/test-docker.ts';
@@ -112,6 +114,25 @@ describe('docker driver specifics', { skip: 'missing' in docker ? docker.missing
     assert.deepEqual(await docker.engine.request('GET', `/containers/json?all=1&filters=${filters}`), []);
     assert.deepEqual(await readdir(containersDir), []);
     assert.equal(await next.sweep(), 0);
+  });
+
+  it('the network of a deleted home is removed when another home opens its own', { timeout: 60_000 }, async () => {
+    if ('missing' in docker) return;
+    const names = async () => (await docker.engine.request<{ Name: string }[]>('GET', '/networks')).map((n) => n.Name);
+    const gone = await mkdtemp(path.join(tmpdir(), 'slipway-docker-gone-'));
+    const stale = await openDockerNetwork(docker.engine, homeKey(gone), gone);
+    assert.ok((await names()).includes(stale.name));
+    await rm(gone, { recursive: true });
+    const kept = await mkdtemp(path.join(tmpdir(), 'slipway-docker-kept-'));
+    const live = await openDockerNetwork(docker.engine, homeKey(kept), kept);
+    try {
+      const now = await names();
+      assert.ok(!now.includes(stale.name), 'the deleted home’s network is still there');
+      assert.ok(now.includes(live.name) && now.includes(docker.network.name));
+    } finally {
+      await live.remove();
+      await rm(kept, { recursive: true, force: true });
+    }
   });
 
   it('a container that outgrows its memory is reported killed for it', { timeout: 60_000 }, async () => {

@@ -8,6 +8,7 @@
 // arriving on eth0 goes on to its loopback (as in the sandbox), so an app
 // listening on 127.0.0.1 is reached like one on 0.0.0.0.
 
+import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { HELPER_ENV, runChecked } from '../../exec/index.ts';
 import { CONTAINER_SYSCTL_SCRIPT, containerRuleset } from '../sandbox/network-plan.ts';
@@ -28,15 +29,21 @@ export function dockerNetworkNames(key: string) {
   return { name: `slipway-${key}`, bridge: `sd-${key}`, table: `slipway_docker_${key}` };
 }
 
-export async function openDockerNetwork(engine: Engine, key: string): Promise<DockerNetwork> {
+/**
+ * Opens (makes, or finds) the network of the home whose key is `key`. With `home`, the network
+ * records the home's path, and the networks of homes that no longer exist are removed first
+ * (with their tables): each holds one of dockerd's address pools, of which there are few.
+ */
+export async function openDockerNetwork(engine: Engine, key: string, home?: string): Promise<DockerNetwork> {
   const { name, bridge, table } = dockerNetworkNames(key);
+  await removeNetworksOfDeletedHomes(engine);
   try {
     await engine.request('POST', '/networks/create', {
       Name: name,
       Driver: 'bridge',
       CheckDuplicate: true,
       EnableIPv6: false,
-      Labels: { 'slipway.home': key },
+      Labels: { 'slipway.home': key, ...(home === undefined ? {} : { 'slipway.home.path': home }) },
       Options: {
         'com.docker.network.bridge.name': bridge,
         'com.docker.network.bridge.enable_icc': 'false',
@@ -90,4 +97,21 @@ export function hostRuleset(table: string, bridge: string, ports: readonly numbe
     '}',
     '',
   ].join('\n');
+}
+
+async function removeNetworksOfDeletedHomes(engine: Engine): Promise<void> {
+  const filters = encodeURIComponent(JSON.stringify({ label: ['slipway.home.path'] }));
+  const networks = await engine.request<{ Name: string; Labels: Record<string, string> }[]>(
+    'GET',
+    `/networks?filters=${filters}`,
+  );
+  for (const network of networks) {
+    const home = network.Labels['slipway.home.path'];
+    const key = network.Labels['slipway.home'];
+    if (home === undefined || key === undefined || existsSync(home)) continue;
+    // A network some container still uses (its server is running after all) stays: dockerd refuses.
+    await engine.request('DELETE', `/networks/${network.Name}`).catch(() => {});
+    const { table } = dockerNetworkNames(key);
+    await runChecked(['nft', 'delete', 'table', 'inet', table], { env: HELPER_ENV }).catch(() => {});
+  }
 }

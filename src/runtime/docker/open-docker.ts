@@ -12,6 +12,8 @@ import { DEFAULT_STACK_IMAGE, stackImageExists } from './stack-image.ts';
 export interface OpenDockerOptions {
   /** The home's key (12 hex digits): names its network, containers and labels. */
   readonly key: string;
+  /** The home's path, recorded on its network (see openDockerNetwork). */
+  readonly home?: string;
   readonly containersDir: string;
   readonly socket?: string;
   readonly image?: string;
@@ -27,7 +29,7 @@ export async function openDocker(
   const image = options.image ?? DEFAULT_STACK_IMAGE;
   if (!(await stackImageExists(engine, image)))
     return { missing: `the stack image ${image} does not exist: build it with \`slipway stack:build\`` };
-  const network = await openDockerNetwork(engine, options.key);
+  const network = await openDockerNetwork(engine, options.key, options.home);
   const runtime = createDockerDriver({
     engine,
     network,
