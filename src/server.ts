@@ -91,20 +91,20 @@ export async function startServer(
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
     throw err;
   }
-  const { runtime, sandbox, network } = await runtimeReady;
+  const { runtime, sandbox, hostNetwork } = await runtimeReady;
   const routerPort = router.address.port;
-  // Add-ons listen where containers reach the host: the bridge's address, else loopback (docs/addons.md).
+  // Add-ons listen where containers reach the host: the containers' gateway, else loopback (docs/addons.md).
   const addons = await openAddons({
     dir: paths.addons,
-    listen: network
-      ? { host: network.gateway, clients: network.subnet }
+    listen: hostNetwork
+      ? { host: hostNetwork.gateway, clients: hostNetwork.subnet }
       : { host: '127.0.0.1', clients: '127.0.0.1/32' },
     postgresUrl: settings.postgresUrl,
     logger,
-    allowHostPort: async (port) => sandbox?.allowHostPorts([port]),
+    allowHostPort: async (port) => hostNetwork?.allowHostPorts([port]),
   });
-  // Containers reach the router (and the add-ons) on the bridge's address, and no other port of this host.
-  await sandbox?.allowHostPorts([routerPort, ...addons.hostPorts]);
+  // Containers reach the router (and the add-ons) on the gateway's address, and no other port of this host.
+  await hostNetwork?.allowHostPorts([routerPort, ...addons.hostPorts]);
   await startAddons(addons, logger);
   timer.mark('runtime');
   const routerUrlOf = (app: string) => `http://${app}.${settings.domain}${routerPort === 80 ? '' : `:${routerPort}`}`;
@@ -327,7 +327,10 @@ async function pickRuntime(
   settings: Settings,
   paths: DataPaths,
   logger: Logger,
-): Promise<{ runtime: RuntimeDriver; sandbox: Sandbox | null; network: SandboxNetwork | null }> {
+  /** With --runtime docker: the driver picked here runs builds only, and its log lines say so. */
+  buildsOnly = false,
+): Promise<PickedRuntime> {
+  if (settings.runtime === 'docker') return pickDocker(settings, paths, logger);
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
     // Each Slipway home nests its cgroups under its own parent, and has its own bridge, subnet
@@ -347,7 +350,7 @@ async function pickRuntime(
       logNetwork(logger, opened.network);
       logger.info(
         { runtime: 'sandbox' },
-        'containers run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)',
+        `${buildsOnly ? 'builds' : 'containers'} run sandboxed (bubblewrap, overlayfs, cgroups, a network namespace each)`,
       );
       if (opened.sandbox.layersMissing !== null)
         logger.warn(
@@ -355,7 +358,12 @@ async function pickRuntime(
           `containers' writable layers and builds are NOT bounded in disk space: ${opened.sandbox.layersMissing}. ` +
             'An app can fill the Slipway home; the server then refuses new deployments (disk reserve)',
         );
-      return { runtime, sandbox: opened.sandbox, network: opened.network };
+      const { sandbox, network } = opened;
+      return {
+        runtime,
+        sandbox,
+        hostNetwork: { gateway: network.gateway, subnet: network.subnet, allowHostPorts: sandbox.allowHostPorts },
+      };
     }
     if (settings.runtime === 'sandbox')
       throw new SlipwayError('runtime.start_failed', `the sandbox runtime cannot run here: ${opened.missing}`);
@@ -363,13 +371,17 @@ async function pickRuntime(
   }
   logger.warn(
     { runtime: 'process', reason: missing },
-    `${missing}. Containers and builds run with the process runtime, WITHOUT isolation: as root, ` +
+    `${missing}. ${buildsOnly ? 'Builds' : 'Containers and builds'} run with the process runtime, WITHOUT isolation: as root, ` +
       'seeing the host file system and every process, in no namespaces, with no memory, process, CPU or disk limits ' +
       "(an app can fill the Slipway home; the server then refuses new deployments), sharing the host's network " +
       "(every container can connect to every port of this host, Slipway's API and other apps' containers included)",
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
-  return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null, network: null };
+  return {
+    runtime: createProcessDriver({ containersDir: paths.containers, logger }),
+    sandbox: null,
+    hostNetwork: null,
+  };
 }
 
 /**
@@ -382,6 +394,57 @@ async function startAddons(addons: OpenedAddons, logger: Logger): Promise<void> 
   } catch (err) {
     logger.error({ err }, `add-ons did not start: apps cannot reach their databases (${(err as Error).message})`);
   }
+}
+
+/**
+ * `--runtime docker`: containers run by dockerd (docs/docker.md); builds stay in the sandbox when
+ * this host can run it (else unisolated, as with the process runtime).
+ */
+/** The containers' side of the host: its address there, their subnet, the host ports they may reach. */
+interface HostNetwork {
+  readonly gateway: string;
+  readonly subnet: string;
+  allowHostPorts(ports: number[]): Promise<void>;
+}
+
+interface PickedRuntime {
+  readonly runtime: RuntimeDriver;
+  /** The sandbox (containers, or builds only with the docker runtime), when this host runs it. */
+  readonly sandbox: Sandbox | null;
+  /** Null with the process runtime: containers share the host's network. */
+  readonly hostNetwork: HostNetwork | null;
+}
+
+async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
+  const { openDocker } = await import('./runtime/docker/index.ts');
+  const opened = await openDocker({
+    key: homeKey(settings.home),
+    home: settings.home,
+    containersDir: paths.containers,
+    socket: settings.dockerSocket,
+    logger,
+  });
+  if ('missing' in opened)
+    throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
+  // The driver picked for builds runs no container; closing it closes the sandbox.
+  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
+  const { runtime, network } = opened;
+  logger.info({ runtime: 'docker', network: network.name }, 'containers run by dockerd (docker runtime)');
+  return {
+    sandbox: builds.sandbox,
+    hostNetwork: {
+      gateway: network.gateway,
+      subnet: network.subnet,
+      allowHostPorts: (ports: number[]) => network.allowHostPorts(ports),
+    },
+    runtime: {
+      ...runtime,
+      close: async (graceMs: number) => {
+        await runtime.close(graceMs);
+        await builds.runtime.close(0);
+      },
+    },
+  };
 }
 
 /**

@@ -22,6 +22,7 @@ import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { runCommand } from './commands/run.ts';
 import { serverCommand } from './commands/server.ts';
+import { stackCommands } from './commands/stack.ts';
 import { commandContext } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 import { type Io, processIo } from './output.ts';
@@ -55,6 +56,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   runCommand(program, ctx, setExit);
   gitCommands(program, ctx);
   integrationCommands(program, ctx);
+  stackCommands(program, ctx);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
 
-export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process'] as const;
+export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process', 'docker'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -161,6 +161,8 @@ const SETTINGS = {
   certsRetryMs: setting('SLIPWAY_CERTS_RETRY', parseDuration, 60_000, 'certsRetry'),
   /** `auto`: the sandbox when this host can run it, else `process` (with a warning). */
   runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),
+  /** The docker runtime's dockerd (docs/docker.md). */
+  dockerSocket: setting('SLIPWAY_DOCKER_SOCKET', text, '/var/run/docker.sock'),
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
   router: setting('SLIPWAY_ROUTER', oneOf(['builtin', 'nginx'] as const), 'builtin'),
   /**

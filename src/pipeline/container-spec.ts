@@ -32,6 +32,7 @@ export function baseSpec(
   return {
     id: newContainerId(),
     app: release.app,
+    release: releaseName(release.version),
     name: containerName(identity),
     slugDir: deps.slugs.path(release.app, release.slugId),
     env: containerEnv({

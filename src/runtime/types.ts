@@ -9,6 +9,8 @@ export interface ContainerSpec {
   /** Unique id chosen by Slipway; names the container's directories and proves ownership. */
   readonly id: string;
   readonly app: string;
+  /** The release it runs (`v7`), for drivers that label containers with it. */
+  readonly release?: string;
   /** `web-1`, `worker-2`, `postdeploy-1`, `one-off-3`. */
   readonly name: string;
   /** Absolute path of the release's immutable slug; the container sees a private writable view of it. */

@@ -68,11 +68,13 @@ test('day-2 settings: restart backoff, build cap, and the chaos pause (off by de
   assert.throws(() => loadSettings({}, { SLIPWAY_MAX_BUILDS: '0' }, '/srv'), /SLIPWAY_MAX_BUILDS/);
 });
 
-test('the runtime is chosen automatically unless sandbox or process is asked for', () => {
+test('the runtime is chosen automatically unless sandbox, process or docker is asked for', () => {
   assert.equal(loadSettings({}, {}, '/srv').runtime, 'auto');
   assert.equal(loadSettings({}, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'process');
   assert.equal(loadSettings({ runtime: 'sandbox' }, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'sandbox');
-  assert.throws(() => loadSettings({ runtime: 'docker' }, {}, '/srv'), /invalid setting runtime \(SLIPWAY_RUNTIME\)/);
+  assert.equal(loadSettings({ runtime: 'docker' }, {}, '/srv').runtime, 'docker');
+  assert.equal(loadSettings({}, {}, '/srv').dockerSocket, '/var/run/docker.sock');
+  assert.throws(() => loadSettings({ runtime: 'swarm' }, {}, '/srv'), /invalid setting runtime \(SLIPWAY_RUNTIME\)/);
 });
 
 test('router workers: one process per core, at most 4, by default; the flag wins over the variable', () => {

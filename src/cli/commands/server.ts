@@ -23,7 +23,7 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
     .option(
       '--runtime <driver>',
-      'runtime driver: sandbox or process (SLIPWAY_RUNTIME; default: sandbox when this host can run it)',
+      'runtime driver: sandbox, process or docker (SLIPWAY_RUNTIME; default: sandbox when this host can run it)',
     )
     .option('--router <driver>', 'router driver: builtin or nginx (SLIPWAY_ROUTER, default builtin)')
     .option(

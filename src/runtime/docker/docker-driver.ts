@@ -1,0 +1,296 @@
+// The `docker` runtime driver (one host): every container is a Docker
+// container of the stack image (`slipway stack:build`), run as its app's uid
+// with the limits of its size, labelled `slipway.app`/`slipway.release`, on
+// the home's network (docker-network.ts). The release's slug is never copied:
+// /app is an overlay volume whose lower layer is the slug (read-only to the
+// kernel), its upper layer under `containersDir/<id>/`, private to the
+// container and removed with it. Dockerd holds the processes; the driver
+// attaches `docker start -a` to stream output and read the exit code.
+
+import { chownSync, mkdirSync, statSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
+import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
+import { createPortAllocator } from '../allocate-port.ts';
+import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
+import { createContainerRegistry } from '../container-registry.ts';
+import { listeningPorts } from '../listening-ports.ts';
+import { overlayOptions } from '../overlay-mount.ts';
+import { processEnv } from '../process-env.ts';
+import { decodeExit } from '../sandbox/sandbox-argv.ts';
+import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
+import type { DockerNetwork } from './docker-network.ts';
+import type { Engine } from './engine.ts';
+
+export interface DockerDriverOptions {
+  readonly engine: Engine;
+  readonly network: DockerNetwork;
+  /** The home's key: names containers and labels them (`slipway.home`), so a sweep finds only its own. */
+  readonly key: string;
+  /** The stack image (`slipway stack:build`). */
+  readonly image: string;
+  readonly containersDir: string;
+  readonly portRange?: [number, number];
+  readonly logger?: Logger;
+}
+
+/** Containers started without a user (tests, tools) run as this uid: never root. */
+const FALLBACK_USER = { uid: 65_001, gid: 65_001 } as const;
+const APP_DIR = '/app';
+const STARTED_WITHIN_MS = 30_000;
+
+interface Inspected {
+  State: { Running: boolean; Status: string; Pid: number; OOMKilled: boolean };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+}
+
+export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver {
+  const { engine, network, key } = options;
+  const containersDir = path.resolve(options.containersDir);
+  const ports = createPortAllocator({ range: options.portRange });
+  const log = options.logger?.child({ runtime: 'docker' });
+  const containers = createContainerRegistry();
+  const { live } = containers;
+  const nameOf = (spec: ContainerSpec) => `slipway-${key}-${spec.id}`;
+  const dockerEnv = { ...HELPER_ENV, DOCKER_HOST: `unix://${engine.socket}` };
+
+  const inspect = (name: string) => engine.request<Inspected>('GET', `/containers/${name}/json`);
+  const remove = async (name: string, dir: string) => {
+    // v=1: the anonymous /app volume goes too (its overlay unmounted), then its upper layer.
+    await engine.request('DELETE', `/containers/${name}?force=1&v=1`).catch((err: unknown) => {
+      if (!/No such container/i.test((err as Error).message)) throw err;
+    });
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  /** The container, created (not started): its writable view, port, limits and environment. */
+  async function create(spec: ContainerSpec, port: number | undefined, argv: string[], stdin: boolean) {
+    const slugDir = path.resolve(spec.slugDir);
+    const slug = statSync(slugDir, { throwIfNoEntry: false });
+    if (slug === undefined || !slug.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
+    const dir = path.join(containersDir, spec.id);
+    const upper = path.join(dir, 'upper');
+    const work = path.join(dir, 'work');
+    const overlay = overlayOptions({ lower: slugDir, upper, work, target: APP_DIR });
+    mkdirSync(containersDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { mode: 0o700 }); // not recursive: an existing one means another container owns the id
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new Error(`container directory ${dir} already exists`);
+      throw err;
+    }
+    // The view's root takes the upper layer's owner and mode: the slug's (the app's own user).
+    mkdirSync(upper, { mode: slug.mode & 0o7777 });
+    chownSync(upper, slug.uid, slug.gid);
+    mkdirSync(work, { mode: 0o700 });
+    const { uid, gid } = spec.user ?? FALLBACK_USER;
+    const limits: ContainerLimits = spec.limits ?? limitsOf('M');
+    const env = processEnv(APP_DIR, spec.env, port);
+    const name = nameOf(spec);
+    try {
+      await engine.request('POST', `/containers/create?name=${name}`, {
+        Image: options.image,
+        Cmd: argv,
+        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: APP_DIR,
+        User: `${uid}:${gid}`,
+        Hostname: spec.name,
+        Labels: {
+          'slipway.home': key,
+          'slipway.app': spec.app,
+          'slipway.release': spec.release ?? '',
+          'slipway.container': spec.name,
+          'slipway.id': spec.id,
+        },
+        AttachStdin: stdin,
+        OpenStdin: stdin,
+        StdinOnce: stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          Init: true, // docker-init (tini) as pid 1: signals reach the command, orphans are reaped
+          NetworkMode: network.name,
+          Memory: limits.memoryBytes,
+          MemorySwap: limits.memoryBytes,
+          CpuShares: limits.cpuShares,
+          PidsLimit: limits.pids,
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+          Mounts: [
+            {
+              Type: 'volume',
+              Target: APP_DIR,
+              VolumeOptions: {
+                DriverConfig: { Name: 'local', Options: { type: 'overlay', device: 'overlay', o: overlay } },
+              },
+            },
+          ],
+        },
+      });
+    } catch (err) {
+      await remove(name, dir).catch(() => {});
+      throw err;
+    }
+    return { name, dir };
+  }
+
+  /** Port and container; a `held` command waits for its line on stdin (see preparedContainer). */
+  async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
+    const port = spec.exposePort ? await ports.allocate() : undefined;
+    let made: { name: string; dir: string } | undefined;
+    const discard = async () => {
+      if (made)
+        await remove(made.name, made.dir).catch((err: unknown) =>
+          log?.error({ id: spec.id, err }, 'could not remove the container'),
+        );
+      if (port !== undefined) ports.release(port);
+    };
+    // A web container is always held until its address answers (the loopback rule is in place).
+    const hold = (early && spec.stdin !== 'pipe' && spec.tty === undefined) || port !== undefined;
+    const command = containerCommand(spec, hold);
+    try {
+      containers.throwIfClosed();
+      made = await create(spec, port, command.argv, command.stdin === 'pipe');
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+    const container = made;
+    const spawnOrDiscard = async (held: boolean): Promise<SpawnedContainer> => {
+      try {
+        containers.throwIfClosed();
+        return await launch(spec, container, port, held, command.stdin === 'pipe');
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+    };
+    if (!early && hold) {
+      // Not prepared ahead of time, but held: released as soon as it is set up.
+      const spawned = await spawnOrDiscard(true);
+      spawned.stdin?.end('\n');
+      return { start: async () => spawned.handle, discard };
+    }
+    return preparedContainer(spec, early, spawnOrDiscard, discard);
+  }
+
+  async function launch(
+    spec: ContainerSpec,
+    container: { name: string; dir: string },
+    port: number | undefined,
+    held: boolean,
+    attachStdin: boolean,
+  ): Promise<SpawnedContainer> {
+    const proc: ProcessHandle = spawnProcess(
+      ['docker', 'start', '--attach', ...(attachStdin ? ['--interactive'] : []), container.name],
+      { env: dockerEnv, onLine: spec.onLine, onData: spec.onData, stdin: attachStdin ? 'pipe' : 'ignore' },
+    );
+    const context = { app: spec.app, container: spec.name, id: spec.id };
+    let running = true;
+    let killedByUs = false;
+    let pid: number | undefined;
+    let ip: string | undefined;
+    const ended = proc.exited.then(async (exit): Promise<ContainerExit> => {
+      running = false;
+      if (exit.spawnError !== undefined)
+        log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
+      const decoded = decodeExit(exit.code, exit.signal);
+      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop) is not what ended it.
+      const outOfMemory =
+        decoded.signal === 'SIGKILL' &&
+        !killedByUs &&
+        (await inspect(container.name).catch(() => null))?.State.OOMKilled === true;
+      return outOfMemory ? { ...decoded, outOfMemory } : decoded;
+    });
+    const exited = ended.then(async (result) => {
+      try {
+        await remove(container.name, container.dir);
+      } catch (err) {
+        log?.error({ ...context, err }, 'could not remove the container; left in place');
+      }
+      if (port !== undefined) ports.release(port);
+      live.delete(spec.id);
+      log?.debug({ ...context, ...result }, 'container exited');
+      return result;
+    });
+    const kill = (signal: string) =>
+      engine.request('POST', `/containers/${container.name}/kill?signal=${signal}`).catch(() => {});
+
+    if (held || port !== undefined) {
+      // Running (held on its stdin line): its pid, and the loopback rule before anything connects.
+      ({ pid, ip } = (await whenRunning(container.name, ended)) ?? {});
+      if (pid !== undefined && port !== undefined) await network.routeToLoopback(pid);
+    }
+    const handle: ContainerHandle = {
+      id: spec.id,
+      name: spec.name,
+      pid,
+      // Its address on the home's bridge (the router's way in); one that ended at once has none any more.
+      address: port === undefined ? null : { host: ip ?? '127.0.0.1', port },
+      stdin: held ? null : proc.stdin,
+      listeningPorts: () => (pid === undefined ? [] : listeningPorts(pid)),
+      ended,
+      exited,
+      async stop(graceMs: number) {
+        if (!running) return exited;
+        if (graceMs > 0) {
+          await kill('SIGTERM');
+          let timer: NodeJS.Timeout | undefined;
+          const graceOver = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          });
+          await Promise.race([exited, graceOver]);
+          clearTimeout(timer);
+        }
+        if (running) {
+          killedByUs = true;
+          // Kills and removes in one request; `exited` removes again, harmlessly.
+          await remove(container.name, container.dir).catch(() => kill('SIGKILL'));
+        }
+        return exited;
+      },
+    };
+    live.set(spec.id, handle);
+    log?.debug({ ...context, pid, port, held }, 'container started');
+    return { handle, stdin: proc.stdin };
+  }
+
+  /** Polls until dockerd reports the container running: its init's host pid and its address (undefined if it ended first). */
+  async function whenRunning(name: string, ended: Promise<unknown>): Promise<{ pid: number; ip?: string } | undefined> {
+    let over = false;
+    void ended.then(() => {
+      over = true;
+    });
+    const deadline = Date.now() + STARTED_WITHIN_MS;
+    while (!over && Date.now() < deadline) {
+      const state = await inspect(name).catch(() => null);
+      if (state?.State.Running && state.State.Pid > 0)
+        return { pid: state.State.Pid, ip: state.NetworkSettings.Networks[network.name]?.IPAddress || undefined };
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return undefined;
+  }
+
+  return {
+    name: 'docker',
+    enforcesLimits: true,
+    start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
+    prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
+    async sweep() {
+      const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
+      const found = await engine.request<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
+      await Promise.all(
+        found.map(({ Id }) => engine.request('DELETE', `/containers/${Id}?force=1&v=1`).catch(() => {})),
+      );
+      // Dot entries are not containers' (the sandbox's spare layers, when it runs the builds).
+      const dirs = (await readdir(containersDir).catch(() => [])).filter((dir) => !dir.startsWith('.'));
+      await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
+      return Math.max(found.length, dirs.length);
+    },
+    close: (graceMs) => containers.close(graceMs),
+  };
+}
