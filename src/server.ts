@@ -294,7 +294,12 @@ async function pickRuntime(
       loopRoot: settings.home,
     });
     if ('sandbox' in opened) {
-      const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
+      const runtime = createSandboxDriver({
+        sandbox: opened.sandbox,
+        containersDir: paths.containers,
+        volumesDir: paths.volumes,
+        logger,
+      });
       logDynamicCgroups(logger, opened.dynamicCgroups);
       logNetwork(logger, opened.network);
       logger.info(
@@ -321,7 +326,11 @@ async function pickRuntime(
       "(every container can connect to every port of this host, Slipway's API and other apps' containers included)",
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
-  return { runtime: createProcessDriver({ containersDir: paths.containers, logger }), sandbox: null, network: null };
+  return {
+    runtime: createProcessDriver({ containersDir: paths.containers, volumesDir: paths.volumes, logger }),
+    sandbox: null,
+    network: null,
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
 import { runCommand } from './commands/run.ts';
 import { serverCommand } from './commands/server.ts';
+import { volumeCommands } from './commands/volumes.ts';
 import { commandContext } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 import { type Io, processIo } from './output.ts';
@@ -43,6 +44,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   deploymentCommands(program, ctx, setExit);
   envCommands(program, ctx, setExit);
   addonCommands(program, ctx, setExit);
+  volumeCommands(program, ctx, setExit);
   backupCommands(program, ctx);
   pgPsqlCommand(program, ctx, setExit);
   releaseCommands(program, ctx, setExit);

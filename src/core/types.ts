@@ -3,6 +3,7 @@
 import type { ContainerSize } from './container-size.ts';
 import type { DeploymentStatus, Step } from './lifecycle.ts';
 import type { ManifestScripts } from './parse-manifest.ts';
+import type { Volume } from './volumes.ts';
 
 export type ConfigVars = Readonly<Record<string, string>>;
 
@@ -25,6 +26,8 @@ export interface App {
   readonly buildpacks: readonly string[];
   /** Whether a failed postdeploy hook restores the databases' backups taken before it (docs/addons.md). */
   readonly restoreOnHookFailure: boolean;
+  /** Persistent directories mounted in every container of the app (docs/volumes.md). */
+  readonly volumes: readonly Volume[];
 }
 
 export interface AppSettingsPatch {
@@ -35,6 +38,7 @@ export interface AppSettingsPatch {
   /** An empty list clears them. */
   readonly buildpacks?: readonly string[];
   readonly restoreOnHookFailure?: boolean;
+  readonly volumes?: readonly Volume[];
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { App, AppSettingsPatch, UidRange } from '../core/types.ts';
+import type { Volume } from '../core/volumes.ts';
 import { appNotFound, inTransaction, isUniqueViolation } from './db-errors.ts';
 import { lockAppCreation, type StoreDialect } from './dialect.ts';
 import type { AppsTable, Database } from './schema.ts';
@@ -23,7 +24,14 @@ function toApp(row: Selectable<AppsTable>): App {
     hookSize: sizeOf(row.hook_size),
     buildpacks: buildpacksOf(row.buildpacks),
     restoreOnHookFailure: row.restore_on_hook_failure === 1,
+    volumes: volumesOf(row.volumes),
   };
+}
+
+function volumesOf(value: string | null): Volume[] {
+  if (value === null) return [];
+  const list: unknown = JSON.parse(value);
+  return Array.isArray(list) ? (list as Volume[]) : [];
 }
 
 function buildpacksOf(value: string | null): string[] {
@@ -76,6 +84,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
               container_size: DEFAULT_CONTAINER_SIZE,
               hook_size: null,
               buildpacks: null,
+              volumes: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -128,6 +137,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
       if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
       if (patch.restoreOnHookFailure !== undefined) row.restore_on_hook_failure = patch.restoreOnHookFailure ? 1 : 0;
+      if (patch.volumes !== undefined) row.volumes = patch.volumes.length === 0 ? null : JSON.stringify(patch.volumes);
       if (patch.buildpacks !== undefined)
         row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
       if (Object.keys(row).length > 0) await updateApp(db, name, row);

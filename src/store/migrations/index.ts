@@ -21,6 +21,7 @@ import * as releasePhase from './004-release-phase.ts';
 import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
 import * as appBuildpacks from './006-app-buildpacks.ts';
 import * as addons from './007-addons.ts';
+import * as volumes from './009-volumes.ts';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: StoreDialect): Promise<void> };
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '005-boot-timeout-live-releases': bootTimeoutLiveReleases,
   '006-app-buildpacks': appBuildpacks,
   '007-addons': addons,
+  '009-volumes': volumes,
 };
 
 function providerFor(dialect: StoreDialect): MigrationProvider {
