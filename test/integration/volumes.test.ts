@@ -46,9 +46,9 @@ const PROCFILE = [
   '',
 ].join('\n');
 
-function appDir(): string {
+function appDir(procfile = PROCFILE): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-volumes-app-'));
-  fs.writeFileSync(path.join(dir, 'Procfile'), PROCFILE);
+  fs.writeFileSync(path.join(dir, 'Procfile'), procfile);
   fs.writeFileSync(path.join(dir, 'server.js'), SERVER_JS);
   // The slug has a data/ of its own: the volume covers it.
   fs.mkdirSync(path.join(dir, 'data'));
@@ -190,5 +190,40 @@ describe('volumes (sandbox runtime)', { skip }, () => {
     assert.equal((await slipway.cli(['apps:destroy', '-a', APP, '--confirm', APP])).code, 0);
     assert.deepEqual(volumeFiles(home), []);
     assert.deepEqual(mountsUnder(path.join(home, 'volumes')), []);
+  });
+});
+
+describe('volumes (process runtime: a host directory under /app)', () => {
+  let slipway: Slipway;
+  before(async () => {
+    slipway = await startSlipway({ args: ['--runtime', 'process'] });
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  test('the hook writes into the volume, the web reads it; apps:destroy deletes it', async () => {
+    assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+    assert.equal((await slipway.cli(['volumes:add', '/app/data', '-a', APP])).code, 0);
+    // The process runtime has no /app of its own: the app's files are its working directory.
+    const relative = 'web: node server.js\npostdeploy: echo "hook $CONTAINER" >> data/hook.log\n';
+    const deployed = await slipway.cli(['deploy', appDir(relative), '-a', APP]);
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+    const read = await routerGet(slipway.routerPort, `${APP}.localhost`, '/read?file=data/hook.log');
+    assert.deepEqual(read, { status: 200, body: 'hook postdeploy-1\n' });
+    const [volume] = (await slipway.api('GET', `/api/apps/${APP}/volumes`)).json as { id: string }[];
+    assert.ok(volume);
+    const onHost = path.join(slipway.home, 'volumes', volume.id);
+    assert.equal(fs.readFileSync(path.join(onHost, 'hook.log'), 'utf8'), 'hook postdeploy-1\n');
+
+    // A path outside /app: the restart's new containers cannot start; the app keeps running as it was.
+    const refused = await slipway.cli(['volumes:add', '/data', '-a', APP]);
+    assert.equal(refused.code, 7);
+    assert.match(refused.stdout + refused.stderr, /volumes under \/app only, not at \/data/);
+    assert.equal((await routerGet(slipway.routerPort, `${APP}.localhost`, '/read?file=data/hook.log')).status, 200);
+    assert.equal((await slipway.cli(['volumes:remove', '/data', '--confirm', APP])).code, 0);
+
+    assert.equal((await slipway.cli(['apps:destroy', '-a', APP, '--confirm', APP])).code, 0);
+    assert.equal(fs.existsSync(onHost), false);
   });
 });
