@@ -6,13 +6,18 @@
 import type { App, AppSettingsPatch, ConfigState, ConfigVars, Deployment, Release } from '../core/types.ts';
 import type { Volume } from '../core/volumes.ts';
 import type { OneOffRequest, OneOffRun } from './run-one-off.ts';
-import type { VolumeChange } from './volume-operations.ts';
 
 export interface DeployMeta {
   readonly source: string;
   readonly commitSha?: string | null;
   readonly gitRef?: string | null;
   readonly author?: string | null;
+}
+
+export interface VolumeChange {
+  readonly volume: Volume;
+  /** The release restarting the app with the change, or null when the app has no release yet. */
+  readonly deployment: Deployment | null;
 }
 
 export interface RollbackOptions {

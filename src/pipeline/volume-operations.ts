@@ -15,12 +15,6 @@ import type { Pipeline } from './pipeline.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { announceQueued, queueReleaseDeployment } from './release-deployments.ts';
 
-export interface VolumeChange {
-  readonly volume: Volume;
-  /** The release restarting the app with the change, or null when the app has no release yet. */
-  readonly deployment: Deployment | null;
-}
-
 type VolumeOperations = Pick<Pipeline, 'volumes' | 'addVolume' | 'removeVolume'>;
 
 export function volumeOperations(state: PipelineState): VolumeOperations {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseVolumeSize, type Volume } from '../../core/volumes.ts';
-import type { VolumeChange } from '../../pipeline/volume-operations.ts';
+import type { VolumeChange } from '../../pipeline/pipeline.ts';
 import type { ApiContext } from '../api-context.ts';
 import { deploymentJson } from '../serialize.ts';
 import { parseBody } from '../validate.ts';
