@@ -16,6 +16,7 @@ import { gitCommands } from './commands/git.ts';
 import { integrationCommands } from './commands/integration.ts';
 import { loginCommand } from './commands/login.ts';
 import { logsCommand } from './commands/logs.ts';
+import { pgInfoCommand } from './commands/pg-info.ts';
 import { pgPsqlCommand } from './commands/pg-psql.ts';
 import { processCommands } from './commands/processes.ts';
 import { releaseCommands } from './commands/releases.ts';
@@ -47,6 +48,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo): Promi
   volumeCommands(program, ctx, setExit);
   backupCommands(program, ctx);
   pgPsqlCommand(program, ctx, setExit);
+  pgInfoCommand(program, ctx);
   releaseCommands(program, ctx, setExit);
   processCommands(program, ctx);
   domainCommands(program, ctx);
