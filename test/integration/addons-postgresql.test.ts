@@ -129,6 +129,44 @@ describe('postgresql add-on (embedded cluster)', { timeout: 300_000 }, () => {
     assert.equal(unknown.stderr, `error: ${A} has no add-on named NOPE`);
   });
 
+  test('slipway deploy provisions a manifest’s add-ons before an app’s first deployment, whose hook uses them; later ones are named, not made', async () => {
+    const C = 'pg-gamma';
+    assert.equal((await slipway.cli(['apps:create', C])).code, 0);
+    const source = fixtureCopy('run-files');
+    const seed = `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -c 'create table seeded(x int); insert into seeded values (7)'`;
+    fs.writeFileSync(
+      path.join(source, 'app.json'),
+      JSON.stringify({ addons: ['heroku-postgresql:mini'], scripts: { postdeploy: seed } }),
+    );
+    const first = await slipway.cli(['deploy', source, '-a', C]);
+    assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+    assert.match(
+      first.stdout,
+      /^-----> Provisioned postgresql add-on DATABASE \(DATABASE_URL\) for app\.json's addons, in \d+ ms, before pg-gamma's first deployment$/m,
+    );
+    const seeded = await psql(C, '$DATABASE_URL', 'select x from seeded');
+    assert.deepEqual([seeded.code, seeded.stdout], [0, '7']);
+
+    // The app runs now: a manifest's new add-on is named with its command, not made.
+    fs.writeFileSync(
+      path.join(source, 'app.json'),
+      JSON.stringify({ addons: [{ plan: 'postgresql', as: 'ANALYTICS' }, 'postgresql'] }),
+    );
+    const second = await slipway.cli(['deploy', source, '-a', C]);
+    assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+    assert.match(
+      second.stdout,
+      /^-----> app\.json lists add-on postgresql \(ANALYTICS_URL\), which pg-gamma lacks: NOT provisioned, .* To add it: slipway addons:create postgresql --as ANALYTICS -a pg-gamma$/m,
+    );
+    assert.doesNotMatch(second.stdout, /DATABASE_URL\), which/);
+    assert.equal((await envOf(C)).ANALYTICS_URL, undefined);
+    const listed = JSON.parse((await slipway.cli(['addons', '-a', C, '--json'])).stdout);
+    assert.deepEqual(
+      listed.map((a: { name: string }) => a.name),
+      ['DATABASE'],
+    );
+  });
+
   test('provisioning on a running cluster takes under 2 s; an app without a release gets it at its first deployment', async () => {
     const reply = await slipway.api('POST', `/api/apps/${B}/addons`, { provider: 'postgresql' });
     assert.equal(reply.status, 201, JSON.stringify(reply.json));
