@@ -154,7 +154,7 @@ describe('volumes (sandbox runtime)', { skip }, () => {
     await routerGet(slipway.routerPort, `${APP}.localhost`, '/write?file=/app/data/big&mb=0');
   });
 
-  test('the data survives a redeploy (the hook runs again on it) and a server restart', async () => {
+  test('the data survives a redeploy (the hook runs again on it), a server restart and a SIGKILL of the server', async () => {
     const redeployed = await slipway.cli(['redeploy', '-a', APP]);
     assert.equal(redeployed.code, 0, redeployed.stdout + redeployed.stderr);
     assert.equal((await read('/app/data/hook.log')).body, 'hook postdeploy-1\nhook postdeploy-1\n');
@@ -162,6 +162,12 @@ describe('volumes (sandbox runtime)', { skip }, () => {
     slipway = await startSlipway({ home, args: ['--runtime', 'sandbox'] });
     assert.equal((await read('/app/data/hook.log')).body, 'hook postdeploy-1\nhook postdeploy-1\n');
     assert.equal((await read('/data/note')).body, 'from-hook\n');
+    // A SIGKILL leaves the volumes mounted on the host: the next start uses those mounts as they are.
+    await slipway.kill();
+    slipway = await startSlipway({ home, args: ['--runtime', 'sandbox'] });
+    assert.equal((await read('/app/data/hook.log')).body, 'hook postdeploy-1\nhook postdeploy-1\n');
+    assert.equal((await read('/data/note')).body, 'from-hook\n');
+    assert.equal(mountsUnder(path.join(home, 'volumes')).length, 2, 'each volume mounted once');
   });
 
   test('adding a volume to a running app restarts it without the hook', async () => {
