@@ -149,6 +149,25 @@ function runtimeContract(
       },
     );
 
+    it(
+      'a volume at /app/data is one storage for every container given its id, until removeVolume deletes it',
+      TEST_TIMEOUT,
+      async () => {
+        const volume = { id: `v-${randomInt(10_000_000, 99_999_999)}`, path: '/app/data', sizeBytes: 32 * 1024 * 1024 };
+        const run = async (command: string) => {
+          const [handle, log] = await startContainer(command, { volumes: [volume] });
+          assert.equal((await handle.exited).code, 0, JSON.stringify(log.lines));
+          return log.lines.map(([, line]) => line);
+        };
+        // Two containers at once write to it; a later one reads both files.
+        await Promise.all([run('echo one > data/first'), run('echo two > data/second')]);
+        assert.deepEqual(await run('cat data/first data/second'), ['one', 'two']);
+        await driver.removeVolume(volume.id);
+        assert.deepEqual(await run('test -e data/first && echo kept || echo gone'), ['gone']);
+        await driver.removeVolume(volume.id);
+      },
+    );
+
     it('sets no PORT and reports no address when no port is exposed', TEST_TIMEOUT, async () => {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
       const [handle, log] = await startContainer('echo "port=${PORT-unset}"');
