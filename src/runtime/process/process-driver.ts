@@ -34,6 +34,8 @@ export interface ProcessDriverOptions {
 
 export function createProcessDriver(options: ProcessDriverOptions): RuntimeDriver {
   const containersDir = path.resolve(options.containersDir);
+  /** Volumes removed in this run (volume-links.ts). */
+  const removedVolumes = new Set<string>();
   const volumesDir = path.resolve(options.volumesDir ?? path.join(path.dirname(containersDir), 'volumes'));
   const host = options.host ?? '127.0.0.1';
   const ports = createPortAllocator({ range: options.portRange });
@@ -64,7 +66,7 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     try {
       const view = await createWritableView(kind, path.resolve(spec.slugDir), path.join(containersDir, spec.id));
       try {
-        linkVolumes(volumesDir, view.writableRoot, spec.volumes ?? []);
+        linkVolumes(volumesDir, view.writableRoot, spec.volumes ?? [], removedVolumes);
       } catch (err) {
         await view.remove();
         throw err;
@@ -160,7 +162,10 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     enforcesLimits: false,
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
-    removeVolume: (id) => removeVolumeDir(volumesDir, id),
+    removeVolume: (id) => {
+      removedVolumes.add(id);
+      return removeVolumeDir(volumesDir, id);
+    },
     async sweep() {
       const dirs = await readdir(containersDir).catch(() => []);
       for (const dir of dirs) {

@@ -18,9 +18,18 @@ function volumeDir(volumesDir: string, id: string): string {
   return path.join(volumesDir, id);
 }
 
-/** Links each volume into the view whose writable root is `writableRoot`, making its directory when new. */
-export function linkVolumes(volumesDir: string, writableRoot: string, volumes: readonly ContainerVolume[]): void {
+/**
+ * Links each volume into the view whose writable root is `writableRoot`, making its directory when
+ * new; one `removed` in this run is refused (a spec read before the removal must not make it again).
+ */
+export function linkVolumes(
+  volumesDir: string,
+  writableRoot: string,
+  volumes: readonly ContainerVolume[],
+  removed: ReadonlySet<string>,
+): void {
   for (const volume of volumes) {
+    if (removed.has(volume.id)) throw new Error(`the volume at ${volume.path} was removed`);
     const relative = path.posix.relative(APP_ROOT, volume.path);
     if (relative === '' || relative.startsWith('..'))
       throw new Error(`the process runtime mounts volumes under ${APP_ROOT} only, not at ${volume.path}`);

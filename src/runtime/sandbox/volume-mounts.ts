@@ -34,6 +34,8 @@ export function createVolumeMounts(dir: string, layers: LayerImages | null): Vol
   const root = path.resolve(dir);
   /** Volumes made or being made in this run, by id. */
   const ready = new Map<string, Promise<string>>();
+  /** Removed in this run: a container started from a spec read before the removal must not make it again. */
+  const removed = new Set<string>();
   const paths = (id: string) => {
     if (!VOLUME_ID.test(id)) throw new Error(`invalid volume id ${JSON.stringify(id)}`);
     return { image: path.join(root, `${id}.img`), mount: path.join(root, id) };
@@ -56,6 +58,7 @@ export function createVolumeMounts(dir: string, layers: LayerImages | null): Vol
 
   return {
     ensure(volume, owner) {
+      if (removed.has(volume.id)) return Promise.reject(volumeRemoved(volume));
       let made = ready.get(volume.id);
       if (made === undefined) {
         made = make(volume, owner);
@@ -66,6 +69,7 @@ export function createVolumeMounts(dir: string, layers: LayerImages | null): Vol
     },
     async remove(id) {
       const { image, mount } = paths(id);
+      removed.add(id);
       await ready.get(id)?.catch(() => {});
       ready.delete(id);
       if (await isMountPoint(mount)) await unmount(mount);
@@ -79,6 +83,10 @@ export function createVolumeMounts(dir: string, layers: LayerImages | null): Vol
       for (const { mountPoint } of mounted) await unmount(mountPoint);
     },
   };
+}
+
+export function volumeRemoved(volume: ContainerVolume): Error {
+  return new Error(`the volume at ${volume.path} was removed`);
 }
 
 const HELPER = { env: HELPER_ENV, timeoutMs: 60_000 } as const;
