@@ -345,7 +345,12 @@ async function pickRuntime(
       loopRoot: settings.home,
     });
     if ('sandbox' in opened) {
-      const runtime = createSandboxDriver({ sandbox: opened.sandbox, containersDir: paths.containers, logger });
+      const runtime = createSandboxDriver({
+        sandbox: opened.sandbox,
+        containersDir: paths.containers,
+        volumesDir: paths.volumes,
+        logger,
+      });
       logDynamicCgroups(logger, opened.dynamicCgroups);
       logNetwork(logger, opened.network);
       logger.info(
@@ -378,7 +383,7 @@ async function pickRuntime(
   );
   const { createProcessDriver } = await import('./runtime/process/index.ts');
   return {
-    runtime: createProcessDriver({ containersDir: paths.containers, logger }),
+    runtime: createProcessDriver({ containersDir: paths.containers, volumesDir: paths.volumes, logger }),
     sandbox: null,
     hostNetwork: null,
   };

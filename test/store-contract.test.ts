@@ -31,6 +31,7 @@ const MIGRATIONS = [
   '006-app-buildpacks',
   '007-addons',
   '008-app-https',
+  '009-volumes',
 ];
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -169,6 +170,13 @@ export function storeContract(newStore: NewStore): void {
           ['L', null, null, false],
         );
         await assert.rejects(store.apps.update('ghost', { containerSize: 'S' }), { code: 'app.not_found' });
+        // Volumes: a list kept with the app, in order; an empty list clears it.
+        assert.deepEqual(a.volumes, []);
+        const volume = { id: 'v-1', path: '/app/data', sizeBytes: 33_554_432, createdAt: '2026-01-01T00:00:00.000Z' };
+        const data = { ...volume, id: 'v-2', path: '/data' };
+        assert.deepEqual((await store.apps.update('a', { volumes: [volume, data] })).volumes, [volume, data]);
+        assert.deepEqual((await store.apps.get('b'))?.volumes, []);
+        assert.deepEqual((await store.apps.update('a', { volumes: [] })).volumes, []);
       }));
 
     test('concurrent creates all succeed, each with its own uid; a name taken twice at once, once', () =>

@@ -25,6 +25,12 @@ export interface Addon extends AddonRecord {
   readonly configVar: string;
 }
 
+export interface AddonInfo {
+  readonly addon: Addon;
+  /** What the provider tells of it (PostgreSQL: version, size_bytes, connections, connection_limit). */
+  readonly details: Readonly<Record<string, string | number>>;
+}
+
 export interface AddonChange {
   readonly addon: Addon;
   /** The config release rolling the change out, or null when the app has no release yet. */
@@ -42,7 +48,9 @@ export interface AddonOperations {
   check(plan: string, as: string | null): string;
   create(app: string, plan: string, as: string | null, author: string | null): Promise<AddonChange>;
   list(app: string): Promise<Addon[]>;
-  info(app: string, name: string): Promise<{ addon: Addon; details: Readonly<Record<string, string | number>> }>;
+  info(app: string, name: string): Promise<AddonInfo>;
+  /** pg:info: each PostgreSQL database of the app (or the one named), with its size, connections and version. */
+  databases(app: string, name?: string): Promise<AddonInfo[]>;
   destroy(app: string, name: string, author: string | null): Promise<AddonChange>;
   /** Removes every add-on's resource of an app about to be destroyed (its rows go with the app). */
   destroyAll(app: string): Promise<void>;
@@ -121,6 +129,28 @@ export function addonOperations(deps: AddonDeps): AddonOperations {
     async info(app, name) {
       const addon = await requireAddon(app, name);
       return { addon, details: await providerOf(addon.provider).info(addon.resource) };
+    },
+
+    async databases(app, name) {
+      if (name !== undefined) {
+        const addon = await requireAddon(app, name);
+        if (addon.provider !== 'postgresql')
+          throw new SlipwayError(
+            'addon.not_found',
+            `${addon.name} of ${app} is a ${addon.provider} add-on, not a PostgreSQL database`,
+          );
+        return [{ addon, details: await providerOf(addon.provider).info(addon.resource) }];
+      }
+      await store.apps.require(app);
+      const addons = (await store.addons.list(app)).filter((a) => a.provider === 'postgresql').map(withVar);
+      if (addons.length === 0)
+        throw new SlipwayError(
+          'addon.not_found',
+          `${app} has no PostgreSQL database: add one with \`slipway addons:create postgresql\``,
+        );
+      return Promise.all(
+        addons.map(async (addon) => ({ addon, details: await providerOf(addon.provider).info(addon.resource) })),
+      );
     },
 
     async destroy(app, name, author) {

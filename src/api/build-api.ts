@@ -24,6 +24,7 @@ import { logRoutes } from './routes/logs.ts';
 import { processRoutes } from './routes/processes.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { runRoutes } from './routes/run.ts';
+import { volumeRoutes } from './routes/volumes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -83,6 +84,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance 
   appRoutes(api, ctx);
   envRoutes(api, ctx);
   addonRoutes(api, ctx);
+  volumeRoutes(api, ctx);
   backupRoutes(api, ctx);
   deploymentRoutes(api, ctx);
   releaseRoutes(api, ctx);

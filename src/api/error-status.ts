@@ -13,6 +13,7 @@ const BY_PREFIX: readonly [string, number][] = [
   ['formation.', 422],
   ['buildpack.', 422],
   ['cert.', 422],
+  ['volume.invalid_', 422],
 ];
 
 const EXACT: Partial<Record<ErrorCode, number>> = {
@@ -24,6 +25,8 @@ const EXACT: Partial<Record<ErrorCode, number>> = {
   'addon.unknown_provider': 422,
   'addon.invalid_name': 422,
   'addon.unavailable': 503,
+  'volume.already_exists': 409,
+  'volume.limit_reached': 409,
   'app.limit_reached': 409,
   'domain.taken': 409,
   'deployment.not_cancellable': 409,

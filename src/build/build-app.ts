@@ -114,7 +114,7 @@ async function build(options: BuildOptions, workspace: string): Promise<BuildRes
       : await runInSandbox(options, workspace, located, choice === null ? 'auto' : 'listed', deadline, timeoutMs);
 
   if (manifest?.addons?.length) {
-    onLine(`${INDENT}${manifest.file} add-ons recorded, not provisioned: ${manifest.addons.join(', ')}`);
+    onLine(`${INDENT}${manifest.file} add-ons recorded with the release: ${manifest.addons.join(', ')}`);
   }
   const types = await processTypes(buildDir, ran, onLine);
   const ignored = await applySlugignore(buildDir, options.signal);

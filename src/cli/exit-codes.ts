@@ -22,6 +22,8 @@ const CONFLICTS = new Set([
   'release.never_live',
   'addon.already_exists',
   'addon.config_var_taken',
+  'volume.already_exists',
+  'volume.limit_reached',
 ]);
 
 export function exitCodeOf(code: string): number {

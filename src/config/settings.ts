@@ -255,6 +255,8 @@ export function dataPaths(home: string) {
     buildpacks: path.join(home, 'buildpacks'),
     builds: path.join(home, 'builds'),
     containers: path.join(home, 'containers'),
+    /** Apps' volumes: images and their mounts, or directories (docs/volumes.md). */
+    volumes: path.join(home, 'volumes'),
     deploymentLogs: path.join(home, 'logs', 'deployments'),
     appLogs: path.join(home, 'logs', 'apps'),
     repos: path.join(home, 'repos'),

@@ -92,7 +92,7 @@ export interface ReleaseJson {
   process_types: string[];
   /** From the manifest: recorded, not run. */
   buildpacks: string[];
-  /** From the manifest: recorded, not provisioned. */
+  /** From the manifest, as recorded (those an app lacked were provisioned before its first deployment). */
   addons: string[];
 }
 

@@ -3,6 +3,7 @@
 import type { ContainerSize } from './container-size.ts';
 import type { DeploymentStatus, Step } from './lifecycle.ts';
 import type { ManifestScripts } from './parse-manifest.ts';
+import type { Volume } from './volumes.ts';
 
 export type ConfigVars = Readonly<Record<string, string>>;
 
@@ -31,6 +32,8 @@ export interface App {
   readonly forceHttps: boolean;
   /** HTTPS responses carry Strict-Transport-Security (`apps:update --hsts`). */
   readonly hsts: boolean;
+  /** Persistent directories mounted in every container of the app (docs/volumes.md). */
+  readonly volumes: readonly Volume[];
 }
 
 export interface AppSettingsPatch {
@@ -44,6 +47,7 @@ export interface AppSettingsPatch {
   readonly certsAuto?: boolean | null;
   readonly forceHttps?: boolean;
   readonly hsts?: boolean;
+  readonly volumes?: readonly Volume[];
 }
 
 /**

@@ -15,7 +15,7 @@ export interface IntakeContext {
     'createApp' | 'deployArchive' | 'currentRelease' | 'serializeIntake' | 'updateConfig' | 'setFormation' | 'updateApp'
   >;
   /** A manifest's add-ons, checked before the app is made and provisioned before its first deployment. */
-  readonly addons: Pick<AddonOperations, 'check' | 'create'>;
+  readonly addons: Pick<AddonOperations, 'check' | 'create' | 'list'>;
   /** A deployment as it is now (to wait for its end). */
   readonly deployment: (id: string) => Promise<Deployment | undefined>;
   /** The deployment logs: a line of intake's own, and following one to its end. */

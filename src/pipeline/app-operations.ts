@@ -56,6 +56,7 @@ export function appOperations(state: PipelineState): AppOperations {
       await queue.idle(name);
       deps.router.removeRoute(name);
       await Promise.all([state.stopApp(name), oneOffs.stopAll(name)]);
+      const { volumes } = await store.apps.require(name);
       const releases = await store.releases.list(name);
       const deployments = await store.deployments.list(name, 100_000);
       await store.apps.delete(name);
@@ -63,6 +64,7 @@ export function appOperations(state: PipelineState): AppOperations {
       for (const d of deployments) deps.logs.remove(d.id);
       await deps.appLogs.remove(name);
       await removeBuildCache(deps.settings.cacheDir, name);
+      for (const volume of volumes) await deps.runtime.removeVolume(volume.id);
     },
 
     async updateApp(name, patch) {

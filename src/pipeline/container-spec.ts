@@ -1,6 +1,7 @@
 // What every container of a release shares, whatever its role (web, worker,
 // postdeploy hook, one-off run): a fresh id, the release's slug, the app's
-// own user, the limits of its size, and the runtime environment of DESIGN §1.
+// own user, the limits of its size, the app's volumes, and the runtime
+// environment of DESIGN §1.
 
 import { randomBytes } from 'node:crypto';
 import { type ContainerIdentity, containerEnv, containerName } from '../core/container-env.ts';
@@ -44,5 +45,6 @@ export function baseSpec(
     }),
     user: { uid: app.uid, gid: app.uid },
     limits,
+    volumes: app.volumes.map(({ id, path, sizeBytes }) => ({ id, path, sizeBytes })),
   };
 }

@@ -9,6 +9,7 @@ import type { Pipeline } from './pipeline.ts';
 import { pipelineState } from './pipeline-state.ts';
 import { processOperations } from './process-operations.ts';
 import { recoverAtStart } from './recover-at-start.ts';
+import { volumeOperations } from './volume-operations.ts';
 
 export type { DeployMeta, Pipeline } from './pipeline.ts';
 export { routeAppsWithoutBackends } from './recover-at-start.ts';
@@ -19,6 +20,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     ...appOperations(state),
     ...deploymentOperations(state),
     ...processOperations(state),
+    ...volumeOperations(state),
     start: (mark) => recoverAtStart(state, mark),
     async close() {
       state.crashes.close();

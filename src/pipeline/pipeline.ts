@@ -4,6 +4,7 @@
 // deployments, processes, and start-up recovery.
 
 import type { App, AppSettingsPatch, ConfigState, ConfigVars, Deployment, Release } from '../core/types.ts';
+import type { Volume } from '../core/volumes.ts';
 import type { OneOffRequest, OneOffRun } from './run-one-off.ts';
 
 export interface DeployMeta {
@@ -11,6 +12,12 @@ export interface DeployMeta {
   readonly commitSha?: string | null;
   readonly gitRef?: string | null;
   readonly author?: string | null;
+}
+
+export interface VolumeChange {
+  readonly volume: Volume;
+  /** The release restarting the app with the change, or null when the app has no release yet. */
+  readonly deployment: Deployment | null;
 }
 
 export interface RollbackOptions {
@@ -74,6 +81,13 @@ export interface Pipeline {
   restart(app: string, type?: string): Promise<number>;
   /** `slipway run`: starts a one-off container of the current release. */
   runOneOff(app: string, request: OneOffRequest): Promise<OneOffRun>;
+
+  // Volumes (volume-operations.ts, docs/volumes.md).
+  volumes(app: string): Promise<readonly Volume[]>;
+  /** Adds a volume (path checked) and, when the app runs, restarts it with the volume mounted (no hook). */
+  addVolume(app: string, path: string, sizeBytes?: number, author?: string | null): Promise<VolumeChange>;
+  /** Removes a volume, restarts a running app without it, and deletes its data. */
+  removeVolume(app: string, path: string, author?: string | null): Promise<VolumeChange>;
 
   // Start-up and shutdown (recover-at-start.ts).
   /** Stops what a crashed run left behind, ends interrupted deployments, boots the current releases. */

@@ -29,10 +29,21 @@ export interface ContainerSpec {
   readonly stdin?: 'closed' | 'pipe';
   /** Run the command under a pseudo-terminal of this size (interactive one-off runs); needs `stdin: 'pipe'`. */
   readonly tty?: { readonly cols: number; readonly rows: number };
+  /** Persistent volumes to mount (docs/volumes.md): the same storage in every container given the same id. */
+  readonly volumes?: readonly ContainerVolume[];
   /** Every line the container prints, as it prints it. */
   readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
   /** Raw output instead of lines (with `tty`, where prompts end without a newline). */
   readonly onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+export interface ContainerVolume {
+  /** Names the volume's storage (`v-<hex>`). */
+  readonly id: string;
+  /** Where the container sees it (checked by core/volumes.ts). */
+  readonly path: string;
+  /** The most it may hold, where the driver bounds it. */
+  readonly sizeBytes: number;
 }
 
 export interface ContainerExit {
@@ -87,6 +98,11 @@ export interface RuntimeDriver {
    * proven by the driver's own records. Returns how many it found.
    */
   sweep(): Promise<number>;
+  /**
+   * Deletes a volume's data (docs/volumes.md). Containers still running with it keep what
+   * they have mounted until they stop; a container started later with its id gets it empty.
+   */
+  removeVolume(id: string): Promise<void>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
 }

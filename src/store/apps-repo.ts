@@ -6,6 +6,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import { type ContainerSize, DEFAULT_CONTAINER_SIZE, isContainerSize } from '../core/container-size.ts';
 import { SlipwayError } from '../core/errors.ts';
 import type { App, AppSettingsPatch, UidRange } from '../core/types.ts';
+import type { Volume } from '../core/volumes.ts';
 import { appNotFound, inTransaction, isUniqueViolation } from './db-errors.ts';
 import { lockAppCreation, type StoreDialect } from './dialect.ts';
 import type { AppsTable, Database } from './schema.ts';
@@ -26,7 +27,14 @@ function toApp(row: Selectable<AppsTable>): App {
     certsAuto: row.certs_auto === null ? null : row.certs_auto === 1,
     forceHttps: row.force_https === 1,
     hsts: row.hsts === 1,
+    volumes: volumesOf(row.volumes),
   };
+}
+
+function volumesOf(value: string | null): Volume[] {
+  if (value === null) return [];
+  const list: unknown = JSON.parse(value);
+  return Array.isArray(list) ? (list as Volume[]) : [];
 }
 
 function buildpacksOf(value: string | null): string[] {
@@ -80,6 +88,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
               hook_size: null,
               buildpacks: null,
               certs_auto: null,
+              volumes: null,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
@@ -132,6 +141,7 @@ export function appsRepo(db: Kysely<Database>, dialect: StoreDialect, uids: UidR
       if (patch.containerSize !== undefined) row.container_size = patch.containerSize;
       if (patch.hookSize !== undefined) row.hook_size = patch.hookSize;
       if (patch.restoreOnHookFailure !== undefined) row.restore_on_hook_failure = patch.restoreOnHookFailure ? 1 : 0;
+      if (patch.volumes !== undefined) row.volumes = patch.volumes.length === 0 ? null : JSON.stringify(patch.volumes);
       if (patch.buildpacks !== undefined)
         row.buildpacks = patch.buildpacks.length === 0 ? null : JSON.stringify(patch.buildpacks);
       if (patch.certsAuto !== undefined) row.certs_auto = patch.certsAuto === null ? null : Number(patch.certsAuto);

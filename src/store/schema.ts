@@ -17,6 +17,8 @@ export interface AppsTable {
   hook_size: string | null;
   /** Migration 006: a JSON array of buildpacks (`slipway buildpacks:set`); null: none set. */
   buildpacks: string | null;
+  /** Migration 009: a JSON array of the app's volumes (docs/volumes.md); null: none. */
+  volumes: string | null;
   /** Migration 007: 1 restores the pre-hook backups when the hook fails. */
   restore_on_hook_failure: Generated<number>;
   /** Migration 008: 1/0 (`slipway certs:auto on|off`); null: the server's default. */

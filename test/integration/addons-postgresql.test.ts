@@ -91,6 +91,82 @@ describe('postgresql add-on (embedded cluster)', { timeout: 300_000 }, () => {
     assert.equal(missing.stderr, `error: ${A} has no add-on named NOPE`);
   });
 
+  test('pg:info shows version, size and the connections in use of the limit; clear errors', async () => {
+    const idle = await slipway.cli(['pg:info', '-a', A]);
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.match(idle.stdout, /^=== DATABASE_URL \(DATABASE\)\nVersion: +PostgreSQL 1\d\.\d+/);
+    assert.match(idle.stdout, /\nSize: +\d+\.\d MiB\n/);
+    assert.match(idle.stdout, /\nConnections: 0\/20\n/);
+    // A client of the app holds a connection: pg:info counts it.
+    const held = await slipway.cli([
+      'run',
+      '--detached',
+      '-a',
+      A,
+      '--',
+      'psql "$DATABASE_URL" -c "select pg_sleep(20)"',
+    ]);
+    assert.equal(held.code, 0, held.stderr);
+    const connections = async () => {
+      const json = JSON.parse((await slipway.cli(['pg:info', 'database', '-a', A, '--json'])).stdout);
+      return json[0].connections as number;
+    };
+    await waitFor(async () => (await connections()) === 1, 'pg:info to count the held connection', 15_000, 100);
+    const api = await slipway.api('GET', `/api/apps/${A}/databases?name=DATABASE`);
+    assert.equal(api.status, 200);
+    assert.deepEqual(
+      [api.json.length, api.json[0].config_var, api.json[0].connection_limit, typeof api.json[0].size_bytes],
+      [1, 'DATABASE_URL', 20, 'number'],
+    );
+    const none = await slipway.cli(['pg:info', '-a', B]);
+    assert.equal(none.code, 4);
+    assert.match(
+      none.stderr,
+      /pg-beta has no PostgreSQL database: add one with `slipway addons:create postgresql`\n?$/,
+    );
+    const unknown = await slipway.cli(['pg:info', 'NOPE', '-a', A]);
+    assert.equal(unknown.code, 4);
+    assert.equal(unknown.stderr, `error: ${A} has no add-on named NOPE`);
+  });
+
+  test('slipway deploy provisions a manifest’s add-ons before an app’s first deployment, whose hook uses them; later ones are named, not made', async () => {
+    const C = 'pg-gamma';
+    assert.equal((await slipway.cli(['apps:create', C])).code, 0);
+    const source = fixtureCopy('run-files');
+    const seed = `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -c 'create table seeded(x int); insert into seeded values (7)'`;
+    fs.writeFileSync(
+      path.join(source, 'app.json'),
+      JSON.stringify({ addons: ['heroku-postgresql:mini'], scripts: { postdeploy: seed } }),
+    );
+    const first = await slipway.cli(['deploy', source, '-a', C]);
+    assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+    assert.match(
+      first.stdout,
+      /^-----> Provisioned postgresql add-on DATABASE \(DATABASE_URL\) for app\.json's addons, in \d+ ms, before pg-gamma's first deployment$/m,
+    );
+    const seeded = await psql(C, '$DATABASE_URL', 'select x from seeded');
+    assert.deepEqual([seeded.code, seeded.stdout], [0, '7']);
+
+    // The app runs now: a manifest's new add-on is named with its command, not made.
+    fs.writeFileSync(
+      path.join(source, 'app.json'),
+      JSON.stringify({ addons: [{ plan: 'postgresql', as: 'ANALYTICS' }, 'postgresql'] }),
+    );
+    const second = await slipway.cli(['deploy', source, '-a', C]);
+    assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+    assert.match(
+      second.stdout,
+      /^-----> app\.json lists add-on postgresql \(ANALYTICS_URL\), which pg-gamma lacks: NOT provisioned, .* To add it: slipway addons:create postgresql --as ANALYTICS -a pg-gamma$/m,
+    );
+    assert.doesNotMatch(second.stdout, /DATABASE_URL\), which/);
+    assert.equal((await envOf(C)).ANALYTICS_URL, undefined);
+    const listed = JSON.parse((await slipway.cli(['addons', '-a', C, '--json'])).stdout);
+    assert.deepEqual(
+      listed.map((a: { name: string }) => a.name),
+      ['DATABASE'],
+    );
+  });
+
   test('provisioning on a running cluster takes under 2 s; an app without a release gets it at its first deployment', async () => {
     const reply = await slipway.api('POST', `/api/apps/${B}/addons`, { provider: 'postgresql' });
     assert.equal(reply.status, 201, JSON.stringify(reply.json));

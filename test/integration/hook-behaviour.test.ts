@@ -114,23 +114,22 @@ describe('the postdeploy hook', () => {
     );
   });
 
-  test('app.json buildpacks run the build and are recorded with the release; add-ons are said to be not provisioned', async () => {
+  test('app.json buildpacks run the build and are recorded with the release; unknown add-ons are said to be not provisioned', async () => {
     assert.equal((await slipway.cli(['apps:create', 'declared'])).code, 0);
     const manifest = {
       scripts: { postdeploy: 'echo ok' },
       buildpacks: [{ url: 'heroku/procfile' }],
-      addons: ['heroku-postgresql:essential-0', { plan: 'heroku-redis' }],
+      addons: ['mailgun:starter', { plan: 'papertrail' }],
     };
     const { result, deployment } = await deploy('declared', { 'app.json': JSON.stringify(manifest) });
     assert.equal(deployment.status, 'success', result.stdout);
     assert.match(result.stdout, /^-----> Buildpacks from app\.json buildpacks: heroku\/procfile$/m);
     assert.match(result.stdout, /^-----> Using buildpack: procfile$/m);
-    assert.match(
-      result.stdout,
-      /app\.json add-ons recorded, not provisioned: heroku-postgresql:essential-0, heroku-redis$/m,
-    );
+    assert.match(result.stdout, /^-----> app\.json lists add-on "mailgun:starter": not provisioned: unknown add-on/m);
+    assert.match(result.stdout, /^-----> app\.json lists add-on "papertrail": not provisioned: unknown add-on/m);
+    assert.match(result.stdout, /app\.json add-ons recorded with the release: mailgun:starter, papertrail$/m);
     const { json: releases } = await slipway.api('GET', '/api/apps/declared/releases');
-    assert.deepEqual(releases[0].addons, ['heroku-postgresql:essential-0', 'heroku-redis']);
+    assert.deepEqual(releases[0].addons, ['mailgun:starter', 'papertrail']);
     assert.deepEqual(releases[0].buildpacks, ['heroku/procfile']);
   });
 

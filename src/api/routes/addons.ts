@@ -49,6 +49,14 @@ export function addonRoutes(api: FastifyInstance, { addons }: ApiContext): void 
     return { ...addonJson(addon), ...details };
   });
 
+  // pg:info: every PostgreSQL database of the app, or the one named (?name=DATABASE).
+  api.get<AppParams & { Querystring: { name?: string } }>('/api/apps/:app/databases', async (request) =>
+    (await addons.databases(request.params.app, request.query.name)).map(({ addon, details }) => ({
+      ...addonJson(addon),
+      ...details,
+    })),
+  );
+
   api.delete<AddonParams>('/api/apps/:app/addons/:name', async (request) =>
     changeJson(await addons.destroy(request.params.app, request.params.name, request.author)),
   );

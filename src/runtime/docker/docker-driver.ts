@@ -12,6 +12,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
+import { SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
@@ -140,6 +141,11 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
 
   /** Port and container; a `held` command waits for its line on stdin (see preparedContainer). */
   async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
+    if ((spec.volumes ?? []).length > 0)
+      throw new SlipwayError(
+        'runtime.start_failed',
+        'volumes are not supported by the docker runtime yet (docs/volumes.md): use the sandbox runtime, or remove the volume',
+      );
     const port = spec.exposePort ? await ports.allocate() : undefined;
     let made: { name: string; dir: string } | undefined;
     const discard = async () => {
@@ -280,6 +286,8 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     enforcesLimits: true,
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
+    // No volume is ever made here (prepareContainer refuses them): nothing to delete.
+    removeVolume: async () => {},
     async sweep() {
       const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
       const found = await engine.request<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);

@@ -16,6 +16,7 @@ import { processEnv } from '../process-env.ts';
 import { terminalResizer } from '../resize-terminal.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import { liveOwner, writeOwner } from './owner-record.ts';
+import { linkVolumes, removeVolumeDir } from './volume-links.ts';
 import { createWritableView, removeStaleView, type ViewKind, type WritableView } from './writable-view.ts';
 
 export interface ProcessDriverOptions {
@@ -25,12 +26,17 @@ export interface ProcessDriverOptions {
   /** Inclusive range for $PORT; default: any free port the kernel picks. */
   readonly portRange?: [number, number];
   readonly logger?: Logger;
+  /** Where volumes' directories live (volume-links.ts); default `<containersDir>/../volumes`. */
+  readonly volumesDir?: string;
   /** `auto` (default): overlay mounts when the host allows them, else copies. `copy` forces copies. */
   readonly writableView?: 'auto' | 'copy';
 }
 
 export function createProcessDriver(options: ProcessDriverOptions): RuntimeDriver {
   const containersDir = path.resolve(options.containersDir);
+  /** Volumes removed in this run (volume-links.ts). */
+  const removedVolumes = new Set<string>();
+  const volumesDir = path.resolve(options.volumesDir ?? path.join(path.dirname(containersDir), 'volumes'));
   const host = options.host ?? '127.0.0.1';
   const ports = createPortAllocator({ range: options.portRange });
   const log = options.logger?.child({ runtime: 'process' });
@@ -59,6 +65,12 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     const port = spec.exposePort ? await ports.allocate() : undefined;
     try {
       const view = await createWritableView(kind, path.resolve(spec.slugDir), path.join(containersDir, spec.id));
+      try {
+        linkVolumes(volumesDir, view.writableRoot, spec.volumes ?? [], removedVolumes);
+      } catch (err) {
+        await view.remove();
+        throw err;
+      }
       return { view, port };
     } catch (err) {
       if (port !== undefined) ports.release(port);
@@ -150,6 +162,10 @@ export function createProcessDriver(options: ProcessDriverOptions): RuntimeDrive
     enforcesLimits: false,
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
+    removeVolume: (id) => {
+      removedVolumes.add(id);
+      return removeVolumeDir(volumesDir, id);
+    },
     async sweep() {
       const dirs = await readdir(containersDir).catch(() => []);
       for (const dir of dirs) {

@@ -30,6 +30,8 @@ export interface WritableView {
   readonly containerDir: string;
   /** The container's app root. */
   readonly appDir: string;
+  /** Where to write what the view must show before the container starts: the overlay's upper layer, or the copy. */
+  readonly writableRoot: string;
   /**
    * `argv` as the container runs it, and where it is spawned: a copy is ready
    * and entered at once; an overlay is mounted by the container's own first
@@ -65,6 +67,7 @@ export async function createWritableView(kind: ViewKind, slugDir: string, contai
     kind,
     containerDir,
     appDir,
+    writableRoot: kind === 'overlay' ? upper : appDir,
     launch: (argv) =>
       kind === 'overlay' ? { argv: mountThenExec(overlay, argv), cwd: containerDir } : { argv: [...argv], cwd: appDir },
     remove: () => {

@@ -19,11 +19,14 @@ import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, 
 import { killQuietly } from './cgroup-v1.ts';
 import { prepareLayer } from './container-layer.ts';
 import type { PreparedSandbox, Sandbox, SandboxProcess } from './sandbox.ts';
-import { decodeExit } from './sandbox-argv.ts';
+import { decodeExit, type SetupMount } from './sandbox-argv.ts';
+import { createVolumeMounts } from './volume-mounts.ts';
 
 export interface SandboxDriverOptions {
   readonly sandbox: Sandbox;
   readonly containersDir: string;
+  /** Where volumes' images and mounts live (volume-mounts.ts); default `<containersDir>/../volumes`. */
+  readonly volumesDir?: string;
   readonly portRange?: [number, number];
   readonly logger?: Logger;
 }
@@ -39,6 +42,24 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
   const log = options.logger?.child({ runtime: 'sandbox' });
   const containers = createContainerRegistry();
   const { live } = containers;
+  const volumes = createVolumeMounts(
+    options.volumesDir ?? path.join(path.dirname(containersDir), 'volumes'),
+    sandbox.layers,
+  );
+
+  /** Each volume's mount bound (as root) on a mount point of its own, and from there (by bwrap) at its path. */
+  async function volumeMounts(spec: ContainerSpec, owner: { uid: number; gid: number }) {
+    const list = spec.volumes ?? [];
+    if (list.length > sandbox.mountPoints.volumes.length)
+      throw new Error(`at most ${sandbox.mountPoints.volumes.length} volumes per container`);
+    const dirs = await Promise.all(list.map((volume) => volumes.ensure(volume, owner)));
+    return {
+      setup: dirs.map(
+        (source, i): SetupMount => ({ kind: 'bind', source, target: sandbox.mountPoints.volumes[i] ?? '' }),
+      ),
+      binds: list.map((volume, i): [string, string] => [sandbox.mountPoints.volumes[i] ?? '', volume.path]),
+    };
+  }
 
   /** Port, layer and cgroups; with `early`, the container is spawned too and its command held until start(). */
   async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
@@ -76,14 +97,15 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       const command = containerCommand(spec, held);
       let started: SandboxProcess;
       try {
-        const setupMounts = await layer.mounts();
+        const [setupMounts, mounted] = await Promise.all([layer.mounts(), volumeMounts(spec, { uid, gid })]);
         containers.throwIfClosed();
         started = prepared.spawn(
           {
             uid,
             gid,
-            setupMounts,
-            binds: [[sandbox.mountPoints.app, APP_DIR]],
+            setupMounts: [...setupMounts, ...mounted.setup],
+            // The app first: a volume under /app is bound on top of it.
+            binds: [[sandbox.mountPoints.app, APP_DIR], ...mounted.binds],
             cwd: APP_DIR,
             hostname: spec.name,
             argv: command.argv,
@@ -198,8 +220,10 @@ export function createSandboxDriver(options: SandboxDriverOptions): RuntimeDrive
       // Dot entries are the sandbox's own (its spare layers), not containers.
       return Math.max(cgroups, dirs.filter((dir) => !dir.startsWith('.')).length);
     },
+    removeVolume: (id) => volumes.remove(id),
     async close(graceMs) {
       await containers.close(graceMs);
+      await volumes.close();
       await sandbox.close();
     },
   };

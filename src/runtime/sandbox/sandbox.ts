@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerLimits } from '../../core/container-size.ts';
+import { MAX_VOLUMES_PER_APP } from '../../core/volumes.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { probeOverlay } from '../overlay-mount.ts';
 import {
@@ -96,6 +97,8 @@ export interface Sandbox {
     readonly build: string;
     readonly cache: string;
     readonly workspace: string;
+    /** One per volume a container may have (docs/volumes.md), in order. */
+    readonly volumes: readonly string[];
   };
   /** Bounded layers (layer-images.ts); null when this host cannot make them (`layersMissing` says why). */
   readonly layers: LayerImages | null;
@@ -162,9 +165,10 @@ export async function openSandbox(options: SandboxOptions): Promise<OpenSandboxR
     build: path.join(mountRoot, 'build'),
     cache: path.join(mountRoot, 'cache'),
     workspace: path.join(mountRoot, 'workspace'),
+    volumes: Array.from({ length: MAX_VOLUMES_PER_APP }, (_, i) => path.join(mountRoot, `volume-${i}`)),
   };
   try {
-    for (const dir of [mountRoot, ...Object.values(mountPoints)]) await ensureRootDir(dir);
+    for (const dir of [mountRoot, ...Object.values(mountPoints).flat()]) await ensureRootDir(dir);
   } catch (err) {
     return fail(`cannot prepare ${mountRoot}: ${(err as Error).message}`);
   }

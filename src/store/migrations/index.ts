@@ -22,6 +22,7 @@ import * as bootTimeoutLiveReleases from './005-boot-timeout-live-releases.ts';
 import * as appBuildpacks from './006-app-buildpacks.ts';
 import * as addons from './007-addons.ts';
 import * as appHttps from './008-app-https.ts';
+import * as volumes from './009-volumes.ts';
 
 type DialectMigration = { up(db: Kysely<unknown>, dialect: StoreDialect): Promise<void> };
 
@@ -34,6 +35,7 @@ const MIGRATIONS: Readonly<Record<string, DialectMigration>> = {
   '006-app-buildpacks': appBuildpacks,
   '007-addons': addons,
   '008-app-https': appHttps,
+  '009-volumes': volumes,
 };
 
 function providerFor(dialect: StoreDialect): MigrationProvider {
