@@ -8,18 +8,93 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import tls from 'node:tls';
 import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin/index.ts';
 import { startNginxRouter } from '../../src/router/nginx/index.ts';
+import type { Router } from '../../src/router/types.ts';
 import { httpsGet, httpsLoop, type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
-import { NGINX_SKIP, request, startBackend } from './router-helpers.ts';
+import { NGINX_SKIP, request, settle, startBackend } from './router-helpers.ts';
 
 function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, ...options }, () => resolve(socket));
     socket.on('error', reject);
   });
+}
+
+/** An nginx router with an HTTPS listener, stopped and its folder removed after the test. */
+async function nginxRouter(t: TestContext) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
+  const router = await startNginxRouter({
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: 0,
+    domain: 'example.test',
+    dir,
+    workers: 1,
+  });
+  t.after(async () => {
+    await router.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return Object.assign(router, { dir });
+}
+
+/** The redirect to HTTPS and HSTS, on a router with an HTTPS listener and a certificate for shop.example.test. */
+async function redirectAndHsts(
+  t: TestContext,
+  router: Router & Required<Pick<Router, 'setChallenge'>>,
+  ca: TestCa,
+): Promise<void> {
+  const port = router.tlsAddress?.port as number;
+  const backend = await startBackend(t, 'web-2', (_req, res) => {
+    res.setHeader('strict-transport-security', 'max-age=5');
+    res.end('ok');
+  });
+  const own = await startBackend(t, 'web-3', (req, res) => res.end(`app saw ${req.url}`));
+  router.setRoute('shop', {
+    hostnames: ['shop.example.test'],
+    backends: [backend.backend],
+    forceHttps: true,
+    hsts: true,
+  });
+  router.setRoute('plain', { hostnames: ['plain.example.test'], backends: [own.backend], hsts: true });
+  router.setChallenge('tok-9', 'tok-9.thumbprint');
+  const redirected = await request(router, { host: 'Shop.Example.Test:8080', path: '/cart?x=1', method: 'POST' });
+  assert.equal(redirected.status, 308);
+  assert.equal(redirected.headers.location, `https://shop.example.test:${port}/cart?x=1`);
+  assert.equal(redirected.headers['strict-transport-security'], undefined);
+  assert.match(String(redirected.headers['x-request-id']), /^[\w-]+$/);
+  const challenge = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/tok-9' });
+  assert.equal(challenge.status, 200);
+  assert.equal(challenge.body.toString(), 'tok-9.thumbprint');
+  // A token the router does not know goes to the app (its own ACME client), not redirected.
+  router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [own.backend], forceHttps: true, hsts: true });
+  const appToken = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/other' });
+  assert.equal(appToken.status, 200);
+  assert.equal(appToken.body.toString(), 'app saw /.well-known/acme-challenge/other');
+  // An app without --force-https is served over plain HTTP, without HSTS.
+  const plain = await request(router, { host: 'plain.example.test', path: '/x' });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['strict-transport-security'], undefined);
+
+  router.setRoute('shop', {
+    hostnames: ['shop.example.test'],
+    backends: [backend.backend],
+    forceHttps: true,
+    hsts: true,
+  });
+  await settle(router);
+  const secure = await httpsGet(port, 'shop.example.test', ca.cert);
+  assert.equal(secure.body, 'ok');
+  assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000', "replacing the app's own");
+  assert.match(String(secure.headers['x-request-id']), /^[\w-]+$/);
+
+  router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [backend.backend] });
+  assert.equal((await request(router, { host: 'shop.example.test' })).status, 200);
+  const noHsts = await httpsGet(port, 'shop.example.test', ca.cert);
+  assert.equal(noHsts.headers['strict-transport-security'], 'max-age=5', "the app's own header passes untouched");
 }
 
 describe('the built-in router over HTTPS', () => {
@@ -141,33 +216,7 @@ describe('the built-in router over HTTPS', () => {
   });
 
   test('force HTTPS redirects plain HTTP (not ACME challenges); HSTS goes on HTTPS answers only', async (t) => {
-    const router = await routerWithApps(t);
-    const port = router.tlsAddress?.port as number;
-    const backend = await startBackend(t, 'web-2', (_req, res) => {
-      res.setHeader('strict-transport-security', 'max-age=5');
-      res.end('ok');
-    });
-    router.setRoute('shop', {
-      hostnames: ['shop.example.test'],
-      backends: [backend.backend],
-      forceHttps: true,
-      hsts: true,
-    });
-    router.setChallenge('tok-9', 'tok-9.thumbprint');
-    const redirected = await request(router, { host: 'Shop.Example.Test:8080', path: '/cart?x=1', method: 'POST' });
-    assert.equal(redirected.status, 308);
-    assert.equal(redirected.headers.location, `https://shop.example.test:${port}/cart?x=1`);
-    assert.equal(redirected.headers['strict-transport-security'], undefined);
-    const challenge = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/tok-9' });
-    assert.equal(challenge.status, 200);
-    const secure = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(secure.body, 'ok');
-    assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000');
-
-    router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [backend.backend] });
-    assert.equal((await request(router, { host: 'shop.example.test' })).status, 200);
-    const noHsts = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(noHsts.headers['strict-transport-security'], 'max-age=5', "the app's own header passes untouched");
+    await redirectAndHsts(t, await routerWithApps(t), ca);
   });
 
   test('with a router worker process, both processes answer challenges, redirect and serve HTTPS', async (t) => {
@@ -216,23 +265,20 @@ describe('the built-in router over HTTPS', () => {
     }
   });
 
+  test('the nginx driver: force HTTPS redirects plain HTTP (not ACME challenges); HSTS on HTTPS answers only', {
+    skip: NGINX_SKIP,
+  }, async (t) => {
+    const router = await nginxRouter(t);
+    router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
+    await redirectAndHsts(t, router, ca);
+  });
+
   test('the nginx driver: certificates by SNI, https to the app, swapped by a graceful reload', {
     skip: NGINX_SKIP,
   }, async (t) => {
     const backend = await startBackend(t, 'web-1');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
-    const router = await startNginxRouter({
-      host: '127.0.0.1',
-      port: 0,
-      tlsPort: 0,
-      domain: 'example.test',
-      dir,
-      workers: 1,
-    });
-    t.after(async () => {
-      await router.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
+    const router = await nginxRouter(t);
+    const dir = router.dir;
     router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
     router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
     await router.settled();

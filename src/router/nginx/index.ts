@@ -222,6 +222,8 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       routes.set(app, {
         hostnames: [...route.hostnames],
         backends: route.backends.map((b) => ({ id: b.id, host: b.host, port: b.port })),
+        forceHttps: route.forceHttps === true,
+        hsts: route.hsts === true,
       });
       schedule();
     },

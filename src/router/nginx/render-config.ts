@@ -60,6 +60,12 @@ export interface LiveConfig {
   readonly controlSocket: string;
 }
 
+/** Response header lines of the `http` block, repeated where a server adds its own (nginx inherits none then). */
+const HIDDEN_HEADERS = ['proxy_hide_header X-Request-Id;', 'proxy_hide_header Proxy-Authenticate;'];
+const ADDED_HEADERS = ['add_header X-Request-Id $slipway_request_id always;'];
+/** What an app's HTTPS responses carry with HSTS on, as from the built-in router (a year). */
+const HSTS_HEADER = 'Strict-Transport-Security max-age=31536000';
+
 /** Shared memory for the route table and the in-flight counts; a fixed size, so reloads keep it. */
 const ROUTES_DICT = 'slipway_routes 4m';
 /**
@@ -118,7 +124,9 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     const names = namesByApp.get(app);
     if (names === undefined) continue;
     index++;
-    const server = `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n`;
+    const server =
+      `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
+      (route.forceHttps === true && options.tls !== undefined ? redirectToHttps(options.tls.port) : '');
     if (options.live !== undefined) {
       bodies.set(
         app,
@@ -148,7 +156,7 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     bodies.set(app, `    location / {\n      proxy_pass http://${upstream};\n    }\n${errorLocations(app)}`);
     servers.push(`${server}${challenges}${bodies.get(app)}  }\n`);
   }
-  if (options.tls !== undefined) servers.push(...tlsServers(options.tls, owners, bodies));
+  if (options.tls !== undefined) servers.push(...tlsServers(options.tls, owners, bodies, routes));
   if (options.live !== undefined)
     upstreams.push(...liveBlocks(options.live, options.keepalivePerApp * Math.max(1, index)));
 
@@ -221,9 +229,7 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '  proxy_set_header TE "";',
     '  proxy_set_header Proxy-Authorization "";',
     '  proxy_set_header Proxy-Connection "";',
-    '  proxy_hide_header X-Request-Id;',
-    '  proxy_hide_header Proxy-Authenticate;',
-    '  add_header X-Request-Id $slipway_request_id always;',
+    ...[...HIDDEN_HEADERS, ...ADDED_HEADERS].map((line) => `  ${line}`),
     '  proxy_buffering off;',
     '  proxy_request_buffering off;',
     '  proxy_connect_timeout 5s;',
@@ -261,6 +267,7 @@ function tlsServers(
   tls: TlsConfig,
   owners: ReadonlyMap<string, string>,
   bodies: ReadonlyMap<string, string>,
+  routes: ReadonlyMap<string, AppRoute>,
 ): string[] {
   const listen = `listen ${tls.port} ssl`;
   const out = [`  server {\n    ${listen} default_server;\n    ssl_reject_handshake on;\n  }\n`];
@@ -287,10 +294,35 @@ function tlsServers(
     out.push(
       `  server {\n    ${listen};\n    server_name ${group.names.join(' ')};\n` +
         `    ssl_certificate ${quotePath(group.certFile)};\n    ssl_certificate_key ${quotePath(group.keyFile)};\n` +
+        (routes.get(group.app)?.hsts === true ? hsts() : '') +
         `${bodies.get(group.app)}  }\n`,
     );
   }
   return out;
+}
+
+/**
+ * Plain HTTP to an app with `--force-https`: 308 to the same host and path on the HTTPS port, except
+ * ACME challenges (ours are exact locations, an app's own go to it). Server level, before any location.
+ */
+function redirectToHttps(tlsPort: number): string {
+  const port = tlsPort === 443 ? '' : `:${tlsPort}`;
+  return (
+    '    if ($uri !~ "^/\\.well-known/acme-challenge/") {\n' +
+    `      return 308 https://$host${port}$request_uri;\n    }\n`
+  );
+}
+
+/** HSTS on an app's HTTPS answers, replacing the app's own; the http block's header lines again (see above). */
+function hsts(): string {
+  return [
+    ...HIDDEN_HEADERS,
+    'proxy_hide_header Strict-Transport-Security;',
+    ...ADDED_HEADERS,
+    `add_header ${HSTS_HEADER} always;`,
+  ]
+    .map((line) => `    ${line}\n`)
+    .join('');
 }
 
 /** The Lua pieces: module, shared dict, the balanced upstream, and the control server. */
