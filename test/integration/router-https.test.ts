@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -23,8 +24,21 @@ function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TL
   });
 }
 
+/** A PUT to nginx's control socket (the Lua module's endpoints). */
+function controlPut(socketPath: string, urlPath: string, body: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'PUT', path: urlPath, agent: false });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.end(body);
+  });
+}
+
 /** An nginx router with an HTTPS listener, stopped and its folder removed after the test. */
-async function nginxRouter(t: TestContext) {
+async function nginxRouter(t: TestContext, liveBackends = true) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
   const router = await startNginxRouter({
     host: '127.0.0.1',
@@ -33,6 +47,7 @@ async function nginxRouter(t: TestContext) {
     domain: 'example.test',
     dir,
     workers: 1,
+    liveBackends,
   });
   t.after(async () => {
     await router.close();
@@ -273,52 +288,74 @@ describe('the built-in router over HTTPS', () => {
     await redirectAndHsts(t, router, ca);
   });
 
-  test('the nginx driver: certificates by SNI, https to the app, swapped by a graceful reload', {
-    skip: NGINX_SKIP,
-  }, async (t) => {
-    const backend = await startBackend(t, 'web-1');
-    const router = await nginxRouter(t);
-    const dir = router.dir;
-    router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
-    router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
-    await router.settled();
-    const port = router.tlsAddress?.port as number;
-    const shop = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(shop.status, 200);
-    const seen = JSON.parse(shop.body) as { headers: Record<string, string> };
-    assert.equal(seen.headers['x-forwarded-proto'], 'https');
-    assert.equal(seen.headers['x-forwarded-port'], String(port));
-    await assert.rejects(httpsGet(port, 'a.apps.example.test', ca.cert), 'no certificate for that name yet');
-    const plain = await request(router, { host: 'shop.example.test' });
-    assert.equal(
-      (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
-      'http',
-    );
-    const keyFiles = () => fs.readdirSync(path.join(dir, 'certs')).filter((f) => f.endsWith('.key'));
-    assert.equal(fs.statSync(path.join(dir, 'certs', keyFiles()[0] as string)).mode & 0o777, 0o600);
+  for (const live of [false, true])
+    test(`the nginx driver: certificates by SNI, https to the app, ${
+      live ? 'pushed live through Lua (no reload), under keep-alive traffic too' : 'swapped by a graceful reload'
+    }`, { skip: NGINX_SKIP }, async (t) => {
+      const backend = await startBackend(t, 'web-1');
+      const router = await nginxRouter(t, live);
+      const dir = router.dir;
+      router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
+      router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
+      await router.settled();
+      const port = router.tlsAddress?.port as number;
+      const shop = await httpsGet(port, 'shop.example.test', ca.cert);
+      assert.equal(shop.status, 200);
+      assert.equal(shop.peer.fingerprint256, new X509Certificate(exact.cert).fingerprint256);
+      const seen = JSON.parse(shop.body) as { headers: Record<string, string> };
+      assert.equal(seen.headers['x-forwarded-proto'], 'https');
+      assert.equal(seen.headers['x-forwarded-port'], String(port));
+      await assert.rejects(httpsGet(port, 'a.apps.example.test', ca.cert), 'no certificate for that name yet');
+      await assert.rejects(handshake(port, { ca: ca.cert }), 'no SNI: no certificate');
+      const plain = await request(router, { host: 'shop.example.test' });
+      assert.equal(
+        (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
+        'http',
+      );
+      const keyFiles = () => fs.readdirSync(path.join(dir, 'certs')).filter((f) => f.endsWith('.key'));
+      if (live) assert.equal(fs.existsSync(path.join(dir, 'certs')), false, 'pushed: no certificate files');
+      else assert.equal(fs.statSync(path.join(dir, 'certs', keyFiles()[0] as string)).mode & 0o777, 0o600);
+      const config = fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8');
 
-    // New connections through swaps: each swap is a reload; no handshake or request fails.
-    const { failures, done, fingerprints } = await httpsLoop(
-      port,
-      'shop.example.test',
-      ca.cert,
-      async () => {
-        for (const next of [renewed, exact, renewed]) {
-          router.setCertificates([
-            { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
-            { hostnames: ['*.apps.example.test', 'a.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
-          ]);
-          await router.settled();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      },
-      4,
-      false,
-    );
-    assert.equal(failures, 0);
-    assert.ok(done > 10, `only ${done} requests`);
-    assert.equal(fingerprints.size, 2);
-    assert.equal((await httpsGet(port, 'a.apps.example.test', ca.cert)).status, 200);
-    assert.equal(keyFiles().length, 2, 'the files of certificates no longer served are removed');
-  });
+      // Swaps under a request loop (with a reload, over new connections only: a reload closes idle
+      // keep-alive ones); no handshake or request fails. Each swap is timed until a new handshake gets it.
+      const swapMs: number[] = [];
+      const { failures, done, fingerprints } = await httpsLoop(
+        port,
+        'shop.example.test',
+        ca.cert,
+        async () => {
+          for (const next of [renewed, exact, renewed, exact, renewed, exact, renewed]) {
+            const started = performance.now();
+            router.setCertificates([
+              { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
+              { hostnames: ['*.apps.example.test', 'a.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
+            ]);
+            const wanted = new X509Certificate(next.cert).fingerprint256;
+            while ((await httpsGet(port, 'shop.example.test', ca.cert)).peer.fingerprint256 !== wanted);
+            swapMs.push(performance.now() - started);
+            await router.settled();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        },
+        4,
+        live,
+      );
+      const sorted = swapMs.slice().sort((a, b) => a - b);
+      t.diagnostic(
+        `nginx ${live ? 'Lua push' : 'reload'}: swap to a new handshake in ${sorted.map((ms) => ms.toFixed(1)).join(', ')} ms (median ${sorted[3]?.toFixed(1)})`,
+      );
+      assert.equal(failures, 0);
+      assert.ok(done > 10, `only ${done} requests`);
+      assert.equal(fingerprints.size, 2);
+      assert.equal((await httpsGet(port, 'a.apps.example.test', ca.cert)).status, 200);
+      if (live) {
+        assert.equal(fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8'), config, 'no new configuration');
+        // A malformed push is refused whole: the certificates served do not change.
+        for (const body of ['shop.example.test 99\nshort', 'bad name! 3\na\0b', 'shop.example.test 5\nnonul'])
+          assert.equal((await controlPut(path.join(dir, 'control', 'control.sock'), '/certs', body)).status, 400);
+        const still = await httpsGet(port, 'shop.example.test', ca.cert);
+        assert.equal(still.peer.fingerprint256, new X509Certificate(renewed.cert).fingerprint256);
+      } else assert.equal(keyFiles().length, 2, 'the files of certificates no longer served are removed');
+    });
 });

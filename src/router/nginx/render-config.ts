@@ -39,6 +39,11 @@ export interface NginxConfigOptions {
 
 export interface TlsConfig {
   readonly port: number;
+  /**
+   * Certificates pushed live (Lua, `ssl_certificate_by_lua`): `certificates` is then empty, and
+   * each app's HTTPS server names this stand-in, which nginx requires but never serves.
+   */
+  readonly pushed?: { readonly certFile: string; readonly keyFile: string };
   readonly certificates: readonly {
     readonly hostnames: readonly string[];
     readonly certFile: string;
@@ -68,6 +73,8 @@ const HSTS_HEADER = 'Strict-Transport-Security max-age=31536000';
 
 /** Shared memory for the route table and the in-flight counts; a fixed size, so reloads keep it. */
 const ROUTES_DICT = 'slipway_routes 4m';
+/** The certificates pushed live (about 4 kB per hostname); a fixed size, so reloads keep it. */
+const CERTS_DICT = 'slipway_certs 16m';
 /**
  * Idle time of a pooled connection to a backend in live mode. No reload
  * closes the pool of a retired backend, and the balancer never picks it
@@ -271,6 +278,21 @@ function tlsServers(
 ): string[] {
   const listen = `listen ${tls.port} ssl`;
   const out = [`  server {\n    ${listen} default_server;\n    ssl_reject_handshake on;\n  }\n`];
+  if (tls.pushed !== undefined) {
+    // Pushed live: one HTTPS server per app for all its names; the Lua module picks the certificate.
+    const pushed =
+      `    ssl_certificate ${quotePath(tls.pushed.certFile)};\n    ssl_certificate_key ${quotePath(tls.pushed.keyFile)};\n` +
+      `    ssl_certificate_by_lua_block { require("${LUA_MODULE_NAME}").ssl_certificate() }\n`;
+    const names = new Map<string, string[]>();
+    for (const [name, app] of owners) if (bodies.has(app)) names.set(app, [...(names.get(app) ?? []), name]);
+    for (const [app, list] of names)
+      out.push(
+        `  server {\n    ${listen};\n    server_name ${list.join(' ')};\n${pushed}` +
+          (routes.get(app)?.hsts === true ? hsts() : '') +
+          `${bodies.get(app)}  }\n`,
+      );
+    return out;
+  }
   const served = new Set<string>();
   // The last certificate for a name wins, as in the built-in router.
   const byName = new Map<string, (typeof tls.certificates)[number]>();
@@ -331,6 +353,7 @@ function liveBlocks(live: LiveConfig, keepalive: number): string[] {
   return [
     `  lua_package_path ${quotePath(`${live.luaDir}/?.lua;;`)};`,
     `  lua_shared_dict ${ROUTES_DICT};`,
+    `  lua_shared_dict ${CERTS_DICT};`,
     `  init_by_lua_block { require("${LUA_MODULE_NAME}") }`,
     `  init_worker_by_lua_block ${lua('init_worker')}`,
     // keepalive must come after the balancer: it wraps the peer the balancer picked.
@@ -340,6 +363,7 @@ function liveBlocks(live: LiveConfig, keepalive: number): string[] {
       '    client_max_body_size 8m;\n    client_body_buffer_size 8m;\n' +
       `    location = /routes {\n      content_by_lua_block ${lua('put_routes')}\n    }\n` +
       `    location = /inflight {\n      content_by_lua_block ${lua('inflight')}\n    }\n` +
+      `    location = /certs {\n      content_by_lua_block ${lua('put_certs')}\n    }\n` +
       '    location / {\n      return 404;\n    }\n  }\n',
   ];
 }
