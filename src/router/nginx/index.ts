@@ -119,7 +119,16 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   await stopStaleMaster(pidFile, file);
   let live = prepareLive(options, dir);
   // With the Lua module, certificates are pushed live too (no reload per certificate).
-  if (typeof live !== 'string' && tls !== undefined) tls = { ...tls, pushed: await standInCertificate(dir) };
+  if (typeof live !== 'string' && tls !== undefined) {
+    try {
+      tls = { ...tls, pushed: await standInCertificate(dir) };
+    } catch (err) {
+      logger?.warn(
+        { err },
+        'nginx router: no stand-in certificate could be made (openssl); certificate changes will reload nginx',
+      );
+    }
+  }
   let settings: NginxConfigOptions = { ...configOptions, live: typeof live === 'string' ? undefined : live, tls };
   let invalid = await checkInitial(binary, dir, file, settings);
   if (invalid !== null && settings.live !== undefined) {
