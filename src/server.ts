@@ -3,6 +3,7 @@
 // start-up and shutdown order.
 
 import fs from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -11,8 +12,9 @@ import { addonOperations, findProvider } from './addons/addon-operations.ts';
 import { type OpenedAddons, openAddons } from './addons/open-addons.ts';
 import { ensureAdminToken } from './api/auth.ts';
 import { createSlugStore } from './build/slug-store.ts';
+import { type ApiTls, apiTls } from './certs/api-tls.ts';
 import { certFiles } from './certs/cert-files.ts';
-import { type CertService, createCertService } from './certs/cert-service.ts';
+import { type CertService, createCertService, type ServedCertificate } from './certs/cert-service.ts';
 import { type DataPaths, dataPaths, type Settings } from './config/settings.ts';
 import { SlipwayError } from './core/errors.ts';
 import type { UidRange } from './core/types.ts';
@@ -22,6 +24,7 @@ import { routerAccessLine } from './logs/router-access-line.ts';
 import { createPipeline, routeAppsWithoutBackends } from './pipeline/create-pipeline.ts';
 import { diskSpace } from './pipeline/disk-reserve.ts';
 import { appHostnames } from './pipeline/switch-traffic.ts';
+import { TLS12_CIPHERS } from './router/builtin/certificate-set.ts';
 import { startBuiltinRouter } from './router/builtin/index.ts';
 import { headerDeadline, limitConnections } from './router/connection-budget.ts';
 import type { Router } from './router/types.ts';
@@ -60,6 +63,9 @@ export async function startServer(
   logger: Logger = pino({ level: settings.logLevel }),
 ): Promise<RunningServer> {
   const timer = startupTimer();
+  const tls = apiTls(settings); // a wrong certificate file stops the start, before anything runs
+  // The API's ACME certificate: installed in its server once that listens, kept until then.
+  const apiCert: { current?: ServedCertificate; server?: HttpsServer } = {};
   fs.mkdirSync(settings.home, { recursive: true, mode: 0o700 });
   fs.chmodSync(settings.home, 0o700);
   const paths = dataPaths(settings.home);
@@ -85,7 +91,10 @@ export async function startServer(
     timer.mark('router');
     // Until its release runs again, each app answers 503 (no web process), not 404 (no such app).
     await routeAppsWithoutBackends({ store, router, settings });
-    certs = startCertificates(settings, paths, store, router, logger);
+    certs = startCertificates(settings, paths, store, router, logger, tls, (certificate) => {
+      apiCert.current = certificate;
+      apiCert.server?.setSecureContext({ cert: certificate.cert, key: certificate.key });
+    });
     await certs.sync();
   } catch (err) {
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
@@ -217,15 +226,18 @@ export async function startServer(
   const sessions = createSessions();
   const api = buildApi(apiContext, {
     http: headerDeadline(settings.headersTimeoutMs),
+    https: apiHttps(tls, apiCert.current),
     failures,
     session: sessionCheck(sessions),
   });
+  if (tls.mode === 'acme') apiCert.server = api.server as unknown as HttpsServer;
   webRoutes(api, apiContext, sessions, failures); // the dashboard and the deploy button (HTML)
   // Its own budget of connections, apart from the router's: a flood of one leaves the other answering.
   limitConnections(api.server, { max: settings.apiMaxConnections, name: 'api', log: logger });
   await api.listen({ host: settings.host, port: settings.port });
   const apiPort = (api.server.address() as AddressInfo).port;
-  const apiHost = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+  const apiHost =
+    tls.mode === 'acme' ? tls.hostname : settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   timer.mark('api');
   logger.debug(timer.phases, 'start-up timings');
   logger.info({ api: apiPort, router: routerPort, home: settings.home }, 'slipway is ready');
@@ -233,7 +245,7 @@ export async function startServer(
 
   let closing: Promise<void> | undefined;
   return {
-    apiUrl: `http://${apiHost}:${apiPort}`,
+    apiUrl: `${tls.mode === 'plain' ? 'http' : 'https'}://${apiHost}:${apiPort}`,
     routerUrl: `http://${settings.routerHost === '0.0.0.0' ? '127.0.0.1' : settings.routerHost}:${routerPort}`,
     routerTlsPort: router.tlsAddress?.port ?? null,
     adminToken,
@@ -289,13 +301,30 @@ function startRouter(settings: Settings, paths: DataPaths, appLogs: AppLogs, log
   });
 }
 
-/** The apps' certificates, installed in the router; ACME orders answered by it (docs/https.md). */
+/**
+ * The API's TLS options: the user's certificate, or the ACME one obtained so far (none yet: handshakes
+ * fail until it is), with the router's protocols and TLS 1.2 suites; undefined: plain HTTP.
+ */
+function apiHttps(tls: ApiTls, acme: ServedCertificate | undefined) {
+  if (tls.mode === 'plain') return undefined;
+  const pems = tls.mode === 'files' ? tls : acme;
+  return {
+    minVersion: 'TLSv1.2' as const,
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+    ...(pems === undefined ? {} : { cert: pems.cert, key: pems.key }),
+  };
+}
+
+/** The apps' certificates (and the API's, for `--api-domain`), installed in the router; ACME orders answered by it (docs/https.md). */
 function startCertificates(
   settings: Settings,
   paths: DataPaths,
   store: Store,
   router: Router,
   logger: Logger,
+  tls: ApiTls,
+  installApi: (certificate: ServedCertificate) => void,
 ): CertService {
   const files = certFiles(paths.certs);
   return createCertService({
@@ -316,6 +345,7 @@ function startCertificates(
     checkIntervalMs: settings.certsCheckIntervalMs,
     retryMs: settings.certsRetryMs,
     logger,
+    ...(tls.mode === 'acme' ? { api: { hostname: tls.hostname, install: installApi } } : {}),
   });
 }
 

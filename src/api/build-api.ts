@@ -3,6 +3,7 @@
 // `{ error: { code, message } }` with the status of api/error-status.ts.
 
 import type { ServerOptions } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { isSlipwayError } from '../core/errors.ts';
 import { type AccessCheck, installAccessGate, type RouteAccess } from './access-gate.ts';
@@ -36,6 +37,8 @@ declare module 'fastify' {
 export interface ApiOptions {
   /** Options of the node:http server (the header deadline). */
   readonly http?: ServerOptions;
+  /** TLS options: the API and dashboard over HTTPS (docs/https.md); absent: plain HTTP. */
+  readonly https?: HttpsServerOptions;
   /** One budget of failed authentications per client, whichever way it tries (API, git, sign-in). */
   readonly failures: AuthFailures;
   /** The dashboard's check (web/session-access.ts): the routes it guards are registered by web/. */
@@ -44,8 +47,11 @@ export interface ApiOptions {
 
 export function buildApi(ctx: ApiContext, options: ApiOptions): FastifyInstance {
   const { failures } = options;
+  const server =
+    options.https === undefined ? { http: options.http ?? {} } : { https: { ...options.http, ...options.https } };
+  // (One type for both: the routes and the tests see a FastifyInstance whichever server it runs on.)
   const api = Fastify({
-    http: options.http ?? {},
+    ...(server as { http: ServerOptions }),
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024, // JSON bodies; archives are streamed with their own cap

@@ -22,6 +22,25 @@ export type ChallengeSink = (token: string, keyAuthorization: string | null) => 
 // acme-client's HTTP client: a bounded wait on a CA that does not answer.
 acme.axios.defaults.timeout = 30_000;
 
+/**
+ * A request that got no answer at all (connection refused, DNS, timeout) fails at once with what
+ * happened. acme-client's own handler would retry it for 75 s and then fail with a TypeError
+ * ("reading 'config'"), which is what `last_error` would show; Slipway retries the order itself
+ * with its backoff. Put first: a rejection without `config` passes acme-client's handler untouched.
+ */
+type AxiosFailure = { config?: { url?: string }; response?: unknown; code?: string; message?: string };
+(
+  acme.axios.interceptors.response as unknown as {
+    handlers: { fulfilled: null; rejected: (err: AxiosFailure) => never }[];
+  }
+).handlers.unshift({
+  fulfilled: null,
+  rejected: (err) => {
+    if (err.config === undefined || err.response !== undefined) throw err;
+    throw new Error(`cannot reach the ACME CA at ${err.config.url}: ${err.code ?? err.message}`);
+  },
+});
+
 async function accountKey(file: string): Promise<Buffer> {
   try {
     return fs.readFileSync(file);

@@ -39,6 +39,9 @@ export function writeSecret(file: string, data: string): void {
   fs.renameSync(temp, file);
 }
 
+/** The folder of the API's own ACME certificate (`--api-domain`), beside the apps' (no app name starts with `_`). */
+export const API_FOLDER = '_api';
+
 export function certFiles(root: string) {
   const dirOf = (app: string, id: string) => path.join(root, app, id);
   const readIfThere = (file: string) => {
@@ -81,7 +84,7 @@ export function certFiles(root: string) {
       return subdirs(path.join(root, app)).flatMap((id) => read(app, id) ?? []);
     },
     apps(): string[] {
-      return subdirs(root).filter((name) => name !== 'acme');
+      return subdirs(root).filter((name) => name !== 'acme' && name !== API_FOLDER);
     },
     /** The chain and key first, the meta last: an entry with a meta is whole. */
     save(app: string, id: string, meta: CertMeta, pems?: { cert: string; key: string }): void {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { SlipwayError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
 import type { AcmeOptions, ChallengeSink } from './acme-order.ts';
-import type { CertEntry, CertFiles } from './cert-files.ts';
+import { API_FOLDER, type CertEntry, type CertFiles } from './cert-files.ts';
 import { type CertificateInfo, checkCertificate, describe, parseChain } from './check-certificate.ts';
 
 export interface ServedCertificate {
@@ -37,6 +37,8 @@ export interface CertServiceDeps {
   readonly retryMs: number;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** The API's own ACME certificate (`--api-domain`): its hostname, and where to install it once obtained. */
+  readonly api?: { readonly hostname: string; readonly install: (certificate: ServedCertificate) => void };
 }
 
 export type CertStatus = 'ok' | 'expiring' | 'expired' | 'pending' | 'failing';
@@ -73,6 +75,14 @@ export function createCertService(deps: CertServiceDeps) {
     return wanted.filter((h) => leaf.checkHost(h) !== undefined);
   };
 
+  /** The API's ACME certificate, once obtained. */
+  function apiCertificate(): ServedCertificate | undefined {
+    if (deps.api === undefined) return undefined;
+    const entry = files.read(API_FOLDER, acmeId(deps.api.hostname));
+    if (entry?.cert === undefined || entry.key === undefined) return undefined;
+    return { hostnames: [deps.api.hostname], cert: entry.cert, key: entry.key };
+  }
+
   async function sync(): Promise<void> {
     const served: ServedCertificate[] = [];
     for (const app of files.apps()) {
@@ -89,6 +99,14 @@ export function createCertService(deps: CertServiceDeps) {
         } catch (err) {
           logger.error({ err, app, certificate: entry.id }, 'a stored certificate cannot be read; it is not served');
         }
+      }
+    }
+    const api = apiCertificate();
+    if (api !== undefined && deps.api !== undefined) {
+      try {
+        deps.api.install(api);
+      } catch (err) {
+        logger.error({ err }, "the API's certificate cannot be installed; the previous one keeps serving");
       }
     }
     try {
@@ -184,6 +202,10 @@ export function createCertService(deps: CertServiceDeps) {
   };
 
   async function checkAll(): Promise<void> {
+    if (deps.api !== undefined && !closed) {
+      const entry = files.read(API_FOLDER, acmeId(deps.api.hostname));
+      if (due(entry)) await obtain(API_FOLDER, deps.api.hostname, entry);
+    }
     for (const app of (await deps.store.apps.list()).map((a) => a.name)) {
       warnExpiring(app);
       if (closed || !(await autoOn(app))) continue;
@@ -213,6 +235,7 @@ export function createCertService(deps: CertServiceDeps) {
   return {
     sync,
     check,
+    apiCertificate,
     start(): void {
       timer = setInterval(() => void check(), deps.checkIntervalMs);
       timer.unref();

@@ -82,17 +82,8 @@ const roots = () => {
 const issuedBy = (cert: X509Certificate, issuer: X509Certificate) =>
   cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 
-/**
- * Checks `certPem` and `keyPem` for serving `hostnames` (the app's; the
- * `domain` a user named, when given, must be one of them) at `now`. Returns
- * the leaf's description and the hostnames it covers.
- */
-export function checkCertificate(
-  certPem: string,
-  keyPem: string,
-  hostnames: readonly string[],
-  options: { domain?: string | undefined; now?: Date } = {},
-): { info: CertificateInfo; covers: string[] } {
+/** The key matches the leaf, and the leaf is valid at `now`. */
+function checkPair(certPem: string, keyPem: string, now: Date): { chain: X509Certificate[]; info: CertificateInfo } {
   const chain = parseChain(certPem);
   const leaf = chain[0] as X509Certificate;
   const info = describe(leaf);
@@ -102,23 +93,15 @@ export function checkCertificate(
       'cert.key_mismatch',
       `the private key does not belong to the certificate for ${info.names.join(', ')}`,
     );
-  const now = options.now ?? new Date();
   if (now < new Date(leaf.validFrom))
     throw new SlipwayError('cert.not_yet_valid', `the certificate is not valid before ${info.notBefore}`);
   if (now > new Date(leaf.validTo))
     throw new SlipwayError('cert.expired', `the certificate expired on ${info.notAfter}`);
-  const wanted = options.domain === undefined ? hostnames : [options.domain.toLowerCase()];
-  if (options.domain !== undefined && !hostnames.includes(options.domain.toLowerCase()))
-    throw new SlipwayError(
-      'cert.name_mismatch',
-      `${options.domain} is not a hostname of this app (${hostnames.join(', ')}): add it with domains:add first`,
-    );
-  const covers = wanted.filter((host) => leaf.checkHost(host) !== undefined);
-  if (covers.length === 0)
-    throw new SlipwayError(
-      'cert.name_mismatch',
-      `the certificate is for ${info.names.join(', ') || '(no DNS name)'}, which covers none of ${wanted.join(', ')}`,
-    );
+  return { chain, info };
+}
+
+/** Each certificate issued by the next, the last one by itself or a root node trusts. */
+function checkChain(chain: readonly X509Certificate[]): void {
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!issuedBy(chain[i] as X509Certificate, chain[i + 1] as X509Certificate))
       throw new SlipwayError(
@@ -132,5 +115,40 @@ export function checkCertificate(
       'cert.chain_incomplete',
       `the chain stops at "${last.issuer.replace(/\n/g, ', ')}", which is not a trusted root: append the intermediate certificate(s) your CA gave you (and, for a private CA, its root)`,
     );
+}
+
+/** Checks a certificate and key for a server of its own names (the API's `--api-tls-cert`): all but the names. */
+export function checkServerCertificate(certPem: string, keyPem: string, now = new Date()): CertificateInfo {
+  const { chain, info } = checkPair(certPem, keyPem, now);
+  checkChain(chain);
+  return info;
+}
+
+/**
+ * Checks `certPem` and `keyPem` for serving `hostnames` (the app's; the
+ * `domain` a user named, when given, must be one of them) at `now`. Returns
+ * the leaf's description and the hostnames it covers.
+ */
+export function checkCertificate(
+  certPem: string,
+  keyPem: string,
+  hostnames: readonly string[],
+  options: { domain?: string | undefined; now?: Date } = {},
+): { info: CertificateInfo; covers: string[] } {
+  const { chain, info } = checkPair(certPem, keyPem, options.now ?? new Date());
+  const leaf = chain[0] as X509Certificate;
+  const wanted = options.domain === undefined ? hostnames : [options.domain.toLowerCase()];
+  if (options.domain !== undefined && !hostnames.includes(options.domain.toLowerCase()))
+    throw new SlipwayError(
+      'cert.name_mismatch',
+      `${options.domain} is not a hostname of this app (${hostnames.join(', ')}): add it with domains:add first`,
+    );
+  const covers = wanted.filter((host) => leaf.checkHost(host) !== undefined);
+  if (covers.length === 0)
+    throw new SlipwayError(
+      'cert.name_mismatch',
+      `the certificate is for ${info.names.join(', ') || '(no DNS name)'}, which covers none of ${wanted.join(', ')}`,
+    );
+  checkChain(chain);
   return { info, covers };
 }

@@ -5,6 +5,16 @@ import { Readable } from 'node:stream';
 import { CliError } from './cli-error.ts';
 import type { Credentials } from './credentials.ts';
 
+/** node's codes for a server certificate it cannot verify (a private CA, a self-signed one, a wrong name). */
+const TLS_TRUST_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
+
 export interface RequestOptions {
   readonly json?: unknown;
   readonly body?: Readable;
@@ -49,6 +59,12 @@ export class ApiClient {
       } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      if (TLS_TRUST_ERRORS.has(cause?.code ?? ''))
+        throw new CliError(
+          'cli.unreachable',
+          `cannot reach Slipway at ${this.#credentials.url}: its certificate is not trusted (${cause?.code}). ` +
+            'For a private CA, run the CLI with NODE_EXTRA_CA_CERTS=<the CA certificate file> (docs/https.md)',
+        );
       throw new CliError(
         'cli.unreachable',
         `cannot reach Slipway at ${this.#credentials.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is \`slipway server\` running?`,

@@ -142,6 +142,11 @@ const SETTINGS = {
   /** The built-in router's HTTPS listener (docs/https.md); null: none. */
   routerTlsPort: setting('SLIPWAY_ROUTER_TLS_PORT', port, null as number | null),
   domain: setting('SLIPWAY_DOMAIN', dnsName, 'localhost'),
+  /** The API and dashboard over HTTPS with this certificate chain and key (PEM files; docs/https.md). */
+  apiTlsCert: setting('SLIPWAY_API_TLS_CERT', text, null as string | null),
+  apiTlsKey: setting('SLIPWAY_API_TLS_KEY', text, null as string | null),
+  /** The API and dashboard over HTTPS with an ACME certificate for this name (docs/https.md). */
+  apiDomain: setting('SLIPWAY_API_DOMAIN', dnsName, null as string | null),
   /** Whether apps that never ran `certs:auto` get ACME certificates (docs/https.md). */
   certsAuto: setting('SLIPWAY_CERTS_AUTO', flag, false),
   /** The ACME directory: Let's Encrypt's production one by default (staging: docs/https.md). */

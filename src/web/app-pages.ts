@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/api-context.ts';
 import { MAX_BOOT_TIMEOUT_MS, MAX_HOOK_TIMEOUT_MS, timeoutSetting } from '../api/validate.ts';
+import type { CertView } from '../certs/cert-service.ts';
 import { describeChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { type App, type ConfigState, releaseName } from '../core/types.ts';
@@ -42,13 +43,14 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
 
   web.get<AppParams>('/apps/:app', async (request, reply) => {
     const app = await store.apps.require(request.params.app);
-    const [deployments, config, containers, formation, releases, addons] = await Promise.all([
+    const [deployments, config, containers, formation, releases, addons, certs] = await Promise.all([
       store.deployments.list(app.name, 20),
       pipeline.config(app.name),
       store.containers.list(app.name),
       store.formation.get(app.name),
       store.releases.list(app.name),
       store.addons.list(app.name),
+      ctx.certs.list(app.name),
     ]);
     const csrf = csrfField(request.session?.csrf ?? '');
     const current = releases.find((r) => r.version === app.currentRelease);
@@ -94,6 +96,7 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
                 }</form>`
           }</td></tr>`,
         )}</tbody></table><p class="hint">A rollback restores the release's code and config; database migrations are not reversed.</p></section>
+<h2>Certificates</h2><section id="certs">${certificates(certs, csrf, app.name)}</section>
 <h2>Settings</h2><section id="settings">${settingsForm(app, csrf)}</section>`,
     );
   });
@@ -148,6 +151,13 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
     },
   );
 
+  web.post<AppParams>('/apps/:app/certs/auto', async (request, reply) => {
+    const { auto } = request.body as Form;
+    if (auto !== 'on' && auto !== 'off') throw new SlipwayError('request.invalid', 'certs:auto is on or off');
+    await ctx.certs.setAuto(request.params.app, auto === 'on');
+    return reply.redirect(`/apps/${request.params.app}`, 303);
+  });
+
   web.post<AppParams>('/apps/:app/redeploy', async (request, reply) => {
     const d = await pipeline.redeploy(request.params.app, request.session?.author ?? null);
     return reply.redirect(`/apps/${request.params.app}/deployments/${d.id}`, 303);
@@ -168,6 +178,23 @@ function unappliedNotice(state: ConfigState): Html | string {
   return html`<p class="notice" id="env-unapplied">The values below are the live release's. A change is ${why}: <code>${changed}</code>${
     state.status === 'failed' ? '. The next deployment applies it.' : ''
   }</p>`;
+}
+
+/** Each certificate (docs/https.md) with its state, and the certs:auto switch. */
+function certificates(list: { auto: boolean; certificates: readonly CertView[] }, csrf: Html, app: string): Html {
+  const rows = list.certificates.map((c) => {
+    const domains = c.servedFor.length > 0 ? c.servedFor : (c.names ?? [c.id.replace(/^acme-/, '')]);
+    const issuer = c.issuer === undefined ? '' : (/CN=([^,]+)/.exec(c.issuer)?.[1] ?? c.issuer);
+    return html`<tr data-id="${c.id}"><td>${domains.join(', ')}</td><td>${c.source}</td><td>${issuer}</td>
+<td>${c.notAfter ?? ''}</td><td>${status(c.status)}</td><td class="error">${c.lastError ?? ''}</td></tr>`;
+  });
+  const next = list.auto ? 'off' : 'on';
+  return html`<table><thead><tr><th>Domain</th><th>Source</th><th>Issuer</th><th>Expires</th><th>Status</th><th>Last error</th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="6">No certificates.</td></tr>`}</tbody></table>
+<form method="post" action="/apps/${app}/certs/auto" id="certs-auto-form">${csrf}<input type="hidden" name="auto" value="${next}">
+<p>ACME certificates (certs:auto): <strong id="certs-auto">${list.auto ? 'on' : 'off'}</strong>
+<button class="secondary">Turn ${next}</button></p></form>
+<p class="hint">With it on, Slipway obtains and renews a certificate for each of the app's hostnames in the background.</p>`;
 }
 
 /** Timeouts: empty for the server's default. */

@@ -64,8 +64,9 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-export function sessionCookie(session: Session | null): string {
-  const base = `${COOKIE}=${session?.id ?? ''}; Path=/; HttpOnly; SameSite=Strict`;
+/** `secure`: the dashboard is served over HTTPS, so the browser must never send the cookie over plain HTTP. */
+export function sessionCookie(session: Session | null, secure = false): string {
+  const base = `${COOKIE}=${session?.id ?? ''}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
   return session ? `${base}; Max-Age=${Math.floor(TTL_MS / 1000)}` : `${base}; Max-Age=0`;
 }
 

@@ -83,11 +83,11 @@ function signInRoutes(web: FastifyInstance, ctx: ApiContext, sessions: Sessions,
       return reply.code(401).type('text/html').send(form(next, 'Invalid API token.'));
     }
     const session = sessions.create(author);
-    return reply.header('set-cookie', sessionCookie(session)).redirect(next, 303);
+    return reply.header('set-cookie', sessionCookie(session, request.protocol === 'https')).redirect(next, 303);
   });
 
   web.post('/sign-out', async (request, reply) => {
     if (request.session) sessions.remove(request.session.id);
-    return reply.header('set-cookie', sessionCookie(null)).redirect('/sign-in', 303);
+    return reply.header('set-cookie', sessionCookie(null, request.protocol === 'https')).redirect('/sign-in', 303);
   });
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, submitToken, withoutChromium } from '../helpers/chromium.ts';
+import { openSignedIn, withoutChromium } from '../helpers/chromium.ts';
 import { fixtureCopy, type Slipway, startSlipway } from '../helpers/slipway.ts';
 
 const APP = 'dash';
@@ -25,11 +25,7 @@ describe("an app's page (browser)", { skip: withoutChromium }, () => {
     assert.equal((await cli('env:set', 'JWT_SECRET=s1')).code, 0);
     assert.equal((await cli('deploy', fixtureCopy('needs-secret'))).code, 0);
     assert.equal((await cli('env:unset', 'JWT_SECRET')).code, 7, 'the change fails: the web needs it');
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${slipway.apiUrl}/apps/${APP}`);
-    await submitToken(page);
-    await page.waitForURL(new RegExp(`/apps/${APP}$`));
+    ({ browser, page } = await openSignedIn(`${slipway.apiUrl}/apps/${APP}`));
   });
   after(async () => {
     await browser?.close();

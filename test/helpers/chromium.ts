@@ -19,3 +19,13 @@ export async function submitToken(page: Page, token = TOKEN): Promise<void> {
   await page.fill('#token', token);
   await page.click('main button');
 }
+
+/** A browser on `url` (a page behind the sign-in), signed in with the admin token. */
+export async function openSignedIn(url: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(url);
+  await submitToken(page);
+  await page.waitForURL(new RegExp(`${new URL(url).pathname}$`));
+  return { browser, page };
+}

@@ -85,7 +85,7 @@ export async function issue(
     ].join('\n'),
   );
   fs.writeFileSync(path.join(dir, `${id}.serial`), `${(Date.now() * 100 + serial).toString(16).padStart(16, '0')}\n`);
-  const sans = options.names.map((n) => `DNS:${n}`).join(',');
+  const sans = options.names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   fs.writeFileSync(
     ext,
     options.isCa

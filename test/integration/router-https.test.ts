@@ -6,20 +6,110 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import tls from 'node:tls';
 import { type BuiltinRouter, startBuiltinRouter } from '../../src/router/builtin/index.ts';
 import { startNginxRouter } from '../../src/router/nginx/index.ts';
+import type { Router } from '../../src/router/types.ts';
 import { httpsGet, httpsLoop, type Issued, issue, makeRootCa, removeCa, type TestCa } from '../helpers/test-certs.ts';
-import { NGINX_SKIP, request, startBackend } from './router-helpers.ts';
+import { NGINX_SKIP, request, settle, startBackend } from './router-helpers.ts';
 
 function handshake(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, ...options }, () => resolve(socket));
     socket.on('error', reject);
   });
+}
+
+/** A PUT to nginx's control socket (the Lua module's endpoints). */
+function controlPut(socketPath: string, urlPath: string, body: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'PUT', path: urlPath, agent: false });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.end(body);
+  });
+}
+
+/** An nginx router with an HTTPS listener, stopped and its folder removed after the test. */
+async function nginxRouter(t: TestContext, liveBackends = true) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
+  const router = await startNginxRouter({
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: 0,
+    domain: 'example.test',
+    dir,
+    workers: 1,
+    liveBackends,
+  });
+  t.after(async () => {
+    await router.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return Object.assign(router, { dir });
+}
+
+/** The redirect to HTTPS and HSTS, on a router with an HTTPS listener and a certificate for shop.example.test. */
+async function redirectAndHsts(
+  t: TestContext,
+  router: Router & Required<Pick<Router, 'setChallenge'>>,
+  ca: TestCa,
+): Promise<void> {
+  const port = router.tlsAddress?.port as number;
+  const backend = await startBackend(t, 'web-2', (_req, res) => {
+    res.setHeader('strict-transport-security', 'max-age=5');
+    res.end('ok');
+  });
+  const own = await startBackend(t, 'web-3', (req, res) => res.end(`app saw ${req.url}`));
+  router.setRoute('shop', {
+    hostnames: ['shop.example.test'],
+    backends: [backend.backend],
+    forceHttps: true,
+    hsts: true,
+  });
+  router.setRoute('plain', { hostnames: ['plain.example.test'], backends: [own.backend], hsts: true });
+  router.setChallenge('tok-9', 'tok-9.thumbprint');
+  const redirected = await request(router, { host: 'Shop.Example.Test:8080', path: '/cart?x=1', method: 'POST' });
+  assert.equal(redirected.status, 308);
+  assert.equal(redirected.headers.location, `https://shop.example.test:${port}/cart?x=1`);
+  assert.equal(redirected.headers['strict-transport-security'], undefined);
+  assert.match(String(redirected.headers['x-request-id']), /^[\w-]+$/);
+  const challenge = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/tok-9' });
+  assert.equal(challenge.status, 200);
+  assert.equal(challenge.body.toString(), 'tok-9.thumbprint');
+  // A token the router does not know goes to the app (its own ACME client), not redirected.
+  router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [own.backend], forceHttps: true, hsts: true });
+  const appToken = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/other' });
+  assert.equal(appToken.status, 200);
+  assert.equal(appToken.body.toString(), 'app saw /.well-known/acme-challenge/other');
+  // An app without --force-https is served over plain HTTP, without HSTS.
+  const plain = await request(router, { host: 'plain.example.test', path: '/x' });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['strict-transport-security'], undefined);
+
+  router.setRoute('shop', {
+    hostnames: ['shop.example.test'],
+    backends: [backend.backend],
+    forceHttps: true,
+    hsts: true,
+  });
+  await settle(router);
+  const secure = await httpsGet(port, 'shop.example.test', ca.cert);
+  assert.equal(secure.body, 'ok');
+  assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000', "replacing the app's own");
+  assert.match(String(secure.headers['x-request-id']), /^[\w-]+$/);
+
+  router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [backend.backend] });
+  assert.equal((await request(router, { host: 'shop.example.test' })).status, 200);
+  const noHsts = await httpsGet(port, 'shop.example.test', ca.cert);
+  assert.equal(noHsts.headers['strict-transport-security'], 'max-age=5', "the app's own header passes untouched");
 }
 
 describe('the built-in router over HTTPS', () => {
@@ -141,33 +231,7 @@ describe('the built-in router over HTTPS', () => {
   });
 
   test('force HTTPS redirects plain HTTP (not ACME challenges); HSTS goes on HTTPS answers only', async (t) => {
-    const router = await routerWithApps(t);
-    const port = router.tlsAddress?.port as number;
-    const backend = await startBackend(t, 'web-2', (_req, res) => {
-      res.setHeader('strict-transport-security', 'max-age=5');
-      res.end('ok');
-    });
-    router.setRoute('shop', {
-      hostnames: ['shop.example.test'],
-      backends: [backend.backend],
-      forceHttps: true,
-      hsts: true,
-    });
-    router.setChallenge('tok-9', 'tok-9.thumbprint');
-    const redirected = await request(router, { host: 'Shop.Example.Test:8080', path: '/cart?x=1', method: 'POST' });
-    assert.equal(redirected.status, 308);
-    assert.equal(redirected.headers.location, `https://shop.example.test:${port}/cart?x=1`);
-    assert.equal(redirected.headers['strict-transport-security'], undefined);
-    const challenge = await request(router, { host: 'shop.example.test', path: '/.well-known/acme-challenge/tok-9' });
-    assert.equal(challenge.status, 200);
-    const secure = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(secure.body, 'ok');
-    assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000');
-
-    router.setRoute('shop', { hostnames: ['shop.example.test'], backends: [backend.backend] });
-    assert.equal((await request(router, { host: 'shop.example.test' })).status, 200);
-    const noHsts = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(noHsts.headers['strict-transport-security'], 'max-age=5', "the app's own header passes untouched");
+    await redirectAndHsts(t, await routerWithApps(t), ca);
   });
 
   test('with a router worker process, both processes answer challenges, redirect and serve HTTPS', async (t) => {
@@ -216,63 +280,82 @@ describe('the built-in router over HTTPS', () => {
     }
   });
 
-  test('the nginx driver: certificates by SNI, https to the app, swapped by a graceful reload', {
+  test('the nginx driver: force HTTPS redirects plain HTTP (not ACME challenges); HSTS on HTTPS answers only', {
     skip: NGINX_SKIP,
   }, async (t) => {
-    const backend = await startBackend(t, 'web-1');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-nginx-tls-'));
-    const router = await startNginxRouter({
-      host: '127.0.0.1',
-      port: 0,
-      tlsPort: 0,
-      domain: 'example.test',
-      dir,
-      workers: 1,
-    });
-    t.after(async () => {
-      await router.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-    router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
+    const router = await nginxRouter(t);
     router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
-    await router.settled();
-    const port = router.tlsAddress?.port as number;
-    const shop = await httpsGet(port, 'shop.example.test', ca.cert);
-    assert.equal(shop.status, 200);
-    const seen = JSON.parse(shop.body) as { headers: Record<string, string> };
-    assert.equal(seen.headers['x-forwarded-proto'], 'https');
-    assert.equal(seen.headers['x-forwarded-port'], String(port));
-    await assert.rejects(httpsGet(port, 'a.apps.example.test', ca.cert), 'no certificate for that name yet');
-    const plain = await request(router, { host: 'shop.example.test' });
-    assert.equal(
-      (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
-      'http',
-    );
-    const keyFiles = () => fs.readdirSync(path.join(dir, 'certs')).filter((f) => f.endsWith('.key'));
-    assert.equal(fs.statSync(path.join(dir, 'certs', keyFiles()[0] as string)).mode & 0o777, 0o600);
-
-    // New connections through swaps: each swap is a reload; no handshake or request fails.
-    const { failures, done, fingerprints } = await httpsLoop(
-      port,
-      'shop.example.test',
-      ca.cert,
-      async () => {
-        for (const next of [renewed, exact, renewed]) {
-          router.setCertificates([
-            { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
-            { hostnames: ['*.apps.example.test', 'a.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
-          ]);
-          await router.settled();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      },
-      4,
-      false,
-    );
-    assert.equal(failures, 0);
-    assert.ok(done > 10, `only ${done} requests`);
-    assert.equal(fingerprints.size, 2);
-    assert.equal((await httpsGet(port, 'a.apps.example.test', ca.cert)).status, 200);
-    assert.equal(keyFiles().length, 2, 'the files of certificates no longer served are removed');
+    await redirectAndHsts(t, router, ca);
   });
+
+  for (const live of [false, true])
+    test(`the nginx driver: certificates by SNI, https to the app, ${
+      live ? 'pushed live through Lua (no reload), under keep-alive traffic too' : 'swapped by a graceful reload'
+    }`, { skip: NGINX_SKIP }, async (t) => {
+      const backend = await startBackend(t, 'web-1');
+      const router = await nginxRouter(t, live);
+      const dir = router.dir;
+      router.setRoute('shop', { hostnames: ['shop.example.test', 'a.apps.example.test'], backends: [backend.backend] });
+      router.setCertificates([{ hostnames: ['shop.example.test'], cert: exact.cert, key: exact.key }]);
+      await router.settled();
+      const port = router.tlsAddress?.port as number;
+      const shop = await httpsGet(port, 'shop.example.test', ca.cert);
+      assert.equal(shop.status, 200);
+      assert.equal(shop.peer.fingerprint256, new X509Certificate(exact.cert).fingerprint256);
+      const seen = JSON.parse(shop.body) as { headers: Record<string, string> };
+      assert.equal(seen.headers['x-forwarded-proto'], 'https');
+      assert.equal(seen.headers['x-forwarded-port'], String(port));
+      await assert.rejects(httpsGet(port, 'a.apps.example.test', ca.cert), 'no certificate for that name yet');
+      await assert.rejects(handshake(port, { ca: ca.cert }), 'no SNI: no certificate');
+      const plain = await request(router, { host: 'shop.example.test' });
+      assert.equal(
+        (JSON.parse(plain.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-proto'],
+        'http',
+      );
+      const keyFiles = () => fs.readdirSync(path.join(dir, 'certs')).filter((f) => f.endsWith('.key'));
+      if (live) assert.equal(fs.existsSync(path.join(dir, 'certs')), false, 'pushed: no certificate files');
+      else assert.equal(fs.statSync(path.join(dir, 'certs', keyFiles()[0] as string)).mode & 0o777, 0o600);
+      const config = fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8');
+
+      // Swaps under a request loop (with a reload, over new connections only: a reload closes idle
+      // keep-alive ones); no handshake or request fails. Each swap is timed until a new handshake gets it.
+      const swapMs: number[] = [];
+      const { failures, done, fingerprints } = await httpsLoop(
+        port,
+        'shop.example.test',
+        ca.cert,
+        async () => {
+          for (const next of [renewed, exact, renewed, exact, renewed, exact, renewed]) {
+            const started = performance.now();
+            router.setCertificates([
+              { hostnames: ['shop.example.test'], cert: next.cert, key: next.key },
+              { hostnames: ['*.apps.example.test', 'a.apps.example.test'], cert: wildcard.cert, key: wildcard.key },
+            ]);
+            const wanted = new X509Certificate(next.cert).fingerprint256;
+            while ((await httpsGet(port, 'shop.example.test', ca.cert)).peer.fingerprint256 !== wanted);
+            swapMs.push(performance.now() - started);
+            await router.settled();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        },
+        4,
+        live,
+      );
+      const sorted = swapMs.slice().sort((a, b) => a - b);
+      t.diagnostic(
+        `nginx ${live ? 'Lua push' : 'reload'}: swap to a new handshake in ${sorted.map((ms) => ms.toFixed(1)).join(', ')} ms (median ${sorted[3]?.toFixed(1)})`,
+      );
+      assert.equal(failures, 0);
+      assert.ok(done > 10, `only ${done} requests`);
+      assert.equal(fingerprints.size, 2);
+      assert.equal((await httpsGet(port, 'a.apps.example.test', ca.cert)).status, 200);
+      if (live) {
+        assert.equal(fs.readFileSync(path.join(dir, 'nginx.conf'), 'utf8'), config, 'no new configuration');
+        // A malformed push is refused whole: the certificates served do not change.
+        for (const body of ['shop.example.test 99\nshort', 'bad name! 3\na\0b', 'shop.example.test 5\nnonul'])
+          assert.equal((await controlPut(path.join(dir, 'control', 'control.sock'), '/certs', body)).status, 400);
+        const still = await httpsGet(port, 'shop.example.test', ca.cert);
+        assert.equal(still.peer.fingerprint256, new X509Certificate(renewed.cert).fingerprint256);
+      } else assert.equal(keyFiles().length, 2, 'the files of certificates no longer served are removed');
+    });
 });

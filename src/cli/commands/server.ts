@@ -19,6 +19,15 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
     .option('--router-port <n>', 'router port (SLIPWAY_ROUTER_PORT, default 8080)')
     .option('--router-tls-port <n>', 'router HTTPS port (SLIPWAY_ROUTER_TLS_PORT; default: no HTTPS)')
     .option('--domain <domain>', 'apps answer at <app>.<domain> (SLIPWAY_DOMAIN, default localhost)')
+    .option(
+      '--api-tls-cert <file>',
+      'serve the API and dashboard over HTTPS with this PEM chain (SLIPWAY_API_TLS_CERT)',
+    )
+    .option('--api-tls-key <file>', "that certificate's PEM private key (SLIPWAY_API_TLS_KEY)")
+    .option(
+      '--api-domain <name>',
+      'serve the API and dashboard over HTTPS with an ACME certificate for this name (SLIPWAY_API_DOMAIN)',
+    )
     .option('--boot-timeout <duration>', 'how long a web container has to accept TCP on $PORT (default 60s)')
     .option('--hook-timeout <duration>', 'postdeploy hook timeout (default 20m)')
     .option(

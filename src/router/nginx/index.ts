@@ -21,9 +21,17 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { HELPER_ENV, runChecked } from '../../exec/index.ts';
 import { assertValidRoute } from '../check-route.ts';
 import type { AppRoute, Router, TlsCertificate } from '../types.ts';
-import { countInFlight, findLuaModules, pushRouteTable, routeTableText, socketPathProblem } from './live-backends.ts';
+import {
+  countInFlight,
+  findLuaModules,
+  pushCertificates,
+  pushRouteTable,
+  routeTableText,
+  socketPathProblem,
+} from './live-backends.ts';
 import { LUA_MODULE_NAME, LUA_MODULE_SOURCE } from './lua-module.ts';
 import {
   delay,
@@ -110,10 +118,22 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   const routes = new Map<string, AppRoute>();
   await stopStaleMaster(pidFile, file);
   let live = prepareLive(options, dir);
+  // With the Lua module, certificates are pushed live too (no reload per certificate).
+  if (typeof live !== 'string' && tls !== undefined) {
+    try {
+      tls = { ...tls, pushed: await standInCertificate(dir) };
+    } catch (err) {
+      logger?.warn(
+        { err },
+        'nginx router: no stand-in certificate could be made (openssl); certificate changes will reload nginx',
+      );
+    }
+  }
   let settings: NginxConfigOptions = { ...configOptions, live: typeof live === 'string' ? undefined : live, tls };
   let invalid = await checkInitial(binary, dir, file, settings);
   if (invalid !== null && settings.live !== undefined) {
     live = `nginx rejected its configuration with the Lua module: ${invalid}`;
+    if (tls !== undefined) tls = { port: tls.port, certificates: [] };
     settings = { ...configOptions, tls };
     invalid = await checkInitial(binary, dir, file, settings);
   }
@@ -123,8 +143,19 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   fs.renameSync(next, file);
   const master: NginxMaster = await startMaster({ binary, prefix: dir, file, host: options.host, port, logger });
   let current = new Set(workerPids(master.pid));
+  let pushedCertificates: readonly TlsCertificate[] = [];
+  let certificatesChanged = false;
   const push = async (): Promise<void> => {
-    if (liveConfig !== undefined) await pushRouteTable(liveConfig.controlSocket, await routeTableText(routes));
+    if (liveConfig === undefined) return;
+    await pushRouteTable(liveConfig.controlSocket, await routeTableText(routes));
+    if (!certificatesChanged) return;
+    certificatesChanged = false;
+    try {
+      await pushCertificates(liveConfig.controlSocket, pushedCertificates);
+    } catch (err) {
+      certificatesChanged = true; // pushed again at the retry
+      throw err;
+    }
   };
   try {
     await push(); // the full table, before the router counts as started
@@ -209,6 +240,12 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       schedule();
     },
     setCertificates(certificates: readonly TlsCertificate[]): void {
+      if (tls?.pushed !== undefined) {
+        pushedCertificates = certificates.map((c) => ({ hostnames: [...c.hostnames], cert: c.cert, key: c.key }));
+        certificatesChanged = true;
+        schedule();
+        return;
+      }
       if (tlsPort === undefined) return;
       tls = {
         port: tlsPort,
@@ -222,6 +259,8 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       routes.set(app, {
         hostnames: [...route.hostnames],
         backends: route.backends.map((b) => ({ id: b.id, host: b.host, port: b.port })),
+        forceHttps: route.forceHttps === true,
+        hsts: route.hsts === true,
       });
       schedule();
     },
@@ -276,6 +315,43 @@ function prepareLive(options: NginxRouterOptions, dir: string): LiveConfig | str
   fs.mkdirSync(luaDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(luaDir, `${LUA_MODULE_NAME}.lua`), LUA_MODULE_SOURCE, { mode: 0o600 });
   return { modules: found.modules, luaDir, controlSocket };
+}
+
+/**
+ * The certificate nginx requires on an HTTPS server whose certificates the Lua module sets: a
+ * self-signed one it never serves (the module replaces it, or fails the handshake). Made once.
+ */
+async function standInCertificate(dir: string): Promise<{ certFile: string; keyFile: string }> {
+  const standIn = path.join(dir, 'tls-stand-in');
+  const certFile = path.join(standIn, 'cert.pem');
+  const keyFile = path.join(standIn, 'key.pem');
+  if (fs.existsSync(certFile) && fs.existsSync(keyFile)) return { certFile, keyFile };
+  fs.mkdirSync(standIn, { recursive: true, mode: 0o700 });
+  await runChecked(
+    [
+      'openssl',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${keyFile}.tmp`,
+      '-out',
+      `${certFile}.tmp`,
+      '-days',
+      '36500',
+      '-subj',
+      '/CN=slipway-stand-in',
+    ],
+    { env: HELPER_ENV },
+  );
+  fs.chmodSync(`${keyFile}.tmp`, 0o600);
+  fs.renameSync(`${keyFile}.tmp`, keyFile);
+  fs.renameSync(`${certFile}.tmp`, certFile);
+  return { certFile, keyFile };
 }
 
 /** The certificate's files (named by their content, 0600), for nginx to read at its next reload. */

@@ -55,6 +55,19 @@ export async function pushRouteTable(socketPath: string, text: string): Promise<
   if (reply.status !== 200) throw new Error(`nginx refused the route table (${reply.status}): ${reply.body.trim()}`);
 }
 
+/** Replaces nginx's certificates (hostname → chain and key); rejects unless nginx stored them. */
+export async function pushCertificates(
+  socketPath: string,
+  certificates: readonly { hostnames: readonly string[]; cert: string; key: string }[],
+): Promise<void> {
+  const records = certificates.flatMap((c) => {
+    const blob = `${c.cert}\0${c.key}`;
+    return c.hostnames.map((name) => `${name.toLowerCase()} ${Buffer.byteLength(blob)}\n${blob}`);
+  });
+  const reply = await control(socketPath, 'PUT', '/certs', records.join(''));
+  if (reply.status !== 200) throw new Error(`nginx refused the certificates (${reply.status}): ${reply.body.trim()}`);
+}
+
 /** Requests in flight to these backends through these worker processes. */
 export async function countInFlight(
   socketPath: string,

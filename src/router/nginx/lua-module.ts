@@ -19,6 +19,13 @@
 //
 // check_answer() is the header filter of proxied answers: it refuses what the
 // built-in router refuses and nginx 1.22 would pass on (see its comment).
+//
+// Certificates (HTTPS, docs/https.md) live in a second shared dict, pushed
+// whole over the control socket (PUT /certs) like the route table:
+//   c:<hostname>   "<PEM chain>\0<PEM key>" (a hostname may be "*.<parent>")
+// ssl_certificate() runs at each handshake (ssl_certificate_by_lua): the exact
+// name, else the wildcard one label up, parsed once per worker and value;
+// no certificate for the name fails the handshake, as in the built-in router.
 
 export const LUA_MODULE_NAME = 'slipway_router';
 
@@ -33,6 +40,7 @@ export const LUA_MODULE_SOURCE = String.raw`-- Written by Slipway at start; edit
 local balancer = require "ngx.balancer"
 
 local dict = ngx.shared.slipway_routes
+local certs = ngx.shared.slipway_certs
 local M = {}
 
 local TOKEN = "[%w%-_%.!~%*'%(%)%%]+"
@@ -185,13 +193,37 @@ local function answer(status, text)
   return ngx.exit(status)
 end
 
+-- Makes the entries of store under prefix exactly wanted (key -> value): false, or true once it
+-- answered 507 (the dict is full).
+local function replace_all(store, prefix, wanted)
+  for _, key in ipairs(store:get_keys(0)) do
+    if key:sub(1, #prefix) == prefix and wanted[key] == nil then store:delete(key) end
+  end
+  for key, value in pairs(wanted) do
+    if store:get(key) ~= value then
+      local ok, err = store:safe_set(key, value)
+      if not ok then
+        answer(507, "cannot store " .. key .. ": " .. tostring(err))
+        return true
+      end
+    end
+  end
+  return false
+end
+
+-- The body of a PUT held in memory, or nil once it answered (not a PUT, or too large: what).
+local function put_body(what)
+  if ngx.req.get_method() ~= "PUT" then return answer(405, "PUT only") end
+  ngx.req.read_body()
+  if ngx.req.get_body_file() ~= nil then return answer(413, what .. " too large") end
+  return ngx.req.get_body_data() or ""
+end
+
 -- PUT /routes: the whole table, one line per app: "<app>[ <id> <host> <port>]*".
 -- Checked in full before anything changes; apps left out are forgotten.
 function M.put_routes()
-  if ngx.req.get_method() ~= "PUT" then return answer(405, "PUT only") end
-  ngx.req.read_body()
-  local body = ngx.req.get_body_data() or ""
-  if ngx.req.get_body_file() ~= nil then return answer(413, "route table too large") end
+  local body = put_body("route table")
+  if body == nil then return end
   local wanted = {}
   local lines = 0
   for line in body:gmatch("[^\n]+") do
@@ -209,16 +241,67 @@ function M.put_routes()
     end
     wanted["r:" .. app] = rest:sub(2)
   end
-  for _, key in ipairs(dict:get_keys(0)) do
-    if key:sub(1, 2) == "r:" and wanted[key] == nil then dict:delete(key) end
-  end
-  for key, value in pairs(wanted) do
-    if dict:get(key) ~= value then
-      local ok, err = dict:safe_set(key, value)
-      if not ok then return answer(507, "cannot store " .. key .. ": " .. tostring(err)) end
-    end
-  end
+  if replace_all(dict, "r:", wanted) then return end
   return answer(200, "ok " .. lines)
+end
+
+local parsed = {} -- dict key -> { raw = dict value, chain = cdata, key = cdata }
+
+function M.ssl_certificate()
+  local ssl = require "ngx.ssl"
+  local name = ssl.server_name()
+  if name == nil then return ngx.exit(ngx.ERROR) end
+  name = name:lower()
+  local key = "c:" .. name
+  local raw = certs:get(key)
+  if raw == nil then
+    local parent = name:match("^[^.]+%.(.+)$")
+    if parent == nil then return ngx.exit(ngx.ERROR) end
+    key = "c:*." .. parent
+    raw = certs:get(key)
+    if raw == nil then return ngx.exit(ngx.ERROR) end
+  end
+  local entry = parsed[key]
+  if entry == nil or entry.raw ~= raw then
+    local split = raw:find("\0", 1, true)
+    local chain, err = ssl.parse_pem_cert(raw:sub(1, split - 1))
+    local pkey, err2 = ssl.parse_pem_priv_key(raw:sub(split + 1))
+    if chain == nil or pkey == nil then
+      ngx.log(ngx.ERR, "slipway: certificate for ", name, " unusable: ", err or err2)
+      return ngx.exit(ngx.ERROR)
+    end
+    entry = { raw = raw, chain = chain, key = pkey }
+    parsed[key] = entry
+  end
+  ssl.clear_certs()
+  local ok, err = ssl.set_cert(entry.chain)
+  if ok then ok, err = ssl.set_priv_key(entry.key) end
+  if not ok then
+    ngx.log(ngx.ERR, "slipway: cannot set the certificate for ", name, ": ", err)
+    return ngx.exit(ngx.ERROR)
+  end
+end
+
+-- PUT /certs: every certificate, records of "<hostname> <length>\n<chain>\0<key>".
+-- Checked in full before anything changes; hostnames left out are forgotten.
+function M.put_certs()
+  local body = put_body("certificates")
+  if body == nil then return end
+  local wanted = {}
+  local pos, records = 1, 0
+  while pos <= #body do
+    records = records + 1
+    local name, length, after = body:match("^([%w%-%.%*_]+) (%d+)\n()", pos)
+    if name == nil then return answer(400, "record " .. records .. ": bad header") end
+    local blob = body:sub(after, after + tonumber(length) - 1)
+    if #blob ~= tonumber(length) or not blob:find("\0", 1, true) then
+      return answer(400, "record " .. records .. ": bad certificate")
+    end
+    wanted["c:" .. name:lower()] = blob
+    pos = after + #blob
+  end
+  if replace_all(certs, "c:", wanted) then return end
+  return answer(200, "ok " .. records)
 end
 
 -- GET /inflight?ids=a,b&pids=1,2: requests in flight to those backends through those workers.

@@ -39,6 +39,11 @@ export interface NginxConfigOptions {
 
 export interface TlsConfig {
   readonly port: number;
+  /**
+   * Certificates pushed live (Lua, `ssl_certificate_by_lua`): `certificates` is then empty, and
+   * each app's HTTPS server names this stand-in, which nginx requires but never serves.
+   */
+  readonly pushed?: { readonly certFile: string; readonly keyFile: string };
   readonly certificates: readonly {
     readonly hostnames: readonly string[];
     readonly certFile: string;
@@ -60,8 +65,16 @@ export interface LiveConfig {
   readonly controlSocket: string;
 }
 
+/** Response header lines of the `http` block, repeated where a server adds its own (nginx inherits none then). */
+const HIDDEN_HEADERS = ['proxy_hide_header X-Request-Id;', 'proxy_hide_header Proxy-Authenticate;'];
+const ADDED_HEADERS = ['add_header X-Request-Id $slipway_request_id always;'];
+/** What an app's HTTPS responses carry with HSTS on, as from the built-in router (a year). */
+const HSTS_HEADER = 'Strict-Transport-Security max-age=31536000';
+
 /** Shared memory for the route table and the in-flight counts; a fixed size, so reloads keep it. */
 const ROUTES_DICT = 'slipway_routes 4m';
+/** The certificates pushed live (about 4 kB per hostname); a fixed size, so reloads keep it. */
+const CERTS_DICT = 'slipway_certs 16m';
 /**
  * Idle time of a pooled connection to a backend in live mode. No reload
  * closes the pool of a retired backend, and the balancer never picks it
@@ -118,7 +131,9 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     const names = namesByApp.get(app);
     if (names === undefined) continue;
     index++;
-    const server = `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n`;
+    const server =
+      `  server {\n    ${listen};\n    server_name ${names.join(' ')};\n` +
+      (route.forceHttps === true && options.tls !== undefined ? redirectToHttps(options.tls.port) : '');
     if (options.live !== undefined) {
       bodies.set(
         app,
@@ -148,7 +163,7 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     bodies.set(app, `    location / {\n      proxy_pass http://${upstream};\n    }\n${errorLocations(app)}`);
     servers.push(`${server}${challenges}${bodies.get(app)}  }\n`);
   }
-  if (options.tls !== undefined) servers.push(...tlsServers(options.tls, owners, bodies));
+  if (options.tls !== undefined) servers.push(...tlsServers(options.tls, owners, bodies, routes));
   if (options.live !== undefined)
     upstreams.push(...liveBlocks(options.live, options.keepalivePerApp * Math.max(1, index)));
 
@@ -221,9 +236,7 @@ export function renderNginxConfig(routes: ReadonlyMap<string, AppRoute>, options
     '  proxy_set_header TE "";',
     '  proxy_set_header Proxy-Authorization "";',
     '  proxy_set_header Proxy-Connection "";',
-    '  proxy_hide_header X-Request-Id;',
-    '  proxy_hide_header Proxy-Authenticate;',
-    '  add_header X-Request-Id $slipway_request_id always;',
+    ...[...HIDDEN_HEADERS, ...ADDED_HEADERS].map((line) => `  ${line}`),
     '  proxy_buffering off;',
     '  proxy_request_buffering off;',
     '  proxy_connect_timeout 5s;',
@@ -261,9 +274,25 @@ function tlsServers(
   tls: TlsConfig,
   owners: ReadonlyMap<string, string>,
   bodies: ReadonlyMap<string, string>,
+  routes: ReadonlyMap<string, AppRoute>,
 ): string[] {
   const listen = `listen ${tls.port} ssl`;
   const out = [`  server {\n    ${listen} default_server;\n    ssl_reject_handshake on;\n  }\n`];
+  if (tls.pushed !== undefined) {
+    // Pushed live: one HTTPS server per app for all its names; the Lua module picks the certificate.
+    const pushed =
+      `    ssl_certificate ${quotePath(tls.pushed.certFile)};\n    ssl_certificate_key ${quotePath(tls.pushed.keyFile)};\n` +
+      `    ssl_certificate_by_lua_block { require("${LUA_MODULE_NAME}").ssl_certificate() }\n`;
+    const names = new Map<string, string[]>();
+    for (const [name, app] of owners) if (bodies.has(app)) names.set(app, [...(names.get(app) ?? []), name]);
+    for (const [app, list] of names)
+      out.push(
+        `  server {\n    ${listen};\n    server_name ${list.join(' ')};\n${pushed}` +
+          (routes.get(app)?.hsts === true ? hsts() : '') +
+          `${bodies.get(app)}  }\n`,
+      );
+    return out;
+  }
   const served = new Set<string>();
   // The last certificate for a name wins, as in the built-in router.
   const byName = new Map<string, (typeof tls.certificates)[number]>();
@@ -287,10 +316,35 @@ function tlsServers(
     out.push(
       `  server {\n    ${listen};\n    server_name ${group.names.join(' ')};\n` +
         `    ssl_certificate ${quotePath(group.certFile)};\n    ssl_certificate_key ${quotePath(group.keyFile)};\n` +
+        (routes.get(group.app)?.hsts === true ? hsts() : '') +
         `${bodies.get(group.app)}  }\n`,
     );
   }
   return out;
+}
+
+/**
+ * Plain HTTP to an app with `--force-https`: 308 to the same host and path on the HTTPS port, except
+ * ACME challenges (ours are exact locations, an app's own go to it). Server level, before any location.
+ */
+function redirectToHttps(tlsPort: number): string {
+  const port = tlsPort === 443 ? '' : `:${tlsPort}`;
+  return (
+    '    if ($uri !~ "^/\\.well-known/acme-challenge/") {\n' +
+    `      return 308 https://$host${port}$request_uri;\n    }\n`
+  );
+}
+
+/** HSTS on an app's HTTPS answers, replacing the app's own; the http block's header lines again (see above). */
+function hsts(): string {
+  return [
+    ...HIDDEN_HEADERS,
+    'proxy_hide_header Strict-Transport-Security;',
+    ...ADDED_HEADERS,
+    `add_header ${HSTS_HEADER} always;`,
+  ]
+    .map((line) => `    ${line}\n`)
+    .join('');
 }
 
 /** The Lua pieces: module, shared dict, the balanced upstream, and the control server. */
@@ -299,6 +353,7 @@ function liveBlocks(live: LiveConfig, keepalive: number): string[] {
   return [
     `  lua_package_path ${quotePath(`${live.luaDir}/?.lua;;`)};`,
     `  lua_shared_dict ${ROUTES_DICT};`,
+    `  lua_shared_dict ${CERTS_DICT};`,
     `  init_by_lua_block { require("${LUA_MODULE_NAME}") }`,
     `  init_worker_by_lua_block ${lua('init_worker')}`,
     // keepalive must come after the balancer: it wraps the peer the balancer picked.
@@ -308,6 +363,7 @@ function liveBlocks(live: LiveConfig, keepalive: number): string[] {
       '    client_max_body_size 8m;\n    client_body_buffer_size 8m;\n' +
       `    location = /routes {\n      content_by_lua_block ${lua('put_routes')}\n    }\n` +
       `    location = /inflight {\n      content_by_lua_block ${lua('inflight')}\n    }\n` +
+      `    location = /certs {\n      content_by_lua_block ${lua('put_certs')}\n    }\n` +
       '    location / {\n      return 404;\n    }\n  }\n',
   ];
 }
