@@ -174,13 +174,13 @@ export interface LoopResult {
 /**
  * HTTPS requests in a loop (half over keep-alive connections, half over a new
  * connection each; with `keepAlive` false, all over new ones) while `during` runs, counting failures: a failed handshake,
- * a broken connection or a status other than 200.
+ * a broken connection or a status other than 200. `during` sees the counts as they grow.
  */
 export async function httpsLoop(
   port: number,
   host: string,
   ca: string,
-  during: () => Promise<void>,
+  during: (live: LoopResult) => Promise<void>,
   loops = 4,
   keepAlive = true,
 ): Promise<LoopResult> {
@@ -201,7 +201,7 @@ export async function httpsLoop(
   };
   const running = Array.from({ length: loops }, (_, i) => loop(keepAlive && i % 2 === 0 ? agent : false));
   try {
-    await during();
+    await during(result);
   } finally {
     stop = true;
     await Promise.all(running);
