@@ -1,6 +1,7 @@
 // Dashboard pages: the apps list and an app's page (deployments, env editor
 // with any change not live, processes with scale controls, releases with
-// rollback and redeploy, settings), and the form posts behind them. Every
+// rollback and redeploy, add-ons, backups and volumes (addon-section.ts),
+// settings), and the form posts behind them. Every
 // post answers with a redirect.
 
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +11,7 @@ import type { CertView } from '../certs/cert-service.ts';
 import { describeChanges } from '../core/config-changes.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { type App, type ConfigState, releaseName } from '../core/types.ts';
+import { addonForms, addonSections } from './addon-section.ts';
 import { deploymentFacts, deploymentPage } from './deployment-page.ts';
 import { csrfField, type Html, html } from './html.ts';
 import { type Form, sendPage } from './send-page.ts';
@@ -21,6 +23,7 @@ const status = (s: string | undefined) => (s ? html`<span class="status status-$
 export function appPages(web: FastifyInstance, ctx: ApiContext): void {
   const { store, pipeline } = ctx;
   deploymentPage(web, ctx);
+  addonForms(web, ctx);
 
   web.get('/apps', async (request, reply) => {
     const [apps, latest] = await Promise.all([store.apps.list(), store.deployments.latestOfEachApp()]);
@@ -43,16 +46,16 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
 
   web.get<AppParams>('/apps/:app', async (request, reply) => {
     const app = await store.apps.require(request.params.app);
-    const [deployments, config, containers, formation, releases, addons, certs] = await Promise.all([
+    const csrf = csrfField(request.session?.csrf ?? '');
+    const [deployments, config, containers, formation, releases, addonsEtc, certs] = await Promise.all([
       store.deployments.list(app.name, 20),
       pipeline.config(app.name),
       store.containers.list(app.name),
       store.formation.get(app.name),
       store.releases.list(app.name),
-      store.addons.list(app.name),
+      addonSections(ctx, app.name, csrf),
       ctx.certs.list(app.name),
     ]);
-    const csrf = csrfField(request.session?.csrf ?? '');
     const current = releases.find((r) => r.version === app.currentRelease);
     const types = Object.keys(current?.processes ?? {});
     return sendPage(
@@ -61,11 +64,7 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
       app.name,
       html`<h1>${app.name}</h1><p><a href="${ctx.webUrl(app.name)}">${ctx.webUrl(app.name)}</a> · release ${
         app.currentRelease === null ? 'none' : releaseName(app.currentRelease)
-      } · size ${app.containerSize}</p>${
-        addons.length
-          ? html`<p id="addons">Add-ons: ${addons.map((a) => `${a.name} (${a.provider}, ${a.name}_URL)`).join(', ')}</p>`
-          : ''
-      }
+      } · size ${app.containerSize}</p>
 <h2>Deployments</h2><section id="deployments">${
         deployments.length
           ? deployments.map(
@@ -96,6 +95,7 @@ export function appPages(web: FastifyInstance, ctx: ApiContext): void {
                 }</form>`
           }</td></tr>`,
         )}</tbody></table><p class="hint">A rollback restores the release's code and config; database migrations are not reversed.</p></section>
+${addonsEtc}
 <h2>Certificates</h2><section id="certs">${certificates(certs, csrf, app.name)}</section>
 <h2>Settings</h2><section id="settings">${settingsForm(app, csrf)}</section>`,
     );

@@ -43,6 +43,7 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eef0f3;verti
 label{display:block;font-weight:600;margin:.6rem 0 .2rem}
 input[type=text],input[type=password],input[type=number],input:not([type]){width:100%;max-width:28rem;padding:.4rem;font:inherit;border:1px solid #b9c0ca;border-radius:4px}
 input[type=number]{width:5rem}
+select{font:inherit;padding:.35rem;border:1px solid #b9c0ca;border-radius:4px;background:#fff}
 button{font:inherit;padding:.35rem .9rem;border-radius:4px;border:1px solid #2d5bd2;background:#2d5bd2;color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:#2d5bd2}
 form.inline{display:inline}
