@@ -83,11 +83,12 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
         throw new Error(`container directory ${dir} already exists`);
       throw err;
     }
-    // The view's root takes the upper layer's owner and mode: the slug's (the app's own user).
-    mkdirSync(upper, { mode: slug.mode & 0o7777 });
-    chownSync(upper, slug.uid, slug.gid);
-    mkdirSync(work, { mode: 0o700 });
     const { uid, gid } = spec.user ?? FALLBACK_USER;
+    // The view's root takes the upper layer's owner and mode: the container's user, as in the sandbox. Not
+    // the slug's: a slug stored without a build (a Procfile-only app) is root's, 0700, as uploaded.
+    mkdirSync(upper, { mode: 0o755 });
+    chownSync(upper, uid, gid);
+    mkdirSync(work, { mode: 0o700 });
     const limits: ContainerLimits = spec.limits ?? limitsOf('M');
     const env = processEnv(APP_DIR, spec.env, port);
     const name = nameOf(spec);
