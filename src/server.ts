@@ -452,17 +452,24 @@ interface PickedRuntime {
 
 async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
   const { openDocker } = await import('./runtime/docker/index.ts');
+  // The driver picked for builds runs no container; closing it closes the sandbox, whose layer images bound volumes.
+  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
   const opened = await openDocker({
     key: homeKey(settings.home),
     home: settings.home,
     containersDir: paths.containers,
+    volumesDir: paths.volumes,
+    layers: builds.sandbox?.layers ?? null,
     socket: settings.dockerSocket,
     logger,
+  }).catch(async (err: unknown) => {
+    await builds.runtime.close(0);
+    throw err;
   });
-  if ('missing' in opened)
+  if ('missing' in opened) {
+    await builds.runtime.close(0);
     throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
-  // The driver picked for builds runs no container; closing it closes the sandbox.
-  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
+  }
   const { runtime, network } = opened;
   logger.info({ runtime: 'docker', network: network.name }, 'containers run by dockerd (docker runtime)');
   return {

@@ -516,8 +516,6 @@ runtimeContract('docker', requireDocker, {
     // against 2.4 s one by one, over this case's 1.4 s bound (set for drivers whose teardown is ~10 ms).
     'close stops every live container in parallel and refuses new ones':
       'dockerd removes containers too slowly for its 1.4 s bound (measured above); the stop and removal themselves are shown by the cases before',
-    'a volume at /app/data is one storage for every container given its id, until removeVolume deletes it for good':
-      'volumes are not built for the docker runtime yet: it refuses a container with one, saying so',
   },
 });
 

@@ -1,6 +1,7 @@
 // The docker runtime for tests that drive it directly: a real dockerd and the
 // stack image (`slipway stack:build`; .ci/run builds it), a network of the
 // test file's own (a temporary home's key), removed after the file's tests.
+// Volumes are bounded images (layer-images.ts) made under that home.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import {
   probeEngine,
 } from '../../src/runtime/docker/index.ts';
 import { stackImageExists } from '../../src/runtime/docker/stack-image.ts';
+import { createLayerImages } from '../../src/runtime/sandbox/layer-images.ts';
 import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import type { RuntimeDriver } from '../../src/runtime/types.ts';
 
@@ -44,14 +46,16 @@ export async function openTestDocker(): Promise<TestDocker> {
   const home = mkdtempSync(path.join(tmpdir(), 'slipway-docker-home-'));
   const key = homeKey(home);
   const network = await openDockerNetwork(engine, key, home);
+  const layers = createLayerImages({ dir: path.join(home, '.layers') });
   after(async () => {
     await network.remove();
+    await layers.close();
     rmSync(home, { recursive: true, force: true });
   });
   return {
     engine,
     network,
     newDriver: (containersDir) =>
-      createDockerDriver({ engine, network, key, image: DEFAULT_STACK_IMAGE, containersDir }),
+      createDockerDriver({ engine, network, key, image: DEFAULT_STACK_IMAGE, containersDir, layers }),
   };
 }

@@ -1,5 +1,5 @@
-// Volumes through the real CLI and API with the sandbox runtime
-// (docs/volumes.md): one volume seen by the postdeploy hook, the web and a
+// Volumes through the real CLI and API with the sandbox runtime, then the
+// docker and process runtimes (docs/volumes.md): one volume seen by the postdeploy hook, the web and a
 // one-off run; kept across a redeploy and a server restart; bounded by its
 // size (ENOSPC in the container, the host untouched); hostile paths refused;
 // volumes:remove and apps:destroy delete the data. Needs root, loop devices
@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { dockerSkipReason } from '../helpers/test-docker.ts';
 import { openTestSandbox } from '../helpers/test-sandbox.ts';
 
 const opened = await openTestSandbox();
@@ -196,6 +197,45 @@ describe('volumes (sandbox runtime)', { skip }, () => {
     assert.equal((await slipway.cli(['apps:destroy', '-a', APP, '--confirm', APP])).code, 0);
     assert.deepEqual(volumeFiles(home), []);
     assert.deepEqual(mountsUnder(path.join(home, 'volumes')), []);
+  });
+});
+
+// The docker runtime binds the same host mounts (the sandbox's images) into its containers.
+describe('volumes (docker runtime: the bounded image bound into the container)', {
+  skip: (await dockerSkipReason()) ?? skip,
+}, () => {
+  let slipway: Slipway;
+  before(async () => {
+    slipway = await startSlipway({ args: ['--runtime', 'docker'] });
+  });
+  after(async () => {
+    await slipway?.stop();
+  });
+
+  test('the hook and the web share it as the app user, bounded by its size; volumes:remove deletes it', async () => {
+    assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+    assert.equal((await slipway.cli(['volumes:add', '/app/data', '--size', '32m', '-a', APP])).code, 0);
+    const procfile = 'web: node server.js\npostdeploy: echo "hook $CONTAINER" >> /app/data/hook.log\n';
+    const deployed = await slipway.cli(['deploy', appDir(procfile), '-a', APP]);
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+    const get = (query: string) => routerGet(slipway.routerPort, `${APP}.localhost`, query);
+    assert.deepEqual(await get('/read?file=/app/data/hook.log'), { status: 200, body: 'hook postdeploy-1\n' });
+    assert.deepEqual(await get('/write?file=/app/data/big&mb=40'), { status: 500, body: 'ENOSPC\n' });
+    assert.deepEqual(await get('/write?file=/app/other&mb=8'), { status: 200, body: 'written\n' });
+    const run = await slipway.cli(['run', '-a', APP, '--', 'stat -c %u /app/data; id -u']);
+    const [owner, uid] = run.stdout.trim().split('\n');
+    assert.ok(uid !== '0' && owner === uid, run.stdout + run.stderr);
+    const volumes = path.join(slipway.home, 'volumes');
+    assert.equal(mountsUnder(volumes).length, 1, 'mounted once, on the host');
+    assert.equal((await slipway.cli(['redeploy', '-a', APP])).code, 0);
+    assert.equal((await get('/read?file=/app/data/hook.log')).body, 'hook postdeploy-1\nhook postdeploy-1\n');
+
+    const removed = await slipway.cli(['volumes:remove', '/app/data', '--confirm', APP]);
+    assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+    assert.deepEqual(volumeFiles(slipway.home), []);
+    assert.deepEqual(mountsUnder(volumes), []);
+    // The slug's own data/ shows again.
+    assert.deepEqual(await get('/read?file=/app/data/hook.log'), { status: 200, body: '' });
   });
 });
 

@@ -6,13 +6,14 @@
 // kernel), its upper layer under `containersDir/<id>/`, private to the
 // container and removed with it. Dockerd holds the processes; the driver
 // attaches `docker start -a` to stream output and read the exit code.
+// Volumes are the sandbox's (volume-mounts.ts): an ext4 image of the volume's
+// size mounted once on the host, bound into each container at its path.
 
 import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
-import { SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
@@ -20,7 +21,9 @@ import { createContainerRegistry } from '../container-registry.ts';
 import { listeningPorts } from '../listening-ports.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
+import type { LayerImages } from '../sandbox/layer-images.ts';
 import { decodeExit } from '../sandbox/sandbox-argv.ts';
+import { createVolumeMounts } from '../sandbox/volume-mounts.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import type { DockerNetwork } from './docker-network.ts';
 import type { Engine } from './engine.ts';
@@ -33,6 +36,10 @@ export interface DockerDriverOptions {
   /** The stack image (`slipway stack:build`). */
   readonly image: string;
   readonly containersDir: string;
+  /** Where volumes' images and mounts live (volume-mounts.ts); default `<containersDir>/../volumes`. */
+  readonly volumesDir?: string;
+  /** Makes volumes' size-bounded images (the sandbox's); without it a volume is a plain, unbounded directory. */
+  readonly layers?: LayerImages | null;
   readonly portRange?: [number, number];
   readonly logger?: Logger;
 }
@@ -56,6 +63,10 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
   const { live } = containers;
   const nameOf = (spec: ContainerSpec) => `slipway-${key}-${spec.id}`;
   const dockerEnv = { ...HELPER_ENV, DOCKER_HOST: `unix://${engine.socket}` };
+  const volumes = createVolumeMounts(
+    options.volumesDir ?? path.join(path.dirname(containersDir), 'volumes'),
+    options.layers ?? null,
+  );
 
   const inspect = (name: string) => engine.request<Inspected>('GET', `/containers/${name}/json`);
   const remove = async (name: string, dir: string) => {
@@ -83,15 +94,18 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
         throw new Error(`container directory ${dir} already exists`);
       throw err;
     }
-    // The view's root takes the upper layer's owner and mode: the slug's (the app's own user).
-    mkdirSync(upper, { mode: slug.mode & 0o7777 });
-    chownSync(upper, slug.uid, slug.gid);
-    mkdirSync(work, { mode: 0o700 });
     const { uid, gid } = spec.user ?? FALLBACK_USER;
+    // The view's root takes the upper layer's owner and mode: the container's user, as in the sandbox. Not
+    // the slug's: a slug stored without a build (a Procfile-only app) is root's, 0700, as uploaded.
+    mkdirSync(upper, { mode: 0o755 });
+    chownSync(upper, uid, gid);
+    mkdirSync(work, { mode: 0o700 });
     const limits: ContainerLimits = spec.limits ?? limitsOf('M');
     const env = processEnv(APP_DIR, spec.env, port);
     const name = nameOf(spec);
     try {
+      // Each volume's host mount (its root the app's), bound at its path: one under /app goes on top of the app.
+      const volumeDirs = await Promise.all((spec.volumes ?? []).map((volume) => volumes.ensure(volume, { uid, gid })));
       await engine.request('POST', `/containers/create?name=${name}`, {
         Image: options.image,
         Cmd: argv,
@@ -129,6 +143,12 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
                 DriverConfig: { Name: 'local', Options: { type: 'overlay', device: 'overlay', o: overlay } },
               },
             },
+            ...(spec.volumes ?? []).map((volume, i) => ({
+              Type: 'bind',
+              Source: volumeDirs[i],
+              Target: volume.path,
+              BindOptions: { Propagation: 'rprivate' },
+            })),
           ],
         },
       });
@@ -141,11 +161,6 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
 
   /** Port and container; a `held` command waits for its line on stdin (see preparedContainer). */
   async function prepareContainer(spec: ContainerSpec, early: boolean): Promise<PreparedContainer> {
-    if ((spec.volumes ?? []).length > 0)
-      throw new SlipwayError(
-        'runtime.start_failed',
-        'volumes are not supported by the docker runtime yet (docs/volumes.md): use the sandbox runtime, or remove the volume',
-      );
     const port = spec.exposePort ? await ports.allocate() : undefined;
     let made: { name: string; dir: string } | undefined;
     const discard = async () => {
@@ -286,8 +301,7 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     enforcesLimits: true,
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
-    // No volume is ever made here (prepareContainer refuses them): nothing to delete.
-    removeVolume: async () => {},
+    removeVolume: (id) => volumes.remove(id),
     async sweep() {
       const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
       const found = await engine.request<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
@@ -299,6 +313,9 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
       return Math.max(found.length, dirs.length);
     },
-    close: (graceMs) => containers.close(graceMs),
+    async close(graceMs) {
+      await containers.close(graceMs);
+      await volumes.close();
+    },
   };
 }

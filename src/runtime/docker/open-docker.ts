@@ -3,6 +3,7 @@
 // made (or found). Every failure says what to do.
 
 import type { Logger } from 'pino';
+import type { LayerImages } from '../sandbox/layer-images.ts';
 import type { RuntimeDriver } from '../types.ts';
 import { createDockerDriver } from './docker-driver.ts';
 import { type DockerNetwork, openDockerNetwork } from './docker-network.ts';
@@ -15,6 +16,9 @@ export interface OpenDockerOptions {
   /** The home's path, recorded on its network (see openDockerNetwork). */
   readonly home?: string;
   readonly containersDir: string;
+  readonly volumesDir?: string;
+  /** Makes volumes' size-bounded images (the sandbox's, when this host runs it). */
+  readonly layers?: LayerImages | null;
   readonly socket?: string;
   readonly image?: string;
   readonly logger?: Logger;
@@ -36,6 +40,8 @@ export async function openDocker(
     key: options.key,
     image,
     containersDir: options.containersDir,
+    volumesDir: options.volumesDir,
+    layers: options.layers,
     logger: options.logger,
   });
   return { runtime, network };
