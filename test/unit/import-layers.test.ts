@@ -29,6 +29,8 @@ const LAYERS: Record<string, number> = {
   intake: 5,
   api: 6,
   web: 7,
+  // The composition root: server.ts, and the runtime choice it hands out to a file of its own.
+  'pick-runtime.ts': 7.5,
   'server.ts': 8,
   cli: 9,
 };
