@@ -41,3 +41,31 @@ export async function followToOutcome(
   else io.err(describeOutcome(final));
   setExit(final.status === 'success' ? EXIT.ok : EXIT.deployFailed);
 }
+
+/**
+ * A change applied through a config release (env:set, addons, volumes): says what changed,
+ * follows the restart when the app runs (quietly), and on failure says why, then `notLive`
+ * (what still runs), with the exit code for a failed deployment.
+ */
+export async function followRestart(
+  client: ApiClient,
+  io: Io,
+  setExit: (code: number) => void,
+  change: {
+    readonly app: string;
+    readonly deployment: DeploymentJson | null;
+    readonly summary: string;
+    /** Said after the summary when the app has no release to restart. */
+    readonly noRelease: string;
+    readonly notLive: string;
+  },
+): Promise<void> {
+  const { app, deployment, summary } = change;
+  if (deployment === null) return io.out(`${summary} (${change.noRelease})`);
+  io.out(`${summary}; restarting ${app} (deployment ${deployment.id})...`);
+  const final = await followDeployment(client, io, app, deployment.id, true);
+  if (final.status === 'success') return io.out(`Done: ${final.release} is live`);
+  io.err(describeOutcome(final));
+  io.err(change.notLive);
+  setExit(EXIT.deployFailed);
+}

@@ -7,8 +7,7 @@ import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { EXIT } from '../exit-codes.ts';
-import { describeOutcome, followDeployment } from '../follow-deployment.ts';
+import { followRestart } from '../follow-deployment.ts';
 import { table } from '../output.ts';
 
 interface AddonJson {
@@ -27,15 +26,14 @@ interface AddonChangeJson {
 export function addonCommands(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
   const { io } = ctx;
   /** Follows the config release, if the app runs; says when the change is live. */
-  const rollOut = async (app: string, change: AddonChangeJson, what: string) => {
-    if (change.deployment === null) return io.out(`${what} (${app} has no release yet: its first deployment gets it)`);
-    io.out(`${what}; restarting ${app} (deployment ${change.deployment.id})...`);
-    const final = await followDeployment(ctx.client(), io, app, change.deployment.id, true);
-    if (final.status === 'success') return io.out(`Done: ${final.release} is live`);
-    io.err(describeOutcome(final));
-    io.err(`${app} still runs with the config it had; the next deployment applies the change.`);
-    setExit(EXIT.deployFailed);
-  };
+  const rollOut = (app: string, change: AddonChangeJson, summary: string) =>
+    followRestart(ctx.client(), io, setExit, {
+      app,
+      deployment: change.deployment,
+      summary,
+      noRelease: `${app} has no release yet: its first deployment gets it`,
+      notLive: `${app} still runs with the config it had; the next deployment applies the change.`,
+    });
 
   program
     .command('addons')

@@ -5,8 +5,7 @@ import type { Command } from 'commander';
 import type { ConfigStateJson, DeploymentJson } from '../../core/api-json.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { EXIT } from '../exit-codes.ts';
-import { describeOutcome, followDeployment } from '../follow-deployment.ts';
+import { followRestart } from '../follow-deployment.ts';
 
 type EnvReply = { env: Record<string, string>; deployment: DeploymentJson | null };
 
@@ -15,17 +14,13 @@ export function envCommands(program: Command, ctx: CommandContext, setExit: (cod
   const apply = async (app: string, changes: Record<string, string | null>, summary: string) => {
     const client = ctx.client();
     const reply = await client.request<EnvReply>('PATCH', `/api/apps/${app}/env`, { json: changes });
-    if (!reply.deployment) return io.out(`${summary} (the app has no release yet: nothing to restart)`);
-    io.out(`${summary}; restarting ${app} (deployment ${reply.deployment.id})...`);
-    const final = await followDeployment(client, io, app, reply.deployment.id, true);
-    if (final.status === 'success') io.out(`Done: ${final.release} is live`);
-    else {
-      io.err(describeOutcome(final));
-      io.err(
-        `The change is not live: ${app} runs with the config it had, and \`slipway env\` shows the change as failed. The next deployment applies it unless you change it back.`,
-      );
-      setExit(EXIT.deployFailed);
-    }
+    await followRestart(client, io, setExit, {
+      app,
+      deployment: reply.deployment,
+      summary,
+      noRelease: 'the app has no release yet: nothing to restart',
+      notLive: `The change is not live: ${app} runs with the config it had, and \`slipway env\` shows the change as failed. The next deployment applies it unless you change it back.`,
+    });
   };
 
   program

@@ -7,8 +7,7 @@ import type { DeploymentJson } from '../../core/api-json.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { EXIT } from '../exit-codes.ts';
-import { describeOutcome, followDeployment } from '../follow-deployment.ts';
+import { followRestart } from '../follow-deployment.ts';
 import { table } from '../output.ts';
 
 interface VolumeJson {
@@ -24,15 +23,14 @@ interface VolumeChangeJson {
 
 export function volumeCommands(program: Command, ctx: CommandContext, setExit: (code: number) => void): void {
   const { io } = ctx;
-  const rollOut = async (app: string, change: VolumeChangeJson, what: string) => {
-    if (change.deployment === null) return io.out(`${what} (${app} has no release yet: its first deployment gets it)`);
-    io.out(`${what}; restarting ${app} (deployment ${change.deployment.id})...`);
-    const final = await followDeployment(ctx.client(), io, app, change.deployment.id, true);
-    if (final.status === 'success') return io.out(`Done: ${final.release} is live`);
-    io.err(describeOutcome(final));
-    io.err(`${app} still runs as it did; the next deployment applies the change.`);
-    setExit(EXIT.deployFailed);
-  };
+  const rollOut = (app: string, change: VolumeChangeJson, summary: string) =>
+    followRestart(ctx.client(), io, setExit, {
+      app,
+      deployment: change.deployment,
+      summary,
+      noRelease: `${app} has no release yet: its first deployment gets it`,
+      notLive: `${app} still runs as it did; the next deployment applies the change.`,
+    });
 
   program
     .command('volumes')
