@@ -44,7 +44,7 @@ export function validateConfigValue(key: string, value: unknown): string {
 }
 
 // Custom domains: a DNS hostname of at least two labels, lowercase, no
-// wildcard, no port, no trailing dot. `platformDomain` hostnames are the
+// wildcard, no port, no trailing dot, not an IP address. `platformDomain` hostnames are the
 // apps' own (`<app>.localhost`), so they cannot be claimed as custom domains.
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -55,6 +55,14 @@ export function validateHostname(value: unknown, platformDomain: string): string
     throw new SlipwayError(
       'domain.invalid',
       `invalid hostname ${JSON.stringify(value)}: use a DNS name such as www.example.com (no scheme, port or wildcard)`,
+    );
+  }
+  // No top-level domain is all digits (RFC 3696 §2): such a name is an IPv4 address, which no
+  // certificate authority validates and a Host header names only when no domain was used.
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) {
+    throw new SlipwayError(
+      'domain.invalid',
+      `${host} is an IP address, not a domain name: a custom domain is a DNS name such as www.example.com`,
     );
   }
   if (host === platformDomain || host.endsWith(`.${platformDomain}`)) {

@@ -168,10 +168,16 @@ describe('releases, rollback, redeploy, cancel and domains', () => {
     assert.equal((await slipway.cli(['apps:create', 'other'])).code, 0);
     const taken = await slipway.cli(['domains:add', 'www.relly.example', '-a', 'other']);
     assert.equal(taken.code, 5);
-    for (const bad of ['http://x.example', 'other.localhost', '*.relly.example', 'nodots']) {
+    for (const bad of ['http://x.example', 'other.localhost', '*.relly.example', 'nodots', '127.0.0.1', '10.0.0.7']) {
       const refused = await slipway.cli(['domains:add', bad, '-a', APP]);
       assert.equal(refused.code, 6, `${bad}: ${refused.stderr}`);
     }
+    const address = await slipway.cli(['domains:add', '192.168.1.10', '-a', APP]);
+    assert.equal(address.code, 6);
+    assert.equal(
+      address.stderr.trimEnd(),
+      'error: 192.168.1.10 is an IP address, not a domain name: a custom domain is a DNS name such as www.example.com',
+    );
 
     assert.equal((await slipway.cli(['domains:remove', 'www.relly.example', '-a', APP])).code, 0);
     assert.equal((await routerGet(slipway.routerPort, 'www.relly.example')).status, 404);

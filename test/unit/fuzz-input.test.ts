@@ -134,6 +134,7 @@ describe('fuzz: names', () => {
         assert.ok(ok.length <= 253 && ok.includes('.'));
         assert.match(ok, /^[a-z0-9.-]+$/);
         assert.ok(!ok.endsWith('.localhost'));
+        assert.doesNotMatch(ok, /\.[0-9]+$/, 'a top-level label is never all digits (an IP address is not a domain)');
       }),
       { numRuns: RUNS },
     );
