@@ -10,6 +10,11 @@ export interface CommandContext {
   readonly io: Io;
   client(): ApiClient;
   app(option: string | undefined): string;
+  /**
+   * The app of a destructive command, which runs only when `--confirm` repeats its name;
+   * otherwise the error says what would be lost (`consequence`) and how to confirm.
+   */
+  confirmedApp(opts: { app?: string; confirm?: string }, consequence: (app: string) => string): string;
 }
 
 export function commandContext(io: Io): CommandContext {
@@ -19,6 +24,13 @@ export function commandContext(io: Io): CommandContext {
     app(option) {
       const app = option || io.env.SLIPWAY_APP || appFromGitRemote(io.cwd);
       if (!app) throw new CliError('cli.usage', 'no app given: pass -a APP (or add a git remote named "slipway")');
+      return app;
+    },
+    confirmedApp(opts, consequence) {
+      const app = this.app(opts.app ?? opts.confirm);
+      if (opts.confirm !== app) {
+        throw new CliError('cli.usage', `${consequence(app)}: run again with --confirm ${app}`);
+      }
       return app;
     },
   };

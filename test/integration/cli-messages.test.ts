@@ -76,6 +76,27 @@ describe('CLI messages', () => {
     }
   });
 
+  test('destructive commands run only when --confirm repeats the app name, saying what would be lost', async () => {
+    const cases: [string[], string][] = [
+      [['apps:destroy', '-a', 'known'], 'this destroys known and everything in it'],
+      [
+        ['addons:destroy', 'DATABASE', '-a', 'known', '--confirm', 'other'],
+        'this destroys DATABASE of known and all its data',
+      ],
+      [['volumes:remove', '/app/data', '-a', 'known'], 'this deletes the volume /app/data of known and all its data'],
+      [
+        ['pg:backups:restore', 'b-1', '-a', 'known', '--confirm', 'KNOWN'],
+        'this replaces a database of known with backup b-1, losing what was written since',
+      ],
+    ];
+    for (const [args, consequence] of cases) {
+      const result = await slipwayRaw(args, env, home);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.equal(result.stderr, `error: ${consequence}: run again with --confirm known\n`);
+    }
+    assert.equal((await slipwayRaw(['apps:info', '-a', 'known'], env, home)).code, 0, 'the app is still there');
+  });
+
   test('a server URL with a password is refused without showing it: login, SLIPWAY_URL', async () => {
     const login = await slipwayRaw(['login', '--url', withCredentials(), '--token', TOKEN], env, home);
     const apps = await slipwayRaw(['apps'], { ...env, SLIPWAY_URL: withCredentials() }, home);

@@ -99,12 +99,7 @@ export function addonCommands(program: Command, ctx: CommandContext, setExit: (c
     .option('-a, --app <app>', 'app name')
     .option('--confirm <app>', 'repeat the app name to confirm')
     .action(async (name: string, opts: { app?: string; confirm?: string }) => {
-      const app = ctx.app(opts.app ?? opts.confirm);
-      if (opts.confirm !== app)
-        throw new CliError(
-          'cli.usage',
-          `this destroys ${name} of ${app} and all its data: run again with --confirm ${app}`,
-        );
+      const app = ctx.confirmedApp(opts, (app) => `this destroys ${name} of ${app} and all its data`);
       const change = await ctx
         .client()
         .request<AddonChangeJson>('DELETE', `/api/apps/${app}/addons/${encodeURIComponent(name)}`);

@@ -159,10 +159,7 @@ export function appCommands(program: Command, ctx: CommandContext): void {
     .option('-a, --app <app>', 'app name')
     .option('--confirm <name>', 'repeat the app name to confirm')
     .action(async (opts: { app?: string; confirm?: string }) => {
-      const app = ctx.app(opts.app ?? opts.confirm);
-      if (opts.confirm !== app) {
-        throw new CliError('cli.usage', `this destroys ${app} and everything in it: run again with --confirm ${app}`);
-      }
+      const app = ctx.confirmedApp(opts, (app) => `this destroys ${app} and everything in it`);
       await ctx.client().request('DELETE', `/api/apps/${app}`);
       io.out(`Destroyed ${app}`);
     });

@@ -3,7 +3,6 @@
 
 import type { Command } from 'commander';
 import { formatBytes } from '../../core/format-bytes.ts';
-import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { table } from '../output.ts';
 
@@ -65,12 +64,10 @@ export function backupCommands(program: Command, ctx: CommandContext): void {
     .option('-a, --app <app>', 'app name')
     .option('--confirm <app>', 'repeat the app name to confirm')
     .action(async (id: string, opts: { app?: string; confirm?: string }) => {
-      const app = ctx.app(opts.app ?? opts.confirm);
-      if (opts.confirm !== app)
-        throw new CliError(
-          'cli.usage',
-          `this replaces a database of ${app} with backup ${id}, losing what was written since: run again with --confirm ${app}`,
-        );
+      const app = ctx.confirmedApp(
+        opts,
+        (app) => `this replaces a database of ${app} with backup ${id}, losing what was written since`,
+      );
       const restored = await ctx
         .client()
         .request<BackupJson>('POST', `/api/apps/${app}/backups/${encodeURIComponent(id)}/restore`);

@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import type { DeploymentJson } from '../../core/api-json.ts';
 import { formatBytes } from '../../core/format-bytes.ts';
-import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
 import { followRestart } from '../follow-deployment.ts';
 import { table } from '../output.ts';
@@ -74,12 +73,7 @@ export function volumeCommands(program: Command, ctx: CommandContext, setExit: (
     .option('-a, --app <app>', 'app name')
     .option('--confirm <app>', 'repeat the app name to confirm')
     .action(async (path: string, opts: { app?: string; confirm?: string }) => {
-      const app = ctx.app(opts.app ?? opts.confirm);
-      if (opts.confirm !== app)
-        throw new CliError(
-          'cli.usage',
-          `this deletes the volume ${path} of ${app} and all its data: run again with --confirm ${app}`,
-        );
+      const app = ctx.confirmedApp(opts, (app) => `this deletes the volume ${path} of ${app} and all its data`);
       const change = await ctx
         .client()
         .request<VolumeChangeJson>('POST', `/api/apps/${app}/volumes/remove`, { json: { path } });
