@@ -337,6 +337,7 @@ function startCertificates(
     retryMs: settings.certsRetryMs,
     logger,
     ...(tls.mode === 'acme' ? { api: { hostname: tls.hostname, install: installApi } } : {}),
+    ...(tls.mode === 'files' ? { apiOwnCert: tls.cert } : {}),
   });
 }
 
