@@ -12,7 +12,9 @@
 // (bench/wrk.ts). Two loads in interleaved rounds: keep-alive (requests over
 // open TLS connections) and one request per connection (`Connection: close`:
 // a TCP and TLS handshake per request). Per target every round's req/s and
-// their median; the built-in's ratios to nginx, round by round.
+// their median, and the CPU time its processes spent per request (the
+// server's and its router workers' for the built-in, the master's and
+// workers' for nginx); the built-in's ratios to nginx, round by round.
 //
 // `node --import tsx bench/router-https.ts` (also part of `npm run bench`).
 // BENCH_WRK_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS change the load;
@@ -25,8 +27,9 @@ import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../src/exec/index.
 import { TLS12_CIPHERS } from '../src/router/builtin/certificate-set.ts';
 import { httpsGet, issue, makeRootCa, removeCa, type TestCa } from '../test/helpers/test-certs.ts';
 import { fmt, median } from './lib.ts';
+import { cpuSeconds, descendants } from './process-cpu.ts';
 import { type Backend, freePort, NGINX_PROXY_TAIL, nginxHead, peerVersions } from './router-peers.ts';
-import { APP, accessLog, HOST, type Server, startedFrom, startServer } from './server.ts';
+import { APP, accessLog, HOST, type Server, serverPids, startedFrom, startServer } from './server.ts';
 import { type WrkFigures, wrk, wrkVersion } from './wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 5);
@@ -37,6 +40,13 @@ const SETTLE_MS = 300;
 interface Target {
   readonly name: string;
   readonly port: number;
+  /** The proxy's processes now, whose CPU time per request is reported. */
+  pids(): readonly number[];
+}
+
+interface Run extends WrkFigures {
+  /** CPU time of the target's processes per request, µs. */
+  readonly cpu: number;
 }
 
 interface Nginx extends Target {
@@ -64,6 +74,7 @@ async function startNginxTls(name: string, workers: string, backend: Backend, ch
   const nginx: Nginx = {
     name,
     port,
+    pids: () => [handle.pid ?? 0, ...descendants(handle.pid ?? 0, (comm) => comm === 'nginx')],
     accessLogLines: () => fs.readFileSync(`${dir}/access.log`, 'utf8').split('\n').length - 1,
     async stop() {
       await handle.stop(2_000);
@@ -99,7 +110,7 @@ const loads = [
   { name: 'new connection per request (a full TLS handshake each)', headers: ['Connection: close'], connections: 16 },
 ];
 
-function report(targets: readonly Target[], runs: Map<string, WrkFigures[]>, ratios: [string, string][]): string[] {
+function report(targets: readonly Target[], runs: Map<string, Run[]>, ratios: [string, string][]): string[] {
   const lines: string[] = [];
   for (const t of targets) {
     const r = runs.get(t.name) ?? [];
@@ -107,7 +118,8 @@ function report(targets: readonly Target[], runs: Map<string, WrkFigures[]>, rat
     const errors = r.reduce((n, f) => n + f.errors + f.non2xx, 0);
     lines.push(
       `  ${t.name.padEnd(22)} ${fmt(median(rps), 0).padStart(6)} req/s (rounds: ${rps.map((x) => fmt(x, 0)).join(', ')}), ` +
-        `p50 ${fmt(median(r.map((f) => f.p50)), 2)} ms, p99 ${fmt(median(r.map((f) => f.p99)), 2)} ms, errors ${errors}`,
+        `p50 ${fmt(median(r.map((f) => f.p50)), 2)} ms, p99 ${fmt(median(r.map((f) => f.p99)), 2)} ms, ` +
+        `CPU/request ${fmt(median(r.map((f) => f.cpu)), 0)} µs, errors ${errors}`,
     );
   }
   for (const [mine, peer] of ratios) {
@@ -137,8 +149,16 @@ async function main() {
   try {
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     const [one, two] = servers as [Server, Server];
-    const builtinOne = { name: 'built-in (1 process)', port: await addCertificate(one, chainFile, leaf.keyFile) };
-    const builtinTwo = { name: 'built-in (2 processes)', port: await addCertificate(two, chainFile, leaf.keyFile) };
+    const builtinOne = {
+      name: 'built-in (1 process)',
+      port: await addCertificate(one, chainFile, leaf.keyFile),
+      pids: () => serverPids(one),
+    };
+    const builtinTwo = {
+      name: 'built-in (2 processes)',
+      port: await addCertificate(two, chainFile, leaf.keyFile),
+      pids: () => serverPids(two),
+    };
     nginxes.push(await startNginxTls('nginx, 1 worker', '1', one.backend, chainFile, leaf.keyFile));
     nginxes.push(
       await startNginxTls(`nginx, ${os.cpus().length} workers`, 'auto', one.backend, chainFile, leaf.keyFile),
@@ -156,8 +176,10 @@ async function main() {
       `  ${versions}; load average before ${loadBefore.map((l) => fmt(l, 2)).join(' ')}`,
     ];
     for (const load of loads) {
-      const run = (t: Target, seconds: number) =>
-        wrk({
+      const run = async (t: Target, seconds: number): Promise<Run> => {
+        const pids = t.pids();
+        const cpu0 = cpuSeconds(pids);
+        const f = await wrk({
           threads: 2,
           connections: load.connections,
           seconds,
@@ -167,8 +189,10 @@ async function main() {
           https: true,
           headers: load.headers,
         });
+        return { ...f, cpu: ((cpuSeconds(pids) - cpu0) * 1e6) / Math.max(1, f.requests) };
+      };
       for (const t of targets) await run(t, 1);
-      const runs = new Map<string, WrkFigures[]>(targets.map((t) => [t.name, []]));
+      const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
       // Rounds interleave the targets, so that a noisy moment on the shared machine hits all of them alike.
       for (let round = 0; round < ROUNDS; round++) {
         for (const t of targets) {
