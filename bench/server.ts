@@ -78,7 +78,7 @@ export async function startServer(router: 'builtin' | 'nginx', extra: readonly s
 }
 
 /** The runtime the server picked, from its start-up log line (`"runtime":"sandbox"`). */
-export function runtimeOf(slipway: Slipway): string {
+function runtimeOf(slipway: Slipway): string {
   for (const line of slipway.serverOutput) {
     const match = /"runtime":"(\w+)"/.exec(line);
     if (match?.[1]) return match[1];
