@@ -8,7 +8,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
-import type { AcmeOptions, ChallengeSink } from './acme-order.ts';
+import type { AcmeOptions, AlpnChallengeSink, ChallengeSink } from './acme-order.ts';
 import { API_FOLDER, type CertEntry, type CertFiles } from './cert-files.ts';
 import { type CertificateInfo, checkCertificate, describe, parseChain } from './check-certificate.ts';
 
@@ -26,6 +26,8 @@ export interface CertServiceDeps {
   /** Replaces the router's certificate set; resolves once the router serves it. */
   readonly install: (certificates: readonly ServedCertificate[]) => void | Promise<void>;
   readonly challenges: ChallengeSink;
+  /** tls-alpn-01 certificates, when the router can serve them. */
+  readonly alpnChallenges?: AlpnChallengeSink;
   readonly acme: AcmeOptions;
   /** Whether apps that never ran `certs:auto` get ACME certificates. */
   readonly autoByDefault: boolean;
@@ -169,7 +171,7 @@ export function createCertService(deps: CertServiceDeps) {
     try {
       // acme-client (and its HTTP client) loads on the first order, not on the restart path.
       const { orderCertificate } = await import('./acme-order.ts');
-      const pems = await orderCertificate(deps.acme, hostname, deps.challenges);
+      const pems = await orderCertificate(deps.acme, hostname, deps.challenges, deps.alpnChallenges);
       files.save(
         app,
         id,
