@@ -2,11 +2,14 @@
 // run against 127.0.0.1:port with a Host header, keep-alive, a fixed number
 // of threads, connections and seconds. Its Lua `done` hook prints the figures
 // as one JSON line, so nothing depends on the layout of wrk's text summary.
+// Over HTTPS wrk sends the URL's host as SNI: `sni` puts a hostname in the URL
+// and runs wrk in a private mount namespace whose /etc/hosts maps it to
+// 127.0.0.1 (the host's own file is not touched).
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runProcess } from '../src/exec/index.ts';
+import { inPrivateMounts, runProcess } from '../src/exec/index.ts';
 import { baseEnv } from '../test/helpers/slipway.ts';
 
 export interface WrkFigures {
@@ -39,20 +42,40 @@ const DONE_SCRIPT = `done = function(summary, latency, requests)
 end
 `;
 
-let scriptPath: string | undefined;
+let tempDir: string | undefined;
 
-/** The Lua script, written once per process to a temp dir removed at exit. */
-function doneScript(): string {
-  if (scriptPath !== undefined) return scriptPath;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-wrk-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  scriptPath = path.join(dir, 'done.lua');
-  fs.writeFileSync(scriptPath, DONE_SCRIPT);
-  return scriptPath;
+/** A file in a temp dir made once per process and removed at exit. */
+function tempFile(name: string, content: string): string {
+  if (tempDir === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-wrk-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    tempDir = dir;
+  }
+  const file = path.join(tempDir, name);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, content);
+  return file;
+}
+
+/** Binds $1 over /etc/hosts in the namespace, then runs the rest. */
+const HOSTS_SCRIPT = 'mount --bind "$1" /etc/hosts || exit 1; shift; exec "$@"';
+
+/** wrk's command line as is, or in a mount namespace where `sni` resolves to 127.0.0.1. */
+function withHosts(argv: string[], sni: string | undefined): string[] {
+  if (sni === undefined) return argv;
+  const hosts = tempFile(`hosts-${sni}`, `127.0.0.1 localhost\n127.0.0.1 ${sni}\n`);
+  return [...inPrivateMounts(HOSTS_SCRIPT, 'slipway-bench-wrk'), hosts, ...argv];
 }
 
 export async function wrk(
-  options: WrkLoad & { port: number; host: string; address?: string; https?: boolean; headers?: readonly string[] },
+  options: WrkLoad & {
+    port: number;
+    host: string;
+    address?: string;
+    https?: boolean;
+    headers?: readonly string[];
+    /** A hostname for the URL (so wrk's SNI over HTTPS), resolved to 127.0.0.1 for wrk alone. */
+    sni?: string;
+  },
 ): Promise<WrkFigures> {
   const argv = [
     'wrk',
@@ -68,11 +91,11 @@ export async function wrk(
     `Host: ${options.host}`,
     ...(options.headers ?? []).flatMap((header) => ['-H', header]),
     '-s',
-    doneScript(),
-    `${options.https ? 'https' : 'http'}://${options.address ?? '127.0.0.1'}:${options.port}/`,
+    tempFile('done.lua', DONE_SCRIPT),
+    `${options.https ? 'https' : 'http'}://${options.sni ?? options.address ?? '127.0.0.1'}:${options.port}/`,
   ];
   const out: string[] = [];
-  const result = await runProcess(argv, {
+  const result = await runProcess(withHosts(argv, options.sni), {
     env: baseEnv(),
     onLine: (_stream, line) => out.push(line),
     timeoutMs: (options.seconds + 30) * 1000,

@@ -330,13 +330,27 @@ function startCertificates(
       router.setChallenge?.(token, keyAuthorization);
       await router.settled?.(); // nginx installs it with a reload
     },
-    acme: { directoryUrl: settings.acmeDirectoryUrl, email: settings.acmeEmail, accountKeyFile: files.accountKeyFile },
+    ...(router.setAlpnChallenge && router.tlsAddress
+      ? {
+          alpnChallenges: async (hostname: string, certificate: { cert: string; key: string } | null) => {
+            router.setAlpnChallenge?.(hostname, certificate);
+            await router.settled?.();
+          },
+        }
+      : {}),
+    acme: {
+      directoryUrl: settings.acmeDirectoryUrl,
+      email: settings.acmeEmail,
+      accountKeyFile: files.accountKeyFile,
+      challenge: settings.acmeChallenge,
+    },
     autoByDefault: settings.certsAuto,
     renewBeforeMs: settings.certsRenewBeforeMs,
     checkIntervalMs: settings.certsCheckIntervalMs,
     retryMs: settings.certsRetryMs,
     logger,
     ...(tls.mode === 'acme' ? { api: { hostname: tls.hostname, install: installApi } } : {}),
+    ...(tls.mode === 'files' ? { apiOwnCert: tls.cert } : {}),
   });
 }
 

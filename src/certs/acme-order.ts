@@ -1,6 +1,7 @@
 // One ACME order (RFC 8555, through acme-client): a certificate for one
 // hostname, proven by an http-01 challenge that the router answers at
-// /.well-known/acme-challenge/<token>. The account key is made once (ECDSA
+// /.well-known/acme-challenge/<token>, or a tls-alpn-01 one (RFC 8737) that it
+// answers on its HTTPS port with a certificate made for the challenge. The account key is made once (ECDSA
 // P-256) and kept under the home with mode 0600, beside the account's URL at
 // each directory (registered once: a CA may refuse a second registration).
 
@@ -14,10 +15,18 @@ export interface AcmeOptions {
   /** Contact address for the CA's expiry notices; none when undefined. */
   readonly email: string | undefined;
   readonly accountKeyFile: string;
+  /** The challenge type asked for (default http-01). */
+  readonly challenge?: 'http-01' | 'tls-alpn-01';
 }
 
 /** Where the http-01 answers go (the router); resolves once the router serves the change. */
 export type ChallengeSink = (token: string, keyAuthorization: string | null) => void | Promise<void>;
+
+/** Where tls-alpn-01 certificates go (the router's HTTPS listener); null: no longer. */
+export type AlpnChallengeSink = (
+  hostname: string,
+  certificate: { cert: string; key: string } | null,
+) => void | Promise<void>;
 
 // acme-client's HTTP client: a bounded wait on a CA that does not answer.
 acme.axios.defaults.timeout = 30_000;
@@ -74,12 +83,19 @@ function rememberAccount(options: AcmeOptions, urls: AccountUrls, client: acme.C
   writeSecret(path.join(path.dirname(options.accountKeyFile), 'accounts.json'), `${JSON.stringify(urls, null, 2)}\n`);
 }
 
+/** acme-client's types know http-01 and dns-01 only. */
+const isAlpn = (challenge: { type: string }) => challenge.type === 'tls-alpn-01';
+
 /** Obtains a certificate (chain PEM) and its new key for `hostname`; throws the CA's reason on failure. */
 export async function orderCertificate(
   options: AcmeOptions,
   hostname: string,
   challenges: ChallengeSink,
+  alpnChallenges?: AlpnChallengeSink,
 ): Promise<{ cert: string; key: string }> {
+  const type = options.challenge ?? 'http-01';
+  if (type === 'tls-alpn-01' && alpnChallenges === undefined)
+    throw new Error('tls-alpn-01 challenges need the built-in router with an HTTPS port (--router-tls-port)');
   const urls = accountUrls(options.accountKeyFile);
   const accountUrl = urls[options.directoryUrl];
   const client = new acme.Client({
@@ -99,11 +115,16 @@ export async function orderCertificate(
       csr,
       ...(options.email === undefined ? {} : { email: options.email }),
       termsOfServiceAgreed: true,
-      challengePriority: ['http-01'],
-      // The CA checks the challenge itself; acme-client's own check would ask port 80 of this host.
+      challengePriority: [type],
+      // The CA checks the challenge itself; acme-client's own check would ask this host from here.
       skipChallengeVerification: true,
-      challengeCreateFn: async (_authz, challenge, keyAuthorization) => challenges(challenge.token, keyAuthorization),
-      challengeRemoveFn: async (_authz, challenge) => challenges(challenge.token, null),
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        if (!isAlpn(challenge)) return challenges(challenge.token, keyAuthorization);
+        const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+        return alpnChallenges?.(authz.identifier.value, { cert: alpnCert.toString(), key: alpnKey.toString() });
+      },
+      challengeRemoveFn: async (authz, challenge) =>
+        isAlpn(challenge) ? alpnChallenges?.(authz.identifier.value, null) : challenges(challenge.token, null),
     });
     return { cert, key: key.toString() };
   } finally {

@@ -8,7 +8,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
-import type { AcmeOptions, ChallengeSink } from './acme-order.ts';
+import type { AcmeOptions, AlpnChallengeSink, ChallengeSink } from './acme-order.ts';
 import { API_FOLDER, type CertEntry, type CertFiles } from './cert-files.ts';
 import { type CertificateInfo, checkCertificate, describe, parseChain } from './check-certificate.ts';
 
@@ -26,6 +26,8 @@ export interface CertServiceDeps {
   /** Replaces the router's certificate set; resolves once the router serves it. */
   readonly install: (certificates: readonly ServedCertificate[]) => void | Promise<void>;
   readonly challenges: ChallengeSink;
+  /** tls-alpn-01 certificates, when the router can serve them. */
+  readonly alpnChallenges?: AlpnChallengeSink;
   readonly acme: AcmeOptions;
   /** Whether apps that never ran `certs:auto` get ACME certificates. */
   readonly autoByDefault: boolean;
@@ -39,6 +41,8 @@ export interface CertServiceDeps {
   readonly now?: () => Date;
   /** The API's own ACME certificate (`--api-domain`): its hostname, and where to install it once obtained. */
   readonly api?: { readonly hostname: string; readonly install: (certificate: ServedCertificate) => void };
+  /** The API's certificate from files (`--api-tls-cert`, checked at start): its PEM chain, to report it. */
+  readonly apiOwnCert?: string;
 }
 
 export type CertStatus = 'ok' | 'expiring' | 'expired' | 'pending' | 'failing';
@@ -51,6 +55,12 @@ export interface CertView extends Partial<CertificateInfo> {
   readonly status: CertStatus;
   readonly lastError: string | null;
   readonly nextAttemptAt: string | null;
+}
+
+/** How the API and dashboard speak (docs/https.md): plain HTTP, HTTPS with files given, or with an ACME certificate. */
+export interface ApiCertView {
+  readonly tls: 'off' | 'own' | 'acme';
+  readonly certificate: CertView | null;
 }
 
 const MAX_RETRY_MS = 24 * 3_600_000;
@@ -117,15 +127,27 @@ export function createCertService(deps: CertServiceDeps) {
     }
   }
 
+  /** ok, expiring (within `warnMs` of its end), expired. */
+  const validity = (notAfter: string, warnMs: number): CertStatus => {
+    const left = new Date(notAfter).getTime() - now().getTime();
+    return left <= 0 ? 'expired' : left <= warnMs ? 'expiring' : 'ok';
+  };
+  const pending = (id: string): CertView => ({
+    id,
+    source: 'acme',
+    servedFor: [],
+    status: 'pending',
+    lastError: null,
+    nextAttemptAt: null,
+  });
+
   const view = (entry: CertEntry, hostnames: readonly string[]): CertView => {
     const info = entry.cert === undefined ? undefined : describe(parseChain(entry.cert)[0] as X509Certificate);
     const lastError = entry.meta.lastError ?? null;
     let status: CertStatus = 'pending';
-    if (info !== undefined) {
-      const left = new Date(info.notAfter).getTime() - now().getTime();
-      const warnAt = entry.meta.source === 'acme' ? deps.renewBeforeMs : WARN_BEFORE_MS;
-      status = left <= 0 ? 'expired' : left <= warnAt ? 'expiring' : 'ok';
-    } else if (lastError !== null) status = 'failing';
+    if (info !== undefined)
+      status = validity(info.notAfter, entry.meta.source === 'acme' ? deps.renewBeforeMs : WARN_BEFORE_MS);
+    else if (lastError !== null) status = 'failing';
     return {
       id: entry.id,
       source: entry.meta.source,
@@ -149,7 +171,7 @@ export function createCertService(deps: CertServiceDeps) {
     try {
       // acme-client (and its HTTP client) loads on the first order, not on the restart path.
       const { orderCertificate } = await import('./acme-order.ts');
-      const pems = await orderCertificate(deps.acme, hostname, deps.challenges);
+      const pems = await orderCertificate(deps.acme, hostname, deps.challenges, deps.alpnChallenges);
       files.save(
         app,
         id,
@@ -254,18 +276,23 @@ export function createCertService(deps: CertServiceDeps) {
       const views = entries.map((entry) => view(entry, hostnames));
       if (auto) {
         for (const hostname of hostnames) {
-          if (entries.some((e) => e.id === acmeId(hostname))) continue;
-          views.push({
-            id: acmeId(hostname),
-            source: 'acme',
-            servedFor: [],
-            status: 'pending',
-            lastError: null,
-            nextAttemptAt: null,
-          });
+          if (!entries.some((e) => e.id === acmeId(hostname))) views.push(pending(acmeId(hostname)));
         }
       }
       return { auto, certificates: views };
+    },
+    /** The API and dashboard's certificate: the files given (served for any name), the ACME one, or none. */
+    apiView(): ApiCertView {
+      if (deps.apiOwnCert !== undefined) {
+        const info = describe(parseChain(deps.apiOwnCert)[0] as X509Certificate);
+        const status = validity(info.notAfter, WARN_BEFORE_MS);
+        const certificate = { id: 'api', source: 'own' as const, ...info, servedFor: info.names, status };
+        return { tls: 'own', certificate: { ...certificate, lastError: null, nextAttemptAt: null } };
+      }
+      if (deps.api === undefined) return { tls: 'off', certificate: null };
+      const id = acmeId(deps.api.hostname);
+      const entry = files.read(API_FOLDER, id);
+      return { tls: 'acme', certificate: entry === undefined ? pending(id) : view(entry, [deps.api.hostname]) };
     },
     async addOwn(app: string, cert: string, key: string, domain: string | undefined): Promise<CertView> {
       await deps.store.apps.require(app);

@@ -156,6 +156,8 @@ const SETTINGS = {
     'https://acme-v02.api.letsencrypt.org/directory',
     'acmeDirectory',
   ),
+  /** The ACME challenge: http-01 on the router's HTTP port, or tls-alpn-01 on its HTTPS port (built-in router). */
+  acmeChallenge: setting('SLIPWAY_ACME_CHALLENGE', oneOf(['http-01', 'tls-alpn-01'] as const), 'http-01'),
   /** Contact address given to the ACME CA (expiry notices). */
   acmeEmail: setting('SLIPWAY_ACME_EMAIL', text, undefined as string | undefined),
   /** ACME certificates are renewed this long before they expire. */

@@ -63,6 +63,13 @@ export interface CertJson {
   next_attempt_at: string | null;
 }
 
+/** GET /api/server/certificate: how the API and dashboard speak (docs/https.md). */
+export interface ApiCertJson {
+  /** off: plain HTTP; own: --api-tls-cert/--api-tls-key; acme: --api-domain. */
+  tls: 'off' | 'own' | 'acme';
+  certificate: CertJson | null;
+}
+
 export interface CertsJson {
   /** ACME certificates for every hostname of the app. */
   auto: boolean;

@@ -50,6 +50,11 @@ export interface Router {
    * `keyAuthorization` (ACME http-01), on every hostname; null stops answering it.
    */
   setChallenge?(token: string, keyAuthorization: string | null): void;
+  /**
+   * Answers TLS handshakes for `hostname` that offer ALPN `acme-tls/1` with
+   * this certificate (ACME tls-alpn-01); null stops. Drivers without it omit it.
+   */
+  setAlpnChallenge?(hostname: string, certificate: { readonly cert: string; readonly key: string } | null): void;
   /** Resolves once no request is in flight to these backends, or after `timeoutMs`. */
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
   /** The address the router listens on. */

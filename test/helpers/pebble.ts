@@ -60,8 +60,15 @@ const ready = (port: number) =>
     50,
   );
 
-/** Starts pebble and its DNS; `httpPort` is where it sends http-01 validations (the router's HTTP port). */
-export async function startPebble(options: { httpPort: number; validitySeconds?: number }): Promise<Pebble> {
+/**
+ * Starts pebble and its DNS; `httpPort` is where it sends http-01 validations (the router's HTTP
+ * port), `tlsPort` where it sends tls-alpn-01 ones (the router's HTTPS port; default: a dead port).
+ */
+export async function startPebble(options: {
+  httpPort: number;
+  tlsPort?: number;
+  validitySeconds?: number;
+}): Promise<Pebble> {
   const ca = await makeRootCa('Pebble HTTPS Test CA');
   const tls = await issue(ca, { names: ['localhost'] });
   const [acmePort, managementPort, dnsPort, dnsManagementPort, tlsPort] = await Promise.all(
@@ -77,7 +84,7 @@ export async function startPebble(options: { httpPort: number; validitySeconds?:
         certificate: tls.certFile,
         privateKey: tls.keyFile,
         httpPort: options.httpPort,
-        tlsPort,
+        tlsPort: options.tlsPort ?? tlsPort,
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
         ...(options.validitySeconds === undefined ? {} : { certificateValidityPeriod: options.validitySeconds }),

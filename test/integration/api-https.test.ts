@@ -7,6 +7,7 @@
 // after a restart.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -49,6 +50,19 @@ describe('the API and dashboard over HTTPS with --api-tls-cert/--api-tls-key', (
     assert.equal(created.code, 0, created.stderr);
     const listed = await slipway.cli(['apps'], { spawn: true, env });
     assert.match(listed.stdout, /shop/);
+  });
+
+  test("certs --api lists the API's own certificate: source, status, names, expiry, issuer", async () => {
+    const env = { NODE_EXTRA_CA_CERTS: ca.certFile };
+    const listed = await slipway.cli(['certs', '--api'], { spawn: true, env });
+    assert.equal(listed.code, 0, listed.stderr);
+    const expires = new Date(new X509Certificate(leaf.cert).validTo).toISOString().slice(0, 10);
+    assert.match(listed.stdout, /^The API and dashboard speak HTTPS with your certificate \(--api-tls-cert/);
+    assert.match(listed.stdout, new RegExp(`\\napi +own +ok +127\\.0\\.0\\.1 +${expires} +CN=Slipway Test Root`));
+    const json = JSON.parse((await slipway.cli(['certs', '--api', '--json'], { spawn: true, env })).stdout);
+    assert.equal(json.tls, 'own');
+    assert.equal(json.certificate.fingerprint, new X509Certificate(leaf.cert).fingerprint256);
+    assert.equal(json.certificate.not_after, new Date(new X509Certificate(leaf.cert).validTo).toISOString());
   });
 
   test('without the CA the CLI refuses the server and says how to trust it; plain HTTP gets nowhere', async () => {
@@ -206,6 +220,30 @@ describe('the API certificate from ACME for --api-domain (pebble)', () => {
     assert.deepEqual(JSON.parse(first.body), { status: 'ok' });
     assert.match(String(first.peer.issuer.CN), /Pebble Intermediate/);
     assert.match(first.peer.subjectaltname ?? '', new RegExp(`DNS:${API_HOST.replace(/\./g, '\\.')}`));
+    // What `certs --api` reads (the CLI would need NODE_EXTRA_CA_CERTS and a DNS name for it).
+    const listed = await new Promise<{ tls: string; certificate: Record<string, unknown> }>((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1',
+        port,
+        servername: API_HOST,
+        path: '/api/server/certificate',
+        ca: root,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(JSON.parse(body)));
+      });
+      req.end();
+    });
+    assert.equal(listed.tls, 'acme');
+    assert.equal(listed.certificate.id, `acme-${API_HOST}`);
+    assert.match(String(listed.certificate.issuer), /Pebble Intermediate/);
+    assert.deepEqual(listed.certificate.served_for, [API_HOST]);
     const dir = path.join(slipway.home, 'certs', '_api', `acme-${API_HOST}`);
     for (const file of ['cert.pem', 'key.pem', 'meta.json'])
       assert.equal(fs.statSync(path.join(dir, file)).mode & 0o777, 0o600);

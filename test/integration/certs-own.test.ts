@@ -1,7 +1,8 @@
 // Own certificates through the real CLI and API: every validation error a
 // user can meet, the app served over HTTPS (curl --cacert), a certificate
 // replaced under a request loop with no failed request, the files' modes,
-// removal; then the redirect to HTTPS and HSTS (apps:update).
+// removal; then the redirect to HTTPS and HSTS (apps:update); `certs --api`
+// with the API on plain HTTP.
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -234,6 +235,18 @@ describe('own certificates (certs:add, certs, certs:remove) and HTTPS settings',
       5_000,
     );
     assert.equal((await slipway.cli(['certs:remove', id, '-a', APP])).code, 0);
+  });
+
+  test("certs --api on a server whose API speaks plain HTTP: no certificate, none of the app's listed", async () => {
+    assert.equal((await slipway.cli(['certs', '-a', APP])).code, 0);
+    const listed = await slipway.cli(['certs', '--api'], { spawn: true });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^The API and dashboard speak plain HTTP: no certificate \(HTTPS: .*--api-tls-cert/);
+    assert.doesNotMatch(listed.stdout, /own-|acme-|shop/);
+    const json = await slipway.cli(['certs', '--api', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), { tls: 'off', certificate: null });
+    // Like every API route but the public ones: the token is needed.
+    assert.equal((await slipway.api('GET', '/api/server/certificate', undefined, null)).status, 401);
   });
 
   test('apps:destroy removes its certificates: files gone, no longer served', async () => {

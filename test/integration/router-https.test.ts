@@ -232,6 +232,29 @@ describe('the built-in router over HTTPS', () => {
     assert.equal(gone.status, 404);
   });
 
+  test('ACME tls-alpn-01: acme-tls/1 handshakes get the challenge certificate over TLS 1.3 only, then are closed', async (t) => {
+    const router = await routerWithApps(t);
+    const port = router.tlsAddress?.port as number;
+    const challenge = await issue(ca, { names: ['shop.example.test'] });
+    const { X509Certificate } = await import('node:crypto');
+    const [appPrint, challengePrint] = [exact, challenge].map((c) => new X509Certificate(c.cert).fingerprint256);
+    const acmeTls = { servername: 'shop.example.test', ALPNProtocols: ['acme-tls/1'], ca: ca.cert };
+    router.setAlpnChallenge('Shop.Example.Test', { cert: challenge.cert, key: challenge.key });
+    const answered = await handshake(port, acmeTls);
+    assert.equal(answered.alpnProtocol, 'acme-tls/1');
+    assert.equal(answered.getPeerX509Certificate()?.fingerprint256, challengePrint);
+    await new Promise((resolve) => answered.on('close', resolve).resume()); // closed by the router: no HTTP on it
+    // TLS 1.2 picks the certificate before ALPN: no challenge answer, rather than the app's certificate for it.
+    await assert.rejects(handshake(port, { ...acmeTls, maxVersion: 'TLSv1.2' }));
+    // Other names and ordinary clients are not affected.
+    await assert.rejects(handshake(port, { ...acmeTls, servername: 'a.apps.example.test' }));
+    const app = await httpsGet(port, 'shop.example.test', ca.cert);
+    assert.equal(app.status, 200);
+    assert.equal(app.peer.fingerprint256, appPrint);
+    router.setAlpnChallenge('shop.example.test', null);
+    await assert.rejects(handshake(port, acmeTls));
+  });
+
   test('force HTTPS redirects plain HTTP (not ACME challenges); HSTS goes on HTTPS answers only', async (t) => {
     await redirectAndHsts(t, await routerWithApps(t), ca);
   });

@@ -1,10 +1,11 @@
 // /api/apps/:app/certs: the app's certificates (docs/https.md): list with
 // state, add an own certificate, remove one, turn ACME certificates on or off.
+// /api/server/certificate: the API and dashboard's own (or none).
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { CertView } from '../../certs/cert-service.ts';
-import type { CertJson, CertsJson } from '../../core/api-json.ts';
+import type { ApiCertJson, CertJson, CertsJson } from '../../core/api-json.ts';
 import type { ApiContext } from '../api-context.ts';
 import { parseBody } from '../validate.ts';
 
@@ -39,6 +40,11 @@ export function certRoutes(api: FastifyInstance, { certs }: ApiContext): void {
   };
 
   api.get<AppParams>('/api/apps/:app/certs', (request) => list(request.params.app));
+
+  api.get('/api/server/certificate', async (): Promise<ApiCertJson> => {
+    const { tls, certificate } = certs.apiView();
+    return { tls, certificate: certificate === null ? null : certJson(certificate) };
+  });
 
   api.post<AppParams>('/api/apps/:app/certs', async (request, reply) => {
     const body = parseBody(addBody, request.body);

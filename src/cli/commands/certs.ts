@@ -1,14 +1,32 @@
-// certs, certs:add CERT KEY, certs:remove ID, certs:auto on|off (docs/https.md)
+// certs [--api], certs:add CERT KEY, certs:remove ID, certs:auto on|off (docs/https.md)
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { CertJson, CertsJson } from '../../core/api-json.ts';
+import type { ApiCertJson, CertJson, CertsJson } from '../../core/api-json.ts';
 import { CliError } from '../cli-error.ts';
 import type { CommandContext } from '../context.ts';
-import { table } from '../output.ts';
+import { type Io, table } from '../output.ts';
 
 const day = (iso: string | null) => (iso === null ? null : iso.slice(0, 10));
+
+/** The certificates as a table, then each one's last failed attempt. */
+function printCerts(io: Io, certificates: readonly CertJson[]): void {
+  io.out(
+    table(
+      certificates.map((c) => [c.id, c.source, c.status, c.served_for.join(', '), day(c.not_after), c.issuer]),
+      ['ID', 'SOURCE', 'STATUS', 'SERVED FOR', 'EXPIRES', 'ISSUER'],
+    ),
+  );
+  for (const c of certificates.filter((c) => c.last_error !== null))
+    io.out(`${c.id}: last attempt failed: ${c.last_error}${c.next_attempt_at ? ` (next: ${c.next_attempt_at})` : ''}`);
+}
+
+const API_TLS: Record<ApiCertJson['tls'], string> = {
+  off: 'The API and dashboard speak plain HTTP: no certificate (HTTPS: `slipway server --api-tls-cert/--api-tls-key` or `--api-domain`)',
+  own: 'The API and dashboard speak HTTPS with your certificate (--api-tls-cert, read at start):',
+  acme: 'The API and dashboard speak HTTPS with an ACME certificate (--api-domain):',
+};
 
 export function certCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
@@ -25,32 +43,24 @@ export function certCommands(program: Command, ctx: CommandContext): void {
 
   program
     .command('certs')
-    .description("list an app's certificates: source, state, expiry, issuer, last error")
+    .description("list an app's certificates (source, state, expiry, issuer, last error), or the API's with --api")
     .option('-a, --app <app>', 'app name')
+    .option('--api', "the API and dashboard's certificate instead of an app's")
     .option('--json', 'output JSON')
-    .action(async (opts: { app?: string; json?: boolean }) => {
+    .action(async (opts: { app?: string; api?: boolean; json?: boolean }) => {
+      if (opts.api) {
+        const own = await ctx.client().request<ApiCertJson>('GET', '/api/server/certificate');
+        if (opts.json) return io.out(JSON.stringify(own, null, 2));
+        io.out(API_TLS[own.tls]);
+        if (own.certificate !== null) printCerts(io, [own.certificate]);
+        return;
+      }
       const app = ctx.app(opts.app);
       const certs = await ctx.client().request<CertsJson>('GET', `/api/apps/${app}/certs`);
       if (opts.json) return io.out(JSON.stringify(certs, null, 2));
       io.out(`ACME certificates (certs:auto): ${certs.auto ? 'on' : 'off'}`);
       if (certs.certificates.length === 0) return io.out(`${app} has no certificates.`);
-      io.out(
-        table(
-          certs.certificates.map((c) => [
-            c.id,
-            c.source,
-            c.status,
-            c.served_for.join(', '),
-            day(c.not_after),
-            c.issuer,
-          ]),
-          ['ID', 'SOURCE', 'STATUS', 'SERVED FOR', 'EXPIRES', 'ISSUER'],
-        ),
-      );
-      for (const c of certs.certificates.filter((c) => c.last_error !== null))
-        io.out(
-          `${c.id}: last attempt failed: ${c.last_error}${c.next_attempt_at ? ` (next: ${c.next_attempt_at})` : ''}`,
-        );
+      printCerts(io, certs.certificates);
     });
 
   program

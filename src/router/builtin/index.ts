@@ -36,6 +36,7 @@ export interface BuiltinRouter extends Router {
   settled(): Promise<void>;
   setCertificates(certificates: readonly TlsCertificate[]): void;
   setChallenge(token: string, keyAuthorization: string | null): void;
+  setAlpnChallenge(hostname: string, certificate: Pick<TlsCertificate, 'cert' | 'key'> | null): void;
   /** Resolves once every router worker process accepts connections (the server process does from the start). */
   workersListening(): Promise<void>;
   /** Process ids of the running router worker processes (none with `workers: 1`). */
@@ -114,6 +115,11 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
     setChallenge(token: string, keyAuthorization: string | null): void {
       proxy.setChallenge(token, keyAuthorization);
       workers?.publish({ t: 'challenge', token, keyAuthorization });
+    },
+    setAlpnChallenge(hostname, certificate): void {
+      const copy = certificate === null ? null : { cert: certificate.cert, key: certificate.key };
+      proxy.setAlpnChallenge(hostname, copy);
+      workers?.publish({ t: 'alpn', hostname, certificate: copy });
     },
     settled(): Promise<void> {
       return workers === null ? Promise.resolve() : workers.settled();

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Server, Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   defaultRouterConnections,
@@ -15,6 +15,7 @@ import {
 } from '../connection-budget.ts';
 import { renderErrorPages } from '../error-pages.ts';
 import type { AppRoute, TlsCertificate } from '../types.ts';
+import { alpnChallenges } from './acme-alpn.ts';
 import { buildCertificateSet, EMPTY_CERTIFICATES, TLS12_CIPHERS } from './certificate-set.ts';
 import { proxyUpgrade } from './forward-upgrade.ts';
 import type { AccessHook, ProxyContext, RouterLog } from './proxy-context.ts';
@@ -57,6 +58,8 @@ export interface ProxyServer {
   /** Replaces the certificate set (throws, changing nothing, when one cannot be loaded). */
   setCertificates(certificates: readonly TlsCertificate[]): void;
   setChallenge(token: string, keyAuthorization: string | null): void;
+  /** An ACME tls-alpn-01 certificate for `hostname` (null: none), served to `acme-tls/1` handshakes. */
+  setAlpnChallenge(hostname: string, certificate: Pick<TlsCertificate, 'cert' | 'key'> | null): void;
   drain(backendIds: readonly string[], timeoutMs: number): Promise<void>;
   /** Stops accepting, cuts open connections and tunnels, destroys the pools. */
   close(): Promise<void>;
@@ -90,6 +93,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     requestTimeout: 0,
     ...headerDeadline(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS),
   });
+  const alpn = alpnChallenges();
   const tlsServer =
     options.tls === true
       ? https.createServer({
@@ -99,12 +103,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
           minVersion: 'TLSv1.2',
           ciphers: TLS12_CIPHERS,
           honorCipherOrder: true,
-          // HTTP/1.1 only: the data path (raw header arrays, upgrade tunnels) is HTTP/1.1's (docs/https.md).
-          ALPNProtocols: ['http/1.1'],
-          // No certificate for the name: the default context has none, and the handshake fails.
-          SNICallback: (servername, done) => done(null, ctx.certificates.lookup(servername)),
+          // HTTP/1.1 only (the data path, raw header arrays and upgrade tunnels, is HTTP/1.1's), and
+          // ACME's acme-tls/1 while a challenge is pending (docs/https.md).
+          ...alpn.callbacks((servername) => ctx.certificates.lookup(servername)),
         })
       : null;
+  tlsServer?.on('secureConnection', (socket: TLSSocket) => alpn.endIfChallenge(socket));
   for (const [listener, name] of [
     [server, 'router'],
     [tlsServer, 'router-https'],
@@ -164,6 +168,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       if (keyAuthorization === null) ctx.challenges.delete(token);
       else ctx.challenges.set(token, keyAuthorization);
     },
+    setAlpnChallenge: (hostname, certificate) => alpn.set(hostname, certificate),
     drain: (backendIds, timeoutMs) => pool.drain(backendIds, timeoutMs),
     close() {
       closing ??= new Promise((resolve) => {

@@ -37,6 +37,7 @@ export type RouteChange =
   | { readonly t: 'set'; app: string; route: AppRoute }
   | { readonly t: 'remove'; app: string }
   | { readonly t: 'challenge'; token: string; keyAuthorization: string | null }
+  | { readonly t: 'alpn'; hostname: string; certificate: Pick<TlsCertificate, 'cert' | 'key'> | null }
   | { readonly t: 'certs'; certificates: readonly TlsCertificate[] };
 
 export interface RouterWorkers {

@@ -129,6 +129,10 @@ process.on('message', (message: ToWorker, handle: unknown) => {
       proxy?.setChallenge(message.token, message.keyAuthorization);
       send({ t: 'ack', gen: message.gen });
       return;
+    case 'alpn':
+      proxy?.setAlpnChallenge(message.hostname, message.certificate);
+      send({ t: 'ack', gen: message.gen });
+      return;
     case 'drain': {
       const done = () => send({ t: 'drained', id: message.id });
       if (proxy === undefined) done();

@@ -38,6 +38,13 @@ export type ToWorker =
   | { readonly t: 'certs'; readonly gen: number; readonly certificates: readonly TlsCertificate[] }
   /** An ACME http-01 answer (null: no longer). A worker started later does not get earlier ones: ACME retries. */
   | { readonly t: 'challenge'; readonly gen: number; readonly token: string; readonly keyAuthorization: string | null }
+  /** An ACME tls-alpn-01 certificate (null: no longer); as for `challenge`, a later worker does not get it. */
+  | {
+      readonly t: 'alpn';
+      readonly gen: number;
+      readonly hostname: string;
+      readonly certificate: Pick<TlsCertificate, 'cert' | 'key'> | null;
+    }
   | { readonly t: 'drain'; readonly id: number; readonly backendIds: readonly string[]; readonly timeoutMs: number }
   | { readonly t: 'close' };
 
