@@ -1,0 +1,3 @@
+export { type OpenSwarmOptions, openSwarm, swarmMissing } from './open-swarm.ts';
+export { createReleaseImages, type ReleaseImages, releaseImageName } from './release-image.ts';
+export { createSwarmDriver, type SwarmDriverOptions } from './swarm-driver.ts';
