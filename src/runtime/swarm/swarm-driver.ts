@@ -19,6 +19,7 @@ import { claimContainerDir } from '../container-dir.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import type { Engine } from '../docker/engine.ts';
 import { processEnv } from '../process-env.ts';
+import { decodeExit } from '../sandbox/sandbox-argv.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
@@ -171,6 +172,13 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         ? null
         : { host: await nodeAddress(first.NodeID), port: published ?? port };
 
+    const containerExit = async (task: Task | undefined): Promise<ContainerExit> => {
+      const id = task?.Status.ContainerStatus?.ContainerID;
+      const found = id
+        ? await engine.request<{ State: { ExitCode: number } }>('GET', `/containers/${id}/json`).catch(() => null)
+        : null;
+      return found ? decodeExit(found.State.ExitCode, null) : { code: null, signal: 'SIGTERM' };
+    };
     const finish = async (exit: ContainerExit) => {
       await output.finish();
       settle(exit);
@@ -180,8 +188,10 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       for (;;) {
         const tasks = await serviceTasks(engine, name).catch(() => undefined);
         if (tasks === null) return finish({ code: null, signal: 'SIGKILL' }); // removed by someone else
-        const task = tasks?.find((t) => t.ID === current?.ID) ?? current;
-        if (task && hasEnded(task)) {
+        const task = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
+        // Gone from the manager's list (a service scaled to zero drops its tasks): ended, as its container tells.
+        if (task === undefined) return finish(await containerExit(current));
+        if (hasEnded(task)) {
           const exit = taskExit(task);
           if (once || stopping || (exit.code === 0 && task.Status.State === 'complete')) return finish(exit);
           // Swarm starts a new task (on-failure): that one is the container now.

@@ -1,0 +1,165 @@
+// `slipway server --runtime swarm` end to end (docs/scale-out.md), on the
+// PostgreSQL store when this host can run one (else SQLite): web and worker as
+// one-task Swarm services of the release's image, labelled with their app and
+// release; the postdeploy hook and `slipway run` as replicated jobs whose exit
+// code is read from their task; a failing hook keeps the old release serving
+// every request; a crashed web task is restarted by Swarm, not by Slipway.
+// Needs dockerd (made a one-node swarm if in none) and the stack image.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createEngine } from '../../src/runtime/docker/index.ts';
+import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
+import { createReleaseImages } from '../../src/runtime/swarm/index.ts';
+import { postgresSkipReason, sharedDatabaseFor, stopSharedCluster } from '../helpers/postgres.ts';
+import { eventually } from '../helpers/runtime-helpers.ts';
+import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { swarmSkipReason } from '../helpers/test-swarm.ts';
+
+const APP = 'swarmshop';
+const HOST = `${APP}.localhost`;
+const skip = (await swarmSkipReason()) ?? false;
+const onPostgres = postgresSkipReason() === undefined;
+
+interface Service {
+  ID: string;
+  Spec: {
+    Labels: Record<string, string>;
+    Mode: Record<string, unknown>;
+    TaskTemplate: {
+      ContainerSpec: { User: string; Image: string; Env: string[] };
+      Resources: { Limits: { MemoryBytes: number; Pids: number } };
+      RestartPolicy: { Condition: string };
+    };
+    EndpointSpec: { Mode: string; Ports?: { PublishMode: string; PublishedPort: number }[] };
+  };
+}
+interface Task {
+  ID: string;
+  Status: { State: string };
+}
+
+describe(`the swarm runtime through slipway server --runtime swarm (store: ${onPostgres ? 'PostgreSQL' : 'SQLite'})`, {
+  skip,
+}, () => {
+  let slipway: Slipway;
+  const engine = createEngine();
+  let home: string;
+  const appServices = async () => {
+    const filters = encodeURIComponent(
+      JSON.stringify({ label: [`slipway.app=${APP}`, `slipway.home=${homeKey(home)}`] }),
+    );
+    return engine.request<Service[]>('GET', `/services?filters=${filters}`);
+  };
+  const tasksOf = async (service: string) => {
+    const filters = encodeURIComponent(JSON.stringify({ service: [service] }));
+    return engine.request<Task[]>('GET', `/tasks?filters=${filters}`);
+  };
+
+  before(async () => {
+    home = mkdtempSync(path.join(tmpdir(), 'slipway-swarm-'));
+    const env: Record<string, string> = onPostgres ? { SLIPWAY_DATABASE_URL: await sharedDatabaseFor(home) } : {};
+    slipway = await startSlipway({ home, env, args: ['--runtime', 'swarm'] });
+    assert.equal((await slipway.cli(['apps:create', APP])).code, 0);
+  });
+  after(async () => {
+    await slipway?.stop();
+    await createReleaseImages(engine, homeKey(home), '').removeAll();
+    await stopSharedCluster();
+  });
+
+  test('a deployment runs its hook as a job of the new release’s image, then serves from services', async () => {
+    const dir = fixtureCopy('web-worker-hook');
+    const result = await slipway.cli(['deploy', dir, '-a', APP]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /migrating database for swarmshop/);
+    assert.match(result.stdout, /hook swarmshop postdeploy-1 v1/);
+    assert.match(result.stdout, /succeeded: v1 is live/);
+    const res = await routerGet(slipway.routerPort, HOST);
+    assert.deepEqual([res.status, res.body], [200, 'v-one web-1\n']);
+    // The hook's changes stayed in its own task.
+    const files = JSON.parse((await routerGet(slipway.routerPort, HOST, '/files')).body);
+    assert.ok(files.includes('label.txt') && !files.includes('migrated.txt'), String(files));
+
+    const services = await appServices();
+    assert.deepEqual(services.map((s) => s.Spec.Labels['slipway.container']).sort(), ['web-1', 'worker-1']);
+    const users = new Set<string>();
+    for (const service of services) {
+      const { Spec } = service;
+      assert.equal(Spec.Labels['slipway.release'], 'v1');
+      assert.deepEqual(Spec.Mode, { Replicated: { Replicas: 1 } });
+      assert.equal(Spec.TaskTemplate.RestartPolicy.Condition, 'on-failure');
+      assert.match(Spec.TaskTemplate.ContainerSpec.Image, new RegExp(`^slipway/${homeKey(home)}/app-${APP}:v1$`));
+      // The M size: 512 MiB, as in the sandbox.
+      assert.equal(Spec.TaskTemplate.Resources.Limits.MemoryBytes, 512 * 1024 * 1024);
+      assert.ok(Spec.TaskTemplate.Resources.Limits.Pids > 0);
+      users.add(Spec.TaskTemplate.ContainerSpec.User);
+      assert.equal(Spec.EndpointSpec.Mode, 'dnsrr');
+      if (Spec.Labels['slipway.container'] === 'web-1') assert.equal(Spec.EndpointSpec.Ports?.[0]?.PublishMode, 'host');
+    }
+    // The app's own user, never root.
+    assert.equal(users.size, 1);
+    assert.match([...users][0] ?? '', /^([1-9]\d+):\1$/);
+  });
+
+  test('slipway run: a one-off job of the release, its output and its exit code', async () => {
+    const result = await slipway.cli(['run', '-a', APP, '--', 'echo "$APP $CONTAINER"; id -u; exit 5']);
+    assert.equal(result.code, 5, result.stderr);
+    const [first, uid] = result.stdout.split('\n');
+    assert.equal(first, `${APP} one-off-1`);
+    assert.notEqual(uid, '0');
+    assert.deepEqual(
+      (await appServices()).map((s) => s.Spec.Labels['slipway.container']).sort(),
+      ['web-1', 'worker-1'],
+      'the job is gone',
+    );
+  });
+
+  test('a crashed web task is restarted by Swarm, not by Slipway, at the same address', async () => {
+    const web = (await appServices()).find((s) => s.Spec.Labels['slipway.container'] === 'web-1');
+    assert.ok(web);
+    const crash = await routerGet(slipway.routerPort, HOST, '/exit');
+    assert.equal(crash.status, 200);
+    const tasks = await eventually(
+      () => tasksOf(web.ID),
+      (all) => all.some((t) => t.Status.State === 'failed') && all.some((t) => t.Status.State === 'running'),
+      15_000,
+    );
+    assert.equal(tasks.length, 2, JSON.stringify(tasks.map((t) => t.Status.State)));
+    const res = await eventually(
+      () => routerGet(slipway.routerPort, HOST).catch(() => ({ status: 0, body: '' })),
+      (r) => r.status === 200,
+      15_000,
+    );
+    assert.deepEqual([res.status, res.body], [200, 'v-one web-1\n']);
+    // The same service (Slipway started no other), and Slipway's log says nothing of a restart of its own.
+    const after = await appServices();
+    assert.equal(after.length, 2);
+    assert.ok(after.some((s) => s.ID === web.ID));
+    const logs = await slipway.cli(['logs', '-a', APP]);
+    assert.doesNotMatch(logs.stdout, /\[slipway\] web-1 .*restarting/);
+  });
+
+  test('a failing hook ends hook-error; the old services keep serving every request', async () => {
+    const dir = fixtureCopy('web-worker-hook', {
+      'label.txt': 'v-two\n',
+      Procfile: 'web: node server.js\nworker: node worker.js\npostdeploy: echo "checking schema" && exit 3\n',
+    });
+    const deploy = slipway.cli(['deploy', dir, '-a', APP]);
+    const load = await loadLoop({ port: slipway.routerPort, host: HOST, until: deploy });
+    const result = await deploy;
+    assert.notEqual(result.code, 0);
+    assert.match(result.stdout, /checking schema/);
+    assert.match(result.stderr, /hook-error at step hook: postdeploy hook exited with code 3/);
+    assert.deepEqual(load.failures, []);
+    assert.deepEqual([...load.bodies.keys()], ['v-one'], 'only the old release answered');
+    assert.deepEqual(
+      (await appServices()).map((s) => s.Spec.Labels['slipway.release']),
+      ['v1', 'v1'],
+      'the new services are gone',
+    );
+  });
+});
