@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { createEngine } from '../../src/runtime/docker/index.ts';
 import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import { createReleaseImages } from '../../src/runtime/swarm/index.ts';
+import { deployWebWorkerHook } from '../helpers/first-deploy.ts';
 import { postgresSkipReason, sharedDatabaseFor, stopSharedCluster } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/runtime-helpers.ts';
 import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
@@ -72,17 +73,8 @@ describe(`the swarm runtime through slipway server --runtime swarm (store: ${onP
   });
 
   test('a deployment runs its hook as a job of the new release’s image, then serves from services', async () => {
-    const dir = fixtureCopy('web-worker-hook');
-    const result = await slipway.cli(['deploy', dir, '-a', APP]);
-    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
-    assert.match(result.stdout, /migrating database for swarmshop/);
-    assert.match(result.stdout, /hook swarmshop postdeploy-1 v1/);
-    assert.match(result.stdout, /succeeded: v1 is live/);
-    const res = await routerGet(slipway.routerPort, HOST);
-    assert.deepEqual([res.status, res.body], [200, 'v-one web-1\n']);
-    // The hook's changes stayed in its own task.
-    const files = JSON.parse((await routerGet(slipway.routerPort, HOST, '/files')).body);
-    assert.ok(files.includes('label.txt') && !files.includes('migrated.txt'), String(files));
+    // The hook's changes stay in its own task.
+    await deployWebWorkerHook(slipway, APP);
 
     const services = await appServices();
     assert.deepEqual(services.map((s) => s.Spec.Labels['slipway.container']).sort(), ['web-1', 'worker-1']);
