@@ -7,17 +7,19 @@
 // Needs dockerd (made a one-node swarm if in none) and the stack image.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runProcess } from '../../src/exec/index.ts';
 import { createEngine } from '../../src/runtime/docker/index.ts';
 import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import { createReleaseImages } from '../../src/runtime/swarm/index.ts';
 import { deployWebWorkerHook } from '../helpers/first-deploy.ts';
 import { postgresSkipReason, sharedDatabaseFor, stopSharedCluster } from '../helpers/postgres.ts';
 import { eventually } from '../helpers/runtime-helpers.ts';
-import { fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { BIN, baseEnv, fixtureCopy, loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { swarmSkipReason } from '../helpers/test-swarm.ts';
 
 const APP = 'swarmshop';
@@ -154,4 +156,70 @@ describe(`the swarm runtime through slipway server --runtime swarm (store: ${onP
       'the new services are gone',
     );
   });
+});
+
+describe('slipway server --runtime swarm where it cannot run', () => {
+  /** The real binary against `socket`; its output and exit code. */
+  const serve = async (socket: (home: string) => string) => {
+    const home = mkdtempSync(path.join(tmpdir(), 'slipway-noswarm-'));
+    const lines: string[] = [];
+    try {
+      const result = await runProcess(
+        [BIN, 'server', '--runtime', 'swarm', '--home', home, '--port', '0', '--router-port', '0'],
+        {
+          env: baseEnv({ SLIPWAY_DOCKER_SOCKET: socket(home) }),
+          onLine: (stream, line) => lines.push(`${stream}: ${line}`),
+          timeoutMs: 30_000,
+        },
+      );
+      return { code: result.code, output: lines.join('\n') };
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  };
+  /** A socket answering like a dockerd whose `/info` reports `swarm`. */
+  const fakeDockerd = async (home: string, swarm: Record<string, unknown>) => {
+    const server = http.createServer((req, res) => {
+      if (req.url?.endsWith('/_ping')) return res.end('OK');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ Swarm: swarm }));
+    });
+    const socket = path.join(home, 'docker.sock');
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    return { socket, close: () => new Promise((resolve) => server.close(resolve)) };
+  };
+
+  test('no dockerd: it refuses to start and says why, without a stack trace', async () => {
+    const { code, output } = await serve((home) => path.join(home, 'no-docker.sock'));
+    // It exits on its own (it used to stay up, its router and store open, until killed).
+    assert.equal(code, 6, output);
+    assert.match(
+      output,
+      /the swarm runtime cannot run here: cannot reach dockerd at .*no-docker\.sock.*is dockerd running\?/,
+    );
+    assert.doesNotMatch(output, /\n\s+at /, 'a stack trace');
+  });
+
+  for (const [state, swarm, expected] of [
+    ['in no swarm', { LocalNodeState: 'inactive' }, /this dockerd is not in a swarm: run `docker swarm init/],
+    [
+      'a worker',
+      { LocalNodeState: 'active', ControlAvailable: false },
+      /this dockerd is a swarm worker: Slipway needs a manager node/,
+    ],
+  ] as const) {
+    test(`a dockerd ${state}: it refuses to start and says what to do`, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'slipway-fake-dockerd-'));
+      const fake = await fakeDockerd(dir, swarm);
+      try {
+        const { code, output } = await serve(() => fake.socket);
+        assert.equal(code, 6, 'it exited on its own, nothing left running');
+        assert.match(output, expected);
+        assert.doesNotMatch(output, /\n\s+at /, 'a stack trace');
+      } finally {
+        await fake.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
