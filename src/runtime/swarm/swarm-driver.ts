@@ -74,7 +74,9 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         'the swarm runtime does not mount volumes (docs/scale-out.md): use an add-on or an outside store',
       );
     if (spec.stdin === 'pipe' || spec.tty !== undefined)
-      throw new Error('the swarm runtime cannot attach a terminal or stdin to a task (docs/scale-out.md)');
+      throw new Error(
+        'the swarm runtime cannot attach a terminal or stdin to a task: run it with `--no-tty` (docs/scale-out.md)',
+      );
     const dir = claimContainerDir(containersDir, spec.id);
     const name = serviceName(spec);
     writeFileSync(path.join(dir, 'service'), `${name}\n`);
@@ -167,10 +169,18 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     }
     current = first;
     const published = first.Status.PortStatus?.Ports?.[0]?.PublishedPort ?? port;
-    const address =
+    let address =
       port === undefined || first.NodeID === undefined
         ? null
         : { host: await nodeAddress(first.NodeID), port: published ?? port };
+    let addressNode = first.NodeID;
+    /** A task Swarm started on another node (after a failure, a node lost): the handle's address follows it. */
+    const follow = async (task: Task) => {
+      if (port === undefined || !task.NodeID || task.NodeID === addressNode || task.Status.State !== 'running') return;
+      addressNode = task.NodeID;
+      address = { host: await nodeAddress(task.NodeID), port };
+      log?.info({ ...context, address }, 'task runs on another node now');
+    };
 
     const containerExit = async (task: Task | undefined): Promise<ContainerExit> => {
       const id = task?.Status.ContainerStatus?.ContainerID;
@@ -191,6 +201,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         const task = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
         // Gone from the manager's list (a service scaled to zero drops its tasks): ended, as its container tells.
         if (task === undefined) return finish(await containerExit(current));
+        await follow(task).catch(() => {});
         if (hasEnded(task)) {
           const exit = taskExit(task);
           if (once || stopping || (exit.code === 0 && task.Status.State === 'complete')) return finish(exit);
@@ -234,7 +245,9 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       id: spec.id,
       name: spec.name,
       pid: undefined,
-      address,
+      get address() {
+        return address;
+      },
       stdin: null,
       ended,
       exited,
