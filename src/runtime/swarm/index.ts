@@ -1,3 +1,8 @@
 export { type OpenSwarmOptions, openSwarm, swarmMissing } from './open-swarm.ts';
-export { createReleaseImages, type ReleaseImages, releaseImageName } from './release-image.ts';
+export {
+  createReleaseImages,
+  type ReleaseImages,
+  type ReleaseImagesOptions,
+  releaseImageName,
+} from './release-image.ts';
 export { createSwarmDriver, type SwarmDriverOptions } from './swarm-driver.ts';

@@ -41,7 +41,20 @@ export function releaseImageName(key: string, request: ReleaseImageRequest): str
   return `slipway/${key}/app-${request.app.toLowerCase()}:${tag}`;
 }
 
-export function createReleaseImages(engine: Engine, key: string, stackImage: string): ReleaseImages {
+export interface ReleaseImagesOptions {
+  /**
+   * Called once an image is made, before any task uses it: where it is sent to the other
+   * nodes (`docker save | docker load` per node in tests; a push to the cluster's registry).
+   */
+  readonly distribute?: (image: string) => Promise<void>;
+}
+
+export function createReleaseImages(
+  engine: Engine,
+  key: string,
+  stackImage: string,
+  options: ReleaseImagesOptions = {},
+): ReleaseImages {
   const making = new Map<string, Promise<string>>();
 
   async function build(image: string, request: ReleaseImageRequest): Promise<string> {
@@ -84,6 +97,7 @@ export function createReleaseImages(engine: Engine, key: string, stackImage: str
         `/commit?container=${Id}&repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`,
         { Labels: labels, WorkingDir: '/app', Cmd: ['/bin/sh'] },
       );
+      await options.distribute?.(image);
       return image;
     } finally {
       // In the background: the commit is what counts, the removal takes ~0.5 s.

@@ -159,10 +159,13 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     // Until the first task runs (or has already ended): where it runs.
     while (first === undefined) {
       const tasks = await serviceTasks(engine, name);
-      const task = tasks?.[0];
+      if (tasks === null) throw new Error('its service was removed before its task started');
+      const task = tasks[0];
       const refused = task ? taskRefused(task) : null;
-      if (refused !== null) throw new Error(`Swarm could not run its task: ${refused}`);
-      if (task && hasStarted(task)) first = task;
+      // A job's task that could not run is final; a service's is placed again by Swarm (another node).
+      if (refused !== null && (once || Date.now() - t0 > STARTED_WITHIN_MS))
+        throw new Error(`Swarm could not run its task: ${refused}`);
+      if (task && refused === null && hasStarted(task)) first = task;
       else if (Date.now() - t0 > STARTED_WITHIN_MS)
         throw new Error(`its task did not start within ${STARTED_WITHIN_MS / 1000} s`);
       else await sleep(FAST_POLL_MS);
