@@ -110,6 +110,21 @@ describe(`the swarm runtime through slipway server --runtime swarm (store: ${onP
       ['web-1', 'worker-1'],
       'the job is gone',
     );
+    // And its task's container, and the hook's (which Swarm leaves behind when a job is removed).
+    const leftOf = async (container: string) => {
+      const filters = JSON.stringify({ label: [`slipway.app=${APP}`, `slipway.container=${container}`] });
+      return engine.request<unknown[]>('GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+    };
+    for (const container of ['one-off-1', 'postdeploy-1'])
+      assert.deepEqual(
+        await eventually(
+          () => leftOf(container),
+          (left) => left.length === 0,
+          5000,
+        ),
+        [],
+        container,
+      );
   });
 
   test('a crashed web task is restarted by Swarm, not by Slipway, at the same address', async () => {

@@ -222,6 +222,9 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       await removeService(name).catch((err: unknown) =>
         log?.error({ ...context, err }, 'could not remove the service'),
       );
+      // Removing a job leaves its task's container (moby/moby#42789): this node's is removed here.
+      const container = current?.Status.ContainerStatus?.ContainerID;
+      if (once && container) await engine.request('DELETE', `/containers/${container}?force=1`).catch(() => {});
       await rm(dir, { recursive: true, force: true });
       if (port !== undefined) ports.release(port);
       containers.live.delete(spec.id);
