@@ -24,6 +24,7 @@ const BENCHES = [
   'buildpack-cache',
   'buildpack-redeploy',
   'addons',
+  'swarm-overhead',
 ];
 const only = process.argv.slice(2);
 

@@ -1,7 +1,7 @@
 // Part of the composition root (server.ts): which runtime runs the containers
 // and the builds — the sandbox whenever this host can run it, the process
 // runtime with a warning saying what isolation is missing, or dockerd with
-// `--runtime docker` — and what the containers' side of the host is.
+// `--runtime docker`, or Swarm services with `--runtime swarm` — and what the containers' side of the host is.
 
 import type { Logger } from 'pino';
 import type { DataPaths, Settings } from './config/settings.ts';
@@ -75,6 +75,36 @@ async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger):
 }
 
 /**
+ * `--runtime swarm`: containers are Swarm services of the manager dockerd is (docs/scale-out.md);
+ * builds stay on this host, as with `docker`. Tasks may run on other nodes: no host network here.
+ */
+async function pickSwarm(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
+  const { openSwarm } = await import('./runtime/swarm/index.ts');
+  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
+  const opened = await openSwarm({
+    key: homeKey(settings.home),
+    containersDir: paths.containers,
+    socket: settings.dockerSocket,
+    stopGraceMs: settings.stopGraceMs,
+    logger,
+  }).catch(async (err: unknown) => {
+    await builds.runtime.close(0);
+    throw err;
+  });
+  if ('missing' in opened) {
+    await builds.runtime.close(0);
+    throw new SlipwayError('runtime.start_failed', `the swarm runtime cannot run here: ${opened.missing}`);
+  }
+  logger.info({ runtime: 'swarm' }, 'containers run as Swarm services (swarm runtime)');
+  const { runtime } = opened;
+  const close = async (graceMs: number) => {
+    await runtime.close(graceMs);
+    await builds.runtime.close(0);
+  };
+  return { sandbox: builds.sandbox, hostNetwork: null, runtime: { ...runtime, close } };
+}
+
+/**
  * The sandbox whenever this host can run it (unless `process` is asked for);
  * else the process driver, with one warning saying what isolation is missing.
  */
@@ -86,6 +116,7 @@ export async function pickRuntime(
   buildsOnly = false,
 ): Promise<PickedRuntime> {
   if (settings.runtime === 'docker') return pickDocker(settings, paths, logger);
+  if (settings.runtime === 'swarm') return pickSwarm(settings, paths, logger);
   let missing = 'the process runtime was chosen (--runtime process)';
   if (settings.runtime !== 'process') {
     // Each Slipway home nests its cgroups under its own parent, and has its own bridge, subnet

@@ -91,7 +91,14 @@ export async function startServer(
     await (await runtimeReady.catch(() => null))?.runtime.close(0);
     throw err;
   }
-  const { runtime, sandbox, hostNetwork } = await runtimeReady;
+  const { runtime, sandbox, hostNetwork } = await runtimeReady.catch(async (err: unknown) => {
+    // A runtime that cannot run here (`--runtime docker` without dockerd): nothing left listening.
+    await certs.close();
+    await router.close();
+    await appLogs.close();
+    await store.close();
+    throw err;
+  });
   const routerPort = router.address.port;
   // Add-ons listen where containers reach the host: the containers' gateway, else loopback (docs/addons.md).
   const addons = await openAddons({

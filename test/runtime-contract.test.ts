@@ -33,6 +33,7 @@ import {
 } from './helpers/runtime-helpers.ts';
 import { openTestDocker } from './helpers/test-docker.ts';
 import { openTestSandbox } from './helpers/test-sandbox.ts';
+import { openTestSwarm } from './helpers/test-swarm.ts';
 import { delay } from './helpers/wait.ts';
 
 const TEST_TIMEOUT = { timeout: 15_000 };
@@ -516,6 +517,31 @@ runtimeContract('docker', requireDocker, {
     // against 2.4 s one by one, over this case's 1.4 s bound (set for drivers whose teardown is ~10 ms).
     'close stops every live container in parallel and refuses new ones':
       'dockerd removes containers too slowly for its 1.4 s bound (measured above); the stop and removal themselves are shown by the cases before',
+  },
+});
+
+// The swarm suite runs wherever dockerd answers, is (or can be made) a swarm manager and has the stack image.
+const swarm = await openTestSwarm();
+const onOtherNodes =
+  'Slipway cannot enter the network namespace of a task on another node: the router reaches a task at its ' +
+  "node's published port, so an app must listen on 0.0.0.0 (docs/scale-out.md)";
+function requireSwarm(dir: string): RuntimeDriver {
+  if (!('newDriver' in swarm)) throw new Error('swarm unavailable');
+  return swarm.newDriver(dir);
+}
+runtimeContract('swarm', requireSwarm, {
+  skip: 'missing' in swarm ? swarm.missing : false,
+  notApplicable: {
+    'a volume at /app/data is one storage for every container given its id, until removeVolume deletes it for good':
+      'a host directory cannot follow a task to another node: the swarm runtime refuses volumes (docs/scale-out.md)',
+    'makes a web app reachable at its address, listening on 0.0.0.0 or 127.0.0.1': onOtherNodes,
+    'names the TCP ports a container listens on: its PORT, or another': `${onOtherNodes}; nor read its sockets`,
+    'containers of one slug never see each other’s files, and the slug stays untouched': onOtherNodes,
+    'reports the exit code of the command, or the signal that ended it':
+      "this case's containers are a process type's (web-1): when one fails Swarm restarts it, and its handle does " +
+      'not end (docs/scale-out.md); the exit codes of one-off and hook jobs are shown by test/integration/swarm-runtime.test.ts',
+    'close stops every live container in parallel and refuses new ones':
+      'each stop is a service update, a kill and a service removal through the manager: well over its 1.4 s bound',
   },
 });
 

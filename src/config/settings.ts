@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SlipwayError } from '../core/errors.ts';
 import { STEPS, type Step } from '../core/lifecycle.ts';
 
-export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process', 'docker'] as const;
+export const RUNTIME_CHOICES = ['auto', 'sandbox', 'process', 'docker', 'swarm'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

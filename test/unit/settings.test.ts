@@ -68,13 +68,17 @@ test('day-2 settings: restart backoff, build cap, and the chaos pause (off by de
   assert.throws(() => loadSettings({}, { SLIPWAY_MAX_BUILDS: '0' }, '/srv'), /SLIPWAY_MAX_BUILDS/);
 });
 
-test('the runtime is chosen automatically unless sandbox, process or docker is asked for', () => {
+test('the runtime is chosen automatically unless sandbox, process, docker or swarm is asked for', () => {
   assert.equal(loadSettings({}, {}, '/srv').runtime, 'auto');
   assert.equal(loadSettings({}, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'process');
   assert.equal(loadSettings({ runtime: 'sandbox' }, { SLIPWAY_RUNTIME: 'process' }, '/srv').runtime, 'sandbox');
   assert.equal(loadSettings({ runtime: 'docker' }, {}, '/srv').runtime, 'docker');
   assert.equal(loadSettings({}, {}, '/srv').dockerSocket, '/var/run/docker.sock');
-  assert.throws(() => loadSettings({ runtime: 'swarm' }, {}, '/srv'), /invalid setting runtime \(SLIPWAY_RUNTIME\)/);
+  assert.equal(loadSettings({}, { SLIPWAY_RUNTIME: 'swarm' }, '/srv').runtime, 'swarm');
+  assert.throws(
+    () => loadSettings({ runtime: 'kubernetes' }, {}, '/srv'),
+    /invalid setting runtime \(SLIPWAY_RUNTIME\)/,
+  );
 });
 
 test('router workers: one process per core, at most 4, by default; the flag wins over the variable', () => {

@@ -17,6 +17,7 @@ import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { HELPER_ENV, type ProcessHandle, spawnProcess } from '../../exec/index.ts';
 import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
+import { claimContainerDir } from '../container-dir.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import { listeningPorts } from '../listening-ports.ts';
 import { overlayOptions } from '../overlay-mount.ts';
@@ -82,18 +83,10 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     const slugDir = path.resolve(spec.slugDir);
     const slug = statSync(slugDir, { throwIfNoEntry: false });
     if (slug === undefined || !slug.isDirectory()) throw new Error(`slug ${slugDir} is not a directory`);
-    const dir = path.join(containersDir, spec.id);
+    const dir = claimContainerDir(containersDir, spec.id);
     const upper = path.join(dir, 'upper');
     const work = path.join(dir, 'work');
     const overlay = overlayOptions({ lower: slugDir, upper, work, target: APP_DIR });
-    mkdirSync(containersDir, { recursive: true, mode: 0o700 });
-    try {
-      mkdirSync(dir, { mode: 0o700 }); // not recursive: an existing one means another container owns the id
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-        throw new Error(`container directory ${dir} already exists`);
-      throw err;
-    }
     const { uid, gid } = spec.user ?? FALLBACK_USER;
     // The view's root takes the upper layer's owner and mode: the container's user, as in the sandbox. Not
     // the slug's: a slug stored without a build (a Procfile-only app) is root's, 0700, as uploaded.

@@ -7,7 +7,7 @@ import http from 'node:http';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 /** Engine API 1.41 (Docker 20.10, Debian 12's docker.io), understood by every later dockerd. */
-const API = '/v1.41';
+export const API = '/v1.41';
 
 export class EngineError extends Error {
   constructor(

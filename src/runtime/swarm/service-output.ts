@@ -1,0 +1,54 @@
+// A service's output as it prints it: dockerd's service log stream, followed
+// while the task runs, then read once more to its end after the task has
+// ended (a followed service stream never ends by itself: Swarm may start more
+// tasks), emitting only the frames not seen yet. Frames become lines per stream.
+
+import { StringDecoder } from 'node:string_decoder';
+import type { Engine } from '../docker/engine.ts';
+import type { ContainerSpec } from '../types.ts';
+import { type Frame, readFrames } from './engine-stream.ts';
+
+export interface ServiceOutput {
+  /** Reads what is left once the task has ended, and flushes a last line without newline. */
+  finish(): Promise<void>;
+}
+
+export function followServiceOutput(
+  engine: Engine,
+  service: string,
+  spec: Pick<ContainerSpec, 'onLine' | 'onData'>,
+): ServiceOutput {
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const pending = { stdout: '', stderr: '' };
+  let seen = 0;
+  const emit = (frame: Frame) => {
+    seen++;
+    spec.onData?.(frame.stream, frame.payload);
+    let text = pending[frame.stream] + decoders[frame.stream].write(frame.payload);
+    let newline = text.indexOf('\n');
+    while (newline !== -1) {
+      spec.onLine(frame.stream, text.slice(0, newline));
+      text = text.slice(newline + 1);
+      newline = text.indexOf('\n');
+    }
+    pending[frame.stream] = text;
+  };
+  const logs = (follow: boolean) => `/services/${service}/logs?stdout=1&stderr=1&follow=${follow ? 1 : 0}`;
+  const abort = new AbortController();
+  const following = readFrames(engine, logs(true), emit, abort.signal).catch(() => {});
+  return {
+    async finish() {
+      abort.abort();
+      await following;
+      let index = 0;
+      await readFrames(engine, logs(false), (frame) => {
+        if (index++ >= seen) emit(frame);
+      }).catch(() => {});
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const rest = pending[stream] + decoders[stream].end();
+        if (rest !== '') spec.onLine(stream, rest);
+        pending[stream] = '';
+      }
+    },
+  };
+}
