@@ -162,12 +162,9 @@ class Cluster implements SwarmCluster {
   }
 
   async nodeStates(): Promise<Record<string, NodeState>> {
-    const lines = await this.docker(this.manager(), [
-      'node',
-      'ls',
-      '--format',
-      '{{.Hostname}} {{.ID}} {{.Status}} {{.ManagerStatus}}',
-    ]);
+    // Short: a manager asked during a leader election waits for one (~10 s and more).
+    const format = '{{.Hostname}} {{.ID}} {{.Status}} {{.ManagerStatus}}';
+    const lines = await this.docker(this.manager(), ['node', 'ls', '--format', format], 5000);
     const states: Record<string, NodeState> = {};
     for (const line of lines.split('\n').filter(Boolean)) {
       const [name = '', id = '', status = '', manager = ''] = line.split(' ');
@@ -251,7 +248,8 @@ class Cluster implements SwarmCluster {
 
   async waitForStatus(node: string, status: string, timeoutMs: number): Promise<void> {
     await waitFor(
-      async () => (await this.nodeStates())[node]?.status === status,
+      // Managers refuse to answer while they elect a leader: asked again.
+      async () => (await this.nodeStates().catch(() => ({}) as Record<string, NodeState>))[node]?.status === status,
       `${node} ${status} in the swarm`,
       timeoutMs,
       200,

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { HELPER_ENV, runChecked, runProcess, spawnProcess } from '../../src/exec/index.ts';
 import { DEFAULT_STACK_IMAGE } from '../../src/runtime/docker/index.ts';
 import { type SwarmCluster, startSwarmCluster, swarmClusterSkipReason } from '../helpers/swarm-cluster.ts';
@@ -37,6 +37,8 @@ interface Task {
   readonly id: string;
   readonly node: string;
   readonly state: string;
+  /** What the orchestrator wants: running, or shutdown for a task it gave up (a lost node's). */
+  readonly desired: string;
   readonly exitCode: number | undefined;
   readonly port: number | undefined;
 }
@@ -44,6 +46,7 @@ interface Task {
 interface InspectedTask {
   ID: string;
   NodeID: string;
+  DesiredState: string;
   Status: {
     State: string;
     ContainerStatus?: { ExitCode?: number };
@@ -85,32 +88,62 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
       id: task.ID,
       node: byId[task.NodeID] ?? task.NodeID,
       state: task.Status.State,
+      desired: task.DesiredState,
       exitCode: task.Status.ContainerStatus?.ExitCode,
       port: task.Status.PortStatus?.Ports?.[0]?.PublishedPort,
     }));
   }
 
   /** The running tasks once there are `count` of them, all answering on their node's address. */
-  async function answering(service: string, count: number, except?: string, timeoutMs = 60_000): Promise<Task[]> {
-    return waitForValue(
-      async () => {
-        const running = (await tasks(service, except)).filter(
-          (task) => task.state === 'running' && task.node !== except,
-        );
-        if (running.length !== count) return undefined;
-        const answers = await Promise.all(
-          running.map((task) => get(cluster.address(task.node), task.port ?? 0).catch(() => '')),
-        );
-        return answers.every((answer, i) => answer === running[i]?.node) ? running : undefined;
-      },
-      `${count} answering tasks of ${service}`,
-      timeoutMs,
-      250,
-    );
+  /** The running tasks once there are `count` of them that Swarm wants running, off `except`, all passing `check`. */
+  async function settled(
+    service: string,
+    count: number,
+    except?: string,
+    check: (running: Task[]) => Promise<boolean> = async () => true,
+    timeoutMs = 60_000,
+  ): Promise<Task[]> {
+    let seen: Task[] = [];
+    try {
+      return await waitForValue(
+        async () => {
+          // Managers refuse to answer while they elect a leader: asked again.
+          seen = await tasks(service, except).catch(() => []);
+          const running = seen.filter(
+            (task) => task.desired === 'running' && task.state === 'running' && task.node !== except,
+          );
+          return running.length === count && (await check(running)) ? running : undefined;
+        },
+        `${count} running tasks of ${service}`,
+        timeoutMs,
+        250,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(seen)}`);
+    }
   }
 
-  const finished = (task: Task | undefined) =>
-    task !== undefined && ['complete', 'failed', 'rejected'].includes(task.state);
+  /** The running tasks once there are `count` of them, each answering on its node's address and published port. */
+  const answering = (service: string, count: number, except?: string) =>
+    settled(service, count, except, async (running) => {
+      const answers = await Promise.all(
+        running.map((task) => get(cluster.address(task.node), task.port ?? 0).catch((err: Error) => err.message)),
+      );
+      return answers.every((answer, i) => answer === running[i]?.node);
+    });
+
+  /** The job's one task once it has ended (it fails the test if the job has more than one task). */
+  const jobEnded = (service: string) =>
+    waitForValue(
+      async () => {
+        const [task, ...more] = await tasks(service);
+        assert.deepEqual(more, []);
+        return task !== undefined && ['complete', 'failed', 'rejected'].includes(task.state) ? task : undefined;
+      },
+      `the job ${service} to end`,
+      30_000,
+      250,
+    );
 
   before(async () => {
     cluster = await startSwarmCluster({ images: [DEFAULT_STACK_IMAGE] });
@@ -170,27 +203,18 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
       [...JOB, '--network', 'apps', '--constraint', `node.hostname==${first.node}`],
       ['node', '-e', PROBE],
     );
-    const [probe] = await waitForValue(
-      async () => {
-        const all = await tasks('probe');
-        return finished(all[0]) ? all : undefined;
-      },
-      'the probe to finish',
-      30_000,
-      250,
-    );
+    const probe = await jobEnded('probe');
     const logs = await cli(['service', 'logs', '--raw', 'probe']);
-    assert.deepEqual([probe?.state, logs.trim()], ['complete', [...cluster.nodes].sort().join(' ')]);
+    assert.deepEqual([probe.state, logs.trim()], ['complete', [...cluster.nodes].sort().join(' ')]);
   });
 
-  test("a lost node's tasks move to the others while the rest keep answering", async (t) => {
-    const states = await cluster.nodeStates();
-    // A manager that is not the leader: losing the leader adds a raft election (measured ~25 s).
-    const victim = cluster.nodes.find((node) => states[node]?.manager === 'Reachable') ?? 'n3';
-    const before = await answering('web', 3);
-    const healthy = before.filter((task) => task.node !== victim);
-    assert.equal(healthy.length, 2);
-
+  /**
+   * Stops `victim` while requests go to the tasks on the other nodes; returns
+   * once the service has 3 answering tasks again, none on the victim.
+   */
+  async function loseNode(victim: string, t: TestContext): Promise<{ rescheduleMs: number; after: Task[] }> {
+    const healthy = (await answering('web', 3)).filter((task) => task.node !== victim);
+    assert.ok(healthy.length > 0 && healthy.length < 3, `${3 - healthy.length} of 3 tasks on ${victim}`);
     let requests = 0;
     const failures: string[] = [];
     let looping = true;
@@ -206,34 +230,44 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
         await delay(20);
       }
     })();
-
     const stopped = Date.now();
-    await cluster.stopNode(victim);
-    await cluster.waitForStatus(victim, 'down', 30_000);
-    const downMs = Date.now() - stopped;
-    const after = await answering('web', 3, victim, 60_000);
+    let downMs: number;
+    let after: Task[];
+    try {
+      await cluster.stopNode(victim);
+      await cluster.waitForStatus(victim, 'down', 60_000);
+      downMs = Date.now() - stopped;
+      after = await settled('web', 3, victim);
+    } finally {
+      looping = false;
+      await loop;
+    }
     const rescheduleMs = Date.now() - stopped;
-    looping = false;
-    await loop;
-
-    t.diagnostic(
-      `node ${victim} marked down after ${downMs} ms; its task answering elsewhere after ${rescheduleMs} ms`,
-    );
-    t.diagnostic(`${requests} requests to the healthy nodes meanwhile, ${failures.length} failed`);
+    t.diagnostic(`${victim} marked down after ${downMs} ms; its task answering elsewhere after ${rescheduleMs} ms`);
+    t.diagnostic(`${requests} requests to the tasks on the other nodes meanwhile, ${failures.length} failed`);
     assert.deepEqual(failures, []);
     assert.ok(requests > 20, `only ${requests} requests`);
-    assert.ok(rescheduleMs < 30_000, `rescheduled after ${rescheduleMs} ms`);
     assert.ok(after.every((task) => task.node !== victim));
-    // The two tasks that kept running are still the same ones.
+    // The tasks on the other nodes kept running: the same ones.
     for (const task of healthy)
       assert.ok(
         after.some((a) => a.id === task.id),
         `${task.node}'s task replaced`,
       );
+    return { rescheduleMs, after };
+  }
+
+  test("a lost node's tasks move to the others while the rest keep answering", async (t) => {
+    const states = await cluster.nodeStates();
+    // A manager that is not the leader (the leader's loss, with its election, is the last test).
+    const victim = cluster.nodes.find((node) => states[node]?.manager === 'Reachable') ?? 'n3';
+    const { rescheduleMs } = await loseNode(victim, t);
+    assert.ok(rescheduleMs < 30_000, `rescheduled after ${rescheduleMs} ms`);
+    const after = await answering('web', 3, victim);
 
     const restarting = Date.now();
     await cluster.startNode(victim);
-    t.diagnostic(`node ${victim} ready again after ${Date.now() - restarting} ms`);
+    t.diagnostic(`${victim} ready again after ${Date.now() - restarting} ms`);
     // The lost task is not revived, nor does Swarm move a task back: still three.
     const settled = await answering('web', 3);
     assert.deepEqual(settled.map((task) => task.id).sort(), after.map((task) => task.id).sort());
@@ -241,24 +275,15 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
 
   test('a replicated job runs exactly once on a node Swarm picks; its exit code is on the task', async () => {
     await createService('once', JOB, ['sh', '-c', 'echo "job ran on $NODE"; exit 3']);
-    const done = await waitForValue(
-      async () => {
-        const all = await tasks('once');
-        return finished(all[0]) ? all : undefined;
-      },
-      'the job to finish',
-      30_000,
-      250,
-    );
+    const task = await jobEnded('once');
     await delay(2000); // a retry, were there one, would show by now
     const all = await tasks('once');
     assert.equal(all.length, 1, JSON.stringify(all));
-    const [task] = done;
-    assert.equal(task?.state, 'failed');
-    assert.equal(task?.exitCode, 3);
-    assert.ok(cluster.nodes.includes(task?.node ?? ''), task?.node);
+    assert.equal(task.state, 'failed');
+    assert.equal(task.exitCode, 3);
+    assert.ok(cluster.nodes.includes(task.node ?? ''), task.node);
     const logs = await cli(['service', 'logs', '--raw', 'once']);
-    assert.deepEqual(logs.split('\n').filter(Boolean), [`job ran on ${task?.node}`]);
+    assert.deepEqual(logs.split('\n').filter(Boolean), [`job ran on ${task.node}`]);
   });
 
   test('a job whose node is lost mid-run is neither rescheduled nor finished until the node returns', async (t) => {
@@ -285,7 +310,7 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     await cluster.waitForStatus(lost, 'down', 30_000);
     t.diagnostic(`job's node ${lost} marked down after ${Date.now() - stopped} ms`);
     // Watched for a while after the node is down: the one task stays as last reported.
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 6; i++) {
       const all = await tasks('hook', lost);
       assert.deepEqual(
         all.map((task) => [task.id, task.node, task.state]),
@@ -295,16 +320,7 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     }
     const restarting = Date.now();
     await cluster.startNode(lost);
-    const ended = await waitForValue(
-      async () => {
-        const [task, ...more] = await tasks('hook');
-        assert.deepEqual(more, []);
-        return finished(task) ? task : undefined;
-      },
-      'the lost job to end',
-      30_000,
-      250,
-    );
+    const ended = await jobEnded('hook');
     t.diagnostic(
       `after ${lost} returned (${Date.now() - restarting} ms): the job's task ${ended.state}, exit code ${ended.exitCode}`,
     );
@@ -314,10 +330,34 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     assert.deepEqual(logs, [`started on ${lost}`]);
   });
 
+  test('the leader lost: the two other managers elect a new one and reschedule its tasks', async (t) => {
+    const leaderOf = async () =>
+      Object.entries(await cluster.nodeStates()).find(([, n]) => n.manager === 'Leader')?.[0];
+    const leader = await leaderOf();
+    assert.ok(leader !== undefined);
+    const { rescheduleMs } = await loseNode(leader, t);
+    assert.ok(rescheduleMs < 60_000, `rescheduled after ${rescheduleMs} ms`);
+    const elected = await leaderOf();
+    assert.ok(elected !== undefined && elected !== leader, String(elected));
+    // Seen here: a task rescheduled by the new leader may run with its port published on the
+    // node while its task status lists no port. The node's own container is the truth.
+    let missing = 0;
+    for (const task of await settled('web', 3, leader)) {
+      const filter = `label=com.docker.swarm.task.id=${task.id}`;
+      const ports = await cluster.docker(task.node, ['ps', '--filter', filter, '--format', '{{.Ports}}']);
+      const published = Number(/:(\d+)->8080/.exec(ports)?.[1]);
+      if (task.port === undefined) missing++;
+      else assert.equal(task.port, published);
+      assert.equal(await get(cluster.address(task.node), published), task.node);
+    }
+    t.diagnostic(`tasks whose status lists no published port: ${missing} of 3`);
+  });
+
   test('close leaves no namespace, link, dockerd, cgroup or data directory behind', async (t) => {
     const names = clusterNames(cluster.id);
     const pids = (await Promise.all(cluster.nodes.map((node) => nodeProcesses(names.netns(node))))).flat();
-    assert.ok(pids.length >= 9, `dockerd, containerd and shims: ${pids}`);
+    // dockerd, containerd and shims of the running nodes (the last test left one down).
+    assert.ok(pids.length >= 6, `dockerd, containerd and shims: ${pids}`);
     const started = new Map(pids.map((pid) => [pid, processState(pid)?.started]));
     const closing = Date.now();
     await cluster.close();
