@@ -36,7 +36,7 @@ try {
   if (cold.code !== 0) throw new Error(`first compile failed:\n${cold.output}`);
   const lock = JSON.parse(await fs.readFile(path.join(first.buildDir, 'package-lock.json'), 'utf8'));
   const packages = Object.keys(lock.packages).filter((k) => k !== '').length;
-  const cacheEntry = path.join(first.cacheDir, 'nodejs', 'node_modules');
+  const cacheEntry = path.join(first.cacheDir, 'kept', 'build-dir', 'node_modules');
   const withDev = await megabytes(cacheEntry);
   const pruned = await megabytes(path.join(first.buildDir, 'node_modules'));
 

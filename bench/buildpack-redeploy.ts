@@ -67,7 +67,7 @@ async function cachedNodeModules(home: string, into: string): Promise<string> {
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cache-'));
   await runChecked(['mount', '-o', 'loop,ro', image, mnt], { env: HELPER_ENV });
   try {
-    const entry = path.join(mnt, 'buildpacks', 'nodejs', 'nodejs', 'node_modules');
+    const entry = path.join(mnt, 'buildpacks', 'nodejs', 'kept', 'build-dir', 'node_modules');
     await runChecked(['cp', '-a', entry, into], { env: HELPER_ENV });
   } finally {
     await runChecked(['umount', mnt], { env: HELPER_ENV });

@@ -4,12 +4,37 @@
 # when the key matches, the install is skipped entirely. One entry is kept
 # (the last install's), so the cache never holds more than one node_modules;
 # download caches of npm / yarn / pnpm are emptied when they grow past
-# DOWNLOAD_CACHE_MAX_MB. Sourced by bin/compile (build_dir, cache_dir, work_dir).
+# DOWNLOAD_CACHE_MAX_MB. Sourced by bin/compile (build_dir, cache_root,
+# cache_dir, work_dir).
+#
+# The entry lives in CACHE_DIR/kept/build-dir/node_modules, with its key and
+# prune recording beside build-dir/. A runner may offer build-dir as a
+# read-only, copy-on-write layer of BUILD_DIR (Slipway does:
+# docs/buildpacks.md, "Layers kept from the last build"); it then says so in
+# SLIPWAY_BUILD_LAYER (the names it put in BUILD_DIR) and the restore copies
+# nothing. An offered entry is never written during the build: a new one goes
+# to kept.next/, which the runner moves over kept/ once the build is done.
 
 DOWNLOAD_CACHE_MAX_MB=${DOWNLOAD_CACHE_MAX_MB:-512}
-cache_entry=$cache_dir/node_modules
-cache_key_file=$cache_dir/node_modules.key.json
-cache_prune=$cache_dir/node_modules.prune
+kept=$cache_root/kept
+# Layouts of earlier versions of this buildpack: an install replaces them.
+rm -rf "$cache_dir/node_modules" "$cache_dir/node_modules.key.json" "$cache_dir/node_modules.prune"
+offered=false
+case " ${SLIPWAY_BUILD_LAYER:-} " in
+*" node_modules "*) [ ! -d "$build_dir/node_modules" ] || offered=true ;;
+esac
+if [ "$offered" = false ] && [ -d "$kept.next" ]; then
+  # A runner that offered the entry did not get to move the new one in: done here, nothing mounts it now.
+  rm -rf "$kept" && mv "$kept.next" "$kept"
+fi
+rm -rf "$kept.next" # left by a build that failed after saving
+# Where the entry, its key and its prune recording are (save_node_modules moves them to what it saved).
+entry_paths() {
+  cache_entry=$1/build-dir/node_modules
+  cache_key_file=$1/node_modules.key.json
+  cache_prune=$1/node_modules.prune
+}
+entry_paths "$kept"
 # restored: node_modules came from the cache entry; pruned: so did they, already pruned;
 # saved: they are what it holds; else none.
 cache_state=none
@@ -32,6 +57,11 @@ restore_node_modules() {
     cache_miss_reason="No cached node_modules yet"
   elif [ -n "$differs" ]; then
     cache_miss_reason="Cached node_modules not used: $differs"
+  elif [ "$offered" = true ]; then
+    # Already in BUILD_DIR: the runner's copy-on-write view of the entry.
+    cache_state=restored
+    restore_note=": a copy-on-write view of the cached entry, nothing copied"
+    return 0
   elif [ "${1:-}" = pruned ] && [ -f "$cache_prune/removed.json" ] &&
     prune_replay restore "$cache_entry" "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"; then
     cache_state=pruned
@@ -43,6 +73,8 @@ restore_node_modules() {
     rm -rf "$build_dir/node_modules"
     cache_miss_reason="The cached node_modules could not be copied"
   fi
+  # The runner's view of an entry that is not used: out of the build (its whiteouts, never the entry itself).
+  if [ "$offered" = true ]; then rm -rf "$build_dir/node_modules"; fi
   return 1
 }
 
@@ -50,15 +82,17 @@ restore_node_modules() {
 save_node_modules() {
   [ "${NODE_MODULES_CACHE:-true}" != "false" ] && [ -n "$pm_lockfile" ] && [ "$node_modules_in_source" = false ] &&
     [ -d "$build_dir/node_modules" ] || return 0
-  rm -f "$cache_key_file"
-  rm -rf "$cache_entry" "$cache_entry.tmp" "$cache_prune"
-  if cp -a --reflink=auto "$build_dir/node_modules" "$cache_entry.tmp" && mv "$cache_entry.tmp" "$cache_entry" &&
-    cp "$work_dir/key.json" "$cache_key_file"; then
+  # Never over an offered entry: the runner mounts it until the build is done.
+  local into=$kept
+  [ "$offered" = false ] || into=$kept.next
+  rm -rf "$into"
+  entry_paths "$into"
+  if mkdir -p "$into/build-dir" && cp -a --reflink=auto "$build_dir/node_modules" "$into/node_modules.tmp" &&
+    mv "$into/node_modules.tmp" "$cache_entry" && cp "$work_dir/key.json" "$cache_key_file"; then
     cache_state=saved
     info "node_modules cached for the next build ($(du -sm "$cache_entry" | cut -f1) MB)"
   else
-    rm -rf "$cache_entry.tmp" "$cache_entry"
-    rm -f "$cache_key_file"
+    rm -rf "$into"
     warn "node_modules could not be cached (is the cache full?): the next build installs again"
   fi
   local dir size
