@@ -4,7 +4,7 @@
 # would change how the build itself runs rather than what it builds are
 # skipped: Heroku's list (PATH, GIT_DIR, CPATH, CPPATH, LD_PRELOAD,
 # LIBRARY_PATH, LANG, BUILD_DIR), the other buildpack API directories
-# (CACHE_DIR, ENV_DIR) and HOME, LD_LIBRARY_PATH, and the variables that
+# (CACHE_DIR, ENV_DIR), the runner's SLIPWAY_BUILD_LAYER, and HOME, LD_LIBRARY_PATH, and the variables that
 # change the shell running this script (IFS, BASH_ENV, ENV, SHELLOPTS,
 # BASHOPTS, CDPATH, GLOBIGNORE, PS4, BASH_*, UID, EUID, PPID), and names that
 # are not shell identifiers.

@@ -40,6 +40,8 @@ entry_paths "$kept"
 cache_state=none
 
 prune_replay() { env -u NODE_EXTRA_CA_CERTS node "$bp_dir/lib/prune-replay.mjs" "$@"; }
+# Whether the entry is stored as pruning leaves it, its devDependencies beside it (prune-replay.mjs split).
+entry_split() { grep -qF '"split":true' "$cache_prune/removed.json" 2>/dev/null; }
 
 # Copies the cached node_modules into the build when its key matches; else sets cache_miss_reason.
 # With `pruned` (no script of the build needs devDependencies), only what pruning keeps is copied.
@@ -57,16 +59,24 @@ restore_node_modules() {
     cache_miss_reason="No cached node_modules yet"
   elif [ -n "$differs" ]; then
     cache_miss_reason="Cached node_modules not used: $differs"
-  elif [ "$offered" = true ]; then
-    # Already in BUILD_DIR: the runner's copy-on-write view of the entry.
+  elif [ "$offered" = true ] && { ! entry_split || [ "${1:-}" = pruned ] ||
+    prune_replay unprune "$build_dir/node_modules" "$cache_prune"; }; then
+    # Already in BUILD_DIR: the runner's copy-on-write view of the entry (split: as pruning leaves it).
     cache_state=restored
+    if entry_split && [ "${1:-}" = pruned ]; then
+      cache_state=pruned
+      sed -n 's/.*"mb_before":\([0-9]*\),"mb_after":\([0-9]*\).*/node_modules: \1 MB with devDependencies, \2 MB without/p' \
+        "$cache_prune/removed.json" >"$work_dir/sizes"
+    fi
     restore_note=": a copy-on-write view of the cached entry, nothing copied"
     return 0
   elif [ "${1:-}" = pruned ] && [ -f "$cache_prune/removed.json" ] &&
     prune_replay restore "$cache_entry" "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"; then
     cache_state=pruned
     return 0
-  elif rm -rf "$build_dir/node_modules" && prune_replay copy "$cache_entry" "$build_dir/node_modules"; then
+  elif [ "$offered" = false ] && rm -rf "$build_dir/node_modules" &&
+    prune_replay copy "$cache_entry" "$build_dir/node_modules" &&
+    { ! entry_split || prune_replay unprune "$build_dir/node_modules" "$cache_prune"; }; then
     cache_state=restored
     return 0
   else
@@ -121,6 +131,11 @@ prune_and_record() {
   if prune_replay record "$work_dir/before-prune.json" "$build_dir/node_modules" "$cache_prune.tmp" >"$work_dir/sizes"; then
     rm -rf "$cache_prune"
     mv "$cache_prune.tmp" "$cache_prune"
+    # Just saved, by this build: stored pruned from now on, so the next build restores (or is shown) that.
+    if [ "$cache_state" = saved ] && ! prune_replay split "$cache_entry" "$cache_prune"; then
+      rm -f "$cache_key_file"
+      warn "the cached node_modules could not be stored pruned: the next build installs again"
+    fi
   else
     rm -rf "$cache_prune.tmp"
   fi
