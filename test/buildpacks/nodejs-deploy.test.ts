@@ -125,4 +125,26 @@ describe('a Node.js app through a real server', () => {
     assert.match(again.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
     assert.deepEqual(await served(), runningAs('committed, not built'));
   });
+
+  test('a build that turns its kept layer into a link out of the cache gets no host files, nor does the next', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(source, 'package.json'), 'utf8'));
+    const pristine = JSON.stringify(pkg, null, 2);
+    pkg.scripts.build =
+      'rm -rf "$HOME/buildpacks/nodejs/kept/build-dir" && ln -s /etc "$HOME/buildpacks/nodejs/kept/build-dir"';
+    fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify(pkg, null, 2));
+    const hostile = await deploy();
+    if (/nothing copied/.test(hostile.stdout)) {
+      // Its layer was mounted: the copy into the slug refuses to follow the link.
+      assert.notEqual(hostile.code, 0, hostile.stdout);
+      assert.match(hostile.stdout + hostile.stderr, /the build replaced its kept layer by a link/);
+    }
+    fs.writeFileSync(path.join(source, 'package.json'), pristine);
+    const next = await deploy();
+    assert.equal(next.code, 0, next.stdout);
+    assert.doesNotMatch(next.stdout, /nothing copied/, 'a link is never mounted');
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+    const slug = await slugOf();
+    for (const hostFile of ['passwd', 'hostname', 'os-release'])
+      assert.equal(fs.existsSync(path.join(slug, hostFile)), false, hostFile);
+  });
 });

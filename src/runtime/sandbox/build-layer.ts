@@ -113,7 +113,8 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 // options and the destination arrive as positional parameters, then, with a
 // kept layer (kept-layer.ts), the cache image, its mount point and the kept
 // dir in it: mounted first (read-write: kept.next/ then replaces kept/, once
-// the overlay is gone; a link on the way stops the build). `cp -a` as
+// the overlay is gone). A link anywhere on the way to the layer stops the
+// build: as root, the overlay would otherwise show whatever it points to. `cp -a` as
 // root keeps the app's ownership, modes, links and times; nothing of the app
 // runs meanwhile, and a symlink is copied as a link, never followed.
 // The copy runs as one `cp` per core, a few entries at a time: every entry two
@@ -125,7 +126,8 @@ const COLLECT_SCRIPT = [
   'if [ -n "$7" ]; then',
   '  "$1" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$7" "$8"',
   '  kept="$(realpath -e "$8")/$9"',
-  '  [ "$(realpath -e "$8/$9")" = "$kept" ] || { echo "the build replaced its kept layer by a link" >&2; exit 1; }',
+  '  [ "$(realpath -e "$8/$9/build-dir")" = "$kept/build-dir" ] ||',
+  '    { echo "the build replaced its kept layer by a link (or removed it)" >&2; exit 1; }',
   'fi',
   '"$1" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
   '"$1" -t overlay overlay -o "$4" "$5"',
