@@ -18,6 +18,15 @@ describe('a Node.js app through a real server', () => {
   let slipway: Slipway;
   const source = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-node-app-'));
   const deploy = () => slipway.cli(['deploy', source, '-a', APP]);
+  /** Changes the source's package.json; returns its text before, to put back. */
+  const editPackage = (edit: (pkg: { scripts: Record<string, string>; [key: string]: unknown }) => void) => {
+    const file = path.join(source, 'package.json');
+    const before = fs.readFileSync(file, 'utf8');
+    const pkg = JSON.parse(before);
+    edit(pkg);
+    fs.writeFileSync(file, JSON.stringify(pkg, null, 2));
+    return before;
+  };
   /** What the app answers when it runs in production without its devDependency. */
   const runningAs = (built: string, oneDay = 86_400_000) => ({
     oneDay,
@@ -78,13 +87,12 @@ describe('a Node.js app through a real server', () => {
   });
 
   test('a build that changes the restored node_modules leaves the cache as it was: the next build gets the original', async () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(source, 'package.json'), 'utf8'));
-    const pristine = JSON.stringify(pkg, null, 2);
     // The app as the test before left it (no build script); then a build that rewrites a file of a
     // dependency, deletes another, and adds one.
-    pkg.scripts.build =
-      "node -e \"const fs = require('fs'); fs.writeFileSync('node_modules/ms/index.js', 'module.exports = () => -1;'); fs.rmSync('node_modules/ms/package.json'); fs.writeFileSync('node_modules/ms/readme.md', 'changed'); fs.writeFileSync('node_modules/added.txt', 'x'); fs.writeFileSync('built.txt', 'tampered')\"";
-    fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify(pkg, null, 2));
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build =
+        "node -e \"const fs = require('fs'); fs.writeFileSync('node_modules/ms/index.js', 'module.exports = () => -1;'); fs.rmSync('node_modules/ms/package.json'); fs.writeFileSync('node_modules/ms/readme.md', 'changed'); fs.writeFileSync('node_modules/added.txt', 'x'); fs.writeFileSync('built.txt', 'tampered')\"";
+    });
     const tampered = await deploy();
     assert.equal(tampered.code, 0, tampered.stdout);
     assert.match(tampered.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
@@ -109,9 +117,9 @@ describe('a Node.js app through a real server', () => {
   });
 
   test('a changed key installs again over the kept node_modules, and the build after restores the new ones', async () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(source, 'package.json'), 'utf8'));
-    pkg.optionalDependencies = {}; // part of the key; the lockfile still matches
-    fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify(pkg, null, 2));
+    editPackage((pkg) => {
+      pkg.optionalDependencies = {}; // part of the key; the lockfile still matches
+    });
     const changed = await deploy();
     assert.equal(changed.code, 0, changed.stdout);
     assert.match(changed.stdout, /Cached node_modules not used: .*: installing/);
@@ -127,11 +135,10 @@ describe('a Node.js app through a real server', () => {
   });
 
   test('a build that turns its kept layer into a link out of the cache gets no host files, nor does the next', async () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(source, 'package.json'), 'utf8'));
-    const pristine = JSON.stringify(pkg, null, 2);
-    pkg.scripts.build =
-      'rm -rf "$HOME/buildpacks/nodejs/kept/build-dir" && ln -s /etc "$HOME/buildpacks/nodejs/kept/build-dir"';
-    fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify(pkg, null, 2));
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build =
+        'rm -rf "$HOME/buildpacks/nodejs/kept/build-dir" && ln -s /etc "$HOME/buildpacks/nodejs/kept/build-dir"';
+    });
     const hostile = await deploy();
     if (/nothing copied/.test(hostile.stdout)) {
       // Its layer was mounted: the copy into the slug refuses to follow the link.
