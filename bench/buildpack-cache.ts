@@ -36,7 +36,12 @@ try {
   if (cold.code !== 0) throw new Error(`first compile failed:\n${cold.output}`);
   const lock = JSON.parse(await fs.readFile(path.join(first.buildDir, 'package-lock.json'), 'utf8'));
   const packages = Object.keys(lock.packages).filter((k) => k !== '').length;
-  const cacheEntry = path.join(first.cacheDir, 'nodejs', 'node_modules');
+  // The installed node_modules: the kept entry is stored as pruning leaves it, the rest beside it.
+  const kept = path.join(first.cacheDir, 'kept');
+  const cacheEntry = path.join(first.root, 'installed-node_modules');
+  const cp = (from: string, to: string) => runChecked(['cp', '-a', from, to], { env: { PATH: '/usr/bin:/bin' } });
+  await cp(path.join(kept, 'build-dir', 'node_modules'), cacheEntry);
+  for (const part of ['dev', 'before']) await cp(`${path.join(kept, 'node_modules.prune', part)}/.`, cacheEntry);
   const withDev = await megabytes(cacheEntry);
   const pruned = await megabytes(path.join(first.buildDir, 'node_modules'));
 

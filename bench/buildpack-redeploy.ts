@@ -61,19 +61,34 @@ async function deploy(apiUrl: string, source: string): Promise<{ d: FinalDeploym
   return { d, phases };
 }
 
-/** The cache's node_modules, copied once out of its image (mounted read-only while no build runs). */
-async function cachedNodeModules(home: string, into: string): Promise<string> {
+/**
+ * The app's whole node_modules (with devDependencies, as installed), put together once from the
+ * cache's image (mounted read-only while no build runs): the kept entry is stored as pruning leaves
+ * it, its devDependencies and the changed files' first versions beside it. Also returns the pruned
+ * one (what the slug holds).
+ */
+async function cachedNodeModules(home: string, into: string): Promise<{ full: string; pruned: string }> {
   const image = path.join(home, 'cache', `${APP}.img`);
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cache-'));
   await runChecked(['mount', '-o', 'loop,ro', image, mnt], { env: HELPER_ENV });
+  const kept = path.join(mnt, 'buildpacks', 'nodejs', 'kept');
+  const pruned = `${into}-pruned`;
   try {
-    const entry = path.join(mnt, 'buildpacks', 'nodejs', 'nodejs', 'node_modules');
-    await runChecked(['cp', '-a', entry, into], { env: HELPER_ENV });
+    await runChecked(['cp', '-a', path.join(kept, 'build-dir', 'node_modules'), into], { env: HELPER_ENV });
+    await runChecked(['cp', '-a', into, pruned], { env: HELPER_ENV });
+    for (const part of ['dev', 'before']) {
+      const from = path.join(kept, 'node_modules.prune', part);
+      if (fs.existsSync(from)) await runChecked(['cp', '-a', `${from}/.`, into], { env: HELPER_ENV });
+    }
   } finally {
     await runChecked(['umount', mnt], { env: HELPER_ENV });
     fs.rmdirSync(mnt);
   }
-  return into;
+  return { full: into, pruned };
+}
+
+async function megabytes(dir: string): Promise<number> {
+  return Number.parseInt(await runChecked(['du', '-sm', dir], { env: HELPER_ENV }), 10);
 }
 
 async function copyFloor(from: string): Promise<number> {
@@ -100,9 +115,10 @@ require('express')()
 try {
   await slipway.cli(['apps:create', APP]);
   const { d: first } = await deploy(slipway.apiUrl, source);
-  const floorDir = await cachedNodeModules(slipway.home, path.join(slipway.home, 'bench-node_modules'));
+  const floorDirs = await cachedNodeModules(slipway.home, path.join(slipway.home, 'bench-node_modules'));
   const builds: number[] = [];
   const floors: number[] = [];
+  const prunedFloors: number[] = [];
   const phases: number[][] = PHASES.map(() => []);
   for (let i = 0; i < RUNS; i++) {
     fs.writeFileSync(path.join(source, 'bench-run.txt'), `${i}\n`);
@@ -111,17 +127,20 @@ try {
     const log = (await slipway.cli(['deployments:logs', again.id, '-a', APP])).stdout;
     if (!/restored node_modules from cache/.test(log)) throw new Error(`redeploy did not restore:\n${log}`);
     builds.push(stepMs(again, 'build'));
-    floors.push(await copyFloor(floorDir));
+    floors.push(await copyFloor(floorDirs.full));
+    prunedFloors.push(await copyFloor(floorDirs.pruned));
   }
   const b = median(builds);
   const f = median(floors);
+  const fp = median(prunedFloors);
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   process.stdout.write(
     [
       `fixture ${APP} through slipway server --runtime sandbox`,
       `first build: ${s(stepMs(first, 'build'))}`,
       `cached redeploys' build step: ${builds.map(s).join(', ')}; median ${s(b)} = ${(b / stepMs(first, 'build')).toFixed(3)}x the first`,
-      `floor, cp -a of the same node_modules: ${floors.map(s).join(', ')}; median ${s(f)}; build = ${(b / f).toFixed(2)}x the floor`,
+      `floor, cp -a of the same node_modules (${await megabytes(floorDirs.full)} MB, as installed): ${floors.map(s).join(', ')}; median ${s(f)}; build = ${(b / f).toFixed(2)}x the floor`,
+      `and of the pruned one the slug holds (${await megabytes(floorDirs.pruned)} MB): ${prunedFloors.map(s).join(', ')}; median ${s(fp)}; build = ${(b / fp).toFixed(2)}x that`,
       "where the redeploys' build step goes (medians, as the log lines arrive):",
       ...PHASES.map(([name], p) => `  ${name}: ${s(median(phases[p] ?? []))}`),
     ].join('\n') + '\n',

@@ -159,7 +159,11 @@ async function runInSandbox(
   const staged = stageBuildpacks(workspace, located);
   // One metadata call: synchronous, where a trip to the thread pool costs milliseconds on a busy host.
   mkdirSync(options.cacheDir, { recursive: true, mode: 0o700 });
-  await options.runner?.prepare?.({ buildDir, cacheDir: options.cacheDir, workspace }, options.signal);
+  const layerKey = located[0]?.cacheKey;
+  const kept = await options.runner?.prepare?.(
+    { buildDir, cacheDir: options.cacheDir, workspace, ...(layerKey === undefined ? {} : { layerKey }) },
+    options.signal,
+  );
   const ran = await runBuildpacks(
     {
       mode,
@@ -168,6 +172,7 @@ async function runInSandbox(
       cacheDir: options.cacheDir,
       workspace,
       cacheCapBytes: options.cacheCapBytes ?? DEFAULT_CACHE_CAP_BYTES,
+      kept: kept || null,
     },
     {
       env: { ...buildEnv(options), STACK },

@@ -9,10 +9,16 @@
 // It tells the host what happened through lines that start with a random
 // nonce (never shown in the log); everything else is build output.
 
-/** Arguments: nonce, build dir, cache root, env dir, cache cap (KiB), mode (auto|listed), then pairs of (buildpack folder, cache key). */
+/**
+ * Arguments: nonce, build dir, cache root, env dir, cache cap (KiB), mode (auto|listed), the cache
+ * key of the buildpack whose kept layer is in the build dir (or ''), the names that layer put there,
+ * then pairs of (buildpack folder, cache key). That buildpack is the first pair; it is told in
+ * SLIPWAY_BUILD_LAYER, and its cache is never evicted meanwhile (the layer is mounted from it); when
+ * another buildpack detects the app, the layer's names are removed from the build dir first.
+ */
 export const DRIVER_SCRIPT = `
-_sw_nonce=$1 _sw_build=$2 _sw_cache=$3 _sw_env=$4 _sw_cap=$5 _sw_mode=$6
-shift 6
+_sw_nonce=$1 _sw_build=$2 _sw_cache=$3 _sw_env=$4 _sw_cap=$5 _sw_mode=$6 _sw_offer=$7 _sw_names=$8
+shift 8
 _sw_mark() { printf '%s %s\\n' "$_sw_nonce" "$*"; }
 _sw_size() { du -sk "$_sw_cache" 2>/dev/null | cut -f1; }
 _sw_used() {
@@ -22,13 +28,18 @@ _sw_used() {
     _sw_size
   fi
 }
+_sw_unoffer() {
+  [ -n "$_sw_offer" ] || return 0
+  for _sw_n in $_sw_names; do rm -rf "\${_sw_build:?}/$_sw_n" || exit 74; done
+  _sw_offer=
+}
 _sw_work=$(mktemp -d) || exit 70
 trap 'rm -rf "$_sw_work"' EXIT
 mkdir -p "$_sw_cache/buildpacks" || exit 71
 _sw_kib=$(_sw_used)
 [ "\${_sw_kib:-0}" -le "$_sw_cap" ] || _sw_kib=$(_sw_size)
 while [ "$_sw_kib" -gt "$_sw_cap" ]; do
-  _sw_oldest=$(ls -1tr "$_sw_cache/buildpacks" | head -n 1)
+  _sw_oldest=$(ls -1tr "$_sw_cache/buildpacks" | grep -vxF -e "\${_sw_offer:-/}" | head -n 1)
   [ -n "$_sw_oldest" ] || break
   rm -rf "$_sw_cache/buildpacks/$_sw_oldest"
   _sw_mark evicted "$_sw_oldest"
@@ -42,6 +53,7 @@ if [ "$_sw_mode" = auto ]; then
     if [ -x "$1/bin/detect" ] && _sw_name=$("$1/bin/detect" "$_sw_build" </dev/null); then
       _sw_found=1
       _sw_mark detected "$_sw_c"
+      [ "$_sw_c" -eq 0 ] || _sw_unoffer
       set -- "$1" "$2"
       break
     fi
@@ -69,6 +81,7 @@ while [ $# -gt 0 ]; do
       if [ -f "$_sw_work/$_sw_j/export" ]; then . "$_sw_work/$_sw_j/export"; fi
       _sw_j=$((_sw_j + 1))
     done
+    if [ "$_sw_i" -eq 0 ] && [ -n "$_sw_offer" ]; then export SLIPWAY_BUILD_LAYER="$_sw_names"; fi
     exec "$_sw_bp/bin/compile" "$_sw_build" "$_sw_bpcache" "$_sw_env"
   ) </dev/null
   _sw_code=$?

@@ -13,7 +13,7 @@ import { formatBytes } from '../core/format-bytes.ts';
 import { DRIVER_SCRIPT, type DriverEvent, parseDriverLine } from './buildpack-driver.ts';
 import type { LocatedBuildpack } from './fetch-buildpack.ts';
 import { type ReleaseInfo, readReleaseYaml } from './read-release-yaml.ts';
-import { type BuildCommandOptions, runBuildCommand } from './run-build-command.ts';
+import { type BuildCommandOptions, type KeptLayer, runBuildCommand } from './run-build-command.ts';
 
 export interface BuildpackRun {
   /** `auto`: the first that detects runs; `listed`: all run, in order. */
@@ -25,6 +25,8 @@ export interface BuildpackRun {
   /** Read-only for the build: holds the buildpacks' copies (`bp/<n>`) and ENV_DIR (`env`). */
   readonly workspace: string;
   readonly cacheCapBytes: number;
+  /** The first buildpack's kept layer, when the runner mounted it under the build dir. */
+  readonly kept?: KeptLayer | null;
 }
 
 export interface RanBuildpack {
@@ -68,6 +70,8 @@ export async function runBuildpacks(
     path.join(run.workspace, 'env'),
     String(Math.max(1, Math.floor(run.cacheCapBytes / 1024))),
     run.mode,
+    run.kept?.cacheKey ?? '',
+    run.kept?.names.join(' ') ?? '',
     ...run.buildpacks.flatMap((bp) => [bp.staged, bp.cacheKey]),
   ];
   await runBuildCommand(argv, {

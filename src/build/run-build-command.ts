@@ -20,10 +20,23 @@ export interface BuildDirs {
   readonly cacheDir: string;
   /** Read-only for the steps: the buildpacks' copies and ENV_DIR. */
   readonly workspace?: string;
+  /** The cache key of the buildpack that runs first, whose kept layer the runner may offer. */
+  readonly layerKey?: string;
+}
+
+/**
+ * What a buildpack kept for the next build in `CACHE_DIR/kept/build-dir`, offered as a read-only,
+ * copy-on-write lower layer of the build directory (docs/buildpacks.md, "Layers kept from the last build").
+ */
+export interface KeptLayer {
+  readonly cacheKey: string;
+  /** The entries it puts at the top of the build directory (node_modules). */
+  readonly names: readonly string[];
 }
 
 export interface BuildRunner {
-  prepare?(dirs: BuildDirs, signal?: AbortSignal): Promise<void>;
+  /** Returns the kept layer it mounts under the build directory, if any. */
+  prepare?(dirs: BuildDirs, signal?: AbortSignal): Promise<KeptLayer | null | undefined>;
   run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult>;
   finish?(options: { readonly signal?: AbortSignal; readonly timeoutMs: number }): Promise<void>;
   dispose?(): Promise<void>;

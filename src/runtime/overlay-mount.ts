@@ -12,6 +12,8 @@ import { readMounts } from './mountinfo.ts';
 export interface OverlayDirs {
   /** Read-only lower layer (the slug). */
   readonly lower: string;
+  /** Further read-only layers under it, topmost first (a build's kept layer). */
+  readonly below?: readonly string[];
   readonly upper: string;
   readonly work: string;
   /** Where the merged view is mounted. */
@@ -22,15 +24,15 @@ export interface OverlayDirs {
 // `\` as an escape; rather than escape, refuse paths that would be misread.
 const UNSAFE_OPTION_CHARS = /[,:\\]/;
 
-export function overlayOptions({ lower, upper, work }: OverlayDirs): string {
-  for (const dir of [lower, upper, work]) {
+export function overlayOptions({ lower, below = [], upper, work }: OverlayDirs): string {
+  for (const dir of [lower, ...below, upper, work]) {
     if (UNSAFE_OPTION_CHARS.test(dir)) {
       throw new Error(
         `path ${JSON.stringify(dir)} contains ',', ':' or '\\', which overlayfs mount options cannot carry`,
       );
     }
   }
-  return `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+  return `lowerdir=${[lower, ...below].join(':')},upperdir=${upper},workdir=${work}`;
 }
 
 export async function mountOverlay(dirs: OverlayDirs): Promise<void> {

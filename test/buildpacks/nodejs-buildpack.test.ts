@@ -298,7 +298,7 @@ describe('nodejs buildpack: which package manager', () => {
       const result = await runStep('nodejs', 'compile', dirs);
       assert.equal(result.code, 0, result.output);
       assert.match(result.output, /No lockfile: dependencies are resolved afresh on every build, and not cached/);
-      await assert.rejects(fs.access(path.join(dirs.cacheDir, 'nodejs', 'node_modules.key.json')));
+      await assert.rejects(fs.access(path.join(dirs.cacheDir, 'kept', 'node_modules.key.json')));
     });
   });
 });

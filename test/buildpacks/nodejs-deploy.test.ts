@@ -18,6 +18,27 @@ describe('a Node.js app through a real server', () => {
   let slipway: Slipway;
   const source = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-node-app-'));
   const deploy = () => slipway.cli(['deploy', source, '-a', APP]);
+  /** Changes the source's package.json; returns its text before, to put back. */
+  const editPackage = (edit: (pkg: { scripts: Record<string, string>; [key: string]: unknown }) => void) => {
+    const file = path.join(source, 'package.json');
+    const before = fs.readFileSync(file, 'utf8');
+    const pkg = JSON.parse(before);
+    edit(pkg);
+    fs.writeFileSync(file, JSON.stringify(pkg, null, 2));
+    return before;
+  };
+  /** What the app answers when it runs in production without its devDependency. */
+  const runningAs = (built: string, oneDay = 86_400_000) => ({
+    oneDay,
+    built,
+    devDependencyShipped: false,
+    nodeEnv: 'production',
+  });
+  /** The newest slug's directory (slug ids sort by creation time). */
+  const slugOf = async () => {
+    const dir = path.join(slipway.home, 'slugs', APP);
+    return path.join(dir, fs.readdirSync(dir).sort().at(-1) ?? '');
+  };
   const served = async () => JSON.parse((await routerGet(slipway.routerPort, `${APP}.localhost`)).body);
 
   before(async () => {
@@ -32,12 +53,7 @@ describe('a Node.js app through a real server', () => {
     assert.equal(first.code, 0, first.stdout);
     assert.match(first.stdout, /^-----> Node\.js app detected$/m);
     assert.match(first.stdout, /^-----> Pruning devDependencies$/m);
-    assert.deepEqual(await served(), {
-      oneDay: 86_400_000,
-      built: 'built with is-number',
-      devDependencyShipped: false,
-      nodeEnv: 'production',
-    });
+    assert.deepEqual(await served(), runningAs('built with is-number'));
     const { json: env } = await slipway.api('GET', `/api/apps/${APP}/env`);
     assert.equal(env.NODE_ENV, 'production', "the buildpack's default became the app's config");
   });
@@ -60,14 +76,82 @@ describe('a Node.js app through a real server', () => {
     const again = await deploy();
     assert.equal(again.code, 0, again.stdout);
     assert.match(again.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
-    assert.match(again.stdout, /Restored already pruned, as the first build from this cached node_modules pruned it/);
+    // Sandboxed with bounded images (kept layer mounted, nothing copied) or not (only the kept packages copied).
+    assert.match(
+      again.stdout,
+      /nothing copied[\s\S]*Pruned as the first build|Restored already pruned, as the first build from this cached node_modules pruned it/,
+    );
     assert.match(again.stdout, /node_modules: \d+ MB with devDependencies, \d+ MB without/);
     assert.doesNotMatch(again.stdout, /added \d+ package/, 'no install ran');
-    assert.deepEqual(await served(), {
-      oneDay: 86_400_000,
-      built: 'committed, not built',
-      devDependencyShipped: false,
-      nodeEnv: 'production',
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+  });
+
+  test('a build that changes the restored node_modules leaves the cache as it was: the next build gets the original', async () => {
+    // The app as the test before left it (no build script); then a build that rewrites a file of a
+    // dependency, deletes another, and adds one.
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build =
+        "node -e \"const fs = require('fs'); fs.writeFileSync('node_modules/ms/index.js', 'module.exports = () => -1;'); fs.rmSync('node_modules/ms/package.json'); fs.writeFileSync('node_modules/ms/readme.md', 'changed'); fs.writeFileSync('node_modules/added.txt', 'x'); fs.writeFileSync('built.txt', 'tampered')\"";
     });
+    const tampered = await deploy();
+    assert.equal(tampered.code, 0, tampered.stdout);
+    assert.match(tampered.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    // Its own slug has what it did: ms without its package.json resolves index.js, the rewritten one.
+
+    assert.deepEqual(await served(), runningAs('tampered', -1));
+
+    fs.writeFileSync(path.join(source, 'package.json'), pristine);
+    const next = await deploy();
+    assert.equal(next.code, 0, next.stdout);
+    assert.match(next.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.doesNotMatch(next.stdout, /added \d+ package/, 'no install ran');
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+    const slug = await slugOf();
+    assert.equal(fs.readFileSync(path.join(slug, 'node_modules', 'ms', 'package.json'), 'utf8').includes('"ms"'), true);
+    assert.equal(
+      fs.readFileSync(path.join(slug, 'node_modules', 'ms', 'readme.md'), 'utf8').includes('changed'),
+      false,
+    );
+    assert.equal(fs.existsSync(path.join(slug, 'node_modules', 'added.txt')), false);
+    assert.equal(fs.existsSync(path.join(slug, 'node_modules', 'is-number')), false, 'pruned as before');
+  });
+
+  test('a changed key installs again over the kept node_modules, and the build after restores the new ones', async () => {
+    editPackage((pkg) => {
+      pkg.optionalDependencies = {}; // part of the key; the lockfile still matches
+    });
+    const changed = await deploy();
+    assert.equal(changed.code, 0, changed.stdout);
+    assert.match(changed.stdout, /Cached node_modules not used: .*: installing/);
+    assert.match(changed.stdout, /node_modules cached for the next build/);
+    assert.equal((await served()).devDependencyShipped, false, 'the old entry does not show through');
+    assert.equal(fs.existsSync(path.join(await slugOf(), 'node_modules', 'is-number')), false);
+
+    fs.appendFileSync(path.join(source, 'server.js'), '// another change, the same key\n');
+    const again = await deploy();
+    assert.equal(again.code, 0, again.stdout);
+    assert.match(again.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+  });
+
+  test('a build that turns its kept layer into a link out of the cache gets no host files, nor does the next', async () => {
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build =
+        'rm -rf "$HOME/buildpacks/nodejs/kept/build-dir" && ln -s /etc "$HOME/buildpacks/nodejs/kept/build-dir"';
+    });
+    const hostile = await deploy();
+    if (/nothing copied/.test(hostile.stdout)) {
+      // Its layer was mounted: the copy into the slug refuses to follow the link.
+      assert.notEqual(hostile.code, 0, hostile.stdout);
+      assert.match(hostile.stdout + hostile.stderr, /the build replaced its kept layer by a link/);
+    }
+    fs.writeFileSync(path.join(source, 'package.json'), pristine);
+    const next = await deploy();
+    assert.equal(next.code, 0, next.stdout);
+    assert.doesNotMatch(next.stdout, /nothing copied/, 'a link is never mounted');
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+    const slug = await slugOf();
+    for (const hostFile of ['passwd', 'hostname', 'os-release'])
+      assert.equal(fs.existsSync(path.join(slug, hostFile)), false, hostFile);
   });
 });

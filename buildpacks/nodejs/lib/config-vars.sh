@@ -4,12 +4,12 @@
 # would change how the build itself runs rather than what it builds are
 # skipped: Heroku's list (PATH, GIT_DIR, CPATH, CPPATH, LD_PRELOAD,
 # LIBRARY_PATH, LANG, BUILD_DIR), the other buildpack API directories
-# (CACHE_DIR, ENV_DIR) and HOME, LD_LIBRARY_PATH, and the variables that
+# (CACHE_DIR, ENV_DIR), the runner's SLIPWAY_BUILD_LAYER, and HOME, LD_LIBRARY_PATH, and the variables that
 # change the shell running this script (IFS, BASH_ENV, ENV, SHELLOPTS,
 # BASHOPTS, CDPATH, GLOBIGNORE, PS4, BASH_*, UID, EUID, PPID), and names that
 # are not shell identifiers.
 
-__cv_skipped='^(PATH|GIT_DIR|CPATH|CPPATH|LD_PRELOAD|LIBRARY_PATH|LANG|BUILD_DIR|CACHE_DIR|ENV_DIR|HOME|LD_LIBRARY_PATH|IFS|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|CDPATH|GLOBIGNORE|PS4|BASH_.*|UID|EUID|PPID)$'
+__cv_skipped='^(PATH|GIT_DIR|CPATH|CPPATH|LD_PRELOAD|LIBRARY_PATH|LANG|BUILD_DIR|CACHE_DIR|ENV_DIR|SLIPWAY_BUILD_LAYER|HOME|LD_LIBRARY_PATH|IFS|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|CDPATH|GLOBIGNORE|PS4|BASH_.*|UID|EUID|PPID)$'
 
 # export_config_vars ENV_DIR: sets __cv_exported and __cv_ignored (names, space-separated).
 # Its own variables have names no config var is expected to have, since a

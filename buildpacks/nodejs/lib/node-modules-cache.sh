@@ -4,17 +4,44 @@
 # when the key matches, the install is skipped entirely. One entry is kept
 # (the last install's), so the cache never holds more than one node_modules;
 # download caches of npm / yarn / pnpm are emptied when they grow past
-# DOWNLOAD_CACHE_MAX_MB. Sourced by bin/compile (build_dir, cache_dir, work_dir).
+# DOWNLOAD_CACHE_MAX_MB. Sourced by bin/compile (build_dir, cache_root,
+# cache_dir, work_dir).
+#
+# The entry lives in CACHE_DIR/kept/build-dir/node_modules, with its key and
+# prune recording beside build-dir/. A runner may offer build-dir as a
+# read-only, copy-on-write layer of BUILD_DIR (Slipway does:
+# docs/buildpacks.md, "Layers kept from the last build"); it then says so in
+# SLIPWAY_BUILD_LAYER (the names it put in BUILD_DIR) and the restore copies
+# nothing. An offered entry is never written during the build: a new one goes
+# to kept.next/, which the runner moves over kept/ once the build is done.
 
 DOWNLOAD_CACHE_MAX_MB=${DOWNLOAD_CACHE_MAX_MB:-512}
-cache_entry=$cache_dir/node_modules
-cache_key_file=$cache_dir/node_modules.key.json
-cache_prune=$cache_dir/node_modules.prune
+kept=$cache_root/kept
+# Layouts of earlier versions of this buildpack: an install replaces them.
+rm -rf "$cache_dir/node_modules" "$cache_dir/node_modules.key.json" "$cache_dir/node_modules.prune"
+offered=false
+case " ${SLIPWAY_BUILD_LAYER:-} " in
+*" node_modules "*) [ ! -d "$build_dir/node_modules" ] || offered=true ;;
+esac
+if [ "$offered" = false ] && [ -d "$kept.next" ]; then
+  # A runner that offered the entry did not get to move the new one in: done here, nothing mounts it now.
+  rm -rf "$kept" && mv "$kept.next" "$kept"
+fi
+rm -rf "$kept.next" # left by a build that failed after saving
+# Where the entry, its key and its prune recording are (save_node_modules moves them to what it saved).
+entry_paths() {
+  cache_entry=$1/build-dir/node_modules
+  cache_key_file=$1/node_modules.key.json
+  cache_prune=$1/node_modules.prune
+}
+entry_paths "$kept"
 # restored: node_modules came from the cache entry; pruned: so did they, already pruned;
 # saved: they are what it holds; else none.
 cache_state=none
 
 prune_replay() { env -u NODE_EXTRA_CA_CERTS node "$bp_dir/lib/prune-replay.mjs" "$@"; }
+# Whether the entry is stored as pruning leaves it, its devDependencies beside it (prune-replay.mjs split).
+entry_split() { grep -qF '"split":true' "$cache_prune/removed.json" 2>/dev/null; }
 
 # Copies the cached node_modules into the build when its key matches; else sets cache_miss_reason.
 # With `pruned` (no script of the build needs devDependencies), only what pruning keeps is copied.
@@ -32,17 +59,32 @@ restore_node_modules() {
     cache_miss_reason="No cached node_modules yet"
   elif [ -n "$differs" ]; then
     cache_miss_reason="Cached node_modules not used: $differs"
+  elif [ "$offered" = true ] && { ! entry_split || [ "${1:-}" = pruned ] ||
+    prune_replay unprune "$build_dir/node_modules" "$cache_prune"; }; then
+    # Already in BUILD_DIR: the runner's copy-on-write view of the entry (split: as pruning leaves it).
+    cache_state=restored
+    if entry_split && [ "${1:-}" = pruned ]; then
+      cache_state=pruned
+      sed -n 's/.*"mb_before":\([0-9]*\),"mb_after":\([0-9]*\).*/node_modules: \1 MB with devDependencies, \2 MB without/p' \
+        "$cache_prune/removed.json" >"$work_dir/sizes"
+    fi
+    restore_note=": a copy-on-write view of the cached entry, nothing copied"
+    return 0
   elif [ "${1:-}" = pruned ] && [ -f "$cache_prune/removed.json" ] &&
     prune_replay restore "$cache_entry" "$build_dir/node_modules" "$cache_prune" >"$work_dir/sizes"; then
     cache_state=pruned
     return 0
-  elif rm -rf "$build_dir/node_modules" && prune_replay copy "$cache_entry" "$build_dir/node_modules"; then
+  elif [ "$offered" = false ] && rm -rf "$build_dir/node_modules" &&
+    prune_replay copy "$cache_entry" "$build_dir/node_modules" &&
+    { ! entry_split || prune_replay unprune "$build_dir/node_modules" "$cache_prune"; }; then
     cache_state=restored
     return 0
   else
     rm -rf "$build_dir/node_modules"
     cache_miss_reason="The cached node_modules could not be copied"
   fi
+  # The runner's view of an entry that is not used: out of the build (its whiteouts, never the entry itself).
+  if [ "$offered" = true ]; then rm -rf "$build_dir/node_modules"; fi
   return 1
 }
 
@@ -50,15 +92,17 @@ restore_node_modules() {
 save_node_modules() {
   [ "${NODE_MODULES_CACHE:-true}" != "false" ] && [ -n "$pm_lockfile" ] && [ "$node_modules_in_source" = false ] &&
     [ -d "$build_dir/node_modules" ] || return 0
-  rm -f "$cache_key_file"
-  rm -rf "$cache_entry" "$cache_entry.tmp" "$cache_prune"
-  if cp -a --reflink=auto "$build_dir/node_modules" "$cache_entry.tmp" && mv "$cache_entry.tmp" "$cache_entry" &&
-    cp "$work_dir/key.json" "$cache_key_file"; then
+  # Never over an offered entry: the runner mounts it until the build is done.
+  local into=$kept
+  [ "$offered" = false ] || into=$kept.next
+  rm -rf "$into"
+  entry_paths "$into"
+  if mkdir -p "$into/build-dir" && cp -a --reflink=auto "$build_dir/node_modules" "$into/node_modules.tmp" &&
+    mv "$into/node_modules.tmp" "$cache_entry" && cp "$work_dir/key.json" "$cache_key_file"; then
     cache_state=saved
     info "node_modules cached for the next build ($(du -sm "$cache_entry" | cut -f1) MB)"
   else
-    rm -rf "$cache_entry.tmp" "$cache_entry"
-    rm -f "$cache_key_file"
+    rm -rf "$into"
     warn "node_modules could not be cached (is the cache full?): the next build installs again"
   fi
   local dir size
@@ -87,6 +131,11 @@ prune_and_record() {
   if prune_replay record "$work_dir/before-prune.json" "$build_dir/node_modules" "$cache_prune.tmp" >"$work_dir/sizes"; then
     rm -rf "$cache_prune"
     mv "$cache_prune.tmp" "$cache_prune"
+    # Just saved, by this build: stored pruned from now on, so the next build restores (or is shown) that.
+    if [ "$cache_state" = saved ] && ! prune_replay split "$cache_entry" "$cache_prune"; then
+      rm -f "$cache_key_file"
+      warn "the cached node_modules could not be stored pruned: the next build installs again"
+    fi
   else
     rm -rf "$cache_prune.tmp"
   fi

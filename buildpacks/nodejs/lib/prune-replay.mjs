@@ -11,6 +11,11 @@
 //                             leaves it: what it removes is never copied (for builds that run no
 //                             script needing devDependencies)
 //   copy ENTRY DEST           copy all of ENTRY to DEST
+//   split ENTRY OUT           make ENTRY what the prune leaves (its removed trees moved to OUT/dev/,
+//                             the changed files' first versions to OUT/before/): a runner can then
+//                             show ENTRY as the pruned node_modules without copying or removing
+//   unprune DEST OUT          put what a split moved out back into DEST (builds that need
+//                             devDependencies), for `replay` to remove again after the build
 //
 // Copies run as several `cp -a` at once (one per core, up to 4), taking a few
 // top-level entries at a time: on 2 cores a node_modules copies in ~0.6 the
@@ -139,6 +144,11 @@ async function copy(entry, dest) {
  */
 async function restore(entry, dest, out) {
   const plan = readPlan(out);
+  if (plan.split) {
+    await copy(entry, dest); // already what the prune leaves
+    sizes(plan);
+    return;
+  }
   const removed = new Set(plan.roots);
   const partial = new Set();
   for (const p of plan.roots) {
@@ -161,6 +171,32 @@ async function restore(entry, dest, out) {
   sizes(plan);
 }
 
+/** Moves `rel` from under `from` to the same path under `to` (one file system: a rename). */
+function move(from, to, rel) {
+  fs.mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
+  fs.renameSync(path.join(from, rel), path.join(to, rel));
+}
+
+function split(entry, out) {
+  // A prune that cannot be replayed is left to the package manager, over the whole entry.
+  if (!JSON.parse(fs.readFileSync(path.join(out, 'removed.json'), 'utf8')).replayable) return;
+  const plan = readPlan(out);
+  if (plan.split) return;
+  for (const p of plan.roots) move(entry, path.join(out, 'dev'), p);
+  for (const p of plan.changed) {
+    move(entry, path.join(out, 'before'), p);
+    fs.copyFileSync(path.join(out, 'files', p), path.join(entry, p));
+  }
+  fs.writeFileSync(path.join(out, 'removed.json'), JSON.stringify({ ...plan, split: true }));
+}
+
+async function unprune(dest, out) {
+  const plan = readPlan(out);
+  if (!plan.split) throw new Error('the cached node_modules were not split');
+  await copyUnits(path.join(out, 'dev'), dest, plan.roots);
+  for (const p of plan.changed) fs.copyFileSync(path.join(out, 'before', p), path.join(dest, p));
+}
+
 const [command, ...args] = process.argv.slice(2);
 try {
   if (command === 'snapshot') snapshot(args[0], args[1]);
@@ -168,6 +204,8 @@ try {
   else if (command === 'replay') replay(args[0], args[1]);
   else if (command === 'restore') await restore(args[0], args[1], args[2]);
   else if (command === 'copy') await copy(args[0], args[1]);
+  else if (command === 'split') split(args[0], args[1]);
+  else if (command === 'unprune') await unprune(args[0], args[1]);
   else throw new Error(`unknown command ${command}`);
 } catch (err) {
   process.stderr.write(`prune-replay ${command}: ${err.message}\n`);

@@ -13,11 +13,17 @@ import { BUILD_CACHE_BYTES, BUILD_DISK_BYTES } from '../../core/container-size.t
 import { diskFull, SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, inPrivateMounts, runProcess } from '../../exec/index.ts';
 import { overlayOptions } from '../overlay-mount.ts';
+import { type KeptLayerMount, keptDir, peekKeptLayer } from './kept-layer.ts';
 import type { LayerImage, LayerImages, LayerOwner } from './layer-images.ts';
 import type { Sandbox } from './sandbox.ts';
 import type { SetupMount } from './sandbox-argv.ts';
 
 export interface BuildLayer {
+  /**
+   * Looks for the kept layer of buildpack `cacheKey` (kept-layer.ts) and, when there is one to
+   * offer, mounts it under the build directory in every step and in the collect. Before `mounts`.
+   */
+  offer(cacheKey: string | undefined, signal?: AbortSignal): Promise<KeptLayerMount | null>;
   /** The setup mounts of a build step: the source with its writable layer at `build`, the cache image at `cache`. */
   mounts(): Promise<SetupMount[]>;
   /** Copies the build's result into `buildDir` (when a step wrote anything). */
@@ -43,6 +49,7 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
   if (layers === null) return null;
   let images: Promise<[LayerImage, LayerImage]> | undefined;
   let used = false;
+  let kept: KeptLayerMount | null = null;
   const made = () => {
     images ??= makeBoth(layers, request);
     return images;
@@ -53,22 +60,34 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
       upper: path.join(sandbox.mountPoints.layer, 'upper'),
       work: path.join(sandbox.mountPoints.layer, 'work'),
       target,
+      below: kept === null ? [] : [kept.lower],
     });
   return {
+    async offer(cacheKey, signal) {
+      const { cacheDir, buildDir } = request;
+      const mountPoint = sandbox.mountPoints.cache;
+      kept = await peekKeptLayer({ image: cacheImageOf(cacheDir), mountPoint, cacheKey, buildDir, signal });
+      return kept;
+    },
     async mounts() {
       const [layer, cache] = await made();
       used = true;
       const { mountPoints } = sandbox;
+      // The cache first: the build directory's overlay may have a layer in it.
       return [
+        { kind: 'ext4', source: cache.file, target: mountPoints.cache },
         { kind: 'ext4', source: layer.file, target: mountPoints.layer },
         { kind: 'overlay', options: overlay(mountPoints.build), target: mountPoints.build },
-        { kind: 'ext4', source: cache.file, target: mountPoints.cache },
       ];
     },
     async collect({ signal, timeoutMs }) {
       if (!used) return; // no step ran: the build directory is the result as it is
-      const [layer] = await made();
-      await collectInto(request.buildDir, layer, overlay(sandbox.mountPoints.build), sandbox, { signal, timeoutMs });
+      const [layer, cache] = await made();
+      const withKept = kept === null ? null : { image: cache.file, dir: keptDir(kept.cacheKey) };
+      await collectInto(request.buildDir, layer, overlay(sandbox.mountPoints.build), sandbox, withKept, {
+        signal,
+        timeoutMs,
+      });
     },
     async release() {
       const pending = images;
@@ -91,7 +110,11 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 }
 
 // Fixed text; the mount binary, the layer, the mount points, the overlay's
-// options and the destination arrive as positional parameters. `cp -a` as
+// options and the destination arrive as positional parameters, then, with a
+// kept layer (kept-layer.ts), the cache image, its mount point and the kept
+// dir in it: mounted first (read-write: kept.next/ then replaces kept/, once
+// the overlay is gone). A link anywhere on the way to the layer stops the
+// build: as root, the overlay would otherwise show whatever it points to. `cp -a` as
 // root keeps the app's ownership, modes, links and times; nothing of the app
 // runs meanwhile, and a symlink is copied as a link, never followed.
 // The copy runs as one `cp` per core, a few entries at a time: every entry two
@@ -100,6 +123,12 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 // them. Hard links between entries copied by different `cp` become copies.
 const COLLECT_SCRIPT = [
   'set -e',
+  'if [ -n "$7" ]; then',
+  '  "$1" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$7" "$8"',
+  '  kept="$(realpath -e "$8")/$9"',
+  '  [ "$(realpath -e "$8/$9/build-dir")" = "$kept/build-dir" ] ||',
+  '    { echo "the build replaced its kept layer by a link (or removed it)" >&2; exit 1; }',
+  'fi',
   '"$1" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
   '"$1" -t overlay overlay -o "$4" "$5"',
   'mkdir "$6"',
@@ -109,6 +138,11 @@ const COLLECT_SCRIPT = [
   'chown --reference=. "$6"',
   'chmod --reference=. "$6"',
   'touch --no-dereference --reference=. "$6"',
+  '[ -n "$7" ] && [ -d "$kept.next" ] || exit 0',
+  'cd /',
+  'umount "$5"',
+  'rm -rf "$kept"',
+  'mv "$kept.next" "$kept"',
 ].join('\n');
 
 /** Replaces `buildDir` with a copy of the merged view (source + what the build wrote). */
@@ -117,6 +151,7 @@ async function collectInto(
   layer: LayerImage,
   overlay: string,
   sandbox: Sandbox,
+  kept: { readonly image: string; readonly dir: string } | null,
   options: { readonly signal?: AbortSignal; readonly timeoutMs: number },
 ): Promise<void> {
   const copy = `${buildDir}.built`;
@@ -132,6 +167,7 @@ async function collectInto(
       overlay,
       sandbox.mountPoints.build,
       copy,
+      ...(kept === null ? [] : [kept.image, sandbox.mountPoints.cache, kept.dir]),
     ],
     {
       env: HELPER_ENV,

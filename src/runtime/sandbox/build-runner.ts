@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type ContainerLimits, limitsOf } from '../../core/container-size.ts';
 import { HELPER_ENV, type RunOptions, type RunResult, runChecked } from '../../exec/index.ts';
 import { type BuildLayer, createBuildLayer } from './build-layer.ts';
+import type { KeptLayerMount } from './kept-layer.ts';
 import { runSandboxed } from './run-sandboxed.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -21,6 +22,8 @@ export interface BuildDirs {
   readonly cacheDir: string;
   /** Read-only inside: the buildpacks and ENV_DIR. */
   readonly workspace?: string;
+  /** The cache key of the buildpack that runs first: its kept layer is offered (kept-layer.ts). */
+  readonly layerKey?: string;
 }
 
 export function sandboxBuildRunner(
@@ -31,12 +34,13 @@ export function sandboxBuildRunner(
   let dirs: BuildDirs | undefined;
   let layer: BuildLayer | null = null;
   return {
-    async prepare(prepared: BuildDirs, signal?: AbortSignal): Promise<void> {
+    async prepare(prepared: BuildDirs, signal?: AbortSignal): Promise<KeptLayerMount | null> {
       dirs = prepared;
       const trees = [prepared.buildDir, prepared.cacheDir];
       if (prepared.workspace !== undefined) trees.push(prepared.workspace);
       await chownTrees(trees, user, signal);
       layer = createBuildLayer(sandbox, { ...prepared, owner: user });
+      return (await layer?.offer(prepared.layerKey, signal)) ?? null;
     },
     run(argv: readonly string[], options: RunOptions & { readonly cwd: string }): Promise<RunResult> {
       if (dirs === undefined) throw new Error('sandboxBuildRunner: prepare() must run first');
