@@ -132,9 +132,14 @@ prune_and_record() {
     rm -rf "$cache_prune"
     mv "$cache_prune.tmp" "$cache_prune"
     # Just saved, by this build: stored pruned from now on, so the next build restores (or is shown) that.
-    if [ "$cache_state" = saved ] && ! prune_replay split "$cache_entry" "$cache_prune"; then
+    # The key is away while the entry is split, so an entry half split (a build killed meanwhile) is never used.
+    if [ "$cache_state" = saved ]; then
       rm -f "$cache_key_file"
-      warn "the cached node_modules could not be stored pruned: the next build installs again"
+      if prune_replay split "$cache_entry" "$cache_prune"; then
+        cp "$work_dir/key.json" "$cache_key_file"
+      else
+        warn "the cached node_modules could not be stored pruned: the next build installs again"
+      fi
     fi
   else
     rm -rf "$cache_prune.tmp"
