@@ -3,7 +3,8 @@
 // (the environment in the request body, never on a command line). A process
 // type's container is a one-task service that Swarm restarts when it fails;
 // its handle ends only when Slipway stops it (or its command exits 0), so
-// Slipway's own crash restarts never run beside Swarm's. One-off runs, the
+// Slipway's own crash restarts never run beside Swarm's; its first failure is
+// reported apart (`firstFailure`: a deployment's boot fails on it). One-off runs, the
 // release phase and the postdeploy hook are replicated jobs, run at most once;
 // their exit code is read from the task. See service-spec.ts and
 // docs/scale-out.md.
