@@ -266,14 +266,17 @@ function runtimeContract(
     });
 
     it('reports the exit code of the command, or the signal that ended it', TEST_TIMEOUT, async () => {
+      // A driver whose engine restarts failed containers (swarm) reports the first failure instead of an end.
+      const failure = (handle: ContainerHandle) =>
+        handle.firstFailure ? Promise.race([handle.exited, handle.firstFailure]) : handle.exited;
       const [failed] = await startContainer('echo bye; exit 3');
-      assert.deepEqual(await failed.exited, { code: 3, signal: null });
+      assert.deepEqual(await failure(failed), { code: 3, signal: null });
       const [killed] = await startContainer('kill -KILL $$');
-      assert.deepEqual(await killed.exited, { code: null, signal: 'SIGKILL' });
+      assert.deepEqual(await failure(killed), { code: null, signal: 'SIGKILL' });
       const [terminated] = await startContainer('kill -TERM $$');
-      assert.deepEqual(await terminated.exited, { code: null, signal: 'SIGTERM' });
+      assert.deepEqual(await failure(terminated), { code: null, signal: 'SIGTERM' });
       const [high] = await startContainer('exit 120');
-      assert.deepEqual(await high.exited, { code: 120, signal: null });
+      assert.deepEqual(await failure(high), { code: 120, signal: null });
     });
 
     it('stop sends SIGTERM and lets the process exit on its own within the grace period', TEST_TIMEOUT, async () => {
@@ -537,9 +540,6 @@ runtimeContract('swarm', requireSwarm, {
     'makes a web app reachable at its address, listening on 0.0.0.0 or 127.0.0.1': onOtherNodes,
     'names the TCP ports a container listens on: its PORT, or another': `${onOtherNodes}; nor read its sockets`,
     'containers of one slug never see each other’s files, and the slug stays untouched': onOtherNodes,
-    'reports the exit code of the command, or the signal that ended it':
-      "this case's containers are a process type's (web-1): when one fails Swarm restarts it, and its handle does " +
-      'not end (docs/scale-out.md); the exit codes of one-off and hook jobs are shown by test/integration/swarm-runtime.test.ts',
     'close stops every live container in parallel and refuses new ones':
       'each stop is a service update, a kill and a service removal through the manager: well over its 1.4 s bound',
   },

@@ -41,7 +41,9 @@ export function releaseJson(r: Release, currentVersion: number | null): ReleaseJ
   };
 }
 
-export function containerJson(c: ContainerRecord): ContainerJson {
+/** `nodes`: where the runtime placed each container (swarm), by id; none elsewhere. */
+export function containerJson(c: ContainerRecord, nodes?: ReadonlyMap<string, string>): ContainerJson {
+  const node = nodes?.get(c.id);
   return {
     name: c.name,
     type: c.type,
@@ -49,6 +51,7 @@ export function containerJson(c: ContainerRecord): ContainerJson {
     release: releaseName(c.releaseVersion),
     started_at: c.startedAt,
     restarts: c.restarts,
+    ...(node === undefined ? {} : { node }),
   };
 }
 

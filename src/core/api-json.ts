@@ -83,6 +83,8 @@ export interface ContainerJson {
   release: string;
   started_at: string;
   restarts: number;
+  /** The host it runs on, with runtimes that place containers on several (swarm). */
+  node?: string;
 }
 
 export interface ReleaseJson {

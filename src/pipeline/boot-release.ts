@@ -12,6 +12,9 @@ import { baseSpec } from './container-spec.ts';
 import type { PipelineDeps } from './deps.ts';
 import { type LiveContainer, OUTPUT_TAIL_LINES } from './live-containers.ts';
 
+/** How long a proxy must keep a connection open for its container to count as accepting. */
+const PROXY_HOLD_MS = 200;
+
 export interface BootedRelease {
   readonly containers: readonly LiveContainer[];
   /** Rejects with `deploy.crashed` as soon as a new container exits, until `disarm()`. */
@@ -114,7 +117,9 @@ export async function bootRelease(
   let armed = true;
   const crashed = new Promise<never>((_resolve, reject) => {
     for (const container of started) {
-      container.handle.exited.then((exit) => {
+      const { exited, firstFailure } = container.handle;
+      // Under swarm, a failed task is restarted by Swarm: its first failure is the crash.
+      void (firstFailure ? Promise.race([exited, firstFailure]) : exited).then((exit) => {
         if (!armed) return;
         logLastLines(log, release.app, container, describeExit(exit));
         reject(crashError(release.app, container, exit));
@@ -133,7 +138,10 @@ export async function bootRelease(
       const watch = watchOtherPorts(c, address.port, (ports) =>
         log(`       ${c.name} listens on ${ports.join(', ')}, not on PORT ${address.port}: still waiting for PORT`),
       );
-      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal }).finally(watch.stop);
+      const heldForMs = address.proxied ? PROXY_HOLD_MS : 0;
+      const up = await waitForPort(address.host, address.port, { timeoutMs: deadline, signal, heldForMs }).finally(
+        watch.stop,
+      );
       if (!up && !signal.aborted) {
         const elsewhere =
           watch.seen.length > 0 ? `; it listens on ${watch.seen.join(', ')}: make it listen on $PORT` : '';

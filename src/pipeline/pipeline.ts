@@ -81,6 +81,8 @@ export interface Pipeline {
   restart(app: string, type?: string): Promise<number>;
   /** `slipway run`: starts a one-off container of the current release. */
   runOneOff(app: string, request: OneOffRequest): Promise<OneOffRun>;
+  /** The host each running container of the app is on, by container id, where the runtime says (swarm). */
+  nodes(app: string): ReadonlyMap<string, string>;
 
   // Volumes (volume-operations.ts, docs/volumes.md).
   volumes(app: string): Promise<readonly Volume[]>;

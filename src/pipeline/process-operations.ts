@@ -8,7 +8,7 @@ import type { Pipeline } from './pipeline.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { applyFormation, MAX_CONTAINERS_PER_APP, restartProcesses, validateQuantities } from './scale-processes.ts';
 
-type ProcessOperations = Pick<Pipeline, 'scale' | 'setFormation' | 'restart' | 'runOneOff'>;
+type ProcessOperations = Pick<Pipeline, 'scale' | 'setFormation' | 'restart' | 'runOneOff' | 'nodes'>;
 
 export function processOperations(state: PipelineState): ProcessOperations {
   const { deps, live, locks, oneOffs } = state;
@@ -38,5 +38,11 @@ export function processOperations(state: PipelineState): ProcessOperations {
     restart: (app, type) => locks.with(app, () => restartProcesses(deps, live, app, type)),
 
     runOneOff: (app, request) => oneOffs.start(app, request),
+
+    nodes(app) {
+      const nodes = new Map<string, string>();
+      for (const c of live.get(app)) if (c.handle.node !== undefined) nodes.set(c.id, c.handle.node);
+      return nodes;
+    },
   };
 }

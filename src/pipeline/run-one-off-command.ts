@@ -61,6 +61,8 @@ export async function runOneOff(
   onExitCode: (code: number | null) => Promise<void>,
 ): Promise<void> {
   const name = NAMES[oneOff.type];
+  // It may reject while the container starts (a new web crashes meanwhile): observed from now on.
+  interrupt.catch(() => {});
   log.log(`       command (from ${oneOff.source}): ${oneOff.command}`);
   const handle = await (await container).start();
   let ended = false;

@@ -58,8 +58,14 @@ export interface ContainerHandle {
   readonly id: string;
   readonly name: string;
   readonly pid: number | undefined;
-  /** Where the container accepts TCP on its `PORT` (when `exposePort`). */
-  readonly address: { readonly host: string; readonly port: number } | null;
+  /**
+   * Where the container accepts TCP on its `PORT` (when `exposePort`). `proxied`: a proxy's
+   * address, which accepts connections before the container does (and closes them at once
+   * while nothing listens behind it).
+   */
+  readonly address: { readonly host: string; readonly port: number; readonly proxied?: boolean } | null;
+  /** The host it runs on, for runtimes that place containers on several (swarm: the node's hostname). */
+  readonly node?: string;
   /** The main process's stdin when started with `stdin: 'pipe'`, else null. */
   readonly stdin: Writable | null;
   /**
@@ -73,6 +79,13 @@ export interface ContainerHandle {
    * it started has been killed, and its writable view has been removed.
    */
   readonly exited: Promise<ContainerExit>;
+  /**
+   * Drivers whose engine restarts a failed container itself (swarm): settles when the command
+   * first fails, while the handle lives on with the engine's restarts (`ended` settles only when
+   * Slipway stops it). The deployment treats it as a crash before the switch. Other drivers end
+   * the handle instead and leave this undefined.
+   */
+  readonly firstFailure?: Promise<ContainerExit>;
   /** With `spec.tty`: gives the container's terminal a new size (its programs get SIGWINCH). */
   resize?(size: { readonly cols: number; readonly rows: number }): Promise<void>;
   /** The TCP ports its processes listen on now (to tell a user whose app took another port than $PORT). */

@@ -10,6 +10,12 @@ export interface WaitForPortOptions {
   readonly intervalMs?: number;
   /** Aborting ends the wait early with `false`. */
   readonly signal?: AbortSignal;
+  /**
+   * Behind a proxy that accepts before the container does (dockerd's userland proxy of a
+   * published port), a connection counts only once the proxy has kept it open this long:
+   * it closes it at once when nothing listens behind it.
+   */
+  readonly heldForMs?: number;
 }
 
 const FAST_POLL_MS = 2;
@@ -17,7 +23,7 @@ const FAST_POLL_FOR_MS = 3000;
 
 /** Resolves true once a TCP connect to host:port succeeds, false at the deadline (or on abort). */
 export async function waitForPort(host: string, port: number, options: WaitForPortOptions): Promise<boolean> {
-  const { timeoutMs, intervalMs = 50, signal } = options;
+  const { timeoutMs, intervalMs = 50, signal, heldForMs = 0 } = options;
   const started = Date.now();
   const deadline = started + timeoutMs;
   // A refused loopback connect costs tens of microseconds: poll every 2 ms
@@ -27,7 +33,7 @@ export async function waitForPort(host: string, port: number, options: WaitForPo
   // Always try at least once, so a zero timeout still answers "is it up now?".
   for (;;) {
     if (signal?.aborted) return false;
-    if (await tryConnect(host, port, Math.max(deadline - Date.now(), 1), signal)) return true;
+    if (await tryConnect(host, port, Math.max(deadline - Date.now(), 1), signal, heldForMs)) return true;
     const interval = Date.now() - started < FAST_POLL_FOR_MS ? Math.min(FAST_POLL_MS, intervalMs) : intervalMs;
     const pause = Math.min(interval, deadline - Date.now());
     if (pause <= 0) return false;
@@ -35,7 +41,13 @@ export async function waitForPort(host: string, port: number, options: WaitForPo
   }
 }
 
-function tryConnect(host: string, port: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+function tryConnect(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  heldForMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     // A connect can hang (SYN dropped by a firewall); never wait past the deadline.
@@ -48,7 +60,14 @@ function tryConnect(host: string, port: number, timeoutMs: number, signal: Abort
       resolve(connected);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => settle(true));
+    socket.once('connect', () => {
+      if (heldForMs <= 0) return settle(true);
+      const held = setTimeout(() => settle(true), heldForMs);
+      socket.once('close', () => {
+        clearTimeout(held);
+        settle(false);
+      });
+    });
     socket.once('error', () => settle(false));
   });
 }

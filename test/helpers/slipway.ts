@@ -69,6 +69,7 @@ export interface StartOptions {
 export async function startSlipway(options: StartOptions = {}): Promise<Slipway> {
   const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
   const store = await storeEnv(home, options.env);
+  const runtime = await runtimeArgs(home, options.args);
   const output: string[] = [];
   let resolveReady: (v: { api: string; router: number }) => void = () => {};
   const ready = new Promise<{ api: string; router: number }>((resolve) => {
@@ -90,6 +91,7 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
       '5s',
       '--hook-timeout',
       '10s',
+      ...runtime,
       ...(options.args ?? []),
     ],
     {
@@ -184,6 +186,28 @@ export async function startSlipway(options: StartOptions = {}): Promise<Slipway>
  */
 if (process.env.SLIPWAY_TEST_STORE === 'postgres') {
   after(async () => (await import('./postgres.ts')).stopSharedCluster());
+}
+
+/**
+ * With SLIPWAY_TEST_RUNTIME=swarm (or docker), any suite's servers run their
+ * containers on that runtime (unless a test picks one with `--runtime`):
+ * dockerd, a one-node swarm (made when it is in none) and the stack image,
+ * else the server fails at start saying what is missing. On swarm, each
+ * home's release images are removed after the file's tests (docker's networks
+ * of removed homes go at the next server's start). Unset: the server's default.
+ */
+export const TEST_RUNTIME = process.env.SLIPWAY_TEST_RUNTIME || undefined;
+const swarmHomes: string[] = [];
+if (TEST_RUNTIME === 'swarm') after(async () => (await import('./test-swarm.ts')).removeReleaseImages(swarmHomes));
+
+async function runtimeArgs(home: string, args: string[] = []): Promise<string[]> {
+  if (TEST_RUNTIME === undefined || args.includes('--runtime')) return [];
+  if (TEST_RUNTIME === 'swarm') {
+    const reason = await (await import('./test-swarm.ts')).swarmSkipReason();
+    if (reason !== null) throw new Error(`SLIPWAY_TEST_RUNTIME=swarm: ${reason}`);
+  }
+  if (TEST_RUNTIME === 'swarm') swarmHomes.push(home);
+  return ['--runtime', TEST_RUNTIME];
 }
 
 async function storeEnv(home: string, env: Record<string, string> = {}): Promise<Record<string, string>> {

@@ -50,3 +50,17 @@ export async function openTestSwarm(): Promise<TestSwarm> {
     newDriver: (containersDir) => createSwarmDriver({ engine, key, images, containersDir, stopGraceMs: 2000 }),
   };
 }
+
+/** Removes the release images the servers of these homes made. */
+export async function removeReleaseImages(homes: readonly string[]): Promise<void> {
+  const engine = createEngine();
+  for (const home of homes) await createReleaseImages(engine, homeKey(home), '').removeAll();
+}
+
+/** The hostname the manager's node has in the swarm (what `ps` shows for its tasks). */
+export async function swarmNodeHostname(): Promise<string> {
+  const engine = createEngine();
+  const info = await engine.request<{ Swarm: { NodeID: string } }>('GET', '/info');
+  const node = await engine.request<{ Description: { Hostname: string } }>('GET', `/nodes/${info.Swarm.NodeID}`);
+  return node.Description.Hostname;
+}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startThirdParty } from '../helpers/outside-host.ts';
-import { FIXTURES, fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { FIXTURES, fixtureCopy, routerGet, type Slipway, startSlipway, TEST_RUNTIME } from '../helpers/slipway.ts';
 import { delay, waitFor } from '../helpers/wait.ts';
 
 describe('broken apps', () => {
@@ -57,7 +57,10 @@ describe('broken apps', () => {
     }
   });
 
-  test('a web process listening on another port than $PORT is named while the boot still waits', async () => {
+  test('a web process listening on another port than $PORT is named while the boot still waits', {
+    // A task may run on another node: its driver cannot read which ports it listens on.
+    skip: TEST_RUNTIME === 'swarm' && 'a swarm task’s listening ports are not known to Slipway',
+  }, async () => {
     assert.equal((await slipway.cli(['apps:create', 'elsewhere'])).code, 0);
     const deploying = slipway.cli(['deploy', `${FIXTURES}/web-wrong-port`, '-a', 'elsewhere']);
     let seenWhileStarting = '';

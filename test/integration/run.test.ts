@@ -11,11 +11,23 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { runProcess, spawnProcess } from '../../src/exec/index.ts';
 import { processesWith } from '../helpers/runtime-helpers.ts';
-import { BIN, baseEnv, fixtureCopy, routerGet, type Slipway, startSlipway, TOKEN } from '../helpers/slipway.ts';
+import {
+  BIN,
+  baseEnv,
+  fixtureCopy,
+  routerGet,
+  type Slipway,
+  startSlipway,
+  TEST_RUNTIME,
+  TOKEN,
+} from '../helpers/slipway.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const APP = 'runner';
 const HOST = `${APP}.localhost`;
+
+/** Swarm cannot attach a terminal or stdin to a task (docs/scale-out.md): it refuses interactive runs. */
+const noTerminal = TEST_RUNTIME === 'swarm' && 'a swarm task has no terminal nor stdin: interactive runs are refused';
 
 describe('slipway run', () => {
   let slipway: Slipway;
@@ -166,7 +178,9 @@ describe('slipway run', () => {
     assert.equal(empty.json.error.code, 'request.invalid');
   });
 
-  test('with a terminal, the run is interactive: keystrokes in, terminal size, exit code out', async () => {
+  test('with a terminal, the run is interactive: keystrokes in, terminal size, exit code out', {
+    skip: noTerminal,
+  }, async () => {
     // The CLI runs under a pseudo-terminal of its own (util-linux `script`) of 33 rows and 101 columns.
     const output: string[] = [];
     const terminal = spawnProcess(
@@ -208,7 +222,9 @@ describe('slipway run', () => {
     assert.equal(refused.code, 3, 'a refused token ends the interactive run with the auth exit code');
   });
 
-  test('the interactive endpoint wants the token, reports errors, resizes, and stops the run when the socket closes', async () => {
+  test('the interactive endpoint wants the token, reports errors, resizes, and stops the run when the socket closes', {
+    skip: noTerminal,
+  }, async () => {
     const url = `${slipway.apiUrl.replace(/^http/, 'ws')}/api/apps/${APP}/run/attach`;
     const refused = new WebSocket(url, { headers: { authorization: 'Bearer wrong' } });
     const status = await new Promise<number | undefined>((resolve) => {

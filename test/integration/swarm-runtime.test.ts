@@ -3,7 +3,8 @@
 // one-task Swarm services of the release's image, labelled with their app and
 // release; the postdeploy hook and `slipway run` as replicated jobs whose exit
 // code is read from their task; a failing hook keeps the old release serving
-// every request; a crashed web task is restarted by Swarm, not by Slipway.
+// every request; a crashed web task is restarted by Swarm, not by Slipway; a
+// worker task failing before the switch ends the deployment crashed-error.
 // Needs dockerd (made a one-node swarm if in none) and the stack image.
 
 import assert from 'node:assert/strict';
@@ -73,6 +74,23 @@ describe(`the swarm runtime through slipway server --runtime swarm (store: ${onP
     await createReleaseImages(engine, homeKey(home), '').removeAll();
     await stopSharedCluster();
   });
+
+  /** Deploys `dir` under a request loop: it fails (exit 7), only v1 answers, no request fails, v1's services stay alone. */
+  const failingDeployUnderLoad = async (dir: string) => {
+    const deploy = slipway.cli(['deploy', dir, '-a', APP]);
+    const load = await loadLoop({ port: slipway.routerPort, host: HOST, until: deploy });
+    const result = await deploy;
+    assert.equal(result.code, 7, `${result.stdout}\n${result.stderr}`);
+    assert.deepEqual(load.failures, []);
+    assert.deepEqual([...load.bodies.keys()], ['v-one'], 'only the old release answered');
+    const services = await eventually(appServices, (all) => all.length === 2, 10_000);
+    assert.deepEqual(
+      services.map((s) => s.Spec.Labels['slipway.release']),
+      ['v1', 'v1'],
+      'the new services are gone',
+    );
+    return result;
+  };
 
   test('a deployment runs its hook as a job of the new release’s image, then serves from services', async () => {
     // The hook's changes stay in its own task.
@@ -157,20 +175,21 @@ describe(`the swarm runtime through slipway server --runtime swarm (store: ${onP
       'label.txt': 'v-two\n',
       Procfile: 'web: node server.js\nworker: node worker.js\npostdeploy: echo "checking schema" && exit 3\n',
     });
-    const deploy = slipway.cli(['deploy', dir, '-a', APP]);
-    const load = await loadLoop({ port: slipway.routerPort, host: HOST, until: deploy });
-    const result = await deploy;
-    assert.notEqual(result.code, 0);
+    const result = await failingDeployUnderLoad(dir);
     // One task, never restarted by Swarm (restart condition none): the hook ran once.
     assert.equal(result.stdout.match(/^\s*checking schema$/gm)?.length, 1, result.stdout);
     assert.match(result.stderr, /hook-error at step hook: postdeploy hook exited with code 3/);
-    assert.deepEqual(load.failures, []);
-    assert.deepEqual([...load.bodies.keys()], ['v-one'], 'only the old release answered');
-    assert.deepEqual(
-      (await appServices()).map((s) => s.Spec.Labels['slipway.release']),
-      ['v1', 'v1'],
-      'the new services are gone',
-    );
+  });
+
+  test('a worker task that fails before the switch ends crashed-error; the old release keeps serving', async () => {
+    // Swarm would restart it: the deployment sees its first failure, not an end.
+    const dir = fixtureCopy('web-worker-hook', {
+      'label.txt': 'v-three\n',
+      Procfile: 'web: node server.js\nworker: echo "worker cannot start" && exit 4\npostdeploy: sleep 3\n',
+    });
+    const result = await failingDeployUnderLoad(dir);
+    assert.match(result.stderr, /crashed-error at step (boot|hook): worker-1 exited with code 4 during boot/);
+    assert.match(result.stdout, /^ +\| worker cannot start$/m);
   });
 });
 

@@ -71,7 +71,8 @@ export function appRoutes(
     const containers = await store.containers.list(request.params.app);
     const formation = await store.formation.get(request.params.app);
     const domains = await store.domains.list(request.params.app);
-    return { ...info, formation, domains, containers: containers.map(containerJson) };
+    const nodes = pipeline.nodes(request.params.app);
+    return { ...info, formation, domains, containers: containers.map((c) => containerJson(c, nodes)) };
   });
 
   api.patch<{ Params: { app: string } }>('/api/apps/:app', async (request) => {
@@ -90,7 +91,8 @@ export function appRoutes(
 
   api.get<{ Params: { app: string } }>('/api/apps/:app/containers', async (request) => {
     await store.apps.require(request.params.app);
-    return (await store.containers.list(request.params.app)).map(containerJson);
+    const nodes = pipeline.nodes(request.params.app);
+    return (await store.containers.list(request.params.app)).map((c) => containerJson(c, nodes));
   });
 
   api.delete<{ Params: { app: string } }>('/api/apps/:app', async (request, reply) => {

@@ -13,7 +13,10 @@ type AppParams = { Params: { app: string } };
 const restartBody = z.object({ type: z.string().min(1).optional() }).default({});
 
 export function processRoutes(api: FastifyInstance, { pipeline, store }: ApiContext): void {
-  const containers = async (app: string) => (await store.containers.list(app)).map(containerJson);
+  const containers = async (app: string) => {
+    const nodes = pipeline.nodes(app);
+    return (await store.containers.list(app)).map((c) => containerJson(c, nodes));
+  };
 
   api.get<AppParams>('/api/apps/:app/formation', async (request) => {
     await store.apps.require(request.params.app);

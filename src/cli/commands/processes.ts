@@ -8,6 +8,8 @@ import { ago, type Io, paintStatus, table } from '../output.ts';
 
 function psTable(io: Io, containers: readonly ContainerJson[]): string {
   if (containers.length === 0) return 'No containers running.';
+  // A NODE column where the runtime places containers on several hosts (swarm).
+  const placed = containers.some((c) => c.node !== undefined);
   return table(
     containers.map((c) => [
       c.name,
@@ -16,8 +18,9 @@ function psTable(io: Io, containers: readonly ContainerJson[]): string {
       c.release,
       ago(c.started_at).replace(/ ago$/, ''),
       c.restarts,
+      ...(placed ? [c.node ?? '-'] : []),
     ]),
-    ['NAME', 'TYPE', 'STATE', 'RELEASE', 'UPTIME', 'RESTARTS'],
+    ['NAME', 'TYPE', 'STATE', 'RELEASE', 'UPTIME', 'RESTARTS', ...(placed ? ['NODE'] : [])],
   );
 }
 

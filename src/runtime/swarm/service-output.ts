@@ -8,7 +8,12 @@ import type { Engine } from '../docker/engine.ts';
 import type { ContainerSpec } from '../types.ts';
 import { type Frame, readFrames } from './engine-stream.ts';
 
+/** How long after a task ended its log may still be being written. */
+const LOG_FLUSH_MS = 300;
+
 export interface ServiceOutput {
+  /** Reads what a task that ended has printed, while the stream follows the tasks after it. */
+  catchUp(): Promise<void>;
   /** Reads what is left once the task has ended, and flushes a last line without newline. */
   finish(): Promise<void>;
 }
@@ -34,16 +39,34 @@ export function followServiceOutput(
     pending[frame.stream] = text;
   };
   const logs = (follow: boolean) => `/services/${service}/logs?stdout=1&stderr=1&follow=${follow ? 1 : 0}`;
+  /** Reads the output printed so far to its end, emitting the frames not seen yet. */
+  const readToEnd = async () => {
+    let index = 0;
+    await readFrames(engine, logs(false), (frame) => {
+      if (index++ >= seen) emit(frame);
+    }).catch(() => {});
+  };
   const abort = new AbortController();
-  const following = readFrames(engine, logs(true), emit, abort.signal).catch(() => {});
+  // The followed stream skips what a catch-up already emitted.
+  let followed = 0;
+  const following = readFrames(
+    engine,
+    logs(true),
+    (frame) => {
+      if (followed++ >= seen) emit(frame);
+    },
+    abort.signal,
+  ).catch(() => {});
   return {
+    async catchUp() {
+      // A task's state reaches the manager before its last lines reach its log file.
+      await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
+      await readToEnd();
+    },
     async finish() {
       abort.abort();
       await following;
-      let index = 0;
-      await readFrames(engine, logs(false), (frame) => {
-        if (index++ >= seen) emit(frame);
-      }).catch(() => {});
+      await readToEnd();
       for (const stream of ['stdout', 'stderr'] as const) {
         const rest = pending[stream] + decoders[stream].end();
         if (rest !== '') spec.onLine(stream, rest);

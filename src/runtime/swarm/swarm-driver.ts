@@ -3,7 +3,8 @@
 // (the environment in the request body, never on a command line). A process
 // type's container is a one-task service that Swarm restarts when it fails;
 // its handle ends only when Slipway stops it (or its command exits 0), so
-// Slipway's own crash restarts never run beside Swarm's. One-off runs, the
+// Slipway's own crash restarts never run beside Swarm's; its first failure is
+// reported apart (`firstFailure`: a deployment's boot fails on it). One-off runs, the
 // release phase and the postdeploy hook are replicated jobs, run at most once;
 // their exit code is read from the task. See service-spec.ts and
 // docs/scale-out.md.
@@ -24,15 +25,7 @@ import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, 
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
-import {
-  createNodeAddresses,
-  hasEnded,
-  hasStarted,
-  serviceTasks,
-  type Task,
-  taskExit,
-  taskRefused,
-} from './swarm-tasks.ts';
+import { createNodes, hasEnded, hasStarted, serviceTasks, type Task, taskExit, taskRefused } from './swarm-tasks.ts';
 
 export interface SwarmDriverOptions {
   readonly engine: Engine;
@@ -60,7 +53,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
   const ports = createPortAllocator({ range: options.portRange });
   const log = options.logger?.child({ runtime: 'swarm' });
   const containers = createContainerRegistry();
-  const nodeAddress = createNodeAddresses(engine);
+  const nodeOf = createNodes(engine);
   const serviceName = (spec: ContainerSpec) =>
     `slipway-${key}-${spec.id.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
   const removeService = (name: string) =>
@@ -154,6 +147,18 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     const ended = new Promise<ContainerExit>((resolve) => {
       settle = resolve;
     });
+    let failed: ((exit: ContainerExit) => void) | undefined;
+    const firstFailure = new Promise<ContainerExit>((resolve) => {
+      failed = resolve;
+    });
+    /** Once, with what the failed task printed read first (its last lines explain a crash). */
+    const failedOnce = async (exit: ContainerExit) => {
+      const report = failed;
+      failed = undefined;
+      if (report === undefined) return;
+      await output.catchUp();
+      report(exit);
+    };
     let current: Task | undefined;
     let first: Task | undefined;
     // Until the first task runs (or has already ended): where it runs.
@@ -172,17 +177,21 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     }
     current = first;
     const published = first.Status.PortStatus?.Ports?.[0]?.PublishedPort ?? port;
+    const firstNode = first.NodeID === undefined ? undefined : await nodeOf(first.NodeID);
+    let node = firstNode?.hostname;
     let address =
-      port === undefined || first.NodeID === undefined
+      port === undefined || firstNode === undefined
         ? null
-        : { host: await nodeAddress(first.NodeID), port: published ?? port };
+        : { host: firstNode.address, port: published ?? port, proxied: true };
     let addressNode = first.NodeID;
-    /** A task Swarm started on another node (after a failure, a node lost): the handle's address follows it. */
+    /** A task Swarm started on another node (after a failure, a node lost): the handle's node and address follow it. */
     const follow = async (task: Task) => {
-      if (port === undefined || !task.NodeID || task.NodeID === addressNode || task.Status.State !== 'running') return;
+      if (!task.NodeID || task.NodeID === addressNode || task.Status.State !== 'running') return;
       addressNode = task.NodeID;
-      address = { host: await nodeAddress(task.NodeID), port };
-      log?.info({ ...context, address }, 'task runs on another node now');
+      const moved = await nodeOf(task.NodeID);
+      node = moved.hostname;
+      if (port !== undefined) address = { host: moved.address, port, proxied: true };
+      log?.info({ ...context, node, address }, 'task runs on another node now');
     };
 
     const containerExit = async (task: Task | undefined): Promise<ContainerExit> => {
@@ -208,6 +217,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         if (hasEnded(task)) {
           const exit = taskExit(task);
           if (once || stopping || (exit.code === 0 && task.Status.State === 'complete')) return finish(exit);
+          await failedOnce(exit);
           // Swarm starts a new task (on-failure): that one is the container now.
           const next = tasks?.find((t) => !hasEnded(t));
           if (next && next.ID !== current?.ID) {
@@ -254,9 +264,14 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       get address() {
         return address;
       },
+      get node() {
+        return node;
+      },
       stdin: null,
       ended,
       exited,
+      // A job's task is never restarted: its handle ends instead.
+      firstFailure: once ? undefined : firstFailure,
       async stop(graceMs: number) {
         if (over || stopping) return exited;
         stopping = true;

@@ -54,13 +54,25 @@ export function taskRefused(task: Task): string | null {
   return task.Status.Err ?? task.Status.State;
 }
 
-export function createNodeAddresses(engine: Engine) {
-  const known = new Map<string, string>();
-  return async (nodeId: string): Promise<string> => {
+export interface SwarmNode {
+  /** Where its published ports are reached. */
+  readonly address: string;
+  /** What `ps` shows. */
+  readonly hostname: string;
+}
+
+/** A node's address and hostname, asked of the manager once per node. */
+export function createNodes(engine: Engine) {
+  const known = new Map<string, SwarmNode>();
+  return async (nodeId: string): Promise<SwarmNode> => {
     const cached = known.get(nodeId);
     if (cached) return cached;
-    const node = await engine.request<{ Status: { Addr: string } }>('GET', `/nodes/${nodeId}`);
-    known.set(nodeId, node.Status.Addr);
-    return node.Status.Addr;
+    const node = await engine.request<{ Status: { Addr: string }; Description?: { Hostname?: string } }>(
+      'GET',
+      `/nodes/${nodeId}`,
+    );
+    const found = { address: node.Status.Addr, hostname: node.Description?.Hostname ?? nodeId.slice(0, 12) };
+    known.set(nodeId, found);
+    return found;
   };
 }
