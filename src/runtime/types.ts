@@ -60,6 +60,11 @@ export interface ContainerHandle {
   readonly pid: number | undefined;
   /** Where the container accepts TCP on its `PORT` (when `exposePort`). */
   readonly address: { readonly host: string; readonly port: number } | null;
+  /**
+   * Calls `listener` whenever `address` changes while the container runs (swarm: a task
+   * rescheduled on another node), so the router can follow it.
+   */
+  onMoved?(listener: () => void): void;
   /** The main process's stdin when started with `stdin: 'pipe'`, else null. */
   readonly stdin: Writable | null;
   /**

@@ -38,10 +38,13 @@ describe('slipway server --runtime swarm on three nodes', { skip }, () => {
   /** The server's manager: never the node stopped. */
   const MANAGER = 'n1';
   let manager: Engine;
+  let victim = '';
   const _victim = '';
 
   /** The app's tasks Swarm wants running, with their node's name (n1..) and container (web-1..). */
-  async function appTasks(): Promise<{ id: string; node: string; container: string; state: string }[]> {
+  async function appTasks(): Promise<
+    { id: string; node: string; container: string; release: string; state: string }[]
+  > {
     const byId = Object.fromEntries(Object.entries(await cluster.nodeStates()).map(([name, n]) => [n.id, name]));
     const tasks = await manager.request<Task[]>('GET', '/tasks');
     return tasks
@@ -50,6 +53,7 @@ describe('slipway server --runtime swarm on three nodes', { skip }, () => {
         id: t.ID,
         node: byId[t.NodeID] ?? t.NodeID,
         container: t.Spec.ContainerSpec.Labels?.['slipway.container'] ?? '',
+        release: t.Spec.ContainerSpec.Labels?.['slipway.release'] ?? '',
         state: `${t.DesiredState}/${t.Status.State}`,
       }));
   }
@@ -109,5 +113,107 @@ describe('slipway server --runtime swarm on three nodes', { skip }, () => {
       seen.add(res.body.trim());
     }
     assert.deepEqual([...seen].sort(), ['v-one web-1', 'v-one web-2', 'v-one web-3']);
+  });
+
+  test('a node lost: its web task rescheduled by Swarm while requests through the router keep succeeding', async (t) => {
+    const web = await runningWeb();
+    const lost = web.find((task) => task.node !== MANAGER);
+    assert.ok(lost !== undefined, JSON.stringify(web));
+    victim = lost.node;
+    const stopped = Date.now();
+    const timings: string[] = [];
+    const rescheduled = (async () => {
+      await cluster.stopNode(victim);
+      await cluster.waitForStatus(victim, 'down', 60_000);
+      timings.push(`${victim} down after ${Date.now() - stopped} ms`);
+      const moved = await waitForValue(
+        async () =>
+          ((r) => (r.length === 3 && r.every((task) => task.node !== victim) ? r : undefined))(await runningWeb()),
+        `3 web tasks off ${victim}`,
+        60_000,
+        250,
+      );
+      timings.push(
+        `${lost.container} running on ${moved.find((task) => task.container === lost.container)?.node} after ${Date.now() - stopped} ms`,
+      );
+      return moved;
+    })();
+    const log: { at: number; ms: number; answer: string }[] = [];
+    let looping = true;
+    const worker = async () => {
+      while (looping) {
+        const at = Date.now() - stopped;
+        const answer = await routerGet(slipway.routerPort, HOST, '/', '127.0.0.1', 70_000).then(
+          (res) => (res.status === 200 ? res.body.trim() : `${res.status}`),
+          (err: Error) => err.message,
+        );
+        log.push({ at, ms: Date.now() - stopped - at, answer });
+      }
+    };
+    const workers = [worker(), worker(), worker(), worker()];
+    let moved: Awaited<typeof rescheduled>;
+    try {
+      moved = await rescheduled;
+      await new Promise((resolve) => setTimeout(resolve, 8000));
+    } finally {
+      looping = false;
+      await Promise.all(workers);
+    }
+    for (const line of timings) t.diagnostic(line);
+    const failed = log.filter((r) => !r.answer.startsWith('v-one'));
+    t.diagnostic(`${log.length} requests through the router, ${failed.length} failed: ${JSON.stringify(failed)}`);
+    const slow = log.filter((r) => r.ms > 1000);
+    t.diagnostic(`slow (>1 s): ${JSON.stringify(slow)}`);
+    for (const line of slipway.serverOutput.filter((l) => /upstream|another node|node lost/.test(l)).slice(0, 12))
+      t.diagnostic(line.slice(0, 400));
+    assert.deepEqual(failed, []);
+    assert.deepEqual(moved.map((task) => task.container).sort(), ['web-1', 'web-2', 'web-3']);
+    // Does the router reach the task where Swarm moved it?
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const res = await routerGet(slipway.routerPort, HOST);
+      assert.equal(res.status, 200, res.body);
+      seen.set(res.body.trim(), (seen.get(res.body.trim()) ?? 0) + 1);
+    }
+    t.diagnostic(`after the move: ${JSON.stringify([...seen])}`);
+  });
+
+  test('a deployment while that node is down: the image goes to the nodes that answer, the hook runs once', async (t) => {
+    assert.ok(victim !== '' && !cluster.running(victim), 'the node lost by the previous test');
+    const dir = fixtureCopy('web-worker-hook', { Procfile: PROCFILE, 'label.txt': 'v-two\n' });
+    const begun = Date.now();
+    const deployed = await slipway.cli(['deploy', dir, '-a', APP]);
+    t.diagnostic(`deployment with ${victim} down: ${Date.now() - begun} ms`);
+    assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}`);
+    assert.match(deployed.stdout, /succeeded: v2 is live/);
+    // The hook's output, once, in the deployment log.
+    assert.equal(
+      deployed.stdout.split('\n').filter((line) => line.trim() === 'hook ran for v2').length,
+      1,
+      deployed.stdout,
+    );
+    // One task for the hook of v2, complete, on a node Swarm picked among those up.
+    const hooks = (await appTasks()).filter((task) => task.container.startsWith('postdeploy-'));
+    const v2 = hooks.filter((task) => task.release === 'v2');
+    t.diagnostic(`hook tasks: ${JSON.stringify(hooks)}`);
+    assert.equal(v2.length, 1, JSON.stringify(hooks));
+    assert.match(v2[0]?.state ?? '', /\/complete$/);
+    assert.ok(v2[0]?.node !== victim && cluster.nodes.includes(v2[0]?.node ?? ''), v2[0]?.node);
+    assert.ok(
+      slipway.serverOutput.some((line) => line.includes('a swarm node is unreachable') && line.includes(`/${victim}/`)),
+      `no warning about ${victim}`,
+    );
+    for (const line of slipway.serverOutput.filter((l) => l.includes('loaded on the swarm nodes')))
+      t.diagnostic(line.slice(0, 300));
+    const web = await runningWeb();
+    assert.deepEqual(web.map((task) => task.container).sort(), ['web-1', 'web-2', 'web-3']);
+    assert.ok(web.every((task) => task.node !== victim));
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const res = await routerGet(slipway.routerPort, HOST);
+      assert.equal(res.status, 200, res.body);
+      seen.add(res.body.trim());
+    }
+    assert.deepEqual([...seen].sort(), ['v-two web-1', 'v-two web-2', 'v-two web-3']);
   });
 });

@@ -177,12 +177,14 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         ? null
         : { host: await nodeAddress(first.NodeID), port: published ?? port };
     let addressNode = first.NodeID;
+    const moved: (() => void)[] = [];
     /** A task Swarm started on another node (after a failure, a node lost): the handle's address follows it. */
     const follow = async (task: Task) => {
       if (port === undefined || !task.NodeID || task.NodeID === addressNode || task.Status.State !== 'running') return;
       addressNode = task.NodeID;
       address = { host: await nodeAddress(task.NodeID), port };
       log?.info({ ...context, address }, 'task runs on another node now');
+      for (const listener of moved) listener();
     };
 
     const containerExit = async (task: Task | undefined): Promise<ContainerExit> => {
@@ -201,7 +203,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       for (;;) {
         const tasks = await serviceTasks(engine, name).catch(() => undefined);
         if (tasks === null) return finish({ code: null, signal: 'SIGKILL' }); // removed by someone else
-        const task = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
+        const task: Task | undefined = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
         // Gone from the manager's list (a service scaled to zero drops its tasks): ended, as its container tells.
         if (task === undefined) return finish(await containerExit(current));
         await follow(task).catch(() => {});
@@ -212,6 +214,13 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
           const next = tasks?.find((t) => !hasEnded(t));
           if (next && next.ID !== current?.ID) {
             log?.warn({ ...context, exit, task: task.ID }, 'task failed; Swarm restarts it');
+            current = next;
+          }
+        } else if (!once && !stopping && task.DesiredState === 'shutdown') {
+          // Its node lost: the task stays as last reported, and Swarm runs a new one elsewhere.
+          const next: Task | undefined = tasks?.find((t) => t.ID !== task.ID && t.DesiredState === 'running');
+          if (next) {
+            log?.warn({ ...context, task: task.ID }, "task's node lost; Swarm runs it elsewhere");
             current = next;
           }
         }
@@ -254,6 +263,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       get address() {
         return address;
       },
+      onMoved: (listener) => moved.push(listener),
       stdin: null,
       ended,
       exited,

@@ -10,6 +10,8 @@ export interface Task {
   readonly ID: string;
   readonly NodeID?: string;
   readonly CreatedAt: string;
+  /** `shutdown` once Swarm gave the task up (its node lost, its service scaled down). */
+  readonly DesiredState?: string;
   readonly Status: {
     readonly State: string;
     readonly Err?: string;
