@@ -52,6 +52,8 @@ export interface ContainerExit {
   readonly signal: string | null;
   /** True when the kernel killed it for exceeding its memory limit. */
   readonly outOfMemory?: boolean;
+  /** The node it ran on was lost (swarm: marked down), and its end is unknown. */
+  readonly nodeLost?: string;
 }
 
 export interface ContainerHandle {
@@ -122,5 +124,6 @@ export interface PreparedContainer {
 /** "exited with code 3", "was killed by SIGKILL", "was killed: out of memory". */
 export function describeExit(exit: ContainerExit): string {
   if (exit.outOfMemory) return 'was killed: out of memory (container size limit)';
+  if (exit.nodeLost) return `was lost with its node ${exit.nodeLost} (the swarm marked it down)`;
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }

@@ -216,4 +216,56 @@ describe('slipway server --runtime swarm on three nodes', { skip }, () => {
     }
     assert.deepEqual([...seen].sort(), ['v-two web-1', 'v-two web-2', 'v-two web-3']);
   });
+
+  test("the hook's node lost mid-run: hook-error at once, saying so, and the old release keeps serving", async (t) => {
+    // Back to three nodes (losing a second manager would cost the raft quorum); n1, the server's
+    // manager, drained so that the hook runs on a node that can be lost.
+    await cluster.startNode(victim);
+    await cluster.docker(MANAGER, ['node', 'update', '--availability', 'drain', MANAGER]);
+    const dir = fixtureCopy('web-worker-hook', {
+      Procfile: 'web: node server.js\npostdeploy: echo "hook started"; sleep 50\n',
+      'label.txt': 'v-three\n',
+    });
+    const deploying = slipway.cli(['deploy', dir, '-a', APP]);
+    let over: string | undefined;
+    void deploying.then((r) => {
+      over = `${r.stdout}\n${r.stderr}`;
+    });
+    const hook = await waitForValue(
+      async () => {
+        assert.equal(over, undefined, 'the deployment ended before its hook was seen running');
+        return (await appTasks()).find(
+          (task) =>
+            task.container.startsWith('postdeploy-') && task.release === 'v3' && task.state.endsWith('/running'),
+        );
+      },
+      'the hook of v3 running',
+      60_000,
+      250,
+    );
+    const stopped = Date.now();
+    await cluster.stopNode(hook.node);
+    const deployed = await deploying;
+    t.diagnostic(`hook on ${hook.node}; deployment ended ${Date.now() - stopped} ms after the node was cut`);
+    assert.notEqual(deployed.code, 0, deployed.stdout);
+    assert.match(`${deployed.stdout}${deployed.stderr}`, /hook-error/);
+    assert.match(`${deployed.stdout}${deployed.stderr}`, new RegExp(`was lost with its node ${hook.node}`));
+    // Well before the hook's own end (50 s) or its timeout (60 s).
+    assert.ok(Date.now() - stopped < 30_000, `${Date.now() - stopped} ms`);
+    // v2 keeps serving: its tasks on the lost node are rescheduled and followed by the router
+    // (the first requests may fail when two of them were on that node: one retry per request).
+    const since = Date.now();
+    let streak = 0;
+    await waitForValue(
+      async () => {
+        const res = await routerGet(slipway.routerPort, HOST).catch(() => ({ status: 0, body: '' }));
+        streak = res.status === 200 && res.body.startsWith('v-two ') ? streak + 1 : 0;
+        return streak >= 20 ? true : undefined;
+      },
+      'v2 serving again',
+      30_000,
+      50,
+    );
+    t.diagnostic(`v2 answering every request again ${Date.now() - since} ms after the deployment failed`);
+  });
 });

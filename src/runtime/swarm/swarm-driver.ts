@@ -26,6 +26,7 @@ import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
 import {
   createNodeAddresses,
+  downNode,
   hasEnded,
   hasStarted,
   serviceTasks,
@@ -198,6 +199,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       await output.finish();
       settle(exit);
     };
+    let nodeChecked = 0;
     // Watches the service's newest task until Slipway's container is over.
     void (async () => {
       for (;;) {
@@ -207,6 +209,16 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         // Gone from the manager's list (a service scaled to zero drops its tasks): ended, as its container tells.
         if (task === undefined) return finish(await containerExit(current));
         await follow(task).catch(() => {});
+        // A job's task on a lost node stays `running` until the node returns: given up at once instead.
+        if (once && !hasEnded(task) && task.NodeID && Date.now() - nodeChecked >= SLOW_POLL_MS) {
+          nodeChecked = Date.now();
+          const lost = await downNode(engine, task.NodeID).catch(() => null);
+          if (lost !== null) {
+            await Promise.race([output.finish(), sleep(2000)]); // the lost node may never answer for its logs
+            spec.onLine('stderr', `slipway: the swarm node ${lost} running this task was lost; its end is unknown`);
+            return settle({ code: null, signal: null, nodeLost: lost });
+          }
+        }
         if (hasEnded(task)) {
           const exit = taskExit(task);
           if (once || stopping || (exit.code === 0 && task.Status.State === 'complete')) return finish(exit);

@@ -66,3 +66,12 @@ export function createNodeAddresses(engine: Engine) {
     return node.Status.Addr;
   };
 }
+
+/** The node's hostname when the swarm marks it down, else null. */
+export async function downNode(engine: Engine, nodeId: string): Promise<string | null> {
+  const node = await engine.request<{ Status: { State: string }; Description?: { Hostname?: string } }>(
+    'GET',
+    `/nodes/${nodeId}`,
+  );
+  return node.Status.State === 'down' ? (node.Description?.Hostname ?? nodeId) : null;
+}
