@@ -243,6 +243,9 @@ describe('slipway server --runtime swarm on three nodes', { skip }, () => {
       60_000,
       250,
     );
+    // n1 back in service, where the v2 tasks on the node about to be lost can go (the node that
+    // came back has no v2 image: it was down when v2 was deployed).
+    await cluster.docker(MANAGER, ['node', 'update', '--availability', 'active', MANAGER]);
     const stopped = Date.now();
     await cluster.stopNode(hook.node);
     const deployed = await deploying;
