@@ -87,6 +87,7 @@ async function pickSwarm(settings: Settings, paths: DataPaths, logger: Logger): 
     socket: settings.dockerSocket,
     stopGraceMs: settings.stopGraceMs,
     logger,
+    nodes: settings.swarmNodes,
   }).catch(async (err: unknown) => {
     await builds.runtime.close(0);
     throw err;

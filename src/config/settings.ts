@@ -88,6 +88,15 @@ const postgresUrl = (v: string | number) => {
     throw new Error('must be a postgres://user:password@host:port/database URL');
   return u;
 };
+/** Comma-separated dockerd sockets (`/path` or `unix:///path`). */
+const socketList = (v: string | number): readonly string[] =>
+  String(v)
+    .split(',')
+    .map((item) => item.trim().replace(/^unix:\/\//, ''))
+    .filter((item) => {
+      if (item !== '' && !path.isAbsolute(item)) throw new Error('must be absolute socket paths, comma-separated');
+      return item !== '';
+    });
 /** `1g`, `500mb` (bytes, as parseSize) or `5%` of the file system. */
 export function parseDiskReserve(value: string | number): DiskReserve {
   const text = String(value).trim();
@@ -170,6 +179,8 @@ const SETTINGS = {
   runtime: setting('SLIPWAY_RUNTIME', oneOf(RUNTIME_CHOICES), 'auto'),
   /** The docker runtime's dockerd (docs/docker.md). */
   dockerSocket: setting('SLIPWAY_DOCKER_SOCKET', text, '/var/run/docker.sock'),
+  /** Swarm runtime: the other nodes' dockerd sockets, each new release image is loaded into (docs/scale-out.md). */
+  swarmNodes: setting('SLIPWAY_SWARM_NODES', socketList, [] as readonly string[]),
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
   router: setting('SLIPWAY_ROUTER', oneOf(['builtin', 'nginx'] as const), 'builtin'),
   /**

@@ -29,10 +29,16 @@ export class LiveContainers {
   readonly #watched = new WeakSet<ContainerHandle>();
   readonly #dead = new Set<string>();
   #onExit: ExitListener = () => {};
+  #onMoved: (app: string) => void = () => {};
 
   /** Called when a member exits without being asked to. */
   onUnexpectedExit(listener: ExitListener): void {
     this.#onExit = listener;
+  }
+
+  /** Called when a member's address changes (a Swarm task rescheduled on another node). */
+  onMoved(listener: (app: string) => void): void {
+    this.#onMoved = listener;
   }
 
   get(app: string): readonly LiveContainer[] {
@@ -68,6 +74,9 @@ export class LiveContainers {
   #watch(app: string, c: LiveContainer): void {
     if (this.#watched.has(c.handle)) return;
     this.#watched.add(c.handle);
+    c.handle.onMoved?.(() => {
+      if (this.has(app, c.id)) this.#onMoved(app);
+    });
     c.handle.exited.then((exit) => {
       if (!this.has(app, c.id)) return;
       this.#dead.add(c.id);

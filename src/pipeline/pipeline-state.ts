@@ -9,7 +9,7 @@ import type { PipelineDeps } from './deps.ts';
 import { LiveContainers } from './live-containers.ts';
 import { type CrashSupervisor, superviseCrashes } from './restart-crashed.ts';
 import { createOneOffRunner, type OneOffRunner } from './run-one-off.ts';
-import { stopContainers } from './switch-traffic.ts';
+import { routeApp, stopContainers } from './switch-traffic.ts';
 
 export interface PipelineState {
   readonly deps: PipelineDeps;
@@ -25,6 +25,10 @@ export interface PipelineState {
 export function pipelineState(deps: PipelineDeps): PipelineState {
   const live = new LiveContainers();
   const locks = new AppLocks();
+  // The router follows a container whose address moved; under the app's lock, after any switch under way.
+  live.onMoved((app) => {
+    void locks.with(app, () => routeApp(deps, app, live.running(app))).catch(() => {});
+  });
   return {
     deps,
     live,

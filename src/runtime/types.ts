@@ -52,6 +52,8 @@ export interface ContainerExit {
   readonly signal: string | null;
   /** True when the kernel killed it for exceeding its memory limit. */
   readonly outOfMemory?: boolean;
+  /** The node it ran on was lost (swarm: marked down), and its end is unknown. */
+  readonly nodeLost?: string;
 }
 
 export interface ContainerHandle {
@@ -66,6 +68,11 @@ export interface ContainerHandle {
   readonly address: { readonly host: string; readonly port: number; readonly proxied?: boolean } | null;
   /** The host it runs on, for runtimes that place containers on several (swarm: the node's hostname). */
   readonly node?: string;
+  /**
+   * Calls `listener` whenever `address` changes while the container runs (swarm: a task
+   * rescheduled on another node), so the router can follow it.
+   */
+  onMoved?(listener: () => void): void;
   /** The main process's stdin when started with `stdin: 'pipe'`, else null. */
   readonly stdin: Writable | null;
   /**
@@ -130,5 +137,6 @@ export interface PreparedContainer {
 /** "exited with code 3", "was killed by SIGKILL", "was killed: out of memory". */
 export function describeExit(exit: ContainerExit): string {
   if (exit.outOfMemory) return 'was killed: out of memory (container size limit)';
+  if (exit.nodeLost) return `was lost with its node ${exit.nodeLost} (the swarm marked it down)`;
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }

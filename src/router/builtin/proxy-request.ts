@@ -41,6 +41,8 @@ class Exchange implements ScannedRequest, UpstreamHandler {
   backend: BackendState | null = null;
   upstream: UpstreamConnection | null = null;
   retried = false;
+  /** Sent to another backend already (after a refusal). */
+  movedOn = false;
   clientClosed = false;
   /** Our Strict-Transport-Security goes on the response (an HTTPS request to an app with HSTS on). */
   hsts = false;
@@ -182,28 +184,30 @@ function onClientDrain(this: ProxyResponse): void {
 }
 
 /**
- * Once per request, and only when nothing can have reached the app: a refused
- * connection moves to another backend (e.g. an old container already gone),
- * a connection that died before answering (typically a pooled one the
- * backend closed just then) is replaced by a fresh one to the same backend.
+ * Only when nothing can have reached the app: a connection that died before
+ * answering (typically a pooled one the backend closed just then) is replaced,
+ * once, by a fresh one to the same backend; a refused or unreachable one moves,
+ * once, to another backend (an old container already gone, a node lost).
  */
 function retry(ex: Exchange, failure: UpstreamFailure): boolean {
-  if (ex.retried || ex.hasBody || !isIdempotent(ex.method)) return false;
+  if (ex.hasBody || !isIdempotent(ex.method)) return false;
   const backend = ex.backend as BackendState;
-  if (failure === 'refused') {
+  // Also after a fresh connection replaced a lost one: a refusal means nothing reached the app.
+  if (failure === 'refused' && !ex.movedOn) {
     // The current table, not the one the request started with: after a swap
     // the new containers are the ones to try.
     const entry = ex.ctx.table.get(ex.hostKey);
     const next = entry === undefined ? undefined : pickOtherBackend(entry, backend);
     if (next === undefined) return false;
     ex.retried = true;
+    ex.movedOn = true;
     ex.ctx.pool.end(backend);
     ex.backend = next;
     ex.ctx.pool.begin(next);
     next.pool.dispatch(ex);
     return true;
   }
-  if (failure === 'lost') {
+  if (failure === 'lost' && !ex.retried) {
     ex.retried = true;
     backend.pool.dispatchFresh(ex);
     return true;

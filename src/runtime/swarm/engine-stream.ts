@@ -6,13 +6,13 @@ import http from 'node:http';
 import type { Readable } from 'node:stream';
 import { API, type Engine, EngineError } from '../docker/engine.ts';
 
-/** Sends `body` (a tar stream) with PUT; rejects with dockerd's message on a non-2xx answer. */
-export function uploadTar(engine: Engine, requestPath: string, body: Readable): Promise<void> {
+/** Sends `body` (a tar stream) with PUT (or `method`); dockerd's answer, or its message on a non-2xx one. */
+export function uploadTar(engine: Engine, requestPath: string, body: Readable, method = 'PUT'): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
         socketPath: engine.socket,
-        method: 'PUT',
+        method,
         path: API + requestPath,
         headers: { 'content-type': 'application/x-tar' },
       },
@@ -22,8 +22,8 @@ export function uploadTar(engine: Engine, requestPath: string, body: Readable): 
         res.on('error', reject);
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve();
           const text = Buffer.concat(chunks).toString('utf8').trim();
+          if (status >= 200 && status < 300) return resolve(text);
           let message = text;
           try {
             message = (JSON.parse(text) as { message?: string }).message ?? text;
@@ -39,6 +39,19 @@ export function uploadTar(engine: Engine, requestPath: string, body: Readable): 
 }
 
 export type Frame = { readonly stream: 'stdout' | 'stderr'; readonly payload: Buffer };
+
+/** GETs a stream (e.g. `docker save`'s tar); rejects on a non-2xx answer. */
+export function downloadStream(engine: Engine, requestPath: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: engine.socket, method: 'GET', path: API + requestPath }, (res) => {
+      if ((res.statusCode ?? 0) < 300) return resolve(res);
+      res.resume();
+      reject(new EngineError(res.statusCode ?? 0, `docker: HTTP ${res.statusCode} for ${requestPath}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /**
  * GETs a multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, length) and

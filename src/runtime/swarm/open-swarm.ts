@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createEngine, type Engine, probeEngine } from '../docker/engine.ts';
 import { DEFAULT_STACK_IMAGE, stackImageExists } from '../docker/stack-image.ts';
 import type { RuntimeDriver } from '../types.ts';
+import { saveLoadToNodes } from './distribute-image.ts';
 import { createReleaseImages, type ReleaseImages } from './release-image.ts';
 import { createSwarmDriver } from './swarm-driver.ts';
 
@@ -18,6 +19,8 @@ export interface OpenSwarmOptions {
   readonly image?: string;
   readonly stopGraceMs?: number;
   readonly logger?: Logger;
+  /** The other nodes' dockerd sockets: each release image is `docker save | docker load`ed into them. */
+  readonly nodes?: readonly string[];
 }
 
 /** Null when the engine is a manager of an active swarm, else what to do. */
@@ -43,7 +46,9 @@ export async function openSwarm(
   const image = options.image ?? DEFAULT_STACK_IMAGE;
   if (!(await stackImageExists(engine, image)))
     return { missing: `the stack image ${image} does not exist: build it with \`slipway stack:build\`` };
-  const images = createReleaseImages(engine, options.key, image);
+  const nodes = options.nodes ?? [];
+  const distribute = nodes.length > 0 ? saveLoadToNodes(engine, nodes, options.logger) : undefined;
+  const images = createReleaseImages(engine, options.key, image, { distribute });
   const runtime = createSwarmDriver({
     engine,
     key: options.key,

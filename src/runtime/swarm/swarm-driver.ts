@@ -25,7 +25,16 @@ import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, 
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
-import { createNodes, hasEnded, hasStarted, serviceTasks, type Task, taskExit, taskRefused } from './swarm-tasks.ts';
+import {
+  createNodes,
+  downNode,
+  hasEnded,
+  hasStarted,
+  serviceTasks,
+  type Task,
+  taskExit,
+  taskRefused,
+} from './swarm-tasks.ts';
 
 export interface SwarmDriverOptions {
   readonly engine: Engine;
@@ -184,14 +193,16 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         ? null
         : { host: firstNode.address, port: published ?? port, proxied: true };
     let addressNode = first.NodeID;
+    const moved: (() => void)[] = [];
     /** A task Swarm started on another node (after a failure, a node lost): the handle's node and address follow it. */
     const follow = async (task: Task) => {
       if (!task.NodeID || task.NodeID === addressNode || task.Status.State !== 'running') return;
       addressNode = task.NodeID;
-      const moved = await nodeOf(task.NodeID);
-      node = moved.hostname;
-      if (port !== undefined) address = { host: moved.address, port, proxied: true };
+      const now = await nodeOf(task.NodeID);
+      node = now.hostname;
+      if (port !== undefined) address = { host: now.address, port, proxied: true };
       log?.info({ ...context, node, address }, 'task runs on another node now');
+      for (const listener of moved) listener();
     };
 
     const containerExit = async (task: Task | undefined): Promise<ContainerExit> => {
@@ -205,15 +216,26 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       await output.finish();
       settle(exit);
     };
+    let nodeChecked = 0;
     // Watches the service's newest task until Slipway's container is over.
     void (async () => {
       for (;;) {
         const tasks = await serviceTasks(engine, name).catch(() => undefined);
         if (tasks === null) return finish({ code: null, signal: 'SIGKILL' }); // removed by someone else
-        const task = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
+        const task: Task | undefined = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
         // Gone from the manager's list (a service scaled to zero drops its tasks): ended, as its container tells.
         if (task === undefined) return finish(await containerExit(current));
         await follow(task).catch(() => {});
+        // A job's task on a lost node stays `running` until the node returns: given up at once instead.
+        if (once && !hasEnded(task) && task.NodeID && Date.now() - nodeChecked >= SLOW_POLL_MS) {
+          nodeChecked = Date.now();
+          const lost = await downNode(engine, task.NodeID).catch(() => null);
+          if (lost !== null) {
+            await Promise.race([output.finish(), sleep(2000)]); // the lost node may never answer for its logs
+            spec.onLine('stderr', `slipway: the swarm node ${lost} running this task was lost; its end is unknown`);
+            return settle({ code: null, signal: null, nodeLost: lost });
+          }
+        }
         if (hasEnded(task)) {
           const exit = taskExit(task);
           if (once || stopping || (exit.code === 0 && task.Status.State === 'complete')) return finish(exit);
@@ -222,6 +244,13 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
           const next = tasks?.find((t) => !hasEnded(t));
           if (next && next.ID !== current?.ID) {
             log?.warn({ ...context, exit, task: task.ID }, 'task failed; Swarm restarts it');
+            current = next;
+          }
+        } else if (!once && !stopping && task.DesiredState === 'shutdown') {
+          // Its node lost: the task stays as last reported, and Swarm runs a new one elsewhere.
+          const next: Task | undefined = tasks?.find((t) => t.ID !== task.ID && t.DesiredState === 'running');
+          if (next) {
+            log?.warn({ ...context, task: task.ID }, "task's node lost; Swarm runs it elsewhere");
             current = next;
           }
         }
@@ -267,6 +296,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       get node() {
         return node;
       },
+      onMoved: (listener) => moved.push(listener),
       stdin: null,
       ended,
       exited,

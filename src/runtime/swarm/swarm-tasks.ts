@@ -10,6 +10,8 @@ export interface Task {
   readonly ID: string;
   readonly NodeID?: string;
   readonly CreatedAt: string;
+  /** `shutdown` once Swarm gave the task up (its node lost, its service scaled down). */
+  readonly DesiredState?: string;
   readonly Status: {
     readonly State: string;
     readonly Err?: string;
@@ -75,4 +77,13 @@ export function createNodes(engine: Engine) {
     known.set(nodeId, found);
     return found;
   };
+}
+
+/** The node's hostname when the swarm marks it down, else null. */
+export async function downNode(engine: Engine, nodeId: string): Promise<string | null> {
+  const node = await engine.request<{ Status: { State: string }; Description?: { Hostname?: string } }>(
+    'GET',
+    `/nodes/${nodeId}`,
+  );
+  return node.Status.State === 'down' ? (node.Description?.Hostname ?? nodeId) : null;
 }

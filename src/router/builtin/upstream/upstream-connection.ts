@@ -10,7 +10,7 @@ import { type ResponseEvents, ResponseParser } from './response-parser.ts';
 
 /**
  * Why an exchange failed before its response completed:
- * - `refused`: the backend refused the connection (nothing reached the app);
+ * - `refused`: the backend refused the connection, or its host could not be reached (nothing reached the app);
  * - `lost`: the connection closed or reset before any byte of the response;
  * - `timeout`: connecting, waiting for the response, or between two reads took too long;
  * - `invalid`: the backend's response could not be parsed or passed on;
@@ -43,6 +43,9 @@ export interface ConnectionOwner {
   forget(connection: UpstreamConnection): void;
 }
 
+/** Connecting failed this way: the backend's host is gone (a lost node), nothing was sent. */
+const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
 /** Largest response head accepted from a backend, like Node's own default. */
 const MAX_HEAD_BYTES = 16 * 1024;
 
@@ -60,6 +63,7 @@ export class UpstreamConnection implements ResponseEvents {
   #body: BodyWriter | null = null;
   #error: NodeJS.ErrnoException | undefined;
   #gone = false;
+  #connected = false;
 
   constructor(owner: ConnectionOwner, host: string, port: number, idleLimitMs: number, singleUse: boolean) {
     this.#owner = owner;
@@ -69,6 +73,9 @@ export class UpstreamConnection implements ResponseEvents {
     this.socket = socket;
     // Connecting, waiting for the response and each read or write all count as activity.
     socket.setTimeout(owner.timeoutMs);
+    socket.once('connect', () => {
+      this.#connected = true;
+    });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.#error ??= err;
@@ -193,7 +200,8 @@ export class UpstreamConnection implements ResponseEvents {
     }
     const code = this.#error?.code;
     let failure: UpstreamFailure = 'failed';
-    if (code === 'ECONNREFUSED') failure = 'refused';
+    if (code === 'ECONNREFUSED' || (!this.#connected && code !== undefined && UNREACHABLE.has(code)))
+      failure = 'refused';
     else if (!started) failure = 'lost';
     this.#fail(failure, code ?? this.#error?.message);
   }
