@@ -32,30 +32,49 @@ export interface PickedRuntime {
 }
 
 /**
- * `--runtime docker`: containers run by dockerd (docs/docker.md); builds stay in the sandbox when
- * this host can run it (else unisolated, as with the process runtime).
+ * `--runtime docker` and `--runtime swarm` run containers through dockerd; builds stay on this host,
+ * in the driver picked for it here (the sandbox when it can run, else unisolated). `open` gets that
+ * pick; the runtime returned closes both.
  */
-async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
-  const { openDocker } = await import('./runtime/docker/index.ts');
+async function besideBuilds<T extends { readonly runtime: RuntimeDriver }>(
+  name: 'docker' | 'swarm',
+  settings: Settings,
+  paths: DataPaths,
+  logger: Logger,
+  open: (builds: PickedRuntime) => Promise<T | { missing: string }>,
+): Promise<{ builds: PickedRuntime; opened: T; runtime: RuntimeDriver }> {
   // The driver picked for builds runs no container; closing it closes the sandbox, whose layer images bound volumes.
   const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
-  const opened = await openDocker({
-    key: homeKey(settings.home),
-    home: settings.home,
-    containersDir: paths.containers,
-    volumesDir: paths.volumes,
-    layers: builds.sandbox?.layers ?? null,
-    socket: settings.dockerSocket,
-    logger,
-  }).catch(async (err: unknown) => {
+  const opened = await open(builds).catch(async (err: unknown) => {
     await builds.runtime.close(0);
     throw err;
   });
   if ('missing' in opened) {
     await builds.runtime.close(0);
-    throw new SlipwayError('runtime.start_failed', `the docker runtime cannot run here: ${opened.missing}`);
+    throw new SlipwayError('runtime.start_failed', `the ${name} runtime cannot run here: ${opened.missing}`);
   }
-  const { runtime, network } = opened;
+  const close = async (graceMs: number) => {
+    await opened.runtime.close(graceMs);
+    await builds.runtime.close(0);
+  };
+  return { builds, opened, runtime: { ...opened.runtime, close } };
+}
+
+/** `--runtime docker`: containers run by dockerd (docs/docker.md). */
+async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
+  const { openDocker } = await import('./runtime/docker/index.ts');
+  const { builds, opened, runtime } = await besideBuilds('docker', settings, paths, logger, (picked) =>
+    openDocker({
+      key: homeKey(settings.home),
+      home: settings.home,
+      containersDir: paths.containers,
+      volumesDir: paths.volumes,
+      layers: picked.sandbox?.layers ?? null,
+      socket: settings.dockerSocket,
+      logger,
+    }),
+  );
+  const { network } = opened;
   logger.info({ runtime: 'docker', network: network.name }, 'containers run by dockerd (docker runtime)');
   return {
     sandbox: builds.sandbox,
@@ -64,45 +83,28 @@ async function pickDocker(settings: Settings, paths: DataPaths, logger: Logger):
       subnet: network.subnet,
       allowHostPorts: (ports: number[]) => network.allowHostPorts(ports),
     },
-    runtime: {
-      ...runtime,
-      close: async (graceMs: number) => {
-        await runtime.close(graceMs);
-        await builds.runtime.close(0);
-      },
-    },
+    runtime,
   };
 }
 
 /**
- * `--runtime swarm`: containers are Swarm services of the manager dockerd is (docs/scale-out.md);
- * builds stay on this host, as with `docker`. Tasks may run on other nodes: no host network here.
+ * `--runtime swarm`: containers are Swarm services of the manager dockerd is (docs/scale-out.md).
+ * Tasks may run on other nodes: no host network here.
  */
 async function pickSwarm(settings: Settings, paths: DataPaths, logger: Logger): Promise<PickedRuntime> {
   const { openSwarm } = await import('./runtime/swarm/index.ts');
-  const builds = await pickRuntime({ ...settings, runtime: 'auto' }, paths, logger, true);
-  const opened = await openSwarm({
-    key: homeKey(settings.home),
-    containersDir: paths.containers,
-    socket: settings.dockerSocket,
-    stopGraceMs: settings.stopGraceMs,
-    logger,
-    nodes: settings.swarmNodes,
-  }).catch(async (err: unknown) => {
-    await builds.runtime.close(0);
-    throw err;
-  });
-  if ('missing' in opened) {
-    await builds.runtime.close(0);
-    throw new SlipwayError('runtime.start_failed', `the swarm runtime cannot run here: ${opened.missing}`);
-  }
+  const { builds, runtime } = await besideBuilds('swarm', settings, paths, logger, () =>
+    openSwarm({
+      key: homeKey(settings.home),
+      containersDir: paths.containers,
+      socket: settings.dockerSocket,
+      stopGraceMs: settings.stopGraceMs,
+      logger,
+      nodes: settings.swarmNodes,
+    }),
+  );
   logger.info({ runtime: 'swarm' }, 'containers run as Swarm services (swarm runtime)');
-  const { runtime } = opened;
-  const close = async (graceMs: number) => {
-    await runtime.close(graceMs);
-    await builds.runtime.close(0);
-  };
-  return { sandbox: builds.sandbox, hostNetwork: null, runtime: { ...runtime, close } };
+  return { sandbox: builds.sandbox, hostNetwork: null, runtime };
 }
 
 /**
