@@ -21,6 +21,7 @@ const BUILTIN: RouterTraits = {
   replaysRefusedRequestWithBody: false,
   http09Answer: '502',
   reloadClosesIdleConnections: false,
+  passesOverSilentBackend: true,
 };
 
 routerContract({ name: 'builtin', traits: BUILTIN, start: (t, options) => startRouter(t, 'builtin', options) });
@@ -36,6 +37,7 @@ routerContract(
       replaysRefusedRequestWithBody: true,
       http09Answer: 'closed with nothing sent',
       reloadClosesIdleConnections: true,
+      passesOverSilentBackend: false,
     },
     start: (t, options) => startRouter(t, 'nginx', options),
   },

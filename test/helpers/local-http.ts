@@ -31,6 +31,44 @@ export async function deadPort(): Promise<number> {
   return port;
 }
 
+// Listens with an accept queue of one, never accepts, and fills the queue itself: the
+// kernel then drops every further SYN, so connecting hangs as to a host that is lost.
+const SILENT_LISTENER = `
+import socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(0)
+port = server.getsockname()[1]
+held = []
+while True:
+    client = socket.socket()
+    client.settimeout(0.3)
+    try:
+        client.connect(("127.0.0.1", port))
+        held.append(client)
+    except socket.timeout:
+        break
+print(port, flush=True)
+sys.stdin.read()
+`;
+
+/** A loopback port where connecting never completes (SYNs dropped), until `close`. */
+export async function silentPort(): Promise<{ port: number; close(): Promise<void> }> {
+  let resolvePort: (port: number) => void = () => {};
+  const ready = new Promise<number>((resolve) => {
+    resolvePort = resolve;
+  });
+  const child = spawnProcess(['/usr/bin/python3', '-c', SILENT_LISTENER], {
+    env: baseEnv(),
+    stdin: 'pipe',
+    onLine: (_stream, line) => {
+      if (/^\d+$/.test(line)) resolvePort(Number(line));
+    },
+  });
+  const port = await Promise.race([ready, child.exited.then(() => Promise.reject(new Error('python3 exited')))]);
+  return { port, close: () => child.stop(0).then(() => {}) };
+}
+
 async function listen(server: http.Server, requests: Recorded[]): Promise<LocalServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

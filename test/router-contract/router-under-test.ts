@@ -13,6 +13,11 @@ export interface RouterTraits {
   readonly http09Answer: '502' | 'closed with nothing sent';
   /** A route change may close idle client connections (nginx's graceful reload). */
   readonly reloadClosesIdleConnections: boolean;
+  /**
+   * A backend that does not complete connections within the connect timeout is passed over,
+   * and the request moves to another one (built-in; nginx answers 504 after its fixed 5 s).
+   */
+  readonly passesOverSilentBackend: boolean;
 }
 
 export interface RouterUnderTest {

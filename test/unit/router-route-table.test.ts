@@ -17,7 +17,7 @@ test('hostKey strips the port, one trailing dot and case', () => {
 });
 
 function table(routes: Record<string, AppRoute>) {
-  const pool = new BackendPool({ maxSockets: 1, idleSocketMs: 1000, upstreamTimeoutMs: 1000 });
+  const pool = new BackendPool({ maxSockets: 1, idleSocketMs: 1000, upstreamTimeoutMs: 1000, connectTimeoutMs: 1000 });
   return buildRouteTable(
     new Map(Object.entries(routes)),
     (_app, route) => route.backends.map((b) => pool.acquire(b)),
@@ -54,4 +54,32 @@ test('pickBackend round-robins; pickOtherBackend skips the failed one', () => {
   assert.equal(pickOtherBackend(only, only.backends[0]), undefined);
   const { table: none } = table({ a: { hostnames: ['a'], backends: [] } });
   assert.equal(pickBackend(none.get('a') as NonNullable<ReturnType<typeof none.get>>), undefined);
+});
+
+test('pickBackend passes over a backend marked unreachable while another is not, and takes it back after', () => {
+  const { table: routes } = table({ a: { hostnames: ['a'], backends: [web('x', 1), web('y', 2), web('z', 3)] } });
+  const entry = routes.get('a');
+  assert.ok(entry);
+  const [x, y, z] = entry.backends;
+  assert.ok(x && y && z);
+  y.unreachableUntil = performance.now() + 60_000;
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => pickBackend(entry)?.id),
+    ['x', 'z', 'z', 'x', 'z', 'z'],
+  );
+  // Every one marked: round-robin as usual rather than no answer at all.
+  x.unreachableUntil = z.unreachableUntil = y.unreachableUntil;
+  assert.deepEqual(
+    Array.from({ length: 3 }, () => pickBackend(entry)?.id),
+    ['x', 'y', 'z'],
+  );
+  // Once its time is up, a backend is picked again (here the only one) and its mark cleared.
+  y.unreachableUntil = performance.now() - 1;
+  assert.deepEqual(
+    Array.from({ length: 3 }, () => pickBackend(entry)?.id),
+    ['y', 'y', 'y'],
+  );
+  assert.equal(y.unreachableUntil, 0);
+  // A retry after y refused never goes back to y, even when only y is unmarked.
+  assert.notEqual(pickOtherBackend(entry, y)?.id, 'y');
 });

@@ -75,6 +75,7 @@ export async function startBuiltinRouter(options: BuiltinRouterOptions): Promise
           settings: {
             domain: options.domain,
             upstreamTimeoutMs: options.upstreamTimeoutMs,
+            connectTimeoutMs: options.connectTimeoutMs,
             maxSocketsPerBackend: options.maxSocketsPerBackend,
             idleSocketMs: options.idleSocketMs,
             maxConnections: options.maxConnections,

@@ -102,8 +102,9 @@ function answerUpstreamError(ex: Exchange, failure: UpstreamFailure, detail: str
     res.destroy();
     return;
   }
+  if (failure === 'refused' || failure === 'unreachable') markUnreachable(ex.backend as BackendState);
   if (retry(ex, failure)) return;
-  const status = failure === 'timeout' ? 504 : 502;
+  const status = failure === 'timeout' || failure === 'unreachable' ? 504 : 502;
   ex.ctx.logger?.warn(
     { app: ex.app, backend: ex.backend?.id, failure, detail, requestId: ex.requestId, status },
     'upstream request failed',
@@ -183,17 +184,25 @@ function onClientDrain(this: ProxyResponse): void {
   ex.upstream?.resume();
 }
 
+/** How long round-robin passes over a backend that refused or could not be reached. */
+const UNREACHABLE_HOLD_MS = 10_000;
+
+function markUnreachable(backend: BackendState): void {
+  backend.unreachableUntil = performance.now() + UNREACHABLE_HOLD_MS;
+}
+
 /**
  * Only when nothing can have reached the app: a connection that died before
  * answering (typically a pooled one the backend closed just then) is replaced,
- * once, by a fresh one to the same backend; a refused or unreachable one moves,
- * once, to another backend (an old container already gone, a node lost).
+ * once, by a fresh one to the same backend; a refused or unreachable one (or one
+ * not connected within the connect timeout) moves, once, to another backend (an
+ * old container already gone, a node lost).
  */
 function retry(ex: Exchange, failure: UpstreamFailure): boolean {
   if (ex.hasBody || !isIdempotent(ex.method)) return false;
   const backend = ex.backend as BackendState;
   // Also after a fresh connection replaced a lost one: a refusal means nothing reached the app.
-  if (failure === 'refused' && !ex.movedOn) {
+  if ((failure === 'refused' || failure === 'unreachable') && !ex.movedOn) {
     // The current table, not the one the request started with: after a swap
     // the new containers are the ones to try.
     const entry = ex.ctx.table.get(ex.hostKey);

@@ -31,6 +31,8 @@ export interface ProxyServerOptions {
   readonly onAccess?: AccessHook | undefined;
   /** Idle time allowed on a backend connection (waiting for headers, or mid-body). Default 60 s. */
   readonly upstreamTimeoutMs?: number | undefined;
+  /** How long connecting to a backend may take before the request moves to another one. Default 5 s. */
+  readonly connectTimeoutMs?: number | undefined;
   /** Concurrent connections per backend container; more requests queue. Default 256. */
   readonly maxSocketsPerBackend?: number | undefined;
   /** Idle keep-alive connections are closed after this long. Default 4 s. */
@@ -72,6 +74,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     maxSockets: options.maxSocketsPerBackend ?? 256,
     idleSocketMs: options.idleSocketMs ?? 4_000,
     upstreamTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
   });
   const ctx: ProxyContext = {
     table: new Map(),

@@ -2,6 +2,7 @@
 // never mutated afterwards (only the round-robin cursor moves), so the server
 // swaps a single reference and each request sees one consistent table.
 
+import { performance } from 'node:perf_hooks';
 import type { AppRoute } from '../types.ts';
 import type { BackendState } from './upstream/backend-pool.ts';
 
@@ -76,7 +77,11 @@ export function buildRouteTable(
   return { table, conflicts };
 }
 
-/** Next backend in round-robin order, or undefined when the app has none. */
+/**
+ * Next backend in round-robin order, or undefined when the app has none. Backends that
+ * recently refused or could not be reached are passed over while another is not (as
+ * nginx's `max_fails=1 fail_timeout=10s`), so one lost node costs one request a wait.
+ */
 export function pickBackend(entry: RouteEntry): BackendState | undefined {
   const backends = entry.backends;
   const count = backends.length;
@@ -84,7 +89,18 @@ export function pickBackend(entry: RouteEntry): BackendState | undefined {
   if (count === 1) return backends[0];
   const index = entry.cursor % count;
   entry.cursor = index + 1;
-  return backends[index];
+  const picked = backends[index] as BackendState;
+  if (picked.unreachableUntil === 0) return picked;
+  const now = performance.now();
+  if (picked.unreachableUntil <= now) {
+    picked.unreachableUntil = 0;
+    return picked;
+  }
+  for (let i = 1; i < count; i++) {
+    const other = backends[(index + i) % count] as BackendState;
+    if (other.unreachableUntil <= now) return other;
+  }
+  return picked;
 }
 
 /** A backend other than `failed` for a one-time retry, in round-robin order. */

@@ -13,6 +13,11 @@ export class BackendState {
   /** Open upgraded tunnels (WebSockets); drain() does not wait for these. */
   upgraded = 0;
   retired = false;
+  /**
+   * Until when (performance.now()) round-robin passes this backend over: it refused a
+   * connection or could not be reached (a crashed container, a lost node). 0: never.
+   */
+  unreachableUntil = 0;
 
   constructor(
     readonly id: string,

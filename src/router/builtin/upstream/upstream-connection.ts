@@ -11,12 +11,13 @@ import { type ResponseEvents, ResponseParser } from './response-parser.ts';
 /**
  * Why an exchange failed before its response completed:
  * - `refused`: the backend refused the connection, or its host could not be reached (nothing reached the app);
+ * - `unreachable`: connecting took longer than the connect timeout (a host that does not answer: nothing reached the app);
  * - `lost`: the connection closed or reset before any byte of the response;
  * - `timeout`: connecting, waiting for the response, or between two reads took too long;
  * - `invalid`: the backend's response could not be parsed or passed on;
  * - `failed`: any other connection error, or the connection closed mid-response.
  */
-export type UpstreamFailure = 'refused' | 'lost' | 'timeout' | 'invalid' | 'failed';
+export type UpstreamFailure = 'refused' | 'unreachable' | 'lost' | 'timeout' | 'invalid' | 'failed';
 
 /** The proxy's side of one request on an upstream connection. */
 export interface UpstreamHandler {
@@ -39,6 +40,8 @@ export interface UpstreamHandler {
 /** What a connection needs from the pool that owns it. */
 export interface ConnectionOwner {
   readonly timeoutMs: number;
+  /** How long connecting may take (at most `timeoutMs`). */
+  readonly connectTimeoutMs: number;
   release(connection: UpstreamConnection): void;
   forget(connection: UpstreamConnection): void;
 }
@@ -71,10 +74,12 @@ export class UpstreamConnection implements ResponseEvents {
     this.#singleUse = singleUse;
     const socket = net.connect({ host, port, noDelay: true });
     this.socket = socket;
-    // Connecting, waiting for the response and each read or write all count as activity.
-    socket.setTimeout(owner.timeoutMs);
+    // Connecting has its own, shorter bound; then waiting for the response and each read or
+    // write count as activity.
+    socket.setTimeout(Math.min(owner.connectTimeoutMs, owner.timeoutMs));
     socket.once('connect', () => {
       this.#connected = true;
+      socket.setTimeout(owner.timeoutMs);
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -86,6 +91,7 @@ export class UpstreamConnection implements ResponseEvents {
     });
     socket.on('timeout', () => {
       if (this.handler === null) this.#close();
+      else if (!this.#connected) this.#fail('unreachable', 'connect timeout');
       else this.#fail('timeout', undefined);
     });
     socket.on('close', () => this.#onClose());

@@ -23,6 +23,8 @@ export interface PoolOptions {
    * (refreshed while a request body is being written), and between body chunks.
    */
   readonly upstreamTimeoutMs: number;
+  /** How long connecting to a backend may take, like nginx's proxy_connect_timeout (5 s there too). */
+  readonly connectTimeoutMs: number;
 }
 
 export class UpstreamPool implements ConnectionOwner {
@@ -42,6 +44,10 @@ export class UpstreamPool implements ConnectionOwner {
 
   get timeoutMs(): number {
     return this.options.upstreamTimeoutMs;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.options.connectTimeoutMs;
   }
 
   dispatch(handler: UpstreamHandler): void {

@@ -8,6 +8,7 @@ import type { AccessEntry } from '../proxy-context.ts';
 export interface WorkerSettings {
   readonly domain: string;
   readonly upstreamTimeoutMs: number | undefined;
+  readonly connectTimeoutMs: number | undefined;
   readonly maxSocketsPerBackend: number | undefined;
   readonly idleSocketMs: number | undefined;
   readonly maxConnections: number | undefined;
