@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { Router } from '../../src/router/types.ts';
+import { silentPort } from '../helpers/local-http.ts';
 import { deadPort, settle, startBackend } from '../integration/router-helpers.ts';
 import type { RouterUnderTest } from './router-under-test.ts';
 
@@ -131,5 +132,21 @@ export function upgradeContract(driver: RouterUnderTest): void {
     const dead = { id: 'gone', host: '127.0.0.1', port: await deadPort() };
     router.setRoute('ws', { hostnames: [host], backends: [dead, echo.backend] });
     for (let i = 0; i < 2; i++) assert.equal((await upgrade(t, router)).status, 101);
+  });
+
+  test('an upgrade to a backend whose host does not answer moves on after the connect timeout', async (t) => {
+    if (!driver.traits.passesOverSilentBackend) {
+      t.skip('declared: nginx answers 504 after its fixed 5 s connect timeout');
+      return;
+    }
+    const echo = await startEchoBackend(t);
+    const silent = await silentPort();
+    t.after(() => silent.close());
+    const router = await driver.start(t, { connectTimeoutMs: 500 });
+    router.setRoute('ws', {
+      hostnames: [host],
+      backends: [{ id: 'lost', host: '127.0.0.1', port: silent.port }, echo.backend],
+    });
+    for (let i = 0; i < 3; i++) assert.equal((await upgrade(t, router)).status, 101);
   });
 }

@@ -13,6 +13,7 @@ import { clientAddress, emptyScan, originForm, scanRequestHeaders, serializeRequ
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
 import type { BackendState } from './upstream/backend-pool.ts';
+import { UNREACHABLE_CODES } from './upstream/upstream-connection.ts';
 
 /** How long a half-closed tunnel end may linger before it is destroyed. */
 const HALF_CLOSE_GRACE_MS = 5_000;
@@ -80,8 +81,9 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     let status = 0;
     let pending: Buffer | undefined;
     let timedOut = false;
+    let connected = false;
     let failure: NodeJS.ErrnoException | undefined;
-    upstream.setTimeout(ctx.upstreamTimeoutMs);
+    upstream.setTimeout(Math.min(ctx.connectTimeoutMs, ctx.upstreamTimeoutMs));
     upstream.on('timeout', () => {
       timedOut = true;
       upstream.destroy();
@@ -89,7 +91,11 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
     upstream.on('error', (err) => {
       failure = err;
     });
-    upstream.on('connect', () => upstream.write(requestHead));
+    upstream.on('connect', () => {
+      connected = true;
+      upstream.setTimeout(ctx.upstreamTimeoutMs);
+      upstream.write(requestHead);
+    });
 
     const onResponseStart = (chunk: Buffer) => {
       pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
@@ -125,7 +131,11 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
         access(app, CLIENT_CLOSED_STATUS);
         return;
       }
-      if (!retried && !timedOut && failure?.code === 'ECONNREFUSED') {
+      // Nothing reached the app: refused, unreachable, or not connected in time.
+      const unreachable =
+        !connected && (timedOut || failure?.code === 'ECONNREFUSED' || UNREACHABLE_CODES.has(failure?.code ?? ''));
+      if (unreachable) backend.markUnreachable();
+      if (!retried && unreachable) {
         const current = ctx.table.get(key);
         const next = current === undefined ? undefined : pickOtherBackend(current, backend);
         if (next !== undefined) {

@@ -35,6 +35,7 @@ export interface ProxyContext {
   readonly pool: BackendPool;
   readonly pages: ErrorPages;
   readonly upstreamTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   /** The listening port as a string, for X-Forwarded-Port; set once listening. */
   forwardedPort: string;
   /** The HTTPS listener's port as a string (X-Forwarded-Port, redirects), null without one. */

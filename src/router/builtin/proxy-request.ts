@@ -102,7 +102,7 @@ function answerUpstreamError(ex: Exchange, failure: UpstreamFailure, detail: str
     res.destroy();
     return;
   }
-  if (failure === 'refused' || failure === 'unreachable') markUnreachable(ex.backend as BackendState);
+  if (failure === 'refused' || failure === 'unreachable') (ex.backend as BackendState).markUnreachable();
   if (retry(ex, failure)) return;
   const status = failure === 'timeout' || failure === 'unreachable' ? 504 : 502;
   ex.ctx.logger?.warn(
@@ -182,13 +182,6 @@ function onClientDrain(this: ProxyResponse): void {
   const ex = this.exchange as Exchange;
   ex.awaitingDrain = false;
   ex.upstream?.resume();
-}
-
-/** How long round-robin passes over a backend that refused or could not be reached. */
-const UNREACHABLE_HOLD_MS = 10_000;
-
-function markUnreachable(backend: BackendState): void {
-  backend.unreachableUntil = performance.now() + UNREACHABLE_HOLD_MS;
 }
 
 /**

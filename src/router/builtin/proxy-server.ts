@@ -70,17 +70,19 @@ export interface ProxyServer {
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const logger = options.logger;
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const pool = new BackendPool({
     maxSockets: options.maxSocketsPerBackend ?? 256,
     idleSocketMs: options.idleSocketMs ?? 4_000,
     upstreamTimeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    connectTimeoutMs,
   });
   const ctx: ProxyContext = {
     table: new Map(),
     pool,
     pages: renderErrorPages(options.domain),
     upstreamTimeoutMs,
+    connectTimeoutMs,
     forwardedPort: '0',
     tlsPort: null,
     certificates: EMPTY_CERTIFICATES,

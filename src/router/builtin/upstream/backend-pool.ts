@@ -25,7 +25,15 @@ export class BackendState {
     readonly port: number,
     readonly pool: UpstreamPool,
   ) {}
+
+  /** It refused a connection or could not be reached: pass it over for a while. */
+  markUnreachable(): void {
+    this.unreachableUntil = performance.now() + UNREACHABLE_HOLD_MS;
+  }
 }
+
+/** How long round-robin passes over a backend that refused or could not be reached. */
+const UNREACHABLE_HOLD_MS = 10_000;
 
 interface DrainWaiter {
   readonly ids: readonly string[];

@@ -47,7 +47,7 @@ export interface ConnectionOwner {
 }
 
 /** Connecting failed this way: the backend's host is gone (a lost node), nothing was sent. */
-const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+export const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 
 /** Largest response head accepted from a backend, like Node's own default. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -206,7 +206,7 @@ export class UpstreamConnection implements ResponseEvents {
     }
     const code = this.#error?.code;
     let failure: UpstreamFailure = 'failed';
-    if (code === 'ECONNREFUSED' || (!this.#connected && code !== undefined && UNREACHABLE.has(code)))
+    if (code === 'ECONNREFUSED' || (!this.#connected && code !== undefined && UNREACHABLE_CODES.has(code)))
       failure = 'refused';
     else if (!started) failure = 'lost';
     this.#fail(failure, code ?? this.#error?.message);
