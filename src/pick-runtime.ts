@@ -101,6 +101,7 @@ async function pickSwarm(settings: Settings, paths: DataPaths, logger: Logger): 
       stopGraceMs: settings.stopGraceMs,
       logger,
       nodes: settings.swarmNodes,
+      sharedBridge: settings.swarmSharedBridge,
     }),
   );
   logger.info({ runtime: 'swarm' }, 'containers run as Swarm services (swarm runtime)');

@@ -181,6 +181,8 @@ const SETTINGS = {
   dockerSocket: setting('SLIPWAY_DOCKER_SOCKET', text, '/var/run/docker.sock'),
   /** Swarm runtime: the other nodes' dockerd sockets, each new release image is loaded into (docs/scale-out.md). */
   swarmNodes: setting('SLIPWAY_SWARM_NODES', socketList, [] as readonly string[]),
+  /** Swarm runtime: run where a node's default bridge lets containers reach one another (refused otherwise). */
+  swarmSharedBridge: setting('SLIPWAY_SWARM_SHARED_BRIDGE', flag, false),
   /** Router driver: the built-in node:http proxy, or an nginx master Slipway runs and reconfigures. */
   router: setting('SLIPWAY_ROUTER', oneOf(['builtin', 'nginx'] as const), 'builtin'),
   /**

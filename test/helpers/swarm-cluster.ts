@@ -189,7 +189,9 @@ class Cluster implements SwarmCluster {
     if (this.running(node)) return;
     const dir = this.dir(node);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'daemon.json'), '{}\n'); // never the host's /etc/docker/daemon.json
+    // Never the host's /etc/docker/daemon.json; what docs/scale-out.md asks of every node: containers on
+    // the default bridge kept from one another.
+    writeFileSync(path.join(dir, 'daemon.json'), '{ "icc": false }\n');
     const log: string[] = [];
     const handle = spawnProcess(
       [

@@ -210,6 +210,84 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     assert.deepEqual([probe.state, logs.trim()], ['complete', [...cluster.nodes].sort().join(' ')]);
   });
 
+  test("docs/scale-out.md's node set-up: tasks apart on the default bridge, published ports for the Slipway host only", async (t) => {
+    const [n1, n2] = cluster.nodes as [string, string];
+    // As the swarm runtime makes a web: no network named (the node's default bridge), a host-mode port.
+    await createService(
+      'plain',
+      ['--endpoint-mode', 'dnsrr', '--publish', 'mode=host,target=8080', '--constraint', `node.hostname==${n1}`],
+      ['node', '-e', SERVER],
+    );
+    const [web] = await answering('plain', 1);
+    assert.ok(web?.port !== undefined);
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    assert.ok(web.port >= (low ?? 0) && web.port <= (high ?? 0), `port ${web.port} in ${low}-${high}`);
+    const container = await cluster.docker(n1, [
+      'ps',
+      '--quiet',
+      '--filter',
+      'label=com.docker.swarm.service.name=plain',
+    ]);
+    const onBridge = (
+      await cluster.docker(n1, ['inspect', '--format', '{{.NetworkSettings.Networks.bridge.IPAddress}}', container])
+    ).trim();
+    assert.match(onBridge, /^\d+\.\d+\.\d+\.\d+$/);
+    let probes = 0;
+    /** What a task on `node`, made as the swarm runtime makes one, gets connecting to address:port. */
+    const probe = async (node: string, address: string, port: number) => {
+      const name = `reach-${++probes}`;
+      const script = `const s = require('net').connect(${port}, '${address}'); const say = (w) => { console.log(w); process.exit(0); };
+        s.on('connect', () => say('reached')); s.on('error', (e) => say('blocked ' + e.code)); s.setTimeout(2000, () => say('blocked'));`;
+      await createService(name, [...JOB, '--constraint', `node.hostname==${node}`], ['node', '-e', script]);
+      await jobEnded(name);
+      return (await cli(['service', 'logs', '--raw', name])).trim().split(' ')[0];
+    };
+    // "icc": false: another task on the same bridge does not reach it.
+    assert.equal(await probe(n1, onBridge, 8080), 'blocked');
+    // The published port, from a task on another node and on its own node: open until the rules.
+    const published = async () => [
+      await probe(n2, cluster.address(n1), web.port ?? 0),
+      await probe(n1, cluster.address(n1), web.port ?? 0),
+    ];
+    const before = await published();
+    t.diagnostic(`published port without the rules, from ${n2} and from ${n1} itself: ${before.join(', ')}`);
+    assert.deepEqual(before, ['reached', 'reached']);
+    const rules = [
+      ['INPUT', '-i', 'docker0', '-j', 'DROP'],
+      [
+        'DOCKER-USER',
+        '-p',
+        'tcp',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'NEW',
+        '--ctorigdstport',
+        `${low}:${high}`,
+        '!',
+        '-s',
+        cluster.hostAddress,
+        '-j',
+        'DROP',
+      ],
+    ];
+    const iptables = (node: string, op: string, rule: readonly string[]) =>
+      runChecked(['ip', 'netns', 'exec', clusterNames(cluster.id).netns(node), 'iptables', op, ...rule], {
+        env: HELPER_ENV,
+      });
+    for (const node of cluster.nodes) for (const rule of rules) await iptables(node, '-I', rule);
+    try {
+      const after = await published();
+      t.diagnostic(`with the rules: ${after.join(', ')}`);
+      assert.deepEqual(after, ['blocked', 'blocked']);
+      // The Slipway host (the router) still reaches it.
+      assert.equal(await get(cluster.address(n1), web.port), n1);
+    } finally {
+      for (const node of cluster.nodes) for (const rule of rules) await iptables(node, '-D', rule);
+      await cli(['service', 'rm', 'plain']);
+    }
+  });
+
   /**
    * Stops `victim` while requests go to the tasks on the other nodes; returns
    * once the service has 3 answering tasks again, none on the victim. With

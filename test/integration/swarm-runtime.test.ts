@@ -212,11 +212,13 @@ describe('slipway server --runtime swarm where it cannot run', () => {
       rmSync(home, { recursive: true, force: true });
     }
   };
-  /** A socket answering like a dockerd whose `/info` reports `swarm`. */
+  /** A socket answering like a dockerd whose `/info` reports `swarm`, with Docker's default bridge (icc on). */
   const fakeDockerd = async (home: string, swarm: Record<string, unknown>) => {
     const server = http.createServer((req, res) => {
       if (req.url?.endsWith('/_ping')) return res.end('OK');
       res.setHeader('content-type', 'application/json');
+      if (req.url?.endsWith('/networks/bridge'))
+        return res.end(JSON.stringify({ Options: { 'com.docker.network.bridge.enable_icc': 'true' } }));
       res.end(JSON.stringify({ Swarm: swarm }));
     });
     const socket = path.join(home, 'docker.sock');
@@ -241,6 +243,11 @@ describe('slipway server --runtime swarm where it cannot run', () => {
       'a worker',
       { LocalNodeState: 'active', ControlAvailable: false },
       /this dockerd is a swarm worker: Slipway needs a manager node/,
+    ],
+    [
+      'whose default bridge lets containers reach one another',
+      { LocalNodeState: 'active', ControlAvailable: true },
+      /containers on the default docker bridge of .*docker\.sock can reach one another, so apps would reach each other: set "icc": false in \/etc\/docker\/daemon\.json .*SLIPWAY_SWARM_SHARED_BRIDGE=1/,
     ],
   ] as const) {
     test(`a dockerd ${state}: it refuses to start and says what to do`, async () => {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createEngine, type Engine, probeEngine } from '../docker/engine.ts';
 import { DEFAULT_STACK_IMAGE, stackImageExists } from '../docker/stack-image.ts';
 import type { RuntimeDriver } from '../types.ts';
+import { sharedBridgeMessage, sharedBridges } from './bridge-check.ts';
 import { saveLoadToNodes } from './distribute-image.ts';
 import { createReleaseImages, type ReleaseImages } from './release-image.ts';
 import { createSwarmDriver } from './swarm-driver.ts';
@@ -21,6 +22,8 @@ export interface OpenSwarmOptions {
   readonly logger?: Logger;
   /** The other nodes' dockerd sockets: each release image is `docker save | docker load`ed into them. */
   readonly nodes?: readonly string[];
+  /** Run even where the default bridge lets containers reach one another (else: refused, bridge-check.ts). */
+  readonly sharedBridge?: boolean;
 }
 
 /** Null when the engine is a manager of an active swarm, else what to do. */
@@ -47,6 +50,14 @@ export async function openSwarm(
   if (!(await stackImageExists(engine, image)))
     return { missing: `the stack image ${image} does not exist: build it with \`slipway stack:build\`` };
   const nodes = options.nodes ?? [];
+  const shared = await sharedBridges([engine, ...nodes.map((socket) => createEngine(socket))]);
+  if (shared.length > 0) {
+    if (!options.sharedBridge) return { missing: sharedBridgeMessage(shared) };
+    options.logger?.warn(
+      { nodes: shared },
+      'SLIPWAY_SWARM_SHARED_BRIDGE: tasks run on default bridges where containers reach one another (docs/scale-out.md)',
+    );
+  }
   const distribute = nodes.length > 0 ? saveLoadToNodes(engine, nodes, options.logger) : undefined;
   const images = createReleaseImages(engine, options.key, image, { distribute });
   const runtime = createSwarmDriver({
