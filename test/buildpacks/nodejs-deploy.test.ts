@@ -40,6 +40,15 @@ describe('a Node.js app through a real server', () => {
     return path.join(dir, fs.readdirSync(dir).sort().at(-1) ?? '');
   };
   const served = async () => JSON.parse((await routerGet(slipway.routerPort, `${APP}.localhost`)).body);
+  /** Puts package.json back as it was and deploys: node_modules restored, the app as before; its output and slug. */
+  const redeployPristine = async (pristine: string) => {
+    fs.writeFileSync(path.join(source, 'package.json'), pristine);
+    const next = await deploy();
+    assert.equal(next.code, 0, next.stdout);
+    assert.match(next.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+    return { stdout: next.stdout, slug: await slugOf() };
+  };
 
   before(async () => {
     fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'buildpack-apps', 'small-deps'), source, { recursive: true });
@@ -134,23 +143,65 @@ describe('a Node.js app through a real server', () => {
     assert.deepEqual(await served(), runningAs('committed, not built'));
   });
 
-  test('a build that turns its kept layer into a link out of the cache gets no host files, nor does the next', async () => {
+  test('what the app changes in its node_modules, at build and at run time, never reaches the kept layer', async () => {
+    const ms = (slug: string, file: string) => path.join(slug, 'node_modules', 'ms', file);
+    const files = ['index.js', 'license.md', 'package.json', 'readme.md'];
+    const snapshot = (slug: string) =>
+      files.map((file) => `${file} ${fs.statSync(ms(slug, file)).mode.toString(8)} ${fs.readFileSync(ms(slug, file))}`);
+    const original = snapshot(await slugOf());
+    const serverFile = path.join(source, 'server.js');
+    const server = fs.readFileSync(serverFile, 'utf8');
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build =
+        "node -e \"const fs = require('fs'); fs.appendFileSync('node_modules/ms/license.md', 'build time'); fs.chmodSync('node_modules/ms/index.js', 0o777)\"";
+    });
+    // At run time, in its own view of the slug; a write that fails stops the app (and the deployment).
+    fs.writeFileSync(
+      serverFile,
+      `require('fs').appendFileSync('node_modules/ms/readme.md', 'run time');\nrequire('fs').chmodSync('node_modules/ms/package.json', 0o600);\n${server}`,
+    );
+    const tampering = await deploy();
+    assert.equal(tampering.code, 0, tampering.stdout);
+    assert.match(tampering.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.equal((await served()).nodeEnv, 'production');
+    const tamperedSlug = await slugOf();
+    assert.match(
+      fs.readFileSync(ms(tamperedSlug, 'license.md'), 'utf8'),
+      /build time$/,
+      "the build's change is its slug's",
+    );
+    assert.notEqual(fs.statSync(ms(tamperedSlug, 'index.js')).mode, fs.statSync(ms(tamperedSlug, 'readme.md')).mode);
+    assert.deepEqual(
+      snapshot(tamperedSlug).slice(2),
+      original.slice(2),
+      'what the app did at run time stays in its view',
+    );
+
+    fs.writeFileSync(serverFile, server);
+    const next = await redeployPristine(pristine);
+    const { slug } = next;
+    assert.deepEqual(snapshot(slug), original);
+    if (/nothing copied/.test(next.stdout)) {
+      // Sandboxed with bounded images: the slug's unchanged files are links to the kept layer's, as it was.
+      const kept = path.join(slipway.home, 'cache', `${APP}.kept`, 'nodejs', 'build-dir');
+      assert.deepEqual(snapshot(kept), original);
+      assert.equal(fs.statSync(ms(slug, 'package.json')).ino, fs.statSync(ms(kept, 'package.json')).ino);
+      assert.notEqual(fs.statSync(ms(tamperedSlug, 'license.md')).ino, fs.statSync(ms(kept, 'license.md')).ino);
+    }
+  });
+
+  test('a build that tries to turn its kept layer into a link out of the cache cannot, and gets no host files', async () => {
     const pristine = editPackage((pkg) => {
       pkg.scripts.build =
         'rm -rf "$HOME/buildpacks/nodejs/kept/build-dir" && ln -s /etc "$HOME/buildpacks/nodejs/kept/build-dir"';
     });
     const hostile = await deploy();
     if (/nothing copied/.test(hostile.stdout)) {
-      // Its layer was mounted: the copy into the slug refuses to follow the link.
+      // Its kept layer is on the host, seen read-only: neither removed nor replaced.
       assert.notEqual(hostile.code, 0, hostile.stdout);
-      assert.match(hostile.stdout + hostile.stderr, /the build replaced its kept layer by a link/);
+      assert.match(hostile.stdout, /Read-only file system/);
     }
-    fs.writeFileSync(path.join(source, 'package.json'), pristine);
-    const next = await deploy();
-    assert.equal(next.code, 0, next.stdout);
-    assert.doesNotMatch(next.stdout, /nothing copied/, 'a link is never mounted');
-    assert.deepEqual(await served(), runningAs('committed, not built'));
-    const slug = await slugOf();
+    const { slug } = await redeployPristine(pristine);
     for (const hostFile of ['passwd', 'hostname', 'os-release'])
       assert.equal(fs.existsSync(path.join(slug, hostFile)), false, hostFile);
   });
