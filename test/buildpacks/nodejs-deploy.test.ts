@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const APP = 'nodeapp';
 
@@ -204,5 +205,35 @@ describe('a Node.js app through a real server', () => {
     const { slug } = await redeployPristine(pristine);
     for (const hostFile of ['passwd', 'hostname', 'os-release'])
       assert.equal(fs.existsSync(path.join(slug, hostFile)), false, hostFile);
+  });
+
+  test('clearing the build cache during a build leaves that build alone; the next one starts empty', async () => {
+    const pristine = editPackage((pkg) => {
+      pkg.scripts.build = 'sleep 4';
+    });
+    const building = deploy();
+    await waitFor(
+      async () => {
+        const [latest] = (await slipway.api('GET', `/api/apps/${APP}/deployments`)).json;
+        const logs = await slipway.api('GET', `/api/apps/${APP}/deployments/${latest.id}/logs`);
+        return /Running build/.test(String(logs.json));
+      },
+      'the build script to run',
+      60_000,
+      100,
+    );
+    const cleared = await slipway.cli(['builds:clear-cache', '-a', APP]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    const built = await building;
+    assert.equal(built.code, 0, built.stdout);
+    assert.match(built.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+
+    fs.writeFileSync(path.join(source, 'package.json'), pristine);
+    const next = await deploy();
+    assert.equal(next.code, 0, next.stdout);
+    assert.match(next.stdout, /No cached node_modules yet: installing/);
+    assert.deepEqual(await served(), runningAs('committed, not built'));
+    assert.equal((await served()).devDependencyShipped, false);
   });
 });

@@ -9,14 +9,14 @@
 // the host (kept-layer.ts): a root helper in a private mount namespace of its
 // own, killed on abort or deadline.
 
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILD_CACHE_BYTES, BUILD_DISK_BYTES } from '../../core/container-size.ts';
 import { diskFull, SlipwayError } from '../../core/errors.ts';
 import { HELPER_ENV, inPrivateMounts, runProcess } from '../../exec/index.ts';
 import { overlayOptions } from '../overlay-mount.ts';
-import { type KeptLayerMount, keepable, keptDir, keptHome, peekKeptLayer } from './kept-layer.ts';
+import { type KeptLayerMount, keepable, keptDir, keptHome, peekKeptLayer, unpinKeptLayer } from './kept-layer.ts';
 import type { LayerImage, LayerImages, LayerOwner } from './layer-images.ts';
 import type { Sandbox } from './sandbox.ts';
 import type { SetupMount } from './sandbox-argv.ts';
@@ -99,12 +99,17 @@ export function createBuildLayer(sandbox: Sandbox, request: BuildLayerRequest): 
       if (!used) return; // no step ran: the build directory is the result as it is
       const [layer, cache] = await made();
       const keeps = keepable(layerKey) ? { image: cache.file, cacheKey: layerKey } : null;
-      await collectInto(request, layer, overlay(sandbox.mountPoints.build), sandbox, keeps, kept, {
-        signal,
-        timeoutMs,
-      });
+      try {
+        await collectInto(request, layer, overlay(sandbox.mountPoints.build), sandbox, keeps, kept, {
+          signal,
+          timeoutMs,
+        });
+      } finally {
+        if (kept !== null) await unpinKeptLayer(kept);
+      }
     },
     async release() {
+      if (kept !== null) await unpinKeptLayer(kept);
       const pending = images;
       images = undefined;
       if (pending === undefined) return;
@@ -126,9 +131,11 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 
 // Fixed text; the mount binary, the layer, the mount points, the overlay's
 // options and the destination arrive as positional parameters, then the
-// offered kept layer (its place on the host and the names it offered, or
-// two empty ones), node and the link script, and, when the first buildpack
-// may keep a layer, the cache image, its mount point and the kept dir in it.
+// offered kept layer (where it is during the build and the names it
+// offered, or two empty ones), node and the link script, and, when the first
+// buildpack may keep a layer, where it is kept on the host, the cache image
+// (gone when the cache was cleared meanwhile: then nothing is taken), its
+// mount point and the kept dir in it.
 // `cp -a` as root keeps the app's ownership, modes, links and times; nothing
 // of the app runs meanwhile, and a symlink is copied as a link, never
 // followed. An offered name that the build kept as a directory is linked from
@@ -145,18 +152,18 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 // the cache: nothing is taken.
 const COLLECT_SCRIPT = [
   'set -ef',
-  'mount=$1 upper="$3/upper" merged=$5 dest=$6 store=$7 names=$8 node=$9',
+  'mount=$1 upper="$3/upper" merged=$5 dest=$6 links=$7 names=$8 node=$9',
   '"$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
   '"$mount" -t overlay overlay -o "$4" "$merged"',
   'shift 9',
-  'delta=$1',
+  'delta=$1 store=$2',
   'mkdir "$dest"',
   'cd "$merged"',
   'skip=',
   'for n in $names; do',
   '  [ -d "$n" ] && [ ! -L "$n" ] || continue',
   '  if [ -e "$upper/$n" ] || [ -L "$upper/$n" ]; then [ -d "$upper/$n" ] && [ ! -L "$upper/$n" ] || continue; fi',
-  '  cp -al "$store/build-dir/$n" "$dest/$n"',
+  '  cp -al "$links/build-dir/$n" "$dest/$n"',
   '  [ ! -d "$upper/$n" ] || "$node" -e "$delta" "$merged" "$upper" "$dest" "$n"',
   '  skip="$skip -path ./$n -prune -o"',
   'done',
@@ -165,16 +172,18 @@ const COLLECT_SCRIPT = [
   'chown --reference=. "$dest"',
   'chmod --reference=. "$dest"',
   'touch --no-dereference --reference=. "$dest"',
-  '[ $# -ge 4 ] || exit 0',
+  '[ $# -ge 5 ] || exit 0',
   'cd /',
   'umount "$merged"',
-  '"$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
-  'bp="$(realpath -e "$3")/$4" && up=$(dirname "$bp")',
+  '[ -f "$3" ] || exit 0',
+  '"$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$3" "$4"',
+  'bp="$(realpath -e "$4")/$5" && up=$(dirname "$bp")',
   '[ "$(realpath -e "$up" 2>/dev/null)" = "$up" ] || exit 0',
   'for new in "$bp.next" "$bp" ""; do',
   '  [ -z "$new" ] || [ "$(realpath -e "$new/build-dir" 2>/dev/null)" = "$new/build-dir" ] && break',
   'done',
   '[ -n "$new" ] || exit 0',
+  'mkdir -p -m 0700 "$(dirname "$store")"',
   'rm -rf "$store.new" "$store.old"',
   'cp -a "$new" "$store.new"',
   'chmod -R go-w "$store.new"',
@@ -199,7 +208,6 @@ async function collectInto(
   const copy = `${buildDir}.built`;
   const stale = `${buildDir}.source`;
   await rm(copy, { recursive: true, force: true });
-  if (keeps !== null) mkdirSync(keptHome(request.cacheDir), { recursive: true, mode: 0o700 });
   const store = keeps === null ? '' : path.join(keptHome(request.cacheDir), keeps.cacheKey);
   const stderr: string[] = [];
   const result = await runProcess(
@@ -211,11 +219,11 @@ async function collectInto(
       overlay,
       sandbox.mountPoints.build,
       copy,
-      store,
+      offered?.store ?? '',
       offered?.names.join(' ') ?? '',
       process.execPath,
       LINK_DELTA_SCRIPT,
-      ...(keeps === null ? [] : [keeps.image, sandbox.mountPoints.cache, keptDir(keeps.cacheKey)]),
+      ...(keeps === null ? [] : [store, keeps.image, sandbox.mountPoints.cache, keptDir(keeps.cacheKey)]),
     ],
     {
       env: HELPER_ENV,

@@ -15,15 +15,21 @@
 // use a slug as a read-only lower layer or copy it, so nothing writes into it
 // after the collect either (SECURITY.md).
 
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface KeptLayerMount {
   readonly cacheKey: string;
   /** The entries it puts at the top of the build directory. */
   readonly names: readonly string[];
-  /** Where it is on the host (`<cache>.kept/<cacheKey>`). */
+  /**
+   * Where it is during this build: moved beside the build directory (`<build>.kept-layer`), so that
+   * a cache cleared meanwhile does not pull it from under the build; `home` when it cannot be moved.
+   */
   readonly store: string;
+  /** Where it is kept between builds (`<cache>.kept/<cacheKey>`). */
+  readonly home: string;
   /** Its `build-dir`: the build directory's lowest layer. */
   readonly lower: string;
   /** Its size when the collect stored it (KiB): counted in the cache's cap. */
@@ -71,5 +77,28 @@ export function peekKeptLayer(request: {
   } catch {
     // not measured: counted as nothing
   }
-  return { cacheKey, names, store, lower, kib };
+  const pinned = `${request.buildDir}.kept-layer`;
+  try {
+    renameSync(store, pinned);
+  } catch {
+    return { cacheKey, names, store, home: store, lower, kib }; // another file system: used where it is
+  }
+  return { cacheKey, names, store: pinned, home: store, lower: path.join(pinned, 'build-dir'), kib };
+}
+
+/**
+ * Puts an offered layer back where it is kept, once the build is done with it; unless the cache
+ * was cleared meanwhile or the build stored a new one: then it is removed. Idempotent.
+ */
+export async function unpinKeptLayer(kept: KeptLayerMount): Promise<void> {
+  if (kept.store === kept.home || !existsSync(kept.store)) return;
+  if (realDir(path.dirname(kept.home)) && lstatSync(kept.home, { throwIfNoEntry: false }) === undefined) {
+    try {
+      renameSync(kept.store, kept.home);
+      return;
+    } catch {
+      // removed below
+    }
+  }
+  await rm(kept.store, { recursive: true, force: true });
 }
