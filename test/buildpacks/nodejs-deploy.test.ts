@@ -211,10 +211,14 @@ describe('a Node.js app through a real server', () => {
     const pristine = editPackage((pkg) => {
       pkg.scripts.build = 'sleep 4';
     });
+    const deployments = async (): Promise<{ id: string }[]> =>
+      (await slipway.api('GET', `/api/apps/${APP}/deployments`)).json;
+    const earlier = new Set((await deployments()).map((d) => d.id));
     const building = deploy();
     await waitFor(
       async () => {
-        const [latest] = (await slipway.api('GET', `/api/apps/${APP}/deployments`)).json;
+        const latest = (await deployments()).find((d) => !earlier.has(d.id));
+        if (latest === undefined) return false;
         const logs = await slipway.api('GET', `/api/apps/${APP}/deployments/${latest.id}/logs`);
         return /Running build/.test(String(logs.json));
       },
