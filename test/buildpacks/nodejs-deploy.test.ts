@@ -98,16 +98,19 @@ describe('a Node.js app through a real server', () => {
 
   test('a build that changes the restored node_modules leaves the cache as it was: the next build gets the original', async () => {
     // The app as the test before left it (no build script); then a build that rewrites a file of a
-    // dependency, deletes another, and adds one.
+    // dependency, deletes another, puts a folder in place of a third, and adds one.
     const pristine = editPackage((pkg) => {
       pkg.scripts.build =
-        "node -e \"const fs = require('fs'); fs.writeFileSync('node_modules/ms/index.js', 'module.exports = () => -1;'); fs.rmSync('node_modules/ms/package.json'); fs.writeFileSync('node_modules/ms/readme.md', 'changed'); fs.writeFileSync('node_modules/added.txt', 'x'); fs.writeFileSync('built.txt', 'tampered')\"";
+        "node -e \"const fs = require('fs'); fs.writeFileSync('node_modules/ms/index.js', 'module.exports = () => -1;'); fs.rmSync('node_modules/ms/package.json'); fs.writeFileSync('node_modules/ms/readme.md', 'changed'); fs.rmSync('node_modules/ms/license.md'); fs.mkdirSync('node_modules/ms/license.md'); fs.writeFileSync('node_modules/ms/license.md/inner', 'x'); fs.writeFileSync('node_modules/added.txt', 'x'); fs.writeFileSync('built.txt', 'tampered')\"";
     });
     const tampered = await deploy();
     assert.equal(tampered.code, 0, tampered.stdout);
     assert.match(tampered.stdout, /restored node_modules from cache \(lockfile unchanged\)/);
     // Its own slug has what it did: ms without its package.json resolves index.js, the rewritten one.
-
+    const ms = path.join(await slugOf(), 'node_modules', 'ms');
+    assert.deepEqual(fs.readdirSync(ms).sort(), ['index.js', 'license.md', 'readme.md']);
+    assert.deepEqual(fs.readdirSync(path.join(ms, 'license.md')), ['inner']);
+    assert.equal(fs.readFileSync(path.join(ms, 'readme.md'), 'utf8'), 'changed');
     assert.deepEqual(await served(), runningAs('tampered', -1));
 
     fs.writeFileSync(path.join(source, 'package.json'), pristine);
@@ -123,6 +126,7 @@ describe('a Node.js app through a real server', () => {
       false,
     );
     assert.equal(fs.existsSync(path.join(slug, 'node_modules', 'added.txt')), false);
+    assert.equal(fs.statSync(path.join(slug, 'node_modules', 'ms', 'license.md')).isFile(), true);
     assert.equal(fs.existsSync(path.join(slug, 'node_modules', 'is-number')), false, 'pruned as before');
   });
 
