@@ -53,7 +53,10 @@ export const keepable = (cacheKey: string | undefined): cacheKey is string =>
 
 const realDir = (dir: string) => lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
 
-/** The kept layer of buildpack `cacheKey` on the host, or null when there is none to offer. */
+/**
+ * The kept layer of buildpack `cacheKey` on the host, set aside for this build (`unpinKeptLayer`
+ * puts it back), or null when there is none to offer.
+ */
 export function peekKeptLayer(request: {
   readonly cacheDir: string;
   readonly cacheKey: string | undefined;
