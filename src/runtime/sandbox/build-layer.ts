@@ -139,7 +139,8 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 // `cp -a` as root keeps the app's ownership, modes, links and times; nothing
 // of the app runs meanwhile, and a symlink is copied as a link, never
 // followed. An offered name that the build kept as a directory is linked from
-// the kept layer, what the build changed in it put on top (slug-links.ts);
+// the kept layer, what the build changed in it put on top (slug-links.ts;
+// should that fail, a file's links at their limit, the name is copied);
 // the rest is copied from the merged view by one `cp` per core, a few entries
 // at a time: every entry two levels down (node_modules/express…), and what
 // the top level holds besides its non-empty folders, whose attributes
@@ -163,9 +164,9 @@ const COLLECT_SCRIPT = [
   'for n in $names; do',
   '  [ -d "$n" ] && [ ! -L "$n" ] || continue',
   '  if [ -e "$upper/$n" ] || [ -L "$upper/$n" ]; then [ -d "$upper/$n" ] && [ ! -L "$upper/$n" ] || continue; fi',
-  '  cp -al "$links/build-dir/$n" "$dest/$n"',
-  '  [ ! -d "$upper/$n" ] || "$node" -e "$delta" "$merged" "$upper" "$dest" "$n"',
-  '  skip="$skip -path ./$n -prune -o"',
+  '  if cp -al "$links/build-dir/$n" "$dest/$n" && { [ ! -d "$upper/$n" ] ||',
+  '    "$node" -e "$delta" "$merged" "$upper" "$dest" "$n"; }; then skip="$skip -path ./$n -prune -o"',
+  '  else rm -rf "$dest/$n"; fi',
   'done',
   'find . -mindepth 1 -maxdepth 2 $skip \\( -path "./*/*" -o ! -type d -o -empty \\) -print0 |',
   '  xargs -0 -r -n 25 -P "$(nproc)" cp -a --parents -t "$dest" --',
