@@ -63,15 +63,16 @@ async function deploy(apiUrl: string, source: string): Promise<{ d: FinalDeploym
 
 /**
  * The app's whole node_modules (with devDependencies, as installed), put together once from the
- * cache's image (mounted read-only while no build runs): the kept entry is stored as pruning leaves
- * it, its devDependencies and the changed files' first versions beside it. Also returns the pruned
- * one (what the slug holds).
+ * kept layer (on the host beside the cache, or in the cache's image, mounted read-only while no
+ * build runs): the kept entry is stored as pruning leaves it, its devDependencies and the changed
+ * files' first versions beside it. Also returns the pruned one (what the slug holds).
  */
 async function cachedNodeModules(home: string, into: string): Promise<{ full: string; pruned: string }> {
   const image = path.join(home, 'cache', `${APP}.img`);
+  const onHost = path.join(home, 'cache', `${APP}.kept`, 'nodejs');
   const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-cache-'));
   await runChecked(['mount', '-o', 'loop,ro', image, mnt], { env: HELPER_ENV });
-  const kept = path.join(mnt, 'buildpacks', 'nodejs', 'kept');
+  const kept = fs.existsSync(onHost) ? onHost : path.join(mnt, 'buildpacks', 'nodejs', 'kept');
   const pruned = `${into}-pruned`;
   try {
     await runChecked(['cp', '-a', path.join(kept, 'build-dir', 'node_modules'), into], { env: HELPER_ENV });

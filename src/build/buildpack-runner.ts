@@ -56,6 +56,8 @@ export async function runBuildpacks(
   command: Omit<BuildCommandOptions, 'cwd' | 'label'>,
 ): Promise<RanBuildpack[]> {
   const nonce = randomBytes(12).toString('hex');
+  // A kept layer stored beside the cache (the sandbox's, kept-layer.ts) counts in its cap.
+  const keptKib = run.kept?.kib ?? 0;
   const events: DriverEvent[] = [];
   let current: number | null = null;
   const labelOf = (i: number | null) => (i === null ? null : (buildpackAt(run, events, i)?.label ?? null));
@@ -68,7 +70,7 @@ export async function runBuildpacks(
     run.buildDir,
     run.cacheDir,
     path.join(run.workspace, 'env'),
-    String(Math.max(1, Math.floor(run.cacheCapBytes / 1024))),
+    String(Math.max(1, Math.floor(run.cacheCapBytes / 1024) - keptKib)),
     run.mode,
     run.kept?.cacheKey ?? '',
     run.kept?.names.join(' ') ?? '',
@@ -86,7 +88,7 @@ export async function runBuildpacks(
       if (event === null) return command.onLine(line);
       events.push(event);
       if (event.kind === 'compile') current = event.index;
-      report(event, run, events, command.onLine);
+      report(event.kind === 'cache' ? { ...event, kib: event.kib + keptKib } : event, run, events, command.onLine);
     },
   });
   return settle(run, events);

@@ -32,6 +32,8 @@ export interface KeptLayer {
   readonly cacheKey: string;
   /** The entries it puts at the top of the build directory (node_modules). */
   readonly names: readonly string[];
+  /** Its size (KiB) when it is stored outside the cache directory: counted in the cache's cap. */
+  readonly kib?: number;
 }
 
 export interface BuildRunner {

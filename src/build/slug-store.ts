@@ -71,9 +71,12 @@ export function newSlugId(now = new Date()): string {
 }
 
 /**
- * Adds owner write bits to, or strips group/other write bits from, every file
- * and directory under `root` (root included), depth first. Symlinks are
- * skipped: chmod would follow them. Directories stay usable by their owner.
+ * Adds owner write bits to every directory (what removing their entries
+ * needs), or strips group/other write bits from every file and directory,
+ * under `root` (root included), depth first. Symlinks are skipped: chmod
+ * would follow them. Directories stay usable by their owner. Files are
+ * never made writable: a slug's file may be a link to a kept layer's
+ * (runtime/sandbox/kept-layer.ts), which is stored without those bits already.
  */
 async function setWritable(root: string, writable: boolean, signal?: AbortSignal): Promise<void> {
   const nextMode = (mode: number, isDir: boolean) => {
@@ -96,7 +99,7 @@ async function setWritable(root: string, writable: boolean, signal?: AbortSignal
       entries.map(async (entry) => {
         const p = path.join(dir, entry.name);
         if (entry.isDirectory()) return walk(p);
-        if (!entry.isFile()) return; // symlinks: chmod would follow them; there is nothing else in a slug
+        if (!entry.isFile() || writable) return; // symlinks: chmod would follow them; there is nothing else in a slug
         const { mode } = await fs.lstat(p);
         await chmod(p, mode & 0o7777, false);
       }),
@@ -140,7 +143,7 @@ function setWritableSync(root: string, writable: boolean, nextMode: (mode: numbe
   };
   // Write access is restored on directories before their children are touched, and taken away after.
   if (writable) for (const dir of dirs) chmod(dir, true);
-  for (const file of files) chmod(file, false);
+  if (!writable) for (const file of files) chmod(file, false);
   if (!writable) for (const dir of dirs.reverse()) chmod(dir, true);
   return true;
 }

@@ -28,13 +28,16 @@ type AppOperations = Pick<
 const MAX_BUILDPACKS = 20;
 
 /**
- * Removes an app's build cache: the directory, and the image a sandboxed
- * build keeps it in. A build running meanwhile keeps what it has open (an
- * image stays until it is unmounted); the next build starts empty.
+ * Removes an app's build cache: the directory, the image a sandboxed build
+ * keeps it in, and the kept layers beside it (runtime/sandbox/kept-layer.ts).
+ * A build running meanwhile keeps what it has open (an image stays until it
+ * is unmounted); the next build starts empty.
  */
 async function removeBuildCache(cacheDir: string, app: string): Promise<void> {
   const cache = path.join(cacheDir, app);
-  await Promise.all([cache, `${cache}.img`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })));
+  await Promise.all(
+    [cache, `${cache}.img`, `${cache}.kept`].map((entry) => fs.promises.rm(entry, { recursive: true, force: true })),
+  );
 }
 
 export function appOperations(state: PipelineState): AppOperations {

@@ -88,6 +88,20 @@ test('remove deletes a read-only slug, and removing it again is fine', async () 
   await slugs.remove('gone', id);
 });
 
+test('a file the slug shares with a kept layer (a hard link) is never made writable, not even on removal', async () => {
+  const slugs = createSlugStore(path.join(tmp, 'slugs'));
+  const kept = path.join(fs.mkdtempSync(path.join(tmp, 'kept-')), 'index.js');
+  fs.writeFileSync(kept, 'module.exports = 1;\n');
+  fs.chmodSync(kept, 0o444);
+  const build = buildDir();
+  fs.linkSync(kept, path.join(build, 'lib', 'index.js'));
+  const id = await slugs.store('linked', build);
+  assert.equal(fs.statSync(path.join(slugs.path('linked', id), 'lib', 'index.js')).ino, fs.statSync(kept).ino);
+  await slugs.remove('linked', id);
+  assert.equal(fs.statSync(kept).mode & 0o777, 0o444);
+  assert.equal(fs.readFileSync(kept, 'utf8'), 'module.exports = 1;\n');
+});
+
 test('app names and slug ids that could leave the store are refused', async () => {
   const slugs = createSlugStore(path.join(tmp, 'slugs'));
   for (const [app, id] of [

@@ -12,8 +12,9 @@
 # read-only, copy-on-write layer of BUILD_DIR (Slipway does:
 # docs/buildpacks.md, "Layers kept from the last build"); it then says so in
 # SLIPWAY_BUILD_LAYER (the names it put in BUILD_DIR) and the restore copies
-# nothing. An offered entry is never written during the build: a new one goes
-# to kept.next/, which the runner moves over kept/ once the build is done.
+# nothing. An offered entry is never written during the build (Slipway keeps
+# it outside the cache and shows it read-only at kept/): a new one goes to
+# kept.next/, which the runner moves over kept/ once the build is done.
 
 DOWNLOAD_CACHE_MAX_MB=${DOWNLOAD_CACHE_MAX_MB:-512}
 kept=$cache_root/kept

@@ -40,7 +40,12 @@ export type SetupMount =
    * A layer image's ext4 file system, on a loop device that `mount` attaches and the kernel detaches
    * once it is unmounted (with the namespace): writes past its size fail with ENOSPC.
    */
-  | { readonly kind: 'ext4'; readonly source: string; readonly target: string };
+  | { readonly kind: 'ext4'; readonly source: string; readonly target: string }
+  /**
+   * A read-only bind of a root-made directory (a build's kept layer, kept-layer.ts) onto a directory
+   * of a mounted image; skipped when the target is missing or a link leads to it (`target` is canonical).
+   */
+  | { readonly kind: 'robind'; readonly source: string; readonly target: string };
 
 export interface SandboxInvocation {
   readonly tools: SandboxTools;
@@ -75,6 +80,8 @@ const SETUP_SCRIPT = [
   '    overlay) "$mount" -t overlay overlay -o "$2" "$3" ;;',
   '    bind) "$mount" --bind "$2" "$3" ;;',
   '    ext4) "$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable,errors=remount-ro "$2" "$3" ;;',
+  '    robind) if [ "$(realpath -e "$3" 2>/dev/null)" = "$3" ] && [ -d "$3" ]; then',
+  '        "$mount" --bind "$2" "$3" && "$mount" -o remount,bind,ro,nosuid,nodev "$3"; fi ;;',
   '    *) echo "sandbox setup: unknown mount $1" >&2; exit 125 ;;',
   '  esac',
   '  shift 3',
