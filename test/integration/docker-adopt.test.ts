@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createEngine, DEFAULT_STACK_IMAGE } from '../../src/runtime/docker/index.ts';
 import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
-import { fixtureCopy, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { deployTwoWebs, servesAndLogs } from '../helpers/adopted-app.ts';
+import { routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { dockerSkipReason } from '../helpers/test-docker.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -70,10 +71,7 @@ describe('the docker runtime adopts the containers a killed server left running'
 
   before(async () => {
     slipway = await startSlipway({ args });
-    const deployed = await slipway.cli(['deploy', fixtureCopy('logs-app'), '-a', APP, '--create']);
-    assert.equal(deployed.code, 0, deployed.stderr);
-    const scaled = await slipway.cli(['scale', 'web=2', 'worker=0', '-a', APP]);
-    assert.equal(scaled.code, 0, scaled.stderr);
+    await deployTwoWebs(slipway, APP);
   });
   after(async () => {
     await slipway?.stop();
@@ -127,18 +125,7 @@ describe('the docker runtime adopts the containers a killed server left running'
     const startedAt = (JSON.parse(psBefore.stdout) as Row[]).map((c) => `${c.name} up v1 ${c.started_at}`);
     assert.deepEqual(listed.sort(), startedAt.sort(), 'ps lists them, started when they were');
 
-    const seen = new Set<string>();
-    for (let i = 0; i < 6; i++) {
-      const res = await routerGet(slipway.routerPort, HOST, `/after-restart-${i}`);
-      assert.equal(res.status, 200);
-      seen.add(res.body.trim());
-    }
-    assert.deepEqual([...seen].sort(), ['web-1', 'web-2'], 'the router sends to both adopted containers');
-    await waitFor(
-      async () => (await slipway.cli(['logs', '-a', APP, '--type', 'web'])).stdout.includes('got GET /after-restart-5'),
-      'a line printed by an adopted container in slipway logs',
-      5_000,
-    );
+    await servesAndLogs(slipway, APP);
   });
 
   test('a deployment after the adoption replaces the adopted containers and removes them', async () => {

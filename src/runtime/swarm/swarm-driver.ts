@@ -19,9 +19,11 @@ import { createPortAllocator } from '../allocate-port.ts';
 import { claimContainerDir } from '../container-dir.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import type { Engine } from '../docker/engine.ts';
+import { foundOf } from '../found-container.ts';
 import { processEnv } from '../process-env.ts';
 import { decodeExit } from '../sandbox/sandbox-argv.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
+import { ownServices, removeService, scaleToZero, servicePort } from './home-services.ts';
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
@@ -65,10 +67,6 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
   const nodeOf = createNodes(engine);
   const serviceName = (spec: ContainerSpec) =>
     `slipway-${key}-${spec.id.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
-  const removeService = (name: string) =>
-    engine.request('DELETE', `/services/${name}`).catch((err: unknown) => {
-      if (!/not found|no such service/i.test((err as Error).message)) throw err;
-    });
 
   async function prepareContainer(spec: ContainerSpec): Promise<PreparedContainer> {
     if ((spec.volumes ?? []).length > 0)
@@ -102,7 +100,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
           try {
             return await launch(spec, name, image, started, dir);
           } catch (err) {
-            await removeService(name).catch(() => {});
+            await removeService(engine, name).catch(() => {});
             done = false;
             await discard();
             throw err;
@@ -149,7 +147,19 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         stopGraceMs: options.stopGraceMs ?? 30_000,
       }),
     );
-    const output = followServiceOutput(engine, name, spec);
+    return watch(spec, { name, port, dir, once, t0 });
+  }
+
+  /**
+   * The handle of a service's container (one just made, or one an earlier run left, adopted):
+   * its output followed (from `since`, a unix time, when set), its task watched until it ends.
+   */
+  async function watch(
+    spec: Pick<ContainerSpec, 'id' | 'app' | 'name' | 'onLine' | 'onData'>,
+    service: { name: string; port: number | undefined; dir: string; once: boolean; t0: number; since?: number },
+  ): Promise<ContainerHandle> {
+    const { name, port, dir, once, t0 } = service;
+    const output = followServiceOutput(engine, name, spec, service.since);
     const context = { app: spec.app, container: spec.name, id: spec.id, service: name };
     let stopping = false;
     let settle: (exit: ContainerExit) => void = () => {};
@@ -258,7 +268,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       }
     })();
     const exited = ended.then(async (exit) => {
-      await removeService(name).catch((err: unknown) =>
+      await removeService(engine, name).catch((err: unknown) =>
         log?.error({ ...context, err }, 'could not remove the service'),
       );
       // Removing a job leaves its task's container (moby/moby#42789): this node's is removed here.
@@ -306,11 +316,11 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         if (over || stopping) return exited;
         stopping = true;
         // No replacement task from here on: a job never gets one; a service is scaled to zero.
-        if (!once) await scaleToZero(name).catch(() => {});
+        if (!once) await scaleToZero(engine, name).catch(() => {});
         const local = await localContainer();
         if (local === undefined) {
           // On another node: Swarm stops it, with its own grace period.
-          await removeService(name).catch(() => {});
+          await removeService(engine, name).catch(() => {});
           return exited;
         }
         if (graceMs > 0) {
@@ -328,28 +338,49 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     return handle;
   }
 
-  async function scaleToZero(name: string): Promise<void> {
-    const service = await engine.request<{ Version: { Index: number }; Spec: { Mode: unknown } }>(
-      'GET',
-      `/services/${name}`,
-    );
-    await engine.request('POST', `/services/${name}/update?version=${service.Version.Index}`, {
-      ...service.Spec,
-      Mode: { Replicated: { Replicas: 0 } },
-    });
-  }
-
   return {
     name: 'swarm',
     enforcesLimits: true,
     start: (spec) => containers.start(spec, () => prepareContainer(spec)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec)),
     async removeVolume() {},
+    async adopt(choose) {
+      const found = await ownServices(engine, key);
+      const adopted = await Promise.all(
+        found.map(async (service) => {
+          const labelled = foundOf(service.Spec.Labels);
+          if (labelled === null || runsOnce(labelled.name)) return null; // a job is never taken over
+          const onLine = choose(labelled);
+          if (onLine === null) return null;
+          try {
+            // Only a service whose task runs now: one that is failing is swept and started again.
+            const tasks = await serviceTasks(engine, service.ID);
+            if (!tasks?.some((t) => t.Status.State === 'running')) return null;
+            const port = servicePort(service);
+            if (port !== undefined) ports.claim(port);
+            const dir = path.join(containersDir, labelled.id);
+            const since = Date.now() / 1000;
+            return await watch(
+              { ...labelled, onLine },
+              { name: service.Spec.Name, port, dir, once: false, t0: 0, since },
+            );
+          } catch (err) {
+            log?.warn({ ...labelled, err }, 'could not adopt a running service; it is swept');
+            return null;
+          }
+        }),
+      );
+      return adopted.filter((h): h is ContainerHandle => h !== null);
+    },
     async sweep() {
-      const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
-      const found = await engine.request<{ ID: string }[]>('GET', `/services?filters=${filters}`);
-      await Promise.all(found.map(({ ID }) => removeService(ID)));
-      const dirs = (await readdir(containersDir).catch(() => [])).filter((dir) => !dir.startsWith('.'));
+      // Every service of this home but those running for this driver (adopted at start-up).
+      const found = (await ownServices(engine, key)).filter(
+        (s) => !containers.live.has(s.Spec.Labels['slipway.id'] ?? ''),
+      );
+      await Promise.all(found.map(({ ID }) => removeService(engine, ID)));
+      const dirs = (await readdir(containersDir).catch(() => [])).filter(
+        (dir) => !dir.startsWith('.') && !containers.live.has(dir),
+      );
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
       return Math.max(found.length, dirs.length);
     },
