@@ -38,11 +38,19 @@ export async function recoverAtStart(state: PipelineState, mark: (phase: string)
   const kept = new Set([...adopted.values()].flat().map((c) => c.id));
   for (const stale of await store.containers.list()) if (!kept.has(stale.id)) await store.containers.remove(stale.id);
   mark('aborts');
-  // Every app's release boots at once (a boot mostly waits for the app to listen).
+  // Every app routed to what was adopted (or to nothing: 503) before a router that
+  // outlived the server applies changes again; then every release boots at once (a
+  // boot mostly waits for the app to listen).
+  const apps = await store.apps.list();
   await Promise.all(
-    (await store.apps.list()).map(async (app) => {
+    apps.map(async (app) => {
       state.live.set(app.name, adopted.get(app.name) ?? []);
       await routeApp(deps, app.name, state.live.running(app.name));
+    }),
+  );
+  deps.router.startUpDone?.();
+  await Promise.all(
+    apps.map(async (app) => {
       if (app.currentRelease !== null) await bootCurrent(state, app.name);
       queue.kick(app.name);
     }),

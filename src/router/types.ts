@@ -41,6 +41,12 @@ export interface Router {
    */
   settled?(): Promise<void>;
   /**
+   * The start-up has routed every app again. A router that outlived the server (an nginx
+   * master a killed Slipway left, taken over) holds route changes until then, so the
+   * backends it kept serve on meanwhile; drivers that start afresh omit it.
+   */
+  startUpDone?(): void;
+  /**
    * Replaces the whole set of certificates served over HTTPS: new handshakes
    * use the new set, open connections keep theirs. Drivers without HTTPS omit it.
    */

@@ -8,12 +8,14 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../src/router/nginx/master-process.ts';
 import { createEngine, DEFAULT_STACK_IMAGE } from '../../src/runtime/docker/index.ts';
 import { homeKey } from '../../src/runtime/sandbox/network-plan.ts';
 import { deployTwoWebs, servesAndLogs } from '../helpers/adopted-app.ts';
-import { routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
+import { loadLoop, routerGet, type Slipway, startSlipway } from '../helpers/slipway.ts';
 import { dockerSkipReason } from '../helpers/test-docker.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { delay, waitFor } from '../helpers/wait.ts';
+import { NGINX_SKIP } from './router-helpers.ts';
 
 const APP = 'adopted';
 const HOST = `${APP}.localhost`;
@@ -139,5 +141,39 @@ describe('the docker runtime adopts the containers a killed server left running'
       ['web-1 v2', 'web-2 v2'],
     );
     assert.equal((await routerGet(slipway.routerPort, HOST)).status, 200);
+  });
+});
+
+describe('docker runtime behind the nginx router: a SIGKILL and a restart of the server', {
+  skip: skip || NGINX_SKIP,
+}, () => {
+  test('lose no request: nginx and the containers serve on, the new server takes both over', async () => {
+    const port = await freePort('127.0.0.1');
+    const args = ['--runtime', 'docker', '--router', 'nginx', '--router-port', String(port)];
+    let slipway = await startSlipway({ args });
+    try {
+      await deployTwoWebs(slipway, APP);
+      const restarted = (async () => {
+        await delay(500);
+        await slipway.kill();
+        await delay(500); // no Slipway at all for a while
+        slipway = await startSlipway({ args, home: slipway.home });
+        await delay(1000);
+      })();
+      const load = await loadLoop({
+        port,
+        host: HOST,
+        until: restarted,
+        minRequests: 300,
+        concurrency: 4,
+        maxMs: 60_000,
+      });
+      await restarted;
+      assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total} requests failed`);
+      assert.deepEqual([...load.bodies.keys()].sort(), ['web-1\n', 'web-2\n']);
+      await servesAndLogs(slipway, APP);
+    } finally {
+      await slipway.stop();
+    }
   });
 });
