@@ -68,4 +68,9 @@ export interface Router {
   /** The HTTPS listener's address, when the router has one. */
   readonly tlsAddress?: { readonly host: string; readonly port: number } | undefined;
   close(): Promise<void>;
+  /**
+   * Server shutdown that leaves the router serving what it has (SLIPWAY_KEEP_APPS_ON_EXIT),
+   * for the next start to take over. Drivers that live in the server's process omit it.
+   */
+  detach?(): Promise<void>;
 }

@@ -133,6 +133,11 @@ export interface RuntimeDriver {
   removeVolume(id: string): Promise<void>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
+  /**
+   * Server shutdown that leaves every running container running, for the next start to
+   * `adopt` (SLIPWAY_KEEP_APPS_ON_EXIT): nothing new starts, what watches them lets go.
+   */
+  detach?(): Promise<void>;
 }
 
 /** A container an earlier run of this home left running, as its labels say. */

@@ -144,6 +144,19 @@ describe('the docker runtime adopts the containers a killed server left running'
   });
 });
 
+/** A request loop through the router (bounded: 60 s) across `restart`: every request answered 200, by both containers. */
+async function noRequestLost(port: number, restart: () => Promise<void>): Promise<void> {
+  const restarted = (async () => {
+    await delay(500);
+    await restart();
+    await delay(1000);
+  })();
+  const load = await loadLoop({ port, host: HOST, until: restarted, minRequests: 300, concurrency: 4, maxMs: 60_000 });
+  await restarted;
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total} requests failed`);
+  assert.deepEqual([...load.bodies.keys()].sort(), ['web-1\n', 'web-2\n']);
+}
+
 describe('docker runtime behind the nginx router: a SIGKILL and a restart of the server', {
   skip: skip || NGINX_SKIP,
 }, () => {
@@ -153,27 +166,45 @@ describe('docker runtime behind the nginx router: a SIGKILL and a restart of the
     let slipway = await startSlipway({ args });
     try {
       await deployTwoWebs(slipway, APP);
-      const restarted = (async () => {
-        await delay(500);
+      await noRequestLost(port, async () => {
         await slipway.kill();
         await delay(500); // no Slipway at all for a while
         slipway = await startSlipway({ args, home: slipway.home });
-        await delay(1000);
-      })();
-      const load = await loadLoop({
-        port,
-        host: HOST,
-        until: restarted,
-        minRequests: 300,
-        concurrency: 4,
-        maxMs: 60_000,
       });
-      await restarted;
-      assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.total} requests failed`);
-      assert.deepEqual([...load.bodies.keys()].sort(), ['web-1\n', 'web-2\n']);
       await servesAndLogs(slipway, APP);
     } finally {
       await slipway.stop();
+    }
+  });
+
+  test('SLIPWAY_KEEP_APPS_ON_EXIT=1: a graceful stop and a start lose no request either; a plain stop stops all', async () => {
+    const port = await freePort('127.0.0.1');
+    const args = ['--runtime', 'docker', '--router', 'nginx', '--router-port', String(port)];
+    const env = { SLIPWAY_KEEP_APPS_ON_EXIT: '1' };
+    let slipway = await startSlipway({ args, env });
+    try {
+      await deployTwoWebs(slipway, APP);
+      const key = homeKey(slipway.home);
+      const before = (await appContainers(APP, key)).map((c) => c.Id);
+      await noRequestLost(port, async () => {
+        await slipway.stop({ keepHome: true }); // SIGTERM
+        await delay(500);
+        slipway = await startSlipway({ args, env, home: slipway.home });
+      });
+      assert.deepEqual(
+        (await appContainers(APP, key)).map((c) => c.Id),
+        before,
+        'the same containers',
+      );
+      await servesAndLogs(slipway, APP);
+    } finally {
+      const key = homeKey(slipway.home);
+      // Without the setting, a stop stops the containers and nginx as always.
+      await slipway.stop({ keepHome: true });
+      slipway = await startSlipway({ args, home: slipway.home });
+      await slipway.stop();
+      assert.deepEqual(await appContainers(APP, key), []);
+      await assert.rejects(routerGet(port, HOST), 'nothing listens on the router port any more');
     }
   });
 });

@@ -36,8 +36,8 @@ import {
   delay,
   freePort,
   isShuttingDown,
-  type NginxMaster,
   leftMaster,
+  type NginxMaster,
   startMaster,
   testConfig,
   workerPids,
@@ -297,6 +297,14 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     close(): Promise<void> {
       closing ??= (async () => {
         await master.stop(5_000);
+        for (const waiter of waiters.splice(0)) waiter.resolve();
+      })();
+      return closing;
+    },
+    detach(): Promise<void> {
+      closing ??= (async () => {
+        await Promise.race([settled(), delay(RELOAD_WAIT_MS)]); // what it serves on is the latest table
+        master.release();
         for (const waiter of waiters.splice(0)) waiter.resolve();
       })();
       return closing;

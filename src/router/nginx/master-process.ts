@@ -12,6 +12,8 @@ export interface NginxMaster {
   readonly pid: number;
   /** SIGTERM to the master and its workers, SIGKILL after `graceMs`; resolves once it is gone. */
   stop(graceMs: number): Promise<void>;
+  /** Leaves it running without us (the server stops, the next start takes it over). */
+  release(): void;
 }
 
 /** `nginx -t` on a file; resolves to null when valid, else nginx's complaint. */
@@ -54,7 +56,11 @@ export async function startMaster(options: {
     }
     await delay(20);
   }
-  return { pid: handle.pid as number, stop: async (graceMs) => void (await handle.stop(graceMs)) };
+  return {
+    pid: handle.pid as number,
+    stop: async (graceMs) => void (await handle.stop(graceMs)),
+    release: () => handle.release(),
+  };
 }
 
 /**
@@ -80,6 +86,7 @@ export function leftMaster(pidFile: string, configFile: string): NginxMaster | n
   if (!Number.isInteger(pid) || pid <= 1 || !isOurs()) return null;
   return {
     pid,
+    release: () => {},
     async stop(graceMs) {
       // Its own process group (spawned detached): the master and its workers.
       const signal = (name: NodeJS.Signals) => {

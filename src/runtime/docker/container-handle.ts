@@ -27,6 +27,8 @@ export interface DockerHandleOptions {
   readonly remove: () => Promise<void>;
   /** Once removed: its port released, the driver's records updated. */
   readonly forget: () => void;
+  /** True once the driver let go of it (a server stopping with the apps kept): its watcher's end is not its end. */
+  readonly letGo: () => boolean;
   readonly log?: Logger | undefined;
   readonly context: Record<string, unknown>;
 }
@@ -36,6 +38,8 @@ export function dockerHandle(options: DockerHandleOptions): ContainerHandle {
   let running = true;
   let killedByUs = false;
   const ended = options.processEnded.then(async (exit): Promise<ContainerExit> => {
+    // Let go of (the server stops, the container runs on): its end is the next run's to see.
+    if (options.letGo()) return new Promise<never>(() => {});
     running = false;
     if (exit.spawnError !== undefined) log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
     const decoded = decodeExit(exit.code, exit.signal);

@@ -63,6 +63,15 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
   const log = options.logger?.child({ runtime: 'docker' });
   const containers = createContainerRegistry();
   const { live } = containers;
+  /** The docker clients that watch containers (attached, following logs, waiting). */
+  const watchers = new Set<ProcessHandle>();
+  let detached = false;
+  const watcher = (argv: string[], spawnOptions: Parameters<typeof spawnProcess>[1]) => {
+    const proc = spawnProcess(argv, spawnOptions);
+    watchers.add(proc);
+    void proc.exited.then(() => watchers.delete(proc));
+    return proc;
+  };
   const nameOf = (spec: ContainerSpec) => `slipway-${key}-${spec.id}`;
   const dockerEnv = { ...HELPER_ENV, DOCKER_HOST: `unix://${engine.socket}` };
   const volumes = createVolumeMounts(
@@ -200,10 +209,12 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     held: boolean,
     attachStdin: boolean,
   ): Promise<SpawnedContainer> {
-    const proc: ProcessHandle = spawnProcess(
-      ['docker', 'start', '--attach', ...(attachStdin ? ['--interactive'] : []), container.name],
-      { env: dockerEnv, onLine: spec.onLine, onData: spec.onData, stdin: attachStdin ? 'pipe' : 'ignore' },
-    );
+    const proc = watcher(['docker', 'start', '--attach', ...(attachStdin ? ['--interactive'] : []), container.name], {
+      env: dockerEnv,
+      onLine: spec.onLine,
+      onData: spec.onData,
+      stdin: attachStdin ? 'pipe' : 'ignore',
+    });
     let pid: number | undefined;
     let ip: string | undefined;
     if (held || port !== undefined) {
@@ -241,6 +252,7 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
         if (port !== undefined) ports.release(port);
         live.delete(spec.id);
       },
+      letGo: () => detached,
       log,
       context: { app: spec.app, container: spec.name, id: spec.id },
     });
@@ -259,18 +271,18 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     const port = portVar === undefined ? undefined : Number(portVar);
     if (port !== undefined) ports.claim(port);
     const since = (Date.now() / 1000).toFixed(3);
-    const output = spawnProcess(['docker', 'logs', '--follow', '--since', since, dockerName], {
+    const output = watcher(['docker', 'logs', '--follow', '--since', since, dockerName], { env: dockerEnv, onLine });
+    let status: number | undefined;
+    const wait = watcher(['docker', 'wait', dockerName], {
       env: dockerEnv,
-      onLine,
+      onLine: (stream, line) => {
+        if (stream === 'stdout' && /^\d+$/.test(line)) status = Number(line);
+      },
     });
-    const waited = engine.request<{ StatusCode: number }>('POST', `/containers/${dockerName}/wait`).then(
-      (r) => r.StatusCode,
-      () => null,
-    );
-    const processEnded = waited.then(async (code) => {
+    const processEnded = wait.exited.then(async () => {
       await Promise.race([output.exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
       await output.stop(0);
-      return { code, signal: code === null ? ('SIGKILL' as const) : null };
+      return { code: status ?? null, signal: status === undefined ? ('SIGKILL' as const) : null };
     });
     return track(found, { name: dockerName, dir: path.join(containersDir, found.id) }, port, {
       pid: state.State.Pid,
@@ -344,6 +356,13 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     async close(graceMs) {
       await containers.close(graceMs);
       await volumes.close();
+    },
+    async detach() {
+      await containers.detach();
+      detached = true;
+      // SIGKILL: a docker client passes on the signals it gets, but that one ends it alone.
+      await Promise.all([...watchers].map((proc) => proc.stop(0)));
+      live.clear();
     },
   };
 }

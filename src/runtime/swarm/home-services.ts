@@ -1,8 +1,13 @@
 // The manager's side of a home's services, as the swarm driver reads and
-// changes them: which services carry the home's label, what port a service's
-// container was given, scaling one to zero, removing one.
+// changes them: which services carry the home's label (and which of those a
+// new start takes over), what port a service's container was given, scaling
+// one to zero, removing one.
 
 import type { Engine } from '../docker/engine.ts';
+import { foundOf } from '../found-container.ts';
+import type { ContainerHandle, ContainerSpec, FoundContainer } from '../types.ts';
+import { runsOnce } from './service-spec.ts';
+import { serviceTasks } from './swarm-tasks.ts';
 
 export interface HomeService {
   readonly ID: string;
@@ -42,4 +47,32 @@ export async function scaleToZero(engine: Engine, name: string): Promise<void> {
     ...service.Spec,
     Mode: { Replicated: { Replicas: 0 } },
   });
+}
+
+/**
+ * The home's services that `choose` accepts and whose task runs now (one failing is left to
+ * the sweep, to be started again), each handed to `take`; a job is never taken over.
+ */
+export async function adoptServices(
+  engine: Engine,
+  key: string,
+  choose: (found: FoundContainer) => ContainerSpec['onLine'] | null,
+  take: (found: FoundContainer, service: HomeService, onLine: ContainerSpec['onLine']) => Promise<ContainerHandle>,
+): Promise<{ adopted: ContainerHandle[]; failed: { found: FoundContainer; err: unknown }[] }> {
+  const adopted: ContainerHandle[] = [];
+  const failed: { found: FoundContainer; err: unknown }[] = [];
+  await Promise.all(
+    (await ownServices(engine, key)).map(async (service) => {
+      const found = foundOf(service.Spec.Labels);
+      const onLine = found === null || runsOnce(found.name) ? null : choose(found);
+      if (found === null || onLine === null) return;
+      try {
+        const tasks = await serviceTasks(engine, service.ID);
+        if (tasks?.some((t) => t.Status.State === 'running')) adopted.push(await take(found, service, onLine));
+      } catch (err) {
+        failed.push({ found, err });
+      }
+    }),
+  );
+  return { adopted, failed };
 }

@@ -19,11 +19,10 @@ import { createPortAllocator } from '../allocate-port.ts';
 import { claimContainerDir } from '../container-dir.ts';
 import { createContainerRegistry } from '../container-registry.ts';
 import type { Engine } from '../docker/engine.ts';
-import { foundOf } from '../found-container.ts';
 import { processEnv } from '../process-env.ts';
 import { decodeExit } from '../sandbox/sandbox-argv.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
-import { ownServices, removeService, scaleToZero, servicePort } from './home-services.ts';
+import { adoptServices, ownServices, removeService, scaleToZero, servicePort } from './home-services.ts';
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
@@ -65,6 +64,9 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
   const log = options.logger?.child({ runtime: 'swarm' });
   const containers = createContainerRegistry();
   const nodeOf = createNodes(engine);
+  /** Stops following each running service's output (a server stopping with the apps kept). */
+  const outputs = new Set<() => Promise<void>>();
+  let detached = false;
   const serviceName = (spec: ContainerSpec) =>
     `slipway-${key}-${spec.id.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 
@@ -160,6 +162,8 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
   ): Promise<ContainerHandle> {
     const { name, port, dir, once, t0 } = service;
     const output = followServiceOutput(engine, name, spec, service.since);
+    const letGo = () => output.finish();
+    outputs.add(letGo);
     const context = { app: spec.app, container: spec.name, id: spec.id, service: name };
     let stopping = false;
     let settle: (exit: ContainerExit) => void = () => {};
@@ -230,6 +234,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     // Watches the service's newest task until Slipway's container is over.
     void (async () => {
       for (;;) {
+        if (detached) return; // the server stops, the service runs on (and is adopted next time)
         const tasks = await serviceTasks(engine, name).catch(() => undefined);
         if (tasks === null) return finish({ code: null, signal: 'SIGKILL' }); // removed by someone else
         const task: Task | undefined = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
@@ -268,6 +273,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       }
     })();
     const exited = ended.then(async (exit) => {
+      outputs.delete(letGo);
       await removeService(engine, name).catch((err: unknown) =>
         log?.error({ ...context, err }, 'could not remove the service'),
       );
@@ -344,34 +350,18 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     start: (spec) => containers.start(spec, () => prepareContainer(spec)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec)),
     async removeVolume() {},
-    async adopt(choose) {
-      const found = await ownServices(engine, key);
-      const adopted = await Promise.all(
-        found.map(async (service) => {
-          const labelled = foundOf(service.Spec.Labels);
-          if (labelled === null || runsOnce(labelled.name)) return null; // a job is never taken over
-          const onLine = choose(labelled);
-          if (onLine === null) return null;
-          try {
-            // Only a service whose task runs now: one that is failing is swept and started again.
-            const tasks = await serviceTasks(engine, service.ID);
-            if (!tasks?.some((t) => t.Status.State === 'running')) return null;
-            const port = servicePort(service);
-            if (port !== undefined) ports.claim(port);
-            const dir = path.join(containersDir, labelled.id);
-            const since = Date.now() / 1000;
-            return await watch(
-              { ...labelled, onLine },
-              { name: service.Spec.Name, port, dir, once: false, t0: 0, since },
-            );
-          } catch (err) {
-            log?.warn({ ...labelled, err }, 'could not adopt a running service; it is swept');
-            return null;
-          }
-        }),
-      );
-      return adopted.filter((h): h is ContainerHandle => h !== null);
-    },
+    adopt: (choose) =>
+      adoptServices(engine, key, choose, (found, service, onLine) => {
+        const port = servicePort(service);
+        if (port !== undefined) ports.claim(port);
+        const dir = path.join(containersDir, found.id);
+        const since = Date.now() / 1000;
+        return watch({ ...found, onLine }, { name: service.Spec.Name, port, dir, once: false, t0: 0, since });
+      }).then(({ adopted, failed }) => {
+        for (const { found, err } of failed)
+          log?.warn({ ...found, err }, 'could not adopt a running service; it is swept');
+        return adopted;
+      }),
     async sweep() {
       // Every service of this home but those running for this driver (adopted at start-up).
       const found = (await ownServices(engine, key)).filter(
@@ -385,6 +375,11 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       return Math.max(found.length, dirs.length);
     },
     close: (graceMs) => containers.close(graceMs),
+    async detach() {
+      await containers.detach();
+      detached = true;
+      await Promise.all([...outputs].map((letGo) => letGo()));
+    },
   };
 }
 
