@@ -15,16 +15,16 @@ export async function deployTwoWebs(slipway: Slipway, app: string): Promise<void
 }
 
 /** Requests through the router reach both web containers, and their request lines reach `slipway logs`. */
-export async function servesAndLogs(slipway: Slipway, app: string): Promise<void> {
+export async function servesAndLogs(slipway: Slipway, app: string, tag = 'after-restart'): Promise<void> {
   const seen = new Set<string>();
   for (let i = 0; i < 6; i++) {
-    const res = await routerGet(slipway.routerPort, `${app}.localhost`, `/after-restart-${i}`);
+    const res = await routerGet(slipway.routerPort, `${app}.localhost`, `/${tag}-${i}`);
     assert.equal(res.status, 200);
     seen.add(res.body.trim());
   }
   assert.deepEqual([...seen].sort(), ['web-1', 'web-2'], 'the router sends to both adopted containers');
   await waitFor(
-    async () => (await slipway.cli(['logs', '-a', app, '--type', 'web'])).stdout.includes('got GET /after-restart-5'),
+    async () => (await slipway.cli(['logs', '-a', app, '--type', 'web'])).stdout.includes(`got GET /${tag}-5`),
     'a line printed by an adopted container in slipway logs',
     10_000,
   );

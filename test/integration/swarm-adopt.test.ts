@@ -95,4 +95,24 @@ describe('the swarm runtime adopts the services a killed server left running', {
     assert.deepEqual(listed.sort(), ['web-1 up', 'web-2 up']);
     await servesAndLogs(slipway, APP);
   });
+
+  test('a stop removes the services; with SLIPWAY_KEEP_APPS_ON_EXIT=1 it leaves them to the next start', async () => {
+    const key = homeKey(slipway.home);
+    const home = slipway.home;
+    await slipway.stop({ keepHome: true });
+    assert.deepEqual(await serviceTasks(key), {}, 'a plain stop removes them, as before');
+
+    const env = { SLIPWAY_KEEP_APPS_ON_EXIT: '1' };
+    slipway = await startSlipway({ args, env, home });
+    const started = await serviceTasks(key);
+    assert.deepEqual(Object.keys(started), ['web-1 v1', 'web-2 v1']);
+    await slipway.stop({ keepHome: true });
+    assert.deepEqual(await serviceTasks(key), started, 'left running by the stop');
+    slipway = await startSlipway({ args, env, home });
+    assert.deepEqual(await serviceTasks(key), started, 'adopted by the next start');
+    await servesAndLogs(slipway, APP, 'after-keep');
+    // The file's end stops them (a server without the setting).
+    await slipway.stop({ keepHome: true });
+    slipway = await startSlipway({ args, home });
+  });
 });
