@@ -16,6 +16,12 @@
 // through the old workers, so drain() waits until the reload carrying the
 // change has happened and every worker of an older generation has exited.
 // Both are bounded by the timeout.
+//
+// Restarts: the master runs in its own process group, so it outlives a killed
+// Slipway (or one stopped with SLIPWAY_KEEP_APPS_ON_EXIT: `detach`) and keeps
+// serving its backends. The next start takes it over rather than starting
+// another: its route changes are held until `startUpDone` (every app routed
+// again), then pushed, and nginx is reloaded only if its hostnames changed.
 
 import fs from 'node:fs';
 import path from 'node:path';

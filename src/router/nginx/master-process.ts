@@ -1,6 +1,7 @@
 // The nginx master Slipway runs as its child: start it in the foreground
-// (`daemon off`), check configurations with `nginx -t`, reload with SIGHUP,
-// and tell its workers apart by reading /proc.
+// (`daemon off`), or take over the one a killed Slipway left running, check
+// configurations with `nginx -t`, reload with SIGHUP, and tell its workers
+// apart by reading /proc.
 
 import fs from 'node:fs';
 import net from 'node:net';

@@ -5,7 +5,10 @@
 // /app is an overlay volume whose lower layer is the slug (read-only to the
 // kernel), its upper layer under `containersDir/<id>/`, private to the
 // container and removed with it. Dockerd holds the processes; the driver
-// attaches `docker start -a` to stream output and read the exit code.
+// attaches `docker start -a` to stream output and read the exit code. So the
+// containers outlive the server: a new start adopts those the pipeline picks
+// (`docker logs -f` and `docker wait` then watch them), and `detach` lets go
+// of them at a stop that keeps the apps.
 // Volumes are the sandbox's (volume-mounts.ts): an ext4 image of the volume's
 // size mounted once on the host, bound into each container at its path.
 

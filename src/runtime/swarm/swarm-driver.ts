@@ -6,8 +6,9 @@
 // Slipway's own crash restarts never run beside Swarm's; its first failure is
 // reported apart (`firstFailure`: a deployment's boot fails on it). One-off runs, the
 // release phase and the postdeploy hook are replicated jobs, run at most once;
-// their exit code is read from the task. See service-spec.ts and
-// docs/scale-out.md.
+// their exit code is read from the task. A new start adopts the services of
+// current releases a killed server left (home-services.ts). See
+// service-spec.ts and docs/scale-out.md.
 
 import { writeFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
