@@ -7,6 +7,8 @@
 // container beyond the formation) is swept; another home's is never touched.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../src/router/nginx/master-process.ts';
 import { createEngine, DEFAULT_STACK_IMAGE } from '../../src/runtime/docker/index.ts';
@@ -102,7 +104,7 @@ describe('the docker runtime adopts the containers a killed server left running'
       await forge(`slipway-${key}-forged-c`, labels(APP, 'v1', 'web-3')),
     ];
     forged.push(...stale);
-    const otherHome = await forge(`slipway-feedfeedfeed-forged-d`, labels(APP, 'v1', 'web-1', 'feedfeedfeed'));
+    const otherHome = await forge(`slipway-feedfeedfeed-forged-${key}`, labels(APP, 'v1', 'web-1', 'feedfeedfeed'));
     forged.push(otherHome);
 
     const psBefore = await slipway.cli(['ps', '-a', APP, '--json']);
@@ -199,12 +201,28 @@ describe('docker runtime behind the nginx router: a SIGKILL and a restart of the
       await servesAndLogs(slipway, APP);
     } finally {
       const key = homeKey(slipway.home);
-      // Without the setting, a stop stops the containers and nginx as always.
-      await slipway.stop({ keepHome: true });
-      slipway = await startSlipway({ args, home: slipway.home });
-      await slipway.stop();
-      assert.deepEqual(await appContainers(APP, key), []);
-      await assert.rejects(routerGet(port, HOST), 'nothing listens on the router port any more');
+      const home = slipway.home;
+      const master = Number(readFileSync(path.join(home, 'router', 'nginx', 'nginx.pid'), 'utf8'));
+      try {
+        // Without the setting, a stop stops the containers and nginx as always.
+        await slipway.stop({ keepHome: true });
+        slipway = await startSlipway({ args, home });
+        await slipway.stop();
+        assert.deepEqual(await appContainers(APP, key), []);
+        await assert.rejects(routerGet(port, HOST), 'nothing listens on the router port any more');
+      } finally {
+        // Whatever failed above leaves nothing running.
+        for (const c of await appContainers(APP, key))
+          await engine.request('DELETE', `/containers/${c.Id}?force=1`).catch(() => {});
+        const title = (() => {
+          try {
+            return readFileSync(`/proc/${master}/cmdline`, 'utf8');
+          } catch {
+            return '';
+          }
+        })();
+        if (title.includes(`${home}/router/nginx`)) process.kill(master, 'SIGTERM');
+      }
     }
   });
 });

@@ -55,6 +55,10 @@ describe('the swarm runtime adopts the services a killed server left running', {
   after(async () => {
     const key = homeKey(slipway.home);
     await slipway?.stop();
+    // A test that failed with SLIPWAY_KEEP_APPS_ON_EXIT set may have left its services.
+    const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
+    for (const s of await engine.request<Service[]>('GET', `/services?filters=${filters}`))
+      await engine.request('DELETE', `/services/${s.ID}`).catch(() => {});
     await createReleaseImages(engine, key, '').removeAll();
   });
 
