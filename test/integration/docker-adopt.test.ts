@@ -206,9 +206,14 @@ describe('docker runtime behind the nginx router: a SIGKILL and a restart of the
       try {
         // Without the setting, a stop stops the containers and nginx as always.
         await slipway.stop({ keepHome: true });
-        slipway = await startSlipway({ args, home });
+        slipway = await startSlipway({ args, home, env: { SLIPWAY_LOG_LEVEL: 'debug' } }); // its log, if this fails
         await slipway.stop();
-        assert.deepEqual(await appContainers(APP, key), []);
+        const left = await appContainers(APP, key);
+        assert.deepEqual(
+          left.map((c) => `${c.Id} ${c.State.StartedAt}`),
+          [],
+          slipway.serverOutput.slice(-40).join('\n'),
+        );
         await assert.rejects(routerGet(port, HOST), 'nothing listens on the router port any more');
       } finally {
         // Whatever failed above leaves nothing running.

@@ -309,7 +309,8 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     },
     detach(): Promise<void> {
       closing ??= (async () => {
-        await Promise.race([settled(), delay(RELOAD_WAIT_MS)]); // what it serves on is the latest table
+        // What it serves on is the latest table (a timer that does not hold the stopping process).
+        await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, RELOAD_WAIT_MS).unref())]);
         master.release();
         for (const waiter of waiters.splice(0)) waiter.resolve();
       })();
