@@ -57,7 +57,9 @@ async function besideBuilds<T extends { readonly runtime: RuntimeDriver }>(
     await opened.runtime.close(graceMs);
     await builds.runtime.close(0);
   };
-  return { builds, opened, runtime: { ...opened.runtime, close } };
+  const { detach } = opened.runtime;
+  const kept = detach && (async () => (await detach(), await builds.runtime.close(0)));
+  return { builds, opened, runtime: { ...opened.runtime, close, ...(kept ? { detach: kept } : {}) } };
 }
 
 /** `--runtime docker`: containers run by dockerd (docs/docker.md). */

@@ -254,9 +254,9 @@ export async function startServer(
         await api.close();
         await certs.close();
         await pipeline.close();
-        await runtime.close(settings.stopGraceMs);
+        await (settings.keepAppsOnExit && runtime.detach ? runtime.detach() : runtime.close(settings.stopGraceMs));
         await addons.close();
-        await router.close();
+        await (settings.keepAppsOnExit && router.detach ? router.detach() : router.close());
         await appLogs.close();
         await store.close();
       })();

@@ -193,6 +193,11 @@ const SETTINGS = {
   bootTimeoutMs: setting('SLIPWAY_BOOT_TIMEOUT', parseDuration, 60_000, 'bootTimeout'),
   hookTimeoutMs: setting('SLIPWAY_HOOK_TIMEOUT', parseDuration, 20 * 60_000, 'hookTimeout'),
   buildTimeoutMs: setting('SLIPWAY_BUILD_TIMEOUT', parseDuration, 15 * 60_000, 'buildTimeout'),
+  /**
+   * A stop (SIGTERM, SIGINT) leaves the apps' containers and the nginx router running, for the
+   * next start to take over (docker and swarm runtimes; docs/scale-out.md). Off: a stop stops them.
+   */
+  keepAppsOnExit: setting('SLIPWAY_KEEP_APPS_ON_EXIT', flag, false),
   /** Grace between SIGTERM and SIGKILL when containers stop. */
   stopGraceMs: setting('SLIPWAY_STOP_GRACE', parseDuration, 30_000, 'stopGrace'),
   /** Longest wait for in-flight requests to finish before retiring a container. */

@@ -80,6 +80,8 @@ export interface ProcessHandle {
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM to the group, SIGKILL after `graceMs` (0: SIGKILL at once). */
   stop(graceMs: number): Promise<ProcessExit>;
+  /** Lets it run on without us: its pipes closed, Node free to exit while it runs (`exited` may never settle). */
+  release(): void;
 }
 
 /** How long to wait for output pipes to close once every process is gone. */
@@ -177,6 +179,10 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Pr
     ipc: options.ipc === true ? ipcChannel(child) : null,
     exited,
     signal: signalGroup,
+    release() {
+      for (const stream of [child.stdin, stdout, stderr]) stream?.destroy();
+      child.unref();
+    },
     async stop(graceMs: number) {
       if (!running) return exited;
       if (graceMs <= 0) {

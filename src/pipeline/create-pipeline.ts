@@ -25,6 +25,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async close() {
       state.crashes.close();
       await state.queue.close('control-plane shutdown');
+      // Kept for the next start to adopt (SLIPWAY_KEEP_APPS_ON_EXIT), where the runtime can.
+      if (deps.settings.keepAppsOnExit && deps.runtime.detach) return;
       await Promise.all(state.live.apps().map(state.stopApp));
     },
   };

@@ -66,6 +66,7 @@ export type PipelineSettings = Pick<
   | 'maxConcurrentBuilds'
   | 'chaosPause'
   | 'maxUnpackedBytes'
+  | 'keepAppsOnExit'
 > & {
   /** The URL an app is served at (shown when a deployment goes live). */
   readonly routerUrl: (app: string) => string;

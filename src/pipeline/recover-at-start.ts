@@ -1,18 +1,22 @@
 // Start-up after a restart or a crash: what the dead run left is stopped and
-// removed, interrupted deployments end `aborted`, the current releases boot
-// again (all apps at once), and the queues resume.
+// removed (but the containers of current releases that still run, where the
+// runtime can adopt them: adopt-containers.ts), interrupted deployments end
+// `aborted`, the current releases boot again (all apps at once, what was not
+// adopted), and the queues resume.
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { currentRelease } from './current-release.ts';
+import { adoptContainers } from './adopt-containers.ts';
 import type { PipelineDeps } from './deps.ts';
 import type { PipelineState } from './pipeline-state.ts';
-import { bootPart } from './scale-processes.ts';
+import { applyFormation } from './scale-processes.ts';
 import { appRoute, routeApp } from './switch-traffic.ts';
 
 export async function recoverAtStart(state: PipelineState, mark: (phase: string) => void = () => {}): Promise<void> {
   const { deps, queue } = state;
   const { store } = deps;
+  // Containers that outlived the server (docker, swarm) keep serving; the sweep removes the rest.
+  const adopted = await adoptContainers(deps);
   const swept = await deps.runtime.sweep();
   if (swept > 0) deps.logger.warn({ containers: swept }, 'stopped containers left by an earlier run');
   const unfinished = await store.deployments.listUnfinished();
@@ -31,23 +35,35 @@ export async function recoverAtStart(state: PipelineState, mark: (phase: string)
     deps.logs.append(d.id, '=====> Deployment aborted: control-plane restart');
     deps.logs.finish(d.id);
   }
-  for (const stale of await store.containers.list()) await store.containers.remove(stale.id);
+  const kept = new Set([...adopted.values()].flat().map((c) => c.id));
+  for (const stale of await store.containers.list()) if (!kept.has(stale.id)) await store.containers.remove(stale.id);
   mark('aborts');
-  // Every app's release boots at once (a boot mostly waits for the app to listen).
+  // Every app routed to what was adopted (or to nothing: 503) before a router that
+  // outlived the server applies changes again; then every release boots at once (a
+  // boot mostly waits for the app to listen).
+  const apps = await store.apps.list();
   await Promise.all(
-    (await store.apps.list()).map(async (app) => {
-      await routeApp(deps, app.name, []);
+    apps.map(async (app) => {
+      state.live.set(app.name, adopted.get(app.name) ?? []);
+      await routeApp(deps, app.name, state.live.running(app.name));
+    }),
+  );
+  deps.router.startUpDone?.();
+  await Promise.all(
+    apps.map(async (app) => {
       if (app.currentRelease !== null) await bootCurrent(state, app.name);
       queue.kick(app.name);
     }),
   );
 }
 
-/** The app's current release, its whole formation, routed; a failure is logged and leaves the app at 503. */
+/**
+ * The app's current release, its whole formation (beside what was adopted), routed;
+ * a failure is logged and leaves the app at 503 (or with what was adopted).
+ */
 async function bootCurrent({ deps, live }: PipelineState, app: string): Promise<void> {
   try {
-    live.set(app, await bootPart(deps, await currentRelease(deps.store, app)));
-    await routeApp(deps, app, live.running(app));
+    await applyFormation(deps, live, app);
   } catch (err) {
     deps.logger.error({ err, app }, 'could not restart the current release');
   }

@@ -41,6 +41,12 @@ export interface Router {
    */
   settled?(): Promise<void>;
   /**
+   * The start-up has routed every app again. A router that outlived the server (an nginx
+   * master a killed Slipway left, taken over) holds route changes until then, so the
+   * backends it kept serve on meanwhile; drivers that start afresh omit it.
+   */
+  startUpDone?(): void;
+  /**
    * Replaces the whole set of certificates served over HTTPS: new handshakes
    * use the new set, open connections keep theirs. Drivers without HTTPS omit it.
    */
@@ -62,4 +68,9 @@ export interface Router {
   /** The HTTPS listener's address, when the router has one. */
   readonly tlsAddress?: { readonly host: string; readonly port: number } | undefined;
   close(): Promise<void>;
+  /**
+   * Server shutdown that leaves the router serving what it has (SLIPWAY_KEEP_APPS_ON_EXIT),
+   * for the next start to take over. Drivers that live in the server's process omit it.
+   */
+  detach?(): Promise<void>;
 }

@@ -8,6 +8,8 @@ export interface PortAllocator {
   /** A free port, reserved until `release`. Throws when none is free. */
   allocate(): Promise<number>;
   release(port: number): void;
+  /** Marks a port in use by a container this allocator did not hand it to (one adopted at start-up). */
+  claim(port: number): void;
 }
 
 export interface PortAllocatorOptions {
@@ -62,6 +64,9 @@ export function createPortAllocator(options: PortAllocatorOptions = {}): PortAll
     allocate: () => (range === undefined ? fromKernel() : fromRange(range)),
     release: (port) => {
       reserved.delete(port);
+    },
+    claim: (port) => {
+      reserved.add(port);
     },
   };
 }

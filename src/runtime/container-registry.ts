@@ -102,11 +102,16 @@ export function createContainerRegistry() {
       return (await this.prepare(spec, prepare)).start();
     },
 
-    /** Refuses new starts, lets pending ones settle, stops every running container. */
-    async close(graceMs: number): Promise<void> {
+    /** Refuses new starts, lets pending ones settle, discards what was prepared; running containers run on. */
+    async detach(): Promise<void> {
       closed = true;
       await Promise.allSettled([...starting]);
       await Promise.allSettled([...unstarted].map((prepared) => prepared.discard()));
+    },
+
+    /** As detach, then stops every running container. */
+    async close(graceMs: number): Promise<void> {
+      await this.detach();
       await Promise.all([...live.values()].map((handle) => handle.stop(graceMs)));
     },
   };

@@ -119,12 +119,36 @@ export interface RuntimeDriver {
    */
   sweep(): Promise<number>;
   /**
+   * Start-up, before `sweep`, on runtimes whose containers outlive the server (docker,
+   * swarm): takes over the running containers an earlier run of this home left, those
+   * `choose` accepts (it returns where their output goes from now on; null leaves one
+   * to `sweep`). An adopted container's handle is the driver's as if it had started it,
+   * and `sweep` leaves it running. Drivers whose containers die with the server have none.
+   */
+  adopt?(choose: (found: FoundContainer) => ContainerSpec['onLine'] | null): Promise<ContainerHandle[]>;
+  /**
    * Deletes a volume's data (docs/volumes.md). Containers still running with it keep what
    * they have mounted until they stop; a container started later with its id gets it empty.
    */
   removeVolume(id: string): Promise<void>;
   /** Stop every container this driver started (server shutdown). */
   close(graceMs: number): Promise<void>;
+  /**
+   * Server shutdown that leaves every running container running, for the next start to
+   * `adopt` (SLIPWAY_KEEP_APPS_ON_EXIT): nothing new starts, what watches them lets go.
+   */
+  detach?(): Promise<void>;
+}
+
+/** A container an earlier run of this home left running, as its labels say. */
+export interface FoundContainer {
+  /** Slipway's id (the spec's), which the handle keeps. */
+  readonly id: string;
+  readonly app: string;
+  /** `v7`. */
+  readonly release: string;
+  /** `web-1`. */
+  readonly name: string;
 }
 
 export interface PreparedContainer {

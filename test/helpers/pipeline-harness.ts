@@ -66,6 +66,7 @@ export async function startPipeline(
     disk: diskSpace(home, { bytes: 0 }),
     settings: {
       domain: 'localhost',
+      keepAppsOnExit: false,
       routerUrl: (app) => `http://${app}.localhost:${router.address.port}`,
       bootTimeoutMs: settings.bootTimeoutMs ?? 5000,
       hookTimeoutMs: settings.hookTimeoutMs ?? 10_000,

@@ -40,6 +40,10 @@ export function serverCommand(program: Command, ctx: CommandContext): void {
       'built-in router: processes serving router traffic, the server included (SLIPWAY_ROUTER_WORKERS; default 1)',
     )
     .option(
+      '--keep-apps-on-exit',
+      'a stop leaves the apps (docker, swarm) and nginx running for the next start to take over (SLIPWAY_KEEP_APPS_ON_EXIT)',
+    )
+    .option(
       '--log-format <format>',
       'server log lines: pretty or json (SLIPWAY_LOG_FORMAT; default: pretty on a terminal, else json)',
     )

@@ -16,6 +16,12 @@
 // through the old workers, so drain() waits until the reload carrying the
 // change has happened and every worker of an older generation has exited.
 // Both are bounded by the timeout.
+//
+// Restarts: the master runs in its own process group, so it outlives a killed
+// Slipway (or one stopped with SLIPWAY_KEEP_APPS_ON_EXIT: `detach`) and keeps
+// serving its backends. The next start takes it over rather than starting
+// another: its route changes are held until `startUpDone` (every app routed
+// again), then pushed, and nginx is reloaded only if its hostnames changed.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,9 +42,9 @@ import {
   delay,
   freePort,
   isShuttingDown,
+  leftMaster,
   type NginxMaster,
   startMaster,
-  stopStaleMaster,
   testConfig,
   workerPids,
 } from './master-process.ts';
@@ -115,8 +121,9 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
 
   // Insertion order matters: on a hostname conflict the latest setRoute wins.
   const routes = new Map<string, AppRoute>();
-  await stopStaleMaster(pidFile, file);
-  let live = prepareLive(options, dir);
+  // A master a killed Slipway left keeps serving (its routes held until the start-up has routed every app again).
+  const left = leftMaster(pidFile, file);
+  let live = prepareLive(options, dir, left !== null);
   // With the Lua module, certificates are pushed live too (no reload per certificate).
   if (typeof live !== 'string' && tls !== undefined) {
     try {
@@ -139,8 +146,11 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   if (invalid !== null) throw new Error(`nginx rejected the initial configuration: ${invalid}`);
   if (typeof live === 'string') logFallback(logger, live);
   const liveConfig = settings.live;
-  fs.renameSync(next, file);
-  const master: NginxMaster = await startMaster({ binary, prefix: dir, file, host: options.host, port, logger });
+  if (left === null) fs.renameSync(next, file);
+  const master: NginxMaster =
+    left ?? (await startMaster({ binary, prefix: dir, file, host: options.host, port, logger }));
+  if (left !== null) logger?.info({ pid: left.pid }, 'nginx router: serving on with the master an earlier run left');
+  let held = left !== null;
   let current = new Set(workerPids(master.pid));
   let pushedCertificates: readonly TlsCertificate[] = [];
   let certificatesChanged = false;
@@ -157,9 +167,9 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     }
   };
   try {
-    await push(); // the full table, before the router counts as started
+    if (!held) await push(); // the full table, before the router counts as started
   } catch (err) {
-    await master.handle.stop(5_000);
+    await master.stop(5_000);
     throw err;
   }
 
@@ -203,7 +213,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
   };
   const schedule = (): void => {
     wanted++;
-    if (reloading) return; // the running loop picks the change up
+    if (reloading || held) return; // the running loop (or the end of the hold) picks the change up
     reloading = true;
     void (async () => {
       try {
@@ -217,7 +227,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     })();
   };
   const settled = (): Promise<void> => {
-    if (applied >= wanted) return Promise.resolve();
+    if (applied >= wanted || held) return Promise.resolve();
     return new Promise((resolve) => waiters.push({ generation: wanted, resolve }));
   };
 
@@ -267,6 +277,11 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
       if (routes.delete(app)) schedule();
     },
     settled,
+    startUpDone(): void {
+      if (!held) return;
+      held = false;
+      schedule();
+    },
     async drain(backendIds: readonly string[], timeoutMs: number): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       const timedOut = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
@@ -287,7 +302,16 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
     },
     close(): Promise<void> {
       closing ??= (async () => {
-        await master.handle.stop(5_000);
+        await master.stop(5_000);
+        for (const waiter of waiters.splice(0)) waiter.resolve();
+      })();
+      return closing;
+    },
+    detach(): Promise<void> {
+      closing ??= (async () => {
+        // What it serves on is the latest table (a timer that does not hold the stopping process).
+        await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, RELOAD_WAIT_MS).unref())]);
+        master.release();
         for (const waiter of waiters.splice(0)) waiter.resolve();
       })();
       return closing;
@@ -299,7 +323,7 @@ export async function startNginxRouter(options: NginxRouterOptions): Promise<Ngi
  * The live-backend settings (Lua module, control socket in a directory only
  * its owner can enter), or why nginx will be reloaded on every route change.
  */
-function prepareLive(options: NginxRouterOptions, dir: string): LiveConfig | string {
+function prepareLive(options: NginxRouterOptions, dir: string, masterLeft: boolean): LiveConfig | string {
   if (options.liveBackends === false) return 'live backends were turned off';
   const found = findLuaModules(options.modulesDir);
   if ('missing' in found) return `nginx's Lua module is not installed: ${found.missing}`;
@@ -309,7 +333,8 @@ function prepareLive(options: NginxRouterOptions, dir: string): LiveConfig | str
   if (tooLong !== null) return tooLong;
   fs.mkdirSync(controlDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(controlDir, 0o700);
-  fs.rmSync(controlSocket, { force: true }); // left by an nginx that was killed
+  // Left by an nginx that was killed; a master still running listens on it.
+  if (!masterLeft) fs.rmSync(controlSocket, { force: true });
   const luaDir = path.join(dir, 'lua');
   fs.mkdirSync(luaDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(luaDir, `${LUA_MODULE_NAME}.lua`), LUA_MODULE_SOURCE, { mode: 0o600 });

@@ -1,16 +1,20 @@
 // The nginx master Slipway runs as its child: start it in the foreground
-// (`daemon off`), check configurations with `nginx -t`, reload with SIGHUP,
-// and tell its workers apart by reading /proc.
+// (`daemon off`), or take over the one a killed Slipway left running, check
+// configurations with `nginx -t`, reload with SIGHUP, and tell its workers
+// apart by reading /proc.
 
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { SlipwayError } from '../../core/errors.ts';
-import { HELPER_ENV, type ProcessHandle, runProcess, spawnProcess } from '../../exec/index.ts';
+import { HELPER_ENV, runProcess, spawnProcess } from '../../exec/index.ts';
 
 export interface NginxMaster {
-  readonly handle: ProcessHandle;
   readonly pid: number;
+  /** SIGTERM to the master and its workers, SIGKILL after `graceMs`; resolves once it is gone. */
+  stop(graceMs: number): Promise<void>;
+  /** Leaves it running without us (the server stops, the next start takes it over). */
+  release(): void;
 }
 
 /** `nginx -t` on a file; resolves to null when valid, else nginx's complaint. */
@@ -53,20 +57,24 @@ export async function startMaster(options: {
     }
     await delay(20);
   }
-  return { handle, pid: handle.pid as number };
+  return {
+    pid: handle.pid as number,
+    stop: async (graceMs) => void (await handle.stop(graceMs)),
+    release: () => handle.release(),
+  };
 }
 
 /**
- * Stops an nginx master left running by a Slipway that was killed (SIGKILL,
- * crash) so that it does not hold the router port: only a process whose
- * title names this very configuration file is touched.
+ * The nginx master a Slipway killed outright (SIGKILL, crash) left running on this
+ * configuration, or null: only a process whose title names this very configuration
+ * file is one. It still serves what it was last given.
  */
-export async function stopStaleMaster(pidFile: string, configFile: string): Promise<void> {
+export function leftMaster(pidFile: string, configFile: string): NginxMaster | null {
   let pid: number;
   try {
     pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
   } catch {
-    return;
+    return null;
   }
   const isOurs = () => {
     try {
@@ -76,11 +84,24 @@ export async function stopStaleMaster(pidFile: string, configFile: string): Prom
       return false;
     }
   };
-  if (!Number.isInteger(pid) || pid <= 1 || !isOurs()) return;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 5_000;
-  while (isOurs() && Date.now() < deadline) await delay(20);
-  if (isOurs()) process.kill(pid, 'SIGKILL');
+  if (!Number.isInteger(pid) || pid <= 1 || !isOurs()) return null;
+  return {
+    pid,
+    release: () => {},
+    async stop(graceMs) {
+      // Its own process group (spawned detached): the master and its workers.
+      const signal = (name: NodeJS.Signals) => {
+        try {
+          process.kill(-pid, name);
+        } catch {}
+      };
+      signal('SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (isOurs() && Date.now() < deadline) await delay(20);
+      if (isOurs()) signal('SIGKILL');
+      while (isOurs()) await delay(20);
+    },
+  };
 }
 
 /** The master's live children (its workers, old and new). */

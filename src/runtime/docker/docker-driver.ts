@@ -5,7 +5,10 @@
 // /app is an overlay volume whose lower layer is the slug (read-only to the
 // kernel), its upper layer under `containersDir/<id>/`, private to the
 // container and removed with it. Dockerd holds the processes; the driver
-// attaches `docker start -a` to stream output and read the exit code.
+// attaches `docker start -a` to stream output and read the exit code. So the
+// containers outlive the server: a new start adopts those the pipeline picks
+// (`docker logs -f` and `docker wait` then watch them), and `detach` lets go
+// of them at a stop that keeps the apps.
 // Volumes are the sandbox's (volume-mounts.ts): an ext4 image of the volume's
 // size mounted once on the host, bound into each container at its path.
 
@@ -19,13 +22,13 @@ import { createPortAllocator } from '../allocate-port.ts';
 import { containerCommand, preparedContainer, type SpawnedContainer } from '../container-command.ts';
 import { claimContainerDir } from '../container-dir.ts';
 import { createContainerRegistry } from '../container-registry.ts';
-import { listeningPorts } from '../listening-ports.ts';
+import { foundOf } from '../found-container.ts';
 import { overlayOptions } from '../overlay-mount.ts';
 import { processEnv } from '../process-env.ts';
 import type { LayerImages } from '../sandbox/layer-images.ts';
-import { decodeExit } from '../sandbox/sandbox-argv.ts';
 import { createVolumeMounts } from '../sandbox/volume-mounts.ts';
-import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
+import type { ContainerHandle, ContainerSpec, FoundContainer, PreparedContainer, RuntimeDriver } from '../types.ts';
+import { type DockerHandleOptions, dockerHandle } from './container-handle.ts';
 import type { DockerNetwork } from './docker-network.ts';
 import type { Engine } from './engine.ts';
 
@@ -52,6 +55,7 @@ const STARTED_WITHIN_MS = 30_000;
 
 interface Inspected {
   State: { Running: boolean; Status: string; Pid: number; OOMKilled: boolean };
+  Config: { Env: string[] | null };
   NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
 }
 
@@ -62,6 +66,15 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
   const log = options.logger?.child({ runtime: 'docker' });
   const containers = createContainerRegistry();
   const { live } = containers;
+  /** The docker clients that watch containers (attached, following logs, waiting). */
+  const watchers = new Set<ProcessHandle>();
+  let detached = false;
+  const watcher = (argv: string[], spawnOptions: Parameters<typeof spawnProcess>[1]) => {
+    const proc = spawnProcess(argv, spawnOptions);
+    watchers.add(proc);
+    void proc.exited.then(() => watchers.delete(proc));
+    return proc;
+  };
   const nameOf = (spec: ContainerSpec) => `slipway-${key}-${spec.id}`;
   const dockerEnv = { ...HELPER_ENV, DOCKER_HOST: `unix://${engine.socket}` };
   const volumes = createVolumeMounts(
@@ -199,78 +212,96 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     held: boolean,
     attachStdin: boolean,
   ): Promise<SpawnedContainer> {
-    const proc: ProcessHandle = spawnProcess(
-      ['docker', 'start', '--attach', ...(attachStdin ? ['--interactive'] : []), container.name],
-      { env: dockerEnv, onLine: spec.onLine, onData: spec.onData, stdin: attachStdin ? 'pipe' : 'ignore' },
-    );
-    const context = { app: spec.app, container: spec.name, id: spec.id };
-    let running = true;
-    let killedByUs = false;
+    const proc = watcher(['docker', 'start', '--attach', ...(attachStdin ? ['--interactive'] : []), container.name], {
+      env: dockerEnv,
+      onLine: spec.onLine,
+      onData: spec.onData,
+      stdin: attachStdin ? 'pipe' : 'ignore',
+    });
     let pid: number | undefined;
     let ip: string | undefined;
-    const ended = proc.exited.then(async (exit): Promise<ContainerExit> => {
-      running = false;
-      if (exit.spawnError !== undefined)
-        log?.error({ ...context, reason: exit.spawnError }, 'container could not start');
-      const decoded = decodeExit(exit.code, exit.signal);
-      // The kernel's OOM killer sends SIGKILL; a SIGKILL of our own (stop) is not what ended it.
-      const outOfMemory =
-        decoded.signal === 'SIGKILL' &&
-        !killedByUs &&
-        (await inspect(container.name).catch(() => null))?.State.OOMKilled === true;
-      return outOfMemory ? { ...decoded, outOfMemory } : decoded;
-    });
-    const exited = ended.then(async (result) => {
-      try {
-        await remove(container.name, container.dir);
-      } catch (err) {
-        log?.error({ ...context, err }, 'could not remove the container; left in place');
-      }
-      if (port !== undefined) ports.release(port);
-      live.delete(spec.id);
-      log?.debug({ ...context, ...result }, 'container exited');
-      return result;
-    });
-    const kill = (signal: string) =>
-      engine.request('POST', `/containers/${container.name}/kill?signal=${signal}`).catch(() => {});
-
     if (held || port !== undefined) {
       // Running (held on its stdin line): its pid, and the loopback rule before anything connects.
-      ({ pid, ip } = (await whenRunning(container.name, ended)) ?? {});
+      ({ pid, ip } = (await whenRunning(container.name, proc.exited)) ?? {});
       if (pid !== undefined && port !== undefined) await network.routeToLoopback(pid);
     }
-    const handle: ContainerHandle = {
-      id: spec.id,
-      name: spec.name,
+    const handle = track(spec, container, port, {
       pid,
       // Its address on the home's bridge (the router's way in); one that ended at once has none any more.
-      address: port === undefined ? null : { host: ip ?? '127.0.0.1', port },
+      ip,
       stdin: held ? null : proc.stdin,
-      listeningPorts: () => (pid === undefined ? [] : listeningPorts(pid)),
-      ended,
-      exited,
-      async stop(graceMs: number) {
-        if (!running) return exited;
-        if (graceMs > 0) {
-          await kill('SIGTERM');
-          let timer: NodeJS.Timeout | undefined;
-          const graceOver = new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, graceMs);
-          });
-          await Promise.race([exited, graceOver]);
-          clearTimeout(timer);
-        }
-        if (running) {
-          killedByUs = true;
-          // Kills and removes in one request; `exited` removes again, harmlessly.
-          await remove(container.name, container.dir).catch(() => kill('SIGKILL'));
-        }
-        return exited;
-      },
-    };
-    live.set(spec.id, handle);
-    log?.debug({ ...context, pid, port, held }, 'container started');
+      processEnded: proc.exited,
+    });
+    log?.debug({ app: spec.app, container: spec.name, id: spec.id, pid, port, held }, 'container started');
     return { handle, stdin: proc.stdin };
+  }
+
+  /** The handle of a running container (started or adopted), live in the driver until it is removed. */
+  function track(
+    spec: Pick<ContainerSpec, 'id' | 'app' | 'name'>,
+    container: { name: string; dir: string },
+    port: number | undefined,
+    run: Pick<DockerHandleOptions, 'pid' | 'stdin' | 'processEnded'> & { ip: string | undefined },
+  ): ContainerHandle {
+    const handle = dockerHandle({
+      ...run,
+      engine,
+      id: spec.id,
+      name: spec.name,
+      container: container.name,
+      address: port === undefined ? null : { host: run.ip ?? '127.0.0.1', port },
+      remove: () => remove(container.name, container.dir),
+      forget: () => {
+        if (port !== undefined) ports.release(port);
+        live.delete(spec.id);
+      },
+      letGo: () => detached,
+      log,
+      context: { app: spec.app, container: spec.name, id: spec.id },
+    });
+    live.set(spec.id, handle);
+    return handle;
+  }
+
+  /**
+   * Takes over a running container an earlier run of this home started: its exit is
+   * waited for through dockerd, its output followed from now on (docker logs).
+   */
+  async function adoptOne(found: FoundContainer, dockerName: string, onLine: ContainerSpec['onLine']) {
+    const state = await inspect(dockerName);
+    if (!state.State.Running || state.State.Pid <= 0) return null;
+    const portVar = state.Config.Env?.find((e) => e.startsWith('PORT='))?.slice('PORT='.length);
+    const port = portVar === undefined ? undefined : Number(portVar);
+    if (port !== undefined) ports.claim(port);
+    const since = (Date.now() / 1000).toFixed(3);
+    const output = watcher(['docker', 'logs', '--follow', '--since', since, dockerName], { env: dockerEnv, onLine });
+    let status: number | undefined;
+    const wait = watcher(['docker', 'wait', dockerName], {
+      env: dockerEnv,
+      onLine: (stream, line) => {
+        if (stream === 'stdout' && /^\d+$/.test(line)) status = Number(line);
+      },
+    });
+    const processEnded = wait.exited.then(async () => {
+      await Promise.race([output.exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      await output.stop(0);
+      return { code: status ?? null, signal: status === undefined ? ('SIGKILL' as const) : null };
+    });
+    return track(found, { name: dockerName, dir: path.join(containersDir, found.id) }, port, {
+      pid: state.State.Pid,
+      ip: state.NetworkSettings.Networks[network.name]?.IPAddress || undefined,
+      stdin: null,
+      processEnded,
+    });
+  }
+
+  /** The containers labelled with this home's key (`all`: stopped ones too). */
+  function listOwn(all: boolean) {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
+    return engine.request<{ Id: string; Names: string[]; Labels: Record<string, string> }[]>(
+      'GET',
+      `/containers/json?all=${all ? 1 : 0}&filters=${filters}`,
+    );
   }
 
   /** Polls until dockerd reports the container running: its init's host pid and its address (undefined if it ended first). */
@@ -295,20 +326,46 @@ export function createDockerDriver(options: DockerDriverOptions): RuntimeDriver 
     start: (spec) => containers.start(spec, () => prepareContainer(spec, false)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec, true)),
     removeVolume: (id) => volumes.remove(id),
+    async adopt(choose) {
+      const running = await listOwn(false);
+      const chosen = running.flatMap((c) => {
+        const found = foundOf(c.Labels);
+        const onLine = found && choose(found);
+        return found && onLine ? [{ found, onLine, dockerName: c.Names[0]?.replace(/^\//, '') ?? c.Id }] : [];
+      });
+      const adopted = await Promise.all(
+        chosen.map(({ found, onLine, dockerName }) =>
+          adoptOne(found, dockerName, onLine).catch((err: unknown) => {
+            log?.warn({ ...found, err }, 'could not adopt a running container; it is swept');
+            return null;
+          }),
+        ),
+      );
+      return adopted.filter((h): h is ContainerHandle => h !== null);
+    },
     async sweep() {
-      const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
-      const found = await engine.request<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${filters}`);
+      // Every container of this home but those running for this driver (adopted at start-up).
+      const found = (await listOwn(true)).filter((c) => !live.has(c.Labels['slipway.id'] ?? ''));
       await Promise.all(
         found.map(({ Id }) => engine.request('DELETE', `/containers/${Id}?force=1&v=1`).catch(() => {})),
       );
       // Dot entries are not containers' (the sandbox's spare layers, when it runs the builds).
-      const dirs = (await readdir(containersDir).catch(() => [])).filter((dir) => !dir.startsWith('.'));
+      const dirs = (await readdir(containersDir).catch(() => [])).filter(
+        (dir) => !dir.startsWith('.') && !live.has(dir),
+      );
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
       return Math.max(found.length, dirs.length);
     },
     async close(graceMs) {
       await containers.close(graceMs);
       await volumes.close();
+    },
+    async detach() {
+      await containers.detach();
+      detached = true;
+      // SIGKILL: a docker client passes on the signals it gets, but that one ends it alone.
+      await Promise.all([...watchers].map((proc) => proc.stop(0)));
+      live.clear();
     },
   };
 }

@@ -22,6 +22,8 @@ export function followServiceOutput(
   engine: Engine,
   service: string,
   spec: Pick<ContainerSpec, 'onLine' | 'onData'>,
+  /** Only what it prints from then on (a unix time in seconds): a service adopted at start-up. */
+  since?: number,
 ): ServiceOutput {
   const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   const pending = { stdout: '', stderr: '' };
@@ -38,7 +40,8 @@ export function followServiceOutput(
     }
     pending[frame.stream] = text;
   };
-  const logs = (follow: boolean) => `/services/${service}/logs?stdout=1&stderr=1&follow=${follow ? 1 : 0}`;
+  const from = since === undefined ? '' : `&since=${since.toFixed(3)}`;
+  const logs = (follow: boolean) => `/services/${service}/logs?stdout=1&stderr=1&follow=${follow ? 1 : 0}${from}`;
   /** Reads the output printed so far to its end, emitting the frames not seen yet. */
   const readToEnd = async () => {
     let index = 0;

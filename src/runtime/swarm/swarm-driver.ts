@@ -6,8 +6,9 @@
 // Slipway's own crash restarts never run beside Swarm's; its first failure is
 // reported apart (`firstFailure`: a deployment's boot fails on it). One-off runs, the
 // release phase and the postdeploy hook are replicated jobs, run at most once;
-// their exit code is read from the task. See service-spec.ts and
-// docs/scale-out.md.
+// their exit code is read from the task. A new start adopts the services of
+// current releases a killed server left (home-services.ts). See
+// service-spec.ts and docs/scale-out.md.
 
 import { writeFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import type { Engine } from '../docker/engine.ts';
 import { processEnv } from '../process-env.ts';
 import { decodeExit } from '../sandbox/sandbox-argv.ts';
 import type { ContainerExit, ContainerHandle, ContainerSpec, PreparedContainer, RuntimeDriver } from '../types.ts';
+import { adoptServices, ownServices, removeService, scaleToZero, servicePort } from './home-services.ts';
 import type { ReleaseImages } from './release-image.ts';
 import { followServiceOutput } from './service-output.ts';
 import { runsOnce, serviceSpec } from './service-spec.ts';
@@ -63,12 +65,11 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
   const log = options.logger?.child({ runtime: 'swarm' });
   const containers = createContainerRegistry();
   const nodeOf = createNodes(engine);
+  /** Stops following each running service's output (a server stopping with the apps kept). */
+  const outputs = new Set<() => Promise<void>>();
+  let detached = false;
   const serviceName = (spec: ContainerSpec) =>
     `slipway-${key}-${spec.id.replace(/[^A-Za-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
-  const removeService = (name: string) =>
-    engine.request('DELETE', `/services/${name}`).catch((err: unknown) => {
-      if (!/not found|no such service/i.test((err as Error).message)) throw err;
-    });
 
   async function prepareContainer(spec: ContainerSpec): Promise<PreparedContainer> {
     if ((spec.volumes ?? []).length > 0)
@@ -102,7 +103,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
           try {
             return await launch(spec, name, image, started, dir);
           } catch (err) {
-            await removeService(name).catch(() => {});
+            await removeService(engine, name).catch(() => {});
             done = false;
             await discard();
             throw err;
@@ -149,7 +150,21 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         stopGraceMs: options.stopGraceMs ?? 30_000,
       }),
     );
-    const output = followServiceOutput(engine, name, spec);
+    return watch(spec, { name, port, dir, once, t0 });
+  }
+
+  /**
+   * The handle of a service's container (one just made, or one an earlier run left, adopted):
+   * its output followed (from `since`, a unix time, when set), its task watched until it ends.
+   */
+  async function watch(
+    spec: Pick<ContainerSpec, 'id' | 'app' | 'name' | 'onLine' | 'onData'>,
+    service: { name: string; port: number | undefined; dir: string; once: boolean; t0: number; since?: number },
+  ): Promise<ContainerHandle> {
+    const { name, port, dir, once, t0 } = service;
+    const output = followServiceOutput(engine, name, spec, service.since);
+    const letGo = () => output.finish();
+    outputs.add(letGo);
     const context = { app: spec.app, container: spec.name, id: spec.id, service: name };
     let stopping = false;
     let settle: (exit: ContainerExit) => void = () => {};
@@ -220,6 +235,7 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     // Watches the service's newest task until Slipway's container is over.
     void (async () => {
       for (;;) {
+        if (detached) return; // the server stops, the service runs on (and is adopted next time)
         const tasks = await serviceTasks(engine, name).catch(() => undefined);
         if (tasks === null) return finish({ code: null, signal: 'SIGKILL' }); // removed by someone else
         const task: Task | undefined = tasks === undefined ? current : tasks.find((t) => t.ID === current?.ID);
@@ -258,7 +274,8 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
       }
     })();
     const exited = ended.then(async (exit) => {
-      await removeService(name).catch((err: unknown) =>
+      outputs.delete(letGo);
+      await removeService(engine, name).catch((err: unknown) =>
         log?.error({ ...context, err }, 'could not remove the service'),
       );
       // Removing a job leaves its task's container (moby/moby#42789): this node's is removed here.
@@ -306,11 +323,11 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
         if (over || stopping) return exited;
         stopping = true;
         // No replacement task from here on: a job never gets one; a service is scaled to zero.
-        if (!once) await scaleToZero(name).catch(() => {});
+        if (!once) await scaleToZero(engine, name).catch(() => {});
         const local = await localContainer();
         if (local === undefined) {
           // On another node: Swarm stops it, with its own grace period.
-          await removeService(name).catch(() => {});
+          await removeService(engine, name).catch(() => {});
           return exited;
         }
         if (graceMs > 0) {
@@ -328,32 +345,42 @@ export function createSwarmDriver(options: SwarmDriverOptions): RuntimeDriver {
     return handle;
   }
 
-  async function scaleToZero(name: string): Promise<void> {
-    const service = await engine.request<{ Version: { Index: number }; Spec: { Mode: unknown } }>(
-      'GET',
-      `/services/${name}`,
-    );
-    await engine.request('POST', `/services/${name}/update?version=${service.Version.Index}`, {
-      ...service.Spec,
-      Mode: { Replicated: { Replicas: 0 } },
-    });
-  }
-
   return {
     name: 'swarm',
     enforcesLimits: true,
     start: (spec) => containers.start(spec, () => prepareContainer(spec)),
     prepare: (spec) => containers.prepare(spec, () => prepareContainer(spec)),
     async removeVolume() {},
+    adopt: (choose) =>
+      adoptServices(engine, key, choose, (found, service, onLine) => {
+        const port = servicePort(service);
+        if (port !== undefined) ports.claim(port);
+        const dir = path.join(containersDir, found.id);
+        const since = Date.now() / 1000;
+        return watch({ ...found, onLine }, { name: service.Spec.Name, port, dir, once: false, t0: 0, since });
+      }).then(({ adopted, failed }) => {
+        for (const { found, err } of failed)
+          log?.warn({ ...found, err }, 'could not adopt a running service; it is swept');
+        return adopted;
+      }),
     async sweep() {
-      const filters = encodeURIComponent(JSON.stringify({ label: [`slipway.home=${key}`] }));
-      const found = await engine.request<{ ID: string }[]>('GET', `/services?filters=${filters}`);
-      await Promise.all(found.map(({ ID }) => removeService(ID)));
-      const dirs = (await readdir(containersDir).catch(() => [])).filter((dir) => !dir.startsWith('.'));
+      // Every service of this home but those running for this driver (adopted at start-up).
+      const found = (await ownServices(engine, key)).filter(
+        (s) => !containers.live.has(s.Spec.Labels['slipway.id'] ?? ''),
+      );
+      await Promise.all(found.map(({ ID }) => removeService(engine, ID)));
+      const dirs = (await readdir(containersDir).catch(() => [])).filter(
+        (dir) => !dir.startsWith('.') && !containers.live.has(dir),
+      );
       await Promise.all(dirs.map((dir) => rm(path.join(containersDir, dir), { recursive: true, force: true })));
       return Math.max(found.length, dirs.length);
     },
     close: (graceMs) => containers.close(graceMs),
+    async detach() {
+      await containers.detach();
+      detached = true;
+      await Promise.all([...outputs].map((letGo) => letGo()));
+    },
   };
 }
 
