@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { findLuaModules } from '../../src/router/nginx/live-backends.ts';
 import { workerPids } from '../../src/router/nginx/master-process.ts';
 import { commitAll } from '../helpers/git-fixture.ts';
@@ -65,7 +66,13 @@ describe('a server started with --router nginx', { skip: NGINX_SKIP }, () => {
     if (LIVE) {
       // The switch only changes nginx's shared dict: no reload, so no
       // keep-alive client connection is closed and no request fails.
-      const switched = await loadLoop({ port: slipway.routerPort, host: HOST, until: redeploy, minRequests: 500 });
+      // On a little after the deployment ends: requests between the switch and the CLI's return may be none.
+      const switched = await loadLoop({
+        port: slipway.routerPort,
+        host: HOST,
+        until: redeploy.then(() => delay(500)),
+        minRequests: 500,
+      });
       const result = await redeploy;
       assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
       assert.deepEqual(switched.failures, []);

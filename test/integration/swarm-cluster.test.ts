@@ -320,9 +320,11 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
     let after: Task[];
     try {
       await cluster.stopNode(victim);
-      await cluster.waitForStatus(victim, 'down', 60_000);
+      // Bounds, not figures (those are asserted by the callers): a leader's loss under CI's load
+      // has taken over 60 s to be seen.
+      await cluster.waitForStatus(victim, 'down', 120_000);
       downMs = Date.now() - stopped;
-      after = await settled('web', 3, victim);
+      after = await settled('web', 3, victim, undefined, 120_000);
     } finally {
       looping = false;
       await loop;
@@ -420,13 +422,28 @@ describe('a swarm of three dockerd machines in network namespaces', { skip }, ()
   test('the leader lost: the two other managers elect a new one and reschedule its tasks', async (t) => {
     const leaderOf = async () =>
       Object.entries(await cluster.nodeStates()).find(([, n]) => n.manager === 'Leader')?.[0];
+    // Every manager ready and reachable first: a node back from the tests before may still be
+    // catching up, and losing the leader then leaves no quorum until it has.
+    await waitForValue(
+      async () => {
+        const states = Object.values(await cluster.nodeStates().catch(() => ({})));
+        return states.length === cluster.nodes.length &&
+          states.every((n) => n.status === 'ready' && ['Leader', 'Reachable'].includes(n.manager))
+          ? true
+          : undefined;
+      },
+      'every manager ready and reachable',
+      60_000,
+      250,
+    );
+    await delay(2000);
     const leader = await leaderOf();
     assert.ok(leader !== undefined);
     // Not asserted here: that the other nodes keep their tasks. A new leader starts with every
     // node's state unknown; on a slow machine (CI: 13 s to mark the old leader down) it may give
     // up on a live node's heartbeat and replace that node's task too. Requests still never fail.
     const { rescheduleMs } = await loseNode(leader, t, false);
-    assert.ok(rescheduleMs < 60_000, `rescheduled after ${rescheduleMs} ms`);
+    assert.ok(rescheduleMs < 120_000, `rescheduled after ${rescheduleMs} ms`);
     const elected = await leaderOf();
     assert.ok(elected !== undefined && elected !== leader, String(elected));
     // Seen here: a task rescheduled by the new leader may run with its port published on the
