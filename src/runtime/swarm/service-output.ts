@@ -10,6 +10,8 @@ import { type Frame, readFrames } from './engine-stream.ts';
 
 /** How long after a task ended its log may still be being written. */
 const LOG_FLUSH_MS = 300;
+/** At most this many reads of a failed task's log (about 1.5 s). */
+const CATCH_UP_ROUNDS = 5;
 
 export interface ServiceOutput {
   /** Reads what a task that ended has printed, while the stream follows the tasks after it. */
@@ -62,9 +64,14 @@ export function followServiceOutput(
   ).catch(() => {});
   return {
     async catchUp() {
-      // A task's state reaches the manager before its last lines reach its log file.
-      await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
-      await readToEnd();
+      // A task's state reaches the manager before its last lines reach its log file (under
+      // load, later than one flush's wait): read again until a read brings nothing new.
+      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+        const before = seen;
+        await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_MS));
+        await readToEnd();
+        if (round > 0 && seen === before) return;
+      }
     },
     async finish() {
       abort.abort();
