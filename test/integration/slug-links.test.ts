@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HELPER_ENV, inPrivateMounts, runChecked } from '../../src/exec/index.ts';
-import { LINK_DELTA_SCRIPT } from '../../src/runtime/sandbox/slug-links.ts';
+import { LINK_DELTA_SCRIPT, LINK_DELTA_SH } from '../../src/runtime/sandbox/slug-links.ts';
 
 const skip = process.getuid?.() !== 0 ? 'overlay mounts need root' : false;
 
@@ -31,6 +31,7 @@ function tree(root: string): string[] {
 // Fixed text: what a build does in the merged view, then the collect's part (mounted again, as it does).
 const SCRIPT = [
   'set -e',
+  LINK_DELTA_SH,
   'cd "$1"',
   'opts=lowerdir=src:lower,upperdir=upper,workdir=work',
   'mount -t overlay overlay -o "$opts" merged',
@@ -48,7 +49,7 @@ const SCRIPT = [
   'umount merged',
   'mount -t overlay overlay -o "$opts" merged',
   'cp -al lower/node_modules dest/node_modules',
-  '"$2" -e "$3" "$1/merged" "$1/upper" "$1/dest" node_modules',
+  'link_delta "$2" "$3" "$1/merged" "$1/upper" "$1/dest" node_modules',
   'cp -a merged/node_modules shown',
 ].join('\n');
 

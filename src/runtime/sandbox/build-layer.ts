@@ -20,7 +20,7 @@ import { type KeptLayerMount, keepable, keptDir, keptHome, peekKeptLayer, unpinK
 import type { LayerImage, LayerImages, LayerOwner } from './layer-images.ts';
 import type { Sandbox } from './sandbox.ts';
 import type { SetupMount } from './sandbox-argv.ts';
-import { LINK_DELTA_SCRIPT } from './slug-links.ts';
+import { LINK_DELTA_SCRIPT, LINK_DELTA_SH } from './slug-links.ts';
 
 export interface BuildLayer {
   /**
@@ -153,6 +153,7 @@ async function makeBoth(layers: LayerImages, request: BuildLayerRequest): Promis
 // the cache: nothing is taken.
 const COLLECT_SCRIPT = [
   'set -ef',
+  LINK_DELTA_SH,
   'mount=$1 upper="$3/upper" merged=$5 dest=$6 links=$7 names=$8 node=$9',
   '"$mount" -n -i -t ext4 -o loop,nosuid,nodev,noatime,noinit_itable "$2" "$3"',
   '"$mount" -t overlay overlay -o "$4" "$merged"',
@@ -165,7 +166,7 @@ const COLLECT_SCRIPT = [
   '  [ -d "$n" ] && [ ! -L "$n" ] || continue',
   '  if [ -e "$upper/$n" ] || [ -L "$upper/$n" ]; then [ -d "$upper/$n" ] && [ ! -L "$upper/$n" ] || continue; fi',
   '  if cp -al "$links/build-dir/$n" "$dest/$n" && { [ ! -d "$upper/$n" ] ||',
-  '    "$node" -e "$delta" "$merged" "$upper" "$dest" "$n"; }; then skip="$skip -path ./$n -prune -o"',
+  '    link_delta "$node" "$delta" "$merged" "$upper" "$dest" "$n"; }; then skip="$skip -path ./$n -prune -o"',
   '  else rm -rf "$dest/$n"; fi',
   'done',
   'find . -mindepth 1 -maxdepth 2 $skip \\( -path "./*/*" -o ! -type d -o -empty \\) -print0 |',

@@ -6,14 +6,30 @@
 // directory there no longer shows (a whiteout, an opaque or renamed
 // directory) is removed. A link is only ever removed, never opened for
 // writing, chmod-ed or chown-ed (only the slug's own directories are), so
-// the kept layer stays as it was. Run by the collect as root: `node -e
-// LINK_DELTA_SCRIPT MERGED UPPER DEST NAME`.
+// the kept layer stays as it was. Run by the collect as root, as the shell
+// function LINK_DELTA_SH defines: `link_delta NODE LINK_DELTA_SCRIPT MERGED
+// UPPER DEST NAME`. The script only plans (and removes): `plan` prints the
+// paths to copy, NUL-separated, for the shell's `cp -a --parents`; `dirs`,
+// once they are copied, gives the slug's directories the merged view's owners,
+// modes and times.
+
+/** Shell text defining `link_delta`; its status is the first step's that failed. */
+export const LINK_DELTA_SH = [
+  'link_delta() {',
+  '  _list="$5.copies"',
+  '  "$1" -e "$2" plan "$3" "$4" "$5" "$6" >"$_list" &&',
+  '    (cd "$3" && xargs -0 -r -n 200 cp -a --parents -t "$5" -- <"$_list") &&',
+  '    "$1" -e "$2" dirs "$3" "$4" "$5" "$6"',
+  '  _status=$?',
+  '  rm -f "$_list"',
+  '  return "$_status"',
+  '}',
+].join('\n');
 
 export const LINK_DELTA_SCRIPT = `
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const [merged, upper, dest, name] = process.argv.slice(1);
+const [mode, merged, upper, dest, name] = process.argv.slice(1);
 const removals = [];
 const copies = [];
 const dirs = [];
@@ -39,10 +55,10 @@ const walk = (rel) => {
   dirs.push(rel);
 };
 walk(name);
-for (const r of removals) fs.rmSync(path.join(dest, r), { recursive: true, force: true });
-for (let i = 0; i < copies.length; i += 200)
-  execFileSync('cp', ['-a', '--parents', '-t', dest, '--', ...copies.slice(i, i + 200)], { cwd: merged, stdio: 'inherit' });
-for (const rel of dirs) {
+if (mode === 'plan') {
+  for (const r of removals) fs.rmSync(path.join(dest, r), { recursive: true, force: true });
+  process.stdout.write(copies.map((r) => r + '\\0').join(''));
+} else for (const rel of dirs) {
   const s = fs.lstatSync(path.join(merged, rel));
   const d = path.join(dest, rel);
   fs.lchownSync(d, s.uid, s.gid);
