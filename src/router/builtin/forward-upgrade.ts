@@ -13,7 +13,7 @@ import { clientAddress, emptyScan, originForm, scanRequestHeaders, serializeRequ
 import { CLIENT_CLOSED_STATUS, type ProxyContext, reportAccess } from './proxy-context.ts';
 import { hostKey, pickBackend, pickOtherBackend } from './route-table.ts';
 import type { BackendState } from './upstream/backend-pool.ts';
-import { UNREACHABLE_CODES } from './upstream/upstream-connection.ts';
+import { refusedOrUnreachable } from './upstream/upstream-connection.ts';
 
 /** How long a half-closed tunnel end may linger before it is destroyed. */
 const HALF_CLOSE_GRACE_MS = 5_000;
@@ -132,8 +132,7 @@ export function proxyUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: So
         return;
       }
       // Nothing reached the app: refused, unreachable, or not connected in time.
-      const unreachable =
-        !connected && (timedOut || failure?.code === 'ECONNREFUSED' || UNREACHABLE_CODES.has(failure?.code ?? ''));
+      const unreachable = !connected && (timedOut || refusedOrUnreachable(failure?.code, connected));
       if (unreachable) backend.markUnreachable();
       if (!retried && unreachable) {
         const current = ctx.table.get(key);

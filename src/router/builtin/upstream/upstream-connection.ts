@@ -47,7 +47,12 @@ export interface ConnectionOwner {
 }
 
 /** Connecting failed this way: the backend's host is gone (a lost node), nothing was sent. */
-export const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
+/** True when a connection's error means it never reached the backend's app (refused, or its host unreachable). */
+export function refusedOrUnreachable(code: string | undefined, connected: boolean): boolean {
+  return code === 'ECONNREFUSED' || (!connected && code !== undefined && UNREACHABLE_CODES.has(code));
+}
 
 /** Largest response head accepted from a backend, like Node's own default. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -206,8 +211,7 @@ export class UpstreamConnection implements ResponseEvents {
     }
     const code = this.#error?.code;
     let failure: UpstreamFailure = 'failed';
-    if (code === 'ECONNREFUSED' || (!this.#connected && code !== undefined && UNREACHABLE_CODES.has(code)))
-      failure = 'refused';
+    if (refusedOrUnreachable(code, this.#connected)) failure = 'refused';
     else if (!started) failure = 'lost';
     this.#fail(failure, code ?? this.#error?.message);
   }
